@@ -1,0 +1,95 @@
+"""Named exceptions of dac-map and the exit codes the CLI maps them to.
+
+Row-level problems are not exceptions: they are collected as :class:`RowIssue` and
+written to a reject file. File-level problems abort the run with one of these.
+
+Exit codes (``dac-map`` CLI):
+
+====  =====================================================================
+0     success (rows may have been rejected: see the reject report)
+1     unexpected internal error
+2     usage error (bad command-line arguments)
+3     input file missing or unreadable
+4     input file in the wrong format or encoding
+5     too many rejected rows, or an inconsistent dataset (validation failed)
+6     the store could not be written (the previous store is untouched)
+7     another refresh holds the lock
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DacMapError(Exception):
+    """Base class of every error dac-map reports to its user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        self.field = field
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = []
+        if self.path:
+            where.append(str(self.path))
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        return f"{', '.join(where)}: {self.message}" if where else self.message
+
+
+class InputMissingError(DacMapError):
+    """An input file does not exist or cannot be read."""
+
+    exit_code = 3
+
+
+class InputFormatError(DacMapError):
+    """An input file is not in the expected layout or encoding."""
+
+    exit_code = 4
+
+
+class ValidationError(DacMapError):
+    """The dataset as a whole failed a check (too many rejects, empty territory...)."""
+
+    exit_code = 5
+
+
+class StoreError(DacMapError):
+    """The GeoPackage could not be written or read."""
+
+    exit_code = 6
+
+
+class LockedError(DacMapError):
+    """Another refresh is running."""
+
+    exit_code = 7
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    """One problem found on one line of an input file.
+
+    ``action`` says what the ETL did about it: ``rejected`` (row dropped),
+    ``kept`` (row kept, value blanked or flagged).
+    """
+
+    path: str
+    line: int
+    field: str
+    reason: str
+    action: str = "rejected"
+    raw: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}, line {self.line}, field '{self.field}': {self.reason} ({self.action})"

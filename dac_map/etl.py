@@ -1,0 +1,546 @@
+"""The ETL: raw FINESS extracts and reference tables -> domain tables -> GeoPackage.
+
+Stages, each callable alone:
+
+1. raw read -> typed tables: :mod:`dac_map.parser` and :mod:`dac_map.reference`;
+2. typed -> domain tables: :func:`build_establishments`, :func:`build_equipment`,
+   :func:`build_territories`;
+3. domain -> store: :func:`dac_map.store.write_store` (atomic).
+
+:func:`run_etl` chains them, reports progress and returns an :class:`EtlReport`.
+Row problems are skipped or kept-and-flagged and reported; file problems abort before
+anything is written, so the previous GeoPackage stays as it was.
+
+Geometry conventions: ``geometry`` is a WGS84 point (EPSG:4326, degrees); ``x_m``/``y_m``
+are metres in ``epsg_m`` (Lambert-93 EPSG:2154 in metropolitan France, the local UTM CRS
+overseas, see :data:`dac_map.settings.LOCAL_METRIC_CRS`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from dac_map import __version__, settings, store
+from dac_map.errors import RowIssue, ValidationError
+from dac_map.layouts import OVERSEAS_DEPARTMENTS
+from dac_map.parser import EquipmentExtract, EstablishmentExtract, parse_equipment, parse_establishments
+from dac_map.reference import (
+    DEFAULT_ACTIVITIES,
+    DEFAULT_CATEGORIES,
+    DEFAULT_CATEGORY_FAMILIES,
+    DEFAULT_DISCIPLINES,
+    DEFAULT_FAMILIES,
+    DEFAULT_TERRITORIES,
+    OTHER_FAMILY,
+    Families,
+    read_activities,
+    read_boundaries,
+    read_categories,
+    read_disciplines,
+    read_families,
+    read_territories,
+)
+
+#: Values of ``geo_precision``.
+PRECISION_ADDRESS = "adresse"
+PRECISION_COMMUNE = "commune"
+PRECISION_NONE = "aucune"
+
+ProgressFn = Callable[[str], None]
+
+
+@dataclass
+class EtlInputs:
+    """Paths of the ETL inputs. Only ``establishments`` and ``departments`` are required."""
+
+    establishments: Path
+    departments: Path
+    equipment: Path | None = None
+    communes: list[Path] = field(default_factory=list)
+    territories: Path = DEFAULT_TERRITORIES
+    categories: Path = DEFAULT_CATEGORIES
+    families: Path = DEFAULT_FAMILIES
+    category_families: Path = DEFAULT_CATEGORY_FAMILIES
+    disciplines: Path | None = DEFAULT_DISCIPLINES
+    activities: Path | None = DEFAULT_ACTIVITIES
+
+
+@dataclass
+class EtlReport:
+    """What an ETL run did: counts, issues, unknown categories, timings (seconds)."""
+
+    target: Path
+    counts: dict[str, int]
+    issues: list[RowIssue]
+    unknown_categories: dict[str, int]
+    timings: dict[str, float]
+    metadata: dict[str, object]
+    rejects_path: Path | None = None
+
+    @property
+    def rejected(self) -> int:
+        return sum(1 for i in self.issues if i.action == "rejected")
+
+
+# --------------------------------------------------------------------------- establishments
+
+def commune_codes(departement: pd.Series, commune: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """INSEE department and commune codes from FINESS ``departement`` + ``commune``.
+
+    ``80``+``021`` -> (``80``, ``80021``); ``2A``+``004`` -> (``2A``, ``2A004``);
+    ``9A``+``105`` -> (``971``, ``97105``) for every overseas ``9x`` code. Invalid input -> NA.
+    """
+    dep = departement.fillna("")
+    com = commune.fillna("")
+    valid_com = com.str.fullmatch(r"[0-9]{3}")
+    metro = dep.str.fullmatch(r"[0-9]{2}|2[AB]") & ~dep.str.fullmatch(r"9[0-9]")
+    metro |= dep.str.fullmatch(r"9[0-5]")
+    overseas = dep.str.fullmatch(r"9[A-Z]")
+    mapped = dep.map(OVERSEAS_DEPARTMENTS)
+    insee_dep = pd.Series(pd.NA, index=dep.index, dtype="str")
+    insee_dep = insee_dep.mask(metro, dep)
+    insee_dep = insee_dep.mask(overseas, mapped.where(mapped.notna(), "97" + com.str[:1]))
+    insee_com = pd.Series(pd.NA, index=dep.index, dtype="str")
+    insee_com = insee_com.mask(metro & valid_com, dep + com)
+    insee_com = insee_com.mask(overseas & valid_com, "97" + com)
+    return insee_dep, insee_com
+
+
+def _blank_to_na(s: pd.Series) -> pd.Series:
+    return s.where(s.fillna("").ne(""), pd.NA)
+
+
+def _join_words(*cols: pd.Series) -> pd.Series:
+    frame = pd.concat([c.fillna("") for c in cols], axis=1)
+    joined = [" ".join(w for w in row if w) for row in frame.itertuples(index=False, name=None)]
+    return _blank_to_na(pd.Series(joined, index=frame.index, dtype="str"))
+
+
+def _project(x: np.ndarray, y: np.ndarray, epsg: np.ndarray, target: np.ndarray | int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Project points from per-row ``epsg`` to per-row (or single) ``target`` EPSG codes."""
+    out_x = np.full(len(x), np.nan)
+    out_y = np.full(len(x), np.nan)
+    target_arr = np.broadcast_to(np.asarray(target), (len(x),))
+    ok = np.isfinite(x) & np.isfinite(y) & (epsg > 0)
+    pairs = pd.DataFrame({"s": epsg[ok], "t": target_arr[ok]}).drop_duplicates()
+    for s, t in pairs.itertuples(index=False, name=None):
+        m = ok & (epsg == s) & (target_arr == t)
+        if s == t:
+            out_x[m], out_y[m] = x[m], y[m]
+            continue
+        tr = pyproj.Transformer.from_crs(int(s), int(t), always_xy=True)
+        out_x[m], out_y[m] = tr.transform(x[m], y[m], errcheck=False)
+    bad = ~(np.isfinite(out_x) & np.isfinite(out_y))
+    out_x[bad] = np.nan
+    out_y[bad] = np.nan
+    return out_x, out_y
+
+
+def _plausible(lon: np.ndarray, lat: np.ndarray, epsg: np.ndarray, dep: pd.Series,
+               departments: gpd.GeoDataFrame | None) -> np.ndarray:
+    """True where a WGS84 point lies in its department's bounding box (plus the margin), or,
+    for departments without a boundary, in the area of use of its source projection."""
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    result = np.zeros(len(lon), dtype=bool)
+    margin_lat = settings.PLAUSIBLE_MARGIN_M / 111_000.0
+    known = pd.Series(False, index=dep.index)
+    if departments is not None and len(departments):
+        b = departments.set_index("code").geometry.bounds
+        bb = b.reindex(dep.fillna("").to_numpy())
+        known = pd.Series(bb["minx"].notna().to_numpy(), index=dep.index)
+        margin_lon = margin_lat / np.maximum(np.cos(np.radians(np.nan_to_num(lat))), 0.2)
+        inside = ((lon >= bb["minx"].to_numpy() - margin_lon) & (lon <= bb["maxx"].to_numpy() + margin_lon)
+                  & (lat >= bb["miny"].to_numpy() - margin_lat) & (lat <= bb["maxy"].to_numpy() + margin_lat))
+        result |= known.to_numpy() & inside
+    unknown = ok & ~known.to_numpy()
+    for code in np.unique(epsg[unknown]):
+        if code <= 0:
+            continue
+        area = pyproj.CRS.from_epsg(int(code)).area_of_use
+        m = unknown & (epsg == code)
+        if area is not None:
+            w, s, e, n = area.bounds
+            result[m] = (lon[m] >= w) & (lon[m] <= e) & (lat[m] >= s) & (lat[m] <= n)
+    return result & ok
+
+
+def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame,
+                         families: Families, departments: gpd.GeoDataFrame | None = None,
+                         communes: gpd.GeoDataFrame | None = None,
+                         territories: pd.DataFrame | None = None,
+                         ) -> tuple[gpd.GeoDataFrame, list[RowIssue], dict[str, int]]:
+    """Typed extract -> ``etablissements`` domain table (GeoDataFrame, EPSG:4326 points).
+
+    Returns the table, the issues found at this stage (implausible coordinates, unknown
+    categories...) and the unknown category codes with their counts.
+    """
+    st = extract.structures
+    issues: list[RowIssue] = []
+    insee_dep, insee_com = commune_codes(st["departement"], st["commune"])
+
+    postcode = st["ligneacheminement"].str.extract(r"^\s*([0-9]{5})\s*(.*)$")
+    out = pd.DataFrame({
+        "finess": st["nofinesset"],
+        "finess_ej": _blank_to_na(st["nofinessej"]),
+        "name": st["rs"],
+        "long_name": _blank_to_na(st["rslongue"]),
+        "name_complement": _blank_to_na(st["complrs"]),
+        "address": _join_words(st["numvoie"], st["compvoie"], st["typvoie"], st["voie"]),
+        "address_complement": _join_words(st["lieuditbp"], st["compldistrib"]),
+        "postcode": _blank_to_na(postcode[0]),
+        "city": _blank_to_na(postcode[1].where(postcode[0].notna(), st["ligneacheminement"])),
+        "commune": insee_com,
+        "department": insee_dep,
+        "department_finess": st["departement"],
+        "phone": _blank_to_na(st["telephone"].str.replace(r"\D", "", regex=True)),
+        "fax": _blank_to_na(st["telecopie"].str.replace(r"\D", "", regex=True)),
+        "category": st["categetab"],
+        "category_label": _blank_to_na(st["libcategetab"]),
+        "aggregate": _blank_to_na(st["categagretab"]),
+        "aggregate_label": _blank_to_na(st["libcategagretab"]),
+        "siret": _blank_to_na(st["siret"]),
+        "ape": _blank_to_na(st["codeape"]),
+        "mft": _blank_to_na(st["codemft"]),
+        "mft_label": _blank_to_na(st["libmft"]),
+        "sph": _blank_to_na(st["codesph"]),
+        "sph_label": _blank_to_na(st["libsph"]),
+        "opened": st["dateouv"],
+        "authorised": st["dateautor"],
+        "updated": st["datemaj"],
+        "status": "ouvert",
+    })
+
+    # Category labels and families from the nomenclature (the extract's labels win when set).
+    cat = categories.set_index("category")
+    for col, src in (("category_label", "category_label"), ("aggregate", "aggregate"),
+                     ("aggregate_label", "aggregate_label")):
+        out[col] = out[col].fillna(out["category"].map(cat[src]))
+    fam = families.categories.set_index("category")["family"]
+    out["family"] = out["category"].map(fam)
+    unknown_mask = out["family"].isna()
+    unknown = out.loc[unknown_mask, "category"].fillna("").value_counts().to_dict()
+    for line, code in zip(st.loc[unknown_mask, "line"], out.loc[unknown_mask, "category"]):
+        issues.append(RowIssue(extract.path, int(line), "categetab",
+                               f"category {code!r} has no family: filed under 'Autres'", "kept"))
+    out["family"] = out["family"].fillna(OTHER_FAMILY)
+    out["family_label"] = out["family"].map(families.families.set_index("family")["family_label"])
+
+    # Coordinates: per-row projection -> WGS84 and -> local metric CRS.
+    geo = extract.geolocations.set_index("nofinesset")
+    g = geo.reindex(out["finess"])
+    x = g["x"].to_numpy(dtype="float64", na_value=np.nan)
+    y = g["y"].to_numpy(dtype="float64", na_value=np.nan)
+    epsg = g["epsg"].fillna(0).to_numpy(dtype="int64")
+    lon, lat = _project(x, y, epsg, 4326)
+    has = np.isfinite(lon)
+    plausible = _plausible(lon, lat, epsg, out["department"], departments)
+    implausible = has & ~plausible
+    for line, fin, gx, gy in zip(g["line"].to_numpy()[implausible], out["finess"].to_numpy()[implausible],
+                                 x[implausible], y[implausible]):
+        issues.append(RowIssue(extract.path, int(line), "coordxet",
+                               f"coordinates ({gx}, {gy}) of {fin} are outside its department: "
+                               "placed at the commune centroid when known", "kept"))
+    lon[implausible] = np.nan
+    lat[implausible] = np.nan
+    precision = np.where(np.isfinite(lon), PRECISION_ADDRESS, PRECISION_NONE).astype(object)
+
+    if communes is not None and len(communes):
+        centroids = communes.set_index("code").geometry.representative_point()
+        need = ~np.isfinite(lon)
+        pts = centroids.reindex(out["commune"].fillna("").to_numpy()[need])
+        found = pts.notna().to_numpy()
+        idx = np.flatnonzero(need)[found]
+        lon[idx] = shapely.get_x(pts[found].to_numpy())
+        lat[idx] = shapely.get_y(pts[found].to_numpy())
+        precision[idx] = PRECISION_COMMUNE
+
+    metric = out["department"].map(settings.LOCAL_METRIC_CRS).fillna(2154).astype("int64").to_numpy()
+    x_m, y_m = _project(lon, lat, np.where(np.isfinite(lon), 4326, 0), metric)
+    out["geo_precision"] = precision
+    out["geo_source"] = g["sourcecoordet"].to_numpy()
+    out["geo_updated"] = g["datemaj"].to_numpy()
+    out["x_m"] = np.round(x_m, 1)
+    out["y_m"] = np.round(y_m, 1)
+    out["epsg_m"] = metric
+    out["dac_id"] = assign_territory(out["department"], out["commune"], territories)
+    geometry = shapely.points(lon, lat)
+    geometry[~np.isfinite(lon)] = None
+    gdf = gpd.GeoDataFrame(out, geometry=geometry, crs=settings.CRS_DISPLAY)
+    return gdf, issues, unknown
+
+
+def assign_territory(department: pd.Series, commune: pd.Series,
+                     territories: pd.DataFrame | None) -> pd.Series:
+    """Primary DAC id of each row: a territory listing its commune wins over one listing
+    its department; NA when no territory covers it."""
+    result = pd.Series(pd.NA, index=department.index, dtype="str")
+    if territories is None or not len(territories):
+        return result
+    by_dep: dict[str, str] = {}
+    by_com: dict[str, str] = {}
+    for dac_id, deps, coms in territories[["dac_id", "departments", "communes"]].itertuples(
+            index=False, name=None):
+        for d in deps:
+            by_dep.setdefault(d, dac_id)
+        for c in coms:
+            by_com.setdefault(c, dac_id)
+    result = commune.map(by_com)
+    return result.fillna(department.map(by_dep)).astype("str")
+
+
+# --------------------------------------------------------------------------- equipment
+
+def build_equipment(extract: EquipmentExtract, known_finess: pd.Series
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[RowIssue]]:
+    """Typed cs1100505 -> ``equipements`` table and per-establishment capacity totals.
+
+    Lines for unknown establishments are rejected. Totals (``capacity_installed``,
+    ``capacity_authorised``, in places) sum ``capinstot``/``capautot`` over lines not flagged
+    removed (``indsupinst``/``indsupaut`` = ``O``).
+    """
+    eq = extract.equipment
+    issues: list[RowIssue] = []
+    unknown = ~eq["nofinesset"].isin(set(known_finess))
+    for line, fin in zip(eq.loc[unknown, "line"], eq.loc[unknown, "nofinesset"]):
+        issues.append(RowIssue(extract.path, int(line), "nofinesset",
+                               f"equipment line for an establishment not in the extract: {fin}",
+                               "rejected"))
+    eq = eq[~unknown]
+    table = pd.DataFrame({
+        "finess": eq["nofinesset"],
+        "discipline": eq["de"],
+        "discipline_label": _blank_to_na(eq["libde"]),
+        "activity_type": _blank_to_na(eq["ta"]),
+        "activity_type_label": _blank_to_na(eq["libta"]),
+        "clientele": _blank_to_na(eq["client"]),
+        "clientele_label": _blank_to_na(eq["libclient"]),
+        "capacity_installed": eq["capinstot"],
+        "capacity_authorised": eq["capautot"],
+        "removed_installed": eq["removed_installed"],
+        "removed_authorised": eq["removed_authorised"],
+        "source_info": _blank_to_na(eq["sourceinfo"]),
+        "source_info_label": _blank_to_na(eq["libsourceinfo"]),
+        "authorised_on": eq["dateautor"],
+        "installed_updated": eq["datemajinst"],
+    }).reset_index(drop=True)
+    inst = table["capacity_installed"].where(~table["removed_installed"], 0).fillna(0)
+    aut = table["capacity_authorised"].where(~table["removed_authorised"], 0).fillna(0)
+    totals = (pd.DataFrame({"finess": table["finess"], "capacity_installed": inst,
+                            "capacity_authorised": aut})
+              .groupby("finess", sort=False).sum().astype("Int64"))
+    return table, totals, issues
+
+
+# --------------------------------------------------------------------------- territories
+
+def build_territories(territories: pd.DataFrame, departments: gpd.GeoDataFrame,
+                      communes: gpd.GeoDataFrame | None, path: str = "territoires"
+                      ) -> tuple[gpd.GeoDataFrame, list[RowIssue]]:
+    """DAC territory polygons (EPSG:4326): union of their departments' and communes' outlines.
+
+    A code with no outline is reported; a territory with no outline at all keeps an empty
+    geometry (and is reported) so that it still lists its codes.
+    """
+    dep_geom = departments.set_index("code").geometry
+    com_geom = communes.set_index("code").geometry if communes is not None and len(communes) else None
+    geoms, issues = [], []
+    for i, row in enumerate(territories.itertuples(index=False), start=2):
+        parts = []
+        for d in row.departments:
+            if d in dep_geom.index:
+                parts.append(dep_geom[d])
+            else:
+                issues.append(RowIssue(path, i, "departements",
+                                       f"no outline for department {d} of {row.dac_id}", "kept"))
+        missing = []
+        for c in row.communes:
+            if com_geom is not None and c in com_geom.index:
+                parts.append(com_geom[c])
+            else:
+                missing.append(c)
+        if missing:
+            issues.append(RowIssue(path, i, "communes",
+                                   f"no outline for {len(missing)} commune(s) of {row.dac_id}: "
+                                   f"{', '.join(missing[:5])}", "kept"))
+        geoms.append(shapely.union_all(parts) if parts else None)
+    out = territories.copy()
+    out["departments"] = out["departments"].map(" ".join)
+    out["communes"] = out["communes"].map(" ".join)
+    return gpd.GeoDataFrame(out, geometry=geoms, crs=settings.CRS_DISPLAY), issues
+
+
+# --------------------------------------------------------------------------- the run
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_rejects(issues: list[RowIssue], path: Path) -> Path:
+    """Write the issues as a ``;`` CSV (UTF-8 with BOM, opens in Excel)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8-sig") as f:
+        w = csv.writer(f, delimiter=";")
+        w.writerow(["fichier", "ligne", "champ", "probleme", "action", "valeur"])
+        for i in issues:
+            w.writerow([i.path, i.line, i.field, i.reason, i.action, i.raw])
+    return path
+
+
+def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
+            progress: ProgressFn | None = None, rejects_path: Path | None = None) -> EtlReport:
+    """Run the whole ETL and atomically replace ``target``.
+
+    Raises a :class:`~dac_map.errors.DacMapError` subclass on file problems or when more than
+    :data:`~dac_map.settings.MAX_REJECT_SHARE` of the establishment lines are rejected; the
+    previous store is then untouched.
+    """
+    say = progress or (lambda _msg: None)
+    target = Path(target)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t0
+        now = time.perf_counter()
+        timings[name] = round(now - t0, 3)
+        t0 = now
+
+    say("Lecture des établissements FINESS")
+    extract = parse_establishments(inputs.establishments)
+    lap("parse_establishments")
+    say("Lecture des référentiels et des limites")
+    categories = read_categories(inputs.categories)
+    families = read_families(inputs.families, inputs.category_families)
+    departments = read_boundaries(inputs.departments)
+    communes = None
+    if inputs.communes:
+        communes = pd.concat([read_boundaries(p) for p in inputs.communes], ignore_index=True)
+        communes = gpd.GeoDataFrame(communes.drop_duplicates("code"), crs=settings.CRS_DISPLAY)
+    territories = read_territories(inputs.territories)
+    disciplines = read_disciplines(inputs.disciplines) if inputs.disciplines else None
+    activities = read_activities(inputs.activities) if inputs.activities else None
+    lap("read_reference")
+
+    issues = list(extract.issues)
+    n_struct_lines = extract.section_lines.get("structureet", 0)
+    rejected = extract.rejected_structures
+    if n_struct_lines and rejected / n_struct_lines > settings.MAX_REJECT_SHARE:
+        raise ValidationError(
+            f"{rejected} of {n_struct_lines} establishment lines rejected "
+            f"(> {settings.MAX_REJECT_SHARE:.0%}): aborting, the previous data is kept. "
+            f"First problem: {next((str(i) for i in extract.issues if i.action == 'rejected'), '')}",
+            path=str(inputs.establishments))
+
+    say("Construction de la table des établissements")
+    est, more, unknown = build_establishments(extract, categories, families, departments,
+                                              communes, territories)
+    issues += more
+    lap("build_establishments")
+
+    equipment = pd.DataFrame()
+    eq_meta: dict[str, object] = {}
+    if inputs.equipment:
+        say("Lecture des équipements et capacités")
+        eq_extract = parse_equipment(inputs.equipment)
+        issues += eq_extract.issues
+        equipment, totals, more = build_equipment(eq_extract, est["finess"])
+        issues += more
+        est = est.join(totals, on="finess")
+        eq_meta = {
+            "equipment_file": Path(inputs.equipment).name,
+            "equipment_sha256": _sha256(Path(inputs.equipment)),
+            "equipment_source_date": eq_extract.source_date,
+            "equipment_illustrative": bool(len(equipment)) and bool(
+                equipment["source_info"].eq("X").all()),
+        }
+        lap("equipment")
+    else:
+        est["capacity_installed"] = pd.array([pd.NA] * len(est), dtype="Int64")
+        est["capacity_authorised"] = pd.array([pd.NA] * len(est), dtype="Int64")
+        equipment = pd.DataFrame({c: pd.Series(dtype="str") for c in (
+            "finess", "discipline", "discipline_label", "activity_type", "activity_type_label",
+            "clientele", "clientele_label")})
+        equipment["capacity_installed"] = pd.Series(dtype="Int64")
+        equipment["capacity_authorised"] = pd.Series(dtype="Int64")
+
+    say("Construction des territoires DAC")
+    terr, more = build_territories(territories, departments, communes, str(inputs.territories))
+    issues += more
+    counts_by_dac = est["dac_id"].value_counts()
+    terr["establishments"] = terr["dac_id"].map(counts_by_dac).fillna(0).astype("int64")
+    lap("territories")
+
+    cat_table = categories.merge(families.categories, on="category", how="left")
+    cat_table["family"] = cat_table["family"].fillna(OTHER_FAMILY)
+    counts = {
+        "establishments": len(est),
+        "establishment_lines_rejected": rejected,
+        "geolocated_address": int((est["geo_precision"] == PRECISION_ADDRESS).sum()),
+        "geolocated_commune": int((est["geo_precision"] == PRECISION_COMMUNE).sum()),
+        "not_geolocated": int((est["geo_precision"] == PRECISION_NONE).sum()),
+        "equipment_lines": len(equipment),
+        "departments": len(departments),
+        "communes": 0 if communes is None else len(communes),
+        "territories": len(terr),
+        "issues": len(issues),
+        "rejected_rows": sum(1 for i in issues if i.action == "rejected"),
+    }
+    per_dep = est["department"].fillna("?").value_counts().sort_index().to_dict()
+    metadata: dict[str, object] = {
+        "etl_version": settings.ETL_VERSION,
+        "software_version": __version__,
+        "etl_time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "establishments_file": Path(inputs.establishments).name,
+        "establishments_sha256": _sha256(Path(inputs.establishments)),
+        "establishments_layout": extract.layout,
+        "establishments_encoding": extract.encoding,
+        "source_date": extract.source_date,
+        "departments_file": Path(inputs.departments).name,
+        "communes_files": [Path(p).name for p in inputs.communes],
+        "territories_file": Path(inputs.territories).name,
+        "categories_file": Path(inputs.categories).name,
+        "counts": counts,
+        "establishments_per_department": per_dep,
+        "unknown_categories": unknown,
+        "crs": settings.CRS_DISPLAY,
+        **eq_meta,
+    }
+    layers: dict[str, pd.DataFrame] = {
+        store.ESTABLISHMENTS: est,
+        store.EQUIPMENT: equipment,
+        store.DEPARTMENTS: departments,
+        store.TERRITORIES: terr,
+        store.FAMILIES: families.families,
+        store.CATEGORIES: cat_table,
+    }
+    if communes is not None:
+        layers[store.COMMUNES] = communes
+    if disciplines is not None:
+        layers[store.DISCIPLINES] = disciplines
+    if activities is not None:
+        layers[store.ACTIVITIES] = activities
+    say(f"Écriture du GeoPackage {target}")
+    store.write_store(layers, target, metadata)
+    lap("write")
+
+    rejects = None
+    if issues:
+        rejects = write_rejects(issues, rejects_path or target.with_suffix(".rejets.csv"))
+    return EtlReport(target, counts, issues, unknown, timings, metadata, rejects)

@@ -1,0 +1,229 @@
+"""Readers of the reference tables: FINESS nomenclatures, families, DAC territories, boundaries.
+
+Each reader returns a typed table and raises :class:`~dac_map.errors.InputMissingError` or
+:class:`~dac_map.errors.InputFormatError` naming the file, line and field of the first problem.
+Geometries are returned in EPSG:4326 (WGS84, degrees).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from dac_map import settings
+from dac_map.errors import InputFormatError, InputMissingError
+from dac_map.parser import read_text
+
+#: Default locations of the shipped reference files.
+DEFAULT_CATEGORIES = settings.DATA_DIR / "nomenclatures" / (
+    "finess_nomenclature_categories_etablissement_avec_agregats_20211214.csv")
+DEFAULT_DISCIPLINES = settings.DATA_DIR / "nomenclatures" / "TRE_R280_DisciplineEquipementSocial_v20231215.csv"
+DEFAULT_ACTIVITIES = settings.DATA_DIR / "nomenclatures" / "nomenclature_AMM_V14_activites_de_soins.csv"
+DEFAULT_FAMILIES = settings.DATA_DIR / "reference" / "familles.csv"
+DEFAULT_CATEGORY_FAMILIES = settings.DATA_DIR / "reference" / "categories_familles.csv"
+DEFAULT_TERRITORIES = settings.DATA_DIR / "reference" / "territoires_dac.csv"
+
+#: Family given to a category missing from the family table.
+OTHER_FAMILY = "autres"
+
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def _read_csv(path: str | Path, required: tuple[str, ...]) -> tuple[list[dict[str, str]], str]:
+    """Read a ``;`` CSV with a header into dicts (values stripped of blanks and invisible chars).
+
+    Each dict also holds ``__line__``, the line number of its record.
+    """
+    text, _ = read_text(path)
+    reader = csv.DictReader(text.splitlines(), delimiter=";")
+    header = [(_INVISIBLE.sub("", h or "")).strip() for h in (reader.fieldnames or [])]
+    reader.fieldnames = header
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputFormatError(f"missing column(s) {', '.join(missing)}; found {', '.join(header)}",
+                               path=str(path), line=1, field=missing[0])
+    rows = []
+    for i, row in enumerate(reader, start=2):
+        clean = {k: _INVISIBLE.sub("", v or "").strip() for k, v in row.items() if k}
+        clean["__line__"] = str(i)
+        rows.append(clean)
+    return rows, str(path)
+
+
+# --------------------------------------------------------------------------- nomenclatures
+
+def read_categories(path: str | Path = DEFAULT_CATEGORIES) -> pd.DataFrame:
+    """FINESS establishment categories with their three aggregate levels.
+
+    Columns: ``category, category_label, aggregate, aggregate_label, aggregate2,
+    aggregate2_label, aggregate1, aggregate1_label, closed`` (``closed`` = has an end date).
+    """
+    rows, p = _read_csv(path, ("code", "libelle", "codeagr3", "libelleagr3", "codeagr2",
+                               "libelleagr2", "codeagr1", "libelleagr1", "datefin"))
+    df = pd.DataFrame(rows)
+    bad = ~df["code"].str.fullmatch(r"[0-9]{3}")
+    if bad.any():
+        line = int(df.loc[bad, "__line__"].iloc[0])
+        raise InputFormatError(f"invalid category code {df.loc[bad, 'code'].iloc[0]!r}",
+                               path=p, line=line, field="code")
+    return pd.DataFrame({
+        "category": df["code"], "category_label": df["libelle"],
+        "aggregate": df["codeagr3"], "aggregate_label": df["libelleagr3"],
+        "aggregate2": df["codeagr2"], "aggregate2_label": df["libelleagr2"],
+        "aggregate1": df["codeagr1"], "aggregate1_label": df["libelleagr1"],
+        "closed": df["datefin"].ne(""),
+    })
+
+
+def read_disciplines(path: str | Path = DEFAULT_DISCIPLINES) -> pd.DataFrame:
+    """Equipment disciplines (TRE-R280): ``discipline, discipline_label, closed``."""
+    rows, _ = _read_csv(path, ("code", "libelle"))
+    df = pd.DataFrame(rows)
+    return pd.DataFrame({"discipline": df["code"], "discipline_label": df["libelle"],
+                         "closed": df.get("date_fin", pd.Series("", index=df.index)).ne("")})
+
+
+def read_activities(path: str | Path = DEFAULT_ACTIVITIES) -> pd.DataFrame:
+    """Care activities after the 2023 reform (AMM V14): one row per activity/modality/mention.
+
+    Columns: ``activity, activity_label, modality, modality_label, mention, mention_label``.
+    """
+    rows, _ = _read_csv(path, ("Code Activité", "Libellé Activité"))
+    df = pd.DataFrame(rows)
+    return pd.DataFrame({
+        "activity": df["Code Activité"], "activity_label": df["Libellé Activité"],
+        "modality": df.get("Code Modalité"), "modality_label": df.get("Libellé Modalité"),
+        "mention": df.get("Code Mention"), "mention_label": df.get("Code Libellé"),
+    })
+
+
+@dataclass(frozen=True)
+class Families:
+    """The user-facing families and the category -> family table."""
+
+    families: pd.DataFrame  # family, family_label, color, order
+    categories: pd.DataFrame  # category, family
+
+    def label(self, family: str) -> str:
+        """French label of a family id."""
+        row = self.families.loc[self.families["family"] == family, "family_label"]
+        return str(row.iloc[0]) if len(row) else family
+
+
+def read_families(families: str | Path = DEFAULT_FAMILIES,
+                  category_families: str | Path = DEFAULT_CATEGORY_FAMILIES) -> Families:
+    """Read the family table shipped in ``data/reference`` (or a replacement)."""
+    rows, p = _read_csv(families, ("famille", "libelle", "couleur", "ordre"))
+    fam = pd.DataFrame(rows)
+    for r in rows:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", r["couleur"]):
+            raise InputFormatError(f"colour {r['couleur']!r} is not #RRGGBB", path=p,
+                                   line=int(r["__line__"]), field="couleur")
+    fam = pd.DataFrame({"family": fam["famille"], "family_label": fam["libelle"],
+                        "color": fam["couleur"], "order": fam["ordre"].astype(int)})
+    if OTHER_FAMILY not in set(fam["family"]):
+        raise InputFormatError(f"the family table must define '{OTHER_FAMILY}'", path=p,
+                               field="famille")
+    rows, p2 = _read_csv(category_families, ("categetab", "famille"))
+    known = set(fam["family"])
+    for r in rows:
+        if r["famille"] not in known:
+            raise InputFormatError(f"unknown family {r['famille']!r}", path=p2,
+                                   line=int(r["__line__"]), field="famille")
+    cat = pd.DataFrame({"category": [r["categetab"] for r in rows],
+                        "family": [r["famille"] for r in rows]})
+    dup = cat["category"].duplicated()
+    if dup.any():
+        line = int(rows[int(dup.to_numpy().nonzero()[0][0])]["__line__"])
+        raise InputFormatError(f"category {cat.loc[dup, 'category'].iloc[0]} listed twice",
+                               path=p2, line=line, field="categetab")
+    return Families(fam.sort_values("order").reset_index(drop=True), cat)
+
+
+# --------------------------------------------------------------------------- territories
+
+def read_territories(path: str | Path = DEFAULT_TERRITORIES) -> pd.DataFrame:
+    """Read the DAC territory table.
+
+    Columns of the file: ``id;nom;telephone;site_web;departements;communes`` where the last
+    two are lists of INSEE codes separated by spaces, commas or ``|``. Returns columns
+    ``dac_id, name, phone, website, departments (list[str]), communes (list[str])``.
+    """
+    rows, p = _read_csv(path, ("id", "nom", "departements", "communes"))
+    out = []
+    seen: set[str] = set()
+    for r in rows:
+        line = int(r["__line__"])
+        if not r["id"]:
+            raise InputFormatError("empty territory id", path=p, line=line, field="id")
+        if r["id"] in seen:
+            raise InputFormatError(f"territory id {r['id']!r} listed twice", path=p, line=line,
+                                   field="id")
+        seen.add(r["id"])
+        deps = [c for c in re.split(r"[\s,|]+", r["departements"]) if c]
+        coms = [c for c in re.split(r"[\s,|]+", r["communes"]) if c]
+        for c in deps:
+            if not re.fullmatch(r"[0-9]{2}|2[AB]|97[0-9]", c):
+                raise InputFormatError(f"invalid department code {c!r}", path=p, line=line,
+                                       field="departements")
+        for c in coms:
+            if not re.fullmatch(r"[0-9]{5}|2[AB][0-9]{3}", c):
+                raise InputFormatError(f"invalid commune INSEE code {c!r}", path=p, line=line,
+                                       field="communes")
+        if not deps and not coms:
+            raise InputFormatError("a territory needs departments or communes", path=p,
+                                   line=line, field="departements")
+        out.append({"dac_id": r["id"], "name": r["nom"] or r["id"],
+                    "phone": r.get("telephone", ""), "website": r.get("site_web", ""),
+                    "departments": deps, "communes": coms})
+    return pd.DataFrame(out, columns=["dac_id", "name", "phone", "website", "departments",
+                                      "communes"])
+
+
+# --------------------------------------------------------------------------- boundaries
+
+_CODE_FIELDS = ("code", "insee_dep", "code_insee", "insee_com", "code_dep", "dep")
+_NAME_FIELDS = ("nom", "name", "nom_dep", "nom_com", "libelle")
+
+
+def read_boundaries(path: str | Path) -> gpd.GeoDataFrame:
+    """Read department or commune polygons (GeoJSON, GeoPackage or Shapefile) into
+    ``code, name, geometry`` in EPSG:4326.
+
+    The code column is found among ``code``, ``INSEE_DEP``, ``INSEE_COM`` ... (case-insensitive).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputMissingError("boundary file not found / fichier de limites introuvable",
+                                path=str(p))
+    try:
+        gdf = pyogrio.read_dataframe(p, use_arrow=True)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise InputFormatError(f"cannot read boundaries: {exc}", path=str(p)) from exc
+    lower = {c.lower(): c for c in gdf.columns}
+    code = next((lower[c] for c in _CODE_FIELDS if c in lower), None)
+    name = next((lower[c] for c in _NAME_FIELDS if c in lower), None)
+    if code is None:
+        raise InputFormatError(f"no code column ({', '.join(_CODE_FIELDS)}) among "
+                               f"{', '.join(map(str, gdf.columns))}", path=str(p), field="code")
+    if gdf.crs is None:
+        raise InputFormatError("boundary file has no CRS", path=str(p))
+    gdf = gdf.to_crs(settings.CRS_DISPLAY)
+    out = gpd.GeoDataFrame({
+        "code": gdf[code].astype("str").str.strip(),
+        "name": gdf[name].astype("str") if name else gdf[code].astype("str"),
+    }, geometry=gdf.geometry.make_valid(), crs=settings.CRS_DISPLAY)
+    empty = out.geometry.is_empty | out.geometry.isna()
+    if empty.any():
+        raise InputFormatError(f"empty geometry for code {out.loc[empty, 'code'].iloc[0]!r}",
+                               path=str(p), line=int(empty.to_numpy().nonzero()[0][0]) + 1,
+                               field="geometry")
+    if out["code"].duplicated().any():  # multi-part features split over several rows
+        out = out.dissolve(by="code", as_index=False, aggfunc="first")[["code", "name", "geometry"]]
+    return out.reset_index(drop=True)
