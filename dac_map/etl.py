@@ -297,8 +297,8 @@ def assign_territory(department: pd.Series, commune: pd.Series,
             by_dep.setdefault(d, dac_id)
         for c in coms:
             by_com.setdefault(c, dac_id)
-    result = commune.map(by_com)
-    return result.fillna(department.map(by_dep)).astype("str")
+    by_commune = commune.map(by_com).astype("str")
+    return by_commune.fillna(department.map(by_dep).astype("str"))
 
 
 # --------------------------------------------------------------------------- equipment
@@ -441,7 +441,8 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
     issues = list(extract.issues)
     n_struct_lines = extract.section_lines.get("structureet", 0)
     rejected = extract.rejected_structures
-    if n_struct_lines and rejected / n_struct_lines > settings.MAX_REJECT_SHARE:
+    if (n_struct_lines and rejected > settings.MIN_REJECTS_TO_ABORT
+            and rejected / n_struct_lines > settings.MAX_REJECT_SHARE):
         raise ValidationError(
             f"{rejected} of {n_struct_lines} establishment lines rejected "
             f"(> {settings.MAX_REJECT_SHARE:.0%}): aborting, the previous data is kept. "

@@ -383,10 +383,10 @@ def parse_equipment_text(text: str, path: str = "<text>", encoding: str = "utf-8
     for f in _CAPACITY_FIELDS:
         text_values = eq[f].fillna("")
         values = pd.to_numeric(text_values, errors="coerce")
-        bad = (values.isna() & text_values.ne("")) | (values < 0) | (values % 1 != 0)
-        issues += _issues_for(eq, bad.fillna(False), path, f,
+        bad = (values.isna() & text_values.ne("")) | (values.notna() & ((values < 0) | (values % 1 != 0)))
+        issues += _issues_for(eq, bad, path, f,
                               lambda v: f"capacity is not a whole non-negative number: {v!r}", "kept")
-        eq[f] = values.where(~bad.fillna(False)).round().astype("Int64")
+        eq[f] = values.where(~bad).round().astype("Int64")
     for flag, name in (("indsupinst", "removed_installed"), ("indsupaut", "removed_authorised")):
         eq[name] = eq[flag].fillna("").str.upper().eq("O")
     issues += _parse_dates(eq, _DATE_FIELDS_EQUIPMENT, path)

@@ -66,8 +66,11 @@ DEFAULT_DAC = _env("DEFAULT_DAC", "DAC-80")
 #: considered implausible and replaced by the commune centroid.
 PLAUSIBLE_MARGIN_M = float(_env("PLAUSIBLE_MARGIN_M", "5000"))
 
-#: Share of rejected rows above which the ETL aborts instead of skipping them.
+#: Share of rejected establishment lines above which the ETL aborts instead of skipping
+#: them (a broken file, not a few bad rows)...
 MAX_REJECT_SHARE = float(_env("MAX_REJECT_SHARE", "0.05"))
+#: ... provided more than this many lines are rejected (small files keep their good rows).
+MIN_REJECTS_TO_ABORT = int(_env("MIN_REJECTS_TO_ABORT", "10"))
 
 #: Version written into the GeoPackage metadata.
 ETL_VERSION = "1"
