@@ -1,0 +1,39 @@
+# dac-map — two commands on a fresh machine:
+#   make run    install (virtualenv in .venv), build the demo GeoPackage if missing, start the app
+#   make test   install, then run the whole test suite (unit, property, AppTest, browser)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test install demo-data browser bench clean
+
+run: install demo-data
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: install browser
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo-data: install
+	$(BIN)/dac-map demo --if-missing
+
+# Debian's chromium for the end-to-end tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: sudo apt-get install chromium (browser tests will be skipped)"; fi; }
+
+bench: install
+	$(BIN)/python benchmarks/bench_etl.py
+	$(BIN)/python benchmarks/bench_query.py
+
+clean:
+	rm -rf data/build benchmarks/output tests/output
