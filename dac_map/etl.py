@@ -29,13 +29,21 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyproj
 import shapely
 
 from dac_map import __version__, settings, store
 from dac_map.errors import RowIssue, ValidationError
 from dac_map.layouts import OVERSEAS_DEPARTMENTS
-from dac_map.parser import EquipmentExtract, EstablishmentExtract, parse_equipment, parse_establishments
+from dac_map.parser import (
+    EquipmentExtract,
+    EstablishmentExtract,
+    isin_text,
+    parse_equipment,
+    parse_establishments,
+)
 from dac_map.reference import (
     DEFAULT_ACTIVITIES,
     DEFAULT_CATEGORIES,
@@ -123,9 +131,13 @@ def _blank_to_na(s: pd.Series) -> pd.Series:
 
 
 def _join_words(*cols: pd.Series) -> pd.Series:
-    frame = pd.concat([c.fillna("") for c in cols], axis=1)
-    joined = [" ".join(w for w in row if w) for row in frame.itertuples(index=False, name=None)]
-    return _blank_to_na(pd.Series(joined, index=frame.index, dtype="str"))
+    """Join text columns with single spaces, skipping blank values (Arrow-vectorised)."""
+    arrays = []
+    for c in cols:
+        a = pa.array(c.fillna(""), type=pa.string())
+        arrays.append(pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a))
+    joined = pc.binary_join_element_wise(*arrays, " ", null_handling="skip")
+    return _blank_to_na(pd.Series(joined.to_pandas(), index=cols[0].index, dtype="str"))
 
 
 def _project(x: np.ndarray, y: np.ndarray, epsg: np.ndarray, target: np.ndarray | int
@@ -191,7 +203,10 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
     issues: list[RowIssue] = []
     insee_dep, insee_com = commune_codes(st["departement"], st["commune"])
 
-    postcode = st["ligneacheminement"].str.extract(r"^\s*([0-9]{5})\s*(.*)$")
+    routing = st["ligneacheminement"].fillna("")
+    has_postcode = routing.str.match(r"[0-9]{5}(\s|$)")
+    postcode = [routing.str[:5].where(has_postcode),
+                routing.str[5:].str.strip().where(has_postcode, routing)]
     out = pd.DataFrame({
         "finess": st["nofinesset"],
         "finess_ej": _blank_to_na(st["nofinessej"]),
@@ -201,7 +216,7 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
         "address": _join_words(st["numvoie"], st["compvoie"], st["typvoie"], st["voie"]),
         "address_complement": _join_words(st["lieuditbp"], st["compldistrib"]),
         "postcode": _blank_to_na(postcode[0]),
-        "city": _blank_to_na(postcode[1].where(postcode[0].notna(), st["ligneacheminement"])),
+        "city": _blank_to_na(postcode[1]),
         "commune": insee_com,
         "department": insee_dep,
         "department_finess": st["departement"],
@@ -313,7 +328,7 @@ def build_equipment(extract: EquipmentExtract, known_finess: pd.Series
     """
     eq = extract.equipment
     issues: list[RowIssue] = []
-    unknown = ~eq["nofinesset"].isin(set(known_finess))
+    unknown = pd.Series(~isin_text(eq["nofinesset"], known_finess), index=eq.index)
     for line, fin in zip(eq.loc[unknown, "line"], eq.loc[unknown, "nofinesset"]):
         issues.append(RowIssue(extract.path, int(line), "nofinesset",
                                f"equipment line for an establishment not in the extract: {fin}",

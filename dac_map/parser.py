@@ -28,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from dac_map.errors import InputFormatError, InputMissingError, RowIssue
 from dac_map.layouts import (
@@ -44,8 +47,8 @@ from dac_map.layouts import (
 _RAW_EXCERPT = 300
 _DATE_FIELDS_STRUCTURE = ("dateouv", "dateautor", "datemaj")
 _DATE_FIELDS_EQUIPMENT = ("datederinst", "datepremautor", "dateautor", "datemajaut", "datemajinst")
-_CAPACITY_FIELDS = ("capinstot", "capinstm", "capinstf", "capinsthab",
-                    "capautot", "capautm", "capautf", "capauthab")
+#: Capacities typed as integers (the per-sex/per-housing breakdowns stay text: unused).
+_CAPACITY_FIELDS = ("capinstot", "capautot")
 
 
 @dataclass
@@ -146,64 +149,88 @@ def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
     return data.decode("latin-1"), "latin-1"
 
 
-def _iter_records(text: str):
-    """Yield ``(start_line, values)`` for every CSV record of ``text`` (``;``-separated)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"', strict=False)
+def _read_records(text: str) -> tuple[list[list[str]], list[int], list[RowIssue]]:
+    """All CSV records of ``text`` (``;``-separated) with their 1-based start line numbers.
+
+    Fast path: one C-level pass when no quoted field spans several lines (then record *i* is
+    line *i + 1*); otherwise a record-by-record pass that tracks line numbers exactly.
+    """
+    n_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"'))
+        if len(records) == n_lines:
+            return records, list(range(1, n_lines + 1)), []
+    except csv.Error:
+        pass
+    records, lines, errors = [], [], []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"')
     prev = 0
     while True:
         try:
             values = next(reader)
         except StopIteration:
-            return
-        except csv.Error as exc:  # e.g. field larger than field limit
-            yield prev + 1, exc
+            break
+        except csv.Error as exc:  # e.g. a field larger than the csv field limit
+            errors.append((prev + 1, exc))
             prev = reader.line_num
             continue
-        start = prev + 1
+        records.append(values)
+        lines.append(prev + 1)
         prev = reader.line_num
-        if values:
-            yield start, values
+    issues = [RowIssue("", line, "*", f"unreadable CSV record: {exc}") for line, exc in errors]
+    return records, lines, issues
 
 
 def _excerpt(values: list[str]) -> str:
     return ";".join(values)[:_RAW_EXCERPT]
 
 
-def _split_sections(text: str, path: str, sections: tuple[Section, ...]
-                    ) -> tuple[str | None, dict[str, list[list[str]]], list[RowIssue], int,
-                               dict[str, int]]:
-    """Group the records of ``text`` by section, checking the field count of each line.
+@dataclass
+class _Sections:
+    source_date: str | None
+    frames: dict[str, pd.DataFrame]
+    issues: list[RowIssue]
+    records: int
+    seen: dict[str, int]
 
-    Returns the header date, the rows per section (each row ends with its line number as
-    a string), the issues, the number of records read and the number of lines per section.
+
+def _split_sections_csv(text: str, path: str, sections: tuple[Section, ...]) -> _Sections:
+    """Group the records of ``text`` by section with Python's csv module (exact line numbers
+    even when quoted fields span several lines), checking the field count of each line.
+
+    Returns the header date, the rows and line numbers per section, the issues, the number
+    of records read and the number of lines seen per section (rejected ones included).
     """
     by_name = {s.name: s for s in sections}
     rows: dict[str, list[list[str]]] = {s.name: [] for s in sections}
-    issues: list[RowIssue] = []
-    source_date: str | None = None
+    lines: dict[str, list[int]] = {s.name: [] for s in sections}
     seen = {s.name: 0 for s in sections}
+    records, numbers, issues = _read_records(text)
+    issues = [RowIssue(path, i.line, i.field, i.reason) for i in issues]
+    source_date: str | None = None
     n = 0
-    for line, values in _iter_records(text):
+    for line, values in zip(numbers, records):
+        if not values:
+            continue
         n += 1
-        if isinstance(values, Exception):
-            issues.append(RowIssue(path, line, "*", f"unreadable CSV record: {values}"))
-            continue
-        tag = values[0].strip().lstrip("\ufeff").lower()
-        section = by_name.get(tag)
+        section = by_name.get(values[0])
         if section is None:
-            if tag == HEADER_TAG and n == 1:
-                if len(values) >= 4:
-                    source_date = values[3].strip() or None
+            tag = values[0].strip().lstrip("\ufeff").lower()
+            section = by_name.get(tag)
+            if section is None:
+                if tag == HEADER_TAG and n == 1:
+                    if len(values) >= 4:
+                        source_date = values[3].strip() or None
+                    continue
+                if n == 1:
+                    expected = " / ".join(s.name for s in sections)
+                    raise InputFormatError(
+                        f"first line starts with {values[0][:40]!r}: this is not a raw FINESS "
+                        f"etalab extract (expected a 'finess;etalab;...' header or '{expected}' "
+                        "lines)", path=path, line=line, field="section")
+                issues.append(RowIssue(path, line, "section",
+                                       f"unknown line type {values[0][:40]!r}", raw=_excerpt(values)))
                 continue
-            if n == 1:
-                expected = " / ".join(s.name for s in sections)
-                raise InputFormatError(
-                    f"first line starts with {values[0][:40]!r}: this is not a raw FINESS etalab "
-                    f"extract (expected a 'finess;etalab;...' header or '{expected}' lines)",
-                    path=path, line=line, field="section")
-            issues.append(RowIssue(path, line, "section",
-                                   f"unknown line type {values[0][:40]!r}", raw=_excerpt(values)))
-            continue
         seen[section.name] += 1
         width = len(values)
         if width != section.width:
@@ -215,23 +242,137 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...]
                     f"{width} fields on a '{section.name}' line, expected {section.width}",
                     raw=_excerpt(values)))
                 continue
-        values.append(str(line))
         rows[section.name].append(values)
-    return source_date, rows, issues, n, seen
+        lines[section.name].append(line)
+    frames = {sec.name: _frame(rows[sec.name], lines[sec.name], sec) for sec in sections}
+    return _Sections(source_date, frames, issues, n, seen)
 
 
-def _frame(rows: list[list[str]], section: Section) -> pd.DataFrame:
-    """Build a text DataFrame from raw rows (section name dropped, values stripped)."""
-    columns = ["_section", *section.fields, "line"]
-    if not rows:
-        df = pd.DataFrame({c: pd.Series([], dtype="str") for c in columns})
-    else:
-        df = pd.DataFrame(rows, columns=columns, dtype="str")
-    df = df.drop(columns="_section")
-    for c in section.fields:
-        df[c] = df[c].str.strip()
-    df["line"] = df["line"].astype("int64")
-    return df
+def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sections:
+    """Group the records of ``text`` by section into text DataFrames, checking field counts.
+
+    Uses Arrow (vectorised line classification, multi-threaded CSV reader) when no quoted
+    field spans several lines, the common case; else falls back to :func:`_split_sections_csv`.
+    """
+    normalised = text.replace("\r\n", "\n")
+    if "\r" in normalised:
+        return _split_sections_csv(text, path, sections)
+    lines = normalised.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if '"' in normalised and any(line.count('"') % 2 for line in lines if '"' in line):
+        return _split_sections_csv(text, path, sections)
+    arr = pa.array(lines, type=pa.large_string())
+    by_name = {sec.name: sec for sec in sections}
+    selected: dict[str, np.ndarray] = {}
+    matched = np.zeros(len(arr), dtype=bool)
+    for name in by_name:
+        mask = np.asarray(pc.starts_with(arr, name + ";"), dtype=bool)
+        selected[name] = np.flatnonzero(mask)
+        matched |= mask
+    blank = np.asarray(pc.equal(arr, ""), dtype=bool)
+    first_line = int(np.flatnonzero(~blank)[0]) if (~blank).any() else -1
+    issues: list[RowIssue] = []
+    source_date: str | None = None
+    extra: dict[str, list[int]] = {name: [] for name in by_name}
+    for i in np.flatnonzero(~matched & ~blank):
+        values = next(csv.reader([lines[i]], delimiter=";"), [""])
+        norm = values[0].strip().lstrip("\ufeff").lower()
+        if norm in by_name:
+            extra[norm].append(int(i))
+        elif i == first_line and norm == HEADER_TAG:
+            if len(values) >= 4:
+                source_date = values[3].strip() or None
+        elif i == first_line:
+            expected = " / ".join(by_name)
+            raise InputFormatError(
+                f"first line starts with {values[0][:40]!r}: this is not a raw FINESS etalab "
+                f"extract (expected a 'finess;etalab;...' header or '{expected}' lines)",
+                path=path, line=int(i) + 1, field="section")
+        else:
+            issues.append(RowIssue(path, int(i) + 1, "section",
+                                   f"unknown line type {values[0][:40]!r}", raw=_excerpt(values)))
+    frames = {}
+    for name, idx in selected.items():
+        if extra[name]:
+            idx = np.sort(np.concatenate([idx, np.asarray(extra[name], dtype=idx.dtype)]))
+            selected[name] = idx
+        frames[name], more = _arrow_frame(lines, idx, by_name[name], path)
+        issues += more
+    issues.sort(key=lambda issue: issue.line)
+    seen = {name: len(idx) for name, idx in selected.items()}
+    return _Sections(source_date, frames, issues, int((~blank).sum()), seen)
+
+
+def _arrow_frame(lines: list[str], idx: np.ndarray, section: Section, path: str
+                 ) -> tuple[pd.DataFrame, list[RowIssue]]:
+    """Parse the lines ``idx`` (0-based) of one section with Arrow's CSV reader; wrong widths
+    become issues (or are accepted when the section tolerates one trailing empty field).
+
+    Each line is prefixed with its 1-based number as an extra first column, so that rows
+    Arrow rejects still name their line.
+    """
+    if not len(idx):
+        return _frame([], [], section), []
+    bad: list[str] = []
+
+    def on_invalid(row) -> str:
+        bad.append(row.text)
+        return "skip"
+
+    names = ["line", "_section", *section.fields]
+    body = "\n".join([f"{i + 1};{lines[i]}" for i in idx.tolist()]).encode("utf-8")
+    types = {c: pa.string() for c in names}
+    types["line"] = pa.int64()
+    table = pacsv.read_csv(
+        pa.BufferReader(body),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
+        parse_options=pacsv.ParseOptions(delimiter=";", quote_char='"', double_quote=True,
+                                         invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False),
+    )
+    issues: list[RowIssue] = []
+    extra_rows, extra_lines = [], []
+    for text in bad:
+        number, _, raw = text.partition(";")
+        values = next(csv.reader([raw], delimiter=";"), [])
+        width = len(values)
+        if section.trailing_empty_ok and width == section.width + 1 and not values[-1].strip():
+            extra_rows.append(values[:-1])
+            extra_lines.append(int(number))
+            continue
+        issues.append(RowIssue(path, int(number), "*",
+                               f"{width} fields on a '{section.name}' line, expected {section.width}",
+                               raw=_excerpt(values)))
+    frame = _trim(table.drop(["_section"]), section)
+    if extra_rows:
+        frame = pd.concat([frame, _frame(extra_rows, extra_lines, section)], ignore_index=True)
+        frame = frame.sort_values("line", kind="stable").reset_index(drop=True)
+    return frame, issues
+
+
+def _trim(table: pa.Table, section: Section) -> pd.DataFrame:
+    arrays = {name: pc.utf8_trim_whitespace(table[name]) for name in section.fields}
+    arrays["line"] = table["line"]
+    return pa.table(arrays).to_pandas()
+
+
+def _frame(rows: list[list[str]], lines: list[int], section: Section) -> pd.DataFrame:
+    """Build a text DataFrame from raw rows (section name dropped, values stripped) through
+    Arrow, plus the ``line`` column."""
+    columns = list(zip(*rows)) if rows else [()] * section.width
+    arrays = {name: pc.utf8_trim_whitespace(pa.array(col, type=pa.string()))
+              for name, col in zip(section.fields, columns[1:])}
+    arrays["line"] = pa.array(lines, type=pa.int64())
+    return pa.table(arrays).to_pandas()
+
+
+def isin_text(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """Vectorised membership test of string columns (Arrow hash set)."""
+    result = pc.is_in(pa.array(values, type=pa.string()),
+                      value_set=pa.array(known, type=pa.string()).unique())
+    return np.asarray(result.fill_null(False), dtype=bool)
 
 
 def _issues_for(df: pd.DataFrame, mask: pd.Series, path: str, field_name: str, reason,
@@ -287,12 +428,13 @@ def parse_establishments(path: str | Path) -> EstablishmentExtract:
 def parse_establishments_text(text: str, path: str = "<text>", encoding: str = "utf-8"
                               ) -> EstablishmentExtract:
     """Parse the decoded text of a cs1100507/cs1100502 extract; bad rows become issues."""
-    source_date, rows, issues, n, seen = _split_sections(text, path, (STRUCTUREET, GEOLOCALISATION))
-    if not rows["structureet"]:
+    parts = _split_sections(text, path, (STRUCTUREET, GEOLOCALISATION))
+    issues = parts.issues
+    if not len(parts.frames["structureet"]):
         raise InputFormatError("no valid 'structureet' line: not a FINESS establishment extract "
                                "(or every line has the wrong number of fields)", path=path)
-    st = _frame(rows["structureet"], STRUCTUREET)
-    geo = _frame(rows["geolocalisation"], GEOLOCALISATION)
+    st = parts.frames["structureet"]
+    geo = parts.frames["geolocalisation"]
 
     # FINESS number: pattern, then uniqueness (first occurrence wins).
     bad_no = ~st["nofinesset"].str.fullmatch(FINESS_PATTERN).fillna(False).astype(bool)
@@ -315,15 +457,16 @@ def parse_establishments_text(text: str, path: str = "<text>", encoding: str = "
                           lambda v: f"invalid category code {v!r}", "kept")
     issues += _parse_dates(st, _DATE_FIELDS_STRUCTURE, path)
 
-    geo = _type_geolocations(geo, set(st["nofinesset"]), path, issues)
+    geo = _type_geolocations(geo, st["nofinesset"], path, issues)
     layout = "cs1100507" if len(geo) else "cs1100502"
     issues.sort(key=lambda i: i.line)
-    return EstablishmentExtract(path, layout, encoding, source_date, st, geo, issues, n, seen)
+    return EstablishmentExtract(path, layout, encoding, parts.source_date, st, geo, issues,
+                                parts.records, parts.seen)
 
 
-def _type_geolocations(geo: pd.DataFrame, known: set[str], path: str,
+def _type_geolocations(geo: pd.DataFrame, known: pd.Series, path: str,
                        issues: list[RowIssue]) -> pd.DataFrame:
-    unknown = ~geo["nofinesset"].isin(known)
+    unknown = pd.Series(~isin_text(geo["nofinesset"], known), index=geo.index)
     issues += _issues_for(geo, unknown, path, "nofinesset",
                           lambda v: f"geolocation for an unknown establishment {v!r}", "rejected")
     geo = geo[~unknown]
@@ -368,9 +511,10 @@ def parse_equipment(path: str | Path) -> EquipmentExtract:
 def parse_equipment_text(text: str, path: str = "<text>", encoding: str = "utf-8"
                          ) -> EquipmentExtract:
     """Parse the decoded text of a cs1100505 extract; bad rows become issues."""
-    source_date, rows, issues, n, _ = _split_sections(text, path, (EQUIPEMENTSOCIAL,))
-    eq = _frame(rows["equipementsocial"], EQUIPEMENTSOCIAL)
-    if not len(eq) and n > 1:
+    parts = _split_sections(text, path, (EQUIPEMENTSOCIAL,))
+    issues = parts.issues
+    eq = parts.frames["equipementsocial"]
+    if not len(eq) and parts.records > 1:
         raise InputFormatError("no valid 'equipementsocial' line: not a FINESS equipment extract",
                                path=path)
     bad_no = ~eq["nofinesset"].str.fullmatch(FINESS_PATTERN).fillna(False).astype(bool)
@@ -391,4 +535,4 @@ def parse_equipment_text(text: str, path: str = "<text>", encoding: str = "utf-8
         eq[name] = eq[flag].fillna("").str.upper().eq("O")
     issues += _parse_dates(eq, _DATE_FIELDS_EQUIPMENT, path)
     issues.sort(key=lambda i: i.line)
-    return EquipmentExtract(path, encoding, source_date, eq, issues, n)
+    return EquipmentExtract(path, encoding, parts.source_date, eq, issues, parts.records)

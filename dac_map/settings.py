@@ -74,3 +74,48 @@ MIN_REJECTS_TO_ABORT = int(_env("MIN_REJECTS_TO_ABORT", "10"))
 
 #: Version written into the GeoPackage metadata.
 ETL_VERSION = "1"
+
+# --------------------------------------------------------------------------- coverage (dac_map.coverage)
+
+#: Default straight-line distance (km, from the commune centroid) beyond which a commune is a
+#: "zone blanche" for the chosen kind of resource.
+COVERAGE_WHITE_ZONE_KM = float(_env("COVERAGE_WHITE_ZONE_KM", "20"))
+
+#: Upper bounds (km) of the distance classes of the coverage map, comma-separated, increasing;
+#: a last open class ("> last") is added.
+COVERAGE_DISTANCE_BINS_KM: tuple[float, ...] = tuple(
+    float(v) for v in _env("COVERAGE_DISTANCE_BINS_KM", "5,10,20,30").split(",") if v.strip())
+
+#: Colours of the distance classes (one more than the bins: the last is the open class).
+COVERAGE_DISTANCE_COLORS: tuple[str, ...] = tuple(
+    _env("COVERAGE_DISTANCE_COLORS", "#1a9850,#91cf60,#fee08b,#fc8d59,#d73027").split(","))
+
+#: Lower bounds of the classes of places per 1,000 inhabitants aged 75 or more, increasing.
+COVERAGE_RATIO_BINS: tuple[float, ...] = tuple(
+    float(v) for v in _env("COVERAGE_RATIO_BINS", "25,50,100,150").split(",") if v.strip())
+
+#: Colours of the ratio classes (one more than the bins: the first is "< first bin").
+COVERAGE_RATIO_COLORS: tuple[str, ...] = tuple(
+    _env("COVERAGE_RATIO_COLORS", "#d73027,#fc8d59,#fee08b,#91cf60,#1a9850").split(","))
+
+#: Colour of communes with no value (no population figure, no resource of the type at all).
+COVERAGE_NO_DATA_COLOR = _env("COVERAGE_NO_DATA_COLOR", "#bdbdbd")
+
+#: Radius (km) of the catchment area used for the places-per-1,000-aged-75+ ratio around each
+#: commune centroid (0 = places located in the commune itself only).
+COVERAGE_CATCHMENT_KM = float(_env("COVERAGE_CATCHMENT_KM", "15"))
+
+#: Family whose installed places feed the default places-per-1,000-aged-75+ ratio.
+COVERAGE_RATIO_FAMILY = _env("COVERAGE_RATIO_FAMILY", "pa_hebergement")
+
+#: Population table (INSEE layout, see dac_map.coverage.population). The default is the shipped
+#: demo table with FICTITIOUS values; empty = no population ratios.
+POPULATION_PATH = _env("POPULATION_PATH", str(
+    DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"))
+
+#: SQLite file of the unmet-need log ("besoins non couverts"). Kept OUTSIDE the GeoPackage so
+#: that a refresh of the FINESS data never erases it.
+UNMET_NEEDS_DB = Path(_env("UNMET_NEEDS_DB", str(DATA_DIR / "unmet_needs.sqlite")))
+
+#: Folder of the ARS reports (HTML, CSV) and of their JSON snapshots (changes since last report).
+REPORTS_DIR = Path(_env("REPORTS_DIR", str(DATA_DIR / "reports")))

@@ -1,0 +1,546 @@
+"""Coverage indicators of a DAC territory: counts, capacities, distances, white zones, ratios.
+
+Units and CRS:
+
+* every distance is computed in **metres** in a metric CRS — Lambert-93 (EPSG:2154) in
+  metropolitan France, the local CRS of :data:`dac_map.settings.LOCAL_METRIC_CRS` overseas —
+  between points of the same CRS only, and reported in **kilometres** (straight line, "à vol
+  d'oiseau", not road distance);
+* a commune is represented by the centroid of its outline computed in that metric CRS
+  (:func:`dac_map.coverage.data.commune_centroids_m`);
+* establishments are their ``x_m``/``y_m`` (metres, EPSG ``epsg_m``) from the store.
+
+Lambert-93 is conformal: its scale error stays within about -0.1 % / +0.3 % over mainland
+France, so a straight-line Lambert-93 distance is within a few metres per kilometre of the
+geodesic (ellipsoidal) distance.
+
+A commune whose department has no metric CRS (overseas codes 98x...) gets a NaN distance and is
+listed in :attr:`NearestResult.excluded`. A commune whose CRS group holds no resource of the
+chosen kind at all gets an infinite distance (it is a white zone whatever the threshold).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from dac_map.coverage.data import CoverageData, commune_centroids_m
+
+# --------------------------------------------------------------------------- resource types
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """A kind of resource, selected by family, FINESS category and/or equipment discipline.
+
+    Within a criterion the codes are alternatives (OR); between criteria they must all hold
+    (AND). An empty selector matches every establishment. ``label`` is the French text shown to
+    users; when empty, :meth:`describe` builds one.
+    """
+
+    families: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    disciplines: tuple[str, ...] = ()
+    label: str = ""
+
+    @classmethod
+    def family(cls, family: str, label: str = "") -> "ResourceType":
+        """Shortcut: every establishment of one family."""
+        return cls(families=(family,), label=label)
+
+    def key(self) -> str:
+        """A stable text id, used in report snapshots (``famille=a+b;categorie=500``)."""
+        parts = []
+        for name, codes in (("famille", self.families), ("categorie", self.categories),
+                            ("discipline", self.disciplines)):
+            if codes:
+                parts.append(f"{name}={'+'.join(sorted(codes))}")
+        return ";".join(parts) or "tout"
+
+    @classmethod
+    def from_key(cls, key: str, label: str = "") -> "ResourceType":
+        """Inverse of :meth:`key`."""
+        kw: dict[str, tuple[str, ...]] = {}
+        names = {"famille": "families", "categorie": "categories", "discipline": "disciplines"}
+        for part in (key or "").split(";"):
+            if "=" in part:
+                name, codes = part.split("=", 1)
+                if name in names:
+                    kw[names[name]] = tuple(c for c in codes.split("+") if c)
+        return cls(label=label, **kw)
+
+    def describe(self, data: CoverageData | None = None) -> str:
+        """French label: :attr:`label`, or one built from the family/discipline labels."""
+        if self.label:
+            return self.label
+        parts = []
+        if self.families:
+            labels = data.family_labels() if data is not None else {}
+            parts.append(" ou ".join(labels.get(f, f) for f in self.families))
+        if self.categories:
+            cat = {}
+            if data is not None:
+                est = data.establishments
+                cat = dict(zip(est["category"], est["category_label"]))
+            parts.append("catégorie " + " ou ".join(str(cat.get(c, c)) for c in self.categories))
+        if self.disciplines:
+            dis = {}
+            if data is not None and "discipline_label" in data.equipment:
+                dis = dict(zip(data.equipment["discipline"], data.equipment["discipline_label"]))
+            parts.append("discipline " + " ou ".join(str(dis.get(d, d)) for d in self.disciplines))
+        return " — ".join(parts) or "Toutes ressources"
+
+    def _equipment_lines(self, equipment: pd.DataFrame) -> pd.DataFrame:
+        eq = equipment
+        if not len(eq):
+            return eq
+        active = ~eq.get("removed_installed", pd.Series(False, index=eq.index)).fillna(False).astype(bool)
+        cap = pd.to_numeric(eq["capacity_installed"], errors="coerce")
+        sel = active & (cap.isna() | (cap > 0)) & eq["discipline"].isin(self.disciplines)
+        return eq[sel]
+
+    def mask(self, establishments: pd.DataFrame, equipment: pd.DataFrame | None = None
+             ) -> np.ndarray:
+        """Boolean array: which rows of ``establishments`` are of this kind.
+
+        A discipline criterion needs ``equipment``: an establishment matches when it has at
+        least one equipment line of the discipline not flagged removed and with an installed
+        capacity that is positive or unknown.
+        """
+        m = np.ones(len(establishments), dtype=bool)
+        if self.families:
+            m &= establishments["family"].isin(self.families).to_numpy()
+        if self.categories:
+            m &= establishments["category"].isin(self.categories).to_numpy()
+        if self.disciplines:
+            if equipment is None:
+                raise ValueError("a discipline criterion needs the equipment table")
+            lines = self._equipment_lines(equipment)
+            m &= establishments["finess"].isin(set(lines["finess"])).to_numpy()
+        return m
+
+    def places(self, establishments: pd.DataFrame, equipment: pd.DataFrame | None = None
+               ) -> np.ndarray:
+        """Installed places of each establishment for this kind (0 when unknown).
+
+        With a discipline criterion, the installed capacity of the matching equipment lines;
+        otherwise the establishment's total ``capacity_installed`` (lines not removed).
+        Rows not of this kind get 0.
+        """
+        m = self.mask(establishments, equipment)
+        if self.disciplines and equipment is not None:
+            lines = self._equipment_lines(equipment)
+            per = pd.to_numeric(lines["capacity_installed"], errors="coerce").fillna(0).groupby(
+                lines["finess"]).sum()
+            cap = establishments["finess"].map(per).fillna(0).to_numpy(dtype=float)
+        else:
+            cap = pd.to_numeric(establishments["capacity_installed"], errors="coerce").fillna(
+                0).to_numpy(dtype=float)
+        return np.where(m, cap, 0.0)
+
+
+# --------------------------------------------------------------------------- nearest
+
+
+@dataclass
+class NearestResult:
+    """Per-commune nearest resource.
+
+    ``table`` is indexed by commune code with ``distance_km`` (float km; NaN = commune without
+    a metric CRS, ``inf`` = no resource of the kind in its CRS zone) and ``nearest_index`` (the
+    positional index of the nearest establishment, -1 when none). ``excluded`` lists the codes
+    left out, with ``notes`` saying why.
+    """
+
+    table: pd.DataFrame
+    excluded: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _xy_epsg(frame: pd.DataFrame, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Metric coordinates of a frame: its ``x_m``/``y_m``/``epsg_m`` columns, or — for communes
+    given as outlines only — the centroids computed by :func:`commune_centroids_m`."""
+    if {"x_m", "y_m", "epsg_m"} <= set(frame.columns):
+        x = pd.to_numeric(frame["x_m"], errors="coerce").to_numpy(dtype=float)
+        y = pd.to_numeric(frame["y_m"], errors="coerce").to_numpy(dtype=float)
+        e = pd.to_numeric(frame["epsg_m"], errors="coerce").fillna(0).to_numpy(dtype="int64")
+        return x, y, e
+    if kind == "communes" and isinstance(frame, gpd.GeoDataFrame):
+        c = commune_centroids_m(frame)
+        return (c["x_m"].to_numpy(dtype=float), c["y_m"].to_numpy(dtype=float),
+                c["epsg_m"].to_numpy(dtype="int64"))
+    raise ValueError(f"{kind}: need x_m, y_m, epsg_m columns (metres)")
+
+
+def nearest_xy(qx: np.ndarray, qy: np.ndarray, tx: np.ndarray, ty: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest target of each query point, all in the same metric CRS (metres).
+
+    Vectorised with a shapely 2 :class:`shapely.STRtree` (``query_nearest``). Returns the
+    distances (metres; ``inf`` when there is no target) and the target positions (-1 when
+    none). Non-finite query points get NaN and -1; non-finite targets are ignored.
+    """
+    qx = np.asarray(qx, dtype=float)
+    qy = np.asarray(qy, dtype=float)
+    dist = np.full(len(qx), np.nan)
+    idx = np.full(len(qx), -1, dtype="int64")
+    qok = np.isfinite(qx) & np.isfinite(qy)
+    tok = np.flatnonzero(np.isfinite(tx) & np.isfinite(ty))
+    if not qok.any():
+        return dist, idx
+    if not len(tok):
+        dist[qok] = np.inf
+        return dist, idx
+    tree = shapely.STRtree(shapely.points(np.asarray(tx, dtype=float)[tok],
+                                          np.asarray(ty, dtype=float)[tok]))
+    qpos = np.flatnonzero(qok)
+    (iq, it), d = tree.query_nearest(shapely.points(qx[qpos], qy[qpos]), return_distance=True,
+                                     all_matches=False)
+    dist[qpos[iq]] = d
+    idx[qpos[iq]] = tok[it]
+    return dist, idx
+
+
+def nearest_resources(communes: pd.DataFrame, establishments: pd.DataFrame,
+                      mask: Sequence[bool] | np.ndarray | None = None) -> NearestResult:
+    """Straight-line distance from each commune centroid to the nearest selected establishment.
+
+    Args:
+        communes: ``code`` and either ``x_m``/``y_m``/``epsg_m`` (centroid, metres) or a polygon
+            ``geometry`` (GeoDataFrame, any CRS; centroids then computed in the metric CRS).
+        establishments: ``x_m``/``y_m``/``epsg_m`` (metres), as in the store.
+        mask: which establishments count (boolean, aligned with ``establishments``); all when
+            None.
+
+    Distances are computed per metric CRS: a commune is only compared with establishments in
+    the same CRS (Lambert-93 for all of metropolitan France, so neighbouring departments count).
+    """
+    cx, cy, ce = _xy_epsg(communes, "communes")
+    ex, ey, ee = _xy_epsg(establishments, "establishments")
+    sel = np.ones(len(establishments), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if len(sel) != len(establishments):
+        raise ValueError("mask and establishments differ in length")
+    dist = np.full(len(cx), np.nan)
+    idx = np.full(len(cx), -1, dtype="int64")
+    for epsg in np.unique(ce[ce > 0]):
+        q = np.flatnonzero(ce == epsg)
+        t = np.flatnonzero(sel & (ee == epsg))
+        d, i = nearest_xy(cx[q], cy[q], ex[t], ey[t])
+        dist[q] = d
+        idx[q] = np.where(i >= 0, t[np.maximum(i, 0)], -1)
+    codes = communes["code"].astype("str").to_numpy()
+    excluded_mask = (ce <= 0) | ~np.isfinite(cx) | ~np.isfinite(cy)
+    excluded = [str(c) for c in codes[excluded_mask]]
+    notes = []
+    if excluded:
+        notes.append(f"{len(excluded)} commune(s) sans projection métrique connue (hors "
+                     "métropole et DROM) : distance non calculée")
+    table = pd.DataFrame({"distance_km": dist / 1000.0, "nearest_index": idx},
+                         index=pd.Index(codes, name="code"))
+    return NearestResult(table=table, excluded=excluded, notes=notes)
+
+
+def nearest_distances(communes: pd.DataFrame, establishments: pd.DataFrame,
+                      mask: Sequence[bool] | np.ndarray | None = None) -> pd.Series:
+    """Kilometres from each commune centroid to the nearest selected establishment.
+
+    See :func:`nearest_resources` (same arguments); returns a float Series indexed by commune
+    code, named ``distance_km`` (NaN: commune without metric CRS; ``inf``: no resource in its
+    CRS zone).
+    """
+    return nearest_resources(communes, establishments, mask).table["distance_km"]
+
+
+def white_zones(distances: pd.Series, threshold_km: float) -> pd.Series:
+    """Communes farther than ``threshold_km`` (km) from the nearest resource ("zones blanches").
+
+    Communes with no resource at all in their zone (``inf``) are included; communes whose
+    distance could not be computed (NaN) are not. Sorted by decreasing distance.
+    """
+    if not math.isfinite(threshold_km) or threshold_km < 0:
+        raise ValueError("threshold_km must be a finite, non-negative number of kilometres")
+    d = pd.to_numeric(distances, errors="coerce")
+    return d[d > threshold_km].sort_values(ascending=False, kind="stable")
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def _group_key(by: str) -> str:
+    if by not in ("dac_id", "commune", "department"):
+        raise ValueError("by must be 'dac_id', 'commune' or 'department'")
+    return by
+
+
+def family_indicators(establishments: pd.DataFrame, by: str = "dac_id",
+                      families: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Establishments and installed places per family, per territory/commune/department.
+
+    Returns columns ``<by>``, ``family``, ``family_label``, ``establishments`` (count),
+    ``capacity_installed`` (sum of the establishments' installed places, lines flagged removed
+    excluded; establishments with no equipment line count 0) and ``with_capacity`` (how many
+    of them have a known capacity). Sorted by group then family order.
+    """
+    key = _group_key(by)
+    est = establishments
+    cap = pd.to_numeric(est["capacity_installed"], errors="coerce")
+    frame = pd.DataFrame({key: est[key].astype("object").fillna("?"), "family": est["family"],
+                          "cap": cap.fillna(0.0), "known": cap.notna()})
+    out = (frame.groupby([key, "family"], sort=False)
+           .agg(establishments=("family", "size"), capacity_installed=("cap", "sum"),
+                with_capacity=("known", "sum"))
+           .reset_index())
+    labels = dict(zip(est["family"], est["family_label"]))
+    order: dict[str, int] = {}
+    if families is not None and len(families):
+        labels = {**labels, **dict(zip(families["family"], families["family_label"]))}
+        order = dict(zip(families["family"], families["order"]))
+    out.insert(2, "family_label", out["family"].map(labels))
+    out["_o"] = out["family"].map(order).fillna(999)
+    out = out.sort_values([key, "_o", "family"], kind="stable").drop(columns="_o")
+    out["establishments"] = out["establishments"].astype("int64")
+    out["with_capacity"] = out["with_capacity"].astype("int64")
+    return out.reset_index(drop=True)
+
+
+def discipline_indicators(establishments: pd.DataFrame, equipment: pd.DataFrame,
+                          by: str = "dac_id") -> pd.DataFrame:
+    """Establishments and installed places per equipment discipline, per group.
+
+    Only equipment lines not flagged removed (``removed_installed``) count. Returns columns
+    ``<by>``, ``discipline``, ``discipline_label``, ``establishments`` (distinct FINESS with a
+    line of the discipline), ``capacity_installed`` (places).
+    """
+    key = _group_key(by)
+    cols = [key, "discipline", "discipline_label", "establishments", "capacity_installed"]
+    if not len(equipment):
+        return pd.DataFrame(columns=cols)
+    eq = equipment
+    active = ~eq["removed_installed"].fillna(False).astype(bool) if "removed_installed" in eq \
+        else pd.Series(True, index=eq.index)
+    eq = eq[active]
+    where = establishments.drop_duplicates("finess").set_index("finess")[key]
+    frame = pd.DataFrame({key: eq["finess"].map(where), "discipline": eq["discipline"],
+                          "finess": eq["finess"],
+                          "cap": pd.to_numeric(eq["capacity_installed"], errors="coerce").fillna(0)})
+    frame = frame[frame[key].notna()]
+    out = (frame.groupby([key, "discipline"], sort=True)
+           .agg(establishments=("finess", "nunique"), capacity_installed=("cap", "sum"))
+           .reset_index())
+    labels = dict(zip(equipment["discipline"], equipment.get("discipline_label", equipment["discipline"])))
+    out.insert(2, "discipline_label", out["discipline"].map(labels))
+    out["establishments"] = out["establishments"].astype("int64")
+    return out[cols]
+
+
+# --------------------------------------------------------------------------- population
+
+
+def places_per_1000(communes: pd.DataFrame, establishments: pd.DataFrame, places: np.ndarray,
+                    population_75: pd.Series, radius_km: float = 0.0) -> pd.DataFrame:
+    """Installed places per 1,000 inhabitants aged 75 or more, for each commune.
+
+    Args:
+        communes: ``code`` + centroid ``x_m``/``y_m``/``epsg_m`` (metres) or outlines.
+        establishments: ``commune`` (INSEE code) and ``x_m``/``y_m``/``epsg_m`` (metres).
+        places: installed places per establishment (aligned; 0 for other kinds), e.g.
+            :meth:`ResourceType.places`.
+        population_75: people aged 75+ per commune code (see :mod:`~dac_map.coverage.population`).
+        radius_km: 0 = places located in the commune / its own 75+ population; ``R`` > 0 = a
+            catchment ratio: places of the establishments within ``R`` km of the centroid /
+            75+ population of the communes whose centroid is within ``R`` km (same CRS).
+            Communes absent from ``communes`` do not add population to a catchment.
+
+    Returns ``code``-indexed ``pop_75plus`` (of the commune), ``places`` and ``pop_75plus_area``
+    (numerator and denominator of the ratio) and ``places_per_1000`` (NaN when the
+    denominator is 0 or unknown).
+    """
+    places = np.asarray(places, dtype=float)
+    codes = communes["code"].astype("str").to_numpy()
+    pop = pd.to_numeric(population_75.reindex(codes), errors="coerce").to_numpy(dtype=float)
+    if radius_km <= 0:
+        per = pd.Series(places).groupby(establishments["commune"].astype("object").to_numpy()).sum()
+        num = pd.Series(codes).map(per).fillna(0).to_numpy(dtype=float)
+        den = pop.copy()
+    else:
+        cx, cy, ce = _xy_epsg(communes, "communes")
+        ex, ey, ee = _xy_epsg(establishments, "establishments")
+        r = radius_km * 1000.0
+        num = np.zeros(len(codes))
+        den = np.zeros(len(codes))
+        known = np.zeros(len(codes), dtype=bool)
+        for epsg in np.unique(ce[ce > 0]):
+            q = np.flatnonzero((ce == epsg) & np.isfinite(cx) & np.isfinite(cy))
+            qpts = shapely.points(cx[q], cy[q])
+            t = np.flatnonzero((ee == epsg) & (places > 0) & np.isfinite(ex) & np.isfinite(ey))
+            if len(t):
+                tree = shapely.STRtree(shapely.points(ex[t], ey[t]))
+                iq, it = tree.query(qpts, predicate="dwithin", distance=r)
+                num[q] = np.bincount(iq, weights=places[t[it]], minlength=len(q))
+            tree = shapely.STRtree(qpts)
+            iq, ic = tree.query(qpts, predicate="dwithin", distance=r)
+            pc = pop[q][ic]
+            ok = np.isfinite(pc)
+            den[q] = np.bincount(iq[ok], weights=pc[ok], minlength=len(q))
+            known[q] = np.bincount(iq[ok], minlength=len(q)) > 0
+        den = np.where(known, den, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(den > 0, num / den * 1000.0, np.nan)
+    return pd.DataFrame({"pop_75plus": pop, "places": num, "pop_75plus_area": den,
+                         "places_per_1000": ratio}, index=pd.Index(codes, name="code"))
+
+
+# --------------------------------------------------------------------------- per territory
+
+
+@dataclass
+class CommuneCoverage:
+    """Per-commune coverage of a territory for one kind of resource.
+
+    ``table`` (GeoDataFrame, outlines in EPSG:4326) has, per commune: ``code``, ``name``,
+    ``department``, ``distance_km`` (km to the nearest resource, straight line from the
+    centroid), ``nearest_finess``, ``nearest_name``, ``nearest_commune``, ``resources``
+    (resources of the kind located in the commune), ``places`` (their installed places),
+    ``white_zone`` (distance > threshold), and — with a population table — ``pop_75plus``,
+    ``places_area``, ``pop_75plus_area``, ``places_per_1000``.
+    """
+
+    dac_id: str
+    territory_name: str
+    resource: ResourceType
+    resource_label: str
+    threshold_km: float
+    radius_km: float
+    table: gpd.GeoDataFrame
+    notes: list[str] = field(default_factory=list)
+    has_population: bool = False
+
+    @property
+    def white_zones(self) -> pd.DataFrame:
+        """The white-zone communes, farthest first (no geometry)."""
+        cols = [c for c in ("code", "name", "distance_km", "nearest_name", "nearest_commune",
+                            "pop_75plus") if c in self.table]
+        wz = self.table.loc[self.table["white_zone"], cols]
+        return pd.DataFrame(wz).sort_values("distance_km", ascending=False, kind="stable")
+
+    def summary(self) -> dict[str, float | int | str | None]:
+        """Territory-level figures (counts, distances in km, places per 1,000 aged 75+)."""
+        t = self.table
+        d = t["distance_km"].replace([np.inf], np.nan)
+        out: dict[str, float | int | str | None] = {
+            "communes": int(len(t)),
+            "white_zones": int(t["white_zone"].sum()),
+            "communes_without_resource": int(np.isinf(t["distance_km"]).sum()),
+            "resources": int(t["resources"].sum()),
+            "places": float(t["places"].sum()),
+            "distance_mean_km": _r(d.mean()),
+            "distance_median_km": _r(d.median()),
+            "distance_max_km": _r(d.max()),
+        }
+        if self.has_population:
+            pop = t["pop_75plus"].fillna(0)
+            total = float(pop.sum())
+            out["pop_75plus"] = total
+            out["pop_75plus_white_zones"] = float(pop[t["white_zone"]].sum())
+            out["places_per_1000_75plus"] = _r(float(t["places"].sum()) / total * 1000) if total else None
+            w = pop[np.isfinite(t["distance_km"])]
+            out["distance_mean_75plus_km"] = _r(float((d[w.index] * w).sum() / w.sum())) if w.sum() else None
+        return out
+
+
+def _r(v: float | None, nd: int = 2) -> float | None:
+    if v is None or not np.isfinite(v):
+        return None
+    return round(float(v), nd)
+
+
+def commune_coverage(data: CoverageData, dac_id: str, resource: ResourceType,
+                     threshold_km: float, population_75: pd.Series | None = None,
+                     radius_km: float = 0.0) -> CommuneCoverage:
+    """Per-commune coverage of territory ``dac_id`` for ``resource``.
+
+    Distances look at every establishment of the store (a resource across the territory's
+    border counts); ``resources``/``places`` count those located in the commune.
+    ``threshold_km`` (km) defines white zones; ``radius_km`` (km) the catchment of the
+    places-per-1,000 ratio (0 = the commune itself), computed when ``population_75`` is given.
+    """
+    communes = data.territory_communes(dac_id)
+    est = data.establishments.reset_index(drop=True)
+    mask = resource.mask(est, data.equipment)
+    places = resource.places(est, data.equipment)
+    near = nearest_resources(communes, est, mask)
+    t = near.table
+    idx = t["nearest_index"].to_numpy()
+    has = idx >= 0
+    pick = np.maximum(idx, 0)
+    names = data.commune_names()
+    table = gpd.GeoDataFrame({
+        "code": communes["code"].to_numpy(),
+        "name": communes["name"].to_numpy(),
+        "department": communes["department"].to_numpy(),
+        "distance_km": t["distance_km"].to_numpy(),
+        "nearest_finess": np.where(has, est["finess"].to_numpy()[pick], None),
+        "nearest_name": np.where(has, est["name"].to_numpy()[pick], None),
+        "nearest_commune": np.where(
+            has, [names.get(c, c) for c in est["commune"].astype("object").to_numpy()[pick]], None),
+    }, geometry=communes.geometry.to_numpy(), crs=communes.crs)
+    in_com = pd.DataFrame({"commune": est["commune"].to_numpy()[mask], "places": places[mask]})
+    per = in_com.groupby("commune")["places"].agg(["size", "sum"])
+    table["resources"] = table["code"].map(per["size"]).fillna(0).astype("int64")
+    table["places"] = table["code"].map(per["sum"]).fillna(0.0)
+    table["white_zone"] = np.asarray(table["distance_km"] > threshold_km)
+    has_pop = population_75 is not None
+    if has_pop:
+        ratio = places_per_1000(communes, est, places, population_75, radius_km)
+        table["pop_75plus"] = ratio["pop_75plus"].to_numpy()
+        table["places_area"] = ratio["places"].to_numpy()
+        table["pop_75plus_area"] = ratio["pop_75plus_area"].to_numpy()
+        table["places_per_1000"] = ratio["places_per_1000"].to_numpy()
+    notes = list(near.notes)
+    if not mask.any():
+        notes.append("aucune ressource de ce type dans les données chargées")
+    deps = set(data.establishments["department"].dropna().astype(str))
+    return CommuneCoverage(dac_id=dac_id, territory_name=data.territory_name(dac_id),
+                           resource=resource, resource_label=resource.describe(data),
+                           threshold_km=float(threshold_km), radius_km=float(radius_km),
+                           table=table, notes=notes + _border_note(communes, deps),
+                           has_population=has_pop)
+
+
+def _border_note(communes: pd.DataFrame, loaded_departments: Iterable[str]) -> list[str]:
+    """A note when the store only holds some departments: resources just across the border of
+    the territory may be missing, so distances near the border can be overestimated."""
+    loaded = set(loaded_departments)
+    if len(loaded) >= 90:
+        return []
+    return [f"Données chargées pour {len(loaded)} département(s) seulement "
+            f"({', '.join(sorted(loaded))}) : les ressources des départements voisins ne sont pas "
+            "prises en compte, les distances près des limites peuvent être surestimées."]
+
+
+def territory_indicators(data: CoverageData, dac_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-family and per-discipline indicators of one territory (establishments whose primary
+    DAC is ``dac_id``): ``(families, disciplines)`` frames without the group column."""
+    est = data.establishments[data.establishments["dac_id"] == dac_id]
+    fam = family_indicators(est, "dac_id", data.families).drop(columns="dac_id")
+    dis = discipline_indicators(est, data.equipment, "dac_id").drop(columns="dac_id")
+    return fam.reset_index(drop=True), dis.reset_index(drop=True)
+
+
+def commune_indicators(data: CoverageData, dac_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-family and per-discipline indicators per commune of a territory (``commune`` column =
+    INSEE code, ``commune_name`` added)."""
+    codes = set(data.territory_communes(dac_id)["code"])
+    est = data.establishments[data.establishments["commune"].isin(codes)]
+    names = data.commune_names()
+    fam = family_indicators(est, "commune", data.families)
+    dis = discipline_indicators(est, data.equipment, "commune")
+    fam.insert(1, "commune_name", fam["commune"].map(names))
+    dis.insert(1, "commune_name", dis["commune"].map(names))
+    return fam, dis

@@ -1,0 +1,594 @@
+"""The unmet-need log ("besoins non couverts"): record, list, filter, export, delete.
+
+When a coordinator's search finds no suitable resource, one click records it: when (UTC), for
+which DAC territory and commune, with which search filters (JSON + the French label shown to
+the user), of which type, with a free comment. The log is what the ARS report counts.
+
+**No patient data.** Every free-text field (the comment, the filters label, the role, every
+text value of the filters) is checked by :func:`detect_personal_data` and the record is
+REFUSED with :class:`PersonalDataError` (a French message naming what was detected) when it
+looks like it holds a French social security number (NIR), a date of birth or a full date, a
+phone number, an e-mail address or a person's name ("Mme Dupont", "M. Jean Martin",
+"monsieur X", "Jean Martin" from a list of common first names, "DUPONT Marie"). The checks are
+heuristics that err on the side of refusing: a refused user rewords the comment.
+
+Storage: a SQLite file (default :data:`dac_map.settings.UNMET_NEEDS_DB`) separate from the
+GeoPackage, so that refreshing the FINESS data never erases the log. Table ``unmet_needs``:
+
+==================  =======  =============================================================
+``id``              INTEGER  primary key
+``recorded_at``     TEXT     ISO 8601 UTC, seconds (``2024-03-01T09:15:00+00:00``)
+``dac_id``          TEXT     DAC territory id (``DAC-80``)
+``commune``         TEXT     INSEE commune code of the need, or NULL
+``resource_type``   TEXT     French label of the kind of resource looked for
+``filters_json``    TEXT     the search filters, JSON
+``filters_label``   TEXT     the search filters, French text
+``comment``         TEXT     free comment (checked: no patient data)
+``recorded_by_role`` TEXT    optional role of the person recording (``coordinatrice``...)
+==================  =======  =============================================================
+
+Errors: every validation problem raises :class:`UnmetNeedError` (or its subclass
+:class:`PersonalDataError`); a database that cannot be opened or written raises
+:class:`~dac_map.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dac_map import settings
+from dac_map.coverage.firstnames import FIRST_NAMES
+from dac_map.errors import StoreError, ValidationError
+
+SCHEMA_VERSION = 1
+TABLE = "unmet_needs"
+
+#: Maximum lengths (characters) of the text fields.
+MAX_COMMENT = 2000
+MAX_LABEL = 2000
+MAX_ROLE = 80
+MAX_FILTERS_JSON = 20000
+
+#: Resource type recorded when none is given and none can be read from the filters.
+UNSPECIFIED_TYPE = "non précisé"
+
+#: Columns of the list/export frames, with their French CSV headers.
+EXPORT_HEADERS: dict[str, str] = {
+    "id": "id",
+    "recorded_at": "date_utc",
+    "dac_id": "territoire",
+    "commune": "commune",
+    "commune_name": "nom_commune",
+    "resource_type": "type_de_ressource",
+    "filters_label": "criteres",
+    "comment": "commentaire",
+    "recorded_by_role": "role",
+    "filters_json": "criteres_json",
+}
+
+
+class UnmetNeedError(ValidationError):
+    """An unmet-need record was refused (invalid field). ``field`` names the field."""
+
+
+class PersonalDataError(UnmetNeedError):
+    """A field looks like it holds patient-identifying data; ``kinds`` says which kinds
+    (``nir``, ``date``, ``phone``, ``email``, ``name``)."""
+
+    def __init__(self, message: str, *, kinds: tuple[str, ...], field: str | None = None) -> None:
+        self.kinds = kinds
+        super().__init__(message, field=field)
+
+
+# --------------------------------------------------------------------------- detection
+
+#: French wording of each kind of personal data.
+KIND_LABELS: dict[str, str] = {
+    "nir": "un numéro de sécurité sociale (NIR)",
+    "date": "une date complète ou une date de naissance",
+    "phone": "un numéro de téléphone",
+    "email": "une adresse électronique",
+    "name": "un nom de personne",
+}
+
+#: French wording of the checked fields.
+FIELD_LABELS: dict[str, str] = {
+    "comment": "commentaire",
+    "filters_label": "critères de recherche",
+    "filters_json": "critères de recherche",
+    "recorded_by_role": "rôle",
+    "resource_type": "type de ressource",
+}
+
+_SEP = r"[ .\-]?"
+_NIR = [
+    # grouped as on the card: 1 85 05 78 006 084 36 (Corsica 2A/2B in the department)
+    re.compile(rf"(?<![\w])[12]{_SEP}[0-9]{{2}}{_SEP}[0-9]{{2}}{_SEP}(?:[0-9]{{2}}|2[AB]){_SEP}"
+               rf"[0-9]{{3}}{_SEP}[0-9]{{3}}(?:{_SEP}[0-9]{{2}})?(?![\w])", re.IGNORECASE),
+    # 13 to 15 digits in a row
+    re.compile(r"(?<![\w])[12][0-9]{12,14}(?![\w])"),
+]
+_MONTHS = ("janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|"
+           "novembre|décembre|decembre|janv|févr|fevr|avr|juil|sept|oct|nov|déc|dec")
+_DATES = [
+    re.compile(r"(?<![0-9])(?:0?[1-9]|[12][0-9]|3[01])\s?[/.\-]\s?(?:0?[1-9]|1[0-2])\s?[/.\-]\s?"
+               r"(?:[0-9]{4}|[0-9]{2})(?![0-9])"),
+    re.compile(r"(?<![0-9])(?:1[89]|20)[0-9]{2}[/.\-](?:0?[1-9]|1[0-2])[/.\-](?:0?[1-9]|[12][0-9]|3[01])"
+               r"(?![0-9])"),
+    re.compile(rf"(?<![\w])(?:1er|0?[1-9]|[12][0-9]|3[01])\s+(?:{_MONTHS})\.?\s+[0-9]{{2,4}}(?![0-9])",
+               re.IGNORECASE),
+    re.compile(r"(?<![\w])(?:née?s?|nee|né\s?\(e\)|né\.e|n[ée]e?\(e\))\s+(?:le|en|à|a)(?![\w])",
+               re.IGNORECASE),
+    re.compile(r"(?<![\w])(?:date\s+de\s+naissance|DDN|naissance\s*:)", re.IGNORECASE),
+]
+_PHONE = [
+    re.compile(r"(?<![\w+])(?:(?:\+|00)\s?33\s?(?:\(0\)\s?)?[1-9]|0[1-9])(?:[ .\-]?[0-9]{2}){4}"
+               r"(?![0-9])"),
+    re.compile(r"(?<![\w+])\+[1-9][0-9]{0,2}(?:[ .\-]?[0-9]){8,12}(?![0-9])"),
+]
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+
+_UP = "A-ZÀ-ÖØ-Þ"
+_LOW = "a-zß-öø-ÿ"
+_CAP_WORD = rf"(?:[{_UP}][{_LOW}'’]+(?:-[{_UP}][{_LOW}'’]+)*|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})*)"
+_CIVILITY = re.compile(
+    rf"(?<![\w])(?:M\.|Mr\.?|MM\.|(?i:mme|mmes|mlle|melle|mle)\.?|(?i:monsieur|madame|mademoiselle|"
+    rf"messieurs|mesdames)|Dr\.?|(?i:docteur)|Pr\.|(?i:professeur))"
+    rf"\s+(?:[{_UP}]\.?\s*)?(?:[{_UP}]|(?:d[e'’]|du|le|la)\s*[{_UP}])")
+_WORD = re.compile(rf"[{_UP}{_LOW}]+(?:-[{_UP}{_LOW}]+)*")
+_FOLDED_FIRST_NAMES = frozenset()  # filled below
+
+#: Words that, right before a "Prénom Nom", mean it names a place or an institution
+#: ("EHPAD Jean Jaurès", "rue Victor Hugo", "Centre hospitalier Pierre Janet"), not a person.
+_PLACE_WORDS = frozenset("""
+ehpad ehpa residence hopital hospitalier hospitaliere clinique centre ch chu chr chs chi
+foyer maison institut ime esat fam mas ssiad saad spasad sessad camsp cmpp cmp cattp csapa
+caarud ssr smr usld had uhr pasa puv chrs cada mecs itep savs samsah ccas clic mdph msp cds
+pmi pole unite service pavillon batiment site groupe groupement etablissement structure
+fondation association college lycee ecole universite faculte rue avenue av bd boulevard
+place allee chemin impasse quai route square cours passage rond-point voie parc jardin
+jardins domaine villa residences pharmacie laboratoire cabinet espace accueil dispensaire
+saint sainte st ste hameau quartier cite lotissement salle stade gymnase mediatheque
+""".split())
+_PARTICLES = frozenset({"de", "du", "des", "la", "le", "les", "l", "d", "dit", "dite"})
+_ACRONYMS = frozenset(w.upper() for w in _PLACE_WORDS if len(w) <= 6) | frozenset(
+    {"DAC", "ARS", "CPAM", "MSA", "CARSAT", "APA", "PCH", "AAH", "GIR", "HDJ", "EMG", "EMSP", "USP",
+     "LISP", "UCC", "UVP", "GCS", "CPTS", "PTA", "MAIA", "CLIC", "SAMU", "SMUR", "URG", "UMG",
+     "SSIAD", "SAAD", "PA", "PH", "PHV", "TSA", "TED", "TND", "UE", "HAS", "CNSA", "FINESS",
+     "INSEE", "SIRET", "RSA", "CMU", "CSS", "AME", "ALD", "IDE", "IDEL", "AS", "ASG", "AVS",
+     "AMP", "AES", "ESA", "ESAD", "PFR", "EMPP", "EMPPA", "CSA", "CH", "CHU", "IME"})
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents."""
+    nfkd = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in nfkd if not unicodedata.combining(c)).lower()
+
+
+_FOLDED_FIRST_NAMES = frozenset(_fold(n) for n in FIRST_NAMES)
+
+
+def _is_first_name(word: str) -> bool:
+    """A (possibly compound: Jean-Pierre) common first name, capitalised or in capitals."""
+    parts = word.split("-")
+    return all(_fold(p) in _FOLDED_FIRST_NAMES for p in parts) and (
+        word[:1].isupper())
+
+
+def _is_capitalised(word: str) -> bool:
+    return bool(re.fullmatch(_CAP_WORD, word))
+
+
+def _preceded_by_place(text: str, start: int) -> bool:
+    """True when the word before ``start`` (skipping particles such as "de") names a place or
+    an institution, with no punctuation in between."""
+    before = text[:start]
+    for _ in range(3):
+        stripped = before.rstrip()
+        if not stripped or not (stripped[-1].isalnum() or stripped[-1] in "'’"):
+            return False
+        m = re.search(r"([\w'’\-]+)$", stripped)
+        if not m:
+            return False
+        word = _fold(m.group(1)).strip("'’")
+        word = re.sub(r"^[ld]['’]", "", word)
+        if word in _PLACE_WORDS:
+            return True
+        if word not in _PARTICLES:
+            return False
+        before = stripped[: m.start()]
+    return False
+
+
+def _person_names(text: str) -> bool:
+    for m in _CIVILITY.finditer(text):
+        if not _preceded_by_place(text, m.start()):
+            return True
+    words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
+    for (w1, s1, e1), (w2, s2, _e2) in zip(words, words[1:]):
+        gap = text[e1:s2]
+        if not gap or not gap.isspace() or "\n" in gap:
+            continue
+        if s1 > 0 and text[s1 - 1] in "-'’":
+            continue  # Saint-Jean, d'Anne...
+        first_last = _is_first_name(w1) and _is_capitalised(w2) and not _is_first_name_only(w2)
+        last_first = (w1.isupper() and len(w1) >= 2 and w1 not in _ACRONYMS
+                      and _fold(w1) not in _PLACE_WORDS and _is_first_name(w2)
+                      and not _is_first_name(w1))
+        if (first_last or last_first) and not _preceded_by_place(text, s1):
+            return True
+    return False
+
+
+def _is_first_name_only(word: str) -> bool:
+    """"Jean Marie" (two first names, a compound first name written without hyphen) is still
+    a name when followed by a surname; alone it is not enough to identify: not flagged."""
+    return _is_first_name(word)
+
+
+def detect_personal_data(text: str) -> tuple[str, ...]:
+    """Kinds of patient-identifying data that ``text`` looks like it contains, in the order
+    ``nir``, ``date``, ``phone``, ``email``, ``name`` (empty tuple: nothing detected).
+
+    The text is NFKC-normalised first (full-width digits, non-breaking spaces...).
+    """
+    t = unicodedata.normalize("NFKC", text)
+    found = []
+    if any(p.search(t) for p in _NIR):
+        found.append("nir")
+    if any(p.search(t) for p in _DATES):
+        found.append("date")
+    if any(p.search(t) for p in _PHONE):
+        found.append("phone")
+    if _EMAIL.search(t):
+        found.append("email")
+    if _person_names(t):
+        found.append("name")
+    return tuple(found)
+
+
+def personal_data_message(kinds: tuple[str, ...], field: str) -> str:
+    """The French refusal message for ``kinds`` found in ``field``."""
+    what = ", ".join(KIND_LABELS[k] for k in kinds)
+    return (f"Enregistrement refusé : le champ « {FIELD_LABELS.get(field, field)} » semble contenir "
+            f"{what}. Le journal des besoins non couverts ne doit contenir aucune donnée permettant "
+            "d'identifier un patient (nom, date de naissance, n° de sécurité sociale, téléphone, "
+            "courriel) : reformulez sans ces informations.")
+
+
+_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def check_text(value: str | None, field: str, max_length: int) -> str:
+    """Validate one free-text field: returns it stripped, or raises :class:`UnmetNeedError`
+    (bad type, too long, control or unpaired surrogate characters) or
+    :class:`PersonalDataError`."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise UnmetNeedError(f"le champ « {FIELD_LABELS.get(field, field)} » doit être un texte",
+                             field=field)
+    if _INVALID_CHARS.search(value):
+        raise UnmetNeedError(f"le champ « {FIELD_LABELS.get(field, field)} » contient des "
+                             "caractères non valides", field=field)
+    value = value.strip()
+    if len(value) > max_length:
+        raise UnmetNeedError(f"le champ « {FIELD_LABELS.get(field, field)} » dépasse "
+                             f"{max_length} caractères", field=field)
+    kinds = detect_personal_data(value)
+    if kinds:
+        raise PersonalDataError(personal_data_message(kinds, field), kinds=kinds, field=field)
+    return value
+
+
+def _text_leaves(obj: Any) -> Iterator[str]:
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, Mapping):
+        for k, v in obj.items():
+            yield str(k)
+            yield from _text_leaves(v)
+    elif isinstance(obj, (list, tuple, set, frozenset)):
+        for v in obj:
+            yield from _text_leaves(v)
+
+
+def _filters(filters_json: Mapping[str, Any] | list | str | None) -> tuple[str, Any]:
+    if filters_json is None:
+        obj: Any = {}
+    elif isinstance(filters_json, str):
+        try:
+            obj = json.loads(filters_json) if filters_json.strip() else {}
+        except ValueError as exc:
+            raise UnmetNeedError("les critères de recherche ne sont pas un JSON valide",
+                                 field="filters_json") from exc
+    else:
+        obj = filters_json
+    try:
+        text = json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError) as exc:
+        raise UnmetNeedError("les critères de recherche ne sont pas sérialisables en JSON",
+                             field="filters_json") from exc
+    if len(text) > MAX_FILTERS_JSON:
+        raise UnmetNeedError("les critères de recherche sont trop longs", field="filters_json")
+    if _INVALID_CHARS.search(text):
+        raise UnmetNeedError("les critères de recherche contiennent des caractères non valides",
+                             field="filters_json")
+    for leaf in _text_leaves(obj):
+        kinds = detect_personal_data(leaf)
+        if kinds:
+            raise PersonalDataError(personal_data_message(kinds, "filters_json"), kinds=kinds,
+                                    field="filters_json")
+    return text, obj
+
+
+_TYPE_KEYS = ("resource_type", "type", "families_label", "family_label", "familles", "famille",
+              "families", "family", "categories_label", "category_label", "categories",
+              "category", "disciplines_label", "discipline_label", "disciplines", "discipline")
+
+
+def resource_type_from_filters(filters: Any) -> str:
+    """A French label of the kind of resource looked for, read from the filters (the first of
+    the :data:`_TYPE_KEYS` present and non-empty), else :data:`UNSPECIFIED_TYPE`."""
+    if isinstance(filters, Mapping):
+        for key in _TYPE_KEYS:
+            v = filters.get(key)
+            if isinstance(v, str) and v.strip():
+                return v.strip()
+            if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) for x in v):
+                return ", ".join(x.strip() for x in v if x.strip()) or UNSPECIFIED_TYPE
+    return UNSPECIFIED_TYPE
+
+
+_DAC_ID = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
+
+
+@dataclass(frozen=True)
+class UnmetNeed:
+    """One validated record of the log (``id`` is None before it is stored)."""
+
+    dac_id: str
+    commune: str | None
+    resource_type: str
+    filters_json: str
+    filters_label: str
+    comment: str
+    recorded_by_role: str | None
+    recorded_at: str
+    id: int | None = None
+
+
+def validate_unmet_need(dac_id: str, commune: str | None, filters_json: Mapping[str, Any] | list | str | None,
+                        filters_label: str, comment: str = "", recorded_by_role: str | None = None,
+                        resource_type: str | None = None, recorded_at: datetime | None = None
+                        ) -> UnmetNeed:
+    """Check every field and return the record to store. Raises only :class:`UnmetNeedError`
+    (including its subclass :class:`PersonalDataError`)."""
+    if not isinstance(dac_id, str) or not _DAC_ID.fullmatch(dac_id.strip()):
+        raise UnmetNeedError("identifiant de territoire DAC invalide", field="dac_id")
+    if commune is not None and not isinstance(commune, str):
+        raise UnmetNeedError("code commune invalide", field="commune")
+    commune = (commune or "").strip().upper() or None
+    if commune is not None and not _COMMUNE.fullmatch(commune):
+        raise UnmetNeedError("code commune INSEE invalide (5 caractères, ex. 80410)",
+                             field="commune")
+    fj, obj = _filters(filters_json)
+    label = check_text(filters_label, "filters_label", MAX_LABEL)
+    text = check_text(comment, "comment", MAX_COMMENT)
+    role = check_text(recorded_by_role, "recorded_by_role", MAX_ROLE) or None
+    rtype = check_text(resource_type, "resource_type", MAX_LABEL) if resource_type else ""
+    rtype = rtype or resource_type_from_filters(obj)
+    if not label and not text:
+        raise UnmetNeedError("indiquez au moins les critères de recherche ou un commentaire",
+                             field="comment")
+    when = recorded_at or datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    stamp = when.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return UnmetNeed(dac_id=dac_id.strip(), commune=commune, resource_type=rtype, filters_json=fj,
+                     filters_label=label, comment=text, recorded_by_role=role, recorded_at=stamp)
+
+
+# --------------------------------------------------------------------------- storage
+
+_DDL = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    recorded_at TEXT NOT NULL,
+    dac_id TEXT NOT NULL,
+    commune TEXT,
+    resource_type TEXT NOT NULL,
+    filters_json TEXT NOT NULL,
+    filters_label TEXT NOT NULL,
+    comment TEXT NOT NULL DEFAULT '',
+    recorded_by_role TEXT
+);
+CREATE INDEX IF NOT EXISTS {TABLE}_when ON {TABLE} (recorded_at);
+CREATE INDEX IF NOT EXISTS {TABLE}_dac ON {TABLE} (dac_id, commune);
+"""
+
+
+@contextmanager
+def connect(db_path: str | Path = settings.UNMET_NEEDS_DB) -> Iterator[sqlite3.Connection]:
+    """Open (creating it and its folder when needed) the unmet-need database; commits on
+    success, rolls back on error, always closes. Raises :class:`StoreError`."""
+    path = Path(db_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(path, timeout=10)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"impossible d'ouvrir le journal des besoins non couverts : {exc}",
+                         path=str(path)) from exc
+    try:
+        con.row_factory = sqlite3.Row
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"journal créé par une version plus récente (schéma {version})",
+                             path=str(path))
+        con.executescript(_DDL)
+        if version < SCHEMA_VERSION:
+            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        yield con
+        con.commit()
+    except sqlite3.Error as exc:
+        con.rollback()
+        raise StoreError(f"journal des besoins non couverts illisible ou non modifiable : {exc}",
+                         path=str(path)) from exc
+    finally:
+        con.close()
+
+
+def record_unmet_need(dac_id: str, commune: str | None,
+                      filters_json: Mapping[str, Any] | list | str | None, filters_label: str,
+                      comment: str = "", recorded_by_role: str | None = None,
+                      resource_type: str | None = None, *,
+                      db_path: str | Path = settings.UNMET_NEEDS_DB,
+                      recorded_at: datetime | None = None) -> UnmetNeed:
+    """Validate and store one unmet need; returns it with its ``id``.
+
+    Args:
+        dac_id: DAC territory id (``DAC-80``).
+        commune: INSEE code of the commune the need is about, or None.
+        filters_json: the search filters (dict/list, or their JSON text).
+        filters_label: the filters as French text (as shown to the user).
+        comment: free comment — no patient data (checked).
+        recorded_by_role: optional role of the person recording (no name).
+        resource_type: French label of the kind looked for; read from the filters when None.
+        db_path: the SQLite file (created when missing).
+        recorded_at: timestamp (default now, UTC).
+
+    Raises :class:`PersonalDataError` when a field looks like patient-identifying data,
+    :class:`UnmetNeedError` for other invalid fields, :class:`StoreError` if the database
+    cannot be written.
+    """
+    need = validate_unmet_need(dac_id, commune, filters_json, filters_label, comment,
+                               recorded_by_role, resource_type, recorded_at)
+    with connect(db_path) as con:
+        cur = con.execute(
+            f"INSERT INTO {TABLE} (recorded_at, dac_id, commune, resource_type, filters_json, "
+            "filters_label, comment, recorded_by_role) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (need.recorded_at, need.dac_id, need.commune, need.resource_type, need.filters_json,
+             need.filters_label, need.comment, need.recorded_by_role))
+        new_id = int(cur.lastrowid)
+    return UnmetNeed(**{**need.__dict__, "id": new_id})
+
+
+_COLUMNS = ("id", "recorded_at", "dac_id", "commune", "resource_type", "filters_json",
+            "filters_label", "comment", "recorded_by_role")
+
+
+def _bound(value: date | datetime | str | None, end: bool) -> str | None:
+    """ISO UTC text bound of a period: a date covers the whole day (UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    else:
+        dt = datetime.combine(value, time.max if end else time.min, tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def list_unmet_needs(db_path: str | Path = settings.UNMET_NEEDS_DB, *,
+                     start: date | datetime | str | None = None,
+                     end: date | datetime | str | None = None, dac_id: str | None = None,
+                     commune: str | None = None, resource_type: str | None = None,
+                     commune_names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The recorded needs, newest first, filtered by period (``start``/``end`` inclusive; a
+    date means the whole UTC day), territory, commune code and resource type.
+
+    Columns: ``id``, ``recorded_at``, ``dac_id``, ``commune``, ``commune_name`` (from
+    ``commune_names`` when given), ``resource_type``, ``filters_label``, ``comment``,
+    ``recorded_by_role``, ``filters_json``. A missing database file is an empty log.
+    """
+    cols = list(EXPORT_HEADERS)
+    if not Path(db_path).exists():
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    where, args = [], []
+    lo, hi = _bound(start, False), _bound(end, True)
+    if lo:
+        where.append("recorded_at >= ?")
+        args.append(lo)
+    if hi:
+        where.append("recorded_at <= ?")
+        args.append(hi)
+    for col, value in (("dac_id", dac_id), ("commune", commune), ("resource_type", resource_type)):
+        if value:
+            where.append(f"{col} = ?")
+            args.append(value)
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY recorded_at DESC, id DESC"
+    with connect(db_path) as con:
+        rows = [tuple(r) for r in con.execute(sql, args).fetchall()]
+    frame = pd.DataFrame(rows, columns=list(_COLUMNS), dtype="object")
+    frame["id"] = frame["id"].astype("int64")
+    names = commune_names or {}
+    frame["commune_name"] = frame["commune"].map(lambda c: names.get(c) if c else None)
+    return frame[cols]
+
+
+def delete_unmet_need(need_id: int, db_path: str | Path = settings.UNMET_NEEDS_DB) -> bool:
+    """Delete one record (a correction, or a data-protection request); True if it existed."""
+    with connect(db_path) as con:
+        return con.execute(f"DELETE FROM {TABLE} WHERE id = ?", (int(need_id),)).rowcount > 0
+
+
+def _safe_cell(value: object) -> object:
+    """Neutralise spreadsheet formulas in exported text (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def unmet_needs_csv(frame: pd.DataFrame) -> bytes:
+    """A list of needs (:func:`list_unmet_needs`) as CSV bytes: ``;``, UTF-8 with BOM (opens in
+    Excel), French headers, formula-looking cells neutralised."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    cols = [c for c in EXPORT_HEADERS if c in frame.columns]
+    w.writerow([EXPORT_HEADERS[c] for c in cols])
+    for row in frame[cols].itertuples(index=False, name=None):
+        w.writerow(["" if v is None or (isinstance(v, float) and v != v) else _safe_cell(v)
+                    for v in row])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def export_unmet_needs_csv(path: str | Path, db_path: str | Path = settings.UNMET_NEEDS_DB,
+                           **filters: Any) -> Path:
+    """Write the (filtered, see :func:`list_unmet_needs`) log to a CSV file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(unmet_needs_csv(list_unmet_needs(db_path, **filters)))
+    return path
+
+
+def unmet_needs_summary(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Counts of needs by resource type and by commune (``commune``, ``commune_name``):
+    ``(by_type, by_commune)``, largest first."""
+    if not len(frame):
+        return (pd.DataFrame(columns=["resource_type", "needs"]),
+                pd.DataFrame(columns=["commune", "commune_name", "needs"]))
+    by_type = (frame.groupby("resource_type").size().rename("needs").reset_index()
+               .sort_values(["needs", "resource_type"], ascending=[False, True], kind="stable"))
+    com = frame.assign(commune=frame["commune"].fillna("(non précisée)"),
+                       commune_name=frame["commune_name"].fillna(""))
+    by_commune = (com.groupby(["commune", "commune_name"]).size().rename("needs").reset_index()
+                  .sort_values(["needs", "commune"], ascending=[False, True], kind="stable"))
+    return by_type.reset_index(drop=True), by_commune.reset_index(drop=True)

@@ -1,0 +1,765 @@
+"""Filters of the query layer, datasette style: one small frozen dataclass per criterion.
+
+Every filter has:
+
+* ``mask(catalogue) -> np.ndarray[bool]``: one value per establishment row of the catalogue;
+* ``label``: a French description of what was asked, from the filter alone
+  (``CapacityFilter(min_places=50).label == "Capacité installée ≥ 50 places"``);
+* ``describe(catalogue)``: the same with names looked up in the catalogue (commune, family,
+  category labels...). :func:`~dac_map.query.search.search` reports these.
+
+Filters validate their arguments when built and raise
+:class:`~dac_map.query.errors.QueryError` (bilingual message, exit code 2) for malformed
+values; codes that are well formed but unknown to the catalogue (DAC id, commune, FINESS
+number, family, specialty label) raise it when evaluated.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pyproj
+import shapely
+
+from dac_map import settings
+from dac_map.query.catalogue import OPEN_STATUS, Catalogue
+from dac_map.query.errors import QueryError
+from dac_map.query.text import TextMatch, fold_text
+
+_DEPARTMENT = re.compile(r"[0-9]{2}|2[AB]|97[0-9]")
+_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
+_FINESS = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+
+def _tuple(value: object, what: str) -> tuple[str, ...]:
+    """``"80"`` or ``["80", "46"]`` -> ``("80", "46")`` (stripped, blanks dropped, order kept)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: Iterable[object] = [value]
+    elif isinstance(value, Iterable):
+        items = value
+    else:
+        raise QueryError(f"{what} : liste de codes attendue / expected a list of codes, got {value!r}")
+    out: list[str] = []
+    for v in items:
+        if not isinstance(v, (str, int)) or isinstance(v, bool):
+            raise QueryError(f"{what} : code invalide / invalid code {v!r}")
+        s = str(v).strip()
+        if s and s not in out:
+            out.append(s)
+    return tuple(out)
+
+
+def _plural(word: str, n: int) -> str:
+    return word if n < 2 else word + "s"
+
+
+def _number(x: float) -> str:
+    """French number: ``10`` -> ``"10"``, ``2.5`` -> ``"2,5"``."""
+    s = f"{x:.3f}".rstrip("0").rstrip(".")
+    return s.replace(".", ",")
+
+
+def clean_for_display(text: str, limit: int = 60) -> str:
+    """Control and invisible characters replaced by spaces, whitespace collapsed, cut at
+    ``limit`` characters (with an ellipsis)."""
+    s = " ".join(_CONTROL.sub(" ", text).split())
+    return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
+
+
+class QueryFilter(ABC):
+    """Base class of the filters."""
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """French description of the filter, from its own arguments."""
+
+    def describe(self, catalogue: Catalogue) -> str:
+        """French description with names looked up in ``catalogue``."""
+        return self.label
+
+    @abstractmethod
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        """Boolean array, one value per establishment row of ``catalogue``."""
+
+
+# --------------------------------------------------------------------------- status
+
+@dataclass(frozen=True)
+class StatusFilter(QueryFilter):
+    """Open establishments only (the default of :func:`~dac_map.query.search.search`), or all."""
+
+    open_only: bool = True
+
+    @property
+    def label(self) -> str:
+        return "Établissements ouverts uniquement" if self.open_only else "Établissements ouverts et fermés"
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        if not self.open_only:
+            return np.ones(len(catalogue), dtype=bool)
+        return catalogue.status.mask([OPEN_STATUS])
+
+
+# --------------------------------------------------------------------------- territory
+
+@dataclass(frozen=True)
+class TerritoryFilter(QueryFilter):
+    """Establishments of a DAC territory, of departments or of communes (the union of what is
+    given), by position: a point located at its address counts when it lies in the outline
+    (WGS84 point-in-polygon, boundary included); a point placed at its commune centroid, or an
+    establishment without coordinates, counts by its commune / department INSEE code. An area
+    without an outline in the store is matched by code only."""
+
+    dac_id: str | None = None
+    departments: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        dac = self.dac_id.strip() if isinstance(self.dac_id, str) else self.dac_id
+        if dac is not None and not isinstance(dac, str):
+            raise QueryError(f"identifiant DAC invalide / invalid DAC id: {self.dac_id!r}")
+        object.__setattr__(self, "dac_id", dac or None)
+        deps = tuple(d.upper() for d in _tuple(self.departments, "départements"))
+        coms = tuple(c.upper() for c in _tuple(self.communes, "communes"))
+        for d in deps:
+            if not _DEPARTMENT.fullmatch(d):
+                raise QueryError(f"code de département invalide / invalid department code: {d!r}")
+        for c in coms:
+            if not _COMMUNE.fullmatch(c):
+                raise QueryError(f"code INSEE de commune invalide / invalid commune INSEE code: {c!r}")
+        object.__setattr__(self, "departments", deps)
+        object.__setattr__(self, "communes", coms)
+        if not (self.dac_id or deps or coms):
+            raise QueryError("territoire vide : donner un DAC, des départements ou des communes / "
+                             "empty territory: give a DAC id, departments or communes")
+
+    @property
+    def label(self) -> str:
+        parts = []
+        if self.dac_id:
+            parts.append(f"Territoire DAC : {self.dac_id}")
+        if self.departments:
+            parts.append(f"{_plural('Département', len(self.departments))} : {', '.join(self.departments)}")
+        if self.communes:
+            parts.append(f"{_plural('Commune', len(self.communes))} : {', '.join(self.communes)}")
+        return " ; ".join(parts)
+
+    def describe(self, catalogue: Catalogue) -> str:
+        parts = []
+        if self.dac_id:
+            name = catalogue.territory_name(self.dac_id)
+            parts.append(f"Territoire DAC : {name} ({self.dac_id})" if name and name != self.dac_id
+                         else f"Territoire DAC : {self.dac_id}")
+        if self.departments:
+            names = [f"{catalogue.department_name(d)} ({d})" if catalogue.department_name(d) else d
+                     for d in self.departments]
+            parts.append(f"{_plural('Département', len(names))} : {', '.join(names)}")
+        if self.communes:
+            names = [f"{catalogue.commune_name(c)} ({c})" if catalogue.commune_name(c) else c
+                     for c in self.communes]
+            parts.append(f"{_plural('Commune', len(names))} : {', '.join(names)}")
+        return " ; ".join(parts)
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        result = np.zeros(len(catalogue), dtype=bool)
+        if self.dac_id:
+            i = catalogue.territory_row.get(self.dac_id)
+            if i is None:
+                known = ", ".join(sorted(catalogue.territory_row)[:8])
+                raise QueryError(f"territoire DAC inconnu / unknown DAC id: {self.dac_id!r}"
+                                 + (f" (exemples : {known}…)" if known else ""))
+            t = catalogue.territories
+            deps = str(t["departments"].iat[i] or "").split()
+            coms = str(t["communes"].iat[i] or "").split()
+            by_code = catalogue.department.mask(deps) | catalogue.commune.mask(coms)
+            result |= _in_area(catalogue, t.geometry.iat[i], catalogue.territory_bounds[i], by_code)
+        for d in self.departments:
+            i = catalogue.department_row.get(d)
+            if i is None and d not in catalogue.department:
+                raise QueryError(f"département inconnu / unknown department: {d!r}")
+            geom = None if i is None else catalogue.departments.geometry.iat[i]
+            bounds = None if i is None else catalogue.department_bounds[i]
+            result |= _in_area(catalogue, geom, bounds, catalogue.department.mask([d]))
+        for c in self.communes:
+            i = catalogue.commune_row.get(c)
+            if i is None and c not in catalogue.commune:
+                raise QueryError(f"commune inconnue / unknown commune: {c!r}")
+            geom = None if i is None else catalogue.communes.geometry.iat[i]
+            bounds = None if i is None else catalogue.commune_bounds[i]
+            result |= _in_area(catalogue, geom, bounds, catalogue.commune.mask([c]))
+        return result
+
+
+def _in_area(catalogue: Catalogue, geom: object, bounds: np.ndarray | None,
+             by_code: np.ndarray) -> np.ndarray:
+    """Rows located at their address inside ``geom`` (WGS84) plus the other rows ``by_code``."""
+    if geom is None or shapely.is_missing(geom) or shapely.is_empty(geom) or bounds is None:
+        return by_code.copy()
+    out = by_code & ~catalogue.by_address
+    minx, miny, maxx, maxy = bounds
+    lon, lat = catalogue.lon, catalogue.lat
+    cand = catalogue.by_address & (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
+    idx = np.flatnonzero(cand)
+    if len(idx):
+        out[idx[shapely.intersects_xy(geom, lon[idx], lat[idx])]] = True
+    return out
+
+
+# --------------------------------------------------------------------------- type
+
+@dataclass(frozen=True)
+class FamilyFilter(QueryFilter):
+    """Establishments of one of the families of the family table (ids such as ``hopitaux``,
+    or their labels, accent- and case-insensitive)."""
+
+    families: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        fams = _tuple(self.families, "familles")
+        if not fams:
+            raise QueryError("aucune famille donnée / no family given")
+        object.__setattr__(self, "families", fams)
+
+    def resolve(self, catalogue: Catalogue) -> list[str]:
+        """Family ids of the values; raises QueryError for an unknown one."""
+        ids = [str(f) for f in catalogue.families["family"]]
+        by_label = {fold_text(lab): str(f) for f, lab in zip(catalogue.families["family"],
+                                                            catalogue.families["family_label"])}
+        out = []
+        for v in self.families:
+            fid = v if v in ids else by_label.get(fold_text(v))
+            if fid is None:
+                fid = next((i for i in ids if fold_text(i) == fold_text(v)), None)
+            if fid is None:
+                raise QueryError(f"famille inconnue / unknown family: {v!r} "
+                                 f"(familles : {', '.join(ids)})")
+            out.append(fid)
+        return out
+
+    @property
+    def label(self) -> str:
+        return f"{_plural('Famille', len(self.families))} : {', '.join(self.families)}"
+
+    def describe(self, catalogue: Catalogue) -> str:
+        try:
+            ids = self.resolve(catalogue)
+        except QueryError:
+            return self.label
+        return f"{_plural('Famille', len(ids))} : {', '.join(catalogue.family_label(i) for i in ids)}"
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        return catalogue.family.mask(self.resolve(catalogue))
+
+
+@dataclass(frozen=True)
+class CategoryFilter(QueryFilter):
+    """Establishments of FINESS categories (3 digits, e.g. ``500`` EHPAD) or of category
+    aggregates (4 digits, e.g. ``4401``): the union of both lists."""
+
+    categories: tuple[str, ...] = ()
+    aggregates: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        cats = _tuple(self.categories, "catégories")
+        aggs = _tuple(self.aggregates, "agrégats")
+        for c in cats:
+            if not re.fullmatch(r"[0-9]{3}", c):
+                raise QueryError(f"code de catégorie FINESS invalide (3 chiffres) / invalid FINESS "
+                                 f"category code (3 digits): {c!r}")
+        for a in aggs:
+            if not re.fullmatch(r"[0-9]{4}", a):
+                raise QueryError(f"code d'agrégat invalide (4 chiffres) / invalid aggregate code "
+                                 f"(4 digits): {a!r}")
+        if not cats and not aggs:
+            raise QueryError("aucune catégorie donnée / no category given")
+        object.__setattr__(self, "categories", cats)
+        object.__setattr__(self, "aggregates", aggs)
+
+    @property
+    def label(self) -> str:
+        parts = []
+        if self.categories:
+            parts.append(f"{_plural('Catégorie', len(self.categories))} FINESS : {', '.join(self.categories)}")
+        if self.aggregates:
+            parts.append(f"{_plural('Agrégat', len(self.aggregates))} de catégories : "
+                         f"{', '.join(self.aggregates)}")
+        return " ; ".join(parts)
+
+    def _labels(self, catalogue: Catalogue, column: str) -> dict[str, str]:
+        c = catalogue.categories
+        if column == "category":
+            return dict(zip(c["category"].astype(str), c["category_label"].astype(str)))
+        return dict(zip(c["aggregate"].astype(str), c["aggregate_label"].astype(str)))
+
+    def describe(self, catalogue: Catalogue) -> str:
+        parts = []
+        if self.categories:
+            lab = self._labels(catalogue, "category")
+            items = [f"{c} ({lab[c]})" if c in lab else c for c in self.categories]
+            parts.append(f"{_plural('Catégorie', len(items))} FINESS : {', '.join(items)}")
+        if self.aggregates:
+            lab = self._labels(catalogue, "aggregate")
+            items = [f"{a} ({lab[a]})" if a in lab else a for a in self.aggregates]
+            parts.append(f"{_plural('Agrégat', len(items))} de catégories : {', '.join(items)}")
+        return " ; ".join(parts)
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        known_c = self._labels(catalogue, "category")
+        known_a = self._labels(catalogue, "aggregate")
+        for c in self.categories:
+            if c not in known_c and c not in catalogue.category:
+                raise QueryError(f"catégorie FINESS inconnue / unknown FINESS category: {c!r}")
+        for a in self.aggregates:
+            if a not in known_a and a not in catalogue.aggregate:
+                raise QueryError(f"agrégat de catégories inconnu / unknown category aggregate: {a!r}")
+        return catalogue.category.mask(self.categories) | catalogue.aggregate.mask(self.aggregates)
+
+
+# --------------------------------------------------------------------------- specialty
+
+#: Words of activity types that do not appear in their FINESS labels.
+ACTIVITY_TYPE_ALIASES: dict[str, tuple[str, ...]] = {
+    "domicile": ("domicile", "milieu ordinaire"),
+    "a domicile": ("domicile", "milieu ordinaire"),
+    "internat": ("internat",),
+    "externat": ("externat", "semi internat"),
+    "hebergement temporaire": ("temporaire",),
+    "accueil temporaire": ("temporaire",),
+}
+
+_KINDS = {
+    "disciplines": ("discipline", "Discipline", "Disciplines"),
+    "activity_types": ("activity_type", "Type d'activité", "Types d'activité"),
+    "clienteles": ("clientele", "Clientèle", "Clientèles"),
+}
+
+
+def _matches(needle: str, label: str) -> bool:
+    """Whether the folded ``needle`` starts at a word boundary of the folded ``label``."""
+    return bool(needle) and f" {needle}" in f" {label} "
+
+
+@dataclass(frozen=True)
+class SpecialtyFilter(QueryFilter):
+    """Establishments with an equipment line (cs1100505) matching every kind given: discipline,
+    activity type (hébergement complet, accueil de jour, accueil temporaire, domicile...) and
+    clientèle (Alzheimer, handicap psychique...) must match on the same line; several values
+    of one kind are alternatives. Values are codes (``924``, ``21``, ``436``) or words of the
+    labels (accent- and case-insensitive, word prefixes allowed: ``alzheim``). Lines whose
+    installed and authorised capacities are both flagged removed do not count.
+
+    ``care_activities`` filters on care activity authorisations when the store has them
+    (layer :data:`~dac_map.query.catalogue.CARE_ACTIVITY_LAYER`); otherwise it raises
+    QueryError.
+    """
+
+    disciplines: tuple[str, ...] = ()
+    activity_types: tuple[str, ...] = ()
+    clienteles: tuple[str, ...] = ()
+    care_activities: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("disciplines", "activity_types", "clienteles", "care_activities"):
+            object.__setattr__(self, name, _tuple(getattr(self, name), name))
+        if not (self.disciplines or self.activity_types or self.clienteles or self.care_activities):
+            raise QueryError("spécialité vide : donner une discipline, un type d'activité, une "
+                             "clientèle ou une activité de soins / empty specialty")
+
+    @property
+    def equipment_kinds(self) -> dict[str, tuple[str, ...]]:
+        return {k: getattr(self, k) for k in _KINDS if getattr(self, k)}
+
+    def resolve(self, catalogue: Catalogue) -> dict[str, dict[str, str]]:
+        """For each equipment kind given: the matching codes and their labels. Raises QueryError
+        when the store has no equipment data or a label matches nothing."""
+        kinds = self.equipment_kinds
+        if not kinds:
+            return {}
+        if not catalogue.has_equipment:
+            raise QueryError("aucune donnée d'équipement (extrait cs1100505) dans ce GeoPackage : "
+                             "filtre de spécialité impossible / no equipment data in this store")
+        eq = catalogue.equipment_arrays
+        out: dict[str, dict[str, str]] = {}
+        for attr, values in kinds.items():
+            kind, singular, _ = _KINDS[attr]
+            known = dict(eq.labels[kind])
+            if kind == "discipline":
+                for c, lab in zip(catalogue.disciplines["discipline"].astype(str),
+                                  catalogue.disciplines["discipline_label"].astype(str)):
+                    known.setdefault(c, lab)
+            folded = {c: fold_text(lab) for c, lab in known.items()}
+            found: dict[str, str] = {}
+            for v in values:
+                if v in known or v.isdigit():
+                    found[v] = known.get(v, v)
+                    continue
+                fv = fold_text(v)
+                needles = ACTIVITY_TYPE_ALIASES.get(fv, (fv,)) if kind == "activity_type" else (fv,)
+                hits = {c: known[c] for c, fl in folded.items() if any(_matches(nd, fl) for nd in needles)}
+                if not hits:
+                    examples = ", ".join(sorted({lab for lab in known.values() if lab})[:6])
+                    raise QueryError(f"{singular.lower()} inconnue / unknown {kind.replace('_', ' ')}: "
+                                     f"{v!r}" + (f" (exemples : {examples})" if examples else ""))
+                found.update(hits)
+            out[attr] = found
+        return out
+
+    @property
+    def label(self) -> str:
+        parts = []
+        for attr, values in self.equipment_kinds.items():
+            _, singular, plural = _KINDS[attr]
+            parts.append(f"{plural if len(values) > 1 else singular} : {', '.join(values)}")
+        if self.care_activities:
+            parts.append(f"{_plural('Activité', len(self.care_activities))} de soins : "
+                         f"{', '.join(self.care_activities)}")
+        return " ; ".join(parts)
+
+    def describe(self, catalogue: Catalogue) -> str:
+        try:
+            resolved = self.resolve(catalogue)
+        except QueryError:
+            return self.label
+        parts = []
+        for attr, found in resolved.items():
+            _, singular, plural = _KINDS[attr]
+            labels = list(dict.fromkeys(lab or code for code, lab in found.items()))
+            parts.append(f"{plural if len(labels) > 1 else singular} : {' ou '.join(labels)}")
+        if self.care_activities:
+            parts.append(f"{_plural('Activité', len(self.care_activities))} de soins : "
+                         f"{', '.join(self.care_activities)}")
+        return " ; ".join(parts)
+
+    def line_mask(self, catalogue: Catalogue) -> np.ndarray:
+        """Boolean array over the equipment lines (``catalogue.equipment``) matching."""
+        eq = catalogue.equipment_arrays
+        m = eq.active.copy()
+        for attr, found in self.resolve(catalogue).items():
+            kind = _KINDS[attr][0]
+            col = getattr(eq, kind)
+            m &= col.mask(found)
+        return m
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        n = len(catalogue)
+        result = np.ones(n, dtype=bool)
+        if self.equipment_kinds:
+            eq = catalogue.equipment_arrays
+            result = np.zeros(n, dtype=bool)
+            result[eq.row[self.line_mask(catalogue)]] = True
+        if self.care_activities:
+            result &= self._care_mask(catalogue)
+        return result
+
+    def _care_mask(self, catalogue: Catalogue) -> np.ndarray:
+        table = catalogue.care_activities
+        if table is None or not len(table):
+            raise QueryError("activités de soins non chargées dans ce GeoPackage (autorisations "
+                             "sanitaires absentes) / care activities are not loaded in this store")
+        codes = table["activity"].astype(str)
+        labels = table.get("activity_label", codes).astype(str).map(fold_text)
+        hit = np.zeros(len(table), dtype=bool)
+        for v in self.care_activities:
+            fv = fold_text(v)
+            hit |= (codes == v).to_numpy() | labels.map(lambda s, fv=fv: _matches(fv, s)).to_numpy(dtype=bool)
+        result = np.zeros(len(catalogue), dtype=bool)
+        rows = table.loc[hit, "finess"].map(catalogue.finess_row).dropna().to_numpy(dtype="int64")
+        result[rows] = True
+        return result
+
+
+# --------------------------------------------------------------------------- capacity
+
+@dataclass(frozen=True)
+class CapacityFilter(QueryFilter):
+    """Establishments with at least ``min_places`` places, installed (default) or authorised
+    (``authorised=True``): the establishment's total, or, with ``specialty``, the sum over its
+    equipment lines matching that specialty. Installed places are not free places.
+    Establishments without capacity data never match."""
+
+    min_places: float
+    authorised: bool = False
+    specialty: SpecialtyFilter | None = None
+
+    def __post_init__(self) -> None:
+        v = self.min_places
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(float(v)) or float(v) < 0:
+            raise QueryError(f"capacité minimale invalide (nombre ≥ 0) / invalid minimum capacity: {v!r}")
+        if self.specialty is not None and not isinstance(self.specialty, SpecialtyFilter):
+            raise QueryError("specialty doit être un SpecialtyFilter / specialty must be a SpecialtyFilter")
+        object.__setattr__(self, "min_places", int(v) if float(v).is_integer() else float(v))
+
+    def _text(self, specialty: str | None) -> str:
+        kind = "autorisée" if self.authorised else "installée"
+        n = self.min_places
+        s = f"Capacité {kind} ≥ {_number(n)} {'place' if n < 2 else 'places'}"
+        return f"{s} ({specialty})" if specialty else s
+
+    @property
+    def label(self) -> str:
+        return self._text(self.specialty.label if self.specialty else None)
+
+    def describe(self, catalogue: Catalogue) -> str:
+        return self._text(self.specialty.describe(catalogue) if self.specialty else None)
+
+    def values(self, catalogue: Catalogue) -> np.ndarray:
+        """Capacity compared with ``min_places`` per row (NaN when unknown), in places."""
+        if self.specialty is None:
+            return catalogue.capacity_authorised if self.authorised else catalogue.capacity_installed
+        return specialty_capacity(catalogue, self.specialty, self.authorised)
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        return np.greater_equal(self.values(catalogue), self.min_places)
+
+
+def specialty_capacity(catalogue: Catalogue, specialty: SpecialtyFilter,
+                       authorised: bool = False) -> np.ndarray:
+    """Places (installed, or authorised) on the equipment lines matching ``specialty``, per row;
+    NaN for rows without such a line."""
+    eq = catalogue.equipment_arrays
+    lm = specialty.line_mask(catalogue) if specialty.equipment_kinds else eq.active
+    n = len(catalogue)
+    weights = (eq.authorised if authorised else eq.installed)[lm]
+    sums = np.bincount(eq.row[lm], weights=weights, minlength=n).astype(float)
+    has = np.bincount(eq.row[lm], minlength=n) > 0
+    sums[~has] = np.nan
+    return sums
+
+
+# --------------------------------------------------------------------------- distance
+
+_METROPOLE = (-5.8, 41.2, 10.0, 51.6)  # lon/lat bounding box of metropolitan France
+
+
+@functools.lru_cache(maxsize=32)
+def _to_metric(epsg: int) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(4326, epsg, always_xy=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _overseas_areas() -> tuple[tuple[int, tuple[float, float, float, float]], ...]:
+    out = []
+    for code in dict.fromkeys(settings.LOCAL_METRIC_CRS.values()):
+        area = pyproj.CRS.from_epsg(code).area_of_use
+        if area is not None:
+            out.append((code, area.bounds))
+    return tuple(out)
+
+
+def metric_epsg_for(lon: float, lat: float) -> int:
+    """The metric CRS used for distances around a WGS84 point: Lambert-93 (2154) in
+    metropolitan France, the local UTM CRS overseas. Raises QueryError elsewhere."""
+    w, s, e, n = _METROPOLE
+    if w <= lon <= e and s <= lat <= n:
+        return 2154
+    for code, (w, s, e, n) in _overseas_areas():
+        if w <= lon <= e and s <= lat <= n:
+            return code
+    raise QueryError(f"point hors de France / point outside France: lon {lon}, lat {lat}")
+
+
+def _department_of(commune: str) -> str:
+    return commune[:3] if commune.startswith("97") else commune[:2]
+
+
+@dataclass(frozen=True)
+class Centre:
+    """Centre of a distance query, in metres in the metric CRS ``epsg``: a point (``x``, ``y``)
+    or, for the outline of a commune, the polygon ``area`` (then ``x``, ``y`` is its centroid)."""
+
+    epsg: int
+    x: float
+    y: float
+    area: object | None
+    name: str
+
+
+@dataclass(frozen=True)
+class DistanceFilter(QueryFilter):
+    """Establishments within ``radius_km`` kilometres of a centre, which is exactly one of:
+
+    * ``point``: (longitude, latitude) in WGS84 degrees (EPSG:4326);
+    * ``commune``: an INSEE commune code, measured from the centroid of its outline, or with
+      ``outline=True`` from any part of the commune (0 km inside it);
+    * ``finess``: the FINESS number of a located establishment.
+
+    Distances are straight-line, computed in metres in the metric CRS of the centre
+    (EPSG:2154 Lambert-93 in metropolitan France, the local UTM CRS overseas) from the rows'
+    ``x_m``/``y_m``; rows in another metric CRS or without coordinates are excluded.
+    :meth:`distances_km` returns them in kilometres.
+    """
+
+    radius_km: float
+    point: tuple[float, float] | None = None
+    commune: str | None = None
+    finess: str | None = None
+    outline: bool = False
+
+    def __post_init__(self) -> None:
+        r = self.radius_km
+        if isinstance(r, bool) or not isinstance(r, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(float(r)) or not 0 < float(r) <= 1000:
+            raise QueryError(f"rayon invalide (0 < km ≤ 1000) / invalid radius: {r!r}")
+        object.__setattr__(self, "radius_km", float(r))
+        given = [x is not None for x in (self.point, self.commune, self.finess)]
+        if sum(given) != 1:
+            raise QueryError("donner exactement un centre : point, commune ou FINESS / "
+                             "give exactly one centre: point, commune or FINESS number")
+        if self.point is not None:
+            try:
+                lon, lat = (float(v) for v in self.point)
+            except (TypeError, ValueError):
+                raise QueryError(f"point invalide, attendu (lon, lat) / bad point, expected "
+                                 f"(lon, lat): {self.point!r}") from None
+            if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+                raise QueryError(f"point invalide / bad point: lon {lon}, lat {lat} "
+                                 "(WGS84 degrees, lon in [-180, 180], lat in [-90, 90])")
+            object.__setattr__(self, "point", (lon, lat))
+        if self.commune is not None:
+            c = str(self.commune).strip().upper()
+            if not _COMMUNE.fullmatch(c):
+                raise QueryError(f"code INSEE de commune invalide / invalid commune INSEE code: {c!r}")
+            object.__setattr__(self, "commune", c)
+        if self.finess is not None:
+            f = str(self.finess).strip().upper()
+            if not _FINESS.fullmatch(f):
+                raise QueryError(f"numéro FINESS invalide / invalid FINESS number: {f!r}")
+            object.__setattr__(self, "finess", f)
+        if self.outline and self.commune is None:
+            raise QueryError("le mode contour ne vaut que pour une commune / outline mode needs a commune")
+
+    @property
+    def label(self) -> str:
+        return self._text(None)
+
+    def describe(self, catalogue: Catalogue) -> str:
+        name = None
+        if self.commune is not None:
+            name = catalogue.commune_name(self.commune)
+        elif self.finess is not None:
+            i = catalogue.finess_row.get(self.finess)
+            if i is not None:
+                name = clean_for_display(str(catalogue.establishments["name"].iat[i]))
+        return self._text(name)
+
+    def _text(self, name: str | None) -> str:
+        head = f"À moins de {_number(self.radius_km)} km"
+        if self.point is not None:
+            return f"{head} du point (lon {self.point[0]:.5f}, lat {self.point[1]:.5f})"
+        if self.commune is not None:
+            what = f"{name} ({self.commune})" if name else self.commune
+            if self.outline:
+                return f"{head} de tout point de la commune {what}"
+            return f"{head} du centre de la commune {what}"
+        what = f"{name} ({self.finess})" if name else self.finess
+        return f"{head} de l'établissement {what}"
+
+    def centre(self, catalogue: Catalogue) -> Centre:
+        """The centre in metres in its metric CRS. Raises QueryError for an unknown commune or
+        FINESS number, or an establishment without coordinates."""
+        if self.point is not None:
+            lon, lat = self.point
+            epsg = metric_epsg_for(lon, lat)
+            x, y = _to_metric(epsg).transform(lon, lat)
+            return Centre(epsg, float(x), float(y), None, self.label)
+        if self.commune is not None:
+            i = catalogue.commune_row.get(self.commune)
+            if i is None:
+                raise QueryError(f"commune inconnue ou sans contour dans ce GeoPackage / unknown "
+                                 f"commune or commune without outline: {self.commune!r}")
+            epsg = settings.LOCAL_METRIC_CRS.get(_department_of(self.commune), 2154)
+            tr = _to_metric(epsg)
+            area = shapely.transform(catalogue.communes.geometry.iat[i],
+                                     lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+            c = shapely.centroid(area)
+            if self.outline:
+                shapely.prepare(area)
+            return Centre(epsg, float(c.x), float(c.y), area if self.outline else None,
+                          str(catalogue.communes["name"].iat[i]))
+        i = catalogue.finess_row.get(self.finess)
+        if i is None:
+            raise QueryError(f"numéro FINESS inconnu / unknown FINESS number: {self.finess!r}")
+        x, y = catalogue.x_m[i], catalogue.y_m[i]
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise QueryError(f"l'établissement {self.finess} n'a pas de coordonnées / "
+                             "this establishment has no coordinates")
+        return Centre(int(catalogue.epsg_m[i]), float(x), float(y), None,
+                      str(catalogue.establishments["name"].iat[i]))
+
+    def distances_km(self, catalogue: Catalogue) -> np.ndarray:
+        """Distance of each row to the centre in km; NaN when not computed (no coordinates,
+        another metric CRS, or, in outline mode, certainly beyond the radius)."""
+        c = self.centre(catalogue)
+        x, y = catalogue.x_m, catalogue.y_m
+        ok = (catalogue.epsg_m == c.epsg) & np.isfinite(x)
+        out = np.full(len(catalogue), np.nan)
+        if c.area is None:
+            d = np.hypot(x - c.x, y - c.y)
+            out[ok] = d[ok] / 1000.0
+            return out
+        r = self.radius_km * 1000.0
+        minx, miny, maxx, maxy = shapely.bounds(c.area)
+        cand = np.flatnonzero(ok & (x >= minx - r) & (x <= maxx + r) & (y >= miny - r) & (y <= maxy + r))
+        if len(cand):
+            out[cand] = shapely.distance(c.area, shapely.points(x[cand], y[cand])) / 1000.0
+        return out
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        return np.less_equal(self.distances_km(catalogue), self.radius_km)
+
+
+# --------------------------------------------------------------------------- text
+
+@dataclass(frozen=True)
+class TextFilter(QueryFilter):
+    """Fuzzy search on name, long name, name complement, commune and FINESS numbers.
+
+    Accent-, case- and punctuation-insensitive, abbreviation-aware (``st`` = ``saint``,
+    ``ch`` = ``centre hospitalier``), robust to typos (rapidfuzz); an exact FINESS number
+    comes first. Rows scoring at least ``min_score`` (0-100) match. Any text is accepted;
+    a text without a letter or digit filters nothing.
+    """
+
+    query: str
+    min_score: float = 70.0
+
+    def __post_init__(self) -> None:
+        q = self.query
+        object.__setattr__(self, "query", q if isinstance(q, str) else ("" if q is None else str(q)))
+        s = self.min_score
+        if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) \
+                or not 0 <= float(s) <= 100:
+            raise QueryError(f"score minimal invalide (0-100) / invalid minimum score: {s!r}")
+        object.__setattr__(self, "min_score", float(s))
+
+    @property
+    def label(self) -> str:
+        return f"Recherche : « {clean_for_display(self.query)} »"
+
+    def match(self, catalogue: Catalogue) -> TextMatch:
+        """Scores of every row (see :class:`~dac_map.query.text.TextMatch`)."""
+        return catalogue.text_index.score(self.query)
+
+    def mask_of(self, match: TextMatch) -> np.ndarray:
+        if not match.active:
+            return np.ones(len(match.scores), dtype=bool)
+        return (match.scores >= self.min_score) | match.exact
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        return self.mask_of(self.match(catalogue))
+
+
+__all__ = ["QueryFilter", "StatusFilter", "TerritoryFilter", "FamilyFilter", "CategoryFilter",
+           "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter", "Centre",
+           "metric_epsg_for", "specialty_capacity", "clean_for_display", "ACTIVITY_TYPE_ALIASES"]

@@ -1,0 +1,219 @@
+"""The search: filters applied in order, stable ordering, pagination, counts by family.
+
+>>> cat = load_catalogue("data/build/dac_map.gpkg")               # doctest: +SKIP
+>>> res = search(cat, [TerritoryFilter(dac_id="DAC-80"), FamilyFilter(["pa_hebergement"]),
+...                    DistanceFilter(10, commune="80021")])      # doctest: +SKIP
+>>> res.total, res.labels, res.records[["name", "distance_km"]]   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from dac_map.query.catalogue import Catalogue
+from dac_map.query.errors import QueryError
+from dac_map.query.filters import (
+    CapacityFilter,
+    DistanceFilter,
+    QueryFilter,
+    SpecialtyFilter,
+    StatusFilter,
+    TextFilter,
+    specialty_capacity,
+)
+from dac_map.query.text import TextMatch
+
+#: Accepted values of ``sort`` (``None`` picks distance, then score, then name).
+SORTS: tuple[str, ...] = ("distance", "score", "name", "finess", "capacity")
+
+#: Largest page size accepted (``page_size=None`` returns everything on one page).
+MAX_PAGE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One page of results and what was asked.
+
+    ``records``: GeoDataFrame (WGS84 points) of the page, columns
+    :data:`~dac_map.query.catalogue.RECORD_COLUMNS` plus ``distance_km`` (with a
+    DistanceFilter), ``score`` (0-100) and ``exact_finess`` (with a TextFilter),
+    ``specialty_installed``/``specialty_authorised`` (places on the equipment lines matching
+    the SpecialtyFilter, when one is given). ``total``: number of matching establishments;
+    ``pages``: number of pages (0 when nothing matched); ``counts_by_family``: matches per
+    family id, in the family display order, families without a match left out; ``labels``:
+    French labels of the filters applied, in order; ``emptied_by``: label of the first filter
+    that brought the count to zero, or None.
+    """
+
+    records: gpd.GeoDataFrame
+    total: int
+    page: int
+    page_size: int
+    pages: int
+    counts_by_family: dict[str, int]
+    labels: list[str]
+    emptied_by: str | None
+    sort: str
+    data_date: str | None = None
+    equipment_illustrative: bool = False
+    family_labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.total == 0
+
+    @property
+    def message(self) -> str:
+        """French one-line summary: counts and page, or which filter emptied the result."""
+        if self.total == 0:
+            if self.emptied_by:
+                return f"Aucun établissement : le critère « {self.emptied_by} » a vidé la sélection."
+            return "Aucun établissement dans ce GeoPackage."
+        plural = "s" if self.total > 1 else ""
+        return (f"{self.total} établissement{plural} trouvé{plural} — page {self.page}/{self.pages}")
+
+    def to_dicts(self) -> list[dict[str, object]]:
+        """The page as JSON-friendly dicts (no geometry: ``lon``/``lat`` are there; NaN -> None,
+        dates -> ISO strings)."""
+        frame = pd.DataFrame(self.records.drop(columns="geometry"))
+        out = []
+        for rec in frame.to_dict(orient="records"):
+            out.append({k: _plain(v) for k, v in rec.items()})
+        return out
+
+
+def _plain(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        ts = pd.Timestamp(value)
+        return None if pd.isna(ts) else ts.date().isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def _first(filters: Sequence[QueryFilter], kind: type) -> QueryFilter | None:
+    return next((f for f in filters if isinstance(f, kind)), None)
+
+
+def search(catalogue: Catalogue, filters: Iterable[QueryFilter] = (), sort: str | None = None,
+           page: int = 1, page_size: int | None = 50) -> SearchResult:
+    """Apply ``filters`` (all combined with AND, in order) and return one page of results.
+
+    Open establishments only unless a :class:`StatusFilter` is given (the default one is
+    applied first). Order: ``sort`` if given, else by distance when a DistanceFilter is present,
+    else by text score (exact FINESS number first) when a TextFilter is present, else by name;
+    ties are always broken by name then FINESS number, so the order is stable across pages.
+    ``page`` starts at 1; a page past the end is empty. ``page_size=None``: everything.
+    Raises :class:`~dac_map.query.errors.QueryError` for bad arguments or unknown codes.
+    """
+    flist = list(filters)
+    for f in flist:
+        if not isinstance(f, QueryFilter):
+            raise QueryError(f"filtre inconnu / not a filter: {f!r}")
+    if not any(isinstance(f, StatusFilter) for f in flist):
+        flist.insert(0, StatusFilter())
+    if isinstance(page, bool) or not isinstance(page, (int, np.integer)) or page < 1:
+        raise QueryError(f"numéro de page invalide (≥ 1) / invalid page: {page!r}")
+    if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, (int, np.integer))
+                                  or not 1 <= page_size <= MAX_PAGE_SIZE):
+        raise QueryError(f"taille de page invalide (1-{MAX_PAGE_SIZE}) / invalid page size: {page_size!r}")
+    if sort is not None and sort not in SORTS:
+        raise QueryError(f"tri inconnu / unknown sort: {sort!r} (valeurs : {', '.join(SORTS)})")
+
+    n = len(catalogue)
+    mask = np.ones(n, dtype=bool)
+    count = n
+    emptied_by: str | None = None
+    distance: np.ndarray | None = None
+    match: TextMatch | None = None
+    for f in flist:
+        if isinstance(f, DistanceFilter):
+            d = f.distances_km(catalogue)
+            m = np.less_equal(d, f.radius_km)
+            if distance is None:
+                distance = d
+        elif isinstance(f, TextFilter):
+            tm = f.match(catalogue)
+            m = f.mask_of(tm)
+            if match is None:
+                match = tm
+        else:
+            m = f.mask(catalogue)
+        mask &= m
+        new = int(np.count_nonzero(mask))
+        if new == 0 and count > 0 and emptied_by is None:
+            emptied_by = f.describe(catalogue)
+        count = new
+    labels = [f.describe(catalogue) for f in flist]
+
+    idx = np.flatnonzero(mask)
+    specialty = _first(flist, SpecialtyFilter)
+    cap_filter = _first(flist, CapacityFilter)
+    if sort is None:
+        sort = ("distance" if distance is not None
+                else "score" if match is not None and match.active else "name")
+    if sort == "distance" and distance is None:
+        raise QueryError("tri par distance sans critère de distance / sort by distance needs a "
+                         "distance filter")
+    if sort == "score" and match is None:
+        raise QueryError("tri par score sans recherche texte / sort by score needs a text search")
+
+    name_rank = catalogue.name_rank[idx]
+    if sort == "distance":
+        order = np.lexsort((name_rank, distance[idx]))
+    elif sort == "score":
+        order = np.lexsort((name_rank, -match.tiebreak[idx], -match.scores[idx], ~match.exact[idx]))
+    elif sort == "capacity":
+        cap = (cap_filter.values(catalogue) if cap_filter is not None else catalogue.capacity_installed)[idx]
+        order = np.lexsort((name_rank, np.isnan(cap), -np.nan_to_num(cap, nan=0.0)))
+    elif sort == "finess":
+        order = np.argsort(np.array([str(x) for x in catalogue.records_base["finess"].to_numpy()[idx]],
+                                    dtype=object), kind="stable")
+    else:
+        order = np.argsort(name_rank, kind="stable")
+    idx = idx[order]
+
+    total = len(idx)
+    size = page_size if page_size is not None else max(total, 1)
+    pages = math.ceil(total / size) if total else 0
+    page_idx = idx[(page - 1) * size: page * size]
+
+    fam = catalogue.family
+    counts = np.bincount(fam.codes[idx][fam.codes[idx] >= 0], minlength=len(fam.values))
+    by_id = {str(fam.values[i]): int(c) for i, c in enumerate(counts) if c}
+    ordered = [f for f in catalogue.family_order() if f in by_id] + sorted(set(by_id) - set(catalogue.family_order()))
+    counts_by_family = {f: by_id[f] for f in ordered}
+
+    records = catalogue.records_base.iloc[page_idx].copy()
+    pos = records.columns.get_loc("capacity_summary") + 1
+    if specialty is not None and specialty.equipment_kinds:
+        records.insert(pos, "specialty_installed", specialty_capacity(catalogue, specialty)[page_idx])
+        records.insert(pos + 1, "specialty_authorised",
+                       specialty_capacity(catalogue, specialty, authorised=True)[page_idx])
+    if distance is not None:
+        records.insert(records.columns.get_loc("status"), "distance_km", distance[page_idx])
+    if match is not None:
+        records.insert(records.columns.get_loc("status"), "score", match.scores[page_idx])
+        records.insert(records.columns.get_loc("status"), "exact_finess", match.exact[page_idx])
+    records = records.reset_index(drop=True)
+
+    return SearchResult(
+        records=records, total=total, page=int(page), page_size=int(size), pages=pages,
+        counts_by_family=counts_by_family, labels=labels, emptied_by=emptied_by, sort=sort,
+        data_date=catalogue.data_date, equipment_illustrative=catalogue.equipment_illustrative,
+        family_labels={f: catalogue.family_label(f) for f in counts_by_family})

@@ -1,0 +1,373 @@
+"""The refresh configuration file (TOML) -> frozen dataclasses.
+
+Every source can be an ``http(s)://`` URL or a local path; relative paths are resolved against
+the folder of the configuration file. Unknown sections or keys, wrong types and out-of-range
+values raise :class:`ConfigError` naming the file and the key (``[validation] row_tolerance``).
+
+Layout (every section but ``[sources]`` is optional; defaults shown)::
+
+    [sources]
+    establishments = "https://..."        # FINESS cs1100507 (or cs1100502), required
+    equipment = "https://..."             # FINESS cs1100505, optional
+    departments = "https://..."           # department outlines, required
+    communes = ["...", "..."]             # commune outlines, optional (list)
+    territories = "..."                   # DAC territory table, default: shipped table
+    categories = "..."                    # category nomenclature, default: shipped file
+    families = "..."                      # family table, default: shipped file
+    category_families = "..."             # category -> family table, default: shipped file
+    disciplines = "..."                   # equipment disciplines, default: shipped file
+    activities = "..."                    # care activities, default: shipped file
+
+    [download]
+    raw_dir = "<folder of the current store>/raw"
+    timeout_s = 60          # per network read
+    retries = 4             # attempts after the first one
+    backoff_s = 2.0         # first wait, doubled at each retry...
+    backoff_max_s = 60.0    # ... up to this
+    min_bytes = 64          # smaller downloads are refused
+    user_agent = "dac-map/<version> (refresh)"
+
+    [validation]
+    row_tolerance = 0.10            # |new - previous| / previous, establishments and equipment lines
+    territory_row_tolerance = 0.25  # same, per DAC territory...
+    territory_min_rows = 20         # ... for territories that had at least this many rows
+    min_geolocated_share = 0.90     # rows with a position (address or commune centroid)
+    require_families = true         # refuse categories that have no family
+    territories_required = "previous"  # "previous" | "all" | "none" | ["DAC-80", ...]
+
+    [store]
+    current = "<settings.STORE_PATH>"   # the GeoPackage the app serves
+    versions_dir = "<folder of current>/versions"
+    keep = 5                            # versions kept (the newest first)
+    log_file = "<folder of current>/refresh.log.jsonl"
+    lock_file = "<current>.lock"
+
+    [report]
+    moved_threshold_m = 100.0    # a move shorter than this is not reported
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dac_map import __version__, settings
+from dac_map.errors import InputFormatError, InputMissingError
+
+#: Kinds of source, each with its own content check (see :mod:`dac_map.refresh.download`).
+KIND_FINESS_ESTABLISHMENTS = "finess-etablissements"
+KIND_FINESS_EQUIPMENT = "finess-equipements"
+KIND_BOUNDARIES = "limites"
+KIND_TABLE = "table"
+
+#: Source name -> (kind, default file suffix, required).
+SOURCE_KINDS: dict[str, tuple[str, str, bool]] = {
+    "establishments": (KIND_FINESS_ESTABLISHMENTS, ".csv", True),
+    "equipment": (KIND_FINESS_EQUIPMENT, ".csv", False),
+    "departments": (KIND_BOUNDARIES, ".geojson", True),
+    "communes": (KIND_BOUNDARIES, ".geojson", False),
+    "territories": (KIND_TABLE, ".csv", False),
+    "categories": (KIND_TABLE, ".csv", False),
+    "families": (KIND_TABLE, ".csv", False),
+    "category_families": (KIND_TABLE, ".csv", False),
+    "disciplines": (KIND_TABLE, ".csv", False),
+    "activities": (KIND_TABLE, ".csv", False),
+}
+
+_KNOWN_SUFFIXES = (".csv.gz", ".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".gz", ".shp")
+
+#: Default configuration file: ``refresh.toml`` in the project folder.
+DEFAULT_CONFIG = settings.PROJECT_DIR / "refresh.toml"
+
+TERRITORIES_PREVIOUS = "previous"
+TERRITORIES_ALL = "all"
+TERRITORIES_NONE = "none"
+
+
+class ConfigError(InputFormatError):
+    """The refresh configuration file is invalid (exit code 4)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input of the refresh: where it comes from and how to check it."""
+
+    #: ``establishments``, ``departments``, ``communes-1``...
+    name: str
+    #: ``http(s)://`` URL, or an absolute local path.
+    location: str
+    #: One of the ``KIND_*`` constants.
+    kind: str
+    #: File name under the raw folder (``establishments.csv``, ``communes-2.geojson``...).
+    raw_name: str
+
+    @property
+    def is_url(self) -> bool:
+        return is_url(self.location)
+
+
+@dataclass(frozen=True)
+class Sources:
+    establishments: Source
+    departments: Source
+    equipment: Source | None = None
+    communes: tuple[Source, ...] = ()
+    territories: Source | None = None
+    categories: Source | None = None
+    families: Source | None = None
+    category_families: Source | None = None
+    disciplines: Source | None = None
+    activities: Source | None = None
+
+    def all(self) -> tuple[Source, ...]:
+        """Every configured source, in a stable order."""
+        out: list[Source] = [self.establishments]
+        if self.equipment:
+            out.append(self.equipment)
+        out.append(self.departments)
+        out.extend(self.communes)
+        for name in ("territories", "categories", "families", "category_families",
+                     "disciplines", "activities"):
+            s = getattr(self, name)
+            if s is not None:
+                out.append(s)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    raw_dir: Path
+    timeout_s: float = 60.0
+    retries: int = 4
+    backoff_s: float = 2.0
+    backoff_max_s: float = 60.0
+    min_bytes: int = 64
+    user_agent: str = f"dac-map/{__version__} (refresh)"
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    row_tolerance: float = 0.10
+    territory_row_tolerance: float = 0.25
+    territory_min_rows: int = 20
+    min_geolocated_share: float = 0.90
+    require_families: bool = True
+    #: ``"previous"``, ``"all"``, ``"none"`` or a tuple of territory ids.
+    territories_required: str | tuple[str, ...] = TERRITORIES_PREVIOUS
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    current: Path
+    versions_dir: Path
+    keep: int = 5
+    log_file: Path = field(default=Path("refresh.log.jsonl"))
+    lock_file: Path = field(default=Path("dac_map.gpkg.lock"))
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    moved_threshold_m: float = 100.0
+
+
+@dataclass(frozen=True)
+class RefreshConfig:
+    """A parsed refresh configuration."""
+
+    path: Path
+    sources: Sources
+    download: DownloadSettings
+    validation: ValidationSettings
+    store: StoreSettings
+    report: ReportSettings
+
+
+def is_url(location: str) -> bool:
+    """True for ``http://`` and ``https://`` locations."""
+    return urlsplit(location).scheme.lower() in ("http", "https")
+
+
+# --------------------------------------------------------------------------- reading
+
+class _Reader:
+    """Typed access to one TOML table, with errors naming the file and the key."""
+
+    def __init__(self, path: Path, section: str, table: Any) -> None:
+        self.path = path
+        self.section = section
+        if not isinstance(table, dict):
+            self.fail(None, "must be a table")
+        self.table: dict[str, Any] = table
+        self.used: set[str] = set()
+
+    def key(self, key: str | None) -> str:
+        return f"[{self.section}] {key}" if key else f"[{self.section}]"
+
+    def fail(self, key: str | None, message: str) -> None:
+        raise ConfigError(message, path=str(self.path), field=self.key(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.used.add(key)
+        return self.table.get(key, default)
+
+    def number(self, key: str, default: float, lo: float | None = None, hi: float | None = None,
+               integer: bool = False) -> float:
+        value = self.get(key, default)
+        ok_types = (int,) if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, ok_types):
+            self.fail(key, f"must be {'an integer' if integer else 'a number'}, got {value!r}")
+        if lo is not None and value < lo or hi is not None and value > hi:
+            bounds = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
+            self.fail(key, f"must be {bounds}, got {value!r}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def string(self, key: str, default: str | None = None) -> str | None:
+        value = self.get(key, default)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            self.fail(key, f"must be a non-empty string, got {value!r}")
+        return value.strip() if isinstance(value, str) else value
+
+    def path(self, key: str, default: Path) -> Path:
+        value = self.string(key)
+        return default if value is None else resolve(value, self.path)
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            self.fail(unknown[0], f"unknown key (known keys: {', '.join(sorted(self.used))})")
+
+
+def resolve(value: str, config_path: Path) -> Path:
+    """A path from the configuration: ``~`` expanded, relative to the config file's folder."""
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (config_path.parent / p).resolve()
+
+
+def _suffix(location: str, default: str) -> str:
+    path = urlsplit(location).path if is_url(location) else location
+    lower = path.lower()
+    for suffix in _KNOWN_SUFFIXES:
+        if lower.endswith(suffix):
+            return suffix
+    return default
+
+
+def _source(reader: _Reader, key: str, value: Any, name: str) -> Source:
+    kind, default_suffix, _ = SOURCE_KINDS[key]
+    if not isinstance(value, str) or not value.strip():
+        reader.fail(key, f"must be a URL or a path (a non-empty string), got {value!r}")
+    value = value.strip()
+    scheme = urlsplit(value).scheme.lower()
+    if scheme and len(scheme) > 1 and scheme not in ("http", "https"):
+        reader.fail(key, f"unsupported URL scheme {scheme!r}: use http(s):// or a local path")
+    location = value if is_url(value) else str(resolve(value, reader.path))
+    return Source(name, location, kind, name + _suffix(value, default_suffix))
+
+
+def load_config(path: str | Path) -> RefreshConfig:
+    """Read and check a refresh configuration file."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise InputMissingError(
+            "refresh configuration not found: copy refresh.example.toml to refresh.toml and "
+            "edit it, or pass --config data/refresh-demo.toml for the offline demo",
+            path=str(path))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError("the configuration must be UTF-8 text", path=str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from exc
+    return parse_config(data, path)
+
+
+def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
+    """Build a :class:`RefreshConfig` from parsed TOML ``data`` read from ``path``."""
+    known = ("sources", "download", "validation", "store", "report")
+    for section in data:
+        if section not in known:
+            raise ConfigError(f"unknown section (known: {', '.join(known)})", path=str(path),
+                              field=f"[{section}]")
+    if "sources" not in data:
+        raise ConfigError("missing section: list the sources to fetch", path=str(path),
+                          field="[sources]")
+
+    # [store] first: the other defaults live beside the current store.
+    st = _Reader(path, "store", data.get("store", {}))
+    current = st.path("current", settings.STORE_PATH)
+    versions_dir = st.path("versions_dir", current.parent / "versions")
+    keep = int(st.number("keep", 5, lo=1, integer=True))
+    log_file = st.path("log_file", current.parent / "refresh.log.jsonl")
+    lock_file = st.path("lock_file", current.with_name(current.name + ".lock"))
+    st.finish()
+    if versions_dir.resolve() == current.parent.resolve():
+        st.fail("versions_dir", "must not be the folder of the current store")
+    store = StoreSettings(current, versions_dir, keep, log_file, lock_file)
+
+    src = _Reader(path, "sources", data["sources"])
+    values: dict[str, Any] = {}
+    for key, (_, _, required) in SOURCE_KINDS.items():
+        value = src.get(key)
+        if value is None:
+            if required:
+                src.fail(key, "missing: this source is required")
+            continue
+        if key == "communes":
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list):
+                src.fail(key, "must be a URL/path or a list of them")
+            values[key] = tuple(_source(src, key, v, f"communes-{i}")
+                                for i, v in enumerate(items, start=1))
+        else:
+            values[key] = _source(src, key, value, key)
+    src.finish()
+    sources = Sources(**values)
+
+    dl = _Reader(path, "download", data.get("download", {}))
+    download = DownloadSettings(
+        raw_dir=dl.path("raw_dir", current.parent / "raw"),
+        timeout_s=float(dl.number("timeout_s", 60.0, lo=0.001)),
+        retries=int(dl.number("retries", 4, lo=0, integer=True)),
+        backoff_s=float(dl.number("backoff_s", 2.0, lo=0)),
+        backoff_max_s=float(dl.number("backoff_max_s", 60.0, lo=0)),
+        min_bytes=int(dl.number("min_bytes", 64, lo=0, integer=True)),
+        user_agent=dl.string("user_agent", DownloadSettings.user_agent) or "",
+    )
+    dl.finish()
+
+    va = _Reader(path, "validation", data.get("validation", {}))
+    required = va.get("territories_required", TERRITORIES_PREVIOUS)
+    if isinstance(required, str):
+        if required not in (TERRITORIES_PREVIOUS, TERRITORIES_ALL, TERRITORIES_NONE):
+            va.fail("territories_required",
+                    f'must be "previous", "all", "none" or a list of territory ids, got {required!r}')
+    elif isinstance(required, list) and required and all(
+            isinstance(r, str) and re.fullmatch(r"\S+", r) for r in required):
+        required = tuple(required)
+    else:
+        va.fail("territories_required",
+                f'must be "previous", "all", "none" or a non-empty list of territory ids, got {required!r}')
+    validation = ValidationSettings(
+        row_tolerance=float(va.number("row_tolerance", 0.10, lo=0, hi=1)),
+        territory_row_tolerance=float(va.number("territory_row_tolerance", 0.25, lo=0, hi=1)),
+        territory_min_rows=int(va.number("territory_min_rows", 20, lo=0, integer=True)),
+        min_geolocated_share=float(va.number("min_geolocated_share", 0.90, lo=0, hi=1)),
+        require_families=va.boolean("require_families", True),
+        territories_required=required,
+    )
+    va.finish()
+
+    rp = _Reader(path, "report", data.get("report", {}))
+    report = ReportSettings(moved_threshold_m=float(rp.number("moved_threshold_m", 100.0, lo=0)))
+    rp.finish()
+    return RefreshConfig(path, sources, download, validation, store, report)

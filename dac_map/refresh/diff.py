@@ -1,0 +1,491 @@
+"""Change report between two versions of the store: what a coordinator should know.
+
+:func:`compare_stores` compares the ``etablissements`` layers of two GeoPackages by FINESS
+number and returns a :class:`ChangeReport`:
+
+==============  =============================================================================
+``opened``      in the new version only
+``closed``      in the previous version only (gone from the FINESS extract)
+``moved``       both geolocated, same metric CRS, further apart than the threshold (``x_m``/``y_m``)
+``renamed``     ``name`` (FINESS ``rs``) changed
+``category``    ``category`` (FINESS ``categetab``) changed
+``phone``       ``phone`` changed (including added or removed)
+``capacity``    ``capacity_installed`` or ``capacity_authorised`` changed; compared only when
+                both versions were built with an equipment extract
+==============  =============================================================================
+
+One establishment can have several changes (one row each). Counts are given per change type,
+per DAC territory (``dac_id``; :data:`NO_TERRITORY` when none) and per family.
+
+Writers: :func:`render_markdown`, :func:`render_html` (every value escaped), :func:`write_csv`
+(``;``, UTF-8 with BOM, cells that a spreadsheet would run as a formula are prefixed with ``'``).
+:func:`load_latest_changes` reads the ``changements`` layer a refresh stores in the GeoPackage.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from dac_map import store
+
+#: Layer of the GeoPackage holding the changes since the previous version.
+CHANGES_LAYER = "changements"
+
+CHANGE_TYPES = ("opened", "closed", "moved", "renamed", "category", "phone", "capacity")
+CHANGE_LABELS = {
+    "opened": "Ouverture",
+    "closed": "Fermeture",
+    "moved": "Déplacement",
+    "renamed": "Changement de nom",
+    "category": "Changement de catégorie",
+    "phone": "Changement de téléphone",
+    "capacity": "Changement de capacité",
+}
+#: Key of the rows that belong to no DAC territory / to no family in the per-group counts.
+NO_TERRITORY = "(hors territoire)"
+NO_FAMILY = "(sans famille)"
+
+#: Columns of the ``changements`` layer and of :meth:`ChangeReport.to_frame`.
+COLUMNS = ("finess", "name", "change", "change_label", "before", "after", "distance_m",
+           "dac_id", "family", "family_label")
+#: French headers of the CSV report, in the order of :data:`COLUMNS`.
+CSV_HEADER = ("finess", "nom", "changement", "libelle_changement", "avant", "apres",
+              "distance_m", "dac_id", "famille", "libelle_famille")
+
+_WANTED = ("finess", "name", "category", "category_label", "phone", "address", "postcode",
+           "city", "x_m", "y_m", "epsg_m", "dac_id", "family", "family_label",
+           "capacity_installed", "capacity_authorised")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """Identity of one version of the store."""
+
+    file: str
+    version: str | None
+    source_date: str | None
+    etl_time: str | None
+    establishments: int
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of one establishment."""
+
+    finess: str
+    name: str | None
+    change: str
+    before: str | None
+    after: str | None
+    dac_id: str | None
+    family: str | None
+    family_label: str | None
+    distance_m: int | None = None
+
+    @property
+    def change_label(self) -> str:
+        return CHANGE_LABELS[self.change]
+
+
+@dataclass(frozen=True)
+class ChangeReport:
+    """The changes between two versions, with their counts."""
+
+    previous: VersionInfo | None
+    current: VersionInfo
+    moved_threshold_m: float
+    capacity_compared: bool
+    changes: tuple[Change, ...]
+    #: Change type -> count, every type listed (zeros included), in :data:`CHANGE_TYPES` order.
+    counts: dict[str, int]
+    #: DAC territory -> change type -> count (types with a count only).
+    by_territory: dict[str, dict[str, int]]
+    #: Family -> change type -> count (types with a count only).
+    by_family: dict[str, dict[str, int]]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def total(self) -> int:
+        return len(self.changes)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per change, :data:`COLUMNS`."""
+        return changes_frame(self.changes)
+
+
+def changes_frame(changes: tuple[Change, ...] | list[Change]) -> pd.DataFrame:
+    text = {c: pd.Series([getattr(ch, c) if c != "change_label" else ch.change_label
+                          for ch in changes], dtype="str")
+            for c in COLUMNS if c != "distance_m"}
+    frame = pd.DataFrame(text, columns=[c for c in COLUMNS if c != "distance_m"])
+    frame.insert(COLUMNS.index("distance_m"), "distance_m",
+                 pd.array([ch.distance_m for ch in changes], dtype="Int64"))
+    return frame
+
+
+# --------------------------------------------------------------------------- comparing
+
+def _text(value) -> str | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def _count(value) -> str:
+    return "—" if value is None or pd.isna(value) else str(int(value))
+
+
+def _place(row) -> str | None:
+    town = " ".join(t for t in (_text(row.get("postcode")), _text(row.get("city"))) if t)
+    parts = [t for t in (_text(row.get("address")), town) if t]
+    return ", ".join(parts) or None
+
+
+def _category(row) -> str | None:
+    code, label = _text(row.get("category")), _text(row.get("category_label"))
+    return " ".join(t for t in (code, label) if t) or None
+
+
+def _summary(row) -> str | None:
+    parts = [t for t in (_category(row), _place(row)) if t]
+    return " — ".join(parts) or None
+
+
+def _capacity(row) -> str:
+    return (f"installées {_count(row.get('capacity_installed'))}, "
+            f"autorisées {_count(row.get('capacity_authorised'))}")
+
+
+def load_version(path: str | Path) -> tuple[pd.DataFrame, VersionInfo, bool]:
+    """The ``etablissements`` of a store (indexed by FINESS), its identity, and whether it
+    was built with an equipment extract."""
+    path = Path(path)
+    try:
+        fields = set(pyogrio.read_info(path, layer=store.ESTABLISHMENTS)["fields"])
+    except Exception:
+        fields = set(_WANTED)  # read_layer below reports the problem
+    cols = [c for c in _WANTED if c in fields]
+    frame = store.read_layer(path, store.ESTABLISHMENTS, columns=cols, read_geometry=False)
+    for c in _WANTED:
+        if c not in frame:
+            frame[c] = pd.NA
+    frame = frame.drop_duplicates("finess").set_index("finess", drop=False)
+    meta = store.read_metadata(path)
+    counts = meta.get("counts") if isinstance(meta.get("counts"), dict) else {}
+    has_equipment = bool(counts.get("equipment_lines")) or bool(meta.get("equipment_file"))
+    info = VersionInfo(
+        file=path.name,
+        version=_text(meta.get("refresh_version")),
+        source_date=_text(meta.get("source_date")),
+        etl_time=_text(meta.get("etl_time")),
+        establishments=len(frame),
+    )
+    return frame, info, has_equipment
+
+
+def compare_frames(previous: pd.DataFrame, current: pd.DataFrame, moved_threshold_m: float,
+                   capacity: bool = True) -> tuple[Change, ...]:
+    """Changes between two ``etablissements`` tables indexed by FINESS number."""
+    changes: list[Change] = []
+
+    def add(row, kind: str, before, after, distance=None) -> None:
+        changes.append(Change(
+            finess=str(row["finess"]), name=_text(row.get("name")), change=kind,
+            before=_text(before), after=_text(after), dac_id=_text(row.get("dac_id")),
+            family=_text(row.get("family")), family_label=_text(row.get("family_label")),
+            distance_m=distance))
+
+    for fin in current.index.difference(previous.index):
+        row = current.loc[fin]
+        add(row, "opened", None, _summary(row))
+    for fin in previous.index.difference(current.index):
+        row = previous.loc[fin]
+        add(row, "closed", _summary(row), None)
+
+    common = current.index.intersection(previous.index)
+    p = previous.loc[common]
+    n = current.loc[common]
+
+    def differs(col: str) -> np.ndarray:
+        a = p[col].astype("str").fillna("").str.strip().to_numpy()
+        b = n[col].astype("str").fillna("").str.strip().to_numpy()
+        return a != b
+
+    px = pd.to_numeric(p["x_m"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    py = pd.to_numeric(p["y_m"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    nx = pd.to_numeric(n["x_m"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    ny = pd.to_numeric(n["y_m"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    dist = np.hypot(nx - px, ny - py)
+    same_crs = ~differs("epsg_m")
+    moved = np.isfinite(dist) & same_crs & (dist > moved_threshold_m)
+    masks = {
+        "moved": moved,
+        "renamed": differs("name"),
+        "category": differs("category"),
+        "phone": differs("phone"),
+    }
+    if capacity:
+        cap = np.zeros(len(common), dtype=bool)
+        for col in ("capacity_installed", "capacity_authorised"):
+            a = pd.to_numeric(p[col], errors="coerce").fillna(-1).to_numpy()
+            b = pd.to_numeric(n[col], errors="coerce").fillna(-1).to_numpy()
+            cap |= a != b
+        masks["capacity"] = cap
+    for kind, mask in masks.items():
+        for i in np.flatnonzero(mask):
+            old, new = p.iloc[i], n.iloc[i]
+            if kind == "moved":
+                add(new, kind, _place(old), _place(new), int(round(float(dist[i]))))
+            elif kind == "renamed":
+                add(new, kind, old.get("name"), new.get("name"))
+            elif kind == "category":
+                add(new, kind, _category(old), _category(new))
+            elif kind == "phone":
+                add(new, kind, old.get("phone"), new.get("phone"))
+            else:
+                add(new, kind, _capacity(old), _capacity(new))
+    order = {k: i for i, k in enumerate(CHANGE_TYPES)}
+    changes.sort(key=lambda c: (order[c.change], c.dac_id or "", c.finess))
+    return tuple(changes)
+
+
+def _group_counts(changes: tuple[Change, ...], key) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for ch in changes:
+        inner = out.setdefault(key(ch), {})
+        inner[ch.change] = inner.get(ch.change, 0) + 1
+    return {k: {t: out[k][t] for t in CHANGE_TYPES if t in out[k]} for k in sorted(out)}
+
+
+def build_report(changes: tuple[Change, ...], previous: VersionInfo | None,
+                 current: VersionInfo, moved_threshold_m: float, capacity_compared: bool,
+                 notes: tuple[str, ...] = ()) -> ChangeReport:
+    counts = {t: 0 for t in CHANGE_TYPES}
+    for ch in changes:
+        counts[ch.change] += 1
+    return ChangeReport(
+        previous=previous, current=current, moved_threshold_m=float(moved_threshold_m),
+        capacity_compared=capacity_compared, changes=changes, counts=counts,
+        by_territory=_group_counts(changes, lambda c: c.dac_id or NO_TERRITORY),
+        by_family=_group_counts(changes, lambda c: c.family or NO_FAMILY),
+        notes=notes)
+
+
+def compare_stores(previous: str | Path | None, current: str | Path,
+                   moved_threshold_m: float = 100.0) -> ChangeReport:
+    """Change report of ``current`` against ``previous`` (``None``: first version, no change)."""
+    new, new_info, new_eq = load_version(current)
+    if previous is None:
+        return build_report((), None, new_info, moved_threshold_m, False,
+                            ("Première version : pas de version précédente à comparer.",))
+    old, old_info, old_eq = load_version(previous)
+    notes: list[str] = []
+    capacity = old_eq and new_eq
+    if not capacity:
+        notes.append("Capacités non comparées : l'une des deux versions a été construite sans "
+                     "extrait des équipements (cs1100505).")
+    changes = compare_frames(old, new, moved_threshold_m, capacity)
+    return build_report(changes, old_info, new_info, moved_threshold_m, capacity, tuple(notes))
+
+
+# --------------------------------------------------------------------------- writers
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|&!~#$])")
+
+
+def md(value) -> str:
+    """Markdown-safe text: special characters backslash-escaped, line breaks flattened."""
+    text = "" if value is None else str(value)
+    text = re.sub(r"\s*[\r\n]+\s*", " ", text)
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _version_text(v: VersionInfo | None) -> str:
+    if v is None:
+        return "aucune"
+    parts = [v.version or v.file]
+    if v.source_date:
+        parts.append(f"extrait FINESS du {v.source_date}")
+    parts.append(f"{v.establishments} établissements")
+    return ", ".join(parts)
+
+
+def _group_rows(groups: dict[str, dict[str, int]]) -> list[list[str]]:
+    return [[k, *(str(inner.get(t, 0)) for t in CHANGE_TYPES), str(sum(inner.values()))]
+            for k, inner in groups.items()]
+
+
+def _change_row(ch: Change) -> list[str]:
+    after = ch.after or ""
+    if ch.distance_m is not None:
+        after = f"{after} ({ch.distance_m} m)" if after else f"{ch.distance_m} m"
+    return [ch.finess, ch.name or "", ch.before or "", after, ch.dac_id or "",
+            ch.family_label or ch.family or ""]
+
+
+_CHANGE_HEAD = ["FINESS", "Nom", "Avant", "Après", "DAC", "Famille"]
+
+
+def render_markdown(report: ChangeReport) -> str:
+    """The report as Markdown (every value escaped)."""
+    out = ["# Nouveautés depuis la dernière mise à jour", "",
+           f"- Version précédente : {md(_version_text(report.previous))}",
+           f"- Nouvelle version : {md(_version_text(report.current))}",
+           f"- Seuil de déplacement : {report.moved_threshold_m:g} m",
+           f"- Total des changements : {report.total}"]
+    out += [f"- {md(n)}" for n in report.notes]
+    out += ["", "| Changement | Nombre |", "|---|---:|"]
+    out += [f"| {CHANGE_LABELS[t]} | {n} |" for t, n in report.counts.items()]
+
+    def table(title: str, first: str, groups: dict[str, dict[str, int]]) -> None:
+        if not groups:
+            return
+        out.extend(["", f"## {title}", "",
+                    "| " + " | ".join([first, *(CHANGE_LABELS[t] for t in CHANGE_TYPES), "Total"])
+                    + " |", "|---" + "|---:" * (len(CHANGE_TYPES) + 1) + "|"])
+        out.extend("| " + " | ".join(md(c) for c in row) + " |" for row in _group_rows(groups))
+
+    table("Par territoire DAC", "Territoire", report.by_territory)
+    table("Par famille", "Famille", report.by_family)
+    for kind in CHANGE_TYPES:
+        rows = [c for c in report.changes if c.change == kind]
+        if not rows:
+            continue
+        out.extend(["", f"## {CHANGE_LABELS[kind]} ({len(rows)})", "",
+                    "| " + " | ".join(_CHANGE_HEAD) + " |", "|---" * len(_CHANGE_HEAD) + "|"])
+        out.extend("| " + " | ".join(md(c) for c in _change_row(ch)) + " |" for ch in rows)
+    return "\n".join(out) + "\n"
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
+table{border-collapse:collapse;margin:.5rem 0 1.5rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;
+text-align:left;vertical-align:top}td.n,th.n{text-align:right}caption{text-align:left;font-weight:bold}"""
+
+
+def render_html(report: ChangeReport) -> str:
+    """The report as a standalone HTML page (every value escaped, no script)."""
+    e = html.escape
+
+    def table(caption: str, head: list[str], rows: list[list[str]], numeric_from: int) -> str:
+        th = "".join(f'<th{" class=n" if i >= numeric_from else ""}>{e(h)}</th>'
+                     for i, h in enumerate(head))
+        body = "".join("<tr>" + "".join(f'<td{" class=n" if i >= numeric_from else ""}>{e(c)}</td>'
+                                        for i, c in enumerate(row)) + "</tr>" for row in rows)
+        return f"<table><caption>{e(caption)}</caption><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+    parts = ["<!DOCTYPE html>", '<html lang="fr"><head><meta charset="utf-8">',
+             "<title>Nouveautés depuis la dernière mise à jour</title>",
+             f"<style>{_CSS}</style></head><body>",
+             "<h1>Nouveautés depuis la dernière mise à jour</h1><ul>",
+             f"<li>Version précédente : {e(_version_text(report.previous))}</li>",
+             f"<li>Nouvelle version : {e(_version_text(report.current))}</li>",
+             f"<li>Seuil de déplacement : {e(f'{report.moved_threshold_m:g}')} m</li>",
+             f"<li>Total des changements : {report.total}</li>"]
+    parts += [f"<li>{e(n)}</li>" for n in report.notes]
+    parts.append("</ul>")
+    parts.append(table("Changements", ["Changement", "Nombre"],
+                       [[CHANGE_LABELS[t], str(n)] for t, n in report.counts.items()], 1))
+    group_head = [*(CHANGE_LABELS[t] for t in CHANGE_TYPES), "Total"]
+    if report.by_territory:
+        parts.append(table("Par territoire DAC", ["Territoire", *group_head],
+                           _group_rows(report.by_territory), 1))
+    if report.by_family:
+        parts.append(table("Par famille", ["Famille", *group_head],
+                           _group_rows(report.by_family), 1))
+    for kind in CHANGE_TYPES:
+        rows = [_change_row(c) for c in report.changes if c.change == kind]
+        if rows:
+            parts.append(f"<h2>{e(CHANGE_LABELS[kind])} ({len(rows)})</h2>")
+            parts.append(table(CHANGE_LABELS[kind], _CHANGE_HEAD, rows, len(_CHANGE_HEAD)))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _cell(value) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def write_csv(report: ChangeReport, path: str | Path) -> Path:
+    """One row per change (``;``, UTF-8 with BOM, French headers :data:`CSV_HEADER`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8-sig") as f:
+        w = csv.writer(f, delimiter=";")
+        w.writerow(CSV_HEADER)
+        for ch in report.changes:
+            w.writerow([_cell(ch.finess), _cell(ch.name), ch.change, ch.change_label,
+                        _cell(ch.before), _cell(ch.after),
+                        "" if ch.distance_m is None else ch.distance_m,
+                        _cell(ch.dac_id), _cell(ch.family), _cell(ch.family_label)])
+    return path
+
+
+def write_reports(report: ChangeReport, base: str | Path) -> dict[str, Path]:
+    """Write ``<base>.md``, ``<base>.html`` and ``<base>.csv``; return their paths by format."""
+    base = Path(base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    paths = {"md": base.with_name(base.name + ".md"), "html": base.with_name(base.name + ".html"),
+             "csv": base.with_name(base.name + ".csv")}
+    paths["md"].write_text(render_markdown(report), encoding="utf-8")
+    paths["html"].write_text(render_html(report), encoding="utf-8")
+    write_csv(report, paths["csv"])
+    return paths
+
+
+# --------------------------------------------------------------------------- the store
+
+def write_changes_layer(report: ChangeReport, path: str | Path) -> None:
+    """Add (or replace) the ``changements`` attribute table in the GeoPackage ``path``."""
+    pyogrio.write_dataframe(report.to_frame(), Path(path), layer=CHANGES_LAYER, driver="GPKG",
+                            use_arrow=True)
+
+
+def load_latest_changes(store_path: str | Path) -> pd.DataFrame | None:
+    """The changes stored by the last refresh (:data:`COLUMNS`), or ``None`` when the store
+    has no ``changements`` layer (built by ``dac-map etl``/``demo``, or absent). An empty
+    frame means a refresh found no change (or had no previous version)."""
+    path = Path(store_path)
+    if not path.is_file():
+        return None
+    try:
+        if CHANGES_LAYER not in store.list_store_layers(path):
+            return None
+    except Exception:
+        return None
+    frame = store.read_layer(path, CHANGES_LAYER)
+    for c in COLUMNS:
+        if c not in frame:
+            frame[c] = pd.NA
+    frame = frame[list(COLUMNS)].copy()
+    frame["distance_m"] = pd.to_numeric(frame["distance_m"], errors="coerce").round().astype("Int64")
+    return frame.reset_index(drop=True)
+
+
+def load_change_summary(store_path: str | Path) -> dict[str, object] | None:
+    """What the last refresh recorded about its changes (metadata keys ``refresh_*``,
+    ``previous_*``, ``changes_*``), or ``None`` when the store was not built by a refresh."""
+    path = Path(store_path)
+    if not path.is_file():
+        return None
+    try:
+        meta = store.read_metadata(path)
+    except Exception:
+        return None
+    if "changes_counts" not in meta:
+        return None
+    keys = ("refresh_version", "refresh_time", "source_date", "previous_version",
+            "previous_source_date", "changes_total", "changes_counts", "changes_by_territory",
+            "changes_by_family", "changes_moved_threshold_m", "changes_capacity_compared",
+            "changes_notes")
+    return {k: meta.get(k) for k in keys}
