@@ -170,3 +170,24 @@ def test_structure_like_rows_never_crash(rows):
     text = _HEADER + _GOOD + "\n" + body
     ext = parse_establishments_text(text, "prop.csv")
     assert ext.section_lines["structureet"] >= 1
+
+
+def test_quoted_newline_falls_back_to_exact_line_numbers():
+    """A quoted field spanning two lines: the record keeps its text and later lines their numbers."""
+    good = _GOOD.split(";")
+    multi = list(good)
+    multi[1], multi[3] = "800000226", '"FOYER\nSUR DEUX LIGNES"'
+    bad = ["structureet", "800000234", "TROP COURT"]
+    text = _HEADER + ";".join(multi) + "\n" + ";".join(bad) + "\n" + _GOOD + "\n"
+    ext = parse_establishments_text(text, "multi.csv")
+    names = dict(zip(ext.structures["nofinesset"], ext.structures["rs"]))
+    assert names["800000226"] == "FOYER\nSUR DEUX LIGNES"
+    assert dict(zip(ext.structures["nofinesset"], ext.structures["line"])) == {
+        "800000226": 2, "800000143": 5}
+    assert [(i.line, i.field) for i in ext.issues] == [(4, "*")]
+
+
+def test_bare_cr_line_endings_use_the_csv_path():
+    text = (_HEADER + _GOOD + "\n").replace("\n", "\r")
+    ext = parse_establishments_text(text, "mac.csv")
+    assert len(ext.structures) == 1 and ext.source_date == "2021-01-08"
