@@ -390,7 +390,7 @@ def build_territories(territories: pd.DataFrame, departments: gpd.GeoDataFrame,
             issues.append(RowIssue(path, i, "communes",
                                    f"no outline for {len(missing)} commune(s) of {row.dac_id}: "
                                    f"{', '.join(missing[:5])}", "kept"))
-        geoms.append(shapely.union_all(parts) if parts else None)
+        geoms.append(None if not parts else parts[0] if len(parts) == 1 else shapely.union_all(parts))
     out = territories.copy()
     out["departments"] = out["departments"].map(" ".join)
     out["communes"] = out["communes"].map(" ".join)

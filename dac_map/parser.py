@@ -251,8 +251,8 @@ def _split_sections_csv(text: str, path: str, sections: tuple[Section, ...]) -> 
 def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sections:
     """Group the records of ``text`` by section into text DataFrames, checking field counts.
 
-    Uses Arrow (vectorised line classification, multi-threaded CSV reader) when no quoted
-    field spans several lines, the common case; else falls back to :func:`_split_sections_csv`.
+    Uses Arrow's multi-threaded CSV reader on each section's lines when no quoted field spans
+    several lines (the common case); else falls back to :func:`_split_sections_csv`.
     """
     normalised = text.replace("\r\n", "\n")
     if "\r" in normalised:
@@ -262,24 +262,21 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sec
         lines.pop()
     if '"' in normalised and any(line.count('"') % 2 for line in lines if '"' in line):
         return _split_sections_csv(text, path, sections)
-    arr = pa.array(lines, type=pa.large_string())
     by_name = {sec.name: sec for sec in sections}
-    selected: dict[str, np.ndarray] = {}
-    matched = np.zeros(len(arr), dtype=bool)
-    for name in by_name:
-        mask = np.asarray(pc.starts_with(arr, name + ";"), dtype=bool)
-        selected[name] = np.flatnonzero(mask)
-        matched |= mask
-    blank = np.asarray(pc.equal(arr, ""), dtype=bool)
-    first_line = int(np.flatnonzero(~blank)[0]) if (~blank).any() else -1
+    selected = {name: [i for i, line in enumerate(lines) if line.startswith(name + ";")]
+                for name in by_name}
+    matched = set().union(*selected.values())
+    non_blank = [i for i, line in enumerate(lines) if line]
+    first_line = non_blank[0] if non_blank else -1
     issues: list[RowIssue] = []
     source_date: str | None = None
-    extra: dict[str, list[int]] = {name: [] for name in by_name}
-    for i in np.flatnonzero(~matched & ~blank):
+    for i in non_blank if len(matched) < len(non_blank) else ():
+        if i in matched:
+            continue
         values = next(csv.reader([lines[i]], delimiter=";"), [""])
         norm = values[0].strip().lstrip("\ufeff").lower()
         if norm in by_name:
-            extra[norm].append(int(i))
+            selected[norm].append(i)
         elif i == first_line and norm == HEADER_TAG:
             if len(values) >= 4:
                 source_date = values[3].strip() or None
@@ -288,29 +285,33 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sec
             raise InputFormatError(
                 f"first line starts with {values[0][:40]!r}: this is not a raw FINESS etalab "
                 f"extract (expected a 'finess;etalab;...' header or '{expected}' lines)",
-                path=path, line=int(i) + 1, field="section")
+                path=path, line=i + 1, field="section")
         else:
-            issues.append(RowIssue(path, int(i) + 1, "section",
+            issues.append(RowIssue(path, i + 1, "section",
                                    f"unknown line type {values[0][:40]!r}", raw=_excerpt(values)))
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    ends = np.cumsum(lengths + 1) - 1  # offset of the newline after each line
     frames = {}
     for name, idx in selected.items():
-        if extra[name]:
-            idx = np.sort(np.concatenate([idx, np.asarray(extra[name], dtype=idx.dtype)]))
-            selected[name] = idx
-        frames[name], more = _arrow_frame(lines, idx, by_name[name], path)
+        idx_arr = np.unique(np.asarray(idx, dtype=np.int64))
+        frames[name], more = _arrow_frame(normalised, lines, ends - lengths, ends, idx_arr,
+                                          by_name[name], path)
         issues += more
     issues.sort(key=lambda issue: issue.line)
     seen = {name: len(idx) for name, idx in selected.items()}
-    return _Sections(source_date, frames, issues, int((~blank).sum()), seen)
+    return _Sections(source_date, frames, issues, len(non_blank), seen)
 
 
-def _arrow_frame(lines: list[str], idx: np.ndarray, section: Section, path: str
+def _arrow_frame(text: str, lines: list[str], starts: np.ndarray, ends: np.ndarray,
+                 idx: np.ndarray, section: Section, path: str
                  ) -> tuple[pd.DataFrame, list[RowIssue]]:
-    """Parse the lines ``idx`` (0-based) of one section with Arrow's CSV reader; wrong widths
-    become issues (or are accepted when the section tolerates one trailing empty field).
+    """Parse the lines ``idx`` (0-based, sorted) of one section with Arrow's CSV reader.
 
-    Each line is prefixed with its 1-based number as an extra first column, so that rows
-    Arrow rejects still name their line.
+    A contiguous block is handed over as one slice of ``text`` (``starts``/``ends`` are the
+    character offsets of each line). Rows Arrow rejects (wrong width) are found back by their
+    text to name their line; they become issues, or are accepted when the section tolerates
+    one trailing empty field. Valid rows keep their order, so their line numbers are the
+    remaining positions.
     """
     if not len(idx):
         return _frame([], [], section), []
@@ -320,32 +321,47 @@ def _arrow_frame(lines: list[str], idx: np.ndarray, section: Section, path: str
         bad.append(row.text)
         return "skip"
 
-    names = ["line", "_section", *section.fields]
-    body = "\n".join([f"{i + 1};{lines[i]}" for i in idx.tolist()]).encode("utf-8")
-    types = {c: pa.string() for c in names}
-    types["line"] = pa.int64()
+    if idx[-1] - idx[0] + 1 == len(idx):
+        body = text[starts[idx[0]]:ends[idx[-1]]].encode("utf-8")
+    else:
+        body = "\n".join([lines[i] for i in idx.tolist()]).encode("utf-8")
+    names = ["_section", *section.fields]
     table = pacsv.read_csv(
         pa.BufferReader(body),
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
         parse_options=pacsv.ParseOptions(delimiter=";", quote_char='"', double_quote=True,
                                          invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False,
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                             strings_can_be_null=False,
                                              quoted_strings_can_be_null=False),
     )
+    numbers = idx + 1
     issues: list[RowIssue] = []
     extra_rows, extra_lines = [], []
-    for text in bad:
-        number, _, raw = text.partition(";")
-        values = next(csv.reader([raw], delimiter=";"), [])
-        width = len(values)
-        if section.trailing_empty_ok and width == section.width + 1 and not values[-1].strip():
-            extra_rows.append(values[:-1])
-            extra_lines.append(int(number))
-            continue
-        issues.append(RowIssue(path, int(number), "*",
-                               f"{width} fields on a '{section.name}' line, expected {section.width}",
-                               raw=_excerpt(values)))
-    frame = _trim(table.drop(["_section"]), section)
+    if bad:
+        wanted: dict[str, int] = {}
+        for t in bad:
+            wanted[t] = wanted.get(t, 0) + 1
+        rejected_pos = []
+        for pos, i in enumerate(idx.tolist()):
+            if wanted.get(lines[i], 0):
+                wanted[lines[i]] -= 1
+                rejected_pos.append(pos)
+        for pos in rejected_pos:
+            line = int(numbers[pos])
+            values = next(csv.reader([lines[idx[pos]]], delimiter=";"), [])
+            width = len(values)
+            if section.trailing_empty_ok and width == section.width + 1 and not values[-1].strip():
+                extra_rows.append(values[:-1])
+                extra_lines.append(line)
+                continue
+            issues.append(RowIssue(
+                path, line, "*",
+                f"{width} fields on a '{section.name}' line, expected {section.width}",
+                raw=_excerpt(values)))
+        numbers = np.delete(numbers, rejected_pos)
+    table = table.drop(["_section"]).append_column("line", pa.array(numbers, type=pa.int64()))
+    frame = _trim(table, section)
     if extra_rows:
         frame = pd.concat([frame, _frame(extra_rows, extra_lines, section)], ignore_index=True)
         frame = frame.sort_values("line", kind="stable").reset_index(drop=True)
