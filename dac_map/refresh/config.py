@@ -24,7 +24,7 @@ Layout (every section but ``[sources]`` is optional; defaults shown)::
     retries = 4             # attempts after the first one
     backoff_s = 2.0         # first wait, doubled at each retry...
     backoff_max_s = 60.0    # ... up to this
-    min_bytes = 64          # smaller downloads are refused
+    min_bytes = 1024        # a smaller FINESS extract is refused
     user_agent = "dac-map/<version> (refresh)"
 
     [validation]
@@ -145,7 +145,9 @@ class DownloadSettings:
     retries: int = 4
     backoff_s: float = 2.0
     backoff_max_s: float = 60.0
-    min_bytes: int = 64
+    #: FINESS extracts smaller than this are refused (the tables and outlines are checked
+    #: by content only).
+    min_bytes: int = 1024
     user_agent: str = f"dac-map/{__version__} (refresh)"
 
 
@@ -197,7 +199,7 @@ class _Reader:
     """Typed access to one TOML table, with errors naming the file and the key."""
 
     def __init__(self, path: Path, section: str, table: Any) -> None:
-        self.path = path
+        self.file = path
         self.section = section
         if not isinstance(table, dict):
             self.fail(None, "must be a table")
@@ -208,7 +210,7 @@ class _Reader:
         return f"[{self.section}] {key}" if key else f"[{self.section}]"
 
     def fail(self, key: str | None, message: str) -> None:
-        raise ConfigError(message, path=str(self.path), field=self.key(key))
+        raise ConfigError(message, path=str(self.file), field=self.key(key))
 
     def get(self, key: str, default: Any = None) -> Any:
         self.used.add(key)
@@ -239,7 +241,7 @@ class _Reader:
 
     def path(self, key: str, default: Path) -> Path:
         value = self.string(key)
-        return default if value is None else resolve(value, self.path)
+        return default if value is None else resolve(value, self.file)
 
     def finish(self) -> None:
         unknown = sorted(set(self.table) - self.used)
@@ -270,7 +272,7 @@ def _source(reader: _Reader, key: str, value: Any, name: str) -> Source:
     scheme = urlsplit(value).scheme.lower()
     if scheme and len(scheme) > 1 and scheme not in ("http", "https"):
         reader.fail(key, f"unsupported URL scheme {scheme!r}: use http(s):// or a local path")
-    location = value if is_url(value) else str(resolve(value, reader.path))
+    location = value if is_url(value) else str(resolve(value, reader.file))
     return Source(name, location, kind, name + _suffix(value, default_suffix))
 
 
@@ -340,7 +342,7 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
         retries=int(dl.number("retries", 4, lo=0, integer=True)),
         backoff_s=float(dl.number("backoff_s", 2.0, lo=0)),
         backoff_max_s=float(dl.number("backoff_max_s", 60.0, lo=0)),
-        min_bytes=int(dl.number("min_bytes", 64, lo=0, integer=True)),
+        min_bytes=int(dl.number("min_bytes", 1024, lo=0, integer=True)),
         user_agent=dl.string("user_agent", DownloadSettings.user_agent) or "",
     )
     dl.finish()

@@ -299,11 +299,12 @@ def compare_stores(previous: str | Path | None, current: str | Path,
 
 # --------------------------------------------------------------------------- writers
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|&!~#$])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|&!~#$:])")
 
 
 def md(value) -> str:
-    """Markdown-safe text: special characters backslash-escaped, line breaks flattened."""
+    """Markdown-safe text: special characters backslash-escaped (HTML, links, tables, and
+    Streamlit's ``$math$`` and ``:directive[...]``), line breaks flattened."""
     text = "" if value is None else str(value)
     text = re.sub(r"\s*[\r\n]+\s*", " ", text)
     return _MD_SPECIAL.sub(r"\\\1", text)
@@ -319,9 +320,15 @@ def _version_text(v: VersionInfo | None) -> str:
     return ", ".join(parts)
 
 
-def _group_rows(groups: dict[str, dict[str, int]]) -> list[list[str]]:
-    return [[k, *(str(inner.get(t, 0)) for t in CHANGE_TYPES), str(sum(inner.values()))]
-            for k, inner in groups.items()]
+def _group_rows(groups: dict[str, dict[str, int]], names: dict[str, str] | None = None
+                ) -> list[list[str]]:
+    names = names or {}
+    return [[names.get(k, k), *(str(inner.get(t, 0)) for t in CHANGE_TYPES),
+             str(sum(inner.values()))] for k, inner in groups.items()]
+
+
+def _family_names(report: ChangeReport) -> dict[str, str]:
+    return {c.family: c.family_label for c in report.changes if c.family and c.family_label}
 
 
 def _change_row(ch: Change) -> list[str]:
@@ -346,16 +353,18 @@ def render_markdown(report: ChangeReport) -> str:
     out += ["", "| Changement | Nombre |", "|---|---:|"]
     out += [f"| {CHANGE_LABELS[t]} | {n} |" for t, n in report.counts.items()]
 
-    def table(title: str, first: str, groups: dict[str, dict[str, int]]) -> None:
+    def table(title: str, first: str, groups: dict[str, dict[str, int]],
+              names: dict[str, str] | None = None) -> None:
         if not groups:
             return
         out.extend(["", f"## {title}", "",
                     "| " + " | ".join([first, *(CHANGE_LABELS[t] for t in CHANGE_TYPES), "Total"])
                     + " |", "|---" + "|---:" * (len(CHANGE_TYPES) + 1) + "|"])
-        out.extend("| " + " | ".join(md(c) for c in row) + " |" for row in _group_rows(groups))
+        out.extend("| " + " | ".join(md(c) for c in row) + " |"
+                   for row in _group_rows(groups, names))
 
     table("Par territoire DAC", "Territoire", report.by_territory)
-    table("Par famille", "Famille", report.by_family)
+    table("Par famille", "Famille", report.by_family, _family_names(report))
     for kind in CHANGE_TYPES:
         rows = [c for c in report.changes if c.change == kind]
         if not rows:
@@ -400,7 +409,7 @@ def render_html(report: ChangeReport) -> str:
                            _group_rows(report.by_territory), 1))
     if report.by_family:
         parts.append(table("Par famille", ["Famille", *group_head],
-                           _group_rows(report.by_family), 1))
+                           _group_rows(report.by_family, _family_names(report)), 1))
     for kind in CHANGE_TYPES:
         rows = [_change_row(c) for c in report.changes if c.change == kind]
         if rows:

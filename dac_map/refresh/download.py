@@ -135,9 +135,12 @@ def check_head(kind: str, head: bytes, where: str, name: str) -> None:
 
 
 def validate_file(kind: str, path: Path, where: str, name: str, min_bytes: int = 0) -> None:
-    """Check a complete file of ``kind``; raise :class:`InputFormatError` if it is not one."""
+    """Check a complete file of ``kind``; raise :class:`InputFormatError` if it is not one.
+
+    ``min_bytes`` applies to the FINESS extracts only.
+    """
     size = path.stat().st_size
-    if size < min_bytes:
+    if kind in FINESS_FIRST_SECTIONS and size < min_bytes:
         raise InputFormatError(f"{name}: {size} bytes, fewer than the minimum {min_bytes}: "
                                "empty or truncated file", path=where)
     with open(path, "rb") as f:
@@ -251,7 +254,9 @@ def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar
     headers = {"User-Agent": policy.user_agent, "Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-        validator = state.get("etag") or state.get("last_modified")
+        etag = state.get("etag")
+        # If-Range needs a strong validator: a weak ETag would make the server send it all.
+        validator = etag if etag and not etag.startswith("W/") else state.get("last_modified")
         if validator:
             headers["If-Range"] = validator
     try:
@@ -316,7 +321,6 @@ def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar
 def _download(source: Source, part: Path, policy: DownloadSettings, say: Say,
               show_progress: bool, sleep: Callable[[float], None]) -> tuple[str | None, int, bool]:
     bar = _Bar(show_progress, source.name)
-    resumed = False
     last: Exception | None = None
     attempts = 0
     try:
@@ -328,8 +332,8 @@ def _download(source: Source, part: Path, policy: DownloadSettings, say: Say,
                 sleep(delay)
             attempts += 1
             try:
-                ctype, was_resumed = _attempt(source, part, policy, bar)
-                return ctype, attempts, resumed or was_resumed
+                ctype, resumed = _attempt(source, part, policy, bar)
+                return ctype, attempts, resumed
             except _Retry as exc:
                 last = exc
             except DacMapError:
