@@ -119,3 +119,45 @@ UNMET_NEEDS_DB = Path(_env("UNMET_NEEDS_DB", str(DATA_DIR / "unmet_needs.sqlite"
 
 #: Folder of the ARS reports (HTML, CSV) and of their JSON snapshots (changes since last report).
 REPORTS_DIR = Path(_env("REPORTS_DIR", str(DATA_DIR / "reports")))
+
+# --------------------------------------------------------------------------- app (dac_map.ui)
+
+#: URL prefix of the vendored front-end assets (Leaflet...), as seen from the map iframe. The
+#: default is relative to the streamlit-folium iframe (``/component/<name>/index.html``) and
+#: resolves to Streamlit's static file serving (``/app/static/``, ``static/`` beside app.py),
+#: so it also works behind ``server.baseUrlPath``. Never a CDN: the app must work offline.
+UI_ASSETS_URL = _env("UI_ASSETS_URL", "../../app/static/vendor")
+
+#: Above this many results the map draws counts per grid cell instead of one point per
+#: resource (national view); below, one canvas circle marker per resource.
+MAP_MAX_POINTS = int(_env("MAP_MAX_POINTS", "12000"))
+
+#: Size (degrees) of the grid cells of the aggregated map.
+MAP_AGGREGATE_CELL_DEG = float(_env("MAP_AGGREGATE_CELL_DEG", "0.25"))
+
+#: Height of the map, in pixels.
+MAP_HEIGHT_PX = int(_env("MAP_HEIGHT_PX", "620"))
+
+#: Background colour of the map when no tile layer is drawn (``TILES=none``).
+MAP_BACKGROUND = _env("MAP_BACKGROUND", "#eef1f4")
+
+#: Colour of a family missing from the ``familles`` table (or with an invalid colour).
+MAP_FALLBACK_COLOR = _env("MAP_FALLBACK_COLOR", "#7f7f7f")
+
+#: Tolerance (degrees) used to simplify the department and commune outlines drawn on the map.
+MAP_SIMPLIFY_DEG = float(_env("MAP_SIMPLIFY_DEG", "0.0008"))
+
+#: Most commune outlines drawn around a territory (beyond: departments only).
+MAP_MAX_COMMUNES = int(_env("MAP_MAX_COMMUNES", "2500"))
+
+#: Rows per page of the result list.
+UI_PAGE_SIZE = int(_env("UI_PAGE_SIZE", "100"))
+
+#: Default radius (km) of the "around a commune / point" filter.
+UI_DEFAULT_RADIUS_KM = float(_env("UI_DEFAULT_RADIUS_KM", "10"))
+
+#: Offer the national view ("France entière") in the territory list.
+UI_NATIONAL_VIEW = _env("UI_NATIONAL_VIEW", "1").lower() not in ("0", "false", "no", "non")
+
+#: Most resources printed on one A4 sheet.
+UI_MAX_SHEET_ITEMS = int(_env("UI_MAX_SHEET_ITEMS", "40"))

@@ -120,8 +120,10 @@ class CoverageData:
                 by_dep.setdefault(d, dac_id)
             for c in coms:
                 by_com.setdefault(c, dac_id)
-        codes = self.communes["code"]
-        result = codes.map(by_com).fillna(self.communes["department"].map(by_dep))
+        codes = self.communes["code"].astype("object")
+        explicit = codes.map(by_com).astype("object")
+        by_department = self.communes["department"].astype("object").map(by_dep).astype("object")
+        result = explicit.where(explicit.notna(), by_department)
         return pd.Series(result.to_numpy(), index=codes.to_numpy(), dtype="object")
 
     def territory_communes(self, dac_id: str) -> gpd.GeoDataFrame:

@@ -4,7 +4,7 @@ About 300 first names among the most given in France over the 20th century (pati
 are often old: the list leans on names given between 1920 and 1970, plus frequent recent ones),
 written with their usual accents. Left out on purpose: first names that are everyday words,
 places or associations in this context (France, Nancy, Lourdes, Florence, Rose, Blanche,
-Constance, Victoire, Aimé, Ange, Prudence, Modeste, Désiré, Espérance, Dominique is kept).
+Constance, Victoire, Noël, Aimé, Ange, Prudence, Modeste, Désiré, Espérance, Dominique is kept).
 Matching is accent- and case-insensitive (see :mod:`dac_map.coverage.unmet`).
 """
 
@@ -24,7 +24,7 @@ Francis Franck François Françoise Frédéric Frédérique Gabriel Gabrielle Ga
 Georges Georgette Gérald Gérard Germaine Ghislaine Gilbert Gilberte Gilles Ginette Gisèle
 Grégory Guillaume Guy Gustave Hélène Henri Henriette Hervé Hubert Hugo Hugues Inès Irène Isabelle
 Jacqueline Jacques Jean Jeanne Jeannine Jérémy Jérôme Joël Joëlle Jonathan Joseph Josette
-Josiane Josiane Jules Julie Julien Juliette Justine Karine Kévin Laetitia Laura Laure Laurence
+Josiane Jules Julie Julien Juliette Justine Karine Kévin Laetitia Laura Laure Laurence
 Laurent Léa Léon Léonie Léo Lionel Louis Louise Loïc Lucas Luc Lucie Lucien Lucienne Lucille Ludovic
 Lydie Madeleine Manon Marc Marcel Marcelle Margaux Marguerite Maria Marie Marine Marion Marius
 Marthe Martin Martine Mathieu Mathilde Maurice Maxime Mélanie Michel Micheline Michèle Michelle

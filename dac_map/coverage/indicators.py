@@ -233,7 +233,8 @@ def nearest_resources(communes: pd.DataFrame, establishments: pd.DataFrame,
         t = np.flatnonzero(sel & (ee == epsg))
         d, i = nearest_xy(cx[q], cy[q], ex[t], ey[t])
         dist[q] = d
-        idx[q] = np.where(i >= 0, t[np.maximum(i, 0)], -1)
+        if len(t):
+            idx[q] = np.where(i >= 0, t[np.maximum(i, 0)], -1)
     codes = communes["code"].astype("str").to_numpy()
     excluded_mask = (ce <= 0) | ~np.isfinite(cx) | ~np.isfinite(cy)
     excluded = [str(c) for c in codes[excluded_mask]]
@@ -420,6 +421,7 @@ class CommuneCoverage:
     table: gpd.GeoDataFrame
     notes: list[str] = field(default_factory=list)
     has_population: bool = False
+    has_capacity: bool = True
 
     @property
     def white_zones(self) -> pd.DataFrame:
@@ -448,7 +450,8 @@ class CommuneCoverage:
             total = float(pop.sum())
             out["pop_75plus"] = total
             out["pop_75plus_white_zones"] = float(pop[t["white_zone"]].sum())
-            out["places_per_1000_75plus"] = _r(float(t["places"].sum()) / total * 1000) if total else None
+            out["places_per_1000_75plus"] = (_r(float(t["places"].sum()) / total * 1000)
+                                             if total and self.has_capacity else None)
             w = pop[np.isfinite(t["distance_km"])]
             out["distance_mean_75plus_km"] = _r(float((d[w.index] * w).sum() / w.sum())) if w.sum() else None
         return out
@@ -496,21 +499,26 @@ def commune_coverage(data: CoverageData, dac_id: str, resource: ResourceType,
     table["places"] = table["code"].map(per["sum"]).fillna(0.0)
     table["white_zone"] = np.asarray(table["distance_km"] > threshold_km)
     has_pop = population_75 is not None
+    has_capacity = bool(places[mask].sum() > 0)
     if has_pop:
         ratio = places_per_1000(communes, est, places, population_75, radius_km)
         table["pop_75plus"] = ratio["pop_75plus"].to_numpy()
         table["places_area"] = ratio["places"].to_numpy()
         table["pop_75plus_area"] = ratio["pop_75plus_area"].to_numpy()
-        table["places_per_1000"] = ratio["places_per_1000"].to_numpy()
+        # No installed place known for this kind at all: a ratio of 0 would be misleading.
+        table["places_per_1000"] = ratio["places_per_1000"].to_numpy() if has_capacity else np.nan
     notes = list(near.notes)
     if not mask.any():
         notes.append("aucune ressource de ce type dans les données chargées")
+    elif has_pop and not has_capacity:
+        notes.append("aucune capacité (places installées) connue pour ce type de ressource : "
+                     "ratio par habitant non calculé")
     deps = set(data.establishments["department"].dropna().astype(str))
     return CommuneCoverage(dac_id=dac_id, territory_name=data.territory_name(dac_id),
                            resource=resource, resource_label=resource.describe(data),
                            threshold_km=float(threshold_km), radius_km=float(radius_km),
                            table=table, notes=notes + _border_note(communes, deps),
-                           has_population=has_pop)
+                           has_population=has_pop, has_capacity=has_capacity)
 
 
 def _border_note(communes: pd.DataFrame, loaded_departments: Iterable[str]) -> list[str]:

@@ -163,6 +163,30 @@ def read_population(path: str | Path) -> PopulationTable:
     return PopulationTable(table=out, source=str(path), layout=layout, fictitious=fictitious)
 
 
+def is_demo_store(metadata: dict[str, object]) -> bool:
+    """True when a store's metadata say it holds demonstration data (illustrative capacities,
+    or an establishments file named ``RECONSTRUCTED_``/``DEMO``/``synthetic``)."""
+    name = str(metadata.get("establishments_file") or "").lower()
+    return bool(metadata.get("equipment_illustrative")) or name.startswith(
+        ("reconstructed", "demo", "synthetic"))
+
+
+def default_population(metadata: dict[str, object]) -> PopulationTable | None:
+    """The population table of :data:`dac_map.settings.POPULATION_PATH` for a store, or None
+    when the setting is empty/``none``, the file is missing, or the table is FICTITIOUS while
+    the store holds real data (the demo table never feeds ratios of real data unless asked for
+    explicitly with a path)."""
+    from dac_map import settings
+
+    text = str(settings.POPULATION_PATH or "").strip()
+    if not text or text.lower() == "none" or not Path(text).is_file():
+        return None
+    table = read_population(text)
+    if table.fictitious and not is_demo_store(metadata):
+        return None
+    return table
+
+
 def _check(values: pd.Series, raw: pd.Series, path: str | Path, col: str, skipped: int) -> pd.Series:
     bad = (values.isna() & raw.astype("str").str.strip().ne("")) | (values < 0)
     if bad.any():

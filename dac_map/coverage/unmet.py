@@ -7,10 +7,17 @@ the user), of which type, with a free comment. The log is what the ARS report co
 **No patient data.** Every free-text field (the comment, the filters label, the role, every
 text value of the filters) is checked by :func:`detect_personal_data` and the record is
 REFUSED with :class:`PersonalDataError` (a French message naming what was detected) when it
-looks like it holds a French social security number (NIR), a date of birth or a full date, a
-phone number, an e-mail address or a person's name ("Mme Dupont", "M. Jean Martin",
-"monsieur X", "Jean Martin" from a list of common first names, "DUPONT Marie"). The checks are
-heuristics that err on the side of refusing: a refused user rewords the comment.
+looks like it holds a French social security number (NIR: 13 to 15 digits starting with 1 or
+2, grouped or not, Corsican 2A/2B; a 14-digit SIRET is refused too), a date of birth or any
+full date (``12/03/1938``, ``1938-03-12``, ``3 mars 1938``, "né(e) le", "date de naissance",
+"DDN"), a phone number, an e-mail address or a person's name (a civility followed by a name:
+"Mme Dupont", "mme dupont", "M. Jean Martin", "monsieur X", "Dr Leroy"; a common first name
+from :mod:`~dac_map.coverage.firstnames` followed by a capitalised word: "Jean Martin",
+"Marie-Thérèse Lefebvre"; a surname in capitals followed by a first name: "DUPONT Marie").
+Names right after a place or institution word ("EHPAD Jean Jaurès", "rue Victor Hugo") are
+not names of persons. The checks are heuristics that err on the side of refusing: a refused
+user rewords the comment. Public names of the store (establishments, communes) can be exempted
+from the name check of the fields the app generates (:func:`allowed_name_pairs`).
 
 Storage: a SQLite file (default :data:`dac_map.settings.UNMET_NEEDS_DB`) separate from the
 GeoPackage, so that refreshing the FINESS data never erases the log. Table ``unmet_needs``:
@@ -35,12 +42,13 @@ Errors: every validation problem raises :class:`UnmetNeedError` (or its subclass
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -146,10 +154,20 @@ _LOW = "a-zß-öø-ÿ"
 _CAP_WORD = rf"(?:[{_UP}][{_LOW}'’]+(?:-[{_UP}][{_LOW}'’]+)*|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})*)"
 _CIVILITY = re.compile(
     rf"(?<![\w])(?:M\.|Mr\.?|MM\.|(?i:mme|mmes|mlle|melle|mle)\.?|(?i:monsieur|madame|mademoiselle|"
-    rf"messieurs|mesdames)|Dr\.?|(?i:docteur)|Pr\.|(?i:professeur))"
+    rf"messieurs|mesdames)|Dr\.?|(?i:docteur)|Pr\.?|(?i:professeur))"
     rf"\s+(?:[{_UP}]\.?\s*)?(?:[{_UP}]|(?:d[e'’]|du|le|la)\s*[{_UP}])")
+#: Abbreviated civility followed by a word in lower case ("mme dupont"): a name unless the word
+#: is one of the :data:`_AFTER_CIVILITY` common words ("mme souhaite rester à domicile").
+_SHORT_CIVILITY = re.compile(rf"(?<![\w])(?i:mme|mmes|mlle|melle|mle|mr)\.?\s+([{_LOW}][{_LOW}'’\-]*)")
+_AFTER_CIVILITY = frozenset("""
+a ai as avait aura aurait est etait sera serait sont vit vivait habite habitait reste restait
+souhaite souhaitait veut voulait voudrait peut pourrait doit devrait refuse refusait accepte
+demande demandait attend attendait sort sortira rentre rentrera revient part est-elle
+et ou ni mais donc car ne n se s sa son ses lui elle il y en le la les l un une des du de
+pas plus tres aussi deja encore toujours seule seul avec sans chez pour par sur dans
+presente presentait beneficie beneficiait
+""".split())
 _WORD = re.compile(rf"[{_UP}{_LOW}]+(?:-[{_UP}{_LOW}]+)*")
-_FOLDED_FIRST_NAMES = frozenset()  # filled below
 
 #: Words that, right before a "Prénom Nom", mean it names a place or an institution
 #: ("EHPAD Jean Jaurès", "rue Victor Hugo", "Centre hospitalier Pierre Janet"), not a person.
@@ -162,6 +180,7 @@ fondation association college lycee ecole universite faculte rue avenue av bd bo
 place allee chemin impasse quai route square cours passage rond-point voie parc jardin
 jardins domaine villa residences pharmacie laboratoire cabinet espace accueil dispensaire
 saint sainte st ste hameau quartier cite lotissement salle stade gymnase mediatheque
+fv fh pf ea lbm marpa atelier propharmacie relais relai serv trav
 """.split())
 _PARTICLES = frozenset({"de", "du", "des", "la", "le", "les", "l", "d", "dit", "dite"})
 _ACRONYMS = frozenset(w.upper() for w in _PLACE_WORDS if len(w) <= 6) | frozenset(
@@ -213,10 +232,35 @@ def _preceded_by_place(text: str, start: int) -> bool:
     return False
 
 
-def _person_names(text: str) -> bool:
-    for m in _CIVILITY.finditer(text):
-        if not _preceded_by_place(text, m.start()):
+def allowed_name_pairs(names: Iterable[str]) -> frozenset[str]:
+    """Pairs of consecutive words (folded: lower case, no accents) of public names — establishment
+    and commune names of the store — that the name check of *generated* fields (filters label
+    and JSON) must not mistake for a person ("CHRS LOUISE MICHEL", "FH GEORGES COUTHON")."""
+    pairs: set[str] = set()
+    for name in names:
+        if not isinstance(name, str):
+            continue
+        words = [_fold(w) for w in _WORD.findall(unicodedata.normalize("NFKC", name))]
+        pairs.update(f"{a} {b}" for a, b in zip(words, words[1:]))
+    return frozenset(pairs)
+
+
+def _pair(a: str, b: str) -> str:
+    return f"{_fold(a)} {_fold(b)}"
+
+
+def _person_names(text: str, allowed: frozenset[str] = frozenset()) -> bool:
+    for m in _SHORT_CIVILITY.finditer(text):
+        word = re.sub(r"^[ldns]['’]", "", _fold(m.group(1)))
+        if word not in _AFTER_CIVILITY and not _preceded_by_place(text, m.start()):
             return True
+    for m in _CIVILITY.finditer(text):
+        if _preceded_by_place(text, m.start()):
+            continue
+        w = _WORD.findall(text[m.start():m.end() + 40])
+        if allowed and len(w) >= 2 and _pair(w[0], w[1]) in allowed:
+            continue
+        return True
     words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
     for (w1, s1, e1), (w2, s2, _e2) in zip(words, words[1:]):
         gap = text[e1:s2]
@@ -224,26 +268,25 @@ def _person_names(text: str) -> bool:
             continue
         if s1 > 0 and text[s1 - 1] in "-'’":
             continue  # Saint-Jean, d'Anne...
-        first_last = _is_first_name(w1) and _is_capitalised(w2) and not _is_first_name_only(w2)
+        first_last = _is_first_name(w1) and _is_capitalised(w2)
         last_first = (w1.isupper() and len(w1) >= 2 and w1 not in _ACRONYMS
                       and _fold(w1) not in _PLACE_WORDS and _is_first_name(w2)
                       and not _is_first_name(w1))
-        if (first_last or last_first) and not _preceded_by_place(text, s1):
-            return True
+        if not (first_last or last_first) or _preceded_by_place(text, s1):
+            continue
+        if allowed and _pair(w1, w2) in allowed:
+            continue
+        return True
     return False
 
 
-def _is_first_name_only(word: str) -> bool:
-    """"Jean Marie" (two first names, a compound first name written without hyphen) is still
-    a name when followed by a surname; alone it is not enough to identify: not flagged."""
-    return _is_first_name(word)
-
-
-def detect_personal_data(text: str) -> tuple[str, ...]:
+def detect_personal_data(text: str, allowed_names: frozenset[str] = frozenset()) -> tuple[str, ...]:
     """Kinds of patient-identifying data that ``text`` looks like it contains, in the order
     ``nir``, ``date``, ``phone``, ``email``, ``name`` (empty tuple: nothing detected).
 
     The text is NFKC-normalised first (full-width digits, non-breaking spaces...).
+    ``allowed_names`` (see :func:`allowed_name_pairs`) exempts known public names from the
+    person-name check only.
     """
     t = unicodedata.normalize("NFKC", text)
     found = []
@@ -255,7 +298,7 @@ def detect_personal_data(text: str) -> tuple[str, ...]:
         found.append("phone")
     if _EMAIL.search(t):
         found.append("email")
-    if _person_names(t):
+    if _person_names(t, allowed_names):
         found.append("name")
     return tuple(found)
 
@@ -272,7 +315,8 @@ def personal_data_message(kinds: tuple[str, ...], field: str) -> str:
 _INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
-def check_text(value: str | None, field: str, max_length: int) -> str:
+def check_text(value: str | None, field: str, max_length: int,
+               allowed_names: frozenset[str] = frozenset()) -> str:
     """Validate one free-text field: returns it stripped, or raises :class:`UnmetNeedError`
     (bad type, too long, control or unpaired surrogate characters) or
     :class:`PersonalDataError`."""
@@ -288,7 +332,7 @@ def check_text(value: str | None, field: str, max_length: int) -> str:
     if len(value) > max_length:
         raise UnmetNeedError(f"le champ « {FIELD_LABELS.get(field, field)} » dépasse "
                              f"{max_length} caractères", field=field)
-    kinds = detect_personal_data(value)
+    kinds = detect_personal_data(value, allowed_names)
     if kinds:
         raise PersonalDataError(personal_data_message(kinds, field), kinds=kinds, field=field)
     return value
@@ -306,7 +350,8 @@ def _text_leaves(obj: Any) -> Iterator[str]:
             yield from _text_leaves(v)
 
 
-def _filters(filters_json: Mapping[str, Any] | list | str | None) -> tuple[str, Any]:
+def _filters(filters_json: Mapping[str, Any] | list | str | None,
+             allowed_names: frozenset[str] = frozenset()) -> tuple[str, Any]:
     if filters_json is None:
         obj: Any = {}
     elif isinstance(filters_json, str):
@@ -318,8 +363,8 @@ def _filters(filters_json: Mapping[str, Any] | list | str | None) -> tuple[str, 
     else:
         obj = filters_json
     try:
-        text = json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str)
-    except (TypeError, ValueError) as exc:
+        text = json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise UnmetNeedError("les critères de recherche ne sont pas sérialisables en JSON",
                              field="filters_json") from exc
     if len(text) > MAX_FILTERS_JSON:
@@ -328,29 +373,79 @@ def _filters(filters_json: Mapping[str, Any] | list | str | None) -> tuple[str, 
         raise UnmetNeedError("les critères de recherche contiennent des caractères non valides",
                              field="filters_json")
     for leaf in _text_leaves(obj):
-        kinds = detect_personal_data(leaf)
+        kinds = detect_personal_data(leaf, allowed_names)
         if kinds:
             raise PersonalDataError(personal_data_message(kinds, "filters_json"), kinds=kinds,
                                     field="filters_json")
     return text, obj
 
 
-_TYPE_KEYS = ("resource_type", "type", "families_label", "family_label", "familles", "famille",
-              "families", "family", "categories_label", "category_label", "categories",
-              "category", "disciplines_label", "discipline_label", "disciplines", "discipline")
+_TYPE_KEYS = ("resource_type", "type", "families", "family", "familles", "famille",
+              "categories", "category", "disciplines", "discipline")
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"filter": type(value).__name__,
+                **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def filters_to_json(filters: Iterable[Any]) -> list[dict[str, Any]]:
+    """Search filters (the query layer's frozen dataclasses, or dicts) as a JSON-able list:
+    ``[{"filter": "FamilyFilter", "families": ["pa_hebergement"]}, ...]``. Duck-typed: no
+    import of :mod:`dac_map.query`."""
+    out = []
+    for f in filters:
+        item = _plain(f)
+        out.append(item if isinstance(item, dict) else {"filter": type(f).__name__, "value": item})
+    return out
+
+
+def _filter_items(filters: Any) -> list[Mapping[str, Any]]:
+    if isinstance(filters, Mapping):
+        return [filters]
+    if isinstance(filters, (list, tuple)):
+        return [f for f in filters if isinstance(f, Mapping)]
+    return []
 
 
 def resource_type_from_filters(filters: Any) -> str:
-    """A French label of the kind of resource looked for, read from the filters (the first of
-    the :data:`_TYPE_KEYS` present and non-empty), else :data:`UNSPECIFIED_TYPE`."""
-    if isinstance(filters, Mapping):
-        for key in _TYPE_KEYS:
-            v = filters.get(key)
+    """The kind of resource looked for, read from the filters (a dict, or the list of
+    :func:`filters_to_json`): the first non-empty of :data:`_TYPE_KEYS` (family ids, category
+    codes or disciplines, comma-separated), else :data:`UNSPECIFIED_TYPE`."""
+    items = _filter_items(filters)
+    for key in _TYPE_KEYS:
+        for item in items:
+            v = item.get(key)
             if isinstance(v, str) and v.strip():
                 return v.strip()
             if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) for x in v):
-                return ", ".join(x.strip() for x in v if x.strip()) or UNSPECIFIED_TYPE
+                text = ", ".join(x.strip() for x in v if x.strip())
+                if text:
+                    return text
     return UNSPECIFIED_TYPE
+
+
+def commune_from_filters(filters: Any) -> str | None:
+    """The commune a search was about: the first INSEE code of a ``commune`` value or of a
+    ``communes`` list in the filters (territory or distance filters), else None."""
+    for item in _filter_items(filters):
+        v = item.get("commune")
+        if isinstance(v, str) and _COMMUNE.fullmatch(v.strip().upper()):
+            return v.strip().upper()
+        vs = item.get("communes")
+        if isinstance(vs, (list, tuple)):
+            for c in vs:
+                if isinstance(c, str) and _COMMUNE.fullmatch(c.strip().upper()):
+                    return c.strip().upper()
+    return None
 
 
 _DAC_ID = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
@@ -374,10 +469,15 @@ class UnmetNeed:
 
 def validate_unmet_need(dac_id: str, commune: str | None, filters_json: Mapping[str, Any] | list | str | None,
                         filters_label: str, comment: str = "", recorded_by_role: str | None = None,
-                        resource_type: str | None = None, recorded_at: datetime | None = None
-                        ) -> UnmetNeed:
+                        resource_type: str | None = None, recorded_at: datetime | None = None,
+                        allowed_names: frozenset[str] = frozenset()) -> UnmetNeed:
     """Check every field and return the record to store. Raises only :class:`UnmetNeedError`
-    (including its subclass :class:`PersonalDataError`)."""
+    (including its subclass :class:`PersonalDataError`).
+
+    ``allowed_names`` (:func:`allowed_name_pairs` of the store's establishment and commune
+    names) exempts those public names from the person-name check of the fields the app
+    generates (filters label, filters JSON, resource type) — never of the comment or role,
+    which the user types."""
     if not isinstance(dac_id, str) or not _DAC_ID.fullmatch(dac_id.strip()):
         raise UnmetNeedError("identifiant de territoire DAC invalide", field="dac_id")
     if commune is not None and not isinstance(commune, str):
@@ -386,11 +486,13 @@ def validate_unmet_need(dac_id: str, commune: str | None, filters_json: Mapping[
     if commune is not None and not _COMMUNE.fullmatch(commune):
         raise UnmetNeedError("code commune INSEE invalide (5 caractères, ex. 80410)",
                              field="commune")
-    fj, obj = _filters(filters_json)
-    label = check_text(filters_label, "filters_label", MAX_LABEL)
+    if not isinstance(allowed_names, frozenset):
+        allowed_names = frozenset(allowed_names or ())
+    fj, obj = _filters(filters_json, allowed_names)
+    label = check_text(filters_label, "filters_label", MAX_LABEL, allowed_names)
     text = check_text(comment, "comment", MAX_COMMENT)
     role = check_text(recorded_by_role, "recorded_by_role", MAX_ROLE) or None
-    rtype = check_text(resource_type, "resource_type", MAX_LABEL) if resource_type else ""
+    rtype = check_text(resource_type, "resource_type", MAX_LABEL, allowed_names) if resource_type else ""
     rtype = rtype or resource_type_from_filters(obj)
     if not label and not text:
         raise UnmetNeedError("indiquez au moins les critères de recherche ou un commentaire",
@@ -457,7 +559,8 @@ def record_unmet_need(dac_id: str, commune: str | None,
                       comment: str = "", recorded_by_role: str | None = None,
                       resource_type: str | None = None, *,
                       db_path: str | Path = settings.UNMET_NEEDS_DB,
-                      recorded_at: datetime | None = None) -> UnmetNeed:
+                      recorded_at: datetime | None = None,
+                      allowed_names: frozenset[str] = frozenset()) -> UnmetNeed:
     """Validate and store one unmet need; returns it with its ``id``.
 
     Args:
@@ -470,13 +573,15 @@ def record_unmet_need(dac_id: str, commune: str | None,
         resource_type: French label of the kind looked for; read from the filters when None.
         db_path: the SQLite file (created when missing).
         recorded_at: timestamp (default now, UTC).
+        allowed_names: public names exempt from the name check of the generated fields
+            (see :func:`validate_unmet_need`).
 
     Raises :class:`PersonalDataError` when a field looks like patient-identifying data,
     :class:`UnmetNeedError` for other invalid fields, :class:`StoreError` if the database
     cannot be written.
     """
     need = validate_unmet_need(dac_id, commune, filters_json, filters_label, comment,
-                               recorded_by_role, resource_type, recorded_at)
+                               recorded_by_role, resource_type, recorded_at, allowed_names)
     with connect(db_path) as con:
         cur = con.execute(
             f"INSERT INTO {TABLE} (recorded_at, dac_id, commune, resource_type, filters_json, "
@@ -496,7 +601,11 @@ def _bound(value: date | datetime | str | None, end: bool) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError as exc:
+            raise UnmetNeedError(f"date invalide : {value!r} (attendu AAAA-MM-JJ)",
+                                 field="recorded_at") from exc
     if isinstance(value, datetime):
         dt = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     else:

@@ -1,0 +1,193 @@
+"""CLI commands of the coverage package: ``dac-map coverage`` and ``dac-map report``.
+
+Wire them into the main Typer app with :func:`register` (``dac_map/cli.py``)::
+
+    from dac_map.coverage.cli import register as register_coverage
+    register_coverage(app)
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dac_map import settings
+from dac_map.errors import DacMapError
+
+_err = Console(stderr=True)
+_out = Console()
+
+
+def _fail(exc: DacMapError) -> None:
+    _err.print(f"[bold red]Erreur / error[/]: {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def _resource(families: list[str] | None, categories: list[str] | None,
+              disciplines: list[str] | None, label: str | None):
+    from dac_map.coverage.indicators import ResourceType
+
+    fams = tuple(families or ())
+    if not fams and not categories and not disciplines:
+        fams = (settings.COVERAGE_RATIO_FAMILY,)
+    return ResourceType(families=fams, categories=tuple(categories or ()),
+                        disciplines=tuple(disciplines or ()), label=label or "")
+
+
+def _population(path: Optional[Path], metadata: dict):
+    """An explicit table (``none`` = without), else the POPULATION_PATH setting — whose
+    fictitious demo table is only used for a demo store."""
+    from dac_map.coverage.population import default_population, read_population
+
+    if path is None:
+        return default_population(metadata)
+    if str(path).lower() == "none":
+        return None
+    return read_population(path)
+
+
+def _km(v: object) -> str:
+    from dac_map.coverage.report import fmt_number
+
+    return fmt_number(v, 1)
+
+
+StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="GeoPackage dac-map")]
+DacOpt = Annotated[str, typer.Option("--dac", help="Identifiant du territoire DAC (ex. DAC-80)")]
+FamilyOpt = Annotated[Optional[list[str]], typer.Option(
+    "--family", "-f", help="Famille de ressources (répétable), ex. pa_hebergement")]
+CategoryOpt = Annotated[Optional[list[str]], typer.Option(
+    "--category", help="Catégorie FINESS (répétable), ex. 500")]
+DisciplineOpt = Annotated[Optional[list[str]], typer.Option(
+    "--discipline", help="Discipline d'équipement (répétable), ex. 924")]
+LabelOpt = Annotated[Optional[str], typer.Option("--label", help="Libellé du type de ressource")]
+ThresholdOpt = Annotated[float, typer.Option(
+    "--threshold", "-t", help="Seuil de zone blanche, km à vol d'oiseau")]
+PopulationOpt = Annotated[Optional[Path], typer.Option(
+    "--population", help="Table de population INSEE (défaut : réglage POPULATION_PATH, table "
+    "fictive utilisée seulement sur la démo ; 'none' = sans)")]
+RadiusOpt = Annotated[float, typer.Option(
+    "--radius", help="Rayon (km) du ratio places / 1 000 habitants de 75 ans ou plus (0 = la commune)")]
+
+
+def coverage(
+    store: StoreOpt = settings.STORE_PATH,
+    dac: DacOpt = settings.DEFAULT_DAC,
+    family: FamilyOpt = None,
+    category: CategoryOpt = None,
+    discipline: DisciplineOpt = None,
+    label: LabelOpt = None,
+    threshold: ThresholdOpt = settings.COVERAGE_WHITE_ZONE_KM,
+    population: PopulationOpt = None,
+    radius: RadiusOpt = settings.COVERAGE_CATCHMENT_KM,
+    csv: Annotated[Optional[Path], typer.Option(
+        "--csv", help="Écrire le tableau par commune (distance, zone blanche, ratio) en CSV")] = None,
+    families_csv: Annotated[Optional[Path], typer.Option(
+        "--families-csv", help="Écrire les indicateurs par famille et par commune en CSV")] = None,
+    top: Annotated[int, typer.Option("--top", help="Zones blanches affichées (les plus éloignées)")] = 20,
+) -> None:
+    """Indicateurs de couverture d'un territoire DAC et zones blanches pour un type de ressource."""
+    from dac_map.coverage.data import load_coverage_data
+    from dac_map.coverage.indicators import commune_coverage, commune_indicators, territory_indicators
+    from dac_map.coverage.report import SUMMARY_LABELS, fmt_number
+
+    try:
+        data = load_coverage_data(store)
+        res = _resource(family, category, discipline, label)
+        pop = _population(population, data.metadata)
+        cov = commune_coverage(data, dac, res, threshold,
+                               pop.pop_75plus if pop is not None else None, radius)
+        fam, _dis = territory_indicators(data, dac)
+    except DacMapError as exc:
+        _fail(exc)
+    except ValueError as exc:
+        _err.print(f"[bold red]Erreur / error[/]: {exc}")
+        raise typer.Exit(2)
+
+    t = Table(title=f"Offre par famille — {cov.territory_name}")
+    for col, just in (("Famille", "left"), ("Établissements", "right"), ("Places installées", "right")):
+        t.add_column(col, justify=just)
+    for x in fam.itertuples(index=False):
+        t.add_row(str(x.family_label), fmt_number(x.establishments), fmt_number(x.capacity_installed))
+    _out.print(t)
+
+    s = cov.summary()
+    _out.print(f"Ressource : [bold]{cov.resource_label}[/] — seuil {_km(threshold)} km", highlight=False)
+    for k, v in s.items():
+        integral = v is None or float(v).is_integer()
+        _out.print(f"  {SUMMARY_LABELS.get(k, k)} : {fmt_number(v, 0 if integral else 1)}",
+                   highlight=False)
+    for note in cov.notes:
+        _out.print(f"[yellow]Note[/] : {note}", highlight=False, soft_wrap=True)
+    if pop is not None and pop.fictitious:
+        _out.print("[yellow]Note[/] : table de population FICTIVE (démonstration).")
+    wz = cov.white_zones
+    t = Table(title=f"Zones blanches (> {_km(threshold)} km) : {len(wz)} commune(s)")
+    for col in ("Commune", "Code", "Distance (km)", "Ressource la plus proche"):
+        t.add_column(col)
+    for x in wz.head(top).itertuples(index=False):
+        t.add_row(str(x.name), str(x.code), _km(x.distance_km), str(x.nearest_name or "—"))
+    _out.print(t)
+
+    if csv is not None:
+        table = cov.table.drop(columns="geometry")
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(csv, sep=";", index=False, encoding="utf-8-sig")
+        _out.print(f"Tableau par commune écrit : {csv}")
+    if families_csv is not None:
+        fc, _ = commune_indicators(data, dac)
+        families_csv.parent.mkdir(parents=True, exist_ok=True)
+        fc.to_csv(families_csv, sep=";", index=False, encoding="utf-8-sig")
+        _out.print(f"Indicateurs par famille et commune écrits : {families_csv}")
+
+
+def report(
+    store: StoreOpt = settings.STORE_PATH,
+    dac: DacOpt = settings.DEFAULT_DAC,
+    family: FamilyOpt = None,
+    category: CategoryOpt = None,
+    discipline: DisciplineOpt = None,
+    label: LabelOpt = None,
+    threshold: ThresholdOpt = settings.COVERAGE_WHITE_ZONE_KM,
+    population: PopulationOpt = None,
+    radius: RadiusOpt = settings.COVERAGE_CATCHMENT_KM,
+    db: Annotated[Path, typer.Option("--db", help="Journal des besoins non couverts (SQLite)")] = settings.UNMET_NEEDS_DB,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Dossier des rapports")] = settings.REPORTS_DIR,
+    since: Annotated[Optional[str], typer.Option(
+        "--since", help="Début de période AAAA-MM-JJ (défaut : fin du rapport précédent)")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Fin de période AAAA-MM-JJ")] = None,
+) -> None:
+    """Écrit le rapport périodique pour l'ARS (HTML imprimable A4 + CSV + instantané JSON)."""
+    from dac_map.coverage.data import load_coverage_data
+    from dac_map.coverage.report import build_report, write_report
+
+    try:
+        start = date.fromisoformat(since) if since else None
+        end = date.fromisoformat(until) if until else None
+    except ValueError as exc:
+        _err.print(f"[bold red]Erreur / error[/]: date invalide ({exc}) : format AAAA-MM-JJ")
+        raise typer.Exit(2)
+    try:
+        data = load_coverage_data(store)
+        rep = build_report(data, dac, _resource(family, category, discipline, label), threshold,
+                           _population(population, data.metadata), radius, db, output, start, end)
+        files = write_report(rep, output)
+    except DacMapError as exc:
+        _fail(exc)
+    _out.print(f"Rapport ARS — {rep.territory_name} : {rep.summary.get('white_zones')} zone(s) "
+               f"blanche(s), {rep.unmet_total} besoin(s) non couvert(s) sur la période", highlight=False)
+    if rep.previous is not None:
+        _out.print(f"Comparé au rapport du {rep.previous.get('generated_at')}", highlight=False)
+    for p in (files.html, files.csv, files.snapshot):
+        _out.print(f"  {p}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``coverage`` and ``report`` commands to a Typer app."""
+    app.command("coverage")(coverage)
+    app.command("report")(report)

@@ -1,0 +1,535 @@
+"""The periodic report to the ARS: offer indicators, white zones, unmet needs, changes.
+
+:func:`build_report` gathers the figures of one DAC territory; :func:`render_html` makes a
+printable A4 HTML page (every text coming from data or users is escaped with
+:func:`html.escape`; no external asset); :func:`render_csv` a long-format CSV
+(``section;code;libelle;indicateur;valeur``, ``;``, UTF-8 with BOM); :func:`write_report`
+writes both plus a small JSON snapshot in the reports folder. The next report of the same
+territory compares itself with the latest earlier snapshot ("évolutions depuis le dernier
+rapport").
+
+Distances are straight-line kilometres from commune centroids (see
+:mod:`dac_map.coverage.indicators`).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dac_map import __version__, settings
+from dac_map.coverage.data import CoverageData
+from dac_map.coverage.indicators import (
+    CommuneCoverage,
+    ResourceType,
+    commune_coverage,
+    territory_indicators,
+)
+from dac_map.coverage.population import PopulationTable
+from dac_map.coverage.unmet import list_unmet_needs, unmet_needs_summary
+
+SNAPSHOT_VERSION = 1
+
+#: French labels of the keys of :meth:`CommuneCoverage.summary`.
+SUMMARY_LABELS: dict[str, str] = {
+    "communes": "communes du territoire",
+    "white_zones": "communes en zone blanche",
+    "communes_without_resource": "communes sans aucune ressource de ce type dans leur zone",
+    "resources": "ressources de ce type dans le territoire",
+    "places": "places installées de ce type dans le territoire",
+    "distance_mean_km": "distance moyenne à la ressource la plus proche (km)",
+    "distance_median_km": "distance médiane (km)",
+    "distance_max_km": "distance maximale (km)",
+    "pop_75plus": "habitants de 75 ans ou plus",
+    "pop_75plus_white_zones": "habitants de 75 ans ou plus en zone blanche",
+    "places_per_1000_75plus": "places pour 1 000 habitants de 75 ans ou plus",
+    "distance_mean_75plus_km": "distance moyenne pondérée par les 75 ans ou plus (km)",
+}
+
+
+@dataclass
+class ArsReport:
+    """Everything a report shows. Frames have English column names; rendering translates."""
+
+    dac_id: str
+    territory_name: str
+    generated_at: str
+    period_start: str | None
+    period_end: str
+    resource_key: str
+    resource_label: str
+    threshold_km: float
+    radius_km: float
+    sources: dict[str, Any]
+    families: pd.DataFrame
+    disciplines: pd.DataFrame
+    summary: dict[str, Any]
+    coverage: CommuneCoverage
+    white_zones: pd.DataFrame
+    unmet_total: int
+    unmet_by_type: pd.DataFrame
+    unmet_by_commune: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    previous: dict[str, Any] | None = None
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    white_zones_new: list[str] = field(default_factory=list)
+    white_zones_resolved: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- snapshots
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:60] or "dac"
+
+
+def snapshot(report: ArsReport) -> dict[str, Any]:
+    """The small JSON-able summary kept per report, compared by the next one."""
+    fam = report.families
+    return {
+        "version": SNAPSHOT_VERSION,
+        "dac_id": report.dac_id,
+        "generated_at": report.generated_at,
+        "period_start": report.period_start,
+        "period_end": report.period_end,
+        "resource_key": report.resource_key,
+        "resource_label": report.resource_label,
+        "threshold_km": report.threshold_km,
+        "families": {r.family: {"label": r.family_label, "establishments": int(r.establishments),
+                                "capacity_installed": float(r.capacity_installed)}
+                     for r in fam.itertuples(index=False)},
+        "summary": {k: v for k, v in report.summary.items() if isinstance(v, (int, float, str))
+                    or v is None},
+        "white_zones": sorted(report.white_zones["code"].astype(str)),
+        "unmet_total": report.unmet_total,
+        "unmet_by_type": {str(r.resource_type): int(r.needs)
+                          for r in report.unmet_by_type.itertuples(index=False)},
+        "sources": report.sources,
+    }
+
+
+def latest_snapshot(reports_dir: str | Path, dac_id: str, before: str | None = None
+                    ) -> dict[str, Any] | None:
+    """The most recent snapshot of ``dac_id`` in ``reports_dir`` generated strictly before
+    ``before`` (ISO UTC text; any time when None), or None. Unreadable files are skipped."""
+    folder = Path(reports_dir)
+    if not folder.is_dir():
+        return None
+    best: dict[str, Any] | None = None
+    for p in folder.glob(f"rapport_{_slug(dac_id)}_*.json"):
+        try:
+            snap = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(snap, dict) or snap.get("dac_id") != dac_id:
+            continue
+        when = str(snap.get("generated_at", ""))
+        if before is not None and when >= before:
+            continue
+        if best is None or when > str(best.get("generated_at", "")):
+            best = snap
+    return best
+
+
+def compare_snapshots(previous: dict[str, Any], current: dict[str, Any]
+                      ) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Changes between two snapshots: a frame ``indicator, label, previous, current, change``
+    (families' establishments and places, white zones, unmet needs, distances) and the codes of
+    the communes that became / stopped being white zones (only when both reports used the same
+    resource type and threshold; otherwise both lists are empty)."""
+    rows = []
+    pf, cf = previous.get("families", {}), current.get("families", {})
+    for fam in list(cf) + [f for f in pf if f not in cf]:
+        p, c = pf.get(fam, {}), cf.get(fam, {})
+        label = c.get("label") or p.get("label") or fam
+        for key, name in (("establishments", "établissements"), ("capacity_installed", "places installées")):
+            a, b = p.get(key, 0), c.get(key, 0)
+            if a != b:
+                rows.append({"indicator": f"famille:{fam}:{key}", "label": f"{label} — {name}",
+                             "previous": a, "current": b, "change": b - a})
+    same = (previous.get("resource_key") == current.get("resource_key")
+            and previous.get("threshold_km") == current.get("threshold_km"))
+    ps, cs = previous.get("summary", {}), current.get("summary", {})
+    for key, name in (("white_zones", "communes en zone blanche"),
+                      ("pop_75plus_white_zones", "personnes de 75 ans ou plus en zone blanche"),
+                      ("distance_mean_km", "distance moyenne à la ressource (km)"),
+                      ("distance_max_km", "distance maximale à la ressource (km)"),
+                      ("places_per_1000_75plus", "places pour 1 000 personnes de 75 ans ou plus")):
+        if not same:
+            break
+        a, b = ps.get(key), cs.get(key)
+        if a is None and b is None:
+            continue
+        rows.append({"indicator": f"synthese:{key}", "label": name, "previous": a, "current": b,
+                     "change": (b - a) if a is not None and b is not None else None})
+    a, b = previous.get("unmet_total", 0), current.get("unmet_total", 0)
+    rows.append({"indicator": "besoins:total", "label": "besoins non couverts signalés sur la période",
+                 "previous": a, "current": b, "change": b - a})
+    new, resolved = [], []
+    if same:
+        pw, cw = set(previous.get("white_zones", [])), set(current.get("white_zones", []))
+        new, resolved = sorted(cw - pw), sorted(pw - cw)
+    return pd.DataFrame(rows, columns=["indicator", "label", "previous", "current", "change"]), new, resolved
+
+
+# --------------------------------------------------------------------------- build
+
+def _iso(value: date | datetime | str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        v = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return v.astimezone(timezone.utc).isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def build_report(data: CoverageData, dac_id: str, resource: ResourceType, threshold_km: float,
+                 population: PopulationTable | None = None,
+                 radius_km: float = settings.COVERAGE_CATCHMENT_KM,
+                 db_path: str | Path = settings.UNMET_NEEDS_DB,
+                 reports_dir: str | Path | None = settings.REPORTS_DIR,
+                 period_start: date | datetime | str | None = None,
+                 period_end: date | datetime | str | None = None,
+                 generated_at: datetime | None = None) -> ArsReport:
+    """Gather the report of territory ``dac_id``.
+
+    Args:
+        data: the store tables (:func:`~dac_map.coverage.data.load_coverage_data`).
+        resource: the kind of resource of the white zones and ratios.
+        threshold_km: white-zone threshold (km, straight line from the commune centroid).
+        population: people aged 75+ per commune (ratios skipped when None).
+        radius_km: catchment radius (km) of the places-per-1,000 ratio.
+        db_path: the unmet-need log.
+        reports_dir: where earlier snapshots are looked for (None: no comparison).
+        period_start/period_end: period of the unmet needs counted (dates inclusive, UTC).
+            Default start: the end of the previous report's period (all records if none);
+            default end: now.
+        generated_at: report time (default now, UTC).
+    """
+    now = (generated_at or datetime.now(timezone.utc))
+    now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    stamp = now.astimezone(timezone.utc).isoformat(timespec="seconds")
+    previous = latest_snapshot(reports_dir, dac_id, before=stamp) if reports_dir else None
+    start = _iso(period_start)
+    if start is None and previous is not None:
+        start = previous.get("period_end")
+    end = _iso(period_end) or stamp
+
+    fam, dis = territory_indicators(data, dac_id)
+    pop75 = population.pop_75plus if population is not None else None
+    cov = commune_coverage(data, dac_id, resource, threshold_km, pop75, radius_km)
+    names = data.commune_names()
+    # A previous period end is a full timestamp: records after it (strictly) are new.
+    needs = list_unmet_needs(db_path, start=start, end=end, dac_id=dac_id, commune_names=names)
+    if start and "T" in start:
+        needs = needs[needs["recorded_at"] > start]
+    labels = data.family_labels()
+    needs = needs.assign(resource_type=needs["resource_type"].map(
+        lambda v: ", ".join(labels.get(p, p) for p in str(v).split(", ")) if isinstance(v, str) else v))
+    by_type, by_commune = unmet_needs_summary(needs)
+
+    meta = data.metadata
+    sources: dict[str, Any] = {
+        "finess_file": meta.get("establishments_file"),
+        "finess_date": meta.get("source_date"),
+        "equipment_file": meta.get("equipment_file"),
+        "equipment_illustrative": bool(meta.get("equipment_illustrative", False)),
+        "population_file": Path(population.source).name if population is not None else None,
+        "population_fictitious": bool(population.fictitious) if population is not None else None,
+        "software_version": __version__,
+    }
+    notes = list(cov.notes)
+    if sources["equipment_illustrative"]:
+        notes.append("Les capacités (places installées) de ce jeu de données sont FICTIVES "
+                     "(démonstration) : ne pas les utiliser pour une décision.")
+    if population is not None and population.fictitious:
+        notes.append("La table de population utilisée est FICTIVE (démonstration) : les ratios "
+                     "par habitant de 75 ans ou plus sont illustratifs.")
+    report = ArsReport(
+        dac_id=dac_id, territory_name=data.territory_name(dac_id), generated_at=stamp,
+        period_start=start, period_end=end, resource_key=resource.key(),
+        resource_label=cov.resource_label, threshold_km=float(threshold_km),
+        radius_km=float(radius_km), sources=sources, families=fam, disciplines=dis,
+        summary=cov.summary(), coverage=cov, white_zones=cov.white_zones,
+        unmet_total=int(len(needs)), unmet_by_type=by_type, unmet_by_commune=by_commune,
+        notes=notes, previous=previous)
+    if previous is not None:
+        report.changes, report.white_zones_new, report.white_zones_resolved = compare_snapshots(
+            previous, snapshot(report))
+    return report
+
+
+# --------------------------------------------------------------------------- formatting
+
+def fmt_number(value: Any, decimals: int = 0) -> str:
+    """French number formatting: ``12 345,6``; "—" for missing, "aucune" for infinity."""
+    if value is None:
+        return "—"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(v):
+        return "—"
+    if math.isinf(v):
+        return "aucune ressource"
+    text = f"{v:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
+    return text
+
+
+def _fmt_change(value: Any) -> str:
+    if value is None:
+        return "—"
+    v = float(value)
+    if math.isnan(v):
+        return "—"
+    sign = "+" if v > 0 else ""
+    return sign + fmt_number(v, 0 if v == int(v) else 2)
+
+
+def _date_fr(iso: str | None) -> str:
+    if not iso:
+        return "début du journal"
+    try:
+        d = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return d.strftime("%d/%m/%Y %H:%M UTC") if "T" in iso else d.strftime("%d/%m/%Y")
+
+
+def _esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None,
+           empty: str = "Aucune donnée.") -> str:
+    if not rows:
+        return f"<p class='empty'>{_esc(empty)}</p>"
+    numeric = numeric or set()
+    head = "".join(f"<th{' class=num' if i in numeric else ''}>{_esc(h)}</th>"
+                   for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>" + "".join(f"<td{' class=num' if i in numeric else ''}>{_esc(c)}</td>"
+                         for i, c in enumerate(r)) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_CSS = """
+@page { size: A4; margin: 15mm 12mm; }
+body { font-family: "DejaVu Sans", Arial, sans-serif; font-size: 10pt; color: #222; margin: 0; }
+h1 { font-size: 16pt; margin: 0 0 4pt; } h2 { font-size: 12.5pt; margin: 14pt 0 4pt;
+border-bottom: 1px solid #888; } .meta { color: #555; font-size: 9pt; }
+table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt; page-break-inside: auto; }
+thead { display: table-header-group; } tr { page-break-inside: avoid; }
+th, td { border: 1px solid #bbb; padding: 2pt 4pt; text-align: left; vertical-align: top; }
+th { background: #eee; } td.num, th.num { text-align: right; white-space: nowrap; }
+.warn { border: 1px solid #c60; background: #fff4e5; padding: 4pt 6pt; margin: 6pt 0; }
+.kpi { display: inline-block; border: 1px solid #bbb; padding: 4pt 8pt; margin: 2pt 4pt 2pt 0; }
+.kpi b { display: block; font-size: 13pt; } .empty { color: #555; font-style: italic; }
+@media screen { body { max-width: 190mm; margin: 10mm auto; } }
+"""
+
+
+def render_html(report: ArsReport) -> str:
+    """The report as one self-contained, printable A4 HTML page (French)."""
+    r = report
+    s = r.summary
+    e = _esc
+    parts = [
+        "<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'>",
+        f"<title>{e('Observatoire des ruptures de parcours — ' + r.territory_name)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>Observatoire des ruptures de parcours — {e(r.territory_name)}</h1>",
+        f"<p class='meta'>Rapport à l'ARS · territoire {e(r.dac_id)} · établi le "
+        f"{e(_date_fr(r.generated_at))} · besoins non couverts du {e(_date_fr(r.period_start))} "
+        f"au {e(_date_fr(r.period_end))} · dac-map {e(r.sources.get('software_version'))}</p>",
+    ]
+    for note in r.notes:
+        parts.append(f"<p class='warn'>{e(note)}</p>")
+
+    kpis = [("Communes du territoire", fmt_number(s.get("communes"))),
+            (f"Zones blanches (> {fmt_number(r.threshold_km, 1)} km)", fmt_number(s.get("white_zones"))),
+            ("Distance moyenne (km)", fmt_number(s.get("distance_mean_km"), 1)),
+            ("Distance maximale (km)", fmt_number(s.get("distance_max_km"), 1)),
+            ("Besoins non couverts signalés", fmt_number(r.unmet_total))]
+    if "places_per_1000_75plus" in s:
+        kpis.append(("Places / 1 000 hab. de 75 ans ou +", fmt_number(s.get("places_per_1000_75plus"), 1)))
+        kpis.append(("Hab. de 75 ans ou + en zone blanche", fmt_number(s.get("pop_75plus_white_zones"))))
+    parts.append("<h2>1. Synthèse</h2>")
+    parts.append(f"<p>Ressource observée : <b>{e(r.resource_label)}</b>. Distances à vol d'oiseau "
+                 "depuis le centre géométrique de chaque commune jusqu'à la ressource la plus "
+                 "proche (tous départements chargés).</p>")
+    parts.append("".join(f"<span class='kpi'>{e(k)}<b>{e(v)}</b></span>" for k, v in kpis))
+
+    parts.append("<h2>2. Offre par famille de ressources</h2>")
+    parts.append(_table(
+        ["Famille", "Établissements", "Places installées", "dont avec capacité connue"],
+        [[x.family_label or x.family, fmt_number(x.establishments), fmt_number(x.capacity_installed),
+          fmt_number(x.with_capacity)] for x in r.families.itertuples(index=False)], {1, 2, 3}))
+
+    parts.append("<h2>3. Offre par discipline d'équipement</h2>")
+    parts.append(_table(
+        ["Discipline", "Code", "Établissements", "Places installées"],
+        [[x.discipline_label or "", x.discipline, fmt_number(x.establishments),
+          fmt_number(x.capacity_installed)] for x in r.disciplines.itertuples(index=False)],
+        {2, 3}, "Aucun équipement renseigné."))
+
+    parts.append(f"<h2>4. Zones blanches — {e(r.resource_label)} à plus de "
+                 f"{e(fmt_number(r.threshold_km, 1))} km</h2>")
+    wz = r.white_zones
+    has_pop = "pop_75plus" in wz.columns
+    headers = ["Commune", "Code INSEE", "Distance (km)", "Ressource la plus proche", "Située à"]
+    if has_pop:
+        headers.append("Hab. 75 ans ou +")
+    rows = []
+    for x in wz.itertuples(index=False):
+        row = [x.name, x.code, fmt_number(x.distance_km, 1), x.nearest_name or "—",
+               x.nearest_commune or "—"]
+        if has_pop:
+            row.append(fmt_number(x.pop_75plus))
+        rows.append(row)
+    parts.append(_table(headers, rows, {2, 5}, "Aucune commune au-delà du seuil."))
+
+    parts.append("<h2>5. Besoins non couverts signalés</h2>")
+    parts.append(f"<p>{e(fmt_number(r.unmet_total))} signalement(s) sur la période, sans donnée "
+                 "identifiante (contrôle à la saisie).</p>")
+    parts.append(_table(["Type de ressource recherchée", "Signalements"],
+                        [[x.resource_type, fmt_number(x.needs)]
+                         for x in r.unmet_by_type.itertuples(index=False)], {1},
+                        "Aucun besoin non couvert signalé sur la période."))
+    parts.append(_table(["Commune", "Code INSEE", "Signalements"],
+                        [[x.commune_name or "", x.commune, fmt_number(x.needs)]
+                         for x in r.unmet_by_commune.itertuples(index=False)], {2}, ""))
+
+    parts.append("<h2>6. Évolutions depuis le dernier rapport</h2>")
+    if r.previous is None:
+        parts.append("<p class='empty'>Premier rapport pour ce territoire : pas de comparaison.</p>")
+    else:
+        parts.append(f"<p>Rapport précédent : {e(_date_fr(r.previous.get('generated_at')))} "
+                     f"(ressource : {e(r.previous.get('resource_label'))}, seuil "
+                     f"{e(fmt_number(r.previous.get('threshold_km'), 1))} km).</p>")
+        parts.append(_table(["Indicateur", "Précédent", "Actuel", "Évolution"],
+                            [[x.label, fmt_number(x.previous, 2 if isinstance(x.previous, float)
+                                                  and x.previous != int(x.previous) else 0),
+                              fmt_number(x.current, 2 if isinstance(x.current, float)
+                                         and x.current != int(x.current) else 0),
+                              _fmt_change(x.change)] for x in r.changes.itertuples(index=False)],
+                            {1, 2, 3}, "Aucun changement."))
+        names = r.coverage.table.set_index("code")["name"].to_dict()
+        if r.white_zones_new:
+            parts.append("<p>Nouvelles zones blanches : " + e(", ".join(
+                f"{names.get(c, c)} ({c})" for c in r.white_zones_new)) + "</p>")
+        if r.white_zones_resolved:
+            parts.append("<p>Communes sorties des zones blanches : " + e(", ".join(
+                f"{names.get(c, c)} ({c})" for c in r.white_zones_resolved)) + "</p>")
+
+    src = r.sources
+    parts.append("<h2>7. Sources et méthode</h2><ul>")
+    parts.append(f"<li>Établissements : FINESS ({e(src.get('finess_file'))}, extraction du "
+                 f"{e(src.get('finess_date'))}).</li>")
+    if src.get("equipment_file"):
+        parts.append(f"<li>Équipements et capacités : {e(src.get('equipment_file'))}"
+                     f"{' — capacités FICTIVES' if src.get('equipment_illustrative') else ''}.</li>")
+    if src.get("population_file"):
+        parts.append(f"<li>Population de 75 ans ou plus : {e(src.get('population_file'))}"
+                     f"{' — valeurs FICTIVES' if src.get('population_fictitious') else ''} ; "
+                     f"ratio calculé sur un rayon de {e(fmt_number(r.radius_km, 0))} km autour "
+                     "de chaque commune.</li>")
+    parts.append("<li>Distances en ligne droite (Lambert-93, EPSG:2154, en métropole ; projection "
+                 "locale outre-mer), depuis le centroïde de la commune : ce ne sont pas des temps "
+                 "de trajet.</li>")
+    parts.append("<li>Besoins non couverts : journal local tenu par le DAC ; aucune donnée "
+                 "nominative n'y est acceptée.</li></ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _csv_rows(report: ArsReport) -> list[list[Any]]:
+    r = report
+    rows: list[list[Any]] = []
+    add = rows.append
+    add(["rapport", r.dac_id, r.territory_name, "genere_le", r.generated_at])
+    add(["rapport", r.dac_id, r.territory_name, "periode_debut", r.period_start or ""])
+    add(["rapport", r.dac_id, r.territory_name, "periode_fin", r.period_end])
+    add(["rapport", r.resource_key, r.resource_label, "seuil_zone_blanche_km", r.threshold_km])
+    for k, v in r.sources.items():
+        add(["source", k, "", "valeur", "" if v is None else v])
+    for k, v in r.summary.items():
+        add(["synthese", r.dac_id, r.territory_name, k, "" if v is None else v])
+    for x in r.families.itertuples(index=False):
+        add(["famille", x.family, x.family_label, "etablissements", int(x.establishments)])
+        add(["famille", x.family, x.family_label, "places_installees", float(x.capacity_installed)])
+    for x in r.disciplines.itertuples(index=False):
+        add(["discipline", x.discipline, x.discipline_label, "etablissements", int(x.establishments)])
+        add(["discipline", x.discipline, x.discipline_label, "places_installees",
+             float(x.capacity_installed)])
+    t = r.coverage.table
+    for x in t.drop(columns="geometry").itertuples(index=False):
+        d = x.distance_km
+        add(["commune", x.code, x.name, "distance_km",
+             "" if d is None or d != d else ("inf" if math.isinf(d) else round(float(d), 3))])
+        add(["commune", x.code, x.name, "zone_blanche", int(bool(x.white_zone))])
+        add(["commune", x.code, x.name, "ressources", int(x.resources)])
+        if "places_per_1000" in t.columns:
+            v = x.places_per_1000
+            add(["commune", x.code, x.name, "places_pour_1000_75ans", "" if v != v else round(float(v), 2)])
+    for x in r.unmet_by_type.itertuples(index=False):
+        add(["besoins_type", "", x.resource_type, "signalements", int(x.needs)])
+    for x in r.unmet_by_commune.itertuples(index=False):
+        add(["besoins_commune", x.commune, x.commune_name, "signalements", int(x.needs)])
+    for x in r.changes.itertuples(index=False):
+        add(["evolution", x.indicator, x.label, "precedent", "" if x.previous is None else x.previous])
+        add(["evolution", x.indicator, x.label, "actuel", "" if x.current is None else x.current])
+        add(["evolution", x.indicator, x.label, "ecart", "" if x.change is None else x.change])
+    for c in r.white_zones_new:
+        add(["evolution", c, "", "nouvelle_zone_blanche", 1])
+    for c in r.white_zones_resolved:
+        add(["evolution", c, "", "zone_blanche_resorbee", 1])
+    return rows
+
+
+def render_csv(report: ArsReport) -> bytes:
+    """The report as long-format CSV bytes: ``section;code;libelle;indicateur;valeur``
+    (``;``, UTF-8 with BOM, decimal point). Text cells that look like spreadsheet formulas
+    are prefixed with ``'``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
+    w.writerow(["section", "code", "libelle", "indicateur", "valeur"])
+    for row in _csv_rows(report):
+        w.writerow([("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else
+                    ("" if v is None else v) for v in row])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+@dataclass
+class ReportFiles:
+    """Paths written by :func:`write_report`."""
+
+    html: Path
+    csv: Path
+    snapshot: Path
+
+
+def write_report(report: ArsReport, reports_dir: str | Path = settings.REPORTS_DIR) -> ReportFiles:
+    """Write ``rapport_<dac>_<YYYYMMDDTHHMMSSZ>.html|.csv|.json`` into ``reports_dir``."""
+    folder = Path(reports_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.fromisoformat(report.generated_at).strftime("%Y%m%dT%H%M%SZ")
+    base = folder / f"rapport_{_slug(report.dac_id)}_{stamp}"
+    paths = ReportFiles(base.with_suffix(".html"), base.with_suffix(".csv"), base.with_suffix(".json"))
+    paths.html.write_text(render_html(report), encoding="utf-8")
+    paths.csv.write_bytes(render_csv(report))
+    paths.snapshot.write_text(json.dumps(snapshot(report), ensure_ascii=False, indent=1,
+                                         default=str), encoding="utf-8")
+    return paths
