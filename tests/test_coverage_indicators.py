@@ -39,19 +39,9 @@ DEMO_POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.
 CATEGORY_FAMILIES = DATA_DIR / "reference" / "categories_familles.csv"
 
 
-def _build_demo(tmp_path_factory) -> Path:
-    """The demo store, built once per session (shared by the coverage test modules)."""
-    target = tmp_path_factory.getbasetemp() / "coverage_demo" / "demo.gpkg"
-    if not target.exists():
-        eq = DEMO_EQUIPMENT if DEMO_EQUIPMENT.exists() else None
-        run_etl(EtlInputs(establishments=DEMO_ESTABLISHMENTS, departments=DEMO_DEPARTMENTS,
-                          equipment=eq, communes=list(DEMO_COMMUNES)), target)
-    return target
-
-
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    return _build_demo(tmp_path_factory)
+def store(demo_store) -> Path:
+    return demo_store
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +96,6 @@ def test_family_counts_per_commune_match_raw_csv(data, raw):
     assert got == dict(expected)
 
 
-@pytest.mark.skipif(not DEMO_EQUIPMENT.exists(), reason="demo equipment file not generated yet")
 def test_capacities_match_raw_equipment_csv(data, raw):
     lines = _raw_lines(DEMO_EQUIPMENT, "equipementsocial")
     fam_of = dict(zip(raw["finess"], raw["family"]))

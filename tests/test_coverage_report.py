@@ -13,7 +13,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from dac_map.cli import DEMO_COMMUNES, DEMO_DEPARTMENTS, DEMO_EQUIPMENT, DEMO_ESTABLISHMENTS
 from dac_map.coverage import (
     ResourceType,
     build_report,
@@ -26,7 +25,6 @@ from dac_map.coverage import (
 )
 from dac_map.coverage.cli import register
 from dac_map.coverage.report import compare_snapshots, latest_snapshot
-from dac_map.etl import EtlInputs, run_etl
 from dac_map.settings import DATA_DIR
 
 DEMO_POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"
@@ -35,18 +33,9 @@ T2 = datetime(2024, 4, 30, 8, 0, tzinfo=timezone.utc)
 XSS = "<script>alert('x')</script>"
 
 
-def _build_demo(tmp_path_factory) -> Path:
-    target = tmp_path_factory.getbasetemp() / "coverage_demo" / "demo.gpkg"
-    if not target.exists():
-        eq = DEMO_EQUIPMENT if DEMO_EQUIPMENT.exists() else None
-        run_etl(EtlInputs(establishments=DEMO_ESTABLISHMENTS, departments=DEMO_DEPARTMENTS,
-                          equipment=eq, communes=list(DEMO_COMMUNES)), target)
-    return target
-
-
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    return _build_demo(tmp_path_factory)
+def store(demo_store) -> Path:
+    return demo_store
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dac_map.cli import DEMO_COMMUNES, DEMO_DEPARTMENTS, DEMO_EQUIPMENT, DEMO_ESTABLISHMENTS
 from dac_map.coverage import ResourceType, commune_coverage, list_unmet_needs, load_coverage_data, read_population
-from dac_map.etl import EtlInputs, run_etl
 from dac_map.settings import DATA_DIR
 from dac_map.ui.coverage_view import MODE_DISTANCE, MODE_RATIO, classify, coverage_map, legend_classes
 
@@ -21,18 +19,9 @@ DEMO_POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.
 XSS = "</script><script>alert(1)</script>"
 
 
-def _build_demo(tmp_path_factory) -> Path:
-    target = tmp_path_factory.getbasetemp() / "coverage_demo" / "demo.gpkg"
-    if not target.exists():
-        eq = DEMO_EQUIPMENT if DEMO_EQUIPMENT.exists() else None
-        run_etl(EtlInputs(establishments=DEMO_ESTABLISHMENTS, departments=DEMO_DEPARTMENTS,
-                          equipment=eq, communes=list(DEMO_COMMUNES)), target)
-    return target
-
-
 @pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    return _build_demo(tmp_path_factory)
+def store(demo_store) -> Path:
+    return demo_store
 
 
 @pytest.fixture(scope="module")

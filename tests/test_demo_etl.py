@@ -9,21 +9,15 @@ import pytest
 
 from dac_map import store
 from dac_map.cli import (
-    DEMO_COMMUNES,
-    DEMO_DEPARTMENTS,
     DEMO_EQUIPMENT,
     DEMO_ESTABLISHMENTS,
 )
-from dac_map.etl import EtlInputs, run_etl
 from dac_map.layouts import EQUIPEMENTSOCIAL
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "demo.gpkg"
-    report = run_etl(EtlInputs(establishments=DEMO_ESTABLISHMENTS, departments=DEMO_DEPARTMENTS,
-                               equipment=DEMO_EQUIPMENT, communes=DEMO_COMMUNES), out)
-    return report, out
+def demo(demo_build):
+    return demo_build
 
 
 def _raw_counts() -> dict[str, int]:
