@@ -126,6 +126,114 @@ def info(path: Annotated[Path, typer.Argument()] = settings.STORE_PATH) -> None:
         out.print(f"{key}: {value}", highlight=False, soft_wrap=True)
 
 
+def _codes(values: Optional[list[str]]) -> list[str]:
+    """Repeated and comma-separated option values: ``-x 80 -x 46,02`` -> ``[80, 46, 02]``."""
+    return [v.strip() for item in (values or []) for v in item.split(",") if v.strip()]
+
+
+@app.command()
+def search(
+    dac: Annotated[Optional[str], typer.Option("--dac", help="Territoire DAC (id, ex. DAC-80)")] = None,
+    department: Annotated[Optional[list[str]], typer.Option("--department", help="Département(s) INSEE")] = None,
+    commune: Annotated[Optional[list[str]], typer.Option("--commune", help="Commune(s) INSEE")] = None,
+    family: Annotated[Optional[list[str]], typer.Option("--family", help="Famille(s) (ex. hopitaux)")] = None,
+    category: Annotated[Optional[list[str]], typer.Option("--category", help="Catégorie(s) FINESS")] = None,
+    aggregate: Annotated[Optional[list[str]], typer.Option("--aggregate", help="Agrégat(s) de catégories")] = None,
+    discipline: Annotated[Optional[list[str]], typer.Option("--discipline", help="Discipline(s) : code ou libellé")] = None,
+    activity_type: Annotated[Optional[list[str]], typer.Option("--activity-type",
+                             help="Type(s) d'activité : accueil de jour, hébergement complet, domicile...")] = None,
+    clientele: Annotated[Optional[list[str]], typer.Option("--clientele", help="Clientèle(s) : alzheimer...")] = None,
+    min_capacity: Annotated[Optional[int], typer.Option("--min-capacity",
+                            help="Places installées minimum (de la spécialité si donnée)")] = None,
+    authorised: Annotated[bool, typer.Option("--authorised", help="Capacité autorisée au lieu d'installée")] = False,
+    near_commune: Annotated[Optional[str], typer.Option("--near-commune", help="Autour d'une commune (INSEE)")] = None,
+    near_point: Annotated[Optional[str], typer.Option("--near-point", help="Autour d'un point LON,LAT (WGS84)")] = None,
+    near_finess: Annotated[Optional[str], typer.Option("--near-finess", help="Autour d'un établissement (FINESS)")] = None,
+    radius_km: Annotated[Optional[float], typer.Option("--radius-km", help="Rayon en km (défaut 10)")] = None,
+    outline: Annotated[bool, typer.Option("--outline", help="Distance au contour de la commune")] = False,
+    text: Annotated[Optional[str], typer.Option("--text", help="Recherche approchée (nom, commune, FINESS)")] = None,
+    include_closed: Annotated[bool, typer.Option("--include-closed", help="Inclure les établissements fermés")] = False,
+    sort: Annotated[Optional[str], typer.Option("--sort", help="distance|score|name|finess|capacity")] = None,
+    page: Annotated[int, typer.Option("--page", help="Page (à partir de 1)")] = 1,
+    page_size: Annotated[Optional[int], typer.Option("--page-size",
+                         help="Résultats par page (défaut : 20 en tableau, tout en csv/geojson)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table|csv|geojson")] = "table",
+    store_path: Annotated[Path, typer.Option("--store", help="GeoPackage à interroger")] = settings.STORE_PATH,
+) -> None:
+    """Cherche des ressources : territoire, type, spécialité, capacité, distance, nom."""
+    import json
+
+    from dac_map import query as q
+    from dac_map.query.export import to_rich_table
+
+    try:
+        if fmt not in ("table", "csv", "geojson"):
+            raise q.QueryError(f"format inconnu / unknown format: {fmt!r} (table, csv, geojson)")
+        filters: list[q.QueryFilter] = [q.StatusFilter(open_only=not include_closed)]
+        if dac or department or commune:
+            filters.append(q.TerritoryFilter(dac_id=dac, departments=_codes(department),
+                                             communes=_codes(commune)))
+        if family:
+            filters.append(q.FamilyFilter(_codes(family)))
+        if category or aggregate:
+            filters.append(q.CategoryFilter(_codes(category), _codes(aggregate)))
+        specialty = None
+        if discipline or activity_type or clientele:
+            specialty = q.SpecialtyFilter(disciplines=_codes(discipline),
+                                          activity_types=activity_type or (), clienteles=clientele or ())
+            filters.append(specialty)
+        if min_capacity is not None:
+            filters.append(q.CapacityFilter(min_capacity, authorised=authorised, specialty=specialty))
+        elif authorised:
+            raise q.QueryError("--authorised s'utilise avec --min-capacity / --authorised needs --min-capacity")
+        point = None
+        if near_point is not None:
+            parts = [p for p in near_point.replace(";", ",").replace(" ", ",").split(",") if p]
+            try:
+                point = (float(parts[0]), float(parts[1]))
+                if len(parts) != 2:
+                    raise ValueError
+            except (ValueError, IndexError):
+                raise q.QueryError(f"point invalide, attendu LON,LAT / bad point, expected LON,LAT: "
+                                   f"{near_point!r}") from None
+        if near_commune or near_point is not None or near_finess or outline:
+            filters.append(q.DistanceFilter(radius_km if radius_km is not None else 10.0, point=point,
+                                            commune=near_commune, finess=near_finess, outline=outline))
+        elif radius_km is not None:
+            raise q.QueryError("--radius-km demande un centre (--near-commune, --near-point ou "
+                               "--near-finess) / --radius-km needs a centre")
+        if text is not None:
+            filters.append(q.TextFilter(text))
+        size = page_size if page_size is not None else (20 if fmt == "table" else None)
+        catalogue = q.load_catalogue(store_path)
+        result = q.search(catalogue, filters, sort=sort, page=page, page_size=size)
+    except DacMapError as exc:
+        _fail(exc)
+
+    if fmt == "csv":
+        frame = q.to_french_table(result.records)
+        sys.stdout.write(frame.to_csv(sep=";", index=False, decimal=","))
+    elif fmt == "geojson":
+        sys.stdout.write(json.dumps(q.to_geojson(result.records), ensure_ascii=False) + "\n")
+    else:
+        if result.is_empty:
+            out.print(result.message, markup=False, highlight=False, soft_wrap=True)
+        else:
+            out.print(to_rich_table(result))
+        out.print("Critères : " + " · ".join(result.labels), markup=False, highlight=False, soft_wrap=True)
+        if result.counts_by_family:
+            out.print("Par famille : " + ", ".join(f"{result.family_labels.get(k, k)} {v}"
+                                                   for k, v in result.counts_by_family.items()),
+                      markup=False, highlight=False, soft_wrap=True)
+        if result.data_date:
+            out.print(f"Données FINESS du {result.data_date}", markup=False, highlight=False)
+        if result.equipment_illustrative:
+            out.print("Capacités illustratives (données d'équipement fictives) ; les places "
+                      "installées ne disent rien de la disponibilité.", markup=False, highlight=False)
+    if result.is_empty and fmt != "table":
+        err.print(result.message, markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -15,19 +15,24 @@ metropolitan France, the local UTM CRS overseas). Capacities are numbers of plac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import gc
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyogrio
 import shapely
 
 from dac_map import settings, store
 from dac_map.errors import StoreError
-from dac_map.query.errors import QueryError
-from dac_map.query.text import TextIndex, category_keywords, fold_column
+from dac_map.query.text import TextIndex, category_keywords, fold_column, fold_text
 
 #: Optional layer of care activities per establishment (``finess, activity, activity_label``),
 #: used by :class:`~dac_map.query.filters.SpecialtyFilter` when present.
@@ -45,6 +50,11 @@ RECORD_COLUMNS: tuple[str, ...] = (
 
 OPEN_STATUS = "ouvert"
 
+#: Most derived arrays kept in :attr:`Catalogue.cache`.
+CACHE_SIZE = 64
+
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class CodeColumn:
@@ -55,10 +65,14 @@ class CodeColumn:
     index: Mapping[str, int]
 
     @classmethod
-    def build(cls, series: pd.Series | Iterable[object]) -> CodeColumn:
-        s = pd.Series(series, dtype="object") if not isinstance(series, pd.Series) else series
-        codes, uniques = pd.factorize(s.astype("object"), use_na_sentinel=True)
-        values = np.array([str(v) for v in uniques], dtype=object)
+    def build(cls, values: pd.Series | np.ndarray | Iterable[object]) -> CodeColumn:
+        """Factorize ``values`` (missing values get code -1)."""
+        if isinstance(values, (np.ndarray, pd.Series)):
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)  # Arrow-backed: fast path
+        else:
+            codes, uniques = pd.factorize(_object_array(pd.Series(list(values), dtype="object")),
+                                          use_na_sentinel=True)
+        values = np.array([str(v) for v in np.asarray(uniques, dtype=object)], dtype=object)
         codes = np.asarray(codes, dtype=np.int32)
         codes.flags.writeable = False
         return cls(codes, values, {v: i for i, v in enumerate(values)})
@@ -94,8 +108,11 @@ class Equipment:
     installed: np.ndarray
     authorised: np.ndarray
     active: np.ndarray
-    #: folded label of each code of discipline / activity_type / clientele
+    #: kind (``discipline``, ``activity_type``, ``clientele``) -> code -> label, from the lines
+    #: (and, for disciplines, the nomenclature)
     labels: Mapping[str, dict[str, str]]
+    #: the same labels folded (:func:`~dac_map.query.text.fold_text`), for matching words
+    folded_labels: Mapping[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -104,13 +121,48 @@ def _ro(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _text(series: pd.Series) -> np.ndarray:
-    return series.astype("object").where(series.notna(), None).to_numpy(dtype=object)
+_SMALL_WORDS = frozenset({"Sur", "Sous", "Le", "La", "Les", "De", "Du", "Des", "En", "Et", "Aux", "Au",
+                          "D", "L"})
 
 
-@dataclass(frozen=True)
+def _title(city: object) -> object:
+    """``"ST VALERY SUR SOMME CEDEX"`` -> ``"St Valery sur Somme"`` (postal city for display)."""
+    if not isinstance(city, str):
+        return None
+    s = re.sub(r"\s+CEDEX\b.*$", "", city.strip(), flags=re.IGNORECASE).title()
+    parts = re.split(r"([\s\-']+)", s)
+    return "".join(p.lower() if i > 0 and p in _SMALL_WORDS else p for i, p in enumerate(parts))
+
+
+def _object_array(series: pd.Series) -> np.ndarray:
+    """A column as an object numpy array with None for missing values."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and hasattr(series.array, "__arrow_array__"):
+        # Arrow-backed strings: pyarrow's own conversion is about twice as fast as pandas'.
+        return series.array.__arrow_array__().to_numpy(zero_copy_only=False)
+    if pd.api.types.is_string_dtype(dtype) and dtype != object:
+        return series.to_numpy(dtype=object, na_value=None)
+    arr = series.to_numpy(dtype=object)
+    return np.where(pd.isna(arr), None, arr)
+
+
+@dataclass(frozen=True, repr=False)
 class Catalogue:
-    """Read-only establishments and reference tables plus arrays prepared once at load."""
+    """Read-only establishments and reference tables plus arrays prepared once at load.
+
+    Tables: ``establishments`` (GeoDataFrame, EPSG:4326 points, the ``etablissements`` layer),
+    ``equipment`` (equipment lines of known establishments), ``territories``, ``communes``,
+    ``departments`` (GeoDataFrames, EPSG:4326 polygons), ``families``, ``categories``,
+    ``disciplines``, ``care_activities`` (None unless the store has them) and ``metadata``.
+
+    Arrays, one value per establishment row: ``lon``/``lat`` (WGS84 degrees, NaN without
+    coordinates), ``x_m``/``y_m`` (metres in ``epsg_m``), ``has_point``, ``by_address``
+    (located at its address rather than at a commune centroid), the coded columns
+    ``commune``, ``department``, ``category``, ``aggregate``, ``family``, ``status``
+    (:class:`CodeColumn`), ``capacity_installed``/``capacity_authorised`` (places, NaN when
+    unknown), ``name_rank`` (stable order by folded name then FINESS number); plus the fuzzy
+    ``text_index`` and ``equipment_arrays``. Every array is read-only.
+    """
 
     path: Path | None
     establishments: gpd.GeoDataFrame
@@ -152,11 +204,18 @@ class Catalogue:
     territory_bounds: np.ndarray = field(repr=False)
     department_bounds: np.ndarray = field(repr=False)
     commune_bounds: np.ndarray = field(repr=False)
+    #: small cache of derived arrays (e.g. equipment line masks per specialty filter); its
+    #: values are pure functions of the catalogue and the key, so sharing it is safe
+    cache: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
 
     # ----------------------------------------------------------------- conveniences
 
     def __len__(self) -> int:
         return len(self.establishments)
+
+    def __repr__(self) -> str:
+        return (f"Catalogue(path={str(self.path)!r}, establishments={len(self)}, "
+                f"equipment_lines={len(self.equipment)}, data_date={self.data_date!r})")
 
     @property
     def equipment_illustrative(self) -> bool:
@@ -184,16 +243,29 @@ class Catalogue:
         return list(self.family_labels)
 
     def commune_name(self, code: str) -> str | None:
+        """Name of a commune INSEE code from the commune outlines, or None."""
         i = self.commune_row.get(code)
-        if i is not None:
-            return str(self.communes["name"].iat[i])
-        return None
+        return None if i is None else str(self.communes["name"].iat[i])
 
     def department_name(self, code: str) -> str | None:
+        """Name of a department INSEE code, or None."""
         i = self.department_row.get(code)
         return None if i is None else str(self.departments["name"].iat[i])
 
+    def cached(self, key: object, compute: Callable[[], T]) -> T:
+        """``compute()``, memoised under ``key`` (at most :data:`CACHE_SIZE` entries)."""
+        try:
+            return self.cache[key]  # type: ignore[return-value]
+        except KeyError:
+            pass
+        value = compute()
+        if len(self.cache) >= CACHE_SIZE:
+            self.cache.clear()
+        self.cache[key] = value
+        return value
+
     def territory_name(self, dac_id: str) -> str | None:
+        """Name of a DAC territory id, or None."""
         i = self.territory_row.get(dac_id)
         return None if i is None else str(self.territories["name"].iat[i])
 
@@ -256,68 +328,89 @@ class Catalogue:
         y_m = est["y_m"].to_numpy(dtype="float64", na_value=np.nan) if "y_m" in est else np.full(n, np.nan)
         epsg_m = (est["epsg_m"].fillna(0).to_numpy(dtype="int64") if "epsg_m" in est
                   else np.zeros(n, dtype=np.int64))
-        precision = est["geo_precision"] if "geo_precision" in est else pd.Series("adresse", index=est.index)
-        by_address = (precision.astype("object") == "adresse").to_numpy(dtype=bool) & has_point
+        objects: dict[str, np.ndarray] = {}
 
-        def col(name: str) -> pd.Series:
-            if name in est:
-                return est[name]
-            return pd.Series([None] * n, index=est.index, dtype="object")
+        def obj(name: str) -> np.ndarray:
+            """Column as an object array (None for missing), converted once."""
+            got = objects.get(name)
+            if got is None:
+                if name in est:
+                    got = _object_array(est[name])
+                else:
+                    got = np.full(n, None, dtype=object)
+                objects[name] = got
+            return got
 
-        cap_i = col("capacity_installed").to_numpy(dtype="float64", na_value=np.nan)
-        cap_a = col("capacity_authorised").to_numpy(dtype="float64", na_value=np.nan)
+        precision = obj("geo_precision") if "geo_precision" in est else np.full(n, "adresse", dtype=object)
+        by_address = (precision == "adresse") & has_point
+
+        def num(name: str) -> np.ndarray:
+            if name not in est:
+                return np.full(n, np.nan)
+            return est[name].to_numpy(dtype="float64", na_value=np.nan)
+
+        cap_i = num("capacity_installed")
+        cap_a = num("capacity_authorised")
 
         # Commune names for display and search: the outline's name, else the postal city.
-        com_names = dict(zip(communes["code"].astype("object"), communes["name"].astype("object")))
-        city = col("city").astype("object")
-        commune_name = col("commune").astype("object").map(com_names)
-        commune_name = commune_name.where(commune_name.notna(), city.str.replace(
-            r"\s+CEDEX.*$", "", regex=True).str.title() if len(city) else city)
+        com_names = dict(zip(_object_array(communes["code"]), _object_array(communes["name"])))
+        city = obj("city")
+        city_codes, city_uniques = pd.factorize(city, use_na_sentinel=True)
+        city_clean = pd.Series(np.append(
+            np.array([_title(c) for c in city_uniques], dtype=object), None)[
+            np.asarray(city_codes, dtype=np.int64)], dtype="object")
+        commune_name = pd.Series(obj("commune"), dtype="object").map(com_names)
+        commune_name = commune_name.where(commune_name.notna(), city_clean)
+        commune_name = _object_array(commune_name)
 
         # Stable order by name then FINESS.
-        names = _text(col("name"))
-        long_names = _text(col("long_name"))
+        names = obj("name")
+        long_names = obj("long_name")
         words_cache: dict[str, list[str]] = {}
         folded_names = fold_column(names, words_cache)
-        finess = col("finess").astype("object").fillna("").to_numpy(dtype=object)
-        order = np.lexsort((finess.astype(str), folded_names.astype(str))) if n else np.empty(0, np.int64)
+        finess = np.array([f if isinstance(f, str) else "" for f in obj("finess")], dtype=object)
+        order = np.argsort(finess, kind="stable")
+        order = order[np.argsort(folded_names[order], kind="stable")]
         name_rank = np.empty(n, dtype=np.int64)
         name_rank[order] = np.arange(n)
 
         # Text index: name, long name, complement, commune, postal city, category keywords.
-        cat_label = dict(zip(categories["category"].astype("object"),
-                             categories["category_label"].astype("object")))
-        cat_codes, cat_uniques = pd.factorize(col("category").astype("object"), use_na_sentinel=True)
+        cat_label = dict(zip(_object_array(categories["category"]),
+                             _object_array(categories["category_label"])))
+        cat_codes, cat_uniques = pd.factorize(obj("category"), use_na_sentinel=True)
         kw = np.array([category_keywords(str(c), cat_label.get(c)) for c in cat_uniques] + [None],
                       dtype=object)
         keywords = kw[np.asarray(cat_codes, dtype=np.int64)]
         full_names = folded_names
-        if pd.notna(long_names).any():
+        if any(isinstance(v, str) for v in long_names):
             folded_long = fold_column(long_names, words_cache)
             full_names = np.where(folded_long != "", folded_names + " " + folded_long, folded_names)
         text_index = TextIndex.build(
-            [names, long_names, _text(col("name_complement")), _text(commune_name), _text(city),
-             keywords],
-            folded_names=full_names, finess=list(finess), finess_ej=list(_text(col("finess_ej"))),
-            cache=words_cache)
+            [names, long_names, obj("name_complement"), commune_name, city, keywords],
+            folded_names=full_names, finess=finess, finess_ej=obj("finess_ej"), cache=words_cache)
 
-        eq_arrays = _equipment_arrays(equipment, finess)
+        finess_row = {f: i for i, f in enumerate(finess)}
+        eq_arrays = _equipment_arrays(equipment, finess_row, disciplines)
 
-        # Records base: the columns a coordinator needs, prepared once.
-        base = pd.DataFrame({c: col(c) for c in RECORD_COLUMNS
-                             if c not in ("commune_name", "capacity_summary", "lon", "lat",
-                                          "data_date")})
-        base["commune_name"] = commune_name.astype("str")
-        base["capacity_summary"] = capacity_summary(cap_i, cap_a)
-        base["lon"] = lon
-        base["lat"] = lat
-        base["data_date"] = meta.get("source_date")
-        base = base[list(RECORD_COLUMNS)]
-        # Object (numpy) columns: taking a page of rows is then a cheap numpy take.
-        for c in base.columns:
-            if pd.api.types.is_string_dtype(base[c].dtype) and base[c].dtype != object:
-                base[c] = base[c].astype("object").where(base[c].notna(), None)
-        base = gpd.GeoDataFrame(base, geometry=est.geometry.to_numpy(), crs=settings.CRS_DISPLAY)
+        # Records base: the columns a coordinator needs, prepared once, as numpy-backed columns
+        # so that taking a page of rows is a cheap numpy take.
+        data: dict[str, object] = {}
+        for c in RECORD_COLUMNS:
+            if c == "commune_name":
+                data[c] = commune_name
+            elif c in ("lon", "lat"):
+                data[c] = lon if c == "lon" else lat
+            elif c == "data_date":
+                data[c] = np.full(n, meta.get("source_date"), dtype=object)
+            elif c == "capacity_summary":
+                data[c] = capacity_summary(cap_i, cap_a)
+            elif c in est and not pd.api.types.is_string_dtype(est[c].dtype):
+                data[c] = est[c].to_numpy()
+            else:
+                data[c] = obj(c)
+        frame = pd.DataFrame({c: pd.Series(v, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object
+                              else v for c, v in data.items()})
+        base = gpd.GeoDataFrame(frame, geometry=est.geometry.to_numpy(), crs=settings.CRS_DISPLAY)
 
         def prepared(frame: gpd.GeoDataFrame) -> np.ndarray:
             g = frame.geometry.to_numpy()
@@ -334,11 +427,11 @@ class Catalogue:
             categories=categories, disciplines=disciplines, care_activities=care_activities,
             metadata=meta, lon=_ro(lon), lat=_ro(lat), x_m=_ro(x_m), y_m=_ro(y_m),
             epsg_m=_ro(epsg_m), has_point=_ro(has_point), by_address=_ro(by_address),
-            commune=CodeColumn.build(col("commune")), department=CodeColumn.build(col("department")),
-            category=CodeColumn.build(col("category")), aggregate=CodeColumn.build(col("aggregate")),
-            family=CodeColumn.build(col("family")), status=CodeColumn.build(col("status")),
+            commune=CodeColumn.build(obj("commune")), department=CodeColumn.build(obj("department")),
+            category=CodeColumn.build(obj("category")), aggregate=CodeColumn.build(obj("aggregate")),
+            family=CodeColumn.build(obj("family")), status=CodeColumn.build(obj("status")),
             capacity_installed=_ro(cap_i), capacity_authorised=_ro(cap_a), name_rank=_ro(name_rank),
-            finess_row={f: i for i, f in enumerate(finess)}, text_index=text_index,
+            finess_row=finess_row, text_index=text_index,
             equipment_arrays=eq_arrays, records_base=base,
             family_labels={str(f): str(lab) for f, lab in zip(
                 families.sort_values("order")["family"], families.sort_values("order")["family_label"])},
@@ -350,21 +443,39 @@ class Catalogue:
         )
 
 
+def _summary(a: float, b: float) -> str:
+    parts = []
+    if a == a:
+        parts.append(f"{int(a)} place{'s' if a >= 2 else ''} installée{'s' if a >= 2 else ''}")
+    if b == b:
+        parts.append(f"{int(b)} autorisée{'s' if b >= 2 else ''}")
+    return " · ".join(parts) if parts else "capacité non renseignée"
+
+
 def capacity_summary(installed: np.ndarray, authorised: np.ndarray) -> np.ndarray:
     """``"80 places installées · 94 autorisées"`` per row (``"capacité non renseignée"`` when
-    unknown). Never speaks of free places: installed capacity is not availability."""
-    out = np.empty(len(installed), dtype=object)
-    for i, (a, b) in enumerate(zip(installed, authorised)):
-        parts = []
-        if a == a:
-            parts.append(f"{int(a)} place{'s' if a >= 2 else ''} installée{'s' if a >= 2 else ''}")
-        if b == b:
-            parts.append(f"{int(b)} autorisée{'s' if b >= 2 else ''}")
-        out[i] = " · ".join(parts) if parts else "capacité non renseignée"
-    return out
+    unknown). Never speaks of free places: installed capacity is not availability. Each distinct
+    (installed, authorised) pair is formatted once."""
+    inst = np.asarray(installed, dtype="float64")
+    aut = np.asarray(authorised, dtype="float64")
+    if not len(inst):
+        return np.empty(0, dtype=object)
+    a = np.where(np.isnan(inst), -1.0, inst)
+    b = np.where(np.isnan(aut), -1.0, aut)
+    if not (np.all(a == np.floor(a)) and np.all(b == np.floor(b)) and a.max() < 1e6 and b.max() < 1e6):
+        return np.array([_summary(x, y) for x, y in zip(inst, aut)], dtype=object)
+    key = (a.astype(np.int64) + 1) * 1_000_001 + (b.astype(np.int64) + 1)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    texts = np.array([_summary(np.nan if k // 1_000_001 == 0 else float(k // 1_000_001 - 1),
+                               np.nan if k % 1_000_001 == 0 else float(k % 1_000_001 - 1))
+                      for k in uniq.tolist()], dtype=object)
+    return texts[inverse]
 
 
-def _equipment_arrays(equipment: pd.DataFrame | None, finess: np.ndarray) -> Equipment:
+def _equipment_arrays(equipment: pd.DataFrame | None, pos: Mapping[str, int],
+                      disciplines: pd.DataFrame | None = None) -> Equipment:
+    """Equipment lines as arrays; ``pos`` maps FINESS numbers to establishment rows (lines of
+    unknown establishments are dropped); ``disciplines`` adds the nomenclature's labels."""
     cols = ("finess", "discipline", "discipline_label", "activity_type", "activity_type_label",
             "clientele", "clientele_label")
     if equipment is None or not len(equipment):
@@ -373,13 +484,14 @@ def _equipment_arrays(equipment: pd.DataFrame | None, finess: np.ndarray) -> Equ
         table["capacity_authorised"] = pd.Series(dtype="float64")
     else:
         table = equipment.reset_index(drop=True)
-    pos = {f: i for i, f in enumerate(finess)}
-    row = table["finess"].astype("object").map(pos)
-    keep = row.notna().to_numpy()
+    # Row of each line: factorize the line FINESS numbers (Arrow), look each distinct one up once.
+    f_codes, f_uniques = pd.factorize(table["finess"], use_na_sentinel=True)
+    u_rows = np.array([pos.get(u, -1) for u in f_uniques] + [-1], dtype=np.int64)
+    row_arr = u_rows[np.asarray(f_codes, dtype=np.int64)]
+    keep = row_arr >= 0
     if not keep.all():
         table = table[keep].reset_index(drop=True)
-        row = row[keep]
-    row_arr = row.to_numpy(dtype="int64") if len(row) else np.empty(0, dtype=np.int64)
+        row_arr = row_arr[keep]
     n = len(table)
 
     def flag(name: str) -> np.ndarray:
@@ -396,16 +508,53 @@ def _equipment_arrays(equipment: pd.DataFrame | None, finess: np.ndarray) -> Equ
     labels: dict[str, dict[str, str]] = {}
     for kind in ("discipline", "activity_type", "clientele"):
         lab_col = f"{kind}_label"
-        pairs = table[[kind, lab_col]].dropna(subset=[kind]).drop_duplicates(kind) if lab_col in table \
-            else table[[kind]].dropna().drop_duplicates().assign(**{lab_col: None})
+        codes, uniques = pd.factorize(table[kind], use_na_sentinel=True)
+        codes = np.asarray(codes, dtype=np.int64)
+        ok = np.flatnonzero(codes >= 0)
+        _, first = np.unique(codes[ok], return_index=True)  # first line of each code, in code order
+        labs = table[lab_col].iloc[ok[first]].tolist() if lab_col in table else [None] * len(uniques)
         labels[kind] = {str(c): (str(lab) if isinstance(lab, str) else "")
-                        for c, lab in zip(pairs[kind], pairs[lab_col])}
+                        for c, lab in zip(uniques, labs)}
+    if disciplines is not None and len(disciplines):
+        for c, lab in zip(_object_array(disciplines["discipline"]),
+                          _object_array(disciplines["discipline_label"])):
+            if isinstance(c, str):
+                labels["discipline"].setdefault(c, lab if isinstance(lab, str) else "")
+    folded = {kind: {c: fold_text(lab) for c, lab in d.items()} for kind, d in labels.items()}
     return Equipment(table=table, row=_ro(row_arr),
                      discipline=CodeColumn.build(table["discipline"]),
                      activity_type=CodeColumn.build(table["activity_type"]),
                      clientele=CodeColumn.build(table["clientele"]),
                      installed=_ro(inst), authorised=_ro(aut), active=_ro(~(rem_i & rem_a)),
-                     labels=labels)
+                     labels=labels, folded_labels=folded)
+
+
+def _parse_iso_datetimes(series: pd.Series) -> pd.Series:
+    """``YYYY-MM-DDTHH:MM:SS`` strings -> ``datetime64[ms]`` with Arrow (pandas' ISO 8601
+    parser as a fallback for any other shape)."""
+    try:
+        arr = series.array.__arrow_array__() if hasattr(series.array, "__arrow_array__") \
+            else pa.array(series.to_numpy(dtype=object), type=pa.string())
+        parsed = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S", unit="ms")
+        values = parsed.to_numpy(zero_copy_only=False).astype("datetime64[ms]")
+        return pd.Series(values, index=series.index, name=series.name)
+    except (pa.ArrowException, TypeError, ValueError):
+        return pd.to_datetime(series, format="ISO8601", errors="coerce")
+
+
+def _read_layer(path: Path, layer: str) -> pd.DataFrame:
+    """:func:`dac_map.store.read_layer` with the date-time fields parsed by Arrow (faster
+    than the default parsing, same ``datetime64[ms]`` result)."""
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+        dt_cols = [str(f) for f, d in zip(info["fields"], info["dtypes"]) if str(d).startswith("datetime")]
+    except Exception:  # let read_layer report the problem
+        dt_cols = []
+    frame = store.read_layer(path, layer, datetime_as_string=True) if dt_cols else store.read_layer(path, layer)
+    for c in dt_cols:
+        if c in frame:
+            frame[c] = _parse_iso_datetimes(frame[c])
+    return frame
 
 
 def load_catalogue(path: str | Path = settings.STORE_PATH) -> Catalogue:
@@ -424,17 +573,23 @@ def load_catalogue(path: str | Path = settings.STORE_PATH) -> Catalogue:
         raise StoreError(f"not a dac-map store: missing layer(s) {', '.join(missing)}", path=str(path))
 
     def opt(name: str) -> pd.DataFrame | None:
-        return store.read_layer(path, name) if name in layers else None
+        return _read_layer(path, name) if name in layers else None
 
     meta = store.read_metadata(path)
-    return Catalogue.from_frames(
-        establishments=store.read_layer(path, store.ESTABLISHMENTS),
-        equipment=opt(store.EQUIPMENT), territories=opt(store.TERRITORIES),
-        communes=opt(store.COMMUNES), departments=opt(store.DEPARTMENTS),
-        families=opt(store.FAMILIES), categories=opt(store.CATEGORIES),
-        disciplines=opt(store.DISCIPLINES), care_activities=opt(CARE_ACTIVITY_LAYER),
-        metadata=meta, path=path)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of small objects: the cyclic GC only slows the load
+    try:
+        return Catalogue.from_frames(
+            establishments=_read_layer(path, store.ESTABLISHMENTS),
+            equipment=opt(store.EQUIPMENT), territories=opt(store.TERRITORIES),
+            communes=opt(store.COMMUNES), departments=opt(store.DEPARTMENTS),
+            families=opt(store.FAMILIES), categories=opt(store.CATEGORIES),
+            disciplines=opt(store.DISCIPLINES), care_activities=opt(CARE_ACTIVITY_LAYER),
+            metadata=meta, path=path)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
 
 
-__all__ = ["Catalogue", "CodeColumn", "Equipment", "QueryError", "load_catalogue",
+__all__ = ["Catalogue", "CodeColumn", "Equipment", "load_catalogue",
            "capacity_summary", "RECORD_COLUMNS", "CARE_ACTIVITY_LAYER"]

@@ -1,14 +1,21 @@
 """Exports of search results: a table with French column headers (CSV, spreadsheets) and a
-GeoJSON FeatureCollection in WGS84 (EPSG:4326, lon/lat degrees)."""
+GeoJSON FeatureCollection in WGS84 (EPSG:4326, lon/lat degrees), and a rich table for the
+terminal."""
 
 from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
 import shapely
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from dac_map.query.search import SearchResult
 
 #: Result column -> French header, in export order (columns absent from a result are skipped).
 FRENCH_HEADERS: dict[str, str] = {
@@ -92,3 +99,51 @@ def to_geojson(records: gpd.GeoDataFrame) -> dict[str, object]:
         features.append({"type": "Feature", "geometry": g,
                          "properties": {k: _json_value(v) for k, v in rec.items()}})
     return {"type": "FeatureCollection", "features": features}
+
+
+def to_rich_table(result: SearchResult) -> Table:
+    """A :class:`rich.table.Table` of a :class:`~dac_map.query.search.SearchResult` page for the
+    terminal. Every value is escaped: names such as ``[bold]`` or ``<script>`` print verbatim."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    rec = result.records
+    title = escape(result.message)
+    table = Table(title=title, show_lines=True, expand=False)
+    cols: list[tuple[str, str, str]] = [
+        ("finess", "FINESS", "left"), ("name", "Nom · catégorie", "left"),
+        ("commune_name", "Commune", "left"), ("phone", "Tél.", "left"),
+        ("capacity_installed", "Places", "right"),
+    ]
+    if "specialty_installed" in rec:
+        cols.append(("specialty_installed", "Spéc.", "right"))
+    if "distance_km" in rec:
+        cols.append(("distance_km", "km", "right"))
+    if "score" in rec:
+        cols.append(("score", "Score", "right"))
+    for key, header, justify in cols:
+        if key == "name":
+            table.add_column(header, justify=justify, overflow="fold", min_width=14, ratio=1)
+        elif key == "commune_name":
+            table.add_column(header, justify=justify, overflow="fold", min_width=8, max_width=16)
+        else:
+            table.add_column(header, justify=justify, no_wrap=True)
+    for row in rec.itertuples(index=False):
+        cells = []
+        for key, _, _ in cols:
+            value = getattr(row, key)
+            if key == "name":
+                label = row.category_label if isinstance(row.category_label, str) else ""
+                cells.append(escape(str(value)) + (f"\n[dim]{escape(label)}[/dim]" if label else ""))
+            elif value is None or (isinstance(value, float) and math.isnan(value)):
+                cells.append("")
+            elif key == "distance_km":
+                cells.append(f"{value:.1f}".replace(".", ","))
+            elif key in ("capacity_installed", "specialty_installed"):
+                cells.append(str(int(value)))
+            elif key == "score":
+                cells.append(f"{value:.0f}")
+            else:
+                cells.append(escape(str(value)))
+        table.add_row(*cells)
+    return table

@@ -35,7 +35,6 @@ from dac_map.query.text import TextMatch, fold_text
 _DEPARTMENT = re.compile(r"[0-9]{2}|2[AB]|97[0-9]")
 _COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
 _FINESS = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 
 
 def _tuple(value: object, what: str) -> tuple[str, ...]:
@@ -69,10 +68,13 @@ def _number(x: float) -> str:
 
 
 def clean_for_display(text: str, limit: int = 60) -> str:
-    """Control and invisible characters replaced by spaces, whitespace collapsed, cut at
-    ``limit`` characters (with an ellipsis)."""
-    s = " ".join(_CONTROL.sub(" ", text).split())
-    return s if len(s) <= limit else s[: limit - 1].rstrip() + "…"
+    """Non-printable characters (control, format, unassigned, private use, separators other
+    than the space) replaced by spaces, whitespace collapsed, cut at ``limit`` characters (with
+    an ellipsis)."""
+    s = " ".join("".join(c if c.isprintable() else " " for c in text[: limit * 4]).split())
+    if len(s) > limit:
+        return s[: limit - 1].rstrip() + "…"
+    return s + "…" if len(text) > limit * 4 else s
 
 
 class QueryFilter(ABC):
@@ -392,12 +394,8 @@ class SpecialtyFilter(QueryFilter):
         out: dict[str, dict[str, str]] = {}
         for attr, values in kinds.items():
             kind, singular, _ = _KINDS[attr]
-            known = dict(eq.labels[kind])
-            if kind == "discipline":
-                for c, lab in zip(catalogue.disciplines["discipline"].astype(str),
-                                  catalogue.disciplines["discipline_label"].astype(str)):
-                    known.setdefault(c, lab)
-            folded = {c: fold_text(lab) for c, lab in known.items()}
+            known = eq.labels[kind]
+            folded = eq.folded_labels[kind]
             found: dict[str, str] = {}
             for v in values:
                 if v in known or v.isdigit():
@@ -441,13 +439,18 @@ class SpecialtyFilter(QueryFilter):
         return " ; ".join(parts)
 
     def line_mask(self, catalogue: Catalogue) -> np.ndarray:
-        """Boolean array over the equipment lines (``catalogue.equipment``) matching."""
+        """Boolean array over the equipment lines (``catalogue.equipment``) matching
+        (read-only; memoised in the catalogue)."""
+        return catalogue.cached(("line_mask", self), lambda: self._line_mask(catalogue))
+
+    def _line_mask(self, catalogue: Catalogue) -> np.ndarray:
         eq = catalogue.equipment_arrays
         m = eq.active.copy()
         for attr, found in self.resolve(catalogue).items():
             kind = _KINDS[attr][0]
             col = getattr(eq, kind)
             m &= col.mask(found)
+        m.flags.writeable = False
         return m
 
     def mask(self, catalogue: Catalogue) -> np.ndarray:
@@ -517,24 +520,33 @@ class CapacityFilter(QueryFilter):
         """Capacity compared with ``min_places`` per row (NaN when unknown), in places."""
         if self.specialty is None:
             return catalogue.capacity_authorised if self.authorised else catalogue.capacity_installed
-        return specialty_capacity(catalogue, self.specialty, self.authorised)
+        def compute() -> np.ndarray:
+            values = specialty_capacity(catalogue, self.specialty, self.authorised)
+            values.flags.writeable = False
+            return values
+
+        return catalogue.cached(("capacity", self.specialty, self.authorised), compute)
 
     def mask(self, catalogue: Catalogue) -> np.ndarray:
         return np.greater_equal(self.values(catalogue), self.min_places)
 
 
 def specialty_capacity(catalogue: Catalogue, specialty: SpecialtyFilter,
-                       authorised: bool = False) -> np.ndarray:
-    """Places (installed, or authorised) on the equipment lines matching ``specialty``, per row;
-    NaN for rows without such a line."""
+                       authorised: bool = False, rows: np.ndarray | None = None) -> np.ndarray:
+    """Places (installed, or authorised) on the equipment lines matching ``specialty``, per
+    establishment row (or only for ``rows``, in that order); NaN for rows without such a line."""
     eq = catalogue.equipment_arrays
     lm = specialty.line_mask(catalogue) if specialty.equipment_kinds else eq.active
     n = len(catalogue)
+    if rows is not None:
+        wanted = np.zeros(n, dtype=bool)
+        wanted[rows] = True
+        lm = lm & wanted[eq.row]
     weights = (eq.authorised if authorised else eq.installed)[lm]
     sums = np.bincount(eq.row[lm], weights=weights, minlength=n).astype(float)
     has = np.bincount(eq.row[lm], minlength=n) > 0
     sums[~has] = np.nan
-    return sums
+    return sums if rows is None else sums[rows]
 
 
 # --------------------------------------------------------------------------- distance
@@ -749,7 +761,7 @@ class TextFilter(QueryFilter):
 
     def match(self, catalogue: Catalogue) -> TextMatch:
         """Scores of every row (see :class:`~dac_map.query.text.TextMatch`)."""
-        return catalogue.text_index.score(self.query)
+        return catalogue.text_index.score(self.query, self.min_score)
 
     def mask_of(self, match: TextMatch) -> np.ndarray:
         if not match.active:

@@ -73,7 +73,7 @@ class SearchResult:
         """French one-line summary: counts and page, or which filter emptied the result."""
         if self.total == 0:
             if self.emptied_by:
-                return f"Aucun établissement : le critère « {self.emptied_by} » a vidé la sélection."
+                return f"Aucun établissement — sélection vidée par le critère : {self.emptied_by}"
             return "Aucun établissement dans ce GeoPackage."
         plural = "s" if self.total > 1 else ""
         return (f"{self.total} établissement{plural} trouvé{plural} — page {self.page}/{self.pages}")
@@ -164,6 +164,8 @@ def search(catalogue: Catalogue, filters: Iterable[QueryFilter] = (), sort: str 
     idx = np.flatnonzero(mask)
     specialty = _first(flist, SpecialtyFilter)
     cap_filter = _first(flist, CapacityFilter)
+    if specialty is None and cap_filter is not None:
+        specialty = cap_filter.specialty
     if sort is None:
         sort = ("distance" if distance is not None
                 else "score" if match is not None and match.active else "name")
@@ -202,9 +204,9 @@ def search(catalogue: Catalogue, filters: Iterable[QueryFilter] = (), sort: str 
     records = catalogue.records_base.iloc[page_idx].copy()
     pos = records.columns.get_loc("capacity_summary") + 1
     if specialty is not None and specialty.equipment_kinds:
-        records.insert(pos, "specialty_installed", specialty_capacity(catalogue, specialty)[page_idx])
+        records.insert(pos, "specialty_installed", specialty_capacity(catalogue, specialty, rows=page_idx))
         records.insert(pos + 1, "specialty_authorised",
-                       specialty_capacity(catalogue, specialty, authorised=True)[page_idx])
+                       specialty_capacity(catalogue, specialty, authorised=True, rows=page_idx))
     if distance is not None:
         records.insert(records.columns.get_loc("status"), "distance_km", distance[page_idx])
     if match is not None:

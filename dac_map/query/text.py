@@ -77,9 +77,9 @@ _LIGATURES = {"œ": "oe", "æ": "ae", "ø": "o", "đ": "d", "ł": "l", "ħ": "h"
 
 
 def _fold_char(ch: str) -> str:
-    """Fold one character: casefold, NFKD, drop combining marks, spell ligatures, and map
-    anything that is not a letter or digit to a space."""
-    s = unicodedata.normalize("NFKD", ch.casefold())
+    """Fold one character: NFKD, casefold, NFKD again (``𝓐`` -> ``a``, ``İ`` -> ``i``), drop
+    combining marks, spell ligatures, and map anything not a letter or digit to a space."""
+    s = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", ch).casefold())
     out = []
     for c in s:
         if unicodedata.combining(c):
@@ -99,8 +99,16 @@ class _FoldTable(dict):
 
 
 _TABLE = _FoldTable()
-for _c in range(128):  # ASCII fast path filled up front
+for _c in range(256):  # Latin-1 filled up front
     _TABLE[_c] = _fold_char(chr(_c))
+
+# Byte-level fast path for Latin-1 text (most FINESS names): every Latin-1 character whose
+# fold is one ASCII character is translated by :meth:`bytes.translate`; a text holding any
+# other character goes through the general table. Both give the same result.
+_LATIN1_FAST = bytes(ord(_TABLE[_c]) if len(_TABLE[_c]) == 1 and _TABLE[_c].isascii() else 0
+                     for _c in range(256))
+_LATIN1_SLOW = re.compile("[" + "".join(re.escape(chr(_c)) for _c in range(256)
+                                        if _LATIN1_FAST[_c] == 0) + "\u0100-\U0010ffff]")
 
 
 _ABBREVIATED = frozenset(ABBREVIATIONS)
@@ -114,7 +122,10 @@ def fold_words(text: object) -> list[str]:
         if isinstance(text, float) and text != text:  # NaN
             return []
         text = str(text)
-    words = text.translate(_TABLE).split()
+    if _LATIN1_SLOW.search(text) is None:
+        words = text.encode("latin-1").translate(_LATIN1_FAST).decode("ascii").split()
+    else:
+        words = text.translate(_TABLE).split()
     if _ABBREVIATED.isdisjoint(words):
         return words
     out: list[str] = []
@@ -164,7 +175,7 @@ class TextMatch:
     word with a word of the establishment (100 exact, 90-100 prefix, rapidfuzz ratio >= 75
     for typos, else 0). ``exact``: the query is this establishment's FINESS number.
     ``tiebreak``: rapidfuzz ``token_sort_ratio`` of the whole folded query against the folded
-    name (closest whole name first), computed for the rows with a positive score only.
+    name (closest whole name first), computed for the rows at or above the minimum score only.
     ``active``: False when the query has no searchable word (then every score is 0).
     """
 
@@ -185,9 +196,9 @@ class TextIndex:
     indptr: np.ndarray             # int64, len(vocab) + 1
     rows: np.ndarray               # int32 posting rows, grouped by word
     names: np.ndarray              # object: folded name + long name per row
-    finess: np.ndarray             # object: sorted lowercase FINESS numbers
+    finess: np.ndarray             # object: sorted (uppercase) FINESS numbers
     finess_rows: np.ndarray        # int64: row of each entry of ``finess``
-    finess_ej: np.ndarray          # object: sorted lowercase legal-entity numbers
+    finess_ej: np.ndarray          # object: sorted (uppercase) legal-entity numbers
     finess_ej_rows: np.ndarray
 
     @classmethod
@@ -212,18 +223,18 @@ class TextIndex:
             sids = np.array([string_id.setdefault(u, len(string_id)) if isinstance(u, str) else -1
                              for u in uniques] + [-1], dtype=np.int64)
             field_codes.append((np.asarray(codes, dtype=np.int64), sids))
-        per_string: list[list[str]] = []
-        for value in string_id:
-            ws = words_cache.get(value)
-            if ws is None:
-                ws = fold_words(value)
-            per_string.append([w for w in ws if w not in STOP_WORDS])
+        get = words_cache.get
+        per_string = [get(v) or fold_words(v) for v in string_id]
         lens = np.array([len(ws) for ws in per_string] + [0], dtype=np.int64)  # last: missing
         starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
-        flat_words = list(itertools.chain.from_iterable(per_string))
-        word_codes, vocab_arr = pd.factorize(pd.Series(flat_words, dtype="object"), sort=True)
+        flat_words = np.array(list(itertools.chain.from_iterable(per_string)), dtype=object)
+        word_codes, vocab_arr = pd.factorize(flat_words, sort=True)
         flat = np.asarray(word_codes, dtype=np.int64)
-        vocab = [str(v) for v in vocab_arr]
+        # Stop words are indexed nowhere: drop them from the vocabulary and the postings.
+        keep_word = np.array([v not in STOP_WORDS for v in vocab_arr], dtype=bool)
+        new_id = np.cumsum(keep_word) - 1
+        flat = np.where(keep_word[flat], new_id[flat], -1) if len(flat) else flat
+        vocab = [str(v) for v, k in zip(vocab_arr, keep_word) if k]
         position = {w: i for i, w in enumerate(vocab)}
 
         post_rows: list[np.ndarray] = []
@@ -241,7 +252,9 @@ class TextIndex:
         # Sort postings by (word, row) and dedupe.
         if post_rows:
             base = max(n, 1)
-            key = np.sort(np.concatenate(post_words) * base + np.concatenate(post_rows))
+            pw, pr = np.concatenate(post_words), np.concatenate(post_rows)
+            ok = pw >= 0
+            key = np.sort(pw[ok] * base + pr[ok])
             if len(key):
                 key = key[np.concatenate(([True], key[1:] != key[:-1]))]
             w, r = key // base, key % base
@@ -250,7 +263,9 @@ class TextIndex:
         indptr = np.searchsorted(w, np.arange(len(vocab) + 1)).astype(np.int64)
 
         def sorted_codes(values: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
-            arr = pd.Series(values, dtype="object").fillna("").astype(str).str.lower().to_numpy(dtype=object)
+            # FINESS numbers are stored uppercase (``[0-9][0-9A-Z][0-9]{7}``): no case folding.
+            arr = np.asarray(values, dtype=object).copy()
+            arr[pd.isna(arr)] = ""
             o = np.argsort(arr, kind="stable")
             return arr[o], o.astype(np.int64)
 
@@ -262,8 +277,14 @@ class TextIndex:
 
     # ----------------------------------------------------------------- querying
 
-    def _word_scores(self, word: str) -> tuple[np.ndarray, np.ndarray]:
-        """(vocabulary ids, similarity) of the vocabulary words matching one query word."""
+    @staticmethod
+    def _fuzzy_word(word: str) -> bool:
+        """Whether a query word is matched with typos (4+ characters, no digit)."""
+        return len(word) >= 4 and not any(c.isdigit() for c in word)
+
+    def _word_scores(self, word: str, fuzzy: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(vocabulary ids, similarity) of the vocabulary words matching one query word;
+        ``fuzzy`` is its rapidfuzz ratio against the vocabulary (0 below the cut-off)."""
         ids: list[np.ndarray] = []
         sims: list[np.ndarray] = []
         exact = self.vocab_index.get(word)
@@ -279,12 +300,10 @@ class TextIndex:
                 plen = np.array([len(self.vocab[i]) for i in range(lo, hi)], dtype=float)
                 ids.append(pid)
                 sims.append(90.0 + 10.0 * len(word) / plen)
-        if len(word) >= 4 and not has_digit and self.vocab:
-            row = process.cdist([word], self.vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF,
-                                dtype=np.float32, workers=1)[0]
-            hit = np.flatnonzero(row)
+        if fuzzy is not None:
+            hit = np.flatnonzero(fuzzy)
             ids.append(hit)
-            sims.append(row[hit].astype(float))
+            sims.append(fuzzy[hit].astype(float))
         if not ids:
             return np.empty(0, dtype=np.int64), np.empty(0)
         return np.concatenate(ids).astype(np.int64), np.concatenate(sims)
@@ -292,6 +311,7 @@ class TextIndex:
     def _code_rows(self, word: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, similarity) of the establishments whose FINESS (or legal entity) number
         equals (100) or starts with (90-100) a query word of digits."""
+        word = word.upper()
         rows: list[np.ndarray] = []
         sims: list[np.ndarray] = []
         for arr, where in ((self.finess, self.finess_rows), (self.finess_ej, self.finess_ej_rows)):
@@ -308,14 +328,15 @@ class TextIndex:
             return np.empty(0, dtype=np.int64), np.empty(0)
         return np.concatenate(rows), np.concatenate(sims)
 
-    def score(self, query: object) -> TextMatch:
-        """Score every row against ``query`` (any object; never raises)."""
+    def score(self, query: object, min_score: float = 0.0) -> TextMatch:
+        """Score every row against ``query`` (any object; never raises). The tie-break score
+        is computed for the rows scoring at least ``min_score`` (and above 0)."""
         text = query if isinstance(query, str) else ("" if query is None else str(query))
         text = text[:MAX_QUERY_CHARS]
         n = self.n
         exact = np.zeros(n, dtype=bool)
-        compact = re.sub(r"[\s.\-_/]", "", text).lower()
-        if re.fullmatch(r"[0-9][0-9a-z][0-9]{7}", compact):
+        compact = re.sub(r"[\s.\-_/]", "", text).upper()
+        if re.fullmatch(r"[0-9][0-9A-Z][0-9]{7}", compact):
             i = int(np.searchsorted(self.finess, compact))
             while i < len(self.finess) and self.finess[i] == compact:
                 exact[self.finess_rows[i]] = True
@@ -328,10 +349,17 @@ class TextIndex:
             z = np.zeros(n)
             z[exact] = 100.0
             return TextMatch(z, exact, np.zeros(n), bool(exact.any()), ())
+        # One rapidfuzz call for every typo-tolerant word: the vocabulary is prepared once.
+        fuzzy_words = [w for w in words if self._fuzzy_word(w)]
+        fuzzy_rows: dict[str, np.ndarray] = {}
+        if fuzzy_words and self.vocab:
+            matrix = process.cdist(fuzzy_words, self.vocab, scorer=fuzz.ratio,
+                                   score_cutoff=WORD_CUTOFF, dtype=np.float32, workers=1)
+            fuzzy_rows = dict(zip(fuzzy_words, matrix))
         total = np.zeros(n, dtype=np.float64)
         for word in words:
             best = np.zeros(n, dtype=np.float64)
-            ids, sims = self._word_scores(word)
+            ids, sims = self._word_scores(word, fuzzy_rows.get(word))
             if len(ids):
                 starts = self.indptr[ids]
                 lens = self.indptr[ids + 1] - starts
@@ -348,7 +376,7 @@ class TextIndex:
         scores = np.clip(total / len(words), 0.0, 100.0)
         scores[exact] = 100.0
         tiebreak = np.zeros(n)
-        hit = np.flatnonzero(scores > 0)
+        hit = np.flatnonzero((scores > 0) & ((scores >= min_score) | exact))
         if len(hit):
             q = " ".join(words)
             tiebreak[hit] = process.cdist([q], self.names[hit].tolist(), scorer=fuzz.token_sort_ratio,
@@ -359,16 +387,14 @@ class TextIndex:
 def fold_column(values: Sequence[object], cache: dict[str, list[str]] | None = None) -> np.ndarray:
     """:func:`fold_text` of each value (object array), folding each distinct value once.
     ``cache`` (value -> folded words) is filled and reused when given."""
-    codes, uniques = pd.factorize(pd.Series(values, dtype="object"), use_na_sentinel=True)
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
     if cache is None:
-        folded = np.array([fold_text(u) for u in uniques] + [""], dtype=object)
-    else:
-        def words(u: object) -> list[str]:
-            got = cache.get(u) if isinstance(u, str) else None
-            if got is None:
-                got = fold_words(u)
-                if isinstance(u, str):
-                    cache[u] = got
-            return got
-        folded = np.array([" ".join(words(u)) for u in uniques] + [""], dtype=object)
+        cache = {}
+    folded = []
+    for u in uniques:
+        ws = fold_words(u)
+        if isinstance(u, str):
+            cache[u] = ws
+        folded.append(" ".join(ws))
+    folded = np.array(folded + [""], dtype=object)
     return folded[np.asarray(codes, dtype=np.int64)]
