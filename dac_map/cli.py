@@ -1,4 +1,4 @@
-"""Command-line interface: ``dac-map etl|demo|info``.
+"""Command-line interface: ``dac-map etl|demo|info|search|refresh|coverage|report``.
 
 Errors of the :mod:`dac_map.errors` hierarchy are printed as one line naming the file, line
 and field, and turned into the exit codes documented there.
@@ -232,6 +232,17 @@ def search(
                       "installées ne disent rien de la disponibilité.", markup=False, highlight=False)
     if result.is_empty and fmt != "table":
         err.print(result.message, markup=False, highlight=False, soft_wrap=True)
+
+
+def _register_subsystems() -> None:
+    from dac_map.coverage.cli import register as register_coverage
+    from dac_map.refresh.cli import register as register_refresh
+
+    register_refresh(app)
+    register_coverage(app)
+
+
+_register_subsystems()
 
 
 def main() -> None:
