@@ -15,7 +15,8 @@ layouts with :mod:`dac_map.synthetic`, then times, each run in a fresh Python pr
   territory, ``GeoDataFrame.to_file`` without Arrow).
 
 Figures are the wall time measured inside each process around the work (imports excluded)
-and the process's peak resident memory. Medians and the naive/ours ratio are printed.
+and the process's peak resident memory. The two are run in turn (A B A B ...) and the
+naive/ours ratio is computed pair by pair; medians are printed.
 """
 
 from __future__ import annotations
@@ -124,17 +125,31 @@ def _child(kind: str, est: str, eq: str, out: str) -> None:
     print(json.dumps(result, default=str))
 
 
-def _measure(kind: str, est: Path, eq: Path | None, runs: int) -> list[dict]:
-    results = []
-    for i in range(runs + 1):  # first run = warm-up (file cache), not counted
-        out = OUT / f"bench-{kind}.gpkg"
-        cmd = [sys.executable, __file__, "--child", kind, str(est), str(eq or ""), str(out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode:
-            raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
+def _once(kind: str, est: Path, eq: Path | None) -> dict:
+    out = OUT / f"bench-{kind}.gpkg"
+    cmd = [sys.executable, __file__, "--child", kind, str(est), str(eq or ""), str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode:
+        raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _paired(est: Path, eq: Path | None, runs: int) -> tuple[list[dict], list[dict]]:
+    """Run ours and naive in turn (A B A B ...) after one warm-up pair, so that machine drift
+    affects both alike; returns the counted runs of each."""
+    ours, naive = [], []
+    for i in range(runs + 1):
+        a, b = _once("ours", est, eq), _once("naive", est, eq)
         if i:
-            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    return results
+            ours.append(a)
+            naive.append(b)
+    return ours, naive
+
+
+def _row(name: str, res: list[dict]) -> str:
+    secs = [r["seconds"] for r in res]
+    return (f"{name:<10}{statistics.median(secs):>10.2f}{min(secs):>9.2f}{max(secs):>9.2f}"
+            f"{max(r['peak_mib'] for r in res):>10.0f}")
 
 
 def main() -> None:
@@ -149,20 +164,19 @@ def main() -> None:
         return
     est, eq = generate(args.establishments, args.equipment)
     print(f"synthetic extract: {args.establishments} establishments ({est.stat().st_size / 1e6:.1f} MB), "
-          f"{args.equipment} equipment lines; {args.runs} runs each after one warm-up")
-    rows = {}
-    for kind, eq_path in (("ours", None), ("naive", None), ("ours+eq", eq), ("naive+eq", eq)):
-        res = _measure(kind.replace("+eq", ""), est, eq_path, args.runs)
-        secs = [r["seconds"] for r in res]
-        rows[kind] = (statistics.median(secs), min(secs), max(secs),
-                      max(r["peak_mib"] for r in res), res[0].get("stages"))
+          f"{args.equipment} equipment lines; {args.runs} paired runs after one warm-up pair")
     print(f"\n{'run':<10}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MiB':>10}")
-    for kind, (med, lo, hi, peak, _) in rows.items():
-        print(f"{kind:<10}{med:>10.2f}{lo:>9.2f}{hi:>9.2f}{peak:>10.0f}")
-    print(f"\nnaive / ours (establishments only): {rows['naive'][0] / rows['ours'][0]:.2f}x")
-    print(f"naive+eq / ours+eq (with equipment): {rows['naive+eq'][0] / rows['ours+eq'][0]:.2f}x")
-    print(f"stages of one 'ours' run: {rows['ours'][4]}")
-    print(f"stages of one 'ours+eq' run: {rows['ours+eq'][4]}")
+    stages = {}
+    for label, eq_path in (("", None), ("+eq", eq)):
+        ours, naive = _paired(est, eq_path, args.runs)
+        print(_row("ours" + label, ours))
+        print(_row("naive" + label, naive))
+        ratios = [n["seconds"] / o["seconds"] for o, n in zip(ours, naive)]
+        print(f"{'':<10}naive/ours per pair: median {statistics.median(ratios):.2f}x "
+              f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
+        stages["ours" + label] = ours[len(ours) // 2]["stages"]
+    for name, st in stages.items():
+        print(f"stages of one '{name}' run (s): {st}")
 
 
 if __name__ == "__main__":
