@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
 
 from dac_map import settings
 from dac_map.errors import InputFormatError, InputMissingError
@@ -215,10 +216,14 @@ def read_boundaries(path: str | Path) -> gpd.GeoDataFrame:
     if gdf.crs is None:
         raise InputFormatError("boundary file has no CRS", path=str(p))
     gdf = gdf.to_crs(settings.CRS_DISPLAY)
+    geoms = gdf.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        geoms[invalid] = shapely.make_valid(geoms[invalid])
     out = gpd.GeoDataFrame({
         "code": gdf[code].astype("str").str.strip(),
         "name": gdf[name].astype("str") if name else gdf[code].astype("str"),
-    }, geometry=gdf.geometry.make_valid(), crs=settings.CRS_DISPLAY)
+    }, geometry=geoms, crs=settings.CRS_DISPLAY)
     empty = out.geometry.is_empty | out.geometry.isna()
     if empty.any():
         raise InputFormatError(f"empty geometry for code {out.loc[empty, 'code'].iloc[0]!r}",
