@@ -145,7 +145,7 @@ MAP_BACKGROUND = _env("MAP_BACKGROUND", "#eef1f4")
 MAP_FALLBACK_COLOR = _env("MAP_FALLBACK_COLOR", "#7f7f7f")
 
 #: Tolerance (degrees) used to simplify the department and commune outlines drawn on the map.
-MAP_SIMPLIFY_DEG = float(_env("MAP_SIMPLIFY_DEG", "0.0008"))
+MAP_SIMPLIFY_DEG = float(_env("MAP_SIMPLIFY_DEG", "0.0012"))
 
 #: Most commune outlines drawn around a territory (beyond: departments only).
 MAP_MAX_COMMUNES = int(_env("MAP_MAX_COMMUNES", "2500"))

@@ -1,0 +1,303 @@
+"""The sidebar: territory and filter widgets (Streamlit).
+
+Every widget has a key in ``st.session_state`` (:data:`KEYS`); :func:`seed` writes a
+:class:`~dac_map.ui.state.ViewState` into those keys (first run of a session, from the URL),
+:func:`render` draws the widgets and returns the state they hold.
+
+Reruns: changing any widget of the sidebar reruns the whole script (Streamlit's default), which
+searches again and sends a new results layer to the map (the map itself is not reloaded unless
+the territory changes). Callbacks (:func:`reset_filters`, :func:`_on_territory_change`) run
+before that rerun.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import streamlit as st
+
+from dac_map import settings
+from dac_map.ui.state import MAX_RADIUS_KM, MIN_RADIUS_KM, NATIONAL, ViewState
+from dac_map.ui.text import plain
+
+#: ViewState attribute -> widget key in st.session_state.
+KEYS: dict[str, str] = {
+    "dac": "f_dac",
+    "families": "f_familles",
+    "categories": "f_categories",
+    "disciplines": "f_disciplines",
+    "clienteles": "f_clienteles",
+    "activity_types": "f_activites",
+    "min_capacity": "f_capacite",
+    "text": "f_q",
+    "near": "f_autour",
+    "radius_km": "f_rayon",
+    "outline": "f_contour",
+    "include_closed": "f_fermes",
+    "sort": "f_tri",
+    "page": "f_page",
+}
+
+#: Session keys outside the widgets: the establishment in the detail panel, the resources
+#: kept for the A4 sheet, the map centre requested by a row selection.
+FOCUS = "focus"
+BASKET = "basket"
+MAP_CENTER = "map_center"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Choices offered by the widgets, prepared once per catalogue (see views)."""
+
+    territories: tuple[str, ...]
+    territory_labels: Mapping[str, str]
+    territory_departments: Mapping[str, tuple[str, ...]]
+    families: tuple[str, ...]
+    family_labels: Mapping[str, str]
+    categories: tuple[str, ...]
+    category_labels: Mapping[str, str]
+    category_family: Mapping[str, str]
+    disciplines: tuple[str, ...]
+    discipline_labels: Mapping[str, str]
+    clienteles: tuple[str, ...]
+    clientele_labels: Mapping[str, str]
+    activity_types: tuple[str, ...]
+    activity_labels: Mapping[str, str]
+    communes_by_department: Mapping[str, tuple[str, ...]]
+    commune_labels: Mapping[str, str]
+    has_equipment: bool
+    illustrative: bool
+
+
+def build_options(catalogue) -> Options:
+    """The widget choices of a catalogue (pure computation, no Streamlit call)."""
+    terr = catalogue.territories
+    counts = (terr["establishments"].fillna(0).astype("int64") if "establishments" in terr
+              else None)
+    ids = [str(x) for x in terr["dac_id"]]
+    names = {str(i): plain(n) or str(i) for i, n in zip(terr["dac_id"], terr["name"])}
+    labels: dict[str, str] = {}
+    keep: list[str] = []
+    for k, i in enumerate(ids):
+        n = int(counts.iat[k]) if counts is not None else None
+        if n is None or n > 0:
+            keep.append(i)
+        labels[i] = f"{names[i]} — {n} ressources" if n is not None else names[i]
+    keep.sort(key=lambda i: names[i].lower())
+    if settings.UI_NATIONAL_VIEW:
+        keep.insert(0, NATIONAL)
+    labels[NATIONAL] = f"France entière — {len(catalogue)} ressources"
+    deps = {str(i): tuple(str(d or "").split()) for i, d in zip(terr["dac_id"], terr["departments"])}
+
+    fam = catalogue.families.sort_values("order")
+    families = tuple(str(f) for f in fam["family"])
+    family_labels = {str(f): plain(lab) for f, lab in zip(fam["family"], fam["family_label"])}
+
+    cats = catalogue.categories
+    cat_label = {str(c): plain(lab) for c, lab in zip(cats["category"], cats["category_label"])}
+    cat_family = ({str(c): str(f) for c, f in zip(cats["category"], cats["family"])}
+                  if "family" in cats else {})
+    present = [str(c) for c in catalogue.category.values]
+    est = catalogue.establishments
+    if "category_label" in est:
+        first = est.drop_duplicates("category")
+        for c, lab in zip(first["category"], first["category_label"]):
+            cat_label.setdefault(str(c), plain(lab))
+    if "family" in est:
+        first = est.drop_duplicates("category")
+        for c, f in zip(first["category"], first["family"]):
+            cat_family.setdefault(str(c), str(f))
+    categories = tuple(sorted(present, key=lambda c: (cat_label.get(c, c).lower(), c)))
+    cat_labels = {c: f"{cat_label.get(c, c)} ({c})" for c in categories}
+
+    eq_labels = catalogue.equipment_arrays.labels
+
+    def sorted_codes(kind: str) -> tuple[tuple[str, ...], dict[str, str]]:
+        lab = {str(c): plain(v) or str(c) for c, v in eq_labels.get(kind, {}).items()}
+        return tuple(sorted(lab, key=lambda c: (lab[c].lower(), c))), lab
+
+    disciplines, disc_labels = sorted_codes("discipline")
+    clienteles, clt_labels = sorted_codes("clientele")
+    activities, act_labels = sorted_codes("activity_type")
+
+    com = catalogue.communes
+    by_dep: dict[str, list[str]] = {}
+    com_labels: dict[str, str] = {}
+    if len(com):
+        order = com.assign(_n=com["name"].astype(str).str.lower()).sort_values(["_n", "code"])
+        for code, name in zip(order["code"].astype(str), order["name"]):
+            dep = code[:3] if code.startswith("97") else code[:2]
+            by_dep.setdefault(dep, []).append(code)
+            com_labels[code] = f"{plain(name)} ({code})"
+    return Options(
+        territories=tuple(keep), territory_labels=labels, territory_departments=deps,
+        families=families, family_labels=family_labels, categories=categories,
+        category_labels=cat_labels, category_family=cat_family, disciplines=disciplines,
+        discipline_labels=disc_labels, clienteles=clienteles, clientele_labels=clt_labels,
+        activity_types=activities, activity_labels=act_labels,
+        communes_by_department={k: tuple(v) for k, v in by_dep.items()},
+        commune_labels=com_labels, has_equipment=bool(catalogue.has_equipment),
+        illustrative=bool(catalogue.equipment_illustrative))
+
+
+def territory_departments(options: Options, dac: str | None) -> tuple[str, ...]:
+    """Department codes of a territory (empty for the national view)."""
+    if not dac or dac == NATIONAL:
+        return ()
+    return options.territory_departments.get(dac, ())
+
+
+def seed(state: ViewState) -> None:
+    """Write ``state`` into the widget keys (before the widgets are drawn)."""
+    for attr, key in KEYS.items():
+        value = getattr(state, attr)
+        if isinstance(value, tuple):
+            value = list(value)
+        if attr == "near":
+            value = value or None
+        st.session_state[key] = value
+    st.session_state[FOCUS] = state.focus
+
+
+def _defaults() -> ViewState:
+    return ViewState()
+
+
+def reset_filters() -> None:
+    """Callback of « Réinitialiser » : every filter back to its default, territory kept,
+    detail panel closed (the A4 selection is kept)."""
+    default = _defaults()
+    for attr, key in KEYS.items():
+        if attr == "dac":
+            continue
+        value = getattr(default, attr)
+        st.session_state[key] = list(value) if isinstance(value, tuple) else (
+            None if attr == "near" else value)
+    st.session_state[FOCUS] = None
+    st.session_state[MAP_CENTER] = None
+
+
+def _on_territory_change() -> None:
+    """Callback of the territory list: the "around" centre and the page depend on it."""
+    st.session_state[KEYS["near"]] = None
+    st.session_state[KEYS["page"]] = 1
+    st.session_state[FOCUS] = None
+    st.session_state[MAP_CENTER] = None
+
+
+def _keep_known(key: str, allowed: Sequence[str]) -> None:
+    """Drop values no longer offered (Streamlit refuses a default outside the options)."""
+    cur = st.session_state.get(key)
+    if isinstance(cur, list):
+        ok = set(allowed)
+        st.session_state[key] = [v for v in cur if v in ok]
+
+
+def render(options: Options) -> ViewState:
+    """Draw the sidebar and return the state of its widgets (sort and page come from the
+    list's widgets, drawn later: their session values are used here)."""
+    sb = st.sidebar
+    sb.header("Rechercher une ressource")
+    territories = list(options.territories)
+    current = st.session_state.get(KEYS["dac"])
+    if current not in territories:
+        if current in options.territory_labels:  # a known territory without resources
+            territories.append(current)
+        else:
+            st.session_state[KEYS["dac"]] = territories[0] if territories else None
+    dac = sb.selectbox("Territoire DAC", territories, key=KEYS["dac"],
+                       format_func=lambda i: options.territory_labels.get(i, i),
+                       on_change=_on_territory_change,
+                       help="La carte s'ouvre sur ce territoire ; « France entière » agrège les "
+                            "ressources par zone au-delà de "
+                            f"{settings.MAP_MAX_POINTS} résultats.")
+
+    _keep_known(KEYS["families"], options.families)
+    families = sb.multiselect("Familles", options.families, key=KEYS["families"],
+                              format_func=lambda f: options.family_labels.get(f, f),
+                              placeholder="Toutes les familles")
+    cat_choices = [c for c in options.categories
+                   if not families or options.category_family.get(c) in set(families)]
+    chosen = [c for c in st.session_state.get(KEYS["categories"]) or [] if c in options.categories]
+    cat_choices = list(dict.fromkeys(cat_choices + chosen))
+    st.session_state[KEYS["categories"]] = chosen
+    categories = sb.multiselect("Catégories FINESS", cat_choices, key=KEYS["categories"],
+                                format_func=lambda c: options.category_labels.get(c, c),
+                                placeholder="Toutes les catégories",
+                                help="Ex. EHPAD (500), SSIAD (354), CSAPA (197).")
+    text = sb.text_input("Recherche par nom, commune ou n° FINESS", key=KEYS["text"],
+                         placeholder="ex. ehpad abeville (fautes tolérées)", max_chars=200)
+
+    sb.subheader("Autour de")
+    deps = territory_departments(options, dac)
+    communes = [c for d in deps for c in options.communes_by_department.get(d, ())]
+    near = sb.selectbox("Commune, n° FINESS ou coordonnées", communes, key=KEYS["near"],
+                        index=None, accept_new_options=True,
+                        format_func=lambda c: options.commune_labels.get(c, c),
+                        placeholder="ex. Abbeville, 80001, « 49.89, 2.30 »",
+                        help="Choisir une commune du territoire, ou taper un code INSEE, un "
+                             "n° FINESS, un nom de commune ou « latitude, longitude ».")
+    radius = sb.number_input("Rayon (km)", min_value=MIN_RADIUS_KM, max_value=MAX_RADIUS_KM, step=1.0,
+                             key=KEYS["radius_km"], format="%g")
+    outline = sb.checkbox("Mesurer depuis les limites de la commune", key=KEYS["outline"],
+                          disabled=not near,
+                          help="0 km pour toute ressource située dans la commune ; sinon depuis "
+                               "son centre.")
+
+    spec_disc: list[str] = []
+    spec_clt: list[str] = []
+    spec_act: list[str] = []
+    with sb.expander("Spécialité et capacité", expanded=bool(
+            st.session_state.get(KEYS["disciplines"]) or st.session_state.get(KEYS["clienteles"])
+            or st.session_state.get(KEYS["activity_types"]) or st.session_state.get(KEYS["min_capacity"]))):
+        if options.has_equipment:
+            if options.illustrative:
+                st.caption("⚠ Capacités et disciplines FICTIVES (données de démonstration).")
+            _keep_known(KEYS["disciplines"], options.disciplines)
+            _keep_known(KEYS["clienteles"], options.clienteles)
+            _keep_known(KEYS["activity_types"], options.activity_types)
+            spec_disc = st.multiselect("Discipline d'équipement", options.disciplines,
+                                       key=KEYS["disciplines"], placeholder="Toutes",
+                                       format_func=lambda c: f"{options.discipline_labels.get(c, c)} ({c})")
+            spec_clt = st.multiselect("Clientèle", options.clienteles, key=KEYS["clienteles"],
+                                      placeholder="Toutes",
+                                      format_func=lambda c: f"{options.clientele_labels.get(c, c)} ({c})",
+                                      help="Ex. personnes Alzheimer, handicap psychique.")
+            spec_act = st.multiselect("Type d'activité", options.activity_types,
+                                      key=KEYS["activity_types"], placeholder="Tous",
+                                      format_func=lambda c: f"{options.activity_labels.get(c, c)} ({c})",
+                                      help="Hébergement complet, accueil de jour, temporaire…")
+        else:
+            st.caption("Pas de données d'équipement (cs1100505) dans ce GeoPackage.")
+        capacity = st.number_input("Capacité installée minimale (places)", min_value=0,
+                                   max_value=5000, step=5, key=KEYS["min_capacity"],
+                                   help="Places installées (sur la spécialité choisie le cas "
+                                        "échéant), pas des places libres.")
+    with sb.expander("Options"):
+        closed = st.checkbox("Inclure les établissements fermés", key=KEYS["include_closed"])
+    sb.button("Réinitialiser les filtres", on_click=reset_filters, width="stretch",
+              icon=":material/restart_alt:")
+
+    return ViewState(
+        dac=dac, families=tuple(families), categories=tuple(categories),
+        disciplines=tuple(spec_disc), clienteles=tuple(spec_clt), activity_types=tuple(spec_act),
+        min_capacity=int(capacity or 0), text=text or "", near=(near or "").strip(),
+        radius_km=float(radius), outline=bool(outline and near), include_closed=bool(closed),
+        sort=st.session_state.get(KEYS["sort"]) or "",
+        page=int(st.session_state.get(KEYS["page"]) or 1),
+        focus=st.session_state.get(FOCUS))
+
+
+__all__ = [
+    "BASKET",
+    "FOCUS",
+    "KEYS",
+    "MAP_CENTER",
+    "Options",
+    "build_options",
+    "render",
+    "reset_filters",
+    "seed",
+    "territory_departments",
+]
