@@ -34,6 +34,8 @@ browser:
 bench: install
 	$(BIN)/python benchmarks/bench_etl.py
 	$(BIN)/python benchmarks/bench_query.py
+	$(BIN)/python benchmarks/bench_coverage.py
+	$(BIN)/python benchmarks/bench_ui.py
 
 clean:
 	rm -rf data/build benchmarks/output tests/output

@@ -29,6 +29,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dac_map import settings
+from dac_map.coverage.unmet import filters_to_json
 from dac_map.errors import DacMapError
 from dac_map.query import (
     Catalogue,
@@ -39,9 +40,10 @@ from dac_map.query import (
     load_catalogue,
     search,
 )
-from dac_map.ui import exports, sidebar
+from dac_map.ui import coverage_view, exports, sidebar
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
+from dac_map.ui.news import render_news
 from dac_map.ui.sidebar import BASKET, FOCUS, KEYS, MAP_CENTER, Options
 from dac_map.ui.text import (
     demo_flags,
@@ -559,6 +561,7 @@ def main() -> None:
         st.caption(md(sources_line(catalogue.metadata)))
 
     _header(catalogue, current.state, options)
+    render_news(store_path(), dac_id=None if current.state.national else current.state.dac)
     for w in [*warnings, *current.warnings]:
         st.warning(md(w), icon=":material/warning:")
     left, right = st.columns([0.62, 0.38], gap="medium")
@@ -573,6 +576,18 @@ def main() -> None:
                        "sa fiche (adresse, téléphone, capacités).")
     _list(catalogue, current)
     _exports(catalogue, current, options)
+    _unmet_need(catalogue, current, departments)
+
+
+def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[str]) -> None:
+    """The "no suitable resource found" form under the results (records the current search)."""
+    filters, _ = ustate.build_filters(current.state, catalogue, departments)
+    state = current.state
+    with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
+        coverage_view.render_unmet_need_button(
+            " ; ".join(current.result.labels), filters_to_json(filters),
+            "national" if state.national else (state.dac or "national"), None,
+            store_path=store_path())
     page = int(st.session_state.get(KEYS["page"]) or 1)
     _sync_url(ustate.ViewState(**{**current.state.__dict__, "page": page,
                                   "sort": st.session_state.get(KEYS["sort"]) or ""}))

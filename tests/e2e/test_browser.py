@@ -237,3 +237,23 @@ def test_row_selection_centres_and_circles_the_marker(page, app_url):
     }""", finess)
     assert centre < 50  # metres
     assert "Fiche A4 (1)" in page.get_by_role("button", name=re.compile("Fiche A4")).inner_text()
+
+
+def test_coverage_page_draws_offline(page, app_url):
+    """The coverage page (choropleth of the territory's communes) needs no other host either."""
+    open_app(page, f"{app_url}/?dac=DAC-80")
+    page.get_by_role("link", name="Couverture et zones blanches").click()
+    page.wait_for_url(re.compile("/couverture"), timeout=TIMEOUT)
+    page.get_by_text("Zones blanches").first.wait_for(timeout=TIMEOUT)
+    page.wait_for_selector("iframe[title='streamlit_folium.st_folium']", timeout=TIMEOUT)
+    page.get_by_text(re.compile("commune", re.I)).first.wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(OUTPUT / "e2e_couverture.png"), full_page=True)
+    rec = page.recorder
+    assert rec.external == [], f"requests to other hosts: {rec.external}"
+    assert rec.console_errors == [] and rec.page_errors == []
+    frames = [f for f in page.frames if "streamlit_folium" in f.url]
+    drawn = [f.evaluate("() => document.querySelectorAll('path.leaflet-interactive, canvas')"
+                        ".length") for f in frames]
+    assert max(drawn) > 0, drawn  # commune polygons (SVG paths or canvas)
+    assert "Zones blanches" in page.inner_text("body")
