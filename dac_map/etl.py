@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -399,6 +400,36 @@ def build_territories(territories: pd.DataFrame, departments: gpd.GeoDataFrame,
 
 # --------------------------------------------------------------------------- the run
 
+@dataclass
+class ReferenceTables:
+    """The typed reference tables of one ETL run (geometries in EPSG:4326)."""
+
+    categories: pd.DataFrame
+    families: Families
+    departments: gpd.GeoDataFrame
+    communes: gpd.GeoDataFrame | None
+    territories: pd.DataFrame
+    disciplines: pd.DataFrame | None
+    activities: pd.DataFrame | None
+
+
+def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
+    """Read every reference input of ``inputs`` (nomenclatures, families, boundaries, territories)."""
+    communes = None
+    if inputs.communes:
+        communes = pd.concat([read_boundaries(p) for p in inputs.communes], ignore_index=True)
+        communes = gpd.GeoDataFrame(communes.drop_duplicates("code"), crs=settings.CRS_DISPLAY)
+    return ReferenceTables(
+        categories=read_categories(inputs.categories),
+        families=read_families(inputs.families, inputs.category_families),
+        departments=read_boundaries(inputs.departments),
+        communes=communes,
+        territories=read_territories(inputs.territories),
+        disciplines=read_disciplines(inputs.disciplines) if inputs.disciplines else None,
+        activities=read_activities(inputs.activities) if inputs.activities else None,
+    )
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -437,21 +468,25 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
         timings[name] = round(now - t0, 3)
         t0 = now
 
-    say("Lecture des établissements FINESS")
-    extract = parse_establishments(inputs.establishments)
-    lap("parse_establishments")
-    say("Lecture des référentiels et des limites")
-    categories = read_categories(inputs.categories)
-    families = read_families(inputs.families, inputs.category_families)
-    departments = read_boundaries(inputs.departments)
-    communes = None
-    if inputs.communes:
-        communes = pd.concat([read_boundaries(p) for p in inputs.communes], ignore_index=True)
-        communes = gpd.GeoDataFrame(communes.drop_duplicates("code"), crs=settings.CRS_DISPLAY)
-    territories = read_territories(inputs.territories)
-    disciplines = read_disciplines(inputs.disciplines) if inputs.disciplines else None
-    activities = read_activities(inputs.activities) if inputs.activities else None
-    lap("read_reference")
+    # Reference tables, the equipment extract and the input digests are read on a second
+    # thread while this one parses the establishments (file I/O, GDAL, Arrow and hashing
+    # release the GIL): the ETL uses both cores of a small server.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="etl") as pool:
+        ref_job = pool.submit(read_reference_tables, inputs)
+        eq_job = pool.submit(parse_equipment, inputs.equipment) if inputs.equipment else None
+        digests = {p: pool.submit(_sha256, Path(p))
+                   for p in (inputs.establishments, inputs.equipment) if p}
+        say("Lecture des établissements FINESS")
+        extract = parse_establishments(inputs.establishments)
+        lap("parse_establishments")
+        say("Lecture des référentiels et des limites")
+        ref = ref_job.result()
+        lap("read_reference")
+        eq_extract = eq_job.result() if eq_job else None
+        digests = {p: job.result() for p, job in digests.items()}
+    categories, families, departments = ref.categories, ref.families, ref.departments
+    communes, territories = ref.communes, ref.territories
+    disciplines, activities = ref.disciplines, ref.activities
 
     issues = list(extract.issues)
     n_struct_lines = extract.section_lines.get("structureet", 0)
@@ -472,16 +507,15 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
 
     equipment = pd.DataFrame()
     eq_meta: dict[str, object] = {}
-    if inputs.equipment:
+    if eq_extract is not None:
         say("Lecture des équipements et capacités")
-        eq_extract = parse_equipment(inputs.equipment)
         issues += eq_extract.issues
         equipment, totals, more = build_equipment(eq_extract, est["finess"])
         issues += more
         est = est.join(totals, on="finess")
         eq_meta = {
             "equipment_file": Path(inputs.equipment).name,
-            "equipment_sha256": _sha256(Path(inputs.equipment)),
+            "equipment_sha256": digests[inputs.equipment],
             "equipment_source_date": eq_extract.source_date,
             "equipment_illustrative": bool(len(equipment)) and bool(
                 equipment["source_info"].eq("X").all()),
@@ -524,7 +558,7 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
         "software_version": __version__,
         "etl_time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "establishments_file": Path(inputs.establishments).name,
-        "establishments_sha256": _sha256(Path(inputs.establishments)),
+        "establishments_sha256": digests[inputs.establishments],
         "establishments_layout": extract.layout,
         "establishments_encoding": extract.encoding,
         "source_date": extract.source_date,
