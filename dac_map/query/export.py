@@ -12,6 +12,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
+from dac_map.query.search import plain_value
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -66,20 +68,8 @@ def to_french_table(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def _json_value(value: object) -> object:
-    if value is None:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.date().isoformat()
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, (int, float, str, bool)):
+    value = plain_value(value)
+    if value is None or isinstance(value, (int, float, str, bool)):
         return value
     return str(value)
 

@@ -84,11 +84,13 @@ class SearchResult:
         frame = pd.DataFrame(self.records.drop(columns="geometry"))
         out = []
         for rec in frame.to_dict(orient="records"):
-            out.append({k: _plain(v) for k, v in rec.items()})
+            out.append({k: plain_value(v) for k, v in rec.items()})
         return out
 
 
-def _plain(value: object) -> object:
+def plain_value(value: object) -> object:
+    """A JSON/Excel-friendly Python value: None for missing values (None, NaN, NaT, NA, ±inf),
+    an ISO date for timestamps, numpy scalars unwrapped; anything else unchanged."""
     if value is None:
         return None
     if isinstance(value, (pd.Timestamp, np.datetime64)):
@@ -96,7 +98,7 @@ def _plain(value: object) -> object:
         return None if pd.isna(ts) else ts.date().isoformat()
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     try:
         if pd.isna(value):

@@ -309,6 +309,34 @@ def _read_current_meta(current: Path, result: RefreshResult, say: Say
 
 # --------------------------------------------------------------------------- the run
 
+def _record_failure(result: RefreshResult, exc: BaseException, *, refused_status: str) -> None:
+    """Put an exception into ``result``: status, exit code (see :mod:`dac_map.errors`), message.
+
+    Interrupts (KeyboardInterrupt, SystemExit) are re-raised after being recorded."""
+    if isinstance(exc, DacMapError):
+        result.status = (STATUS_LOCKED if isinstance(exc, LockedError) else
+                         refused_status if isinstance(exc, ValidationError) else STATUS_FAILED)
+        result.exit_code = exc.exit_code
+        result.error = {"type": type(exc).__name__, "message": str(exc)}
+    elif isinstance(exc, Exception):
+        result.status, result.exit_code = STATUS_FAILED, 1
+        result.error = {"type": type(exc).__name__, "message": str(exc),
+                        "traceback": traceback.format_exc(limit=20)}
+    else:
+        raise exc
+    result.exception = exc
+
+
+def _finish(config: RefreshConfig, result: RefreshResult, t0: float) -> None:
+    """Stamp the end time and duration and append the JSON log line (never raises)."""
+    result.finished = _iso(_now())
+    result.duration_s = round(time.monotonic() - t0, 3)
+    try:
+        append_log(config.store.log_file, result)
+    except OSError as exc:
+        result.messages.append(f"cannot write the log {config.store.log_file}: {exc}")
+
+
 def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False,
             rebuild: bool = False, release: bool = False, progress: Say | None = None,
             show_progress: bool = False, confirm: Confirm | None = None) -> RefreshResult:
@@ -344,25 +372,10 @@ def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False
             else:
                 _run(config, result, dry_run=dry_run, force=force, rebuild=rebuild, say=say,
                      show_progress=show_progress, confirm=confirm)
-    except DacMapError as exc:
-        result.status = (STATUS_LOCKED if isinstance(exc, LockedError) else
-                         STATUS_REFUSED if isinstance(exc, ValidationError) else STATUS_FAILED)
-        result.exit_code = exc.exit_code
-        result.error = {"type": type(exc).__name__, "message": str(exc)}
-        result.exception = exc
-    except Exception as exc:
-        result.status = STATUS_FAILED
-        result.exit_code = 1
-        result.error = {"type": type(exc).__name__, "message": str(exc),
-                        "traceback": traceback.format_exc(limit=20)}
-        result.exception = exc
+    except BaseException as exc:  # noqa: BLE001 - recorded in the result, then logged
+        _record_failure(result, exc, refused_status=STATUS_REFUSED)
     finally:
-        result.finished = _iso(_now())
-        result.duration_s = round(time.monotonic() - t0, 3)
-        try:
-            append_log(config.store.log_file, result)
-        except OSError as exc:
-            result.messages.append(f"cannot write the log {config.store.log_file}: {exc}")
+        _finish(config, result, t0)
     return result
 
 
@@ -611,21 +624,8 @@ def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None
             result.messages.append("mises à jour suspendues jusqu'à `refresh --release`")
             result.status, result.exit_code = STATUS_ROLLBACK, 0
             result.version, result.version_path = vid, str(path)
-    except DacMapError as exc:
-        result.status = STATUS_LOCKED if isinstance(exc, LockedError) else STATUS_FAILED
-        result.exit_code = exc.exit_code
-        result.error = {"type": type(exc).__name__, "message": str(exc)}
-        result.exception = exc
-    except Exception as exc:
-        result.status, result.exit_code = STATUS_FAILED, 1
-        result.error = {"type": type(exc).__name__, "message": str(exc),
-                        "traceback": traceback.format_exc(limit=20)}
-        result.exception = exc
+    except BaseException as exc:  # noqa: BLE001 - recorded in the result, then logged
+        _record_failure(result, exc, refused_status=STATUS_FAILED)
     finally:
-        result.finished = _iso(_now())
-        result.duration_s = round(time.monotonic() - t0, 3)
-        try:
-            append_log(config.store.log_file, result)
-        except OSError as exc:
-            result.messages.append(f"cannot write the log {config.store.log_file}: {exc}")
+        _finish(config, result, t0)
     return result

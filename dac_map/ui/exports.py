@@ -29,6 +29,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from dac_map.query import FRENCH_HEADERS, to_french_table, to_geojson
+from dac_map.query.search import plain_value
 from dac_map.ui.text import (
     format_date,
     format_km,
@@ -81,15 +82,7 @@ def csv_bytes(records: pd.DataFrame) -> bytes:
 
 
 def _xlsx_value(value: object) -> object:
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if hasattr(value, "item"):
-        value = value.item()
+    value = plain_value(value)
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)
     return value
