@@ -248,6 +248,27 @@ def _split_sections_csv(text: str, path: str, sections: tuple[Section, ...]) -> 
     return _Sections(source_date, frames, issues, n, seen)
 
 
+def _contiguous_block(text: str, starts: np.ndarray, name: str) -> tuple[int, int] | None:
+    """``(first, stop)`` line indices when every line starting with ``name;`` lies in one
+    contiguous block (the usual layout of an extract), ``(0, 0)`` when there is none, and
+    None otherwise. Only C-level string counts: no Python loop over the lines."""
+    head = name + ";"
+    marker = "\n" + head
+    at_start = text.startswith(head)
+    total = text.count(marker) + int(at_start)
+    if not total:
+        return (0, 0)
+    first_pos = 0 if at_start else text.find(marker) + 1
+    first = int(np.searchsorted(starts, first_pos, side="right")) - 1
+    last = first + total - 1
+    if last >= len(starts):
+        return None
+    # A marker can only sit at a line start; total-1 of them between the starts of lines
+    # first+1..last means each of those lines starts with the section name.
+    inside = text.count(marker, int(starts[first]), int(starts[last]) - 1 + len(marker))
+    return (first, last + 1) if inside == total - 1 else None
+
+
 def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sections:
     """Group the records of ``text`` by section into text DataFrames, checking field counts.
 
@@ -263,16 +284,25 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sec
     if '"' in normalised and any(line.count('"') % 2 for line in lines if '"' in line):
         return _split_sections_csv(text, path, sections)
     by_name = {sec.name: sec for sec in sections}
-    selected = {name: [i for i, line in enumerate(lines) if line.startswith(name + ";")]
-                for name in by_name}
-    matched = set().union(*selected.values())
-    non_blank = [i for i, line in enumerate(lines) if line]
-    first_line = non_blank[0] if non_blank else -1
+    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    ends = np.cumsum(lengths + 1) - 1  # offset of the newline after each line
+    starts = ends - lengths
+    selected: dict[str, list[int]] = {}
+    matched = np.zeros(len(lines), dtype=bool)
+    for name in by_name:
+        block = _contiguous_block(normalised, starts, name)
+        if block is None:  # interleaved sections: classify line by line
+            idx = [i for i, line in enumerate(lines) if line.startswith(name + ";")]
+            selected[name] = idx
+            matched[idx] = True
+        else:
+            selected[name] = list(range(*block))
+            matched[block[0]:block[1]] = True
+    non_blank = lengths > 0
+    first_line = int(np.argmax(non_blank)) if non_blank.any() else -1
     issues: list[RowIssue] = []
     source_date: str | None = None
-    for i in non_blank if len(matched) < len(non_blank) else ():
-        if i in matched:
-            continue
+    for i in np.flatnonzero(non_blank & ~matched).tolist():
         values = next(csv.reader([lines[i]], delimiter=";"), [""])
         norm = values[0].strip().lstrip("\ufeff").lower()
         if norm in by_name:
@@ -289,8 +319,6 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sec
         else:
             issues.append(RowIssue(path, i + 1, "section",
                                    f"unknown line type {values[0][:40]!r}", raw=_excerpt(values)))
-    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-    ends = np.cumsum(lengths + 1) - 1  # offset of the newline after each line
     frames = {}
     for name, idx in selected.items():
         idx_arr = np.unique(np.asarray(idx, dtype=np.int64))
@@ -299,7 +327,7 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sec
         issues += more
     issues.sort(key=lambda issue: issue.line)
     seen = {name: len(idx) for name, idx in selected.items()}
-    return _Sections(source_date, frames, issues, len(non_blank), seen)
+    return _Sections(source_date, frames, issues, int(non_blank.sum()), seen)
 
 
 def _arrow_frame(text: str, lines: list[str], starts: np.ndarray, ends: np.ndarray,

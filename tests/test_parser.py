@@ -191,3 +191,16 @@ def test_bare_cr_line_endings_use_the_csv_path():
     text = (_HEADER + _GOOD + "\n").replace("\n", "\r")
     ext = parse_establishments_text(text, "mac.csv")
     assert len(ext.structures) == 1 and ext.source_date == "2021-01-08"
+
+
+def test_interleaved_sections_and_foreign_lines_inside_a_block():
+    """Sections not in contiguous blocks are classified line by line, with exact line numbers."""
+    lines = NASTY.read_bytes().decode("latin-1").splitlines()
+    st_lines = [ln for ln in lines if ln.startswith("structureet;")][:3]
+    geo_lines = [ln for ln in lines if ln.startswith("geolocalisation;")][:3]
+    body = [lines[0], st_lines[0], geo_lines[0], st_lines[1], "structurepj;1;2", st_lines[2],
+            geo_lines[1], geo_lines[2]]
+    ext = parse_establishments_text("\n".join(body) + "\n", "mixed.csv")
+    assert ext.structures["line"].tolist() == [2, 4, 6]
+    assert ext.geolocations["line"].tolist() == [3, 7, 8]
+    assert [(i.line, i.field) for i in ext.issues] == [(5, "section")]
