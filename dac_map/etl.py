@@ -105,6 +105,12 @@ class EtlReport:
 
 # --------------------------------------------------------------------------- establishments
 
+def _matches(values: pd.Series, pattern: str) -> np.ndarray:
+    """Whole-value regular-expression match of a text column (Arrow/RE2, vectorised)."""
+    arr = pa.array(values.fillna(""), type=pa.string())
+    return np.asarray(pc.match_substring_regex(arr, f"^(?:{pattern})$"), dtype=bool)
+
+
 def commune_codes(departement: pd.Series, commune: pd.Series) -> tuple[pd.Series, pd.Series]:
     """INSEE department and commune codes from FINESS ``departement`` + ``commune``.
 
@@ -113,10 +119,9 @@ def commune_codes(departement: pd.Series, commune: pd.Series) -> tuple[pd.Series
     """
     dep = departement.fillna("")
     com = commune.fillna("")
-    valid_com = com.str.fullmatch(r"[0-9]{3}")
-    metro = dep.str.fullmatch(r"[0-9]{2}|2[AB]") & ~dep.str.fullmatch(r"9[0-9]")
-    metro |= dep.str.fullmatch(r"9[0-5]")
-    overseas = dep.str.fullmatch(r"9[A-Z]")
+    valid_com = _matches(com, r"[0-9]{3}")
+    metro = _matches(dep, r"[0-8][0-9]|9[0-5]|2[AB]")
+    overseas = _matches(dep, r"9[A-Z]")
     mapped = dep.map(OVERSEAS_DEPARTMENTS)
     insee_dep = pd.Series(pd.NA, index=dep.index, dtype="str")
     insee_dep = insee_dep.mask(metro, dep)
@@ -205,7 +210,7 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
     insee_dep, insee_com = commune_codes(st["departement"], st["commune"])
 
     routing = st["ligneacheminement"].fillna("")
-    has_postcode = routing.str.match(r"[0-9]{5}(\s|$)")
+    has_postcode = _matches(routing, r"[0-9]{5}(?:\s.*)?")
     postcode = [routing.str[:5].where(has_postcode),
                 routing.str[5:].str.strip().where(has_postcode, routing)]
     out = pd.DataFrame({
@@ -313,8 +318,10 @@ def assign_territory(department: pd.Series, commune: pd.Series,
             by_dep.setdefault(d, dac_id)
         for c in coms:
             by_com.setdefault(c, dac_id)
-    by_commune = commune.map(by_com).astype("str")
-    return by_commune.fillna(department.map(by_dep).astype("str"))
+    by_department = department.map(by_dep).astype("str")
+    if not by_com:
+        return by_department
+    return commune.map(by_com).astype("str").fillna(by_department)
 
 
 # --------------------------------------------------------------------------- equipment
