@@ -289,7 +289,10 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
         precision[idx] = PRECISION_COMMUNE
 
     metric = out["department"].map(settings.LOCAL_METRIC_CRS).fillna(2154).astype("int64").to_numpy()
-    x_m, y_m = _project(lon, lat, np.where(np.isfinite(lon), 4326, 0), metric)
+    # Source coordinates already in the row's metric CRS are kept as given (no round trip).
+    as_given = (epsg == metric) & (precision == PRECISION_ADDRESS)
+    x_m, y_m = _project(lon, lat, np.where(np.isfinite(lon) & ~as_given, 4326, 0), metric)
+    x_m[as_given], y_m[as_given] = x[as_given], y[as_given]
     out["geo_precision"] = precision
     out["geo_source"] = g["sourcecoordet"].to_numpy()
     out["geo_updated"] = g["datemaj"].to_numpy()
