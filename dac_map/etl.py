@@ -43,6 +43,7 @@ from dac_map.parser import (
     EstablishmentExtract,
     isin_text,
     parse_equipment,
+    parse_equipment_text,
     parse_establishments,
 )
 from dac_map.reference import (
@@ -515,14 +516,16 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
     issues += more
     lap("build_establishments")
 
-    equipment = pd.DataFrame()
     eq_meta: dict[str, object] = {}
-    if eq_extract is not None:
+    if eq_extract is None:  # no equipment extract: the same tables, empty; capacities unknown
+        eq_extract = parse_equipment_text("", "<aucun extrait d'équipements>")
+    else:
         say("Lecture des équipements et capacités")
-        issues += eq_extract.issues
-        equipment, totals, more = build_equipment(eq_extract, est["finess"])
-        issues += more
-        est = est.join(totals, on="finess")
+    issues += eq_extract.issues
+    equipment, totals, more = build_equipment(eq_extract, est["finess"])
+    issues += more
+    est = est.join(totals, on="finess")
+    if inputs.equipment:
         eq_meta = {
             "equipment_file": Path(inputs.equipment).name,
             "equipment_sha256": digests[inputs.equipment],
@@ -530,15 +533,7 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
             "equipment_illustrative": bool(len(equipment)) and bool(
                 equipment["source_info"].eq("X").all()),
         }
-        lap("equipment")
-    else:
-        est["capacity_installed"] = pd.array([pd.NA] * len(est), dtype="Int64")
-        est["capacity_authorised"] = pd.array([pd.NA] * len(est), dtype="Int64")
-        equipment = pd.DataFrame({c: pd.Series(dtype="str") for c in (
-            "finess", "discipline", "discipline_label", "activity_type", "activity_type_label",
-            "clientele", "clientele_label")})
-        equipment["capacity_installed"] = pd.Series(dtype="Int64")
-        equipment["capacity_authorised"] = pd.Series(dtype="Int64")
+    lap("equipment")
 
     say("Construction des territoires DAC")
     terr, more = build_territories(territories, departments, communes, str(inputs.territories))

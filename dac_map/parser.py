@@ -149,20 +149,10 @@ def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
     return data.decode("latin-1"), "latin-1"
 
 
-def _read_records(text: str) -> tuple[list[list[str]], list[int], list[RowIssue]]:
-    """All CSV records of ``text`` (``;``-separated) with their 1-based start line numbers.
-
-    Fast path: one C-level pass when no quoted field spans several lines (then record *i* is
-    line *i + 1*); otherwise a record-by-record pass that tracks line numbers exactly.
-    """
-    n_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"'))
-        if len(records) == n_lines:
-            return records, list(range(1, n_lines + 1)), []
-    except csv.Error:
-        pass
-    records, lines, errors = [], [], []
+def _read_records(text: str, path: str) -> tuple[list[list[str]], list[int], list[RowIssue]]:
+    """All CSV records of ``text`` (``;``-separated) with their exact 1-based start line
+    numbers, even when quoted fields span several lines; unreadable records become issues."""
+    records, lines, issues = [], [], []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"')
     prev = 0
     while True:
@@ -171,13 +161,12 @@ def _read_records(text: str) -> tuple[list[list[str]], list[int], list[RowIssue]
         except StopIteration:
             break
         except csv.Error as exc:  # e.g. a field larger than the csv field limit
-            errors.append((prev + 1, exc))
+            issues.append(RowIssue(path, prev + 1, "*", f"unreadable CSV record: {exc}"))
             prev = reader.line_num
             continue
         records.append(values)
         lines.append(prev + 1)
         prev = reader.line_num
-    issues = [RowIssue("", line, "*", f"unreadable CSV record: {exc}") for line, exc in errors]
     return records, lines, issues
 
 
@@ -205,8 +194,7 @@ def _split_sections_csv(text: str, path: str, sections: tuple[Section, ...]) -> 
     rows: dict[str, list[list[str]]] = {s.name: [] for s in sections}
     lines: dict[str, list[int]] = {s.name: [] for s in sections}
     seen = {s.name: 0 for s in sections}
-    records, numbers, issues = _read_records(text)
-    issues = [RowIssue(path, i.line, i.field, i.reason) for i in issues]
+    records, numbers, issues = _read_records(text, path)
     source_date: str | None = None
     n = 0
     for line, values in zip(numbers, records):
@@ -322,7 +310,7 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sec
     frames = {}
     for name, idx in selected.items():
         idx_arr = np.unique(np.asarray(idx, dtype=np.int64))
-        frames[name], more = _arrow_frame(normalised, lines, ends - lengths, ends, idx_arr,
+        frames[name], more = _arrow_frame(normalised, lines, starts, ends, idx_arr,
                                           by_name[name], path)
         issues += more
     issues.sort(key=lambda issue: issue.line)

@@ -46,8 +46,6 @@ DISCIPLINES = "disciplines"
 ACTIVITIES = "activites_soins"
 METADATA = "metadata"
 
-REQUIRED_LAYERS = (ESTABLISHMENTS, EQUIPMENT, DEPARTMENTS, TERRITORIES, METADATA)
-
 
 def _sidecars(path: Path) -> list[Path]:
     return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
