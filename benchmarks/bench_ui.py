@@ -30,26 +30,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "output" / "ui"
-CHROMIUM = os.environ.get("DAC_MAP_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 BENCH_DAC = "DAC-BENCH"
 FILTER_FAMILY = "pa_hebergement"
 FILTER_TYPED = "Personnes âgées — héb"  # typed in the "Familles" list, then Enter
 TIMEOUT_MS = 120_000
 
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from server import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, stop  # noqa: E402
 
 
 # --------------------------------------------------------------------------- data
@@ -186,40 +183,12 @@ def write_naive_app() -> Path:
 
 # --------------------------------------------------------------------------- server
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(script: Path, store: Path) -> tuple[subprocess.Popen, int]:
+    """``streamlit run script`` on a free port, reading ``store``; returns the process and port."""
     port = free_port()
-    env = {**os.environ, "DAC_MAP_STORE": str(store), "DAC_MAP_TILES": "none",
-           "DAC_MAP_DEFAULT_DAC": BENCH_DAC, "PYTHONPATH": str(ROOT)}
-    with open(OUT / f"streamlit_{script.parent.name}.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=script.parent, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
-                return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: see {OUT}/streamlit_*.log")
-            time.sleep(0.2)
-    raise RuntimeError("streamlit did not start")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    proc = start_streamlit(store, port, OUT / f"streamlit_{script.parent.name}.log",
+                           {"DAC_MAP_DEFAULT_DAC": BENCH_DAC, "PYTHONPATH": str(ROOT)}, script)
+    return proc, port
 
 
 class CountingProxy:
