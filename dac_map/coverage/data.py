@@ -16,7 +16,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 
 from dac_map import settings, store
 from dac_map.errors import StoreError, ValidationError
@@ -150,36 +149,36 @@ def load_coverage_data(path: str | Path = settings.STORE_PATH) -> CoverageData:
     (the ``communes`` layer is required: build the store with ``--communes``).
     """
     path = Path(path)
-    layers = set(store.list_store_layers(path)) if path.exists() else set()
+    layers = set(store.open_store(path).layers()) if path.exists() else set()
     if not path.exists():
         raise StoreError("the GeoPackage does not exist: run `dac-map etl` first", path=str(path))
     if store.COMMUNES not in layers:
         raise StoreError("no 'communes' layer: coverage indicators need commune outlines "
                          "(dac-map etl --communes ...)", path=str(path))
-    available = {f for f in pyogrio.read_info(path, layer=store.ESTABLISHMENTS)["fields"]}
+    available = store.open_store(path).fields(store.ESTABLISHMENTS)
     cols = [c for c in ESTABLISHMENT_COLUMNS if c in available]
-    est = store.read_layer(path, store.ESTABLISHMENTS, columns=cols, read_geometry=False)
+    est = store.open_store(path).read_layer(store.ESTABLISHMENTS, columns=cols, read_geometry=False)
     for c in ESTABLISHMENT_COLUMNS:
         if c not in est.columns:
             est[c] = np.nan
     est = pd.DataFrame(est)
     if store.EQUIPMENT in layers:
-        eq = pd.DataFrame(store.read_layer(path, store.EQUIPMENT, read_geometry=False))
+        eq = pd.DataFrame(store.open_store(path).read_layer(store.EQUIPMENT, read_geometry=False))
     else:
         eq = pd.DataFrame(columns=["finess", "discipline", "discipline_label",
                                    "capacity_installed", "removed_installed"])
-    communes = store.read_layer(path, store.COMMUNES)
+    communes = store.open_store(path).read_layer(store.COMMUNES)
     communes = gpd.GeoDataFrame(communes, geometry="geometry", crs=communes.crs)
     cen = commune_centroids_m(communes)
     communes = communes.assign(department=cen["department"], x_m=cen["x_m"], y_m=cen["y_m"],
                                epsg_m=cen["epsg_m"])
-    terr = pd.DataFrame(store.read_layer(path, store.TERRITORIES, read_geometry=False))
+    terr = pd.DataFrame(store.open_store(path).read_layer(store.TERRITORIES, read_geometry=False))
     terr = terr.assign(departments=terr["departments"].map(_split_codes),
                        communes=terr["communes"].map(_split_codes))
     if store.FAMILIES in layers:
-        fam = pd.DataFrame(store.read_layer(path, store.FAMILIES, read_geometry=False))
+        fam = pd.DataFrame(store.open_store(path).read_layer(store.FAMILIES, read_geometry=False))
     else:
         fam = (est[["family", "family_label"]].drop_duplicates("family")
                .assign(color="#777777", order=range(len(est["family"].unique()))))
     return CoverageData(establishments=est, equipment=eq, communes=communes, territories=terr,
-                        families=fam, metadata=store.read_metadata(path), source=path)
+                        families=fam, metadata=store.open_store(path).read_metadata(), source=path)
