@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from dac_map import settings, store
+from dac_map.codes import departments_of, metric_epsgs
 from dac_map.errors import StoreError, ValidationError
 
 #: Columns of the ``etablissements`` layer read by the coverage package (no geometry needed:
@@ -27,27 +28,6 @@ ESTABLISHMENT_COLUMNS = (
     "department", "city", "x_m", "y_m", "epsg_m", "dac_id", "capacity_installed",
     "capacity_authorised", "geo_precision",
 )
-
-_OVERSEAS_DEP = re.compile(r"^(97[0-9]|98[0-9])")
-
-
-def commune_department(codes: pd.Series) -> pd.Series:
-    """INSEE department code of INSEE commune codes: ``80021`` -> ``80``, ``2A004`` -> ``2A``,
-    ``97105`` -> ``971``."""
-    codes = codes.astype("str")
-    overseas = codes.str.match(_OVERSEAS_DEP)
-    return codes.str[:2].where(~overseas, codes.str[:3])
-
-
-def metric_epsg(departments: pd.Series) -> pd.Series:
-    """Metric CRS (EPSG code) used for distances, per INSEE department code: the local CRS of
-    :data:`~dac_map.settings.LOCAL_METRIC_CRS` overseas, Lambert-93 (2154) in metropolitan
-    France, ``0`` (no distance computed) for other overseas codes (98x...)."""
-    deps = departments.astype("str")
-    local = deps.map(settings.LOCAL_METRIC_CRS)
-    default = np.where(deps.str.match(_OVERSEAS_DEP), 0, 2154)
-    return local.fillna(pd.Series(default, index=deps.index)).astype("int64")
-
 
 def commune_centroids_m(communes: gpd.GeoDataFrame) -> pd.DataFrame:
     """Centroids of commune outlines, in metres, each in its metric CRS.
@@ -63,8 +43,8 @@ def commune_centroids_m(communes: gpd.GeoDataFrame) -> pd.DataFrame:
     if communes.crs is None:
         raise ValidationError("commune outlines have no CRS")
     out = pd.DataFrame({"code": communes["code"].astype("str").to_numpy()}, index=communes.index)
-    out["department"] = commune_department(out["code"])
-    out["epsg_m"] = metric_epsg(out["department"])
+    out["department"] = departments_of(out["code"])
+    out["epsg_m"] = metric_epsgs(out["department"])
     out["x_m"] = np.nan
     out["y_m"] = np.nan
     for epsg in out["epsg_m"].unique():
