@@ -122,13 +122,13 @@ class CoverageData:
         return dict(zip(self.families["family"], self.families["family_label"]))
 
 
-def load_coverage_data(path: str | Path = settings.STORE_PATH) -> CoverageData:
+def load_coverage_data(path: str | Path | None = None) -> CoverageData:
     """Read the coverage tables of a dac-map GeoPackage.
 
     Raises :class:`~dac_map.errors.StoreError` when the store or a required layer is missing
     (the ``communes`` layer is required: build the store with ``--communes``).
     """
-    path = Path(path)
+    path = Path(settings.STORE_PATH if path is None else path)
     layers = set(store.open_store(path).layers()) if path.exists() else set()
     if not path.exists():
         raise StoreError("the GeoPackage does not exist: run `dac-map etl` first", path=str(path))

@@ -48,14 +48,9 @@ from dac_map.etl.parser import (
     parse_establishments,
 )
 from dac_map.etl.reference import (
-    DEFAULT_ACTIVITIES,
-    DEFAULT_CATEGORIES,
-    DEFAULT_CATEGORY_FAMILIES,
-    DEFAULT_DISCIPLINES,
-    DEFAULT_FAMILIES,
-    DEFAULT_TERRITORIES,
     OTHER_FAMILY,
     Families,
+    default_reference,
     read_activities,
     read_boundaries,
     read_categories,
@@ -80,12 +75,13 @@ class EtlInputs:
     departments: Path
     equipment: Path | None = None
     communes: list[Path] = field(default_factory=list)
-    territories: Path = DEFAULT_TERRITORIES
-    categories: Path = DEFAULT_CATEGORIES
-    families: Path = DEFAULT_FAMILIES
-    category_families: Path = DEFAULT_CATEGORY_FAMILIES
-    disciplines: Path | None = DEFAULT_DISCIPLINES
-    activities: Path | None = DEFAULT_ACTIVITIES
+    # The reference tables default to the shipped files (settings.DATA_DIR read when built).
+    territories: Path = field(default_factory=lambda: default_reference("territories"))
+    categories: Path = field(default_factory=lambda: default_reference("categories"))
+    families: Path = field(default_factory=lambda: default_reference("families"))
+    category_families: Path = field(default_factory=lambda: default_reference("category_families"))
+    disciplines: Path | None = field(default_factory=lambda: default_reference("disciplines"))
+    activities: Path | None = field(default_factory=lambda: default_reference("activities"))
 
 
 @dataclass

@@ -259,8 +259,10 @@ def _cached_population(path: str, mtime: float) -> PopulationTable:
     return read_population(path)
 
 
-def load_data(store_path: str | Path) -> CoverageData:
-    """The store's coverage tables, cached until the GeoPackage file changes."""
+def load_data(store_path: str | Path | None = None) -> CoverageData:
+    """The store's coverage tables (default: :data:`~dac_map.settings.STORE_PATH`), cached until
+    the GeoPackage file changes."""
+    store_path = settings.STORE_PATH if store_path is None else store_path
     return _cached_data(str(store_path), _mtime(store_path))
 
 
@@ -332,7 +334,7 @@ def _data_warnings(data: CoverageData, population: PopulationTable | None) -> No
 
 # --------------------------------------------------------------------------- coverage mode
 
-def render_coverage_mode(store_path: str | Path = settings.STORE_PATH, dac_id: str | None = None,
+def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | None = None,
                          *, population_path: str | Path | None = None, key: str = "cov") -> None:
     """The coverage map mode: choose the kind of resource, distance or ratio, thresholds; see
     the choropleth of the territory's communes, the key figures and the white zones."""
@@ -407,8 +409,8 @@ def render_unmet_need_button(filters_label: str,
                              filters_json: Mapping[str, Any] | Sequence[Any] | str | None,
                              dac_id: str, commune: str | None, *,
                              resource_type: str | None = None,
-                             db_path: str | Path = settings.UNMET_NEEDS_DB,
-                             store_path: str | Path | None = settings.STORE_PATH,
+                             db_path: str | Path | None = None,
+                             store_path: str | Path | None = None,
                              allowed_names: frozenset[str] | None = None,
                              key: str = "unmet") -> int | None:
     """"Aucune ressource adaptée" form under a search: a comment, an optional role and ONE
@@ -420,7 +422,8 @@ def render_unmet_need_button(filters_label: str,
 
     ``allowed_names``: :func:`dac_map.coverage.unmet.allowed_name_pairs` of public names, so
     that generated filter labels quoting an establishment or commune name pass; by default
-    those of the store at ``store_path`` (:func:`public_name_pairs`). The comment never gets
+    those of the store at ``store_path`` (:func:`public_name_pairs`; none when ``store_path``
+    is None). The comment never gets
     this exemption. ``dac_id``: the territory, or e.g. ``"national"`` for the national view."""
     with st.form(key=f"{key}_form", clear_on_submit=False, border=True):
         st.markdown("**Aucune ressource adaptée ?** Signalez le besoin non couvert "
@@ -455,11 +458,12 @@ def render_unmet_need_button(filters_label: str,
     return need.id
 
 
-def render_unmet_needs_page(db_path: str | Path = settings.UNMET_NEEDS_DB,
-                            store_path: str | Path | None = settings.STORE_PATH,
+def render_unmet_needs_page(db_path: str | Path | None = None,
+                            store_path: str | Path | None = None,
                             dac_id: str | None = None, *, key: str = "needs") -> None:
     """The unmet-need log: filters (period, territory, commune, type), table, CSV export,
-    deletion of a record (correction)."""
+    deletion of a record (correction). ``store_path`` (commune and territory names) None:
+    codes only; ``db_path`` None: :data:`~dac_map.settings.UNMET_NEEDS_DB`."""
     names: dict[str, str] = {}
     territories: dict[str, str] = {}
     families: dict[str, str] = {}
@@ -539,14 +543,16 @@ def render_unmet_needs_page(db_path: str | Path = settings.UNMET_NEEDS_DB,
 
 # --------------------------------------------------------------------------- ARS report
 
-def render_ars_report_download(store_path: str | Path = settings.STORE_PATH,
+def render_ars_report_download(store_path: str | Path | None = None,
                                dac_id: str | None = None, *,
-                               db_path: str | Path = settings.UNMET_NEEDS_DB,
-                               reports_dir: str | Path = settings.REPORTS_DIR,
+                               db_path: str | Path | None = None,
+                               reports_dir: str | Path | None = None,
                                population_path: str | Path | None = None,
                                key: str = "ars") -> None:
     """Build the periodic ARS report on demand and offer it as printable HTML and CSV; saving
-    it keeps a snapshot so that the next report lists the changes."""
+    it keeps a snapshot so that the next report lists the changes. Defaults: the settings
+    ``STORE_PATH``, ``UNMET_NEEDS_DB`` and ``REPORTS_DIR``, read at call time."""
+    reports_dir = settings.REPORTS_DIR if reports_dir is None else reports_dir
     try:
         data = load_data(store_path)
     except DacMapError as exc:
