@@ -19,7 +19,6 @@ overseas, see :data:`dac_map.settings.LOCAL_METRIC_CRS`).
 from __future__ import annotations
 
 import csv
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
@@ -38,6 +37,7 @@ import shapely
 from dac_map import __version__, settings, store
 from dac_map.codes import metric_epsgs
 from dac_map.errors import RowIssue, ValidationError
+from dac_map.files import sha256_file
 from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
 from dac_map.etl.parser import (
     EquipmentExtract,
@@ -438,14 +438,6 @@ def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_rejects(issues: list[RowIssue], path: Path) -> Path:
     """Write the issues as a ``;`` CSV (UTF-8 with BOM, opens in Excel)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -483,7 +475,7 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="etl") as pool:
         ref_job = pool.submit(read_reference_tables, inputs)
         eq_job = pool.submit(parse_equipment, inputs.equipment) if inputs.equipment else None
-        digests = {p: pool.submit(_sha256, Path(p))
+        digests = {p: pool.submit(sha256_file, Path(p))
                    for p in (inputs.establishments, inputs.equipment) if p}
         say("Lecture des établissements FINESS")
         extract = parse_establishments(inputs.establishments)

@@ -42,6 +42,7 @@ import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
 
 from dac_map.errors import DacMapError, StoreError
+from dac_map.files import unlink_quietly
 from dac_map.store.base import METADATA, Store, metadata_frame
 
 #: What GDAL/pyogrio raise for a bad file, layer, field or geometry, and the OS for I/O.
@@ -56,13 +57,9 @@ def sidecars(path: Path) -> list[Path]:
 
 
 def remove_files(*paths: Path) -> None:
-    """Delete files (and the SQLite sidecars of each); missing ones are ignored."""
+    """Delete files and the SQLite sidecars of each; missing ones are ignored."""
     for path in paths:
-        for p in (path, *sidecars(path)):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
+        unlink_quietly(path, *sidecars(path))
 
 
 def _fsync_dir(path: Path) -> None:

@@ -26,7 +26,7 @@ from jinja2 import Template
 from dac_map import settings
 from dac_map.coverage.indicators import CommuneCoverage
 from dac_map.coverage.report import fmt_number
-from dac_map.ui.map import Legend, OfflineMap, js_json
+from dac_map.ui.map import Legend, OfflineMap, js_json, tooltip_js
 
 MODE_DISTANCE = "distance"
 MODE_RATIO = "ratio"
@@ -104,15 +104,7 @@ class ChoroplethLayer(MacroElement):
                             color: p.w ? P.wz : "#ffffff", weight: p.w ? 1.8 : 0.6, opacity: 1};
                 }
             });
-            layer.bindTooltip(function (l) {
-                var p = l.feature.properties, div = document.createElement("div");
-                div.className = "dacmap-tip";
-                var b = document.createElement("b");
-                b.textContent = p.n;
-                div.appendChild(b);
-                div.appendChild(document.createTextNode("\\n" + p.t));
-                return div;
-            }, {sticky: true});
+            layer.bindTooltip({{ this.tooltip_js }}, {sticky: true});
             {{ this._parent.get_name() }}.addLayer(layer);
             window.dacMap = {mode: "coverage", markers: P.data.features.length};
             try { {{ this._parent.get_name() }}.fitBounds(layer.getBounds()); } catch (e) {}
@@ -125,6 +117,7 @@ class ChoroplethLayer(MacroElement):
         super().__init__()
         self._name = "ChoroplethLayer"
         self.payload_js = js_json(payload)
+        self.tooltip_js = tooltip_js("p.t")
 
 
 _CSS = """<style>

@@ -129,19 +129,31 @@ def _data_warnings(data: CoverageData, population: PopulationTable | None) -> No
 
 # --------------------------------------------------------------------------- coverage mode
 
+def _page_data(store_path: str | Path | None, population_path: str | Path | None,
+               dac_id: str | None, key: str, unavailable: str
+               ) -> tuple[CoverageData, PopulationTable | None, str] | None:
+    """The store's tables, the population table and the territory chosen in the page's
+    selector; None (after an error message starting with ``unavailable``) when the store
+    cannot be read."""
+    try:
+        data = load_data(store_path)
+    except DacMapError as exc:
+        st.error(f"{unavailable} : {exc}")
+        return None
+    population = load_population(population_path, data)
+    return data, population, _territory_select(data, dac_id, key)
+
+
 def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | None = None,
                          *, population_path: str | Path | None = None, key: str = "cov") -> None:
     """The coverage map mode: choose the kind of resource, distance or ratio, thresholds; see
     the choropleth of the territory's communes, the key figures and the white zones."""
     from streamlit_folium import st_folium
 
-    try:
-        data = load_data(store_path)
-    except DacMapError as exc:
-        st.error(f"Couverture indisponible : {exc}")
+    page = _page_data(store_path, population_path, dac_id, key, "Couverture indisponible")
+    if page is None:
         return
-    population = load_population(population_path, data)
-    dac = _territory_select(data, dac_id, key)
+    data, population, dac = page
     c1, c2, c3 = st.columns([3, 2, 2])
     with c1:
         resource = _family_select(data, key)
@@ -348,13 +360,10 @@ def render_ars_report_download(store_path: str | Path | None = None,
     it keeps a snapshot so that the next report lists the changes. Defaults: the settings
     ``STORE_PATH``, ``UNMET_NEEDS_DB`` and ``REPORTS_DIR``, read at call time."""
     reports_dir = settings.REPORTS_DIR if reports_dir is None else reports_dir
-    try:
-        data = load_data(store_path)
-    except DacMapError as exc:
-        st.error(f"Rapport indisponible : {exc}")
+    page = _page_data(store_path, population_path, dac_id, key, "Rapport indisponible")
+    if page is None:
         return
-    population = load_population(population_path, data)
-    dac = _territory_select(data, dac_id, key)
+    data, population, dac = page
     c1, c2 = st.columns([3, 2])
     with c1:
         resource = _family_select(data, key, "Type de ressource des zones blanches")
