@@ -21,6 +21,7 @@ from dac_map import settings
 from dac_map.codes import is_commune, is_department
 from dac_map.errors import InputFormatError, InputMissingError
 from dac_map.etl.parser import read_text
+from dac_map.store.geopackage import GDAL_ERRORS
 
 #: The shipped reference files, relative to :data:`dac_map.settings.DATA_DIR`.
 REFERENCE_FILES: dict[str, str] = {
@@ -218,7 +219,7 @@ def read_boundaries(path: str | Path) -> gpd.GeoDataFrame:
                                 path=str(p))
     try:
         gdf = pyogrio.read_dataframe(p, use_arrow=True)
-    except Exception as exc:  # pyogrio raises DataSourceError and friends
+    except GDAL_ERRORS as exc:
         raise InputFormatError(f"cannot read boundaries: {exc}", path=str(p)) from exc
     lower = {c.lower(): c for c in gdf.columns}
     code = next((lower[c] for c in _CODE_FIELDS if c in lower), None)

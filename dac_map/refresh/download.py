@@ -36,9 +36,9 @@ from urllib.request import Request, urlopen
 
 import pyogrio
 
-from dac_map.files import sha256_file, unlink_quietly
 from dac_map.errors import DacMapError, InputFormatError, InputMissingError
 from dac_map.etl.parser import decode_bytes
+from dac_map.files import sha256_file, unlink_quietly
 from dac_map.refresh.config import (
     KIND_BOUNDARIES,
     KIND_FINESS_EQUIPMENT,
@@ -47,6 +47,7 @@ from dac_map.refresh.config import (
     DownloadSettings,
     Source,
 )
+from dac_map.store.geopackage import GDAL_ERRORS
 
 #: The first line of every FINESS etalab extract.
 FINESS_HEADER = re.compile(r"finess;etalab;[0-9]+;[0-9]{4}-[0-9]{2}-[0-9]{2};*")
@@ -151,7 +152,7 @@ def validate_file(kind: str, path: Path, where: str, name: str, min_bytes: int =
     elif kind == KIND_BOUNDARIES:
         try:
             info = pyogrio.read_info(path)
-        except Exception as exc:
+        except GDAL_ERRORS as exc:
             raise InputFormatError(f"{name}: not a boundary file GDAL can read "
                                    f"(GeoJSON, GeoPackage, zipped Shapefile): {exc}",
                                    path=where) from exc
