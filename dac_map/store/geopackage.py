@@ -32,7 +32,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -99,6 +100,24 @@ def _parse_iso_datetimes(series: pd.Series) -> pd.Series:
         return pd.Series(values, index=series.index, name=series.name)
     except (pa.ArrowException, TypeError, ValueError):
         return pd.to_datetime(series, format="ISO8601", errors="coerce")
+
+
+@contextmanager
+def _beside(target: Path, suffix: str, errors: tuple[type[BaseException], ...], what: str
+            ) -> Iterator[Path]:
+    """A temporary path beside ``target`` for the block to write and rename over it. On any
+    failure the temporary file (and its sidecars) is removed; ``errors`` become a
+    :class:`StoreError` starting with ``what``, anything else is re-raised as is."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{suffix}")
+    try:
+        yield tmp
+    except errors as exc:
+        remove_files(tmp)
+        raise StoreError(f"{what}: {exc}", path=str(target)) from exc
+    except BaseException:
+        remove_files(tmp)
+        raise
 
 
 class GeoPackageStore(Store):
@@ -172,28 +191,15 @@ class GeoPackageStore(Store):
                                 use_arrow=True)
 
     def write(self, layers: Mapping[str, pd.DataFrame], metadata: Mapping[str, object]) -> None:
-        target = self.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
-        try:
+        with _beside(self.path, ".tmp.gpkg", GDAL_ERRORS, "cannot write the GeoPackage") as tmp:
             for name, frame in layers.items():
                 self._write_layer(frame, tmp, name)
             self._write_layer(metadata_frame(metadata), tmp, METADATA)
-            found = set(GeoPackageStore(tmp).layers())
-            missing = set(layers) - found
+            missing = set(layers) - set(GeoPackageStore(tmp).layers())
             if missing:
                 raise StoreError(f"layers not found after writing: {sorted(missing)}", path=str(tmp))
-            os.replace(tmp, target)
-        except StoreError:
-            remove_files(tmp)
-            raise
-        except GDAL_ERRORS as exc:
-            remove_files(tmp)
-            raise StoreError(f"cannot write the GeoPackage: {exc}", path=self.location) from exc
-        except BaseException:
-            remove_files(tmp)
-            raise
-        remove_files(*sidecars(target))
+            os.replace(tmp, self.path)
+        remove_files(*sidecars(self.path))
 
     def write_table(self, layer: str, frame: pd.DataFrame) -> None:
         self._require()
@@ -210,23 +216,15 @@ class GeoPackageStore(Store):
 
     def replace_with(self, source: Store) -> None:
         current = self.path
-        current.parent.mkdir(parents=True, exist_ok=True)
         if not isinstance(source, GeoPackageStore):  # another kind of store: rewrite it here
             layers = {name: source.read_layer(name) for name in source.layers() if name != METADATA}
             self.write(layers, source.read_metadata())
             return
-        tmp = current.with_name(f".{current.name}.{uuid.uuid4().hex[:8]}.swap")
-        try:
+        with _beside(current, ".swap", (OSError,), "cannot swap in the new version") as tmp:
             shutil.copyfile(source.path, tmp)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, current)
-        except OSError as exc:
-            remove_files(tmp)
-            raise StoreError(f"cannot swap in the new version: {exc}", path=self.location) from exc
-        except BaseException:
-            remove_files(tmp)
-            raise
         _fsync_dir(current.parent)
         remove_files(*sidecars(current))
 
