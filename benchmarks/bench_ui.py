@@ -128,7 +128,7 @@ from jinja2 import Template
 from streamlit_folium import st_folium
 
 from dac_map.query import FamilyFilter, TerritoryFilter, load_catalogue, search
-from dac_map.ui.map import OfflineMap  # local Leaflet only: the bench machine is offline
+from dac_map.ui.leaflet import OfflineMap  # local Leaflet only: the bench machine is offline
 
 st.set_page_config(layout="wide")
 
@@ -361,6 +361,7 @@ def build_times(store: Path) -> dict[str, float]:
 
     from dac_map.query import TerritoryFilter, load_catalogue, search
     from dac_map.ui import map as umap
+    from dac_map.ui.leaflet import OfflineMap
 
     cat = load_catalogue(store)
     rec = search(cat, [TerritoryFilter(dac_id=BENCH_DAC)], page_size=None).records
@@ -375,7 +376,7 @@ def build_times(store: Path) -> dict[str, float]:
     fg = _get_feature_group_string(layer.group, m)
     t_opt = time.perf_counter() - t
     t = time.perf_counter()
-    naive = umap.OfflineMap(location=[50, 3], zoom_start=8, tiles=None)
+    naive = OfflineMap(location=[50, 3], zoom_start=8, tiles=None)
     located = rec.dropna(subset=["lon", "lat"])
     for r in located.itertuples():
         folium.Marker([r.lat, r.lon], popup=folium.Popup(str(r.name)), tooltip=str(r.name)).add_to(naive)
