@@ -578,7 +578,8 @@ def metric_epsg_for(lon: float, lat: float) -> int:
     for code, (w, s, e, n) in _overseas_areas():
         if w <= lon <= e and s <= lat <= n:
             return code
-    raise QueryError(f"point hors de France / point outside France: lon {lon}, lat {lat}")
+    raise QueryError(f"point hors de France / point outside France: lat {lat}, lon {lon} "
+                     "(« lat, lon », latitude d'abord / latitude first)")
 
 
 def _department_of(commune: str) -> str:
@@ -668,7 +669,7 @@ class DistanceFilter(QueryFilter):
     def _text(self, name: str | None) -> str:
         head = f"À moins de {_number(self.radius_km)} km"
         if self.point is not None:
-            return f"{head} du point (lon {self.point[0]:.5f}, lat {self.point[1]:.5f})"
+            return f"{head} du point (lat {self.point[1]:.5f}, lon {self.point[0]:.5f})"
         if self.commune is not None:
             what = f"{name} ({self.commune})" if name else self.commune
             if self.outline:
