@@ -12,7 +12,7 @@ from dac_map.cli import (
     DEMO_EQUIPMENT,
     DEMO_ESTABLISHMENTS,
 )
-from dac_map.layouts import EQUIPEMENTSOCIAL
+from dac_map.etl.layouts import EQUIPEMENTSOCIAL
 
 
 @pytest.fixture(scope="module")

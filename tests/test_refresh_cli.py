@@ -15,7 +15,7 @@ from dac_map import settings, store
 from dac_map.refresh.cli import register
 from dac_map.refresh.config import load_config
 from dac_map.refresh.lock import RefreshLock
-from dac_map.refresh.testing import (
+from dac_map.testing.refresh import (
     equipment_bytes,
     extract_bytes,
     sample_rows,

@@ -25,7 +25,7 @@ from dac_map.refresh.diff import (
     write_csv,
     write_reports,
 )
-from dac_map.refresh.testing import (
+from dac_map.testing.refresh import (
     Est,
     equipment_bytes,
     extract_bytes,

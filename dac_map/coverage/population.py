@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from dac_map.errors import InputFormatError
-from dac_map.parser import read_text
+from dac_map.etl.parser import read_text
 
 #: Age from which people count in the ratio denominators.
 AGE_THRESHOLD = 75

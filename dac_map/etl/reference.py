@@ -19,7 +19,7 @@ import shapely
 
 from dac_map import settings
 from dac_map.errors import InputFormatError, InputMissingError
-from dac_map.parser import read_text
+from dac_map.etl.parser import read_text
 
 #: Default locations of the shipped reference files.
 DEFAULT_CATEGORIES = settings.DATA_DIR / "nomenclatures" / (

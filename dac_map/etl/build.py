@@ -2,7 +2,7 @@
 
 Stages, each callable alone:
 
-1. raw read -> typed tables: :mod:`dac_map.parser` and :mod:`dac_map.reference`;
+1. raw read -> typed tables: :mod:`dac_map.etl.parser` and :mod:`dac_map.etl.reference`;
 2. typed -> domain tables: :func:`build_establishments`, :func:`build_equipment`,
    :func:`build_territories`;
 3. domain -> store: :func:`dac_map.store.write_store` (atomic).
@@ -37,8 +37,8 @@ import shapely
 
 from dac_map import __version__, settings, store
 from dac_map.errors import RowIssue, ValidationError
-from dac_map.layouts import OVERSEAS_DEPARTMENTS
-from dac_map.parser import (
+from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
+from dac_map.etl.parser import (
     EquipmentExtract,
     EstablishmentExtract,
     isin_text,
@@ -46,7 +46,7 @@ from dac_map.parser import (
     parse_equipment_text,
     parse_establishments,
 )
-from dac_map.reference import (
+from dac_map.etl.reference import (
     DEFAULT_ACTIVITIES,
     DEFAULT_CATEGORIES,
     DEFAULT_CATEGORY_FAMILIES,

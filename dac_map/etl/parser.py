@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from dac_map.errors import InputFormatError, InputMissingError, RowIssue
-from dac_map.layouts import (
+from dac_map.etl.layouts import (
     EQUIPEMENTSOCIAL,
     FINESS_PATTERN,
     GEOLOCALISATION,
