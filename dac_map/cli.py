@@ -165,6 +165,7 @@ def search(
     import json
     import re
 
+    from dac_map import codes
     from dac_map import query as q
     from dac_map.query import spec
     from dac_map.query.export import to_rich_table
@@ -173,9 +174,9 @@ def search(
         if fmt not in ("table", "csv", "geojson"):
             raise q.QueryError(f"format inconnu / unknown format: {fmt!r} (table, csv, geojson)")
         near = None
-        for value, pattern, what in ((near_commune, spec.COMMUNE_PATTERN, "code INSEE de commune invalide / "
+        for value, pattern, what in ((near_commune, codes.COMMUNE_PATTERN, "code INSEE de commune invalide / "
                                       "invalid commune INSEE code"),
-                                     (near_finess, spec.FINESS_PATTERN, "numéro FINESS invalide / "
+                                     (near_finess, codes.FINESS_PATTERN, "numéro FINESS invalide / "
                                       "invalid FINESS number")):
             if value is not None:
                 if not re.fullmatch(pattern, value.strip().upper()):

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from dac_map import settings
+from dac_map.codes import COMMUNE_RE, FINESS_RE, department_of
 from dac_map.query.errors import QueryError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,10 +66,6 @@ MAX_TEXT = 200
 #: Sort keys (the query layer's, :data:`dac_map.query.search.SORTS`); "" = default order.
 SORT_KEYS = ("", "name", "distance", "capacity", "score", "finess")
 
-COMMUNE_PATTERN = r"[0-9]{5}|2[AB][0-9]{3}"
-FINESS_PATTERN = r"[0-9][0-9A-Z][0-9]{7}"
-_COMMUNE = re.compile(COMMUNE_PATTERN)
-_FINESS = re.compile(FINESS_PATTERN)
 _CODE = re.compile(r"[0-9A-Za-z_\-]{1,40}")
 _POINT = re.compile(r"\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*[;, ]\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*")
 _TRUE = ("1", "true", "oui")
@@ -500,16 +497,13 @@ def resolve_near(text: str, catalogue: Catalogue, departments: Sequence[str] = (
     ``departments`` first). Raises :class:`QueryError` (French message) when nothing matches."""
     from dac_map.query.text import fold_text
 
-    def department_of_commune(code: str) -> str:
-        return code[:3] if code.startswith("97") else code[:2]
-
     t = (text or "").strip()
     if not t:
         return None
     up = t.upper()
-    if _COMMUNE.fullmatch(up):
+    if COMMUNE_RE.fullmatch(up):
         return Near("commune", commune=up)
-    if _FINESS.fullmatch(up):
+    if FINESS_RE.fullmatch(up):
         return Near("finess", finess=up)
     m = re.fullmatch(r".*\(([0-9]{5}|2[AB][0-9]{3})\)\s*", up)  # "Abbeville (80001)"
     if m:
@@ -523,7 +517,7 @@ def resolve_near(text: str, catalogue: Catalogue, departments: Sequence[str] = (
         names = communes["name"].astype(str).map(fold_text)
         hits = communes.loc[(names == folded).to_numpy(), "code"].astype(str).tolist()
         if hits:
-            preferred = [c for c in hits if department_of_commune(c) in set(departments)]
+            preferred = [c for c in hits if department_of(c) in set(departments)]
             code = (preferred or hits)[0]
             note = None
             if len(hits) > 1:

@@ -15,11 +15,11 @@ code, FINESS number, commune name or a point ``lat, lon`` —, ``rayon``, ``cont
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from dac_map import settings
+from dac_map.codes import FINESS_RE
 from dac_map.query import SORTS, DistanceFilter, QueryFilter, TextFilter
 from dac_map.query.spec import (
     MAX_CAPACITY,
@@ -32,7 +32,6 @@ from dac_map.query.spec import (
     resolve_near,
 )
 
-_FINESS = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
 
 #: Sort keys offered, in the query layer's vocabulary; "" = the query layer's default order
 #: (distance with a distance filter, else text score with a search, else name).
@@ -79,7 +78,7 @@ def from_query_params(params: Mapping[str, object]) -> tuple[ViewState, list[str
     focus = focus[-1] if isinstance(focus, (list, tuple)) and focus else focus
     if focus:
         f = str(focus).strip().upper()
-        if _FINESS.fullmatch(f):
+        if FINESS_RE.fullmatch(f):
             kw["focus"] = f
         else:
             warnings.append("N° FINESS du lien illisible : ignoré.")
