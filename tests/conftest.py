@@ -23,3 +23,11 @@ def demo_build(tmp_path_factory) -> tuple[EtlReport, Path]:
 def demo_store(demo_build) -> Path:
     """Path of the demo GeoPackage; tests must not modify it."""
     return demo_build[1]
+
+
+@pytest.fixture(scope="session")
+def demo_catalogue(demo_store):
+    """The demo store loaded as a query catalogue (read-only, shared)."""
+    from dac_map.query import load_catalogue
+
+    return load_catalogue(demo_store)

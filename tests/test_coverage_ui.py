@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dac_map.coverage import ResourceType, commune_coverage, list_unmet_needs, load_coverage_data, read_population
+from dac_map.coverage import ResourceType, commune_coverage, list_unmet_needs, read_population
 from dac_map.settings import DATA_DIR
 from dac_map.ui.coverage_view import MODE_DISTANCE, MODE_RATIO, classify, coverage_map, legend_classes
 
@@ -25,8 +25,8 @@ def store(demo_store) -> Path:
 
 
 @pytest.fixture(scope="module")
-def data(store):
-    return load_coverage_data(store)
+def data(demo_catalogue):
+    return demo_catalogue
 
 
 def test_classes_and_legend():
@@ -44,9 +44,9 @@ def _payload(html_text: str) -> dict:
 
 
 def test_coverage_map_is_offline_escaped_and_classed(data):
-    evil = copy.copy(data)
-    evil.communes = data.communes.copy()
-    evil.communes.loc[evil.communes["code"] == "46042", "name"] = XSS
+    communes = data.communes.copy()
+    communes.loc[communes["code"] == "46042", "name"] = XSS
+    evil = dataclasses.replace(data, communes=communes, cache={})
     pop = read_population(DEMO_POPULATION).pop_75plus
     cov = commune_coverage(evil, "DAC-46", ResourceType.family("pa_hebergement"), 10.0, pop, 15.0)
     page = coverage_map(cov, MODE_DISTANCE, tiles="none").get_root().render()

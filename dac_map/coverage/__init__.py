@@ -2,7 +2,9 @@
 
 Pure Python (no Streamlit):
 
-* :mod:`~dac_map.coverage.data` — :func:`load_coverage_data` reads the store tables once;
+* :mod:`~dac_map.coverage.resources` — kinds of resources (:class:`ResourceType`, built from
+  the query filters) and the communes of a territory, all from the one
+  :class:`~dac_map.query.Catalogue` (no store reading of its own);
 * :mod:`~dac_map.coverage.indicators` — counts and installed places per family/discipline,
   per territory and commune; straight-line distance (km) from each commune centroid to the
   nearest resource of a kind (:func:`nearest_distances`, shapely STRtree, metres in EPSG:2154
@@ -16,11 +18,9 @@ The Streamlit pieces are in :mod:`dac_map.ui.coverage_view`, the CLI commands in
 :mod:`dac_map.coverage.cli`.
 """
 
-from dac_map.coverage.data import CoverageData, commune_centroids_m, load_coverage_data
 from dac_map.coverage.indicators import (
     CommuneCoverage,
     NearestResult,
-    ResourceType,
     commune_coverage,
     commune_indicators,
     discipline_indicators,
@@ -30,6 +30,12 @@ from dac_map.coverage.indicators import (
     places_per_1000,
     territory_indicators,
     white_zones,
+)
+from dac_map.coverage.resources import (
+    ResourceType,
+    commune_centroids_m,
+    commune_table,
+    territory_communes,
 )
 from dac_map.coverage.population import PopulationTable, read_population
 from dac_map.coverage.report import ArsReport, build_report, render_csv, render_html, write_report
@@ -50,11 +56,11 @@ from dac_map.coverage.unmet import (
 
 __all__ = [
     "ArsReport", "build_report", "render_csv", "render_html", "write_report",
-    "CommuneCoverage", "CoverageData", "NearestResult", "PersonalDataError", "PopulationTable",
+    "CommuneCoverage", "NearestResult", "PersonalDataError", "PopulationTable",
     "ResourceType", "UnmetNeed", "UnmetNeedError", "allowed_name_pairs", "commune_centroids_m",
     "commune_coverage", "commune_from_filters", "filters_to_json",
     "commune_indicators", "delete_unmet_need", "detect_personal_data", "discipline_indicators",
-    "export_unmet_needs_csv", "family_indicators", "list_unmet_needs", "load_coverage_data",
+    "export_unmet_needs_csv", "family_indicators", "list_unmet_needs", "commune_table", "territory_communes",
     "nearest_distances", "nearest_resources", "places_per_1000", "read_population",
     "record_unmet_need", "territory_indicators", "unmet_needs_csv", "white_zones",
 ]

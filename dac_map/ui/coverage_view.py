@@ -30,8 +30,9 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from dac_map import settings
-from dac_map.coverage.data import CoverageData, load_coverage_data
-from dac_map.coverage.indicators import CommuneCoverage, ResourceType, commune_coverage
+from dac_map.coverage.indicators import CommuneCoverage, commune_coverage
+from dac_map.coverage.resources import ResourceType, commune_names
+from dac_map.query import Catalogue
 from dac_map.coverage.population import PopulationTable, is_demo_store, read_population
 from dac_map.coverage.report import build_report, fmt_number, render_csv, render_html, write_report
 from dac_map.coverage.unmet import (
@@ -249,19 +250,17 @@ def _mtime(path: str | Path) -> float:
         return 0.0
 
 
-@st.cache_resource(show_spinner="Chargement des données de couverture…", max_entries=4)
-def _cached_data(path: str, mtime: float) -> CoverageData:
-    return load_coverage_data(path)
-
-
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _cached_population(path: str, mtime: float) -> PopulationTable:
     return read_population(path)
 
 
-def load_data(store_path: str | Path) -> CoverageData:
-    """The store's coverage tables, cached until the GeoPackage file changes."""
-    return _cached_data(str(store_path), _mtime(store_path))
+def load_data(store_path: str | Path) -> Catalogue:
+    """The store's catalogue, the one the search page uses (loaded once per process and file
+    version, :func:`dac_map.ui.views.catalogue_at`)."""
+    from dac_map.ui.views import catalogue_at  # views imports this module
+
+    return catalogue_at(store_path)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -285,7 +284,7 @@ def public_name_pairs(store_path: str | Path) -> frozenset[str]:
 
 
 def load_population(path: str | Path | None = None,
-                    data: CoverageData | None = None) -> PopulationTable | None:
+                    data: Catalogue | None = None) -> PopulationTable | None:
     """``path`` (``"none"`` = without), or the table of the ``POPULATION_PATH`` setting —
     whose FICTITIOUS demo table is only used when ``data`` is a demo store; cached. None when
     not configured or missing."""
@@ -298,7 +297,7 @@ def load_population(path: str | Path | None = None,
     return table
 
 
-def _territory_select(data: CoverageData, dac_id: str | None, key: str) -> str:
+def _territory_select(data: Catalogue, dac_id: str | None, key: str) -> str:
     if dac_id:
         return dac_id
     ids = list(data.territories["dac_id"])
@@ -310,7 +309,7 @@ def _territory_select(data: CoverageData, dac_id: str | None, key: str) -> str:
                         key=f"{key}_dac")
 
 
-def _family_select(data: CoverageData, key: str, label: str = "Type de ressource") -> ResourceType:
+def _family_select(data: Catalogue, key: str, label: str = "Type de ressource") -> ResourceType:
     fam = data.families.sort_values("order") if "order" in data.families else data.families
     present = set(data.establishments["family"].dropna())
     ids = [f for f in fam["family"] if f in present]
@@ -321,7 +320,7 @@ def _family_select(data: CoverageData, key: str, label: str = "Type de ressource
     return ResourceType.family(chosen, labels.get(chosen, chosen))
 
 
-def _data_warnings(data: CoverageData, population: PopulationTable | None) -> None:
+def _data_warnings(data: Catalogue, population: PopulationTable | None) -> None:
     if data.metadata.get("equipment_illustrative"):
         st.warning("Capacités FICTIVES (données de démonstration) : les places affichées sont "
                    "illustratives.")
@@ -466,9 +465,9 @@ def render_unmet_needs_page(db_path: str | Path = settings.UNMET_NEEDS_DB,
     if store_path is not None:
         try:
             data = load_data(store_path)
-            names = data.commune_names()
+            names = commune_names(data)
             territories = dict(zip(data.territories["dac_id"], data.territories["name"]))
-            families = data.family_labels()
+            families = dict(data.family_labels)
         except DacMapError:
             pass
 

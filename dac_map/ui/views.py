@@ -75,11 +75,17 @@ def _load_catalogue(path: str, mtime: float) -> Catalogue:
     return load_catalogue(path)
 
 
-def get_catalogue() -> Catalogue:
-    """The catalogue of the store, loaded once per process and file version."""
-    path = store_path()
+def catalogue_at(path: str | Path) -> Catalogue:
+    """The catalogue of the GeoPackage at ``path``, loaded once per process and file version
+    (shared by the search, coverage and unmet-need pages)."""
+    path = Path(path)
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return _load_catalogue(str(path), mtime)
+
+
+def get_catalogue() -> Catalogue:
+    """The catalogue of the app's store (:func:`store_path`)."""
+    return catalogue_at(store_path())
 
 
 def _token(catalogue: Catalogue) -> str:
