@@ -10,6 +10,8 @@ Pure Python (no Streamlit):
   nearest resource of a kind (:func:`nearest_distances`, shapely STRtree, metres in EPSG:2154
   or the local overseas CRS); white zones; places per 1,000 people aged 75+;
 * :mod:`~dac_map.coverage.population` — reader of INSEE-style population tables;
+* :mod:`~dac_map.coverage.criteria` — search criteria as the log stores them (versioned
+  JSON of :class:`~dac_map.query.spec.SearchSpec`, conversion of older rows);
 * :mod:`~dac_map.coverage.unmet` — the unmet-need log (SQLite, outside the GeoPackage), which
   refuses patient-identifying data;
 * :mod:`~dac_map.coverage.report` — the periodic ARS report (printable HTML, CSV, snapshots).
@@ -44,11 +46,9 @@ from dac_map.coverage.unmet import (
     UnmetNeed,
     UnmetNeedError,
     allowed_name_pairs,
-    commune_from_filters,
     delete_unmet_need,
     detect_personal_data,
     export_unmet_needs_csv,
-    filters_to_json,
     list_unmet_needs,
     record_unmet_need,
     unmet_needs_csv,
@@ -58,7 +58,7 @@ __all__ = [
     "ArsReport", "build_report", "render_csv", "render_html", "write_report",
     "CommuneCoverage", "NearestResult", "PersonalDataError", "PopulationTable",
     "ResourceType", "UnmetNeed", "UnmetNeedError", "allowed_name_pairs", "commune_centroids_m",
-    "commune_coverage", "commune_from_filters", "filters_to_json",
+    "commune_coverage",
     "commune_indicators", "delete_unmet_need", "detect_personal_data", "discipline_indicators",
     "export_unmet_needs_csv", "family_indicators", "list_unmet_needs", "commune_table", "territory_communes",
     "nearest_distances", "nearest_resources", "places_per_1000", "read_population",

@@ -30,16 +30,17 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from dac_map import settings
+from dac_map.coverage.criteria import commune_of, normalise
 from dac_map.coverage.indicators import CommuneCoverage, commune_coverage
 from dac_map.coverage.resources import ResourceType, commune_names
 from dac_map.query import Catalogue
+from dac_map.query.spec import SearchSpec
 from dac_map.coverage.population import PopulationTable, is_demo_store, read_population
 from dac_map.coverage.report import build_report, fmt_number, render_csv, render_html, write_report
 from dac_map.coverage.unmet import (
     PersonalDataError,
     UnmetNeedError,
     allowed_name_pairs,
-    commune_from_filters,
     delete_unmet_need,
     list_unmet_needs,
     record_unmet_need,
@@ -403,7 +404,7 @@ def render_coverage_mode(store_path: str | Path = settings.STORE_PATH, dac_id: s
 # --------------------------------------------------------------------------- unmet needs
 
 def render_unmet_need_button(filters_label: str,
-                             filters_json: Mapping[str, Any] | Sequence[Any] | str | None,
+                             filters_json: SearchSpec | Mapping[str, Any] | Sequence[Any] | str | None,
                              dac_id: str, commune: str | None, *,
                              resource_type: str | None = None,
                              db_path: str | Path = settings.UNMET_NEEDS_DB,
@@ -414,8 +415,9 @@ def render_unmet_need_button(filters_label: str,
     submit that records the need with the search filters, territory and commune. Shows the
     French refusal when a field looks like patient data. Returns the new record id (or None).
 
-    ``filters_json``: a dict, the list of :func:`dac_map.coverage.unmet.filters_to_json` of
-    the query filters, or JSON text. ``commune`` None: read from the filters when they name one.
+    ``filters_json``: the search (:class:`~dac_map.query.spec.SearchSpec`) or its JSON form
+    (:mod:`dac_map.coverage.criteria`). ``commune`` None: read from the criteria when they
+    name one.
 
     ``allowed_names``: :func:`dac_map.coverage.unmet.allowed_name_pairs` of public names, so
     that generated filter labels quoting an establishment or commune name pass; by default
@@ -432,8 +434,11 @@ def render_unmet_need_button(filters_label: str,
         submitted = st.form_submit_button("Enregistrer : aucune ressource adaptée trouvée")
     if not submitted:
         return None
-    if commune is None and not isinstance(filters_json, str):
-        commune = commune_from_filters(filters_json)
+    if commune is None:
+        try:
+            commune = commune_of(normalise(filters_json))
+        except (ValueError, DacMapError):
+            pass  # refused with its message by record_unmet_need below
     if allowed_names is None:
         allowed_names = public_name_pairs(store_path) if store_path is not None else frozenset()
     try:
