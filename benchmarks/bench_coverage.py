@@ -66,7 +66,7 @@ def establishments(n: int) -> pd.DataFrame:
     if not gpkg.exists() or gpkg.stat().st_mtime < extract.stat().st_mtime:
         print(f"loading it into {gpkg} ...", flush=True)
         run_etl(EtlInputs(establishments=extract, departments=DEPARTMENTS), gpkg)
-    est = store.read_layer(gpkg, store.ESTABLISHMENTS, columns=["finess", "x_m", "y_m", "epsg_m"],
+    est = store.open_store(gpkg).read_layer(store.ESTABLISHMENTS, columns=["finess", "x_m", "y_m", "epsg_m"],
                            read_geometry=False)
     return pd.DataFrame(est)
 

@@ -5,7 +5,7 @@ Stages, each callable alone:
 1. raw read -> typed tables: :mod:`dac_map.etl.parser` and :mod:`dac_map.etl.reference`;
 2. typed -> domain tables: :func:`build_establishments`, :func:`build_equipment`,
    :func:`build_territories`;
-3. domain -> store: :func:`dac_map.store.write_store` (atomic).
+3. domain -> store: :meth:`dac_map.store.Store.write` (atomic).
 
 :func:`run_etl` chains them, reports progress and returns an :class:`EtlReport`.
 Row problems are skipped or kept-and-flagged and reported; file problems abort before
@@ -440,16 +440,17 @@ def write_rejects(issues: list[RowIssue], path: Path) -> Path:
     return path
 
 
-def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
+def run_etl(inputs: EtlInputs, target: str | Path | None = None,
             progress: ProgressFn | None = None, rejects_path: Path | None = None) -> EtlReport:
-    """Run the whole ETL and atomically replace ``target``.
+    """Run the whole ETL and atomically replace the store ``target`` (a GeoPackage path;
+    default :data:`~dac_map.settings.STORE_PATH`, read at call time).
 
     Raises a :class:`~dac_map.errors.DacMapError` subclass on file problems or when more than
     :data:`~dac_map.settings.MAX_REJECT_SHARE` of the establishment lines are rejected; the
     previous store is then untouched.
     """
     say = progress or (lambda _msg: None)
-    target = Path(target)
+    target = Path(settings.STORE_PATH if target is None else target)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -572,7 +573,7 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
     if activities is not None:
         layers[store.ACTIVITIES] = activities
     say(f"Écriture du GeoPackage {target}")
-    store.write_store(layers, target, metadata)
+    store.open_store(target).write(layers, metadata)
     lap("write")
 
     rejects = None
