@@ -11,14 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from dac_map.cli import app
-from test_query_search import build_query_store
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(build_query_store(tmp_path_factory))
+def store(query_store: Path) -> str:
+    return str(query_store)
 
 
 def run(*args: str):
