@@ -60,6 +60,7 @@ from typing import Any
 
 import pandas as pd
 
+from dac_map.codes import is_commune
 from dac_map import settings
 from dac_map.coverage import criteria
 from dac_map.coverage.firstnames import FIRST_NAMES
@@ -380,7 +381,6 @@ def _filters(filters_json: SearchSpec | Mapping[str, Any] | list | str | None,
 
 
 _DAC_ID = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
 
 
 @dataclass(frozen=True)
@@ -415,7 +415,7 @@ def validate_unmet_need(dac_id: str, commune: str | None,
     if commune is not None and not isinstance(commune, str):
         raise UnmetNeedError("code commune invalide", field="commune")
     commune = (commune or "").strip().upper() or None
-    if commune is not None and not _COMMUNE.fullmatch(commune):
+    if commune is not None and not is_commune(commune):
         raise UnmetNeedError("code commune INSEE invalide (5 caractères, ex. 80410)",
                              field="commune")
     if not isinstance(allowed_names, frozenset):

@@ -37,6 +37,7 @@ import shapely
 
 from dac_map import __version__, settings, store
 from dac_map.codes import assign_territory
+from dac_map.codes import metric_epsgs
 from dac_map.errors import RowIssue, ValidationError
 from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
 from dac_map.etl.parser import (
@@ -154,7 +155,7 @@ def _project(x: np.ndarray, y: np.ndarray, epsg: np.ndarray, target: np.ndarray 
     out_x = np.full(len(x), np.nan)
     out_y = np.full(len(x), np.nan)
     target_arr = np.broadcast_to(np.asarray(target), (len(x),))
-    ok = np.isfinite(x) & np.isfinite(y) & (epsg > 0)
+    ok = np.isfinite(x) & np.isfinite(y) & (epsg > 0) & (target_arr > 0)
     pairs = pd.DataFrame({"s": epsg[ok], "t": target_arr[ok]}).drop_duplicates()
     for s, t in pairs.itertuples(index=False, name=None):
         m = ok & (epsg == s) & (target_arr == t)
@@ -290,7 +291,7 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
         lat[idx] = shapely.get_y(pts[found].to_numpy())
         precision[idx] = PRECISION_COMMUNE
 
-    metric = out["department"].map(settings.LOCAL_METRIC_CRS).fillna(2154).astype("int64").to_numpy()
+    metric = metric_epsgs(out["department"]).to_numpy()  # 0: no metric CRS known, not projected
     # Source coordinates already in the row's metric CRS are kept as given (no round trip).
     as_given = (epsg == metric) & (precision == PRECISION_ADDRESS)
     x_m, y_m = _project(lon, lat, np.where(np.isfinite(lon) & ~as_given, 4326, 0), metric)

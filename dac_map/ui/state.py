@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from dac_map import settings
-from dac_map.codes import FINESS_RE
+from dac_map.codes import is_finess
 from dac_map.query import SORTS, DistanceFilter, QueryFilter, TextFilter
 from dac_map.query.spec import (
     MAX_CAPACITY,
@@ -77,8 +77,8 @@ def from_query_params(params: Mapping[str, object]) -> tuple[ViewState, list[str
     focus = params.get("etab")
     focus = focus[-1] if isinstance(focus, (list, tuple)) and focus else focus
     if focus:
-        f = str(focus).strip().upper()
-        if FINESS_RE.fullmatch(f):
+        f = focus.strip().upper()
+        if is_finess(f):
             kw["focus"] = f
         else:
             warnings.append("N° FINESS du lien illisible : ignoré.")
