@@ -39,7 +39,7 @@ from dac_map.coverage.resources import (
     territory_label,
 )
 from dac_map.query import Catalogue, StatusFilter
-from dac_map.query.catalogue import offered_lines
+from dac_map.query.catalogue import offered_in
 
 # --------------------------------------------------------------------------- nearest
 
@@ -220,10 +220,7 @@ def discipline_indicators(establishments: pd.DataFrame, equipment: pd.DataFrame,
     if not len(equipment):
         return pd.DataFrame(columns=cols)
     eq = equipment
-    removed = (eq["removed_installed"].fillna(False).to_numpy(dtype=bool) if "removed_installed" in eq
-               else np.zeros(len(eq), dtype=bool))
-    installed = pd.to_numeric(eq["capacity_installed"], errors="coerce").to_numpy(dtype=float)
-    eq = eq[offered_lines(removed, installed)]
+    eq = eq[offered_in(eq)]
     where = establishments.drop_duplicates("finess").set_index("finess")[key]
     frame = pd.DataFrame({key: eq["finess"].map(where), "discipline": eq["discipline"],
                           "finess": eq["finess"],

@@ -114,6 +114,15 @@ def offered_lines(removed_installed: np.ndarray, installed: np.ndarray) -> np.nd
     return ~removed & ~(places == 0)
 
 
+def offered_in(equipment: pd.DataFrame) -> np.ndarray:
+    """:func:`offered_lines` of an equipment table (``removed_installed``, missing = not
+    removed, and ``capacity_installed`` columns)."""
+    removed = (equipment["removed_installed"].fillna(False).to_numpy(dtype=bool)
+               if "removed_installed" in equipment else np.zeros(len(equipment), dtype=bool))
+    installed = pd.to_numeric(equipment["capacity_installed"], errors="coerce").to_numpy(dtype="float64")
+    return offered_lines(removed, installed)
+
+
 @dataclass(frozen=True)
 class Equipment:
     """Equipment lines as arrays. ``row`` is the establishment row of each line; capacities are
@@ -586,5 +595,5 @@ def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
             gc.enable()
 
 
-__all__ = ["Catalogue", "CodeColumn", "Equipment", "load_catalogue", "offered_lines",
+__all__ = ["Catalogue", "CodeColumn", "Equipment", "load_catalogue", "offered_in", "offered_lines",
            "capacity_summary", "RECORD_COLUMNS", "CARE_ACTIVITY_LAYER"]

@@ -120,7 +120,7 @@ class SearchSpec:
     def from_params(cls, params: Mapping[str, object]) -> tuple[SearchSpec, list[str]]:
         """Read URL query parameters (one string per key, or lists: the last value counts).
         Unusable values are dropped and reported in French; unknown keys are ignored."""
-        kw, warnings = _read(params, url=True)
+        kw, warnings = _read(params)
         return cls(**kw), warnings
 
     def to_params(self) -> dict[str, str]:
@@ -437,7 +437,7 @@ PARAMS: tuple[Param, ...] = (
 )
 
 
-def _read(params: Mapping[str, object], url: bool) -> tuple[dict[str, object], list[str]]:
+def _read(params: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:
     kw: dict[str, object] = {}
     warnings: list[str] = []
     for p in PARAMS:
