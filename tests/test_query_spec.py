@@ -20,7 +20,7 @@ from dac_map.query import (
     TerritoryFilter,
     TextFilter,
 )
-from dac_map.query.spec import PARAMS, SearchSpec, parse_point
+from dac_map.query.spec import CRITERIA, PARAMS, SearchSpec, parse_point
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +106,9 @@ def test_from_json_refuses_what_is_not_the_format(obj, message):
 def test_registry_keys_are_unique_and_cover_every_field():
     assert len({p.key for p in PARAMS}) == len(PARAMS)
     assert sorted(p.attr for p in PARAMS) == sorted(SearchSpec.__dataclass_fields__)
+    # every key but the sort belongs to exactly one criterion (one filter)
+    keys = [k for c in CRITERIA for k in c.keys]
+    assert sorted(keys) == sorted(p.key for p in PARAMS if p.key != "tri")
 
 
 _codes = st.lists(st.from_regex(r"[0-9A-Za-z_\-]{1,12}", fullmatch=True), max_size=3, unique=True)

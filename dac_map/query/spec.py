@@ -6,11 +6,11 @@ A :class:`SearchSpec` is the single description of a search, used by
 * the command line (``dac-map search``),
 * the unmet-need log (:mod:`dac_map.coverage.unmet`), which stores its JSON form.
 
-One registry, :data:`PARAMS`, drives all three forms, datasette style: each entry names the
-URL / JSON key (French, stable), the :class:`SearchSpec` field, how a URL value is read
-(with a French warning for an unusable one), written, and checked in JSON.
-:meth:`SearchSpec.to_filters` turns the spec into the query-layer filters, whose
-``describe(catalogue)`` gives the human (French) description.
+One registry drives all of it, datasette style: :data:`PARAMS` names each URL / JSON key
+(French, stable), its :class:`SearchSpec` field, how a URL value is read (with a French
+warning for an unusable one), written, and checked in JSON; :data:`CRITERIA` groups the keys
+into criteria, each turned into one query-layer filter (:meth:`SearchSpec.to_filters`) whose
+``describe(catalogue)`` is the human (French) description.
 
 Keys (URL and JSON): ``dac`` (territory id, ``france`` = national view), ``departement``,
 ``commune`` (INSEE codes), ``famille``, ``categorie``, ``agregat``, ``discipline``,
@@ -169,96 +169,141 @@ class SearchSpec:
 
     def to_filters(self, catalogue: Catalogue, departments: Sequence[str] = (),
                    warnings: list[str] | None = None) -> list[QueryFilter]:
-        """The query-layer filters (territory first). ``departments`` orders commune-name
-        look-ups of ``near``. With a ``warnings`` list, a criterion that cannot be applied is
-        left out and its French message appended (the app); without, :class:`QueryError` is
-        raised (the command line)."""
-        from dac_map.query import filters as qf
-
+        """The query-layer filters, one per criterion of :data:`CRITERIA` that applies, in
+        that order (territory first). ``departments`` orders commune-name look-ups of
+        ``near``. With a ``warnings`` list, a criterion that cannot be applied is left out and
+        its French message appended (the app); without, :class:`QueryError` is raised (the
+        command line)."""
+        ctx = _Context(catalogue, tuple(departments), warnings)
         out: list[QueryFilter] = []
-
-        def add(make: Callable[[], QueryFilter]) -> QueryFilter | None:
+        for criterion in CRITERIA:
             try:
-                f = make()
+                f = criterion.build(self, ctx)
             except QueryError as exc:
                 if warnings is None:
                     raise
                 warnings.append(str(exc))
-                return None
-            out.append(f)
-            return f
-
-        if self.include_closed:
-            add(lambda: qf.StatusFilter(open_only=False))
-        territory = self.dac if self.dac and self.dac != NATIONAL else None
-        if territory or self.departments or self.communes:
-            add(lambda: qf.TerritoryFilter(dac_id=territory, departments=self.departments,
-                                           communes=self.communes))
-        if self.families:
-            add(lambda: qf.FamilyFilter(self.families))
-        if self.categories or self.aggregates:
-            add(lambda: qf.CategoryFilter(categories=self.categories, aggregates=self.aggregates))
-        specialty = None
-        if self.disciplines or self.clienteles or self.activity_types:
-            if warnings is not None and not catalogue.has_equipment:
-                warnings.append("Pas de données d'équipement dans ce GeoPackage : filtre de "
-                                "spécialité ignoré.")
-            else:
-                specialty = add(lambda: qf.SpecialtyFilter(disciplines=self.disciplines,
-                                                           activity_types=self.activity_types,
-                                                           clienteles=self.clienteles))
-        if self.min_capacity:
-            add(lambda: qf.CapacityFilter(min_places=self.min_capacity, authorised=self.authorised,
-                                          specialty=specialty))
-        elif self.authorised:
-            add(lambda: _raise("la capacité autorisée s'utilise avec une capacité minimale / "
-                               "authorised needs a minimum capacity"))
-        if self.text.strip():
-            add(lambda: qf.TextFilter(self.text))
-        if self.near.strip():
-            f = self._distance(catalogue, departments, warnings)
+                continue
             if f is not None:
                 out.append(f)
+                ctx.built[criterion.name] = f
         return out
-
-    def _distance(self, catalogue: Catalogue, departments: Sequence[str],
-                  warnings: list[str] | None) -> QueryFilter | None:
-        """The distance filter, its centre checked now (an unknown commune or FINESS number, a
-        point outside France) rather than in the middle of the search."""
-        from dac_map.query import filters as qf
-
-        try:
-            near = resolve_near(self.near, catalogue, departments)
-        except QueryError as exc:
-            if warnings is None:
-                raise
-            warnings.append(str(exc))
-            return None
-        if near is None:
-            return None
-        if near.note and warnings is not None:
-            warnings.append(near.note)
-        # The app offers "contour" for communes only and ignores it otherwise; the command line
-        # reports the mistake.
-        outline = self.outline and (warnings is None or near.kind == "commune")
-        try:
-            f = qf.DistanceFilter(self.radius_km, point=near.lonlat, commune=near.commune,
-                                  finess=near.finess, outline=outline)
-            f.centre(catalogue)
-        except QueryError as exc:
-            if warnings is None:
-                raise
-            warnings.append(str(exc))
-            return None
-        return f
 
     def describe(self, catalogue: Catalogue) -> list[str]:
         """French description of each criterion that applies (names looked up)."""
         return [f.describe(catalogue) for f in self.to_filters(catalogue, warnings=[])]
 
 
-def _raise(message: str) -> Any:
-    raise QueryError(message)
+# --------------------------------------------------------------------------- criteria -> filters
+
+@dataclass
+class _Context:
+    catalogue: Catalogue
+    departments: tuple[str, ...]
+    warnings: list[str] | None  # None: strict (raise)
+    built: dict[str, QueryFilter] = field(default_factory=dict)
+
+
+def _status(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    from dac_map.query.filters import StatusFilter
+
+    return StatusFilter(open_only=False) if spec.include_closed else None  # search adds open-only
+
+
+def _territory(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    from dac_map.query.filters import TerritoryFilter
+
+    dac = spec.dac if spec.dac and spec.dac != NATIONAL else None
+    if not (dac or spec.departments or spec.communes):
+        return None
+    return TerritoryFilter(dac_id=dac, departments=spec.departments, communes=spec.communes)
+
+
+def _family(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    from dac_map.query.filters import FamilyFilter
+
+    return FamilyFilter(spec.families) if spec.families else None
+
+
+def _category(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    from dac_map.query.filters import CategoryFilter
+
+    if not (spec.categories or spec.aggregates):
+        return None
+    return CategoryFilter(categories=spec.categories, aggregates=spec.aggregates)
+
+
+def _specialty(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    from dac_map.query.filters import SpecialtyFilter
+
+    if not (spec.disciplines or spec.clienteles or spec.activity_types):
+        return None
+    if ctx.warnings is not None and not ctx.catalogue.has_equipment:
+        raise QueryError("Pas de données d'équipement dans ce GeoPackage : filtre de spécialité ignoré.")
+    return SpecialtyFilter(disciplines=spec.disciplines, activity_types=spec.activity_types,
+                           clienteles=spec.clienteles)
+
+
+def _capacity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    from dac_map.query.filters import CapacityFilter
+
+    if spec.min_capacity:
+        return CapacityFilter(min_places=spec.min_capacity, authorised=spec.authorised,
+                              specialty=ctx.built.get("specialty"))  # type: ignore[arg-type]
+    if spec.authorised:
+        raise QueryError("la capacité autorisée s'utilise avec une capacité minimale / "
+                         "authorised needs a minimum capacity")
+    return None
+
+
+def _text(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    from dac_map.query.filters import TextFilter
+
+    return TextFilter(spec.text) if spec.text.strip() else None
+
+
+def _distance(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    """The distance filter, its centre checked now (an unknown commune or FINESS number, a
+    point outside France) rather than in the middle of the search."""
+    from dac_map.query.filters import DistanceFilter
+
+    near = resolve_near(spec.near, ctx.catalogue, ctx.departments)
+    if near is None:
+        return None
+    if near.note and ctx.warnings is not None:
+        ctx.warnings.append(near.note)
+    # The app offers "contour" for communes only and ignores it otherwise; the command line
+    # reports the mistake.
+    outline = spec.outline and (ctx.warnings is None or near.kind == "commune")
+    f = DistanceFilter(spec.radius_km, point=near.lonlat, commune=near.commune,
+                       finess=near.finess, outline=outline)
+    f.centre(ctx.catalogue)
+    return f
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One criterion of a search: the :data:`PARAMS` keys it reads and how it becomes a
+    query filter (``build`` returns None when the criterion is not used; raises
+    :class:`QueryError` when it cannot be applied). The filter's ``describe(catalogue)`` is
+    its French description."""
+
+    name: str
+    keys: tuple[str, ...]
+    build: Callable[[SearchSpec, _Context], QueryFilter | None]
+
+
+#: The criteria, in filter order. With :data:`PARAMS`, drives URL, JSON, query and description.
+CRITERIA: tuple[Criterion, ...] = (
+    Criterion("status", ("fermes",), _status),
+    Criterion("territory", ("dac", "departement", "commune"), _territory),
+    Criterion("family", ("famille",), _family),
+    Criterion("category", ("categorie", "agregat"), _category),
+    Criterion("specialty", ("discipline", "clientele", "activite"), _specialty),
+    Criterion("capacity", ("capacite", "autorisee"), _capacity),
+    Criterion("text", ("q",), _text),
+    Criterion("distance", ("autour", "rayon", "contour"), _distance),
+)
 
 
 # --------------------------------------------------------------------------- registry
@@ -528,5 +573,5 @@ def resolve_near(text: str, catalogue: Catalogue, departments: Sequence[str] = (
                      f"coordonnées {POINT_FORMAT}.")
 
 
-__all__ = ["JSON_VERSION", "NATIONAL", "PARAMS", "POINT_FORMAT", "Near", "Param", "SearchSpec",
+__all__ = ["CRITERIA", "JSON_VERSION", "NATIONAL", "PARAMS", "Criterion", "POINT_FORMAT", "Near", "Param", "SearchSpec",
            "format_point", "parse_point", "resolve_near"]
