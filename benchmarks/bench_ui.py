@@ -60,7 +60,7 @@ def prepare_data(n: int, target: int, rebuild: bool = False) -> tuple[Path, int,
     from dac_map import cli
     from dac_map.testing import synthetic
     from dac_map.etl import EtlInputs, run_etl
-    from dac_map.etl.reference import DEFAULT_TERRITORIES, read_boundaries
+    from dac_map.etl.reference import default_reference, read_boundaries
 
     OUT.mkdir(parents=True, exist_ok=True)
     store = OUT / f"bench_{n}.gpkg"
@@ -97,7 +97,7 @@ def prepare_data(n: int, target: int, rebuild: bool = False) -> tuple[Path, int,
         if best is None or abs(target - total) < abs(target - best[1]):
             best = (chosen, total)
     chosen = sorted(best[0])
-    lines = DEFAULT_TERRITORIES.read_text(encoding="utf-8").splitlines()
+    lines = default_reference("territories").read_text(encoding="utf-8").splitlines()
     lines.insert(1, f"{BENCH_DAC};DAC banc d'essai ({' '.join(chosen)});;;{' '.join(chosen)};")
     territories = OUT / "territoires_bench.csv"
     territories.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -30,6 +30,10 @@ DEMO_COMMUNES = [DEMO_DIR / "geo" / "communes-80-somme.geojson",
                  DEMO_DIR / "geo" / "communes-46-lot.geojson"]
 
 
+#: Help of the store options: the default is the STORE setting, read when the command runs.
+_STORE_HELP = "GeoPackage (défaut : réglage DAC_MAP_STORE, data/build/dac_map.gpkg)"
+
+
 def _fail(exc: DacMapError) -> None:
     err.print(f"[bold red]Erreur / error[/]: {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
@@ -63,7 +67,7 @@ def etl(
                               help="Extrait FINESS cs1100507 (ou cs1100502)")],
     departments: Annotated[Path, typer.Option("--departments", "-d",
                            help="Limites des départements (GeoJSON, GPKG, SHP)")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="GeoPackage à écrire")] = settings.STORE_PATH,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help=_STORE_HELP)] = None,
     equipment: Annotated[Optional[Path], typer.Option("--equipment", help="Extrait cs1100505")] = None,
     communes: Annotated[Optional[list[Path]], typer.Option("--communes", "-c",
                         help="Limites des communes (répétable)")] = None,
@@ -93,11 +97,12 @@ def etl(
 
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o")] = settings.STORE_PATH,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help=_STORE_HELP)] = None,
     if_missing: Annotated[bool, typer.Option("--if-missing",
                           help="Ne rien faire si le GeoPackage existe déjà")] = False,
 ) -> None:
     """Construit le GeoPackage de démonstration (Somme + Lot) à partir de data/."""
+    output = settings.STORE_PATH if output is None else output
     if if_missing and output.exists():
         err.print(f"GeoPackage déjà présent : {output}")
         return
@@ -113,7 +118,7 @@ def demo(
 
 
 @app.command()
-def info(path: Annotated[Path, typer.Argument()] = settings.STORE_PATH) -> None:
+def info(path: Annotated[Optional[Path], typer.Argument(help=_STORE_HELP)] = None) -> None:
     """Affiche les métadonnées d'un GeoPackage dac-map."""
     from dac_map.store import open_store
 
@@ -161,7 +166,7 @@ def search(
     page_size: Annotated[Optional[int], typer.Option("--page-size",
                          help="Résultats par page (défaut : 20 en tableau, tout en csv/geojson)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table|csv|geojson")] = "table",
-    store_path: Annotated[Path, typer.Option("--store", help="GeoPackage à interroger")] = settings.STORE_PATH,
+    store_path: Annotated[Optional[Path], typer.Option("--store", help=_STORE_HELP)] = None,
 ) -> None:
     """Cherche des ressources : territoire, type, spécialité, capacité, distance, nom."""
     import json

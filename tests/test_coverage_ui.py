@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from dac_map.coverage import ResourceType, commune_coverage, list_unmet_needs, read_population
 from dac_map.settings import DATA_DIR
-from dac_map.ui.coverage_view import MODE_DISTANCE, MODE_RATIO, classify, coverage_map, legend_classes
+from dac_map.ui.choropleth import MODE_DISTANCE, MODE_RATIO, classify, coverage_map, legend_classes
 
 DEMO_POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"
 XSS = "</script><script>alert(1)</script>"

@@ -20,47 +20,20 @@ The Streamlit pieces are in :mod:`dac_map.ui.coverage_view`, the CLI commands in
 :mod:`dac_map.coverage.cli`.
 """
 
-from dac_map.coverage.indicators import (
-    CommuneCoverage,
-    NearestResult,
-    commune_coverage,
-    commune_indicators,
-    discipline_indicators,
-    family_indicators,
-    nearest_distances,
-    nearest_resources,
-    places_per_1000,
-    territory_indicators,
-    white_zones,
-)
-from dac_map.coverage.resources import (
-    ResourceType,
-    commune_centroids_m,
-    commune_table,
-    territory_communes,
-)
-from dac_map.coverage.population import PopulationTable, read_population
-from dac_map.coverage.report import ArsReport, build_report, render_csv, render_html, write_report
-from dac_map.coverage.unmet import (
-    PersonalDataError,
-    UnmetNeed,
-    UnmetNeedError,
-    allowed_name_pairs,
-    delete_unmet_need,
-    detect_personal_data,
-    export_unmet_needs_csv,
-    list_unmet_needs,
-    record_unmet_need,
-    unmet_needs_csv,
-)
+from dac_map._lazy import lazy_exports
 
-__all__ = [
-    "ArsReport", "build_report", "render_csv", "render_html", "write_report",
-    "CommuneCoverage", "NearestResult", "PersonalDataError", "PopulationTable",
-    "ResourceType", "UnmetNeed", "UnmetNeedError", "allowed_name_pairs", "commune_centroids_m",
-    "commune_coverage",
-    "commune_indicators", "delete_unmet_need", "detect_personal_data", "discipline_indicators",
-    "export_unmet_needs_csv", "family_indicators", "list_unmet_needs", "commune_table", "territory_communes",
-    "nearest_distances", "nearest_resources", "places_per_1000", "read_population",
-    "record_unmet_need", "territory_indicators", "unmet_needs_csv", "white_zones",
-]
+#: Submodule -> its public names, imported on first use (``import dac_map.coverage`` stays cheap).
+_EXPORTS = {
+    "resources": ("ResourceType", "commune_centroids_m", "commune_table", "territory_communes"),
+    "indicators": ("CommuneCoverage", "NearestResult", "commune_coverage",
+        "commune_indicators", "discipline_indicators", "family_indicators",
+        "nearest_distances", "nearest_resources", "places_per_1000", "territory_indicators",
+        "white_zones"),
+    "population": ("PopulationTable", "read_population"),
+    "report": ("ArsReport", "build_report", "render_csv", "render_html", "write_report"),
+    "unmet": ("PersonalDataError", "UnmetNeed", "UnmetNeedError", "allowed_name_pairs",
+        "delete_unmet_need", "detect_personal_data",
+        "export_unmet_needs_csv", "list_unmet_needs",
+        "record_unmet_need", "unmet_needs_csv"),
+}
+__getattr__, __dir__, __all__ = lazy_exports("dac_map.coverage", _EXPORTS)

@@ -51,14 +51,25 @@ def _population(path: Optional[Path], metadata: dict):
     return read_population(path)
 
 
+def _defaults(dac: str | None, threshold: float | None, radius: float | None
+              ) -> tuple[str, float, float]:
+    """The options left out, from the settings (read now)."""
+    return (dac or settings.DEFAULT_DAC,
+            settings.COVERAGE_WHITE_ZONE_KM if threshold is None else threshold,
+            settings.COVERAGE_CATCHMENT_KM if radius is None else radius)
+
+
 def _km(v: object) -> str:
     from dac_map.coverage.report import fmt_number
 
     return fmt_number(v, 1)
 
 
-StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="GeoPackage dac-map")]
-DacOpt = Annotated[str, typer.Option("--dac", help="Identifiant du territoire DAC (ex. DAC-80)")]
+# Options left out take their value from dac_map.settings when the command runs.
+StoreOpt = Annotated[Optional[Path], typer.Option(
+    "--store", "-s", help="GeoPackage dac-map (défaut : réglage STORE)")]
+DacOpt = Annotated[Optional[str], typer.Option(
+    "--dac", help="Identifiant du territoire DAC, ex. DAC-80 (défaut : réglage DEFAULT_DAC)")]
 FamilyOpt = Annotated[Optional[list[str]], typer.Option(
     "--family", "-f", help="Famille de ressources (répétable), ex. pa_hebergement")]
 CategoryOpt = Annotated[Optional[list[str]], typer.Option(
@@ -66,25 +77,27 @@ CategoryOpt = Annotated[Optional[list[str]], typer.Option(
 DisciplineOpt = Annotated[Optional[list[str]], typer.Option(
     "--discipline", help="Discipline d'équipement (répétable), ex. 924")]
 LabelOpt = Annotated[Optional[str], typer.Option("--label", help="Libellé du type de ressource")]
-ThresholdOpt = Annotated[float, typer.Option(
-    "--threshold", "-t", help="Seuil de zone blanche, km à vol d'oiseau")]
+ThresholdOpt = Annotated[Optional[float], typer.Option(
+    "--threshold", "-t",
+    help="Seuil de zone blanche, km à vol d'oiseau (défaut : réglage COVERAGE_WHITE_ZONE_KM)")]
 PopulationOpt = Annotated[Optional[Path], typer.Option(
     "--population", help="Table de population INSEE (défaut : réglage POPULATION_PATH, table "
     "fictive utilisée seulement sur la démo ; 'none' = sans)")]
-RadiusOpt = Annotated[float, typer.Option(
-    "--radius", help="Rayon (km) du ratio places / 1 000 habitants de 75 ans ou plus (0 = la commune)")]
+RadiusOpt = Annotated[Optional[float], typer.Option(
+    "--radius", help="Rayon (km) du ratio places / 1 000 habitants de 75 ans ou plus (0 = la "
+    "commune ; défaut : réglage COVERAGE_CATCHMENT_KM)")]
 
 
 def coverage(
-    store: StoreOpt = settings.STORE_PATH,
-    dac: DacOpt = settings.DEFAULT_DAC,
+    store: StoreOpt = None,
+    dac: DacOpt = None,
     family: FamilyOpt = None,
     category: CategoryOpt = None,
     discipline: DisciplineOpt = None,
     label: LabelOpt = None,
-    threshold: ThresholdOpt = settings.COVERAGE_WHITE_ZONE_KM,
+    threshold: ThresholdOpt = None,
     population: PopulationOpt = None,
-    radius: RadiusOpt = settings.COVERAGE_CATCHMENT_KM,
+    radius: RadiusOpt = None,
     csv: Annotated[Optional[Path], typer.Option(
         "--csv", help="Écrire le tableau par commune (distance, zone blanche, ratio) en CSV")] = None,
     families_csv: Annotated[Optional[Path], typer.Option(
@@ -96,6 +109,7 @@ def coverage(
     from dac_map.coverage.report import SUMMARY_LABELS, fmt_number
     from dac_map.query import load_catalogue
 
+    dac, threshold, radius = _defaults(dac, threshold, radius)
     try:
         catalogue = load_catalogue(store)
         res = _resource(family, category, discipline, label)
@@ -147,17 +161,19 @@ def coverage(
 
 
 def report(
-    store: StoreOpt = settings.STORE_PATH,
-    dac: DacOpt = settings.DEFAULT_DAC,
+    store: StoreOpt = None,
+    dac: DacOpt = None,
     family: FamilyOpt = None,
     category: CategoryOpt = None,
     discipline: DisciplineOpt = None,
     label: LabelOpt = None,
-    threshold: ThresholdOpt = settings.COVERAGE_WHITE_ZONE_KM,
+    threshold: ThresholdOpt = None,
     population: PopulationOpt = None,
-    radius: RadiusOpt = settings.COVERAGE_CATCHMENT_KM,
-    db: Annotated[Path, typer.Option("--db", help="Journal des besoins non couverts (SQLite)")] = settings.UNMET_NEEDS_DB,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Dossier des rapports")] = settings.REPORTS_DIR,
+    radius: RadiusOpt = None,
+    db: Annotated[Optional[Path], typer.Option(
+        "--db", help="Journal des besoins non couverts, SQLite (défaut : réglage UNMET_NEEDS_DB)")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Dossier des rapports (défaut : réglage REPORTS_DIR)")] = None,
     since: Annotated[Optional[str], typer.Option(
         "--since", help="Début de période AAAA-MM-JJ (défaut : fin du rapport précédent)")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="Fin de période AAAA-MM-JJ")] = None,
@@ -172,6 +188,8 @@ def report(
     except ValueError as exc:
         _err.print(f"[bold red]Erreur / error[/]: date invalide ({exc}) : format AAAA-MM-JJ")
         raise typer.Exit(2)
+    dac, threshold, radius = _defaults(dac, threshold, radius)
+    output = settings.REPORTS_DIR if output is None else output
     try:
         catalogue = load_catalogue(store)
         rep = build_report(catalogue, dac, _resource(family, category, discipline, label), threshold,

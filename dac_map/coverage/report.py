@@ -192,9 +192,9 @@ def _iso(value: date | datetime | str | None) -> str | None:
 
 def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, threshold_km: float,
                  population: PopulationTable | None = None,
-                 radius_km: float = settings.COVERAGE_CATCHMENT_KM,
-                 db_path: str | Path = settings.UNMET_NEEDS_DB,
-                 reports_dir: str | Path | None = settings.REPORTS_DIR,
+                 radius_km: float | None = None,
+                 db_path: str | Path | None = None,
+                 reports_dir: str | Path | None = None,
                  period_start: date | datetime | str | None = None,
                  period_end: date | datetime | str | None = None,
                  generated_at: datetime | None = None) -> ArsReport:
@@ -205,14 +205,16 @@ def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, thre
         resource: the kind of resource of the white zones and ratios.
         threshold_km: white-zone threshold (km, straight line from the commune centroid).
         population: people aged 75+ per commune (ratios skipped when None).
-        radius_km: catchment radius (km) of the places-per-1,000 ratio.
-        db_path: the unmet-need log.
+        radius_km: catchment radius (km) of the places-per-1,000 ratio (default
+            :data:`~dac_map.settings.COVERAGE_CATCHMENT_KM`).
+        db_path: the unmet-need log (default :data:`~dac_map.settings.UNMET_NEEDS_DB`).
         reports_dir: where earlier snapshots are looked for (None: no comparison).
         period_start/period_end: period of the unmet needs counted (dates inclusive, UTC).
             Default start: the end of the previous report's period (all records if none);
             default end: now.
         generated_at: report time (default now, UTC).
     """
+    radius_km = settings.COVERAGE_CATCHMENT_KM if radius_km is None else radius_km
     now = (generated_at or datetime.now(timezone.utc))
     now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     stamp = now.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -517,9 +519,10 @@ class ReportFiles:
     snapshot: Path
 
 
-def write_report(report: ArsReport, reports_dir: str | Path = settings.REPORTS_DIR) -> ReportFiles:
-    """Write ``rapport_<dac>_<YYYYMMDDTHHMMSSZ>.html|.csv|.json`` into ``reports_dir``."""
-    folder = Path(reports_dir)
+def write_report(report: ArsReport, reports_dir: str | Path | None = None) -> ReportFiles:
+    """Write ``rapport_<dac>_<YYYYMMDDTHHMMSSZ>.html|.csv|.json`` into ``reports_dir``
+    (default :data:`~dac_map.settings.REPORTS_DIR`)."""
+    folder = Path(settings.REPORTS_DIR if reports_dir is None else reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.fromisoformat(report.generated_at).strftime("%Y%m%dT%H%M%SZ")
     base = folder / f"rapport_{_slug(report.dac_id)}_{stamp}"

@@ -458,10 +458,11 @@ CREATE INDEX IF NOT EXISTS {TABLE}_dac ON {TABLE} (dac_id, commune);
 
 
 @contextmanager
-def connect(db_path: str | Path = settings.UNMET_NEEDS_DB) -> Iterator[sqlite3.Connection]:
+def connect(db_path: str | Path | None = None) -> Iterator[sqlite3.Connection]:
     """Open (creating it and its folder when needed) the unmet-need database; commits on
-    success, rolls back on error, always closes. Raises :class:`StoreError`."""
-    path = Path(db_path)
+    success, rolls back on error, always closes. Raises :class:`StoreError`. Default:
+    :data:`~dac_map.settings.UNMET_NEEDS_DB`, read at call time."""
+    path = Path(settings.UNMET_NEEDS_DB if db_path is None else db_path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(path, timeout=10)
@@ -519,7 +520,7 @@ def record_unmet_need(dac_id: str, commune: str | None,
                       filters_label: str,
                       comment: str = "", recorded_by_role: str | None = None,
                       resource_type: str | None = None, *,
-                      db_path: str | Path = settings.UNMET_NEEDS_DB,
+                      db_path: str | Path | None = None,
                       recorded_at: datetime | None = None,
                       allowed_names: frozenset[str] = frozenset()) -> UnmetNeed:
     """Validate and store one unmet need; returns it with its ``id``.
@@ -576,7 +577,7 @@ def _bound(value: date | datetime | str | None, end: bool) -> str | None:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def list_unmet_needs(db_path: str | Path = settings.UNMET_NEEDS_DB, *,
+def list_unmet_needs(db_path: str | Path | None = None, *,
                      start: date | datetime | str | None = None,
                      end: date | datetime | str | None = None, dac_id: str | None = None,
                      commune: str | None = None, resource_type: str | None = None,
@@ -616,7 +617,7 @@ def list_unmet_needs(db_path: str | Path = settings.UNMET_NEEDS_DB, *,
     return frame[cols]
 
 
-def delete_unmet_need(need_id: int, db_path: str | Path = settings.UNMET_NEEDS_DB) -> bool:
+def delete_unmet_need(need_id: int, db_path: str | Path | None = None) -> bool:
     """Delete one record (a correction, or a data-protection request); True if it existed."""
     with connect(db_path) as con:
         return con.execute(f"DELETE FROM {TABLE} WHERE id = ?", (int(need_id),)).rowcount > 0
@@ -642,7 +643,7 @@ def unmet_needs_csv(frame: pd.DataFrame) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def export_unmet_needs_csv(path: str | Path, db_path: str | Path = settings.UNMET_NEEDS_DB,
+def export_unmet_needs_csv(path: str | Path, db_path: str | Path | None = None,
                            **filters: Any) -> Path:
     """Write the (filtered, see :func:`list_unmet_needs`) log to a CSV file."""
     path = Path(path)

@@ -19,7 +19,6 @@ overseas, see :data:`dac_map.settings.LOCAL_METRIC_CRS`).
 from __future__ import annotations
 
 import csv
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from dac_map import __version__, settings, store
 from dac_map.codes import assign_territory
 from dac_map.codes import metric_epsgs
 from dac_map.errors import RowIssue, ValidationError
+from dac_map.files import sha256_file
 from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
 from dac_map.etl.parser import (
     EquipmentExtract,
@@ -49,14 +49,9 @@ from dac_map.etl.parser import (
     parse_establishments,
 )
 from dac_map.etl.reference import (
-    DEFAULT_ACTIVITIES,
-    DEFAULT_CATEGORIES,
-    DEFAULT_CATEGORY_FAMILIES,
-    DEFAULT_DISCIPLINES,
-    DEFAULT_FAMILIES,
-    DEFAULT_TERRITORIES,
     OTHER_FAMILY,
     Families,
+    default_reference,
     read_activities,
     read_boundaries,
     read_categories,
@@ -81,12 +76,13 @@ class EtlInputs:
     departments: Path
     equipment: Path | None = None
     communes: list[Path] = field(default_factory=list)
-    territories: Path = DEFAULT_TERRITORIES
-    categories: Path = DEFAULT_CATEGORIES
-    families: Path = DEFAULT_FAMILIES
-    category_families: Path = DEFAULT_CATEGORY_FAMILIES
-    disciplines: Path | None = DEFAULT_DISCIPLINES
-    activities: Path | None = DEFAULT_ACTIVITIES
+    # The reference tables default to the shipped files (settings.DATA_DIR read when built).
+    territories: Path = field(default_factory=lambda: default_reference("territories"))
+    categories: Path = field(default_factory=lambda: default_reference("categories"))
+    families: Path = field(default_factory=lambda: default_reference("families"))
+    category_families: Path = field(default_factory=lambda: default_reference("category_families"))
+    disciplines: Path | None = field(default_factory=lambda: default_reference("disciplines"))
+    activities: Path | None = field(default_factory=lambda: default_reference("activities"))
 
 
 @dataclass
@@ -422,14 +418,6 @@ def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_rejects(issues: list[RowIssue], path: Path) -> Path:
     """Write the issues as a ``;`` CSV (UTF-8 with BOM, opens in Excel)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -467,7 +455,7 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="etl") as pool:
         ref_job = pool.submit(read_reference_tables, inputs)
         eq_job = pool.submit(parse_equipment, inputs.equipment) if inputs.equipment else None
-        digests = {p: pool.submit(_sha256, Path(p))
+        digests = {p: pool.submit(sha256_file, Path(p))
                    for p in (inputs.establishments, inputs.equipment) if p}
         say("Lecture des établissements FINESS")
         extract = parse_establishments(inputs.establishments)

@@ -46,10 +46,11 @@ from pathlib import Path
 
 from dac_map import __version__, settings, store
 from dac_map.errors import DacMapError, LockedError, StoreError, ValidationError
+from dac_map.files import sha256_file, unlink_quietly
 from dac_map.etl import EtlInputs, run_etl
 from dac_map.refresh.config import RefreshConfig
 from dac_map.refresh.diff import ChangeReport, compare_stores, write_changes_layer, write_reports
-from dac_map.refresh.download import Fetched, fetch, sha256_file
+from dac_map.refresh.download import Fetched, fetch
 from dac_map.refresh.lock import RefreshLock
 from dac_map.refresh.validate import Check, failed, store_facts, validate
 from dac_map.store.geopackage import GeoPackageStore, remove_files
@@ -131,14 +132,6 @@ def _iso(t: datetime) -> str:
     return t.isoformat(timespec="seconds")
 
 
-def _remove(*paths: Path) -> None:
-    for p in paths:
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
-
-
 def new_version_id(versions_dir: Path, when: datetime | None = None) -> str:
     """``dac_map-YYYYMMDDTHHMMSSZ``, with ``_01``, ``_02``... when already taken (names sort
     in time order)."""
@@ -171,7 +164,7 @@ def prune_versions(versions_dir: Path, keep: int) -> list[str]:
     for old in files[:max(0, len(files) - max(1, keep))]:
         stem = old.name[:-len(".gpkg")]
         remove_files(old)
-        _remove(*(old.with_name(stem + c) for c in _COMPANIONS))
+        unlink_quietly(*(old.with_name(stem + c) for c in _COMPANIONS))
         removed.append(stem)
     return removed
 
@@ -222,13 +215,13 @@ def _cleanup_leftovers(config: RefreshConfig) -> list[str]:
         if folder.is_dir():
             for p in folder.glob(pattern):
                 if p.is_file():
-                    _remove(p)
+                    unlink_quietly(p)
                     removed.append(p.name)
     incoming = config.download.raw_dir / "incoming"
     if incoming.is_dir():
         for p in incoming.iterdir():
             if p.is_file() and not p.name.endswith((".part", ".part.json")):
-                _remove(p)
+                unlink_quietly(p)
                 removed.append(p.name)
     return removed
 
@@ -385,9 +378,9 @@ def _run(config: RefreshConfig, result: RefreshResult, *, dry_run: bool, force: 
         if run.staging is not None:
             remove_files(run.staging)
         if run.staging_rejects is not None:
-            _remove(run.staging_rejects)
+            unlink_quietly(run.staging_rejects)
         for got in run.fetched.values():
-            _remove(got.path)
+            unlink_quietly(got.path)
 
 
 def _fetch(run: _Run, show_progress: bool) -> None:
@@ -554,7 +547,7 @@ def _finalise_and_swap(run: _Run, forced: bool) -> Path:
         run.say(f"Remplacement atomique de {run.current}")
         swap_in(version, run.current)
     except BaseException:
-        _remove(*published)
+        unlink_quietly(*published)
         result.reports = {}
         raise
     result.status, result.exit_code = STATUS_OK, 0

@@ -41,11 +41,13 @@ import pyarrow.compute as pc
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
 
-from dac_map.errors import DacMapError, StoreError
+from dac_map.errors import StoreError
+from dac_map.files import unlink_quietly
 from dac_map.store.base import METADATA, Store, metadata_frame
 
-#: What GDAL/pyogrio raise for a bad file, layer, field or geometry, and the OS for I/O.
-_IO_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, OSError)
+#: What GDAL/pyogrio raise for a bad file, layer, field or geometry, and the OS for I/O (also
+#: caught by the readers of input files: boundaries in the ETL, downloaded sources).
+GDAL_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, OSError)
 
 _SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
 
@@ -56,13 +58,9 @@ def sidecars(path: Path) -> list[Path]:
 
 
 def remove_files(*paths: Path) -> None:
-    """Delete files (and the SQLite sidecars of each); missing ones are ignored."""
+    """Delete files and the SQLite sidecars of each; missing ones are ignored."""
     for path in paths:
-        for p in (path, *sidecars(path)):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
+        unlink_quietly(path, *sidecars(path))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -132,14 +130,14 @@ class GeoPackageStore(Store):
             return []
         try:
             return [str(name) for name, _ in pyogrio.list_layers(self.path)]
-        except _IO_ERRORS as exc:
+        except GDAL_ERRORS as exc:
             raise StoreError(f"cannot list the layers: {exc}", path=self.location) from exc
 
     def fields(self, layer: str) -> dict[str, str]:
         self._require()
         try:
             info = pyogrio.read_info(self.path, layer=layer)
-        except _IO_ERRORS as exc:
+        except GDAL_ERRORS as exc:
             raise StoreError(f"cannot read layer '{layer}': {exc}", path=self.location) from exc
         return {str(f): str(d) for f, d in zip(info["fields"], info["dtypes"])}
 
@@ -157,7 +155,7 @@ class GeoPackageStore(Store):
             kwargs["datetime_as_string"] = True
         try:
             frame = pyogrio.read_dataframe(self.path, layer=layer, use_arrow=True, **kwargs)
-        except _IO_ERRORS as exc:
+        except GDAL_ERRORS as exc:
             raise StoreError(f"cannot read layer '{layer}': {exc}", path=self.location) from exc
         for c in dt_cols:
             if c in frame:
@@ -189,7 +187,7 @@ class GeoPackageStore(Store):
         except StoreError:
             remove_files(tmp)
             raise
-        except _IO_ERRORS as exc:
+        except GDAL_ERRORS as exc:
             remove_files(tmp)
             raise StoreError(f"cannot write the GeoPackage: {exc}", path=self.location) from exc
         except BaseException:
@@ -201,7 +199,7 @@ class GeoPackageStore(Store):
         self._require()
         try:
             self._write_layer(pd.DataFrame(frame), self.path, layer)
-        except _IO_ERRORS as exc:
+        except GDAL_ERRORS as exc:
             raise StoreError(f"cannot write table '{layer}': {exc}", path=self.location) from exc
 
     def update_metadata(self, values: Mapping[str, object]) -> None:
@@ -223,10 +221,11 @@ class GeoPackageStore(Store):
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, current)
-        except BaseException as exc:
+        except OSError as exc:
             remove_files(tmp)
-            if isinstance(exc, Exception) and not isinstance(exc, DacMapError):
-                raise StoreError(f"cannot swap in the new version: {exc}", path=self.location) from exc
+            raise StoreError(f"cannot swap in the new version: {exc}", path=self.location) from exc
+        except BaseException:
+            remove_files(tmp)
             raise
         _fsync_dir(current.parent)
         remove_files(*sidecars(current))

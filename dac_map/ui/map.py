@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,8 +33,9 @@ import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
-from dac_map.codes import FINESS_PATTERN, departments_of
 from dac_map import settings
+from dac_map.codes import FINESS_PATTERN, departments_of
+from dac_map.ui.text import text_or_empty
 
 #: Folder of the vendored Leaflet under ``static/vendor`` (see static/vendor/README.md).
 LEAFLET_DIR = "leaflet-1.9.4"
@@ -392,16 +392,6 @@ def build_base_map(base: BaseLayers, tiles: str | None = None, height: int | Non
 MAP_COLUMNS = ("finess", "name", "category_label", "commune_name", "family", "lon", "lat")
 
 
-def _text(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
-
 
 def _index(values: Iterable[str]) -> tuple[list[str], dict[str, int]]:
     table: list[str] = []
@@ -421,10 +411,10 @@ def points_payload(records: pd.DataFrame, colors: Mapping[str, str],
     ``communes`` they index. Coordinates are rounded to 5 decimals (about 1 m)."""
     ok = records["lon"].notna() & records["lat"].notna() if len(records) else pd.Series(dtype=bool)
     rec = records.loc[ok] if len(records) else records
-    fam_ids = [_text(v) for v in rec["family"]] if len(rec) else []
+    fam_ids = [text_or_empty(v) for v in rec["family"]] if len(rec) else []
     families, fpos = _index([f for f in family_order if f in set(fam_ids)] + fam_ids)
-    categories, cpos = _index(_text(v) for v in rec["category_label"]) if len(rec) else ([], {})
-    communes, mpos = _index(_text(v) for v in rec["commune_name"]) if len(rec) else ([], {})
+    categories, cpos = _index(text_or_empty(v) for v in rec["category_label"]) if len(rec) else ([], {})
+    communes, mpos = _index(text_or_empty(v) for v in rec["commune_name"]) if len(rec) else ([], {})
     features = []
     if len(rec):
         for f, n, c, m_, k, x, y in zip(rec["finess"], rec["name"], rec["category_label"],
@@ -432,8 +422,8 @@ def points_payload(records: pd.DataFrame, colors: Mapping[str, str],
             features.append({"type": "Feature",
                              "geometry": {"type": "Point",
                                           "coordinates": [round(float(x), 5), round(float(y), 5)]},
-                             "properties": {"f": _text(f), "n": _text(n), "k": fpos[k],
-                                            "c": cpos[_text(c)], "m": mpos[_text(m_)]}})
+                             "properties": {"f": text_or_empty(f), "n": text_or_empty(n), "k": fpos[k],
+                                            "c": cpos[text_or_empty(c)], "m": mpos[text_or_empty(m_)]}})
     return {"data": {"type": "FeatureCollection", "features": features},
             "families": families,
             "palette": [colors.get(f, settings.MAP_FALLBACK_COLOR) for f in families],
@@ -485,6 +475,21 @@ def aggregate_payload(records: pd.DataFrame, colors: Mapping[str, str],
             "cell_deg": cell}
 
 
+def tooltip_js(text_js: str) -> str:
+    """A Leaflet ``bindTooltip`` function: the feature's name ``p.n`` in bold, a line break,
+    then ``text_js`` (a JavaScript expression over ``p``, the feature's properties, and ``P``,
+    the layer's payload). Text is set with ``textContent`` only, never parsed as HTML."""
+    return ('function (l) {\n'
+            '    var p = l.feature.properties, div = document.createElement("div");\n'
+            '    div.className = "dacmap-tip";\n'
+            '    var b = document.createElement("b");\n'
+            '    b.textContent = p.n;\n'
+            '    div.appendChild(b);\n'
+            f'    div.appendChild(document.createTextNode("\\n" + {text_js}));\n'
+            '    return div;\n'
+            '}')
+
+
 class PointsLayer(FastMacroElement):
     """ONE ``L.geoJSON`` layer of canvas circle markers, coloured by family, with a tooltip
     built with ``textContent`` (name, category · commune, FINESS number). Publishes the number
@@ -502,17 +507,7 @@ class PointsLayer(FastMacroElement):
                         fillOpacity: 0.88});
                 }
             });
-            layer.bindTooltip(function (l) {
-                var p = l.feature.properties, div = document.createElement("div");
-                div.className = "dacmap-tip";
-                var b = document.createElement("b");
-                b.textContent = p.n;
-                div.appendChild(b);
-                div.appendChild(document.createTextNode("\\n" + (P.categories[p.c] || "")
-                    + (P.communes[p.m] ? " · " + P.communes[p.m] : "")
-                    + "\\n" + {{ this.finess_prefix_js }} + p.f));
-                return div;
-            }, {direction: "top", offset: [0, -4]});
+            layer.bindTooltip({{ this.tooltip_js }}, {direction: "top", offset: [0, -4]});
             {{ this._parent.get_name() }}.addLayer(layer);
             var n = P.data.features.length;
             window.dacMap = {mode: "points", markers: n, version: {{ this.version }}};
@@ -529,7 +524,9 @@ class PointsLayer(FastMacroElement):
         self.payload_js = js_json(payload)
         self.radius = MARKER_RADIUS
         self.fallback_js = js_json(settings.MAP_FALLBACK_COLOR)
-        self.finess_prefix_js = js_json(TOOLTIP_FINESS_PREFIX)
+        self.tooltip_js = tooltip_js(
+            '(P.categories[p.c] || "") + (P.communes[p.m] ? " · " + P.communes[p.m] : "")'
+            f' + "\\n" + {js_json(TOOLTIP_FINESS_PREFIX)} + p.f')
         self.version = int(version)
 
 
