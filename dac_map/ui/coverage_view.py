@@ -114,7 +114,21 @@ def _family_select(data: Catalogue, key: str, label: str = "Type de ressource") 
     default = ids.index(settings.COVERAGE_RATIO_FAMILY) if settings.COVERAGE_RATIO_FAMILY in ids else 0
     chosen = st.selectbox(label, ids, index=default, format_func=lambda f: labels.get(f, f),
                           key=f"{key}_family")
-    return ResourceType.family(chosen, labels.get(chosen, chosen))
+    family = ResourceType.family(chosen, labels.get(chosen, chosen))
+    if not data.has_equipment:
+        return family
+    # Disciplines offered by establishments of that family (the one rule, offered_lines).
+    eq = data.equipment_arrays
+    of_family = family.mask(data)[eq.row] & eq.offered
+    codes = sorted(set(eq.discipline.values[eq.discipline.codes[of_family & (eq.discipline.codes >= 0)]]))
+    names = eq.labels["discipline"]
+    disc = st.selectbox("Discipline d'équipement (facultatif)", ["", *codes],
+                        format_func=lambda d: f"{names.get(d) or d} ({d})" if d else "Toutes",
+                        key=f"{key}_discipline")
+    if not disc:
+        return family
+    return ResourceType(families=(chosen,), disciplines=(disc,),
+                        label=f"{labels.get(chosen, chosen)} — {names.get(disc) or disc}")
 
 
 def _data_warnings(data: Catalogue, population: PopulationTable | None) -> None:
@@ -187,6 +201,8 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
         k[3].metric("Places / 1 000 hab. 75 ans +", fmt_number(s["places_per_1000_75plus"], 1))
     else:
         k[3].metric("Distance maximale", f"{fmt_number(s['distance_max_km'], 1)} km")
+    st.caption(f"{fmt_number(s['resources'])} ressource(s) de ce type dans le territoire ; "
+               "les distances tiennent compte aussi de celles des territoires voisins chargés.")
     for note in cov.notes:
         st.caption(note)
     m = coverage_map(cov, mode)
