@@ -9,17 +9,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from dac_map.query import (
-    CapacityFilter,
-    CategoryFilter,
-    DistanceFilter,
-    FamilyFilter,
-    QueryError,
-    SpecialtyFilter,
-    StatusFilter,
-    TerritoryFilter,
-    TextFilter,
-)
+from dac_map import query as q
 from dac_map.query.spec import CRITERIA, PARAMS, SearchSpec, parse_point
 
 
@@ -99,7 +89,7 @@ def test_from_params(params, spec, warnings):
     (["v", 1], "objet JSON attendu"),
 ])
 def test_from_json_refuses_what_is_not_the_format(obj, message):
-    with pytest.raises(QueryError, match=message):
+    with pytest.raises(q.QueryError, match=message):
         SearchSpec.from_json(obj)
 
 
@@ -158,37 +148,37 @@ def test_parse_point(text, point):
 
 @pytest.mark.parametrize("text", ["100, 2", "49, 200"])
 def test_parse_point_names_the_order(text):
-    with pytest.raises(QueryError, match="« lat, lon »"):
+    with pytest.raises(q.QueryError, match="« lat, lon »"):
         parse_point(text)
 
 
 # --------------------------------------------------------------------------- filters and description
 
-SPECIALTY = SpecialtyFilter(disciplines=("924",), activity_types=(), clienteles=("436",))
+SPECIALTY = q.SpecialtyFilter(disciplines=("924",), activity_types=(), clienteles=("436",))
 
 
 @pytest.mark.parametrize("spec, filters, labels", [
     (SearchSpec(), [], []),
-    (SearchSpec(dac="france", include_closed=True), [StatusFilter(open_only=False)],
+    (SearchSpec(dac="france", include_closed=True), [q.StatusFilter(open_only=False)],
      ["Établissements ouverts et fermés"]),
     (SearchSpec(dac="DAC-80", families=("pa_hebergement",), categories=("500",)),
-     [TerritoryFilter(dac_id="DAC-80"), FamilyFilter(("pa_hebergement",)),
-      CategoryFilter(categories=("500",))],
+     [q.TerritoryFilter(dac_id="DAC-80"), q.FamilyFilter(("pa_hebergement",)),
+      q.CategoryFilter(categories=("500",))],
      ["Territoire DAC : DAC Somme (DAC-80)", "Famille : Personnes âgées — hébergement",
       "Catégorie FINESS : 500 (EHPAD)"]),
     (SearchSpec(disciplines=("924",), clienteles=("436",), min_capacity=50, authorised=True),
-     [SPECIALTY, CapacityFilter(50, authorised=True, specialty=SPECIALTY)],
+     [SPECIALTY, q.CapacityFilter(50, authorised=True, specialty=SPECIALTY)],
      ["Discipline : Accueil pour Personnes Âgées ; Clientèle : Personnes Alzheimer ou maladies "
       "apparentées",
       "Capacité autorisée ≥ 50 places (Discipline : Accueil pour Personnes Âgées ; Clientèle : "
       "Personnes Alzheimer ou maladies apparentées)"]),
     (SearchSpec(text="tilleuls", near="49.894, 2.296", radius_km=5),
-     [TextFilter("tilleuls"), DistanceFilter(5, point=(2.296, 49.894))],
+     [q.TextFilter("tilleuls"), q.DistanceFilter(5, point=(2.296, 49.894))],
      ["Recherche : « tilleuls »", "À moins de 5 km du point (lat 49.89400, lon 2.29600)"]),
     (SearchSpec(near="Amiens", outline=True, radius_km=2),
-     [DistanceFilter(2, commune="80021", outline=True)],
+     [q.DistanceFilter(2, commune="80021", outline=True)],
      ["À moins de 2 km de tout point de la commune Amiens (80021)"]),
-    (SearchSpec(near="800000011"), [DistanceFilter(10, finess="800000011")],
+    (SearchSpec(near="800000011"), [q.DistanceFilter(10, finess="800000011")],
      ["À moins de 10 km de l'établissement EHPAD LES TILLEULS (800000011)"]),
 ])
 def test_to_filters_and_describe(cat, spec, filters, labels):
@@ -215,9 +205,9 @@ def test_lenient_mode_reports_in_french_and_strict_mode_raises(cat, spec, warnin
     spec.to_filters(cat, warnings=got)
     assert got == warnings
     if warnings:
-        with pytest.raises(QueryError) as exc:
+        with pytest.raises(q.QueryError) as exc:
             spec.to_filters(cat)
         assert str(exc.value) == warnings[0]
     else:
-        with pytest.raises(QueryError, match="outline mode needs a commune"):
+        with pytest.raises(q.QueryError, match="outline mode needs a commune"):
             spec.to_filters(cat)
