@@ -3,8 +3,8 @@
 Public API:
 
 * :func:`load_config` (:mod:`.config`): the TOML configuration -> :class:`RefreshConfig`;
-* :func:`refresh` (:mod:`.pipeline`) -> :class:`RefreshResult`; :func:`rollback`,
-  :func:`list_versions`;
+* :func:`refresh` (:mod:`.pipeline`) -> :class:`RefreshResult`; :func:`rollback`;
+* :func:`list_versions` (:mod:`.versions`): the kept versions;
 * :func:`fetch` (:mod:`.download`): one source to disk, complete and checked;
 * :func:`compare_stores` (:mod:`.diff`) -> :class:`ChangeReport`, with its writers, and
   :func:`load_latest_changes` / :func:`load_change_summary` for the app's news panel;
@@ -21,7 +21,8 @@ _EXPORTS = {
         "render_html", "render_markdown", "write_csv", "write_reports"),
     "download": ("Fetched", "fetch"),
     "lock": ("RefreshLock",),
-    "pipeline": ("RefreshResult", "list_versions", "refresh", "rollback"),
+    "pipeline": ("RefreshResult", "refresh", "rollback"),
+    "versions": ("list_versions",),
     "validate": ("Check",),
     "cli": ("register",),
 }

@@ -137,7 +137,8 @@ def register(app: typer.Typer) -> None:
         5 contrôles en échec, 6 GeoPackage non écrit, 7 autre mise à jour en cours,
         1 erreur interne. Les données servies ne changent qu'en cas de succès.
         """
-        from dac_map.refresh.pipeline import list_versions, refresh, rollback
+        from dac_map.refresh.pipeline import refresh, rollback
+        from dac_map.refresh.versions import list_versions
 
         err = Console(stderr=True)
         out = Console()
