@@ -30,7 +30,7 @@ def _fail(exc: DacMapError) -> None:
 
 def _resource(families: list[str] | None, categories: list[str] | None,
               disciplines: list[str] | None, label: str | None):
-    from dac_map.coverage.indicators import ResourceType
+    from dac_map.coverage.resources import ResourceType
 
     fams = tuple(families or ())
     if not fams and not categories and not disciplines:
@@ -105,18 +105,18 @@ def coverage(
     top: Annotated[int, typer.Option("--top", help="Zones blanches affichées (les plus éloignées)")] = 20,
 ) -> None:
     """Indicateurs de couverture d'un territoire DAC et zones blanches pour un type de ressource."""
-    from dac_map.coverage.data import load_coverage_data
     from dac_map.coverage.indicators import commune_coverage, commune_indicators, territory_indicators
     from dac_map.coverage.report import SUMMARY_LABELS, fmt_number
+    from dac_map.query import load_catalogue
 
     dac, threshold, radius = _defaults(dac, threshold, radius)
     try:
-        data = load_coverage_data(store)
+        catalogue = load_catalogue(store)
         res = _resource(family, category, discipline, label)
-        pop = _population(population, data.metadata)
-        cov = commune_coverage(data, dac, res, threshold,
+        pop = _population(population, catalogue.metadata)
+        cov = commune_coverage(catalogue, dac, res, threshold,
                                pop.pop_75plus if pop is not None else None, radius)
-        fam, _dis = territory_indicators(data, dac)
+        fam, _dis = territory_indicators(catalogue, dac)
     except DacMapError as exc:
         _fail(exc)
     except ValueError as exc:
@@ -154,7 +154,7 @@ def coverage(
         table.to_csv(csv, sep=";", index=False, encoding="utf-8-sig")
         _out.print(f"Tableau par commune écrit : {csv}")
     if families_csv is not None:
-        fc, _ = commune_indicators(data, dac)
+        fc, _ = commune_indicators(catalogue, dac)
         families_csv.parent.mkdir(parents=True, exist_ok=True)
         fc.to_csv(families_csv, sep=";", index=False, encoding="utf-8-sig")
         _out.print(f"Indicateurs par famille et commune écrits : {families_csv}")
@@ -179,8 +179,8 @@ def report(
     until: Annotated[Optional[str], typer.Option("--until", help="Fin de période AAAA-MM-JJ")] = None,
 ) -> None:
     """Écrit le rapport périodique pour l'ARS (HTML imprimable A4 + CSV + instantané JSON)."""
-    from dac_map.coverage.data import load_coverage_data
     from dac_map.coverage.report import build_report, write_report
+    from dac_map.query import load_catalogue
 
     try:
         start = date.fromisoformat(since) if since else None
@@ -191,9 +191,9 @@ def report(
     dac, threshold, radius = _defaults(dac, threshold, radius)
     output = settings.REPORTS_DIR if output is None else output
     try:
-        data = load_coverage_data(store)
-        rep = build_report(data, dac, _resource(family, category, discipline, label), threshold,
-                           _population(population, data.metadata), radius, db, output, start, end)
+        catalogue = load_catalogue(store)
+        rep = build_report(catalogue, dac, _resource(family, category, discipline, label), threshold,
+                           _population(population, catalogue.metadata), radius, db, output, start, end)
         files = write_report(rep, output)
     except DacMapError as exc:
         _fail(exc)

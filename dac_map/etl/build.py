@@ -35,6 +35,7 @@ import pyproj
 import shapely
 
 from dac_map import __version__, settings, store
+from dac_map.codes import assign_territory
 from dac_map.codes import metric_epsgs
 from dac_map.errors import RowIssue, ValidationError
 from dac_map.files import sha256_file
@@ -302,27 +303,6 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
     geometry[~np.isfinite(lon)] = None
     gdf = gpd.GeoDataFrame(out, geometry=geometry, crs=settings.CRS_DISPLAY)
     return gdf, issues, unknown
-
-
-def assign_territory(department: pd.Series, commune: pd.Series,
-                     territories: pd.DataFrame | None) -> pd.Series:
-    """Primary DAC id of each row: a territory listing its commune wins over one listing
-    its department; NA when no territory covers it."""
-    result = pd.Series(pd.NA, index=department.index, dtype="str")
-    if territories is None or not len(territories):
-        return result
-    by_dep: dict[str, str] = {}
-    by_com: dict[str, str] = {}
-    for dac_id, deps, coms in territories[["dac_id", "departments", "communes"]].itertuples(
-            index=False, name=None):
-        for d in deps:
-            by_dep.setdefault(d, dac_id)
-        for c in coms:
-            by_com.setdefault(c, dac_id)
-    by_department = department.map(by_dep).astype("str")
-    if not by_com:
-        return by_department
-    return commune.map(by_com).astype("str").fillna(by_department)
 
 
 # --------------------------------------------------------------------------- equipment

@@ -353,8 +353,9 @@ class SpecialtyFilter(QueryFilter):
     activity type (hébergement complet, accueil de jour, accueil temporaire, domicile...) and
     clientèle (Alzheimer, handicap psychique...) must match on the same line; several values
     of one kind are alternatives. Values are codes (``924``, ``21``, ``436``) or words of the
-    labels (accent- and case-insensitive, word prefixes allowed: ``alzheim``). Lines whose
-    installed and authorised capacities are both flagged removed do not count.
+    labels (accent- and case-insensitive, word prefixes allowed: ``alzheim``). Only lines
+    offered now count (:func:`~dac_map.query.catalogue.offered_lines`: installation not
+    flagged removed, installed capacity not zero).
 
     ``care_activities`` filters on care activity authorisations when the store has them
     (layer :data:`~dac_map.query.catalogue.CARE_ACTIVITY_LAYER`); otherwise it raises
@@ -441,7 +442,7 @@ class SpecialtyFilter(QueryFilter):
 
     def _line_mask(self, catalogue: Catalogue) -> np.ndarray:
         eq = catalogue.equipment_arrays
-        m = eq.active.copy()
+        m = eq.offered.copy()
         for attr, found in self.resolve(catalogue).items():
             kind = _KINDS[attr][0]
             col = getattr(eq, kind)
@@ -532,7 +533,7 @@ def specialty_capacity(catalogue: Catalogue, specialty: SpecialtyFilter,
     """Places (installed, or authorised) on the equipment lines matching ``specialty``, per
     establishment row (or only for ``rows``, in that order); NaN for rows without such a line."""
     eq = catalogue.equipment_arrays
-    lm = specialty.line_mask(catalogue) if specialty.equipment_kinds else eq.active
+    lm = specialty.line_mask(catalogue) if specialty.equipment_kinds else eq.offered
     n = len(catalogue)
     if rows is not None:
         wanted = np.zeros(n, dtype=bool)
@@ -618,7 +619,7 @@ class DistanceFilter(QueryFilter):
     def _text(self, name: str | None) -> str:
         head = f"À moins de {_number(self.radius_km)} km"
         if self.point is not None:
-            return f"{head} du point (lon {self.point[0]:.5f}, lat {self.point[1]:.5f})"
+            return f"{head} du point (lat {self.point[1]:.5f}, lon {self.point[0]:.5f})"
         if self.commune is not None:
             what = f"{name} ({self.commune})" if name else self.commune
             if self.outline:

@@ -14,15 +14,17 @@ import pandas as pd
 import streamlit as st
 
 from dac_map import settings
-from dac_map.coverage.data import CoverageData, load_coverage_data
-from dac_map.coverage.indicators import ResourceType, commune_coverage
+from dac_map.coverage.criteria import commune_of, normalise
+from dac_map.coverage.indicators import commune_coverage
+from dac_map.coverage.resources import ResourceType, commune_names
+from dac_map.query import Catalogue
+from dac_map.query.spec import SearchSpec
 from dac_map.coverage.population import PopulationTable, is_demo_store, read_population
 from dac_map.coverage.report import build_report, fmt_number, render_csv, render_html, write_report
 from dac_map.coverage.unmet import (
     PersonalDataError,
     UnmetNeedError,
     allowed_name_pairs,
-    commune_from_filters,
     delete_unmet_need,
     list_unmet_needs,
     record_unmet_need,
@@ -44,21 +46,18 @@ def _mtime(path: str | Path) -> float:
         return 0.0
 
 
-@st.cache_resource(show_spinner="Chargement des données de couverture…", max_entries=4)
-def _cached_data(path: str, mtime: float) -> CoverageData:
-    return load_coverage_data(path)
-
-
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _cached_population(path: str, mtime: float) -> PopulationTable:
     return read_population(path)
 
 
-def load_data(store_path: str | Path | None = None) -> CoverageData:
-    """The store's coverage tables (default: :data:`~dac_map.settings.STORE_PATH`), cached until
-    the GeoPackage file changes."""
-    store_path = settings.STORE_PATH if store_path is None else store_path
-    return _cached_data(str(store_path), _mtime(store_path))
+def load_data(store_path: str | Path | None = None) -> Catalogue:
+    """The store's catalogue (default: :data:`~dac_map.settings.STORE_PATH`), the one the
+    search page uses (loaded once per process and file version,
+    :func:`dac_map.ui.views.catalogue_at`)."""
+    from dac_map.ui.views import catalogue_at  # views imports this module
+
+    return catalogue_at(settings.STORE_PATH if store_path is None else store_path)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -82,7 +81,7 @@ def public_name_pairs(store_path: str | Path) -> frozenset[str]:
 
 
 def load_population(path: str | Path | None = None,
-                    data: CoverageData | None = None) -> PopulationTable | None:
+                    data: Catalogue | None = None) -> PopulationTable | None:
     """``path`` (``"none"`` = without), or the table of the ``POPULATION_PATH`` setting —
     whose FICTITIOUS demo table is only used when ``data`` is a demo store; cached. None when
     not configured or missing."""
@@ -95,7 +94,7 @@ def load_population(path: str | Path | None = None,
     return table
 
 
-def _territory_select(data: CoverageData, dac_id: str | None, key: str) -> str:
+def _territory_select(data: Catalogue, dac_id: str | None, key: str) -> str:
     if dac_id:
         return dac_id
     ids = list(data.territories["dac_id"])
@@ -107,7 +106,7 @@ def _territory_select(data: CoverageData, dac_id: str | None, key: str) -> str:
                         key=f"{key}_dac")
 
 
-def _family_select(data: CoverageData, key: str, label: str = "Type de ressource") -> ResourceType:
+def _family_select(data: Catalogue, key: str, label: str = "Type de ressource") -> ResourceType:
     fam = data.families.sort_values("order") if "order" in data.families else data.families
     present = set(data.establishments["family"].dropna())
     ids = [f for f in fam["family"] if f in present]
@@ -115,10 +114,24 @@ def _family_select(data: CoverageData, key: str, label: str = "Type de ressource
     default = ids.index(settings.COVERAGE_RATIO_FAMILY) if settings.COVERAGE_RATIO_FAMILY in ids else 0
     chosen = st.selectbox(label, ids, index=default, format_func=lambda f: labels.get(f, f),
                           key=f"{key}_family")
-    return ResourceType.family(chosen, labels.get(chosen, chosen))
+    family = ResourceType.family(chosen, labels.get(chosen, chosen))
+    if not data.has_equipment:
+        return family
+    # Disciplines offered by establishments of that family (the one rule, offered_lines).
+    eq = data.equipment_arrays
+    of_family = family.mask(data)[eq.row] & eq.offered
+    codes = sorted(set(eq.discipline.values[eq.discipline.codes[of_family & (eq.discipline.codes >= 0)]]))
+    names = eq.labels["discipline"]
+    disc = st.selectbox("Discipline d'équipement (facultatif)", ["", *codes],
+                        format_func=lambda d: f"{names.get(d) or d} ({d})" if d else "Toutes",
+                        key=f"{key}_discipline")
+    if not disc:
+        return family
+    return ResourceType(families=(chosen,), disciplines=(disc,),
+                        label=f"{labels.get(chosen, chosen)} — {names.get(disc) or disc}")
 
 
-def _data_warnings(data: CoverageData, population: PopulationTable | None) -> None:
+def _data_warnings(data: Catalogue, population: PopulationTable | None) -> None:
     if data.metadata.get("equipment_illustrative"):
         st.warning("Capacités FICTIVES (données de démonstration) : les places affichées sont "
                    "illustratives.")
@@ -131,8 +144,8 @@ def _data_warnings(data: CoverageData, population: PopulationTable | None) -> No
 
 def _page_data(store_path: str | Path | None, population_path: str | Path | None,
                dac_id: str | None, key: str, unavailable: str
-               ) -> tuple[CoverageData, PopulationTable | None, str] | None:
-    """The store's tables, the population table and the territory chosen in the page's
+               ) -> tuple[Catalogue, PopulationTable | None, str] | None:
+    """The store's catalogue, the population table and the territory chosen in the page's
     selector; None (after an error message starting with ``unavailable``) when the store
     cannot be read."""
     try:
@@ -188,6 +201,8 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
         k[3].metric("Places / 1 000 hab. 75 ans +", fmt_number(s["places_per_1000_75plus"], 1))
     else:
         k[3].metric("Distance maximale", f"{fmt_number(s['distance_max_km'], 1)} km")
+    st.caption(f"{fmt_number(s['resources'])} ressource(s) de ce type dans le territoire ; "
+               "les distances tiennent compte aussi de celles des territoires voisins chargés.")
     for note in cov.notes:
         st.caption(note)
     m = coverage_map(cov, mode)
@@ -213,7 +228,7 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
 # --------------------------------------------------------------------------- unmet needs
 
 def render_unmet_need_button(filters_label: str,
-                             filters_json: Mapping[str, Any] | Sequence[Any] | str | None,
+                             filters_json: SearchSpec | Mapping[str, Any] | Sequence[Any] | str | None,
                              dac_id: str, commune: str | None, *,
                              resource_type: str | None = None,
                              db_path: str | Path | None = None,
@@ -224,8 +239,9 @@ def render_unmet_need_button(filters_label: str,
     submit that records the need with the search filters, territory and commune. Shows the
     French refusal when a field looks like patient data. Returns the new record id (or None).
 
-    ``filters_json``: a dict, the list of :func:`dac_map.coverage.unmet.filters_to_json` of
-    the query filters, or JSON text. ``commune`` None: read from the filters when they name one.
+    ``filters_json``: the search (:class:`~dac_map.query.spec.SearchSpec`) or its JSON form
+    (:mod:`dac_map.coverage.criteria`). ``commune`` None: read from the criteria when they
+    name one.
 
     ``allowed_names``: :func:`dac_map.coverage.unmet.allowed_name_pairs` of public names, so
     that generated filter labels quoting an establishment or commune name pass; by default
@@ -243,8 +259,11 @@ def render_unmet_need_button(filters_label: str,
         submitted = st.form_submit_button("Enregistrer : aucune ressource adaptée trouvée")
     if not submitted:
         return None
-    if commune is None and not isinstance(filters_json, str):
-        commune = commune_from_filters(filters_json)
+    if commune is None:
+        try:
+            commune = commune_of(normalise(filters_json))
+        except (ValueError, DacMapError):
+            pass  # refused with its message by record_unmet_need below
     if allowed_names is None:
         allowed_names = public_name_pairs(store_path) if store_path is not None else frozenset()
     try:
@@ -277,9 +296,9 @@ def render_unmet_needs_page(db_path: str | Path | None = None,
     if store_path is not None:
         try:
             data = load_data(store_path)
-            names = data.commune_names()
+            names = commune_names(data)
             territories = dict(zip(data.territories["dac_id"], data.territories["name"]))
-            families = data.family_labels()
+            families = dict(data.family_labels)
         except DacMapError:
             pass
 
