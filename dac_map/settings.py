@@ -113,6 +113,11 @@ COVERAGE_RATIO_FAMILY = _env("COVERAGE_RATIO_FAMILY", "pa_hebergement")
 POPULATION_PATH = _env("POPULATION_PATH", str(
     DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"))
 
+#: Plain-word synonyms of the "Je cherche" box (CSV, ``;``, UTF-8; see
+#: :mod:`dac_map.query.synonyms` and data/README.md): what callers say (EHPAD, aide à domicile...)
+#: -> FINESS categories, equipment disciplines, activity types and clientèles. Stewards edit it.
+SYNONYMS_PATH = Path(_env("SYNONYMS_PATH", str(DATA_DIR / "reference" / "synonymes.csv")))
+
 #: SQLite file of the unmet-need log ("besoins non couverts"). Kept OUTSIDE the GeoPackage so
 #: that a refresh of the FINESS data never erases it.
 UNMET_NEEDS_DB = Path(_env("UNMET_NEEDS_DB", str(DATA_DIR / "unmet_needs.sqlite")))
