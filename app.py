@@ -12,7 +12,7 @@ st.set_page_config(page_title="dac-map — ressources du territoire", layout="wi
                    initial_sidebar_state="expanded")
 
 from dac_map import settings  # noqa: E402
-from dac_map.ui import coverage_view  # noqa: E402
+from dac_map.ui import coverage_view, guide  # noqa: E402
 from dac_map.ui.views import main, store_path  # noqa: E402
 
 
@@ -31,6 +31,12 @@ def ars_report_page() -> None:
     coverage_view.render_ars_report_download(store_path())
 
 
+def guide_page() -> None:
+    """The coordinator's guide (docs/guide-coordinateur.md)."""
+    guide.render_guide()
+
+
+guide.french_page()
 st.navigation([
     st.Page(main, title="Carte des ressources", default=True),
     st.Page(coverage_page, title="Couverture et zones blanches",
@@ -39,4 +45,5 @@ st.navigation([
             url_path="besoins"),
     st.Page(ars_report_page, title="Rapport ARS",
             url_path="rapport-ars"),
+    st.Page(guide_page, title="Guide du coordinateur", url_path="guide"),
 ]).run()

@@ -381,6 +381,13 @@ def _table_tel(phone: object) -> str | None:
     return tel_href(phone)
 
 
+#: Column of the places of the chosen specialty (discipline, clientèle, activity type).
+SPECIALTY_COLUMN = "Places (spécialité choisie)"
+
+#: Shown in the list for a missing value (never "None").
+MISSING = "—"
+
+
 def page_table(records: pd.DataFrame) -> pd.DataFrame:
     """The rows of the list as displayed: French headers, phone as a ``tel:`` link."""
     out = pd.DataFrame({
@@ -390,6 +397,9 @@ def page_table(records: pd.DataFrame) -> pd.DataFrame:
         "Téléphone": records["phone"].map(_table_tel),
         "Capacité (places)": pd.to_numeric(records["capacity_installed"], errors="coerce").round(0).astype("Int64"),
     })
+    if "specialty_installed" in records.columns:  # capacity of the chosen specialty (issue 15)
+        out.insert(len(out.columns) - 1, SPECIALTY_COLUMN, pd.to_numeric(
+            records["specialty_installed"], errors="coerce").round(0).astype("Int64").to_numpy())
     if "distance_km" in records.columns:
         out["Distance (km)"] = pd.to_numeric(records["distance_km"], errors="coerce").round(1)
     out["N° FINESS"] = records["finess"].map(plain)
@@ -426,7 +436,8 @@ def _list(catalogue: Catalogue, current: Current) -> None:
     st.dataframe(
         table, key=table_key, on_select=lambda: _on_table_select(table_key),
         selection_mode="multi-row", hide_index=True, width="stretch",
-        height=min(38 + 35 * max(len(table), 1), 520),
+        height=min(38 + 56 * max(len(table), 1), 600), row_height=56,  # long names wrap
+        placeholder=MISSING,
         column_config={
             "Nom": st.column_config.TextColumn(width="large"),
             "Catégorie": st.column_config.TextColumn(width="medium"),
@@ -435,6 +446,10 @@ def _list(catalogue: Catalogue, current: Current) -> None:
                 help="Places installées" + (" — FICTIVES (démonstration)"
                                             if catalogue.equipment_illustrative else "")),
             "Distance (km)": st.column_config.NumberColumn(format="%.1f"),
+            SPECIALTY_COLUMN: st.column_config.NumberColumn(
+                help="Places installées sur la discipline, la clientèle ou le type d'activité "
+                     "choisis" + (" — FICTIVES (démonstration)"
+                                  if catalogue.equipment_illustrative else "")),
         })
     st.caption("Cocher des lignes : elles sont entourées sur la carte, la dernière est "
                "détaillée, et toutes vont dans la fiche A4.")
@@ -559,11 +574,16 @@ def main() -> None:
     focus = st.session_state.get(FOCUS)
     if focus not in catalogue.finess_row:
         focus = None
+    if focus and not current.result.records["finess"].eq(focus).any():
+        focus = None  # no longer in the results: the detail sheet closes (issue 10)
+        st.session_state[FOCUS] = None
     current = Current(ustate.ViewState(**{**current.state.__dict__, "focus": focus}),
                       current.result, current.warnings, current.filter_version)
 
     with st.sidebar:
         st.divider()
+        st.markdown(":material/menu_book: [Guide du coordinateur](./guide) : les cinq appels "
+                    "les plus fréquents")
         st.caption(md(sources_line(catalogue.metadata)))
 
     _header(catalogue, current.state, options)
