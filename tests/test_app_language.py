@@ -146,3 +146,46 @@ def test_detail_sheet_closes_when_its_establishment_leaves_the_results():
     at.text_input(key="f_jecherche").input("csapa").run()
     assert at.session_state["focus"] is None
     assert "etab" not in at.query_params
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, object]:
+    """File name -> generator of every deferred download button of the runs."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured: dict[str, object] = {}
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        captured[file_name or coordinates] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return captured
+
+
+def pdf_text(data: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_a4_sheet_is_a_real_pdf(downloads, monkeypatch):
+    import dac_map.ui.views as views
+
+    monkeypatch.setattr(views, "_sheet_notes", lambda finess: {"800000143": ["Entrée par le hall B"]})
+    at = run({"dac": "DAC-80", "etab": "800000143"})
+    at.button(key="btn_basket").click().run()
+    name = next(n for n in downloads if str(n).endswith(".pdf"))
+    data = downloads[name]()
+    assert data[:5] == b"%PDF-"
+    text = pdf_text(data)
+    assert "CH ABBEVILLE" in text and "800000143" in text
+    assert "Ressources sélectionnées" in text
+    assert "données FINESS du 08/01/2021" in text
+    assert "Entrée par le hall B" in text  # notes where they exist
+    assert "None" not in text and "nan" not in text.split()
+    header = text.split("Ressources sélectionnées")[0]
+    assert header.count("Somme") == 1  # the DAC's name heads the sheet, not repeated

@@ -31,6 +31,7 @@ from openpyxl.utils import get_column_letter
 from dac_map.query import FRENCH_HEADERS, to_french_table, to_geojson
 from dac_map.query.catalogue import offered_in
 from dac_map.query.search import plain_value
+from dac_map.printing import now_local
 from dac_map.ui.text import (
     format_date,
     format_km,
@@ -155,7 +156,15 @@ class SheetContext:
     data_date: str = ""
     sources: str = ""
     warnings: Sequence[str] = ()
-    generated: datetime = field(default_factory=datetime.now)
+    generated: datetime = field(default_factory=lambda: now_local())
+    # --- issue 15: the DAC named in the header, notes per establishment --------------------
+    #: DAC name and number (e.g. its FINESS or ARS number) heading the sheet; the territory
+    #: line is then left out when it only repeats the name.
+    dac_name: str = ""
+    dac_number: str = ""
+    #: FINESS number -> shared notes to print under the establishment (already filtered by
+    #: whoever may read them; empty = no notes section).
+    notes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def equipment_by_finess(equipment: pd.DataFrame, finess: Sequence[str]) -> dict[str, list[dict[str, str]]]:
@@ -196,6 +205,8 @@ h1 { font-size: 15pt; margin: 0 0 2px 0; color: #08306b; }
 .phone { font-size: 12pt; font-weight: bold; }
 .notes { margin-top: 10px; border: 1px dashed #888; min-height: 25mm; padding: 4px; font-size: 9pt; color: #666; }
 footer { margin-top: 8px; border-top: 1px solid #08306b; padding-top: 4px; }
+.dac { font-size: 12pt; font-weight: bold; color: #08306b; }
+.est-notes { font-size: 9pt; margin-top: 3px; } .est-notes ul { margin: 0; padding-left: 16px; }
 @media screen { body { max-width: 186mm; margin: 10mm auto; } }
 """
 
@@ -246,10 +257,17 @@ def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
             lines.append(f"<table><caption>{_e(caption)}</caption><tr><th>Discipline</th>"
                          f"<th>Type d'activité</th><th>Clientèle</th><th>Installées</th>"
                          f"<th>Autorisées</th></tr>{rows}</table>")
+        notes = [plain(x) for x in (context.notes.get(fin) or ()) if plain(x)]
+        if notes:
+            lines.append('<div class="est-notes"><b>Notes</b><ul>'
+                         + "".join(f"<li>{_e(x)}</li>" for x in notes) + "</ul></div>")
         items.append(f'<section class="item">{"".join(lines)}</section>')
     crit = "".join(f"<li>{_e(c)}</li>" for c in context.criteria)
     warns = "".join(f'<div class="warn">{_e(w)}</div>' for w in context.warnings)
-    head_meta = [x for x in (context.territory, context.contact) if plain(x)]
+    dac = plain(context.dac_name)
+    heading = dac + (f" — n° {plain(context.dac_number)}" if plain(context.dac_number) else "")
+    head_meta = [x for x in (context.territory, context.contact)
+                 if plain(x) and plain(x) != dac and plain(x) not in plain(context.title)]
     n = len(items)
     foot = [_e(context.sources)] if plain(context.sources) else []
     if context.data_date:
@@ -263,14 +281,27 @@ def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
         "style-src 'unsafe-inline'\">"
         f"<title>{_e(context.title)}</title><style>{_SHEET_CSS}</style></head><body>"
-        f"<header><h1>{_e(context.title)}</h1>"
+        + (f'<header><div class="dac">{_e(heading)}</div>' if heading else "<header>")
+        + f"<h1>{_e(context.title)}</h1>"
         + (f'<div class="meta">{" · ".join(_e(x) for x in head_meta)}</div>' if head_meta else "")
         + f'<div class="meta">{n} ressource{"s" if n > 1 else ""} · fiche éditée le '
-        f'{_e(context.generated.strftime("%d/%m/%Y à %H:%M"))}</div>'
+        f'{_e(context.generated.strftime("%d/%m/%Y à %H:%M"))}'
+        + (f" · données FINESS du {_e(format_date(context.data_date))}" if context.data_date else "")
+        + "</div>"
         + (f'<ul class="criteria">{crit}</ul>' if crit else "")
         + warns + "</header><main>" + "".join(items)
         + '<div class="notes">Notes :</div></main>'
         f"<footer>{footer}</footer></body></html>\n")
+
+
+def a4_sheet_pdf(records: pd.DataFrame, context: SheetContext,
+                 equipment: Mapping[str, list[dict[str, str]]] | None = None,
+                 illustrative: bool = False) -> bytes:
+    """The A4 sheet as a real PDF (:func:`dac_map.printing.html_to_pdf` of
+    :func:`a4_sheet_html`), generated on the server."""
+    from dac_map.printing import html_to_pdf
+
+    return html_to_pdf(a4_sheet_html(records, context, equipment, illustrative))
 
 
 def sheet_filename(prefix: str, extension: str, when: datetime | None = None) -> str:
@@ -284,6 +315,7 @@ __all__ = [
     "GEOJSON_COLUMNS",
     "SheetContext",
     "a4_sheet_html",
+    "a4_sheet_pdf",
     "csv_bytes",
     "equipment_by_finess",
     "excel_bytes",

@@ -472,7 +472,7 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
         "Avertissements": " ".join(demo_flags(catalogue.metadata)) or "aucun",
     }
     st.markdown("**Exporter le résultat**")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.download_button("Liste CSV", data=lambda: exports.csv_bytes(records),
                        file_name=exports.sheet_filename(prefix, "csv"), mime="text/csv",
                        key="dl_csv", icon=":material/download:", width="stretch",
@@ -490,37 +490,91 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
     basket = [f for f in (st.session_state.get(BASKET) or []) if f in catalogue.finess_row]
     basket = basket[: settings.UI_MAX_SHEET_ITEMS]
 
-    def sheet() -> bytes:
-        rows = records_for(catalogue, basket, records)
-        context = exports.SheetContext(
-            title=f"Ressources — {title_terr}", territory=title_terr,
+    def sheet_context() -> exports.SheetContext:
+        dac_name, dac_number = _dac_identity(catalogue, state)
+        return exports.SheetContext(
+            title="Ressources sélectionnées", territory=title_terr,
             contact=_dac_contact(catalogue, state), criteria=criteria,
             data_date=catalogue.data_date or "", sources=sources_line(catalogue.metadata),
-            warnings=demo_flags(catalogue.metadata))
-        return exports.a4_sheet_html(rows, context,
-                                     exports.equipment_by_finess(catalogue.equipment, basket),
+            warnings=demo_flags(catalogue.metadata), dac_name=dac_name or title_terr,
+            dac_number=dac_number, notes=_sheet_notes(basket))
+
+    def sheet_args():
+        return (records_for(catalogue, basket, records), sheet_context(),
+                exports.equipment_by_finess(catalogue.equipment, basket))
+
+    def sheet() -> bytes:
+        rows, context, eq = sheet_args()
+        return exports.a4_sheet_html(rows, context, eq,
                                      illustrative=catalogue.equipment_illustrative).encode("utf-8")
 
-    c4.download_button(f"Fiche A4 ({len(basket)})", data=sheet,
+    def sheet_pdf() -> bytes:
+        rows, context, eq = sheet_args()
+        return exports.a4_sheet_pdf(rows, context, eq, illustrative=catalogue.equipment_illustrative)
+
+    c4.download_button(f"Fiche A4 PDF ({len(basket)})", data=sheet_pdf,
+                       file_name=exports.sheet_filename(f"fiche-{prefix}", "pdf"),
+                       mime="application/pdf", key="dl_sheet_pdf", icon=":material/picture_as_pdf:",
+                       width="stretch", on_click="ignore", disabled=not basket, type="primary",
+                       help="Fiche A4 en PDF (générée sur le serveur) des ressources cochées "
+                            "dans la liste ou ajoutées depuis leur fiche.")
+    c5.download_button(f"Fiche A4 HTML ({len(basket)})", data=sheet,
                        file_name=exports.sheet_filename(f"fiche-{prefix}", "html"),
                        mime="text/html", key="dl_sheet", icon=":material/print:",
                        width="stretch", on_click="ignore", disabled=not basket,
-                       help="Fiche imprimable (HTML, format A4 : ouvrir puis imprimer) des "
-                            "ressources cochées dans la liste ou ajoutées depuis leur fiche.")
+                       help="La même fiche en HTML (ouvrir puis imprimer).")
     if basket:
         names = [plain(catalogue.establishments["name"].iat[catalogue.finess_row[f]]) for f in basket]
         st.caption("Fiche A4 : " + md(" · ".join(names)))
         st.button("Vider la sélection", on_click=_clear_basket, key="btn_clear_basket")
 
 
+# --- A4 sheet header and notes (issue 15) -------------------------------------------------
+#: Columns of the territories layer that may hold a DAC's number (the `territories` helper's
+#: edited territories; the shipped table has none).
+DAC_NUMBER_COLUMNS = ("number", "numero", "finess", "dac_number")
+
+
+def _dac_identity(catalogue: Catalogue, state: ustate.ViewState) -> tuple[str, str]:
+    """(DAC name, DAC number) of the current territory; empty strings when unknown."""
+    if state.national or not state.dac:
+        return "", ""
+    t = catalogue.territories
+    i = catalogue.territory_row.get(state.dac)
+    if i is None:
+        return "", ""
+    number = next((plain(t[c].iat[i]) for c in DAC_NUMBER_COLUMNS if c in t and plain(t[c].iat[i])), "")
+    return plain(t["name"].iat[i]), number
+
+
+def _sheet_notes(finess: Sequence[str]) -> dict[str, list[str]]:
+    """Shared notes of the establishments, when the notes feature is installed
+    (``dac_map.notes.notes_for_sheet(finess) -> {finess: [text, ...]}``, which applies the
+    reader's rights); none otherwise."""
+    import importlib
+
+    try:
+        notes = importlib.import_module("dac_map.notes")
+    except ImportError:
+        return {}
+    fetch = getattr(notes, "notes_for_sheet", None)
+    if fetch is None:
+        return {}
+    try:
+        return {str(k): [str(x) for x in v] for k, v in (fetch(list(finess)) or {}).items()}
+    except DacMapError:
+        return {}
+
+
 def _dac_contact(catalogue: Catalogue, state: ustate.ViewState) -> str:
+    """Phone and website of the current DAC (its name heads the sheet)."""
     if state.national or not state.dac:
         return ""
     t = catalogue.territories
     i = catalogue.territory_row.get(state.dac)
     if i is None:
         return ""
-    parts = [plain(t["name"].iat[i])]
+    parts: list[str] = []
     if "phone" in t and plain(t["phone"].iat[i]):
         parts.append("Tél. " + format_phone(t["phone"].iat[i]))
     if "website" in t and plain(t["website"].iat[i]):
