@@ -620,7 +620,8 @@ def main() -> None:
     state = sidebar.render(options)
     departments = sidebar.territory_departments(options, state.dac)
     filter_key = state.filter_key()
-    if st.session_state.get(_LAST_FILTER_KEY) not in (None, filter_key):
+    results_changed = st.session_state.get(_LAST_FILTER_KEY) not in (None, filter_key)
+    if results_changed:
         st.session_state[KEYS["page"]] = 1  # new result set: back to page 1
         state = ustate.ViewState(**{**state.__dict__, "page": 1})
     st.session_state[_LAST_FILTER_KEY] = filter_key
@@ -628,8 +629,8 @@ def main() -> None:
     focus = st.session_state.get(FOCUS)
     if focus not in catalogue.finess_row:
         focus = None
-    if focus and not current.result.records["finess"].eq(focus).any():
-        focus = None  # no longer in the results: the detail sheet closes (issue 10)
+    if focus and results_changed and not current.result.records["finess"].eq(focus).any():
+        focus = None  # no longer in the new results: the detail sheet closes (issue 10)
         st.session_state[FOCUS] = None
     current = Current(ustate.ViewState(**{**current.state.__dict__, "focus": focus}),
                       current.result, current.warnings, current.filter_version)
