@@ -1,0 +1,93 @@
+"""Plain French labels of resource types for the readers of the unmet-need log and of the ARS
+report: « Addictologie (CSAPA) », never ``197``.
+
+The log stores, for each need, the search criteria (versioned JSON of a
+:class:`~dac_map.query.spec.SearchSpec`) and a ``resource_type`` text (family ids or codes, see
+:func:`dac_map.coverage.criteria.resource_type_of`). :func:`need_type_label` prefers the
+synonyms table's label of the exact resource type searched (:func:`dac_map.query.synonyms.label_of`),
+then the labels of the catalogue (families, FINESS categories, disciplines, activity types,
+clientèles), and shows a code only when nothing names it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from dac_map.query import Catalogue
+from dac_map.query.errors import QueryError
+from dac_map.query.spec import SearchSpec
+from dac_map.query.synonyms import label_of, load_synonyms
+
+
+def _catalogue_labels(catalogue: Catalogue | None) -> dict[str, dict[str, str]]:
+    if catalogue is None:
+        return {}
+    cats = catalogue.categories
+    eq = catalogue.equipment_arrays.labels if catalogue.has_equipment else {}
+    return {
+        "families": {str(k): str(v) for k, v in dict(catalogue.family_labels).items()},
+        "categories": dict(zip(cats["category"].astype(str), cats["category_label"].astype(str))),
+        "disciplines": {str(k): str(v) for k, v in eq.get("discipline", {}).items() if v},
+        "activity_types": {str(k): str(v) for k, v in eq.get("activity_type", {}).items() if v},
+        "clienteles": {str(k): str(v) for k, v in eq.get("clientele", {}).items() if v},
+    }
+
+
+def _single_entry_labels() -> dict[tuple[str, str], str]:
+    """(criterion, code) -> label of the synonyms entry selecting exactly that one code."""
+    try:
+        table = load_synonyms()
+    except QueryError:
+        return {}
+    out: dict[tuple[str, str], str] = {}
+    for s in table:
+        used = [(a, getattr(s, a)) for a in ("categories", "disciplines", "activity_types", "clienteles")
+                if getattr(s, a)]
+        if len(used) == 1 and len(used[0][1]) == 1:
+            out.setdefault((used[0][0], used[0][1][0]), s.label)
+    return out
+
+
+def spec_label(spec: SearchSpec, catalogue: Catalogue | None = None) -> str:
+    """Label of the resource type a search asked for ("" when it asked for none)."""
+    exact = label_of(spec)
+    if exact:
+        return exact
+    labels = _catalogue_labels(catalogue)
+    single = _single_entry_labels()
+    parts: list[str] = []
+    for attr in ("families", "categories", "disciplines", "activity_types", "clienteles"):
+        codes = getattr(spec, attr)
+        if codes:
+            names = [single.get((attr, c)) or labels.get(attr, {}).get(c) or c for c in codes]
+            parts.append(" ou ".join(names))
+    return " — ".join(parts)
+
+
+def need_type_label(resource_type: object, filters_json: object = None,
+                    catalogue: Catalogue | None = None) -> str:
+    """Label of the resource type of one logged need: from its criteria when they parse, else
+    from its ``resource_type`` text (family ids, else category codes, else disciplines)."""
+    if isinstance(filters_json, str) and filters_json.strip():
+        try:
+            obj = json.loads(filters_json)
+            spec = SearchSpec.from_json(obj) if isinstance(obj, Mapping) else None
+        except (ValueError, QueryError):
+            spec = None
+        if spec is not None:
+            text = spec_label(spec, catalogue)
+            if text:
+                return text
+    if not isinstance(resource_type, str) or not resource_type.strip():
+        return ""
+    codes = tuple(c.strip() for c in resource_type.split(",") if c.strip())
+    labels = _catalogue_labels(catalogue)
+    for attr in ("families", "categories", "disciplines"):
+        known = labels.get(attr, {})
+        if codes and all(c in known for c in codes):
+            return spec_label(SearchSpec(**{attr: codes}), catalogue)
+    return resource_type  # free text, or codes nothing names
+
+
+__all__ = ["need_type_label", "spec_label"]
