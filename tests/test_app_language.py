@@ -189,3 +189,16 @@ def test_a4_sheet_is_a_real_pdf(downloads, monkeypatch):
     assert "None" not in text and "nan" not in text.split()
     header = text.split("Ressources sélectionnées")[0]
     assert header.count("Somme") == 1  # the DAC's name heads the sheet, not repeated
+
+
+def test_empty_result_replaces_the_legend():
+    from dac_map.ui import map as umap
+
+    import pandas as pd
+
+    layer = umap.build_results_layer(pd.DataFrame(columns=["finess", "lon", "lat", "family"]),
+                                     {}, [], legend=[])
+    kinds = [type(c).__name__ for c in layer.group._children.values()]
+    assert "Legend" in kinds
+    legend = next(c for c in layer.group._children.values() if type(c).__name__ == "Legend")
+    assert "Familles (0)" in legend.html_js and "Aucune ressource ne correspond" in legend.html_js
