@@ -262,7 +262,7 @@ def render(options: Options) -> ViewState:
     _keep_known(KEYS["families"], options.families)
     families = sb.multiselect("Familles", options.families, key=KEYS["families"],
                               format_func=lambda f: options.family_labels.get(f, f),
-                              placeholder="Toutes les familles")
+                              placeholder="Toutes les familles", select_all=False)
     cat_choices = [c for c in options.categories
                    if not families or options.category_family.get(c) in set(families)]
     chosen = [c for c in st.session_state.get(KEYS["categories"]) or [] if c in options.categories]
@@ -271,6 +271,9 @@ def render(options: Options) -> ViewState:
     categories = sb.multiselect("Catégories FINESS", cat_choices, key=KEYS["categories"],
                                 format_func=lambda c: options.category_labels.get(c, c),
                                 placeholder="Toutes les catégories",
+                                # substring matching (not fuzzy subsequences: « EHPAD » must not
+                                # offer EHPA or CHS), no English « Select all matches » entry
+                                filter_mode="contains", select_all=False,
                                 help="Ex. EHPAD (500), SSIAD (354), CSAPA (197).")
     text = sb.text_input("Recherche par nom, commune ou n° FINESS", key=KEYS["text"],
                          placeholder="ex. ehpad abeville (fautes tolérées)", max_chars=200)
@@ -304,14 +307,14 @@ def render(options: Options) -> ViewState:
             _keep_known(KEYS["clienteles"], options.clienteles)
             _keep_known(KEYS["activity_types"], options.activity_types)
             spec_disc = st.multiselect("Discipline d'équipement", options.disciplines,
-                                       key=KEYS["disciplines"], placeholder="Toutes",
+                                       key=KEYS["disciplines"], placeholder="Toutes", select_all=False,
                                        format_func=lambda c: f"{options.discipline_labels.get(c, c)} ({c})")
             spec_clt = st.multiselect("Clientèle", options.clienteles, key=KEYS["clienteles"],
-                                      placeholder="Toutes",
+                                      placeholder="Toutes", select_all=False,
                                       format_func=lambda c: f"{options.clientele_labels.get(c, c)} ({c})",
                                       help="Ex. personnes Alzheimer, handicap psychique.")
             spec_act = st.multiselect("Type d'activité", options.activity_types,
-                                      key=KEYS["activity_types"], placeholder="Tous",
+                                      key=KEYS["activity_types"], placeholder="Tous", select_all=False,
                                       format_func=lambda c: f"{options.activity_labels.get(c, c)} ({c})",
                                       help="Hébergement complet, accueil de jour, temporaire…")
         else:

@@ -33,7 +33,7 @@ def expected(cat, category: str) -> tuple[int, set[str]]:
 
 
 def je_cherche(page, words: str) -> None:
-    field = page.get_by_label("Je cherche")
+    field = page.get_by_role("textbox", name="Je cherche")
     field.fill(words)
     field.press("Enter")
 
@@ -60,7 +60,13 @@ def test_category_box_enter_picks_ehpad_not_ehpa(page, app_url):
     before = map_state(page)
     box = page.locator("[data-testid='stMultiSelect']").filter(has_text="Catégories FINESS")
     box.locator("input").click()
+    box.locator("input").fill("SSIAD")
+    page.wait_for_timeout(500)
+    options = page.get_by_role("option").all_inner_texts()
+    assert len(options) == 1 and options[0].startswith("SSIAD — "), options  # no loose matches
+    assert not any("Select" in o for o in options)  # no English « Select all » entry
     box.locator("input").fill("EHPAD")
+    page.wait_for_timeout(500)
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
     wait_map_change(page, before["version"])
