@@ -25,6 +25,7 @@ Matching works on whole words, accent- and case-insensitive, dotted acronyms col
 from __future__ import annotations
 
 import csv
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,6 +49,7 @@ _STOP = frozenset({"a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "l
                    "pour", "un", "une", "un", "cherche", "je", "qu", "que", "avec"})
 
 
+@functools.lru_cache(maxsize=8192)
 def words(text: str) -> tuple[str, ...]:
     """Folded words of ``text``: case and accents removed, dotted acronyms collapsed
     (``C.S.A.P.A.`` -> ``csapa``), punctuation as spaces, small words (de, la, un...) dropped,
