@@ -202,3 +202,16 @@ def test_empty_result_replaces_the_legend():
     assert "Legend" in kinds
     legend = next(c for c in layer.group._children.values() if type(c).__name__ == "Legend")
     assert "Familles (0)" in legend.html_js and "Aucune ressource ne correspond" in legend.html_js
+
+
+def test_a4_sheet_criteria_in_plain_words(downloads):
+    at = run({"dac": "DAC-80"})
+    at.text_input(key="f_jecherche").input("csapa").run()
+    first = at.dataframe[0].value["N° FINESS"].iat[0]
+    at.session_state["focus"] = first
+    at.run()
+    at.button(key="btn_basket").click().run()
+    name = [n for n in downloads if str(n).endswith(".pdf")][-1]
+    text = " ".join(pdf_text(downloads[name]()).split())
+    assert "Type de ressource : Addictologie (CSAPA)" in text
+    assert "Catégorie FINESS" not in text and "(197)" not in text

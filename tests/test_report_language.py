@@ -107,3 +107,20 @@ def test_ratio_kept_for_elderly_resources(demo_catalogue, population, tmp_path):
     assert "Places / 1 000 hab. de 75 ans ou +" in render_html(rep)
     assert ResourceType(categories=("354",)).for_elderly(demo_catalogue)  # SSIAD: home care
     assert not ResourceType(categories=("156",)).for_elderly(demo_catalogue)  # CMP
+
+
+def test_dac_number_heads_the_report_and_the_sheet(demo_catalogue, population, tmp_path):
+    import dataclasses
+
+    from dac_map.query import Catalogue
+
+    d = demo_catalogue
+    terr = d.territories.copy()
+    terr["numero"] = ["800012345" if i == "DAC-80" else "" for i in terr["dac_id"]]
+    cat = Catalogue.from_frames(d.establishments, equipment=d.equipment, territories=terr,
+                                communes=d.communes, departments=d.departments, families=d.families,
+                                categories=d.categories, disciplines=d.disciplines, metadata=d.metadata)
+    rep = build_report(cat, "DAC-80", ResourceType.family("pa_hebergement"), 20.0, population, 15.0,
+                       tmp_path / "u.sqlite", None, generated_at=T1)
+    assert "(n° 800012345)" in " ".join(pdf_text(render_pdf(rep)).split())
+    assert dataclasses.is_dataclass(rep)

@@ -90,4 +90,47 @@ def need_type_label(resource_type: object, filters_json: object = None,
     return resource_type  # free text, or codes nothing names
 
 
-__all__ = ["need_type_label", "spec_label"]
+#: Columns of the territories layer that may hold a DAC's number (edited territories; the
+#: shipped table has none).
+DAC_NUMBER_COLUMNS = ("number", "numero", "finess", "dac_number")
+
+
+def dac_number(catalogue: Catalogue, dac_id: str | None) -> str:
+    """The number of a DAC territory (e.g. its FINESS or ARS number), "" when unknown."""
+    if not dac_id:
+        return ""
+    t = catalogue.territories
+    i = catalogue.territory_row.get(dac_id)
+    if i is None:
+        return ""
+    for c in DAC_NUMBER_COLUMNS:
+        if c in t:
+            v = t[c].iat[i]
+            if v is not None and v == v and str(v).strip():
+                return str(v).strip()
+    return ""
+
+
+def readable_criteria(spec: SearchSpec, catalogue: Catalogue, departments=()) -> list[str]:
+    """French description of a search for readers: when the synonyms table names its resource
+    type, one line « Type de ressource : Addictologie (CSAPA) » replaces the family, category
+    and specialty lines (which show codes); the other criteria as the filters describe them.
+    The open-only status line is left out."""
+    from dac_map.query.filters import CategoryFilter, FamilyFilter, SpecialtyFilter, StatusFilter
+
+    label = label_of(spec)
+    out: list[str] = []
+    warnings: list[str] = []
+    for f in spec.to_filters(catalogue, departments, warnings=warnings):
+        if isinstance(f, StatusFilter) and f.open_only:
+            continue
+        if label and isinstance(f, (CategoryFilter, FamilyFilter, SpecialtyFilter)):
+            if out and out[-1].startswith("Type de ressource"):
+                continue
+            out.append(f"Type de ressource : {label}")
+            continue
+        out.append(f.describe(catalogue))
+    return out
+
+
+__all__ = ["DAC_NUMBER_COLUMNS", "dac_number", "need_type_label", "readable_criteria", "spec_label"]

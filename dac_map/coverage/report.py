@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from dac_map import __version__, settings
-from dac_map.coverage.labels import need_type_label
+from dac_map.coverage.labels import dac_number, need_type_label
 from dac_map.errors import DacMapError
 from dac_map.printing import TIMEZONE
 from dac_map.coverage.indicators import CommuneCoverage, commune_coverage, territory_indicators
@@ -89,6 +89,7 @@ class ArsReport:
     needs_by_reason: pd.DataFrame = field(default_factory=pd.DataFrame)  # reason, needs
     needs_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)   # month (YYYY-MM), needs
     white_zones_by_type: pd.DataFrame = field(default_factory=pd.DataFrame)  # label, white_zones
+    dac_number: str = ""  # the DAC's number when the territories table has one
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -274,7 +275,7 @@ def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, thre
         summary=cov.summary(), coverage=cov, white_zones=cov.white_zones,
         unmet_total=int(len(needs)), unmet_by_type=by_type, unmet_by_commune=by_commune,
         notes=notes, previous=previous, data_date=meta.get("source_date"),
-        ratio_meaningful=elderly, needs_by_reason=_needs_by(needs, "reason", REASON_LABELS),
+        ratio_meaningful=elderly, dac_number=dac_number(catalogue, dac_id), needs_by_reason=_needs_by(needs, "reason", REASON_LABELS),
         needs_by_month=_needs_by_month(needs),
         white_zones_by_type=white_zones_by_type(catalogue, dac_id, threshold_km))
     if previous is not None:
@@ -468,7 +469,8 @@ def render_html(report: ArsReport) -> str:
         "<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'>",
         f"<title>{e('Observatoire des ruptures de parcours — ' + r.territory_name)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>Observatoire des ruptures de parcours — {e(r.territory_name)}</h1>",
+        f"<h1>Observatoire des ruptures de parcours — {e(r.territory_name)}"
+        + (f" (n° {e(r.dac_number)})" if r.dac_number else "") + "</h1>",
         f"<p class='meta'>Rapport à l'ARS · établi le {e(_date_fr(r.generated_at))} (heure de "
         f"Paris) · dac-map {e(r.sources.get('software_version'))}</p>",
         "<table class='about'><tbody>"

@@ -40,6 +40,7 @@ from dac_map.query import (
     load_catalogue,
     search,
 )
+from dac_map.coverage.labels import dac_number, readable_criteria
 from dac_map.ui import coverage_view, exports, sidebar
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
@@ -462,7 +463,8 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
     prefix = "france" if state.national else (state.dac or "territoire")
     title_terr = ("France entière" if state.national
                   else catalogue.territory_name(state.dac or "") or state.dac or "")
-    criteria = [lab for lab in res.labels if lab != "Établissements ouverts uniquement"]
+    criteria = readable_criteria(state.spec(), catalogue,
+                                 sidebar.territory_departments(options, state.dac))
     about = {
         "Territoire": title_terr,
         "Critères": " ; ".join(criteria) or "aucun",
@@ -530,21 +532,15 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
 
 
 # --- A4 sheet header and notes (issue 15) -------------------------------------------------
-#: Columns of the territories layer that may hold a DAC's number (the `territories` helper's
-#: edited territories; the shipped table has none).
-DAC_NUMBER_COLUMNS = ("number", "numero", "finess", "dac_number")
-
 
 def _dac_identity(catalogue: Catalogue, state: ustate.ViewState) -> tuple[str, str]:
     """(DAC name, DAC number) of the current territory; empty strings when unknown."""
     if state.national or not state.dac:
         return "", ""
-    t = catalogue.territories
     i = catalogue.territory_row.get(state.dac)
     if i is None:
         return "", ""
-    number = next((plain(t[c].iat[i]) for c in DAC_NUMBER_COLUMNS if c in t and plain(t[c].iat[i])), "")
-    return plain(t["name"].iat[i]), number
+    return plain(catalogue.territories["name"].iat[i]), dac_number(catalogue, state.dac)
 
 
 def _sheet_notes(finess: Sequence[str]) -> dict[str, list[str]]:
@@ -668,7 +664,7 @@ def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[st
     commune = next((f.commune for f in filters if isinstance(f, DistanceFilter) and f.commune), None)
     with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
         coverage_view.render_unmet_need_button(
-            " ; ".join(current.result.labels), state.spec(),
+            " ; ".join(readable_criteria(state.spec(), catalogue, departments)), state.spec(),
             "national" if state.national else (state.dac or "national"), commune,
             store_path=store_path())
     page = int(st.session_state.get(KEYS["page"]) or 1)
