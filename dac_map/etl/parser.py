@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from dac_map import settings
 from dac_map.errors import InputFormatError, InputMissingError, RowIssue
 from dac_map.etl.rawtext import DecodeNote, LocalRecord, decode, local_records, safe_line
 from dac_map.etl.layouts import (
@@ -85,7 +86,10 @@ class EquipmentExtract:
     """Typed content of a cs1100505 extract: one row per ``equipementsocial`` line.
 
     Capacities are ``Int64`` (places), ``removed_installed`` / ``removed_authorised`` are
-    booleans from ``indsupinst`` / ``indsupaut`` (``O`` = removed).
+    booleans from ``indsupinst`` / ``indsupaut`` (``O`` = removed). A capacity above
+    :data:`~dac_map.settings.CAPACITY_MAX_PLACES` (or the discipline's bound in
+    :data:`~dac_map.settings.CAPACITY_MAX_BY_DISCIPLINE`) is blanked, reported and flagged in
+    ``capacity_implausible``.
     """
 
     path: str
@@ -575,13 +579,24 @@ def parse_equipment_text(text: str, path: str = "<text>", encoding: str = "utf-8
     issues += _issues_for(eq, bad_de, path, "de",
                           lambda v: f"invalid discipline code {v!r}", "rejected")
     eq = eq[~(bad_no | bad_de)].reset_index(drop=True)
+    limit = eq["de"].map(settings.CAPACITY_MAX_BY_DISCIPLINE).fillna(
+        settings.CAPACITY_MAX_PLACES).astype("float64")
+    implausible = pd.Series(False, index=eq.index)
     for f in _CAPACITY_FIELDS:
         text_values = eq[f].fillna("")
         values = pd.to_numeric(text_values, errors="coerce")
         bad = (values.isna() & text_values.ne("")) | (values.notna() & ((values < 0) | (values % 1 != 0)))
         issues += _issues_for(eq, bad, path, f,
                               lambda v: f"capacity is not a whole non-negative number: {v!r}", "kept")
-        eq[f] = values.where(~bad).round().astype("Int64")
+        too_big = values.notna() & ~bad & (values > limit)
+        for line, value, de, lim in zip(eq.loc[too_big, "line"], values[too_big],
+                                        eq.loc[too_big, "de"], limit[too_big]):
+            issues.append(RowIssue(path, int(line), f,
+                                   f"implausible capacity {value:,.0f} places (more than {lim:,.0f} "
+                                   f"for discipline {de}): ignored", "kept", raw=str(value)))
+        implausible |= too_big
+        eq[f] = values.where(~bad & ~too_big).round().astype("Int64")
+    eq["capacity_implausible"] = implausible
     for flag, name in (("indsupinst", "removed_installed"), ("indsupaut", "removed_authorised")):
         eq[name] = eq[flag].fillna("").str.upper().eq("O")
     issues += _parse_dates(eq, _DATE_FIELDS_EQUIPMENT, path)

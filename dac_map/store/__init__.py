@@ -14,6 +14,7 @@ from dac_map.store.geopackage import (
     FAMILIES,
     METADATA,
     TERRITORIES,
+    clean_leftovers,
     list_store_layers,
     read_layer,
     read_metadata,
@@ -22,6 +23,7 @@ from dac_map.store.geopackage import (
 
 __all__ = [
     "ACTIVITIES", "CATEGORIES", "COMMUNES", "DEPARTMENTS", "DISCIPLINES", "EQUIPMENT",
-    "ESTABLISHMENTS", "FAMILIES", "METADATA", "TERRITORIES", "list_store_layers", "read_layer",
+    "ESTABLISHMENTS", "FAMILIES", "METADATA", "TERRITORIES", "clean_leftovers",
+    "list_store_layers", "read_layer",
     "read_metadata", "write_store",
 ]

@@ -22,17 +22,22 @@ Layers (geometries in EPSG:4326, WGS84 degrees):
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 
+from dac_map import settings
 from dac_map.errors import StoreError
 
 ESTABLISHMENTS = "etablissements"
@@ -61,7 +66,8 @@ def write_store(layers: Mapping[str, pd.DataFrame], target: str | Path,
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
+    clean_leftovers(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp.gpkg")
     try:
         for name, frame in layers.items():
             _write_layer(frame, tmp, name)
@@ -93,8 +99,81 @@ def _remove(path: Path) -> None:
             pass
 
 
+#: Name of a temporary store written by :func:`write_store`: ``.<target>.<pid>-<hex8>.tmp.gpkg``
+#: (older versions wrote no pid), and its SQLite sidecars.
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.(?:(?P<pid>[0-9]+)-)?[0-9a-f]{8}\.tmp\.gpkg"
+                        r"(?:-journal|-wal|-shm)?")
+
+
+def _pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def clean_leftovers(target: str | Path) -> list[Path]:
+    """Remove the temporary stores (and their ``-journal``/``-wal``/``-shm`` files) that a
+    crashed write of ``target`` left beside it; return what was removed.
+
+    Only files named like our own temporaries of this very target are considered, and only
+    when nothing can be writing them any more: the process id in the name is gone (or a zombie),
+    or the file is older than :data:`~dac_map.settings.STALE_TEMP_SECONDS` (process ids are
+    reused; names without a process id are judged by age alone). A write in progress in this
+    process is never touched.
+    """
+    target = Path(target)
+    removed: list[Path] = []
+    if not target.parent.is_dir():
+        return removed
+    now = time.time()
+    for p in target.parent.glob(f".{glob.escape(target.name)}.*.tmp.gpkg*"):
+        m = _TEMP_NAME.fullmatch(p.name)
+        if m is None or m["target"] != target.name or not p.is_file():
+            continue
+        pid = int(m["pid"]) if m["pid"] else None
+        if pid == os.getpid():
+            continue
+        try:
+            age = now - p.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if age <= settings.STALE_TEMP_SECONDS and (pid is None or _pid_alive(pid)):
+            continue
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Datetime columns holding only dates (every value at midnight, no time zone) as Arrow
+    ``date32``, so that the GeoPackage gets ``DATE`` columns with ``YYYY-MM-DD`` values (a
+    datetime in a ``DATE`` column is non-conformant); other datetimes stay ``DATETIME``."""
+    for col in frame.columns:
+        values = frame[col]
+        if col == "geometry" or not pd.api.types.is_datetime64_dtype(values.dtype):
+            continue
+        present = values.dropna()
+        if len(present) and not (present == present.dt.normalize()).all():
+            continue
+        frame[col] = pd.Series(pa.array(values, from_pandas=True).cast(pa.date32()),
+                               index=frame.index, dtype=pd.ArrowDtype(pa.date32()))
+    return frame
+
+
 def _write_layer(frame: pd.DataFrame, path: Path, layer: str) -> None:
-    frame = frame.copy(deep=False)
+    frame = _as_dates(frame.copy(deep=False))
     for col in frame.columns:
         if col != "geometry" and frame[col].dtype == object and len(frame) and isinstance(
                 frame[col].dropna().iloc[0] if frame[col].notna().any() else None, (list, tuple)):
@@ -126,6 +205,7 @@ def read_layer(path: str | Path, layer: str, **kwargs) -> pd.DataFrame:
     if not path.exists():
         raise StoreError("the GeoPackage does not exist: run `dac-map etl` first", path=str(path))
     try:
+        kwargs.setdefault("arrow_to_pandas_kwargs", {"date_as_object": False})
         return pyogrio.read_dataframe(path, layer=layer, use_arrow=True, **kwargs)
     except Exception as exc:
         raise StoreError(f"cannot read layer '{layer}': {exc}", path=str(path)) from exc
