@@ -31,7 +31,9 @@ Layout (every section but ``[sources]`` is optional; defaults shown)::
     row_tolerance = 0.10            # |new - previous| / previous, establishments and equipment lines
     territory_row_tolerance = 0.25  # same, per DAC territory...
     territory_min_rows = 20         # ... for territories that had at least this many rows
-    min_geolocated_share = 0.90     # rows with a position (address or commune centroid)
+    min_geolocated_share = 0.90     # rows with an address-level position (not a commune centroid)
+    max_vanished_share = 0.03       # served establishments (by FINESS number) absent from the new one
+    max_positions_lost_share = 0.02 # address positions of the served version lost in the new one
     require_families = true         # refuse categories that have no family
     territories_required = "previous"  # "previous" | "all" | "none" | ["DAC-80", ...]
 
@@ -157,6 +159,8 @@ class ValidationSettings:
     territory_row_tolerance: float = 0.25
     territory_min_rows: int = 20
     min_geolocated_share: float = 0.90
+    max_vanished_share: float = 0.03
+    max_positions_lost_share: float = 0.02
     require_families: bool = True
     #: ``"previous"``, ``"all"``, ``"none"`` or a tuple of territory ids.
     territories_required: str | tuple[str, ...] = TERRITORIES_PREVIOUS
@@ -364,6 +368,8 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
         territory_row_tolerance=float(va.number("territory_row_tolerance", 0.25, lo=0, hi=1)),
         territory_min_rows=int(va.number("territory_min_rows", 20, lo=0, integer=True)),
         min_geolocated_share=float(va.number("min_geolocated_share", 0.90, lo=0, hi=1)),
+        max_vanished_share=float(va.number("max_vanished_share", 0.03, lo=0, hi=1)),
+        max_positions_lost_share=float(va.number("max_positions_lost_share", 0.02, lo=0, hi=1)),
         require_families=va.boolean("require_families", True),
         territories_required=required,
     )

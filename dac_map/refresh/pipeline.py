@@ -460,7 +460,7 @@ def _run(config: RefreshConfig, result: RefreshResult, *, dry_run: bool, force: 
             except DacMapError as exc:  # an old or damaged store: compare with nothing
                 previous = None
                 result.messages.append(f"version servie illisible, non comparée : {exc}")
-        checks = validate(store_facts(staging), prev_facts, cfg.validation)
+        checks = validate(store_facts(staging), prev_facts, cfg.validation, etl_report.issues)
         result.checks = [c.as_dict() for c in checks]
         bad = failed(checks)
         say("Comparaison avec la version servie")
