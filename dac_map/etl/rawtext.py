@@ -34,12 +34,6 @@ from dac_map.errors import InputFormatError
 
 # --------------------------------------------------------------------------- decoding
 
-#: A valid UTF-8 multi-byte sequence (no overlongs, no surrogates).
-_UTF8_MB = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
-    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
-    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
-_HIGH = bytes(range(0x80, 0x100))
 _repairs = threading.local()
 
 
@@ -109,12 +103,9 @@ def decode(data: bytes, path: str) -> Decoded:
         return Decoded(body.decode("utf-8"), "utf-8-sig" if bom else "utf-8", [])
     except UnicodeDecodeError:
         pass
-    first = _UTF8_MB.search(body)
-    if first is None:  # no UTF-8 evidence at all: a Latin-1 / Windows-1252 file
+    valid_bytes, high, leads = _utf8_evidence(body)
+    if not valid_bytes:  # no UTF-8 evidence at all: a Latin-1 / Windows-1252 file
         return Decoded(_decode_8bit(body), "cp1252", [])
-    valid = _UTF8_MB.findall(body, first.start())
-    valid_bytes = sum(map(len, valid))
-    high = len(body) - len(body.translate(None, _HIGH))
     if bom or valid_bytes >= high - valid_bytes:
         encoding = "utf-8-sig" if bom else "utf-8"
         _repairs.starts = []
@@ -126,7 +117,7 @@ def decode(data: bytes, path: str) -> Decoded:
         return Decoded(text, encoding, _notes(body, starts, "cp1252", encoding))
     # A Windows-1252 file: lines that are valid UTF-8 with multi-byte sequences are UTF-8.
     breaks = _line_breaks(body)
-    candidates = sorted({int(np.searchsorted(breaks, m.start())) for m in _UTF8_MB.finditer(body)})
+    candidates = np.unique(np.searchsorted(breaks, leads)).tolist()
     pieces, pos, starts = [], 0, []
     for k in candidates:
         lo = int(breaks[k - 1]) + 1 if k else 0
@@ -137,12 +128,35 @@ def decode(data: bytes, path: str) -> Decoded:
             continue
         pieces += [_decode_8bit(body[pos:lo]), as_utf8]
         pos = hi
-        starts.append(lo + _UTF8_MB.search(body, lo, hi).start() - lo)
+        starts.append(int(leads[np.searchsorted(leads, lo)]))
     pieces.append(_decode_8bit(body[pos:]))
     return Decoded("".join(pieces), "cp1252", _notes(body, starts, "utf-8", "cp1252", breaks))
 
 
+def _utf8_evidence(body: bytes) -> tuple[int, int, np.ndarray]:
+    """Bytes in valid UTF-8 multi-byte sequences, bytes >= 0x80, and the offsets of the lead
+    bytes of those sequences (vectorised; overlong and surrogate forms are not told apart,
+    which does not matter for weighing the evidence)."""
+    arr = np.frombuffer(body, dtype=np.uint8)
+    pos = np.flatnonzero(arr >= 0x80)
+    if not len(pos):
+        return 0, 0, pos
+    padded = np.concatenate([arr, np.zeros(4, dtype=np.uint8)])
+    lead = padded[pos]
+
+    def cont(k: int) -> np.ndarray:
+        b = padded[pos + k]
+        return (b >= 0x80) & (b <= 0xBF)
+
+    two = (lead >= 0xC2) & (lead <= 0xDF) & cont(1)
+    three = (lead >= 0xE0) & (lead <= 0xEF) & cont(1) & cont(2)
+    four = (lead >= 0xF0) & (lead <= 0xF4) & cont(1) & cont(2) & cont(3)
+    valid = int(2 * two.sum() + 3 * three.sum() + 4 * four.sum())
+    return valid, len(pos), pos[two | three | four]
+
+
 def _decode_8bit(raw: bytes) -> str:
+    """Windows-1252 text (Latin-1 for the five bytes Windows-1252 leaves undefined)."""
     try:
         return raw.decode("cp1252")
     except UnicodeDecodeError:
