@@ -241,6 +241,9 @@ def test_ascii_and_latin1_files_need_no_repair():
     assert decode("DÉJÀ".encode("cp1252"), "x").encoding == "cp1252"
     assert decode(b"plain", "x").notes == []
     assert decode(b"\xef\xbb\xbfOK", "x").encoding == "utf-8-sig"
+    mixed = decode("€ 𝄞 ÉTÉ;".encode() + b"caf\xe9\n", "x")  # 3- and 4-byte sequences weigh too
+    assert (mixed.text, mixed.encoding) == ("€ 𝄞 ÉTÉ;café\n", "utf-8")
+    assert [(n.line, n.index) for n in mixed.notes] == [(1, 1)]
 
 
 # --------------------------------------------------------------------------- round trip

@@ -141,18 +141,20 @@ def _utf8_evidence(body: bytes) -> tuple[int, int, np.ndarray]:
     pos = np.flatnonzero(arr >= 0x80)
     if not len(pos):
         return 0, 0, pos
-    padded = np.concatenate([arr, np.zeros(4, dtype=np.uint8)])
-    lead = padded[pos]
-
-    def cont(k: int) -> np.ndarray:
-        b = padded[pos + k]
-        return (b >= 0x80) & (b <= 0xBF)
-
-    two = (lead >= 0xC2) & (lead <= 0xDF) & cont(1)
-    three = (lead >= 0xE0) & (lead <= 0xEF) & cont(1) & cont(2)
-    four = (lead >= 0xF0) & (lead <= 0xF4) & cont(1) & cont(2) & cont(3)
-    valid = int(2 * two.sum() + 3 * three.sum() + 4 * four.sum())
-    return valid, len(pos), pos[two | three | four]
+    last = len(arr) - 1
+    lead = arr[pos]
+    nxt = arr[np.minimum(pos + 1, last)]
+    start = (lead >= 0xC2) & (lead <= 0xF4) & (nxt >= 0x80) & (nxt <= 0xBF) & (pos < last)
+    cand, cl = pos[start], lead[start]
+    ok = cl <= 0xDF
+    size = np.where(ok, 2, np.where(cl <= 0xEF, 3, 4))
+    for k in (2, 3):  # further continuation bytes of 3- and 4-byte sequences
+        need = ~ok & (size > k)
+        b = arr[np.minimum(cand + k, last)]
+        ok_k = (b >= 0x80) & (b <= 0xBF) & (cand + k <= last)
+        size = np.where(need & ~ok_k, 0, size)
+    valid = size > 0
+    return int(size[valid].sum()), len(pos), cand[valid]
 
 
 def _decode_8bit(raw: bytes) -> str:
