@@ -23,6 +23,8 @@ from dac_map.cli import DEMO_ESTABLISHMENTS, app
 from dac_map.errors import InputFormatError
 from dac_map.etl.parser import parse_equipment_text
 from dac_map.etl.reference import read_boundaries
+from dac_map.store import open_store
+from dac_map.store.geopackage import clean_leftovers
 
 FIX = Path(__file__).parent / "fixtures" / "finess"
 DEPS = settings.DATA_DIR / "geo" / "departements.geojson"
@@ -63,8 +65,9 @@ def test_explicit_boundaries_crs_is_honoured(tmp_path, lambert_no_crs):
     assert res.exit_code == 0, res.output
     good = _etl(tmp_path / "ref")
     assert good.exit_code == 0
-    a = store.read_layer(tmp_path / "s.gpkg", store.ESTABLISHMENTS, read_geometry=False)
-    b = store.read_layer(tmp_path / "ref" / "s.gpkg", store.ESTABLISHMENTS, read_geometry=False)
+    a = open_store(tmp_path / "s.gpkg").read_layer(store.ESTABLISHMENTS, read_geometry=False)
+    b = open_store(tmp_path / "ref" / "s.gpkg").read_layer(store.ESTABLISHMENTS,
+                                                      read_geometry=False)
     assert a["geo_precision"].tolist() == b["geo_precision"].tolist()
     assert (a["geo_precision"] == "adresse").sum() >= 10
 
@@ -107,9 +110,9 @@ def test_a_few_moved_positions_are_reported_not_fatal(tmp_path):
     src.write_bytes(damaged.encode("cp1252"))
     res = _etl(tmp_path, establishments=src)
     assert res.exit_code == 0, res.output
-    meta = store.read_metadata(tmp_path / "s.gpkg")
+    meta = open_store(tmp_path / "s.gpkg").read_metadata()
     assert meta["counts"]["positions_moved_to_centroid"] == 3
-    est = store.read_layer(tmp_path / "s.gpkg", store.ESTABLISHMENTS, read_geometry=False)
+    est = open_store(tmp_path / "s.gpkg").read_layer(store.ESTABLISHMENTS, read_geometry=False)
     moved = set(est.loc[est["geo_precision"] != "adresse", "finess"])
     assert set(swapped) <= moved
 
@@ -154,13 +157,13 @@ def test_capacity_bounds_are_settings(monkeypatch):
 _CRASH = textwrap.dedent("""
     import os, sys
     import pandas as pd
-    from dac_map.store import geopackage
-    real = geopackage._write_layer
+    from dac_map.store.geopackage import GeoPackageStore
+    real = GeoPackageStore._write_layer
     def crash(frame, path, layer):
         real(frame, path, layer)
         os._exit(9)   # killed in the middle of the write: no clean-up code runs
-    geopackage._write_layer = crash
-    geopackage.write_store({"t": pd.DataFrame({"a": [1, 2]})}, sys.argv[1], {})
+    GeoPackageStore._write_layer = staticmethod(crash)
+    GeoPackageStore(sys.argv[1]).write({"t": pd.DataFrame({"a": [1, 2]})}, {})
 """)
 
 
@@ -178,7 +181,7 @@ def test_a_crashed_write_leaves_files_that_the_next_run_removes(tmp_path):
     other.write_bytes(b"x")
     mine.write_bytes(b"x")
     import pandas as pd
-    store.write_store({"t": pd.DataFrame({"a": [1]})}, target, {"k": "v"})
+    open_store(target).write({"t": pd.DataFrame({"a": [1]})}, {"k": "v"})
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["store.gpkg", other.name, mine.name])
 
@@ -191,15 +194,15 @@ def test_a_temporary_being_written_by_a_live_process_is_kept(tmp_path):
         journal = live.with_name(live.name + "-journal")
         live.write_bytes(b"being written")
         journal.write_bytes(b"j")
-        assert store.clean_leftovers(target) == []
+        assert clean_leftovers(target) == []
         old = time.time() - settings.STALE_TEMP_SECONDS - 60  # too old to be a write: pid reused
         os.utime(live, (old, old))
-        assert store.clean_leftovers(target) == [live]
+        assert clean_leftovers(target) == [live]
         assert journal.exists()
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert store.clean_leftovers(target) == [journal]  # its writer is gone now
+    assert clean_leftovers(target) == [journal]  # its writer is gone now
 
 
 # --------------------------------------------------------------------------- GeoPackage conformance
@@ -229,7 +232,7 @@ def test_gdal_reads_the_store_without_non_conformant_content(demo_store):
                 assert re.fullmatch(pattern, value), (table, col, value)
                 checked += 1
     assert checked > 1000
-    dates = store.read_layer(demo_store, store.ESTABLISHMENTS, read_geometry=False)["opened"]
+    dates = open_store(demo_store).read_layer(store.ESTABLISHMENTS, read_geometry=False)["opened"]
     assert str(dates.dtype).startswith("datetime64")
 
 
@@ -238,7 +241,7 @@ def test_the_conformance_check_sees_a_datetime_in_a_date_column(tmp_path):
     import pandas as pd
 
     path = tmp_path / "bad.gpkg"
-    store.write_store({"t": pd.DataFrame({"d": pd.to_datetime(["2020-01-02"])})}, path, {})
+    open_store(path).write({"t": pd.DataFrame({"d": pd.to_datetime(["2020-01-02"])})}, {})
     db = sqlite3.connect(path)
     assert db.execute("select type from pragma_table_info('t') where name = 'd'").fetchone() == ("DATE",)
     db.execute("update t set d = '2020-01-02T00:00:00'")

@@ -9,7 +9,8 @@ from collections import Counter
 import pytest
 
 from dac_map.testing import synthetic
-from dac_map.etl.layouts import EQUIPEMENTSOCIAL, FINESS_PATTERN, GEOLOCALISATION, STRUCTUREET
+from dac_map.codes import FINESS_PATTERN
+from dac_map.etl.layouts import EQUIPEMENTSOCIAL, GEOLOCALISATION, STRUCTUREET
 from dac_map.etl.parser import parse_equipment, parse_establishments, parse_projection
 
 N = 2000

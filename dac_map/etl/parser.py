@@ -31,11 +31,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from dac_map import settings
+from dac_map.codes import FINESS_PATTERN
 from dac_map.errors import InputFormatError, InputMissingError, RowIssue
 from dac_map.etl.rawtext import DecodeNote, LocalRecord, decode, local_records, safe_line
 from dac_map.etl.layouts import (
     EQUIPEMENTSOCIAL,
-    FINESS_PATTERN,
     GEOLOCALISATION,
     HEADER_TAG,
     KNOWN_EPSG,
