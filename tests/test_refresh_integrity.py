@@ -76,3 +76,6 @@ def test_thresholds_are_settings(demo_store, damaged):
     assert not failed(validate(store_facts(new_path), store_facts(demo_store), loose, report.issues))
     same = validate(store_facts(demo_store), store_facts(demo_store), ValidationSettings())
     assert not failed(same)
+    few = dataclasses.replace(ValidationSettings(), identity_min_count=60)
+    assert {c.name for c in failed(validate(store_facts(new_path), store_facts(demo_store), few,
+                                            report.issues))} == set()

@@ -34,6 +34,7 @@ Layout (every section but ``[sources]`` is optional; defaults shown)::
     min_geolocated_share = 0.90     # rows with an address-level position (not a commune centroid)
     max_vanished_share = 0.03       # served establishments (by FINESS number) absent from the new one
     max_positions_lost_share = 0.02 # address positions of the served version lost in the new one
+    identity_min_count = 5          # ... up to this many are accepted whatever the share
     require_families = true         # refuse categories that have no family
     territories_required = "previous"  # "previous" | "all" | "none" | ["DAC-80", ...]
 
@@ -161,6 +162,7 @@ class ValidationSettings:
     min_geolocated_share: float = 0.90
     max_vanished_share: float = 0.03
     max_positions_lost_share: float = 0.02
+    identity_min_count: int = 5
     require_families: bool = True
     #: ``"previous"``, ``"all"``, ``"none"`` or a tuple of territory ids.
     territories_required: str | tuple[str, ...] = TERRITORIES_PREVIOUS
@@ -370,6 +372,7 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
         min_geolocated_share=float(va.number("min_geolocated_share", 0.90, lo=0, hi=1)),
         max_vanished_share=float(va.number("max_vanished_share", 0.03, lo=0, hi=1)),
         max_positions_lost_share=float(va.number("max_positions_lost_share", 0.02, lo=0, hi=1)),
+        identity_min_count=int(va.number("identity_min_count", 5, lo=0, integer=True)),
         require_families=va.boolean("require_families", True),
         territories_required=required,
     )

@@ -15,7 +15,8 @@ sees every problem at once). The checks:
   FINESS numbers, and the line of the new extract where each was rejected, when it was);
 * ``positions``: of the establishments present in both versions with an address-level position
   in the served one, those that lost it (now at a commune centroid or without position) are at
-  most ``max_positions_lost_share`` (same naming);
+  most ``max_positions_lost_share`` (same naming). Up to ``identity_min_count`` vanished
+  establishments or lost positions are accepted whatever the share (small territories);
 * ``territories``: every territory *in scope* has at least one establishment. The scope is
   ``territories_required``: ``"previous"`` (default) = the territories that had establishments
   in the previous version (with no previous version: at least one territory must be non-empty)
@@ -120,7 +121,7 @@ def _identity_checks(new: StoreFacts, previous: StoreFacts, settings: Validation
     old_ids, new_ids = previous.positions, new.positions
     vanished = sorted(f for f in old_ids if f not in new_ids)
     share = len(vanished) / len(old_ids) if old_ids else 0.0
-    ok = share <= settings.max_vanished_share + 1e-12
+    ok = share <= settings.max_vanished_share + 1e-12 or len(vanished) <= settings.identity_min_count
     checks = [Check("vanished", ok,
                     f"{len(vanished)} établissement(s) de la version servie absent(s) de la "
                     f"nouvelle ({share:.1%}, maximum {settings.max_vanished_share:.0%})"
@@ -128,7 +129,7 @@ def _identity_checks(new: StoreFacts, previous: StoreFacts, settings: Validation
     had = [f for f, p in old_ids.items() if p == PRECISION_ADDRESS and f in new_ids]
     lost = sorted(f for f in had if new_ids[f] != PRECISION_ADDRESS)
     share = len(lost) / len(had) if had else 0.0
-    ok = share <= settings.max_positions_lost_share + 1e-12
+    ok = share <= settings.max_positions_lost_share + 1e-12 or len(lost) <= settings.identity_min_count
     checks.append(Check(
         "positions", ok,
         f"{len(lost)} établissement(s) ont perdu leur position à l'adresse ({share:.1%} des "
