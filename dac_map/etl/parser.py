@@ -219,9 +219,9 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...],
     csv rules. ``engine="csv"`` reads every line that way (the reference the fast path is
     tested against). Line numbers are physical 1-based lines (CR, LF and CRLF all end a line).
     """
-    normalised = text.replace("\r\n", "\n")
-    if "\r" in normalised:
-        normalised = normalised.replace("\r", "\n")
+    normalised = text
+    if "\r" in text:  # CRLF, or bare CR (old Mac files)
+        normalised = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = normalised.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
