@@ -79,3 +79,14 @@ def test_thresholds_are_settings(demo_store, damaged):
     few = dataclasses.replace(ValidationSettings(), identity_min_count=60)
     assert {c.name for c in failed(validate(store_facts(new_path), store_facts(demo_store), few,
                                             report.issues))} == set()
+
+
+def test_boundaries_crs_is_a_source_setting(tmp_path):
+    from dac_map.refresh.config import parse_config
+
+    cfg = parse_config({"sources": {"establishments": "e.csv", "departments": "d.geojson",
+                                    "boundaries_crs": "EPSG:2154"},
+                        "validation": {"max_vanished_share": 0.01, "identity_min_count": 0}},
+                       tmp_path / "refresh.toml")
+    assert cfg.sources.boundaries_crs == "EPSG:2154"
+    assert (cfg.validation.max_vanished_share, cfg.validation.identity_min_count) == (0.01, 0)

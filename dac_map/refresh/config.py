@@ -11,6 +11,7 @@ Layout (every section but ``[sources]`` is optional; defaults shown)::
     equipment = "https://..."             # FINESS cs1100505, optional
     departments = "https://..."           # department outlines, required
     communes = ["...", "..."]             # commune outlines, optional (list)
+    boundaries_crs = "EPSG:2154"          # CRS of the outlines when they do not declare it, optional
     territories = "..."                   # DAC territory table, default: shipped table
     categories = "..."                    # category nomenclature, default: shipped file
     families = "..."                      # family table, default: shipped file
@@ -125,6 +126,8 @@ class Sources:
     category_families: Source | None = None
     disciplines: Source | None = None
     activities: Source | None = None
+    #: CRS of the boundary files when they do not declare it (``EPSG:2154``...), or None.
+    boundaries_crs: str | None = None
 
     def all(self) -> tuple[Source, ...]:
         """Every configured source, in a stable order."""
@@ -338,6 +341,7 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
                                 for i, v in enumerate(items, start=1))
         else:
             values[key] = _source(src, key, value, key)
+    values["boundaries_crs"] = src.string("boundaries_crs")
     src.finish()
     sources = Sources(**values)
 

@@ -357,7 +357,8 @@ def _build(run: _Run) -> None:
     inputs = EtlInputs(establishments=fetched["establishments"].path,
                        departments=fetched["departments"].path,
                        equipment=fetched["equipment"].path if "equipment" in fetched else None,
-                       communes=[f.path for n, f in fetched.items() if n.startswith("communes-")])
+                       communes=[f.path for n, f in fetched.items() if n.startswith("communes-")],
+                       boundaries_crs=run.config.sources.boundaries_crs)
     for name in _REFERENCE_INPUTS:
         if name in fetched:
             setattr(inputs, name, fetched[name].path)
