@@ -12,8 +12,8 @@ pairs (ours, naive, ours, naive, ... after one warm-up pair, so that machine dri
 
 * **whole process**, as a user runs it: ``dac-map etl -e ... -d ... -o ...`` against
   ``python benchmarks/naive_etl.py ...`` (start-up and imports included). Wall time around the
-  child process, peak resident memory of that child from ``os.wait4`` (what ``/usr/bin/time``
-  reports as "maximum resident set size");
+  child process; peak resident memory and CPU seconds (user + system) of that child from
+  ``os.wait4`` (what ``/usr/bin/time`` reports); CPU seconds stay meaningful on a busy machine;
 * **in-process**: the same work timed inside a fresh process around the call (imports
   excluded): :func:`dac_map.etl.run_etl` against :func:`naive_etl.run`.
 
@@ -109,8 +109,9 @@ def _child(kind: str, est: str, eq: str, out: str) -> None:
     print(json.dumps(result, default=str))
 
 
-def _run_child(cmd: list[str]) -> tuple[float, float, str]:
-    """Run ``cmd``; wall seconds, the child's own peak RSS (MiB) from ``os.wait4``, stdout."""
+def _run_child(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Run ``cmd``; wall seconds, the child's own peak RSS (MiB) and CPU seconds (user +
+    system) from ``os.wait4``, and its stdout."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read()
@@ -121,7 +122,8 @@ def _run_child(cmd: list[str]) -> tuple[float, float, str]:
     if proc.returncode:
         raise SystemExit(f"{' '.join(map(str, cmd[:3]))} failed ({proc.returncode}):\n"
                          f"{errs.decode(errors='replace')[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, out.decode(errors="replace")
+    return (seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime,
+            out.decode(errors="replace"))
 
 
 def _whole(kind: str, est: Path) -> dict:
@@ -130,14 +132,14 @@ def _whole(kind: str, est: Path) -> dict:
         cmd = [sys.executable, str(NAIVE), str(est), str(DEPARTMENTS), str(out)]
     else:
         cmd = [str(DAC_MAP), "etl", "-e", str(est), "-d", str(DEPARTMENTS), "-o", str(out)]
-    seconds, peak, _ = _run_child(cmd)
-    return {"seconds": seconds, "peak_mib": peak}
+    seconds, peak, cpu, _ = _run_child(cmd)
+    return {"seconds": seconds, "peak_mib": peak, "cpu": cpu}
 
 
 def _in_process(kind: str, est: Path, eq: Path | None) -> dict:
     out = OUT / f"bench-{kind}.gpkg"
     cmd = [sys.executable, __file__, "--child", kind, str(est), str(eq or ""), str(out)]
-    _, _, stdout = _run_child(cmd)
+    _, _, _, stdout = _run_child(cmd)
     return json.loads(stdout.strip().splitlines()[-1])
 
 
@@ -154,8 +156,9 @@ def _paired(measure, runs: int) -> tuple[list[dict], list[dict]]:
 
 def _row(name: str, res: list[dict]) -> str:
     secs = [r["seconds"] for r in res]
+    cpu = f"{statistics.median(r['cpu'] for r in res):>9.2f}" if "cpu" in res[0] else f"{'':>9}"
     return (f"{name:<22}{statistics.median(secs):>10.2f}{min(secs):>9.2f}{max(secs):>9.2f}"
-            f"{max(r['peak_mib'] for r in res):>10.0f}")
+            f"{max(r['peak_mib'] for r in res):>10.0f}{cpu}")
 
 
 def _report(label: str, ours: list[dict], naive: list[dict]) -> tuple[float, float, float]:
@@ -165,6 +168,9 @@ def _report(label: str, ours: list[dict], naive: list[dict]) -> tuple[float, flo
     med = statistics.median(ratios)
     print(f"{'':<22}naive/ours per pair: median {med:.2f}x (min {min(ratios):.2f}x, "
           f"max {max(ratios):.2f}x)")
+    if "cpu" in ours[0]:
+        cpu = [n["cpu"] / o["cpu"] for o, n in zip(ours, naive)]
+        print(f"{'':<22}CPU seconds naive/ours per pair: median {statistics.median(cpu):.2f}x")
     return statistics.median(r["seconds"] for r in ours), med, max(r["peak_mib"] for r in ours)
 
 
@@ -184,7 +190,7 @@ def main() -> None:
     print(f"synthetic extract: {args.establishments} establishments, "
           f"{args.establishments - args.without_position} with coordinates "
           f"({est.stat().st_size / 1e6:.1f} MB); {args.runs} paired runs after one warm-up pair")
-    print(f"\n{'run':<22}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MiB':>10}")
+    print(f"\n{'run':<22}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MiB':>10}{'cpu s':>9}")
     whole = _report("(whole process)", *_paired(lambda k: _whole(k, est), args.runs))
     ours, naive = _paired(lambda k: _in_process(k, est, None), args.runs)
     _report("(in-process)", ours, naive)

@@ -291,3 +291,18 @@ def test_valid_lines_round_trip_and_a_bad_one_is_reported(rows, data):
                     assert (None if pd.isna(row[name]) else row[name]) == expected
                 else:
                     assert row[name] == r[name].strip(), name
+
+
+def test_a_fully_quoted_export_reads_like_the_plain_file():
+    """Every value quoted (some tools export so): same tables and issues as the plain file."""
+    raw = (Path(__file__).parent / "fixtures" / "finess" / "cs1100507_nasty.csv").read_bytes()
+    text = raw.decode("cp1252")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=";", quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    plain = parse_establishments_text(text, "x.csv")
+    quoted = parse_establishments_text(buf.getvalue(), "x.csv")
+    pd.testing.assert_frame_equal(plain.structures, quoted.structures)
+    pd.testing.assert_frame_equal(plain.geolocations, quoted.geolocations)
+    assert [(i.line, i.field, i.action) for i in plain.issues] == \
+        [(i.line, i.field, i.action) for i in quoted.issues]

@@ -227,19 +227,24 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...],
         lines.pop()
     by_name = {sec.name: sec for sec in sections}
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+    ends = np.cumsum(lengths + 1) - 1  # offset of the newline after each line
+    starts = ends - lengths
     non_blank = lengths > 0
     first_line = int(np.argmax(non_blank)) if non_blank.any() else -1
     if engine == "csv":
         starts_local = np.flatnonzero(non_blank).tolist()
-    else:
-        starts_local = ([i for i, line in enumerate(lines) if '"' in line and not safe_line(line)]
-                        if '"' in normalised else [])
+    else:  # lines holding a quote: found from the quotes when they are few (the usual case)
+        n_quotes = normalised.count('"')
+        if n_quotes <= len(lines):
+            quoted = np.unique(np.searchsorted(
+                starts, [m.start() for m in re.finditer('"', normalised)], side="right") - 1)
+        else:  # quotes on most lines (a fully quoted export)
+            quoted = np.asarray([i for i, line in enumerate(lines) if '"' in line], dtype=np.int64)
+        starts_local = [i for i in quoted.tolist() if not safe_line(lines[i])]
         if first_line >= 0 and first_line not in starts_local:
             starts_local = sorted([first_line, *starts_local])
     records, covered = local_records(lines, starts_local)
 
-    ends = np.cumsum(lengths + 1) - 1  # offset of the newline after each line
-    starts = ends - lengths
     selected: dict[str, np.ndarray] = {}
     matched = covered.copy()
     if engine != "csv":
@@ -306,7 +311,7 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...],
         idx = selected.get(name, np.zeros(0, dtype=np.int64))
         seen[name] = len(rows[name]) + len(idx)
         if len(idx):
-            fast, more = _arrow_frame(normalised, lines, starts, ends, np.unique(idx), sec, path)
+            fast, more = _arrow_frame(normalised, lines, starts, ends, idx, sec, path)
             issues += more
             if len(local):
                 fast = pd.concat([fast, local], ignore_index=True).sort_values(
