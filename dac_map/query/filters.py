@@ -181,20 +181,18 @@ class TerritoryFilter(QueryFilter):
             coms = str(t["communes"].iat[i] or "").split()
             by_code = catalogue.department.mask(deps) | catalogue.commune.mask(coms)
             result |= _in_area(catalogue, t.geometry.iat[i], catalogue.territory_bounds[i], by_code)
-        for d in self.departments:
-            i = catalogue.department_row.get(d)
-            if i is None and d not in catalogue.department:
-                raise QueryError(f"département inconnu / unknown department: {d!r}")
-            geom = None if i is None else catalogue.departments.geometry.iat[i]
-            bounds = None if i is None else catalogue.department_bounds[i]
-            result |= _in_area(catalogue, geom, bounds, catalogue.department.mask([d]))
-        for c in self.communes:
-            i = catalogue.commune_row.get(c)
-            if i is None and c not in catalogue.commune:
-                raise QueryError(f"commune inconnue / unknown commune: {c!r}")
-            geom = None if i is None else catalogue.communes.geometry.iat[i]
-            bounds = None if i is None else catalogue.commune_bounds[i]
-            result |= _in_area(catalogue, geom, bounds, catalogue.commune.mask([c]))
+        areas = ((self.departments, "département inconnu / unknown department", catalogue.department,
+                  catalogue.department_row, catalogue.departments, catalogue.department_bounds),
+                 (self.communes, "commune inconnue / unknown commune", catalogue.commune,
+                  catalogue.commune_row, catalogue.communes, catalogue.commune_bounds))
+        for codes, unknown, column, rows, outlines, all_bounds in areas:
+            for code in codes:
+                i = rows.get(code)
+                if i is None and code not in column:
+                    raise QueryError(f"{unknown}: {code!r}")
+                geom = None if i is None else outlines.geometry.iat[i]
+                bounds = None if i is None else all_bounds[i]
+                result |= _in_area(catalogue, geom, bounds, column.mask([code]))
         return result
 
 
