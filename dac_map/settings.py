@@ -117,6 +117,14 @@ POPULATION_PATH = _env("POPULATION_PATH", str(
 #: that a refresh of the FINESS data never erases it.
 UNMET_NEEDS_DB = Path(_env("UNMET_NEEDS_DB", str(DATA_DIR / "unmet_needs.sqlite")))
 
+#: Longest free comment of an unmet need (characters). The coded reason and the search criteria
+#: carry the record; the comment is optional and short, which also limits what could leak into it.
+UNMET_COMMENT_MAX_CHARS = int(_env("UNMET_COMMENT_MAX_CHARS", "300"))
+
+#: Retention of the unmet-need log (months): older records are deleted each time the log is
+#: opened and by ``dac-map unmet purge``. 0 keeps everything.
+UNMET_RETENTION_MONTHS = int(_env("UNMET_RETENTION_MONTHS", "24"))
+
 #: Folder of the ARS reports (HTML, CSV) and of their JSON snapshots (changes since last report).
 REPORTS_DIR = Path(_env("REPORTS_DIR", str(DATA_DIR / "reports")))
 

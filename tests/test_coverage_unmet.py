@@ -16,9 +16,7 @@ from dac_map.cli import DEMO_COMMUNES, DEMO_DEPARTMENTS, DEMO_ESTABLISHMENTS
 from dac_map.coverage.unmet import (
     PersonalDataError,
     UnmetNeedError,
-    allowed_name_pairs,
     delete_unmet_need,
-    detect_personal_data,
     export_unmet_needs_csv,
     list_unmet_needs,
     record_unmet_need,
@@ -26,7 +24,10 @@ from dac_map.coverage.unmet import (
     unmet_needs_summary,
     validate_unmet_need,
 )
+from dac_map import settings
 from dac_map.errors import StoreError, ValidationError
+from dac_map.privacy import allowed_name_pairs
+from dac_map.privacy import personal_data_kinds as detect_personal_data
 from dac_map.etl import EtlInputs, run_etl
 
 FILTERS = {"families": ["pa_hebergement"], "commune": "80410", "radius_km": 30}
@@ -167,7 +168,8 @@ def _fill(db: Path) -> None:
                       db_path=db, recorded_at=when[2])
 
 
-def test_list_filter_summary_export_delete(tmp_path):
+def test_list_filter_summary_export_delete(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "UNMET_RETENTION_MONTHS", 0)  # 2024 dates: keep them all
     db = tmp_path / "log" / "u.sqlite"
     _fill(db)
     everything = list_unmet_needs(db, commune_names={"80410": "Ham"})
@@ -186,7 +188,10 @@ def test_list_filter_summary_export_delete(tmp_path):
     assert dict(zip(by_type["resource_type"], by_type["needs"])) == {"HAD": 1, "SSIAD": 1, "pa_hebergement": 1}
     assert set(by_commune["commune"]) == {"80410", "80021", "46042"}
 
-    data = unmet_needs_csv(everything)
+    plain = list(csv.reader(io.StringIO(unmet_needs_csv(everything).decode("utf-8-sig")),
+                            delimiter=";"))
+    assert "commentaire" not in plain[0] and len(plain) == 4  # comments only when asked
+    data = unmet_needs_csv(everything, include_comments=True)
     assert data.startswith("\ufeff".encode("utf-8"))
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:4] == ["id", "date_utc", "territoire", "commune"]

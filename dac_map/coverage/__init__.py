@@ -9,7 +9,7 @@ Pure Python (no Streamlit):
   or the local overseas CRS); white zones; places per 1,000 people aged 75+;
 * :mod:`~dac_map.coverage.population` — reader of INSEE-style population tables;
 * :mod:`~dac_map.coverage.unmet` — the unmet-need log (SQLite, outside the GeoPackage), which
-  refuses patient-identifying data;
+  refuses personal data (checked by :mod:`dac_map.privacy`);
 * :mod:`~dac_map.coverage.report` — the periodic ARS report (printable HTML, CSV, snapshots).
 
 The Streamlit pieces are in :mod:`dac_map.ui.coverage_view`, the CLI commands in
@@ -37,13 +37,12 @@ from dac_map.coverage.unmet import (
     PersonalDataError,
     UnmetNeed,
     UnmetNeedError,
-    allowed_name_pairs,
     commune_from_filters,
     delete_unmet_need,
-    detect_personal_data,
     export_unmet_needs_csv,
     filters_to_json,
     list_unmet_needs,
+    purge_unmet_needs,
     record_unmet_need,
     unmet_needs_csv,
 )
@@ -51,10 +50,11 @@ from dac_map.coverage.unmet import (
 __all__ = [
     "ArsReport", "build_report", "render_csv", "render_html", "write_report",
     "CommuneCoverage", "CoverageData", "NearestResult", "PersonalDataError", "PopulationTable",
-    "ResourceType", "UnmetNeed", "UnmetNeedError", "allowed_name_pairs", "commune_centroids_m",
+    "ResourceType", "UnmetNeed", "UnmetNeedError", "commune_centroids_m",
     "commune_coverage", "commune_from_filters", "filters_to_json",
-    "commune_indicators", "delete_unmet_need", "detect_personal_data", "discipline_indicators",
+    "commune_indicators", "delete_unmet_need", "discipline_indicators",
     "export_unmet_needs_csv", "family_indicators", "list_unmet_needs", "load_coverage_data",
-    "nearest_distances", "nearest_resources", "places_per_1000", "read_population",
+    "nearest_distances", "nearest_resources", "places_per_1000", "purge_unmet_needs",
+    "read_population",
     "record_unmet_need", "territory_indicators", "unmet_needs_csv", "white_zones",
 ]

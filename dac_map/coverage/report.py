@@ -14,9 +14,7 @@ Distances are straight-line kilometres from commune centroids (see
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import math
 import re
@@ -37,6 +35,7 @@ from dac_map.coverage.indicators import (
 )
 from dac_map.coverage.population import PopulationTable
 from dac_map.coverage.unmet import list_unmet_needs, unmet_needs_summary
+from dac_map.tabular import csv_bytes, write_bytes
 
 SNAPSHOT_VERSION = 1
 
@@ -503,13 +502,8 @@ def render_csv(report: ArsReport) -> bytes:
     """The report as long-format CSV bytes: ``section;code;libelle;indicateur;valeur``
     (``;``, UTF-8 with BOM, decimal point). Text cells that look like spreadsheet formulas
     are prefixed with ``'``."""
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    w.writerow(["section", "code", "libelle", "indicateur", "valeur"])
-    for row in _csv_rows(report):
-        w.writerow([("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else
-                    ("" if v is None else v) for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return csv_bytes(_csv_rows(report), ["section", "code", "libelle", "indicateur", "valeur"],
+                     decimal=".")
 
 
 @dataclass
@@ -529,7 +523,7 @@ def write_report(report: ArsReport, reports_dir: str | Path = settings.REPORTS_D
     base = folder / f"rapport_{_slug(report.dac_id)}_{stamp}"
     paths = ReportFiles(base.with_suffix(".html"), base.with_suffix(".csv"), base.with_suffix(".json"))
     paths.html.write_text(render_html(report), encoding="utf-8")
-    paths.csv.write_bytes(render_csv(report))
+    write_bytes(paths.csv, render_csv(report))
     paths.snapshot.write_text(json.dumps(snapshot(report), ensure_ascii=False, indent=1,
                                          default=str), encoding="utf-8")
     return paths
