@@ -1,6 +1,6 @@
 """Benchmark of the Streamlit front end in headless chromium, on synthetic national data.
 
-1. Generates 100,000 synthetic establishments (``dac_map.synthetic``) and their equipment in
+1. Generates 100,000 synthetic establishments (``dac_map.testing.synthetic``) and their equipment in
    ``benchmarks/output/ui/``, with a territory table whose first DAC (``DAC-BENCH``) is a set of
    neighbouring departments holding about 5,000 resources, and runs the ETL (reused when
    present; ``--rebuild`` to redo).
@@ -57,9 +57,10 @@ def _insee_department(finess: str) -> str:
 
 def prepare_data(n: int, target: int, rebuild: bool = False) -> tuple[Path, int, int]:
     """Synthetic extract + ETL; returns (store, resources in DAC-BENCH, with the family filter)."""
-    from dac_map import cli, synthetic
+    from dac_map import cli
+    from dac_map.testing import synthetic
     from dac_map.etl import EtlInputs, run_etl
-    from dac_map.reference import DEFAULT_TERRITORIES, read_boundaries
+    from dac_map.etl.reference import DEFAULT_TERRITORIES, read_boundaries
 
     OUT.mkdir(parents=True, exist_ok=True)
     store = OUT / f"bench_{n}.gpkg"

@@ -115,13 +115,15 @@ def demo(
 @app.command()
 def info(path: Annotated[Path, typer.Argument()] = settings.STORE_PATH) -> None:
     """Affiche les métadonnées d'un GeoPackage dac-map."""
-    from dac_map.store import list_store_layers, read_metadata
+    from dac_map.store import open_store
 
+    st = open_store(path)
     try:
-        meta = read_metadata(path)
+        meta = st.read_metadata()
+        layers = st.layers()
     except DacMapError as exc:
         _fail(exc)
-    out.print(f"Couches : {', '.join(list_store_layers(path))}")
+    out.print(f"Couches : {', '.join(layers)}")
     for key, value in meta.items():
         out.print(f"{key}: {value}", highlight=False, soft_wrap=True)
 

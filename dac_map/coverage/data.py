@@ -16,9 +16,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 
 from dac_map import settings, store
+from dac_map.codes import departments_of, metric_epsgs
 from dac_map.errors import StoreError, ValidationError
 
 #: Columns of the ``etablissements`` layer read by the coverage package (no geometry needed:
@@ -28,27 +28,6 @@ ESTABLISHMENT_COLUMNS = (
     "department", "city", "x_m", "y_m", "epsg_m", "dac_id", "capacity_installed",
     "capacity_authorised", "geo_precision",
 )
-
-_OVERSEAS_DEP = re.compile(r"^(97[0-9]|98[0-9])")
-
-
-def commune_department(codes: pd.Series) -> pd.Series:
-    """INSEE department code of INSEE commune codes: ``80021`` -> ``80``, ``2A004`` -> ``2A``,
-    ``97105`` -> ``971``."""
-    codes = codes.astype("str")
-    overseas = codes.str.match(_OVERSEAS_DEP)
-    return codes.str[:2].where(~overseas, codes.str[:3])
-
-
-def metric_epsg(departments: pd.Series) -> pd.Series:
-    """Metric CRS (EPSG code) used for distances, per INSEE department code: the local CRS of
-    :data:`~dac_map.settings.LOCAL_METRIC_CRS` overseas, Lambert-93 (2154) in metropolitan
-    France, ``0`` (no distance computed) for other overseas codes (98x...)."""
-    deps = departments.astype("str")
-    local = deps.map(settings.LOCAL_METRIC_CRS)
-    default = np.where(deps.str.match(_OVERSEAS_DEP), 0, 2154)
-    return local.fillna(pd.Series(default, index=deps.index)).astype("int64")
-
 
 def commune_centroids_m(communes: gpd.GeoDataFrame) -> pd.DataFrame:
     """Centroids of commune outlines, in metres, each in its metric CRS.
@@ -64,8 +43,8 @@ def commune_centroids_m(communes: gpd.GeoDataFrame) -> pd.DataFrame:
     if communes.crs is None:
         raise ValidationError("commune outlines have no CRS")
     out = pd.DataFrame({"code": communes["code"].astype("str").to_numpy()}, index=communes.index)
-    out["department"] = commune_department(out["code"])
-    out["epsg_m"] = metric_epsg(out["department"])
+    out["department"] = departments_of(out["code"])
+    out["epsg_m"] = metric_epsgs(out["department"])
     out["x_m"] = np.nan
     out["y_m"] = np.nan
     for epsg in out["epsg_m"].unique():
@@ -150,36 +129,36 @@ def load_coverage_data(path: str | Path = settings.STORE_PATH) -> CoverageData:
     (the ``communes`` layer is required: build the store with ``--communes``).
     """
     path = Path(path)
-    layers = set(store.list_store_layers(path)) if path.exists() else set()
+    layers = set(store.open_store(path).layers()) if path.exists() else set()
     if not path.exists():
         raise StoreError("the GeoPackage does not exist: run `dac-map etl` first", path=str(path))
     if store.COMMUNES not in layers:
         raise StoreError("no 'communes' layer: coverage indicators need commune outlines "
                          "(dac-map etl --communes ...)", path=str(path))
-    available = {f for f in pyogrio.read_info(path, layer=store.ESTABLISHMENTS)["fields"]}
+    available = store.open_store(path).fields(store.ESTABLISHMENTS)
     cols = [c for c in ESTABLISHMENT_COLUMNS if c in available]
-    est = store.read_layer(path, store.ESTABLISHMENTS, columns=cols, read_geometry=False)
+    est = store.open_store(path).read_layer(store.ESTABLISHMENTS, columns=cols, read_geometry=False)
     for c in ESTABLISHMENT_COLUMNS:
         if c not in est.columns:
             est[c] = np.nan
     est = pd.DataFrame(est)
     if store.EQUIPMENT in layers:
-        eq = pd.DataFrame(store.read_layer(path, store.EQUIPMENT, read_geometry=False))
+        eq = pd.DataFrame(store.open_store(path).read_layer(store.EQUIPMENT, read_geometry=False))
     else:
         eq = pd.DataFrame(columns=["finess", "discipline", "discipline_label",
                                    "capacity_installed", "removed_installed"])
-    communes = store.read_layer(path, store.COMMUNES)
+    communes = store.open_store(path).read_layer(store.COMMUNES)
     communes = gpd.GeoDataFrame(communes, geometry="geometry", crs=communes.crs)
     cen = commune_centroids_m(communes)
     communes = communes.assign(department=cen["department"], x_m=cen["x_m"], y_m=cen["y_m"],
                                epsg_m=cen["epsg_m"])
-    terr = pd.DataFrame(store.read_layer(path, store.TERRITORIES, read_geometry=False))
+    terr = pd.DataFrame(store.open_store(path).read_layer(store.TERRITORIES, read_geometry=False))
     terr = terr.assign(departments=terr["departments"].map(_split_codes),
                        communes=terr["communes"].map(_split_codes))
     if store.FAMILIES in layers:
-        fam = pd.DataFrame(store.read_layer(path, store.FAMILIES, read_geometry=False))
+        fam = pd.DataFrame(store.open_store(path).read_layer(store.FAMILIES, read_geometry=False))
     else:
         fam = (est[["family", "family_label"]].drop_duplicates("family")
                .assign(color="#777777", order=range(len(est["family"].unique()))))
     return CoverageData(establishments=est, equipment=eq, communes=communes, territories=terr,
-                        families=fam, metadata=store.read_metadata(path), source=path)
+                        families=fam, metadata=store.open_store(path).read_metadata(), source=path)

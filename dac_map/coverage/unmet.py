@@ -58,6 +58,7 @@ from typing import Any
 import pandas as pd
 
 from dac_map import privacy, settings
+from dac_map.codes import is_commune
 from dac_map.errors import StoreError, ValidationError
 from dac_map.tabular import csv_bytes, write_bytes
 
@@ -238,18 +239,17 @@ def commune_from_filters(filters: Any) -> str | None:
     ``communes`` list in the filters (territory or distance filters), else None."""
     for item in _filter_items(filters):
         v = item.get("commune")
-        if isinstance(v, str) and _COMMUNE.fullmatch(v.strip().upper()):
+        if isinstance(v, str) and is_commune(v.strip().upper()):
             return v.strip().upper()
         vs = item.get("communes")
         if isinstance(vs, (list, tuple)):
             for c in vs:
-                if isinstance(c, str) and _COMMUNE.fullmatch(c.strip().upper()):
+                if isinstance(c, str) and is_commune(c.strip().upper()):
                     return c.strip().upper()
     return None
 
 
 _DAC_ID = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,7 @@ def validate_unmet_need(dac_id: str, commune: str | None, filters_json: Mapping[
     if commune is not None and not isinstance(commune, str):
         raise UnmetNeedError("code commune invalide", field="commune")
     commune = (commune or "").strip().upper() or None
-    if commune is not None and not _COMMUNE.fullmatch(commune):
+    if commune is not None and not is_commune(commune):
         raise UnmetNeedError("code commune INSEE invalide (5 caractères, ex. 80410)",
                              field="commune")
     if not isinstance(allowed_names, frozenset):

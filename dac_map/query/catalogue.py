@@ -1,6 +1,6 @@
 """The catalogue: the GeoPackage built by the ETL, loaded once and prepared for queries.
 
-:func:`load_catalogue` reads every layer with pyogrio (Arrow I/O) and prepares, once, the
+:func:`load_catalogue` reads every layer through :mod:`dac_map.store` and prepares, once, the
 numpy arrays the filters work on: metric coordinates, integer codes of the commune,
 department, category, family... columns, the fuzzy text index, the equipment lines as
 arrays and the per-establishment capacities. A :class:`Catalogue` is immutable and safe to
@@ -25,9 +25,6 @@ from typing import TypeVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyogrio
 import shapely
 
 from dac_map import settings, store
@@ -529,63 +526,37 @@ def _equipment_arrays(equipment: pd.DataFrame | None, pos: Mapping[str, int],
                      labels=labels, folded_labels=folded)
 
 
-def _parse_iso_datetimes(series: pd.Series) -> pd.Series:
-    """``YYYY-MM-DDTHH:MM:SS`` strings -> ``datetime64[ms]`` with Arrow (pandas' ISO 8601
-    parser as a fallback for any other shape)."""
-    try:
-        arr = series.array.__arrow_array__() if hasattr(series.array, "__arrow_array__") \
-            else pa.array(series.to_numpy(dtype=object), type=pa.string())
-        parsed = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S", unit="ms")
-        values = parsed.to_numpy(zero_copy_only=False).astype("datetime64[ms]")
-        return pd.Series(values, index=series.index, name=series.name)
-    except (pa.ArrowException, TypeError, ValueError):
-        return pd.to_datetime(series, format="ISO8601", errors="coerce")
+def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
+    """Read the store written by the ETL (by default :data:`~dac_map.settings.STORE_PATH`,
+    read at call time) and prepare the catalogue.
 
-
-def _read_layer(path: Path, layer: str) -> pd.DataFrame:
-    """:func:`dac_map.store.read_layer` with the date-time fields parsed by Arrow (faster
-    than the default parsing, same ``datetime64[ms]`` result)."""
-    try:
-        info = pyogrio.read_info(path, layer=layer)
-        dt_cols = [str(f) for f, d in zip(info["fields"], info["dtypes"]) if str(d).startswith("datetime")]
-    except Exception:  # let read_layer report the problem
-        dt_cols = []
-    frame = store.read_layer(path, layer, datetime_as_string=True) if dt_cols else store.read_layer(path, layer)
-    for c in dt_cols:
-        if c in frame:
-            frame[c] = _parse_iso_datetimes(frame[c])
-    return frame
-
-
-def load_catalogue(path: str | Path = settings.STORE_PATH) -> Catalogue:
-    """Read the GeoPackage written by the ETL (pyogrio, Arrow I/O) and prepare the catalogue.
-
-    Raises :class:`~dac_map.errors.StoreError` (exit code 6) when the file or a required layer
+    Raises :class:`~dac_map.errors.StoreError` (exit code 6) when the store or a required layer
     is missing or unreadable.
     """
-    path = Path(path)
-    if not path.exists():
+    st = store.open_store(source)
+    if not st.exists():
         raise StoreError("the GeoPackage does not exist: run `dac-map etl` first / "
-                         "le GeoPackage n'existe pas : lancer `dac-map etl`", path=str(path))
-    layers = set(store.list_store_layers(path))
+                         "le GeoPackage n'existe pas : lancer `dac-map etl`", path=st.location)
+    layers = set(st.layers())
     missing = [name for name in (store.ESTABLISHMENTS, store.METADATA) if name not in layers]
     if missing:
-        raise StoreError(f"not a dac-map store: missing layer(s) {', '.join(missing)}", path=str(path))
+        raise StoreError(f"not a dac-map store: missing layer(s) {', '.join(missing)}",
+                         path=st.location)
 
     def opt(name: str) -> pd.DataFrame | None:
-        return _read_layer(path, name) if name in layers else None
+        return st.read_layer(name) if name in layers else None
 
-    meta = store.read_metadata(path)
+    meta = st.read_metadata()
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of small objects: the cyclic GC only slows the load
     try:
         return Catalogue.from_frames(
-            establishments=_read_layer(path, store.ESTABLISHMENTS),
+            establishments=st.read_layer(store.ESTABLISHMENTS),
             equipment=opt(store.EQUIPMENT), territories=opt(store.TERRITORIES),
             communes=opt(store.COMMUNES), departments=opt(store.DEPARTMENTS),
             families=opt(store.FAMILIES), categories=opt(store.CATEGORIES),
             disciplines=opt(store.DISCIPLINES), care_activities=opt(CARE_ACTIVITY_LAYER),
-            metadata=meta, path=path)
+            metadata=meta, path=Path(st.location))
     finally:
         if gc_was_enabled:
             gc.enable()

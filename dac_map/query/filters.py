@@ -16,7 +16,6 @@ number, family, specialty label) raise it when evaluated.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from abc import ABC, abstractmethod
@@ -24,17 +23,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import pyproj
 import shapely
 
-from dac_map import settings
+from dac_map.codes import is_commune, is_department, is_finess
 from dac_map.query.catalogue import OPEN_STATUS, Catalogue
 from dac_map.query.errors import QueryError
+from dac_map.query.geometry import Centre, area_centre, distances_km, point_centre
 from dac_map.query.text import TextMatch, fold_text
 
-_DEPARTMENT = re.compile(r"[0-9]{2}|2[AB]|97[0-9]")
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-_FINESS = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
 
 
 def _tuple(value: object, what: str) -> tuple[str, ...]:
@@ -134,10 +130,10 @@ class TerritoryFilter(QueryFilter):
         deps = tuple(d.upper() for d in _tuple(self.departments, "départements"))
         coms = tuple(c.upper() for c in _tuple(self.communes, "communes"))
         for d in deps:
-            if not _DEPARTMENT.fullmatch(d):
+            if not is_department(d):
                 raise QueryError(f"code de département invalide / invalid department code: {d!r}")
         for c in coms:
-            if not _COMMUNE.fullmatch(c):
+            if not is_commune(c):
                 raise QueryError(f"code INSEE de commune invalide / invalid commune INSEE code: {c!r}")
         object.__setattr__(self, "departments", deps)
         object.__setattr__(self, "communes", coms)
@@ -551,52 +547,6 @@ def specialty_capacity(catalogue: Catalogue, specialty: SpecialtyFilter,
 
 # --------------------------------------------------------------------------- distance
 
-_METROPOLE = (-5.8, 41.2, 10.0, 51.6)  # lon/lat bounding box of metropolitan France
-
-
-@functools.lru_cache(maxsize=32)
-def _to_metric(epsg: int) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(4326, epsg, always_xy=True)
-
-
-@functools.lru_cache(maxsize=1)
-def _overseas_areas() -> tuple[tuple[int, tuple[float, float, float, float]], ...]:
-    out = []
-    for code in dict.fromkeys(settings.LOCAL_METRIC_CRS.values()):
-        area = pyproj.CRS.from_epsg(code).area_of_use
-        if area is not None:
-            out.append((code, area.bounds))
-    return tuple(out)
-
-
-def metric_epsg_for(lon: float, lat: float) -> int:
-    """The metric CRS used for distances around a WGS84 point: Lambert-93 (2154) in
-    metropolitan France, the local UTM CRS overseas. Raises QueryError elsewhere."""
-    w, s, e, n = _METROPOLE
-    if w <= lon <= e and s <= lat <= n:
-        return 2154
-    for code, (w, s, e, n) in _overseas_areas():
-        if w <= lon <= e and s <= lat <= n:
-            return code
-    raise QueryError(f"point hors de France / point outside France: lon {lon}, lat {lat}")
-
-
-def _department_of(commune: str) -> str:
-    return commune[:3] if commune.startswith("97") else commune[:2]
-
-
-@dataclass(frozen=True)
-class Centre:
-    """Centre of a distance query, in metres in the metric CRS ``epsg``: a point (``x``, ``y``)
-    or, for the outline of a commune, the polygon ``area`` (then ``x``, ``y`` is its centroid)."""
-
-    epsg: int
-    x: float
-    y: float
-    area: object | None
-    name: str
-
-
 @dataclass(frozen=True)
 class DistanceFilter(QueryFilter):
     """Establishments within ``radius_km`` kilometres of a centre, which is exactly one of:
@@ -640,12 +590,12 @@ class DistanceFilter(QueryFilter):
             object.__setattr__(self, "point", (lon, lat))
         if self.commune is not None:
             c = str(self.commune).strip().upper()
-            if not _COMMUNE.fullmatch(c):
+            if not is_commune(c):
                 raise QueryError(f"code INSEE de commune invalide / invalid commune INSEE code: {c!r}")
             object.__setattr__(self, "commune", c)
         if self.finess is not None:
             f = str(self.finess).strip().upper()
-            if not _FINESS.fullmatch(f):
+            if not is_finess(f):
                 raise QueryError(f"numéro FINESS invalide / invalid FINESS number: {f!r}")
             object.__setattr__(self, "finess", f)
         if self.outline and self.commune is None:
@@ -681,24 +631,14 @@ class DistanceFilter(QueryFilter):
         """The centre in metres in its metric CRS. Raises QueryError for an unknown commune or
         FINESS number, or an establishment without coordinates."""
         if self.point is not None:
-            lon, lat = self.point
-            epsg = metric_epsg_for(lon, lat)
-            x, y = _to_metric(epsg).transform(lon, lat)
-            return Centre(epsg, float(x), float(y), None, self.label)
+            return point_centre(*self.point, self.label)
         if self.commune is not None:
             i = catalogue.commune_row.get(self.commune)
             if i is None:
                 raise QueryError(f"commune inconnue ou sans contour dans ce GeoPackage / unknown "
                                  f"commune or commune without outline: {self.commune!r}")
-            epsg = settings.LOCAL_METRIC_CRS.get(_department_of(self.commune), 2154)
-            tr = _to_metric(epsg)
-            area = shapely.transform(catalogue.communes.geometry.iat[i],
-                                     lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-            c = shapely.centroid(area)
-            if self.outline:
-                shapely.prepare(area)
-            return Centre(epsg, float(c.x), float(c.y), area if self.outline else None,
-                          str(catalogue.communes["name"].iat[i]))
+            return area_centre(self.commune, catalogue.communes.geometry.iat[i],
+                               str(catalogue.communes["name"].iat[i]), keep_area=self.outline)
         i = catalogue.finess_row.get(self.finess)
         if i is None:
             raise QueryError(f"numéro FINESS inconnu / unknown FINESS number: {self.finess!r}")
@@ -712,20 +652,8 @@ class DistanceFilter(QueryFilter):
     def distances_km(self, catalogue: Catalogue) -> np.ndarray:
         """Distance of each row to the centre in km; NaN when not computed (no coordinates,
         another metric CRS, or, in outline mode, certainly beyond the radius)."""
-        c = self.centre(catalogue)
-        x, y = catalogue.x_m, catalogue.y_m
-        ok = (catalogue.epsg_m == c.epsg) & np.isfinite(x)
-        out = np.full(len(catalogue), np.nan)
-        if c.area is None:
-            d = np.hypot(x - c.x, y - c.y)
-            out[ok] = d[ok] / 1000.0
-            return out
-        r = self.radius_km * 1000.0
-        minx, miny, maxx, maxy = shapely.bounds(c.area)
-        cand = np.flatnonzero(ok & (x >= minx - r) & (x <= maxx + r) & (y >= miny - r) & (y <= maxy + r))
-        if len(cand):
-            out[cand] = shapely.distance(c.area, shapely.points(x[cand], y[cand])) / 1000.0
-        return out
+        return distances_km(self.centre(catalogue), catalogue.x_m, catalogue.y_m,
+                            catalogue.epsg_m, self.radius_km)
 
     def mask(self, catalogue: Catalogue) -> np.ndarray:
         return np.less_equal(self.distances_km(catalogue), self.radius_km)
@@ -773,5 +701,5 @@ class TextFilter(QueryFilter):
 
 
 __all__ = ["QueryFilter", "StatusFilter", "TerritoryFilter", "FamilyFilter", "CategoryFilter",
-           "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter", "Centre",
-           "metric_epsg_for", "specialty_capacity", "clean_for_display", "ACTIVITY_TYPE_ALIASES"]
+           "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter",
+           "specialty_capacity", "clean_for_display", "ACTIVITY_TYPE_ALIASES"]

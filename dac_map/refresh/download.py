@@ -38,7 +38,7 @@ from urllib.request import Request, urlopen
 import pyogrio
 
 from dac_map.errors import DacMapError, InputFormatError, InputMissingError
-from dac_map.parser import decode_bytes
+from dac_map.etl.parser import decode_bytes
 from dac_map.refresh.config import (
     KIND_BOUNDARIES,
     KIND_FINESS_EQUIPMENT,

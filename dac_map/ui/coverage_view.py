@@ -274,7 +274,7 @@ def _cached_name_pairs(path: str, mtime: float) -> frozenset[str]:
     names: list[str] = []
     for layer in (store.ESTABLISHMENTS, store.COMMUNES):
         try:
-            frame = store.read_layer(path, layer, columns=["name"], read_geometry=False)
+            frame = store.open_store(path).read_layer(layer, columns=["name"], read_geometry=False)
         except DacMapError:
             continue
         names.extend(str(v) for v in frame["name"].dropna())

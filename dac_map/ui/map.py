@@ -34,6 +34,7 @@ import shapely
 from branca.element import Element, MacroElement
 from jinja2 import Template
 
+from dac_map.codes import FINESS_PATTERN, departments_of
 from dac_map import settings
 
 #: Folder of the vendored Leaflet under ``static/vendor`` (see static/vendor/README.md).
@@ -56,7 +57,7 @@ SELECTED_COLOR = "#000000"
 TOOLTIP_FINESS_PREFIX = "N° FINESS "
 
 _HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-_FINESS_IN_TEXT = re.compile(r"FINESS\D{0,3}([0-9][0-9A-Z][0-9]{7})")
+_FINESS_IN_TEXT = re.compile(rf"FINESS\D{{0,3}}({FINESS_PATTERN})")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -192,7 +193,7 @@ def base_layers(catalogue, dac_id: str | None) -> BaseLayers:
     if len(communes):
         # the communes of the territory (not of its neighbours: their departments are drawn)
         own = {str(d) for d in str(catalogue.territories["departments"].iat[i] or "").split()}
-        dep_of = communes["code"].astype(str).map(lambda c: c[:3] if c.startswith("97") else c[:2])
+        dep_of = departments_of(communes["code"])
         sel = communes[dep_of.isin(own | near_codes).to_numpy()]
         if terr_geom is not None and not shapely.is_empty(terr_geom):
             shapely.prepare(terr_geom)

@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 
+from dac_map.codes import COMMUNE_PATTERN, department_of, is_commune, is_finess, metric_epsg_at
 from dac_map import settings
 from dac_map.query import (
     SORTS,
@@ -36,7 +37,6 @@ from dac_map.query import (
     TextFilter,
     fold_text,
 )
-from dac_map.query.filters import metric_epsg_for
 
 #: Value of ``dac`` for the national view (no territory filter).
 NATIONAL = "france"
@@ -47,8 +47,6 @@ MIN_RADIUS_KM = 0.5
 MAX_RADIUS_KM = 200.0
 MAX_TEXT = 200
 
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-_FINESS = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
 _CODE = re.compile(r"[0-9A-Za-z_\-]{1,40}")
 _POINT = re.compile(r"\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*[;, ]\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*")
 
@@ -187,7 +185,7 @@ def from_query_params(params: Mapping[str, object]) -> tuple[ViewState, list[str
     focus = _one(params, "etab")
     if focus:
         f = focus.strip().upper()
-        if _FINESS.fullmatch(f):
+        if is_finess(f):
             kw["focus"] = f
         else:
             warnings.append("N° FINESS du lien illisible : ignoré.")
@@ -298,11 +296,7 @@ def _point(text: str) -> tuple[float, float] | None:
         return None
     a, b = (float(g.replace(",", ".")) for g in m.groups())
     for lon, lat in ((a, b), (b, a)):  # "lon, lat" or, as copied from most map sites, "lat, lon"
-        if -180 <= lon <= 180 and -90 <= lat <= 90:
-            try:
-                metric_epsg_for(lon, lat)
-            except QueryError:
-                continue
+        if -180 <= lon <= 180 and -90 <= lat <= 90 and metric_epsg_at(lon, lat) is not None:
             return (lon, lat)
     return None
 
@@ -315,12 +309,12 @@ def resolve_near(text: str, catalogue, departments: Sequence[str] = ()) -> Near 
     if not t:
         return None
     up = t.upper()
-    if _COMMUNE.fullmatch(up):
+    if is_commune(up):
         return Near("commune", commune=up)
-    if _FINESS.fullmatch(up):
+    if is_finess(up):
         return Near("finess", finess=up)
     # "Abbeville (80001)" as shown in the commune list
-    m = re.fullmatch(r".*\(([0-9]{5}|2[AB][0-9]{3})\)\s*", up)
+    m = re.fullmatch(rf".*\(({COMMUNE_PATTERN})\)\s*", up)
     if m:
         return Near("commune", commune=m.group(1))
     pt = _point(t)
@@ -332,9 +326,7 @@ def resolve_near(text: str, catalogue, departments: Sequence[str] = ()) -> Near 
         names = communes["name"].astype(str).map(fold_text)
         hits = communes.loc[(names == folded).to_numpy(), "code"].astype(str).tolist()
         if hits:
-            def dep(c: str) -> str:
-                return c[:3] if c.startswith("97") else c[:2]
-            preferred = [c for c in hits if dep(c) in set(departments)]
+            preferred = [c for c in hits if department_of(c) in set(departments)]
             code = (preferred or hits)[0]
             note = None
             if len(hits) > 1:

@@ -17,9 +17,10 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from dac_map.codes import is_commune, is_department
 from dac_map import settings
 from dac_map.errors import InputFormatError, InputMissingError
-from dac_map.parser import read_text
+from dac_map.etl.parser import read_text
 
 #: Default locations of the shipped reference files.
 DEFAULT_CATEGORIES = settings.DATA_DIR / "nomenclatures" / (
@@ -170,11 +171,11 @@ def read_territories(path: str | Path = DEFAULT_TERRITORIES) -> pd.DataFrame:
         deps = [c for c in re.split(r"[\s,|]+", r["departements"]) if c]
         coms = [c for c in re.split(r"[\s,|]+", r["communes"]) if c]
         for c in deps:
-            if not re.fullmatch(r"[0-9]{2}|2[AB]|97[0-9]", c):
+            if not is_department(c):
                 raise InputFormatError(f"invalid department code {c!r}", path=p, line=line,
                                        field="departements")
         for c in coms:
-            if not re.fullmatch(r"[0-9]{5}|2[AB][0-9]{3}", c):
+            if not is_commune(c):
                 raise InputFormatError(f"invalid commune INSEE code {c!r}", path=p, line=line,
                                        field="communes")
         if not deps and not coms:

@@ -2,10 +2,10 @@
 
 Stages, each callable alone:
 
-1. raw read -> typed tables: :mod:`dac_map.parser` and :mod:`dac_map.reference`;
+1. raw read -> typed tables: :mod:`dac_map.etl.parser` and :mod:`dac_map.etl.reference`;
 2. typed -> domain tables: :func:`build_establishments`, :func:`build_equipment`,
    :func:`build_territories`;
-3. domain -> store: :func:`dac_map.store.write_store` (atomic).
+3. domain -> store: :meth:`dac_map.store.Store.write` (atomic).
 
 :func:`run_etl` chains them, reports progress and returns an :class:`EtlReport`.
 Row problems are skipped or kept-and-flagged and reported; file problems abort before
@@ -35,9 +35,10 @@ import pyproj
 import shapely
 
 from dac_map import __version__, settings, store
+from dac_map.codes import metric_epsgs
 from dac_map.errors import RowIssue, ValidationError
-from dac_map.layouts import OVERSEAS_DEPARTMENTS
-from dac_map.parser import (
+from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
+from dac_map.etl.parser import (
     EquipmentExtract,
     EstablishmentExtract,
     isin_text,
@@ -45,7 +46,7 @@ from dac_map.parser import (
     parse_equipment_text,
     parse_establishments,
 )
-from dac_map.reference import (
+from dac_map.etl.reference import (
     DEFAULT_ACTIVITIES,
     DEFAULT_CATEGORIES,
     DEFAULT_CATEGORY_FAMILIES,
@@ -152,7 +153,7 @@ def _project(x: np.ndarray, y: np.ndarray, epsg: np.ndarray, target: np.ndarray 
     out_x = np.full(len(x), np.nan)
     out_y = np.full(len(x), np.nan)
     target_arr = np.broadcast_to(np.asarray(target), (len(x),))
-    ok = np.isfinite(x) & np.isfinite(y) & (epsg > 0)
+    ok = np.isfinite(x) & np.isfinite(y) & (epsg > 0) & (target_arr > 0)
     pairs = pd.DataFrame({"s": epsg[ok], "t": target_arr[ok]}).drop_duplicates()
     for s, t in pairs.itertuples(index=False, name=None):
         m = ok & (epsg == s) & (target_arr == t)
@@ -288,7 +289,7 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
         lat[idx] = shapely.get_y(pts[found].to_numpy())
         precision[idx] = PRECISION_COMMUNE
 
-    metric = out["department"].map(settings.LOCAL_METRIC_CRS).fillna(2154).astype("int64").to_numpy()
+    metric = metric_epsgs(out["department"]).to_numpy()  # 0: no metric CRS known, not projected
     # Source coordinates already in the row's metric CRS are kept as given (no round trip).
     as_given = (epsg == metric) & (precision == PRECISION_ADDRESS)
     x_m, y_m = _project(lon, lat, np.where(np.isfinite(lon) & ~as_given, 4326, 0), metric)
@@ -456,16 +457,17 @@ def write_rejects(issues: list[RowIssue], path: Path) -> Path:
                      ["fichier", "ligne", "champ", "probleme", "action", "valeur"])
 
 
-def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
+def run_etl(inputs: EtlInputs, target: str | Path | None = None,
             progress: ProgressFn | None = None, rejects_path: Path | None = None) -> EtlReport:
-    """Run the whole ETL and atomically replace ``target``.
+    """Run the whole ETL and atomically replace the store ``target`` (a GeoPackage path;
+    default :data:`~dac_map.settings.STORE_PATH`, read at call time).
 
     Raises a :class:`~dac_map.errors.DacMapError` subclass on file problems or when more than
     :data:`~dac_map.settings.MAX_REJECT_SHARE` of the establishment lines are rejected; the
     previous store is then untouched.
     """
     say = progress or (lambda _msg: None)
-    target = Path(target)
+    target = Path(settings.STORE_PATH if target is None else target)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -588,7 +590,7 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
     if activities is not None:
         layers[store.ACTIVITIES] = activities
     say(f"Écriture du GeoPackage {target}")
-    store.write_store(layers, target, metadata)
+    store.open_store(target).write(layers, metadata)
     lap("write")
 
     rejects = None

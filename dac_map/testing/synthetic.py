@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from dac_map import settings
-from dac_map.layouts import EQUIPEMENTSOCIAL, GEOLOCALISATION, PROJECTIONS, STRUCTUREET
+from dac_map.etl.layouts import EQUIPEMENTSOCIAL, GEOLOCALISATION, PROJECTIONS, STRUCTUREET
 
 #: Extraction date written in the header and in ``geolocalisation.datemaj``.
 SOURCE_DATE = "2021-01-08"
@@ -865,7 +865,7 @@ def read_establishment_categories(path: str | Path, encoding: str = "latin-1") -
     """``nofinesset`` and ``categetab`` of the ``structureet`` lines of an extract (plain csv read).
 
     A light reader for scripts feeding :func:`write_equipment_extract`; the real parser is
-    :func:`dac_map.parser.parse_establishments`.
+    :func:`dac_map.etl.parser.parse_establishments`.
     """
     i_no = STRUCTUREET.fields.index("nofinesset") + 1
     i_cat = STRUCTUREET.fields.index("categetab") + 1
