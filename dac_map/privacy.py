@@ -149,7 +149,7 @@ def surnames() -> tuple[frozenset[str], frozenset[str]]:
 # --------------------------------------------------------------------------- numbers
 
 _SEP = r"[ ./_\-()]{1,3}"
-_GROUP = r"\d+(?:[ABab](?![^\W\d_]))?"
+_GROUP = r"\d+(?:[ABab](?![^\W\d_])\d*)?"
 _CHAIN = re.compile(rf"{_GROUP}(?:{_SEP}{_GROUP})*")
 _NIR = re.compile(r"[1-478]\d{4}(?:\d\d|2[AB])\d{6}(?:\d\d)?")
 _PHONE_FR = re.compile(r"(?:0|\+33|\+330|0033|00330)[1-9]\d{8}")
@@ -585,11 +585,13 @@ def find_personal_data(text: str, allowed_names: frozenset[str] = frozenset()) -
     for s, e in _name_spans(t, allowed_names):
         if not any(es <= s and e <= ee for es, ee in emails):
             raw.append(("name", s, e))
-    out = set()
-    for kind, s, e in raw:
-        if e <= s:
-            continue
-        out.add(Finding(kind, index[s], index[e - 1] + 1))
+    merged: list[list] = []  # overlapping findings of one kind become one
+    for kind, s, e in sorted((r for r in raw if r[2] > r[1]), key=lambda r: (r[0], r[1], r[2])):
+        if merged and merged[-1][0] == kind and s <= merged[-1][2]:
+            merged[-1][2] = max(merged[-1][2], e)
+        else:
+            merged.append([kind, s, e])
+    out = [Finding(kind, index[s], index[e - 1] + 1) for kind, s, e in merged]
     return sorted(out, key=lambda f: (f.start, f.end, KINDS.index(f.kind)))
 
 

@@ -128,6 +128,20 @@ UNMET_RETENTION_MONTHS = int(_env("UNMET_RETENTION_MONTHS", "24"))
 #: Folder of the ARS reports (HTML, CSV) and of their JSON snapshots (changes since last report).
 REPORTS_DIR = Path(_env("REPORTS_DIR", str(DATA_DIR / "reports")))
 
+# --------------------------------------------------------------------------- downloads (dac_map.refresh)
+# Defaults of the [download] keys of a refresh configuration (the configuration file wins).
+
+#: Total time one source may take to download, in seconds, every attempt and wait included:
+#: a server that sends a few bytes now and then cannot hold the refresh lock for hours.
+DOWNLOAD_DEADLINE_S = float(_env("DOWNLOAD_DEADLINE_S", "1800"))
+
+#: Slowest accepted download, in bytes per second, averaged over DOWNLOAD_RATE_WINDOW_S
+#: (0 = no minimum). Slower: the attempt is abandoned (and retried/resumed within the deadline).
+DOWNLOAD_MIN_BYTES_PER_S = float(_env("DOWNLOAD_MIN_BYTES_PER_S", "2048"))
+
+#: Window of the throughput measure, in seconds (also the grace period of each connection).
+DOWNLOAD_RATE_WINDOW_S = float(_env("DOWNLOAD_RATE_WINDOW_S", "20"))
+
 # --------------------------------------------------------------------------- app (dac_map.ui)
 
 #: URL prefix of the vendored front-end assets (Leaflet...), as seen from the map iframe. The

@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 import time
 import traceback
@@ -46,6 +47,7 @@ from pathlib import Path
 
 from dac_map import __version__, settings, store
 from dac_map.errors import DacMapError, LockedError, StoreError, ValidationError
+from dac_map.paths import safe_join, safe_name
 from dac_map.etl import EtlInputs, run_etl
 from dac_map.refresh.config import RefreshConfig
 from dac_map.refresh.diff import ChangeReport, compare_stores, write_changes_layer, write_reports
@@ -68,6 +70,9 @@ STATUS_HELD = "held"
 HOLD_FILE = "hold.json"
 
 VERSION_PREFIX = "dac_map-"
+#: A version identifier: what :func:`new_version_id` and :func:`archive_current` create. Only
+#: such identifiers address a version (``--rollback``, the store's ``refresh_version``).
+VERSION_ID = re.compile(rf"{VERSION_PREFIX}\d{{8}}T\d{{6}}Z(?:_\d{{2,}})?(?:-archive\d*)?")
 _REFERENCE_INPUTS = ("territories", "categories", "families", "category_families",
                      "disciplines", "activities")
 _COMPANIONS = (".rejets.csv", ".changements.md", ".changements.html", ".changements.csv")
@@ -193,6 +198,8 @@ def archive_current(current: Path, meta: dict[str, object] | None, versions_dir:
         return None
     digest = sha256_file(current)
     vid = meta.get("refresh_version") if meta else None
+    if not (isinstance(vid, str) and VERSION_ID.fullmatch(vid)):
+        vid = None  # read from the store's metadata: only a valid identifier names a file
     candidates = [versions_dir / f"{vid}.gpkg"] if isinstance(vid, str) else []
     for cand in candidates:
         if cand.is_file() and cand.stat().st_size == current.stat().st_size \
@@ -619,7 +626,8 @@ def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None
     try:
         with RefreshLock(config.store.lock_file):
             vid = version[:-len(".gpkg")] if version.endswith(".gpkg") else version
-            path = config.store.versions_dir / f"{vid}.gpkg"
+            safe_name(vid, pattern=VERSION_ID, what="version (attendu dac_map-AAAAMMJJTHHMMSSZ)")
+            path = safe_join(config.store.versions_dir, f"{vid}.gpkg", what="version")
             if not path.is_file():
                 known = ", ".join(p.name[:-5] for p in list_version_files(config.store.versions_dir))
                 raise StoreError(f"no kept version {vid!r} (kept: {known or 'none'})",
