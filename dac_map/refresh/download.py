@@ -314,6 +314,7 @@ def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar,
         bar.update(received, total)
         first = mode == "wb"
         window_t, window_bytes = time.monotonic(), received
+        head = b""
         try:
             with open(part, mode) as f:
                 while True:
@@ -326,15 +327,25 @@ def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar,
                     if now - window_t >= policy.rate_window_s:
                         rate = (received + len(chunk) - window_bytes) / (now - window_t)
                         if rate < policy.min_bytes_per_s:
-                            f.write(chunk)
+                            if not first:
+                                f.write(chunk)  # kept for the resumed attempt
                             raise _Retry(f"too slow: {rate:.0f} bytes/s over {now - window_t:.0f} s "
                                          f"(minimum {policy.min_bytes_per_s:g})")
                         window_t, window_bytes = now, received + len(chunk)
+                    if first:  # check the head once two lines (or 64 KiB, or all) are in
+                        head += chunk
+                        received += len(chunk)
+                        if chunk and head.count(b"\n") < 2 and len(head) < _HEAD:
+                            continue
+                        check_head(source.kind, head, url, source.name)
+                        first = False
+                        f.write(head)
+                        bar.update(received, total)
+                        if not chunk:
+                            break
+                        continue
                     if not chunk:
                         break
-                    if first:
-                        check_head(source.kind, chunk, url, source.name)
-                        first = False
                     f.write(chunk)
                     received += len(chunk)
                     bar.update(received, total)
