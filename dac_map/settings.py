@@ -17,16 +17,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The installed package (read only: dac-map never writes into it).
 PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"DAC_MAP_{name}", default)
 
 
-#: Folder of the shipped reference and demo data.
-DATA_DIR = Path(_env("DATA_DIR", str(PROJECT_DIR / "data")))
+def _project_dir() -> Path:
+    """The source checkout dac-map runs from (the folder holding ``pyproject.toml`` and
+    ``data/`` beside the package: ``make install`` is an editable install), else the current
+    directory (a regular install puts the package in site-packages, where nothing may be
+    written)."""
+    root = PACKAGE_DIR.parent
+    if (root / "pyproject.toml").is_file() and (root / "data").is_dir():
+        return root
+    return Path.cwd().resolve()
+
+
+#: The project folder: the source checkout, or the current directory for a regular install.
+PROJECT_DIR = _project_dir()
+
+#: Folder of the data: the shipped reference and demo data (read) and, by default, the built
+#: store, the unmet-need log and the reports (written). Default: ``data/`` of the checkout, or
+#: ``./data`` of the current directory for a regular (non-editable) install; never inside the
+#: package. Set ``DAC_MAP_DATA_DIR`` to use another folder (it must hold a copy of the
+#: checkout's ``data/`` reference files for the ETL and the demo).
+DATA_DIR = Path(_env("DATA_DIR", str(PROJECT_DIR / "data"))).expanduser()
 
 #: The GeoPackage the app reads and the ETL writes by default.
 STORE_PATH = Path(_env("STORE", str(DATA_DIR / "build" / "dac_map.gpkg")))
