@@ -2,7 +2,10 @@
 hand-labelled corpus of coordinator comments (tests/fixtures/privacy/), plus the speed of the
 check.
 
-    .venv/bin/python benchmarks/bench_privacy.py [--show-errors]
+    .venv/bin/python benchmarks/bench_privacy.py [--show-errors] [--baseline REV]
+
+``--baseline REV`` also measures, in the same run, the detector that lived in
+``dac_map/coverage/unmet.py`` at git revision REV (e.g. the commit before dac_map/privacy.py).
 
 Targets (issue 10): recall 100 % on NIR, dates, phones and e-mails, >= 95 % on names; at most
 3 % of the clean comments refused. The labels are written by hand, never produced by the code.
@@ -11,9 +14,13 @@ Targets (issue 10): recall 100 % on NIR, dates, phones and e-mails, >= 95 % on n
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "privacy"
@@ -34,47 +41,89 @@ def load_corpus() -> tuple[list[str], list[tuple[frozenset[str], str]]]:
     return clean, identifying
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--show-errors", action="store_true", help="print the misses and false alarms")
-    args = ap.parse_args()
-    t0 = time.perf_counter()
-    from dac_map.privacy import KINDS, personal_data_kinds
-    personal_data_kinds("Mme Dupont")  # loads the name lists
-    import_s = time.perf_counter() - t0
-    clean, identifying = load_corpus()
-    print(f"Corpus: {len(clean)} clean comments, {len(identifying)} identifying comments "
-          f"({len(clean) + len(identifying)} in all)")
+def load_baseline(rev: str) -> Callable[[str], tuple[str, ...]]:
+    """``detect_personal_data`` of dac_map/coverage/unmet.py at git revision ``rev``."""
+    root = CORPUS.parent.parent.parent
+    folder = Path(tempfile.mkdtemp(prefix="bench-privacy-"))
+
+    def show(path: str) -> str:
+        return subprocess.run(["git", "-C", str(root), "show", f"{rev}:{path}"], check=True,
+                              capture_output=True, text=True).stdout
+
+    (folder / "firstnames_baseline.py").write_text(show("dac_map/coverage/firstnames.py"))
+    src = show("dac_map/coverage/unmet.py").replace(
+        "from dac_map.coverage.firstnames import FIRST_NAMES",
+        "from firstnames_baseline import FIRST_NAMES")
+    (folder / "unmet_baseline.py").write_text(src)
+    sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location("unmet_baseline", folder / "unmet_baseline.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["unmet_baseline"] = module
+    spec.loader.exec_module(module)
+    return module.detect_personal_data
+
+
+def measure(detect: Callable[[str], tuple[str, ...]], clean: list[str],
+            identifying: list[tuple[frozenset[str], str]], show_errors: bool
+            ) -> tuple[bool, float]:
+    """Print recall per kind and false positives of ``detect``; return (targets met, median
+    seconds per comment)."""
+    from dac_map.privacy import KINDS
+
     ok = True
     print(f"{'kind':<7}{'labelled':>10}{'detected':>10}{'recall':>9}{'target':>9}")
     for kind in KINDS:
         rows = [text for kinds, text in identifying if kind in kinds]
-        hits = [text for text in rows if kind in personal_data_kinds(text)]
+        hits = [text for text in rows if kind in detect(text)]
         recall = len(hits) / len(rows) if rows else 1.0
         ok &= recall >= TARGETS[kind]
         print(f"{kind:<7}{len(rows):>10}{len(hits):>10}{recall:>9.1%}{TARGETS[kind]:>9.0%}")
-        if args.show_errors:
+        if show_errors:
             for text in rows:
                 if text not in hits:
                     print(f"   MISSED {kind}: {text}")
-    refused = [(text, personal_data_kinds(text)) for text in clean]
+    refused = [(text, detect(text)) for text in clean]
     refused = [(text, k) for text, k in refused if k]
     rate = len(refused) / len(clean)
     ok &= rate <= MAX_FALSE_POSITIVE_RATE
     print(f"false positives on clean comments: {len(refused)}/{len(clean)} = {rate:.1%} "
           f"(target <= {MAX_FALSE_POSITIVE_RATE:.0%})")
-    if args.show_errors:
+    if show_errors:
         for text, k in refused:
             print(f"   FALSE ALARM {','.join(k)}: {text}")
+    stopped = sum(bool(detect(t)) for _k, t in identifying) / len(identifying)
+    print(f"identifying comments refused (any kind): {stopped:.1%}")
     texts = clean + [t for _k, t in identifying]
     times = []
     for _ in range(5):
         t1 = time.perf_counter()
         for text in texts:
-            personal_data_kinds(text)
+            detect(text)
         times.append((time.perf_counter() - t1) / len(texts))
-    print(f"check speed: median {statistics.median(times) * 1e6:.0f} µs per comment "
-          f"(5 runs of {len(texts)}); import + name lists {import_s * 1000:.0f} ms")
+    return ok, statistics.median(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--show-errors", action="store_true", help="print the misses and false alarms")
+    ap.add_argument("--baseline", metavar="REV", help="also measure the detector of unmet.py at REV")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    from dac_map.privacy import personal_data_kinds
+    personal_data_kinds("Mme Dupont")  # loads the name lists
+    import_s = time.perf_counter() - t0
+    clean, identifying = load_corpus()
+    print(f"Corpus: {len(clean)} clean comments, {len(identifying)} identifying comments "
+          f"({len(clean) + len(identifying)} in all)")
+    print("\n== dac_map.privacy ==")
+    ok, per_comment = measure(personal_data_kinds, clean, identifying, args.show_errors)
+    print(f"check speed: median {per_comment * 1e6:.0f} µs per comment (5 runs); "
+          f"import + name lists {import_s * 1000:.0f} ms")
+    if args.baseline:
+        print(f"\n== baseline: dac_map/coverage/unmet.py at {args.baseline} ==")
+        _ok, base = measure(load_baseline(args.baseline), clean, identifying, args.show_errors)
+        print(f"check speed: median {base * 1e6:.0f} µs per comment; new/baseline = "
+              f"{per_comment / base:.1f}x")
     print("TARGETS MET" if ok else "TARGETS NOT MET")
     return 0 if ok else 1
 

@@ -139,3 +139,32 @@ def test_cli_purge_and_export(tmp_path, monkeypatch):
 def test_purge_of_a_missing_log_creates_nothing(tmp_path):
     assert purge_unmet_needs(tmp_path / "none.sqlite", 12) == 0
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def _form_app(db: str) -> None:
+    from dac_map.ui.coverage_view import render_unmet_need_button
+
+    render_unmet_need_button("Famille : Personnes âgées — hébergement",
+                             {"families": ["pa_hebergement"]}, "DAC-80", "80021", db_path=db,
+                             store_path=None, allowed_names=frozenset())
+
+
+def test_form_records_the_chosen_reason_and_refuses_obfuscated_data(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    db = str(tmp_path / "u.sqlite")
+    at = AppTest.from_function(_form_app, kwargs={"db": db}, default_timeout=20).run()
+    assert not at.exception
+    reason = at.selectbox(key="unmet_reason")
+    assert reason.value == "other" and reason.options[:2] == [REASONS["no_resource"],
+                                                              REASONS["no_capacity"]]
+    assert at.text_area[0].max_chars == settings.UNMET_COMMENT_MAX_CHARS
+    reason.select("too_far")
+    at.text_area[0].input("famille GIRARD, tél 06.12.34.56.78")
+    at.button[0].click().run()
+    assert at.error and "Enregistrement refusé" in at.error[0].value
+    assert "06.12" not in at.error[0].value  # the refusal never repeats the data
+    at.text_area[0].input("")
+    at.button[0].click().run()
+    assert at.success and not at.error
+    assert list(list_unmet_needs(db)["reason"]) == ["too_far"]
