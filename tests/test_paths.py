@@ -93,3 +93,4 @@ def test_rollback_refuses_a_version_that_is_a_link_out_of_the_folder(tmp_path, c
     result = rollback(config, "dac_map-20240101T000000Z")
     assert result.exit_code == 2
     assert config.store.current.read_bytes() == b"the served store"
+

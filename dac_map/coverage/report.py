@@ -35,6 +35,7 @@ from dac_map.coverage.indicators import (
 )
 from dac_map.coverage.population import PopulationTable
 from dac_map.coverage.unmet import list_unmet_needs, unmet_needs_summary
+from dac_map.paths import safe_join
 from dac_map.tabular import csv_bytes, write_bytes
 
 SNAPSHOT_VERSION = 1
@@ -520,7 +521,7 @@ def write_report(report: ArsReport, reports_dir: str | Path = settings.REPORTS_D
     folder = Path(reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.fromisoformat(report.generated_at).strftime("%Y%m%dT%H%M%SZ")
-    base = folder / f"rapport_{_slug(report.dac_id)}_{stamp}"
+    base = safe_join(folder, f"rapport_{_slug(report.dac_id)}_{stamp}", what="rapport")
     paths = ReportFiles(base.with_suffix(".html"), base.with_suffix(".csv"), base.with_suffix(".json"))
     paths.html.write_text(render_html(report), encoding="utf-8")
     write_bytes(paths.csv, render_csv(report))
