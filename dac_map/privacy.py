@@ -155,6 +155,9 @@ _NIR = re.compile(r"[1-478]\d{4}(?:\d\d|2[AB])\d{6}(?:\d\d)?")
 _PHONE_FR = re.compile(r"(?:0|\+33|\+330|0033|00330)[1-9]\d{8}")
 _PHONE_INTL = re.compile(r"\+[1-9]\d{7,13}")
 _DATE_SEPS = set("/.-_")
+#: Words that announce a phone number: then 9 digits without the leading 0 are one too.
+_PHONE_WORDS = re.compile(r"(?:t[ée]l[ée]?(?:phone)?|portable|mobile|fixe|joignable|appeler|"
+                          r"rappeler|num[ée]ro|n°|gsm|sms)\W{0,6}$", re.IGNORECASE)
 
 
 def _valid_dmy(d: str, m: str, y: str) -> bool:
@@ -191,6 +194,7 @@ def _number_findings(t: str) -> list[tuple[str, int, int]]:
         n = len(groups)
         used = [False] * n
         plus = chain.start() > 0 and t[chain.start() - 1] == "+"
+        announced = bool(_PHONE_WORDS.search(t[max(0, chain.start() - 30):chain.start()]))
         windows = sorted(((i, j) for i in range(n) for j in range(i, min(n, i + 16))),
                          key=lambda w: (-(sum(len(groups[k][0]) for k in range(w[0], w[1] + 1))), w[0]))
         for i, j in windows:
@@ -202,7 +206,8 @@ def _number_findings(t: str) -> list[tuple[str, int, int]]:
             if _NIR.fullmatch(text):
                 kind = "nir"
             elif text.isdigit() and (_PHONE_FR.fullmatch(lead + text)
-                                     or (lead and _PHONE_INTL.fullmatch(lead + text))):
+                                     or (lead and _PHONE_INTL.fullmatch(lead + text))
+                                     or (announced and i == 0 and re.fullmatch(r"[1-9]\d{8}", text))):
                 kind = "phone"
             elif _date_window([g for g, _s, _e in groups[i:j + 1]],
                               [t[groups[k][2]:groups[k + 1][1]] for k in range(i, j)]):
@@ -341,6 +346,10 @@ apres avant depuis entree admission admis nouveau nouvelle nouvelles situation s
 precaire isole isolee seule seul aidant aidante famille patient patiente tres plus moins
 hyperlink formula excel calc cmd somme total import export choisir
 """.split())
+#: First names that are also everyday lower-case words.
+_LOWER_WORD_FIRST_NAMES = frozenset("""
+pierre rose france olivier
+""".split())
 _SENTENCE_END = ".!?\n;:"
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
@@ -448,6 +457,10 @@ def _name_spans(t: str, allowed: frozenset[str]) -> list[tuple[int, int]]:
         nxt = toks[i + 1] if i + 1 < n else None
         # 1. civility + name: "Mme Dupont", "M. Jean Martin", "mme dupont", "monsieur X",
         #    "Mr et Mme Chevalier", "Mme veuve Renaud"
+        if w in _CIVILITIES and w != "m" and i > 0 and _gap(t, toks[i - 1], tok).strip() == "(" \
+                and _is_title(toks[i - 1].text) and toks[i - 1].folded not in _ACRONYMS:
+            add(i - 1, i)  # "Zwiebelmann (Mme)"
+            continue
         is_civ = w in _CIVILITIES and (w != "m" or tok.text == "M")
         if is_civ and w == "m":
             is_civ = nxt is not None and (t[tok.end:tok.end + 1] == "." or _is_title(nxt.text))
@@ -504,6 +517,11 @@ def _name_spans(t: str, allowed: frozenset[str]) -> list[tuple[int, int]]:
         if f"{a.folded} {b.folded}" in double and _is_title(a.text) and _is_title(b.text):
             if not _after_place(t, toks, i) and not pair_allowed(i):
                 add(i, i + 1)
+            continue
+        if a.text.islower() and b.text.islower() and a.folded in first_names() \
+                and a.folded not in _LOWER_WORD_FIRST_NAMES and _is_surname(b) \
+                and b.folded not in _COMMON_WORD_SURNAMES and not _after_place(t, toks, i):
+            add(i, i + 1)  # "jean dupont" typed in lower case
             continue
         first_last = _is_first_name(a.text) and _is_title(b.text) and b.folded not in _ACRONYMS \
             and b.folded not in _PLACE_WORDS and not _place_compound(b)

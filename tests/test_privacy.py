@@ -302,3 +302,22 @@ def test_detection_never_crashes_and_spans_are_in_bounds(text):
         assert 0 <= f.start < f.end <= len(text) and f.kind in privacy.KINDS
     t, index = normalise(text)
     assert len(index) == len(t) and all(0 <= i < len(text) for i in index)
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("tél 6 12 34 56 78", "phone"),               # announced, without the leading 0
+    ("Zwiebelmann (Mme) refuse", "name"),
+    ("jean dupont refuse l'aide", "name"),         # typed in lower case
+    ("mr.dupont refuse", "name"),
+    ("M.Dupont refuse", "name"),
+    ("Mme Ｄupont", "name"),                       # full-width capital
+    ("Mme N'Diaye", "name"),
+    ("MR DUPONT", "name"),
+    ("N°SS 1.85.05.78.006.084.36", "nir"),
+    ("NIR: 1 85 05 78 006 084 - 36", "nir"),
+    ("(+33) 6 12 34 56 78", "phone"),
+    ("12／03／1938", "date"),
+    ("jean.dupont at gmail.com", "email"),
+])
+def test_more_variants(text, kind):
+    assert kind in personal_data_kinds(text)
