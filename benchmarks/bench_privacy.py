@@ -41,6 +41,21 @@ def load_corpus() -> tuple[list[str], list[tuple[frozenset[str], str]]]:
     return clean, identifying
 
 
+def real_names() -> tuple[list[str], list[str]]:
+    """Real establishment names (FINESS extract) and commune names shipped in data/."""
+    import csv
+    import json
+
+    data = CORPUS.parent.parent.parent / "data"
+    with open(data / "finess" / "RECONSTRUCTED_etalab-cs1100507-stock-20210108_dep80_dep46.csv",
+              encoding="latin-1", newline="") as f:
+        establishments = [row[3] for row in csv.reader(f, delimiter=";")
+                          if row and row[0] == "structureet"]
+    communes = [feat["properties"]["nom"] for name in ("communes-80-somme", "communes-46-lot")
+                for feat in json.loads((data / "geo" / f"{name}.geojson").read_text("utf-8"))["features"]]
+    return establishments, communes
+
+
 def load_baseline(rev: str) -> Callable[[str], tuple[str, ...]]:
     """``detect_personal_data`` of dac_map/coverage/unmet.py at git revision ``rev``."""
     root = CORPUS.parent.parent.parent
@@ -93,6 +108,12 @@ def measure(detect: Callable[[str], tuple[str, ...]], clean: list[str],
             print(f"   FALSE ALARM {','.join(k)}: {text}")
     stopped = sum(bool(detect(t)) for _k, t in identifying) / len(identifying)
     print(f"identifying comments refused (any kind): {stopped:.1%}")
+    establishments, communes = real_names()
+    est = sum(bool(detect(f"Pas de place à {n}")) for n in establishments)
+    com = sum(bool(detect(f"{c} : aucun SSIAD")) for c in communes)
+    print(f"real names flagged as people: {est}/{len(establishments)} establishments "
+          f"({est / len(establishments):.1%}), {com}/{len(communes)} communes "
+          f"({com / len(communes):.1%})")
     texts = clean + [t for _k, t in identifying]
     times = []
     for _ in range(5):

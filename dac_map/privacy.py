@@ -351,6 +351,8 @@ _LOWER_WORD_FIRST_NAMES = frozenset("""
 pierre rose france olivier
 """.split())
 _SENTENCE_END = ".!?\n;:"
+#: Between two words in capitals a full stop is an abbreviation ("TRAV. MIGR."), not an end.
+_HARD_END = "!?\n;:"
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
@@ -413,6 +415,29 @@ def _after_place(t: str, toks: list[_Tok], i: int) -> bool:
     return False
 
 
+def _caps_neighbour(t: str, toks: list[_Tok], i: int) -> bool:
+    """Token ``i`` sits next to another word in capitals (no sentence end between): part of a
+    name copied in capitals from the registry ("IME ADAPEI80 AMIENS"), not a lone surname."""
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(toks) and toks[j].text.isupper():
+            a, b = (toks[j], toks[i]) if j < i else (toks[i], toks[j])
+            if not any(c in _HARD_END for c in t[a.end:b.start]):
+                return True
+    return False
+
+
+def _in_caps_institution(t: str, toks: list[_Tok], i: int) -> bool:
+    """Token ``i`` is in a run of words in capitals that starts with a place / institution word or
+    an acronym ("PHARMACIE DEBERLY - LAURENT", "SESSAD ADAPEI80 ALBERT")."""
+    k = i - 1
+    while k >= 0 and i - k <= 6 and toks[k].text.isupper() and \
+            not any(c in _HARD_END for c in t[toks[k].end:toks[k + 1].start]):
+        if toks[k].folded in _PLACE_WORDS or toks[k].folded in _ACRONYMS:
+            return True
+        k -= 1
+    return False
+
+
 def _place_compound(tok: _Tok) -> bool:
     parts = tok.folded.split("-")
     return len(parts) > 1 and any(p in _PLACE_PARTS for p in parts)
@@ -463,7 +488,9 @@ def _name_spans(t: str, allowed: frozenset[str]) -> list[tuple[int, int]]:
             continue
         is_civ = w in _CIVILITIES and (w != "m" or tok.text == "M")
         if is_civ and w == "m":
-            is_civ = nxt is not None and (t[tok.end:tok.end + 1] == "." or _is_title(nxt.text))
+            is_civ = nxt is not None and (t[tok.end:tok.end + 1] == "." or _is_title(nxt.text)) \
+                and not (tok.start > 0 and t[tok.start - 1] == ".")  # "S.A.M.S.A.H", "M.J.P.M."
+            is_civ = is_civ and not re.match(r"\.[A-Z]\.", t[tok.end:tok.end + 3])
         if is_civ and (w != "me") and nxt is not None:
             if _after_place(t, toks, i):
                 continue
@@ -542,6 +569,8 @@ def _name_spans(t: str, allowed: frozenset[str]) -> list[tuple[int, int]]:
             continue
         if _after_place(t, toks, i):
             continue
+        if _is_upper_word(tok.text) and _in_caps_institution(t, toks, i):
+            continue
         if i > 0 and toks[i - 1].folded in _PLACE_PREPOSITIONS and \
                 not any(c in _SENTENCE_END + "," for c in _gap(t, toks[i - 1], tok)):
             continue
@@ -562,7 +591,8 @@ def _name_spans(t: str, allowed: frozenset[str]) -> list[tuple[int, int]]:
         if any(p in _ACRONYMS or p in _PLACE_WORDS or p in _EPONYMS or p in _CAPS_WORDS
                for p in parts):
             continue
-        if sum(c in "aeiouy" for c in tok.folded) < 2 or _after_place(t, toks, i):
+        if sum(c in "aeiouy" for c in tok.folded) < 2 or _after_place(t, toks, i) \
+                or _caps_neighbour(t, toks, i):
             continue
         if lone_allowed(i) or pair_allowed(i) or (i > 0 and pair_allowed(i - 1)):
             continue
