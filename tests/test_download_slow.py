@@ -29,37 +29,35 @@ def dest(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_slow_drip_hits_the_total_deadline(tmp_path, dest):
-    """4 bytes every 0.1 s never trips the 5 s read timeout; the 1.5 s deadline stops it."""
-    policy = DownloadSettings(raw_dir=tmp_path, timeout_s=5, retries=3, backoff_s=0.01,
-                              backoff_max_s=0.01, min_bytes=10, deadline_s=1.5,
-                              min_bytes_per_s=0, rate_window_s=60)
+def _drip(tmp_path: Path, dest: Path, **limits) -> tuple[InputMissingError, float, int]:
+    """Fetch from a server sending 4 bytes every 0.1 s (a 5 s read timeout never trips):
+    the error, the seconds it took and the number of requests."""
+    policy = DownloadSettings(raw_dir=tmp_path, timeout_s=5, backoff_s=0.01, backoff_max_s=0.01,
+                              min_bytes=10, **limits)
     with LocalServer() as srv:
         url = srv.route("/slow.csv", BODY, mode="drip", drip_bytes=4, drip_interval_s=0.1)
         t0 = time.monotonic()
         with pytest.raises(InputMissingError) as exc:
             fetch(_src(url), dest, policy)
-        elapsed = time.monotonic() - t0
-    assert 1.4 <= elapsed < 4.0  # the deadline, not the size of the body (~2.5 KB = 60 s)
-    assert "deadline" in str(exc.value) and "deadline_s" in str(exc.value)
+        return exc.value, time.monotonic() - t0, srv.routes["/slow.csv"].hits
+
+
+def test_a_slow_drip_hits_the_total_deadline(tmp_path, dest):
+    """No minimum throughput: the 1.5 s deadline stops the transfer (the body, ~2.5 KB, would
+    take a minute)."""
+    err, elapsed, _hits = _drip(tmp_path, dest, retries=3, deadline_s=1.5, min_bytes_per_s=0,
+                                rate_window_s=60)
+    assert 1.4 <= elapsed < 4.0
+    assert "deadline" in str(err) and "deadline_s" in str(err)
     assert dest.read_bytes() == OLD  # the last good file is untouched
 
 
 def test_a_slow_drip_is_abandoned_below_the_minimum_throughput(tmp_path, dest):
-    """40 bytes/s < 1000 bytes/s over a 0.5 s window: each attempt is abandoned early, and the
-    retries stop when the deadline comes."""
-    policy = DownloadSettings(raw_dir=tmp_path, timeout_s=5, retries=2, backoff_s=0.01,
-                              backoff_max_s=0.01, min_bytes=10, deadline_s=30,
-                              min_bytes_per_s=1000, rate_window_s=0.5)
-    with LocalServer() as srv:
-        url = srv.route("/slow.csv", BODY, mode="drip", drip_bytes=4, drip_interval_s=0.1)
-        t0 = time.monotonic()
-        with pytest.raises(InputMissingError) as exc:
-            fetch(_src(url), dest, policy)
-        elapsed = time.monotonic() - t0
-        attempts = srv.routes["/slow.csv"].hits
-    assert "too slow" in str(exc.value) and "3 attempt(s)" in str(exc.value)
-    assert attempts == 3 and elapsed < 6.0
+    """40 bytes/s < 1000 bytes/s over a 0.5 s window: each attempt is abandoned early."""
+    err, elapsed, hits = _drip(tmp_path, dest, retries=2, deadline_s=30, min_bytes_per_s=1000,
+                               rate_window_s=0.5)
+    assert "too slow" in str(err) and "3 attempt(s)" in str(err)
+    assert hits == 3 and elapsed < 6.0
     assert dest.read_bytes() == OLD
 
 
