@@ -173,7 +173,10 @@ def _date_window(groups: list[str], seps: list[str]) -> bool:
     if len(groups) != 3 or any(not g.isdigit() for g in groups):
         return False
     a, b, c = groups
-    symbol = any(ch in _DATE_SEPS for s in seps for ch in s)
+    marked = [any(ch in _DATE_SEPS for ch in s) for s in seps]
+    if any(marked) and not all(marked):
+        return False  # "1/01 30": a date's separators are all symbols or all spaces
+    symbol = all(marked)
     if _valid_dmy(a, b, c):
         return symbol or len(c) == 4
     if len(a) == 4 and 1890 <= int(a) <= 2099 and len(c) <= 2:
@@ -187,38 +190,43 @@ def _single_group_date(g: str) -> bool:
 
 
 def _number_findings(t: str) -> list[tuple[str, int, int]]:
+    """NIR, phones and numeric dates in the digit chains of ``t``. Every window of consecutive
+    groups is tried, longest first; a NIR takes its groups from every other reading, whereas a
+    phone and a date may overlap ("01/01/1900 17" is reported as both: refusing is what counts)."""
     found: list[tuple[str, int, int]] = []
     for chain in _CHAIN.finditer(t):
         groups = [(m.group(0).upper(), chain.start() + m.start(), chain.start() + m.end())
                   for m in re.finditer(_GROUP, chain.group(0))]
         n = len(groups)
-        used = [False] * n
+        used = {"nir": [False] * n, "phone": [False] * n, "date": [False] * n}
         plus = chain.start() > 0 and t[chain.start() - 1] == "+"
         announced = bool(_PHONE_WORDS.search(t[max(0, chain.start() - 30):chain.start()]))
         windows = sorted(((i, j) for i in range(n) for j in range(i, min(n, i + 16))),
                          key=lambda w: (-(sum(len(groups[k][0]) for k in range(w[0], w[1] + 1))), w[0]))
         for i, j in windows:
-            if any(used[i:j + 1]):
+            if any(used["nir"][i:j + 1]):
                 continue
             text = "".join(g for g, _s, _e in groups[i:j + 1])
             lead = "+" if (i == 0 and plus) else ""
-            kind = None
-            if _NIR.fullmatch(text):
-                kind = "nir"
-            elif text.isdigit() and (_PHONE_FR.fullmatch(lead + text)
-                                     or (lead and _PHONE_INTL.fullmatch(lead + text))
-                                     or (announced and i == 0 and re.fullmatch(r"[1-9]\d{8}", text))):
-                kind = "phone"
-            elif _date_window([g for g, _s, _e in groups[i:j + 1]],
-                              [t[groups[k][2]:groups[k + 1][1]] for k in range(i, j)]):
-                kind = "date"
-            elif i == j and _single_group_date(text):
-                kind = "date"
-            if kind:
+            kinds = []
+            if _NIR.fullmatch(text) and not lead:  # "+33..." is a phone, never a NIR
+                kinds.append("nir")
+            else:
+                if text.isdigit() and (_PHONE_FR.fullmatch(lead + text)
+                                       or (lead and _PHONE_INTL.fullmatch(lead + text))
+                                       or (announced and i == 0 and re.fullmatch(r"[1-9]\d{8}", text))):
+                    kinds.append("phone")
+                if _date_window([g for g, _s, _e in groups[i:j + 1]],
+                                [t[groups[k][2]:groups[k + 1][1]] for k in range(i, j)]) \
+                        or (i == j and _single_group_date(text)):
+                    kinds.append("date")
+            for kind in kinds:
+                if any(used[kind][i:j + 1]):
+                    continue
                 for k in range(i, j + 1):
-                    used[k] = True
-                start = groups[i][1] - (1 if lead else 0)
-                found.append((kind, start, groups[j][2]))
+                    used[kind][k] = True
+                found.append((kind, groups[i][1] - (1 if lead and kind == "phone" else 0),
+                              groups[j][2]))
     return found
 
 
