@@ -107,3 +107,42 @@ def metric_epsg_at(lon: float, lat: float) -> int | None:
         if w <= lon <= e and s <= lat <= n:
             return code
     return None
+
+
+# --------------------------------------------------------------------------- primary territory
+
+def _code_list(value: object) -> list[str]:
+    """A territory's codes: a list, or the store's space-separated text."""
+    if isinstance(value, str):
+        return value.split()
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return []
+
+
+def assign_territory(department, commune, territories):
+    """Primary DAC territory of each row, the one rule of the ETL (``dac_id`` of each
+    establishment) and of the coverage indicators (the communes of a territory): a territory
+    listing the commune wins over one listing its department; the first listing wins among
+    equals; NA when no territory covers it.
+
+    Args:
+        department, commune: Series of INSEE department and commune codes (text), aligned.
+        territories: ``dac_id``, ``departments``, ``communes`` (lists of codes, or
+            space-separated text as in the store), or None.
+
+    Returns a text Series aligned with ``department``.
+    """
+    by_dep: dict[str, str] = {}
+    by_com: dict[str, str] = {}
+    if territories is not None and len(territories):
+        for dac_id, deps, coms in territories[["dac_id", "departments", "communes"]].itertuples(
+                index=False, name=None):
+            for d in _code_list(deps):
+                by_dep.setdefault(d, str(dac_id))
+            for c in _code_list(coms):
+                by_com.setdefault(c, str(dac_id))
+    by_department = department.map(by_dep).astype("str")
+    if not by_com:
+        return by_department
+    return commune.map(by_com).astype("str").fillna(by_department)

@@ -11,7 +11,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from dac_map.paths import UnsafePathError, is_within, safe_join, safe_name
 from dac_map.refresh.config import parse_config
-from dac_map.refresh.pipeline import VERSION_ID, new_version_id, rollback
+from dac_map.refresh.pipeline import rollback
+from dac_map.refresh.versions import VERSION_ID, new_version_id
 
 
 @pytest.mark.parametrize("part", [

@@ -22,7 +22,8 @@ from dac_map.refresh import pipeline
 from dac_map.refresh.config import load_config
 from dac_map.refresh.diff import CHANGES_LAYER, load_change_summary, load_latest_changes
 from dac_map.refresh.lock import RefreshLock
-from dac_map.refresh.pipeline import list_versions, refresh, rollback
+from dac_map.refresh.pipeline import refresh, rollback
+from dac_map.refresh.versions import list_versions
 from dac_map.testing.refresh import (
     Est,
     LocalServer,

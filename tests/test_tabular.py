@@ -200,10 +200,10 @@ def test_unmet_export_csv(tmp_path, monkeypatch):
 
 
 def test_ars_report_csv(hostile_stores, tmp_path):
-    from dac_map.coverage import ResourceType, build_report, load_coverage_data, render_csv
+    from dac_map.coverage import ResourceType, build_report, render_csv
+    from dac_map.query import load_catalogue
 
-    data = load_coverage_data(hostile_stores[1][0])
-    rep = build_report(data, "DAC-80", ResourceType(families=("pa_hebergement",),
+    rep = build_report(load_catalogue(hostile_stores[1][0]), "DAC-80", ResourceType(families=("pa_hebergement",),
                                                     label="=HYPERLINK(\"evil\")"),
                        20.0, None, 15.0, tmp_path / "u.sqlite", tmp_path / "r",
                        generated_at=datetime(2026, 1, 1, tzinfo=timezone.utc))

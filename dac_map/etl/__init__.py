@@ -10,6 +10,10 @@ Stages, one module each:
 Public API: :class:`EtlInputs`, :class:`EtlReport`, :func:`run_etl`.
 """
 
-from dac_map.etl.build import EtlInputs, EtlReport, commune_codes, run_etl
+from dac_map._lazy import lazy_exports
 
-__all__ = ["EtlInputs", "EtlReport", "commune_codes", "run_etl"]
+#: Submodule -> its public names, imported on first use (``import dac_map.etl`` stays cheap).
+_EXPORTS = {
+    "build": ("EtlInputs", "EtlReport", "commune_codes", "run_etl"),
+}
+__getattr__, __dir__, __all__ = lazy_exports("dac_map.etl", _EXPORTS)

@@ -18,7 +18,6 @@ overseas, see :data:`dac_map.settings.LOCAL_METRIC_CRS`).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
@@ -35,8 +34,10 @@ import pyproj
 import shapely
 
 from dac_map import __version__, settings, store
+from dac_map.codes import assign_territory
 from dac_map.codes import metric_epsgs
 from dac_map.errors import RowIssue, ValidationError
+from dac_map.files import sha256_file
 from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
 from dac_map.etl.parser import (
     EquipmentExtract,
@@ -47,14 +48,9 @@ from dac_map.etl.parser import (
     parse_establishments,
 )
 from dac_map.etl.reference import (
-    DEFAULT_ACTIVITIES,
-    DEFAULT_CATEGORIES,
-    DEFAULT_CATEGORY_FAMILIES,
-    DEFAULT_DISCIPLINES,
-    DEFAULT_FAMILIES,
-    DEFAULT_TERRITORIES,
     OTHER_FAMILY,
     Families,
+    default_reference,
     read_activities,
     read_boundaries,
     read_categories,
@@ -79,12 +75,13 @@ class EtlInputs:
     departments: Path
     equipment: Path | None = None
     communes: list[Path] = field(default_factory=list)
-    territories: Path = DEFAULT_TERRITORIES
-    categories: Path = DEFAULT_CATEGORIES
-    families: Path = DEFAULT_FAMILIES
-    category_families: Path = DEFAULT_CATEGORY_FAMILIES
-    disciplines: Path | None = DEFAULT_DISCIPLINES
-    activities: Path | None = DEFAULT_ACTIVITIES
+    # The reference tables default to the shipped files (settings.DATA_DIR read when built).
+    territories: Path = field(default_factory=lambda: default_reference("territories"))
+    categories: Path = field(default_factory=lambda: default_reference("categories"))
+    families: Path = field(default_factory=lambda: default_reference("families"))
+    category_families: Path = field(default_factory=lambda: default_reference("category_families"))
+    disciplines: Path | None = field(default_factory=lambda: default_reference("disciplines"))
+    activities: Path | None = field(default_factory=lambda: default_reference("activities"))
 
 
 @dataclass
@@ -307,27 +304,6 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
     return gdf, issues, unknown
 
 
-def assign_territory(department: pd.Series, commune: pd.Series,
-                     territories: pd.DataFrame | None) -> pd.Series:
-    """Primary DAC id of each row: a territory listing its commune wins over one listing
-    its department; NA when no territory covers it."""
-    result = pd.Series(pd.NA, index=department.index, dtype="str")
-    if territories is None or not len(territories):
-        return result
-    by_dep: dict[str, str] = {}
-    by_com: dict[str, str] = {}
-    for dac_id, deps, coms in territories[["dac_id", "departments", "communes"]].itertuples(
-            index=False, name=None):
-        for d in deps:
-            by_dep.setdefault(d, dac_id)
-        for c in coms:
-            by_com.setdefault(c, dac_id)
-    by_department = department.map(by_dep).astype("str")
-    if not by_com:
-        return by_department
-    return commune.map(by_com).astype("str").fillna(by_department)
-
-
 # --------------------------------------------------------------------------- equipment
 
 def build_equipment(extract: EquipmentExtract, known_finess: pd.Series
@@ -441,14 +417,6 @@ def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_rejects(issues: list[RowIssue], path: Path) -> Path:
     """Write the issues as a ``;`` CSV (UTF-8 with BOM, opens in Excel)."""
     from dac_map.tabular import write_csv
@@ -483,7 +451,7 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="etl") as pool:
         ref_job = pool.submit(read_reference_tables, inputs)
         eq_job = pool.submit(parse_equipment, inputs.equipment) if inputs.equipment else None
-        digests = {p: pool.submit(_sha256, Path(p))
+        digests = {p: pool.submit(sha256_file, Path(p))
                    for p in (inputs.establishments, inputs.equipment) if p}
         say("Lecture des établissements FINESS")
         extract = parse_establishments(inputs.establishments)

@@ -91,11 +91,43 @@ class CodeColumn:
         return value in self.index
 
 
+def offered_lines(removed_installed: np.ndarray, installed: np.ndarray) -> np.ndarray:
+    """THE rule for "this establishment offers this discipline" (one value per equipment line
+    of cs1100505; an establishment offers a discipline when one of its lines does).
+
+    A line counts when its installation is in force: its installed capacity is NOT flagged
+    removed (``indsupinst`` = ``O``) and is not zero (unknown counts). A line whose
+    installation is removed but whose authorisation remains (``indsupinst`` = ``O``,
+    ``indsupaut`` = ``N``) is an authorised activity that is not (or no longer) running: a
+    coordinator cannot send anyone there, so it does not count. Likewise an authorisation
+    with 0 installed places. The authorisation flag plays no part.
+
+    Used by the search (:class:`~dac_map.query.filters.SpecialtyFilter`, hence the map and
+    ``dac-map search``) and by the coverage indicators (:mod:`dac_map.coverage`).
+
+    Args:
+        removed_installed: boolean per line (missing = not removed).
+        installed: installed places per line (NaN = unknown).
+    """
+    removed = np.asarray(removed_installed, dtype=bool)
+    places = np.asarray(installed, dtype="float64")
+    return ~removed & ~(places == 0)
+
+
+def offered_in(equipment: pd.DataFrame) -> np.ndarray:
+    """:func:`offered_lines` of an equipment table (``removed_installed``, missing = not
+    removed, and ``capacity_installed`` columns)."""
+    removed = (equipment["removed_installed"].fillna(False).to_numpy(dtype=bool)
+               if "removed_installed" in equipment else np.zeros(len(equipment), dtype=bool))
+    installed = pd.to_numeric(equipment["capacity_installed"], errors="coerce").to_numpy(dtype="float64")
+    return offered_lines(removed, installed)
+
+
 @dataclass(frozen=True)
 class Equipment:
     """Equipment lines as arrays. ``row`` is the establishment row of each line; capacities are
     in places (``installed`` is 0 on lines whose installed capacity is flagged removed, likewise
-    ``authorised``); ``active`` is False when both are flagged removed."""
+    ``authorised``); ``offered`` is :func:`offered_lines` (the lines that count)."""
 
     table: pd.DataFrame
     row: np.ndarray
@@ -104,7 +136,7 @@ class Equipment:
     clientele: CodeColumn
     installed: np.ndarray
     authorised: np.ndarray
-    active: np.ndarray
+    offered: np.ndarray
     #: kind (``discipline``, ``activity_type``, ``clientele``) -> code -> label, from the lines
     #: (and, for disciplines, the nomenclature)
     labels: Mapping[str, dict[str, str]]
@@ -499,6 +531,7 @@ def _equipment_arrays(equipment: pd.DataFrame | None, pos: Mapping[str, int],
     rem_i, rem_a = flag("removed_installed"), flag("removed_authorised")
     inst = table["capacity_installed"].to_numpy(dtype="float64", na_value=np.nan)
     aut = table["capacity_authorised"].to_numpy(dtype="float64", na_value=np.nan)
+    offered = offered_lines(rem_i, inst)
     inst = np.where(rem_i | np.isnan(inst), 0.0, inst)
     aut = np.where(rem_a | np.isnan(aut), 0.0, aut)
 
@@ -522,7 +555,7 @@ def _equipment_arrays(equipment: pd.DataFrame | None, pos: Mapping[str, int],
                      discipline=CodeColumn.build(table["discipline"]),
                      activity_type=CodeColumn.build(table["activity_type"]),
                      clientele=CodeColumn.build(table["clientele"]),
-                     installed=_ro(inst), authorised=_ro(aut), active=_ro(~(rem_i & rem_a)),
+                     installed=_ro(inst), authorised=_ro(aut), offered=_ro(offered),
                      labels=labels, folded_labels=folded)
 
 
@@ -562,5 +595,5 @@ def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
             gc.enable()
 
 
-__all__ = ["Catalogue", "CodeColumn", "Equipment", "load_catalogue",
+__all__ = ["Catalogue", "CodeColumn", "Equipment", "load_catalogue", "offered_in", "offered_lines",
            "capacity_summary", "RECORD_COLUMNS", "CARE_ACTIVITY_LAYER"]

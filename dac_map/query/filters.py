@@ -181,20 +181,18 @@ class TerritoryFilter(QueryFilter):
             coms = str(t["communes"].iat[i] or "").split()
             by_code = catalogue.department.mask(deps) | catalogue.commune.mask(coms)
             result |= _in_area(catalogue, t.geometry.iat[i], catalogue.territory_bounds[i], by_code)
-        for d in self.departments:
-            i = catalogue.department_row.get(d)
-            if i is None and d not in catalogue.department:
-                raise QueryError(f"département inconnu / unknown department: {d!r}")
-            geom = None if i is None else catalogue.departments.geometry.iat[i]
-            bounds = None if i is None else catalogue.department_bounds[i]
-            result |= _in_area(catalogue, geom, bounds, catalogue.department.mask([d]))
-        for c in self.communes:
-            i = catalogue.commune_row.get(c)
-            if i is None and c not in catalogue.commune:
-                raise QueryError(f"commune inconnue / unknown commune: {c!r}")
-            geom = None if i is None else catalogue.communes.geometry.iat[i]
-            bounds = None if i is None else catalogue.commune_bounds[i]
-            result |= _in_area(catalogue, geom, bounds, catalogue.commune.mask([c]))
+        areas = ((self.departments, "département inconnu / unknown department", catalogue.department,
+                  catalogue.department_row, catalogue.departments, catalogue.department_bounds),
+                 (self.communes, "commune inconnue / unknown commune", catalogue.commune,
+                  catalogue.commune_row, catalogue.communes, catalogue.commune_bounds))
+        for codes, unknown, column, rows, outlines, all_bounds in areas:
+            for code in codes:
+                i = rows.get(code)
+                if i is None and code not in column:
+                    raise QueryError(f"{unknown}: {code!r}")
+                geom = None if i is None else outlines.geometry.iat[i]
+                bounds = None if i is None else all_bounds[i]
+                result |= _in_area(catalogue, geom, bounds, column.mask([code]))
         return result
 
 
@@ -353,8 +351,9 @@ class SpecialtyFilter(QueryFilter):
     activity type (hébergement complet, accueil de jour, accueil temporaire, domicile...) and
     clientèle (Alzheimer, handicap psychique...) must match on the same line; several values
     of one kind are alternatives. Values are codes (``924``, ``21``, ``436``) or words of the
-    labels (accent- and case-insensitive, word prefixes allowed: ``alzheim``). Lines whose
-    installed and authorised capacities are both flagged removed do not count.
+    labels (accent- and case-insensitive, word prefixes allowed: ``alzheim``). Only lines
+    offered now count (:func:`~dac_map.query.catalogue.offered_lines`: installation not
+    flagged removed, installed capacity not zero).
 
     ``care_activities`` filters on care activity authorisations when the store has them
     (layer :data:`~dac_map.query.catalogue.CARE_ACTIVITY_LAYER`); otherwise it raises
@@ -441,7 +440,7 @@ class SpecialtyFilter(QueryFilter):
 
     def _line_mask(self, catalogue: Catalogue) -> np.ndarray:
         eq = catalogue.equipment_arrays
-        m = eq.active.copy()
+        m = eq.offered.copy()
         for attr, found in self.resolve(catalogue).items():
             kind = _KINDS[attr][0]
             col = getattr(eq, kind)
@@ -532,7 +531,7 @@ def specialty_capacity(catalogue: Catalogue, specialty: SpecialtyFilter,
     """Places (installed, or authorised) on the equipment lines matching ``specialty``, per
     establishment row (or only for ``rows``, in that order); NaN for rows without such a line."""
     eq = catalogue.equipment_arrays
-    lm = specialty.line_mask(catalogue) if specialty.equipment_kinds else eq.active
+    lm = specialty.line_mask(catalogue) if specialty.equipment_kinds else eq.offered
     n = len(catalogue)
     if rows is not None:
         wanted = np.zeros(n, dtype=bool)
@@ -618,7 +617,7 @@ class DistanceFilter(QueryFilter):
     def _text(self, name: str | None) -> str:
         head = f"À moins de {_number(self.radius_km)} km"
         if self.point is not None:
-            return f"{head} du point (lon {self.point[0]:.5f}, lat {self.point[1]:.5f})"
+            return f"{head} du point (lat {self.point[1]:.5f}, lon {self.point[0]:.5f})"
         if self.commune is not None:
             what = f"{name} ({self.commune})" if name else self.commune
             if self.outline:

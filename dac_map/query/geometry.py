@@ -30,7 +30,8 @@ def metric_epsg_for(lon: float, lat: float) -> int:
     Lambert-93 in metropolitan France, the local CRS overseas. Raises QueryError elsewhere."""
     epsg = codes.metric_epsg_at(lon, lat)
     if epsg is None:
-        raise QueryError(f"point hors de France / point outside France: lon {lon}, lat {lat}")
+        raise QueryError(f"point hors de France / point outside France: lat {lat}, lon {lon} "
+                         "(« lat, lon », latitude d'abord / latitude first)")
     return epsg
 
 

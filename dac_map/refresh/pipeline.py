@@ -36,24 +36,36 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import shutil
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from dac_map import __version__, settings, store
 from dac_map.errors import DacMapError, LockedError, StoreError, ValidationError
-from dac_map.paths import safe_join, safe_name
+from dac_map.files import sha256_file, unlink_quietly
 from dac_map.etl import EtlInputs, run_etl
 from dac_map.refresh.config import RefreshConfig
 from dac_map.refresh.diff import ChangeReport, compare_stores, write_changes_layer, write_reports
-from dac_map.refresh.download import Fetched, fetch, sha256_file
+from dac_map.refresh.download import Fetched, fetch
 from dac_map.refresh.lock import RefreshLock
 from dac_map.refresh.validate import Check, failed, store_facts, validate
+from dac_map.paths import safe_join, safe_name
+from dac_map.refresh.versions import (
+    HOLD_FILE,
+    VERSION_ID,
+    VERSION_PREFIX,
+    archive_current,
+    hold_text,
+    list_version_files,
+    new_version_id,
+    now,
+    prune_versions,
+    swap_in,
+)
 from dac_map.store.geopackage import GeoPackageStore, remove_files
 
 STATUS_OK = "ok"
@@ -66,16 +78,8 @@ STATUS_FAILED = "failed"
 STATUS_ROLLBACK = "rollback"
 STATUS_HELD = "held"
 
-#: Written by :func:`rollback` in the versions folder: refreshes wait until it is released.
-HOLD_FILE = "hold.json"
-
-VERSION_PREFIX = "dac_map-"
-#: A version identifier: what :func:`new_version_id` and :func:`archive_current` create. Only
-#: such identifiers address a version (``--rollback``, the store's ``refresh_version``).
-VERSION_ID = re.compile(rf"{VERSION_PREFIX}\d{{8}}T\d{{6}}Z(?:_\d{{2,}})?(?:-archive\d*)?")
 _REFERENCE_INPUTS = ("territories", "categories", "families", "category_families",
                      "disciplines", "activities")
-_COMPANIONS = (".rejets.csv", ".changements.md", ".changements.html", ".changements.csv")
 
 Say = Callable[[str], None]
 Confirm = Callable[[ChangeReport, list[Check]], bool]
@@ -128,95 +132,8 @@ class RefreshResult:
 
 # --------------------------------------------------------------------------- helpers
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _iso(t: datetime) -> str:
     return t.isoformat(timespec="seconds")
-
-
-def _remove(*paths: Path) -> None:
-    for p in paths:
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def new_version_id(versions_dir: Path, when: datetime | None = None) -> str:
-    """``dac_map-YYYYMMDDTHHMMSSZ``, with ``_01``, ``_02``... when already taken (names sort
-    in time order)."""
-    base = f"{VERSION_PREFIX}{(when or _now()):%Y%m%dT%H%M%SZ}"
-    vid, i = base, 0
-    while (versions_dir / f"{vid}.gpkg").exists():
-        i += 1
-        vid = f"{base}_{i:02d}"
-    return vid
-
-
-def list_version_files(versions_dir: Path) -> list[Path]:
-    """The kept versions, oldest first."""
-    if not versions_dir.is_dir():
-        return []
-    return sorted(p for p in versions_dir.glob(f"{VERSION_PREFIX}*.gpkg") if p.is_file())
-
-
-def swap_in(version: Path, current: Path) -> None:
-    """Serve ``version`` (a kept GeoPackage version): the store at ``current`` becomes a copy of
-    it, atomically (:meth:`~dac_map.store.Store.replace_with`). Raises :class:`StoreError`;
-    ``current`` is then untouched."""
-    store.open_store(current).replace_with(GeoPackageStore(version))
-
-
-def prune_versions(versions_dir: Path, keep: int) -> list[str]:
-    """Delete all but the ``keep`` newest versions (and their report files); return their names."""
-    files = list_version_files(versions_dir)
-    removed = []
-    for old in files[:max(0, len(files) - max(1, keep))]:
-        stem = old.name[:-len(".gpkg")]
-        remove_files(old)
-        _remove(*(old.with_name(stem + c) for c in _COMPANIONS))
-        removed.append(stem)
-    return removed
-
-
-def _stamp(meta: dict[str, object] | None, path: Path) -> str:
-    value = meta.get("etl_time") if meta else None
-    try:
-        t = datetime.fromisoformat(str(value)).astimezone(timezone.utc)
-    except (TypeError, ValueError):
-        t = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-    return f"{t:%Y%m%dT%H%M%SZ}"
-
-
-def archive_current(current: Path, meta: dict[str, object] | None, versions_dir: Path
-                    ) -> Path | None:
-    """Copy the current store into the versions folder unless one of the kept versions is the
-    same file. Returns the archive's path (``None`` when nothing had to be archived)."""
-    if not current.is_file():
-        return None
-    digest = sha256_file(current)
-    vid = meta.get("refresh_version") if meta else None
-    if not (isinstance(vid, str) and VERSION_ID.fullmatch(vid)):
-        vid = None  # read from the store's metadata: only a valid identifier names a file
-    candidates = [versions_dir / f"{vid}.gpkg"] if isinstance(vid, str) else []
-    for cand in candidates:
-        if cand.is_file() and cand.stat().st_size == current.stat().st_size \
-                and sha256_file(cand) == digest:
-            return None
-    # "-archive" sorts before "." and "_01": an archive comes before the versions of its second.
-    name = (f"{vid}-archive" if isinstance(vid, str) and vid.startswith(VERSION_PREFIX)
-            else f"{VERSION_PREFIX}{_stamp(meta, current)}-archive")
-    target = versions_dir / f"{name}.gpkg"
-    if target.exists() and sha256_file(target) == digest:
-        return None
-    i = 0
-    while target.exists():
-        i += 1
-        target = versions_dir / f"{name}{i}.gpkg"
-    GeoPackageStore(target).replace_with(store.open_store(current))
-    return target
 
 
 def _cleanup_leftovers(config: RefreshConfig) -> list[str]:
@@ -229,13 +146,13 @@ def _cleanup_leftovers(config: RefreshConfig) -> list[str]:
         if folder.is_dir():
             for p in folder.glob(pattern):
                 if p.is_file():
-                    _remove(p)
+                    unlink_quietly(p)
                     removed.append(p.name)
     incoming = config.download.raw_dir / "incoming"
     if incoming.is_dir():
         for p in incoming.iterdir():
             if p.is_file() and not p.name.endswith((".part", ".part.json")):
-                _remove(p)
+                unlink_quietly(p)
                 removed.append(p.name)
     return removed
 
@@ -285,7 +202,7 @@ def _record_failure(result: RefreshResult, exc: BaseException, *, refused_status
 
 def _finish(config: RefreshConfig, result: RefreshResult, t0: float) -> None:
     """Stamp the end time and duration and append the JSON log line (never raises)."""
-    result.finished = _iso(_now())
+    result.finished = _iso(now())
     result.duration_s = round(time.monotonic() - t0, 3)
     try:
         append_log(config.store.log_file, result)
@@ -310,7 +227,7 @@ def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False
     """
     say = progress or (lambda _m: None)
     t0 = time.monotonic()
-    result = RefreshResult(status="interrupted", exit_code=130, started=_iso(_now()),
+    result = RefreshResult(status="interrupted", exit_code=130, started=_iso(now()),
                            config=str(config.path), store=str(config.store.current),
                            dry_run=dry_run)
     try:
@@ -322,7 +239,7 @@ def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False
             if hold.is_file() and not dry_run:
                 result.status, result.exit_code = STATUS_HELD, 0
                 result.messages.append(
-                    f"mises à jour suspendues depuis un retour en arrière ({_hold_text(hold)}) : "
+                    f"mises à jour suspendues depuis un retour en arrière ({hold_text(hold)}) : "
                     "relancez avec --release pour reprendre")
                 say(result.messages[-1])
             else:
@@ -333,14 +250,6 @@ def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False
     finally:
         _finish(config, result, t0)
     return result
-
-
-def _hold_text(path: Path) -> str:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return f"version {data.get('version')} le {data.get('time')}"
-    except (OSError, ValueError, AttributeError):
-        return path.name
 
 
 @dataclass
@@ -392,9 +301,9 @@ def _run(config: RefreshConfig, result: RefreshResult, *, dry_run: bool, force: 
         if run.staging is not None:
             remove_files(run.staging)
         if run.staging_rejects is not None:
-            _remove(run.staging_rejects)
+            unlink_quietly(run.staging_rejects)
         for got in run.fetched.values():
-            _remove(got.path)
+            unlink_quietly(got.path)
 
 
 def _fetch(run: _Run, show_progress: bool) -> None:
@@ -515,7 +424,7 @@ def _refresh_metadata(run: _Run, forced: bool) -> dict[str, object]:
     report = run.report
     return {
         "refresh_version": run.vid,
-        "refresh_time": _iso(_now()),
+        "refresh_time": _iso(now()),
         "refresh_config": str(run.config.path),
         "refresh_sources": {n: f.location for n, f in run.fetched.items()},
         "refresh_inputs": run.inputs_sha,
@@ -561,7 +470,7 @@ def _finalise_and_swap(run: _Run, forced: bool) -> Path:
         run.say(f"Remplacement atomique de {run.current}")
         swap_in(version, run.current)
     except BaseException:
-        _remove(*published)
+        unlink_quietly(*published)
         result.reports = {}
         raise
     result.status, result.exit_code = STATUS_OK, 0
@@ -586,42 +495,13 @@ def _after_swap(run: _Run) -> None:
     run.say(f"Version {run.vid} en service : {run.report.total} changement(s)")
 
 
-# --------------------------------------------------------------------------- versions
-
-def list_versions(config: RefreshConfig) -> list[dict[str, object]]:
-    """The kept versions, newest first: id, file, size, times, source date, counts, current."""
-    current_version = None
-    if config.store.current.is_file():
-        try:
-            current_version = store.open_store(config.store.current).read_metadata().get("refresh_version")
-        except DacMapError:
-            pass
-    out = []
-    for path in reversed(list_version_files(config.store.versions_dir)):
-        try:
-            meta = store.open_store(path).read_metadata()
-        except DacMapError:
-            meta = {}
-        counts = meta.get("counts") if isinstance(meta.get("counts"), dict) else {}
-        vid = path.name[:-len(".gpkg")]
-        out.append({
-            "version": vid, "file": str(path), "bytes": path.stat().st_size,
-            "refresh_time": meta.get("refresh_time"), "etl_time": meta.get("etl_time"),
-            "source_date": meta.get("source_date"),
-            "establishments": counts.get("establishments"),
-            "changes_total": meta.get("changes_total"),
-            "current": meta.get("refresh_version", vid) == current_version,
-        })
-    return out
-
-
 def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None) -> RefreshResult:
     """Serve a kept version again (under the lock; the current store is archived first when
     it is not a kept version), and hold the refreshes until ``refresh(..., release=True)``.
     Logged like a refresh, with status ``rollback``."""
     say = progress or (lambda _m: None)
     t0 = time.monotonic()
-    result = RefreshResult(status="interrupted", exit_code=130, started=_iso(_now()),
+    result = RefreshResult(status="interrupted", exit_code=130, started=_iso(now()),
                            config=str(config.path), store=str(config.store.current))
     try:
         with RefreshLock(config.store.lock_file):
@@ -641,7 +521,7 @@ def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None
             say(f"Remise en service de {vid}")
             swap_in(path, config.store.current)
             hold = config.store.versions_dir / HOLD_FILE
-            hold.write_text(json.dumps({"version": vid, "time": _iso(_now())}), encoding="utf-8")
+            hold.write_text(json.dumps({"version": vid, "time": _iso(now())}), encoding="utf-8")
             result.messages.append("mises à jour suspendues jusqu'à `refresh --release`")
             result.status, result.exit_code = STATUS_ROLLBACK, 0
             result.version, result.version_path = vid, str(path)

@@ -32,7 +32,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -41,11 +42,13 @@ import pyarrow.compute as pc
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
 
-from dac_map.errors import DacMapError, StoreError
+from dac_map.errors import StoreError
+from dac_map.files import unlink_quietly
 from dac_map.store.base import METADATA, Store, metadata_frame
 
-#: What GDAL/pyogrio raise for a bad file, layer, field or geometry, and the OS for I/O.
-_IO_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, OSError)
+#: What GDAL/pyogrio raise for a bad file, layer, field or geometry, and the OS for I/O (also
+#: caught by the readers of input files: boundaries in the ETL, downloaded sources).
+GDAL_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, OSError)
 
 _SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
 
@@ -56,13 +59,9 @@ def sidecars(path: Path) -> list[Path]:
 
 
 def remove_files(*paths: Path) -> None:
-    """Delete files (and the SQLite sidecars of each); missing ones are ignored."""
+    """Delete files and the SQLite sidecars of each; missing ones are ignored."""
     for path in paths:
-        for p in (path, *sidecars(path)):
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
+        unlink_quietly(path, *sidecars(path))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -103,6 +102,24 @@ def _parse_iso_datetimes(series: pd.Series) -> pd.Series:
         return pd.to_datetime(series, format="ISO8601", errors="coerce")
 
 
+@contextmanager
+def _beside(target: Path, suffix: str, errors: tuple[type[BaseException], ...], what: str
+            ) -> Iterator[Path]:
+    """A temporary path beside ``target`` for the block to write and rename over it. On any
+    failure the temporary file (and its sidecars) is removed; ``errors`` become a
+    :class:`StoreError` starting with ``what``, anything else is re-raised as is."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{suffix}")
+    try:
+        yield tmp
+    except errors as exc:
+        remove_files(tmp)
+        raise StoreError(f"{what}: {exc}", path=str(target)) from exc
+    except BaseException:
+        remove_files(tmp)
+        raise
+
+
 class GeoPackageStore(Store):
     """A store in one GeoPackage file (see the module doc)."""
 
@@ -132,14 +149,14 @@ class GeoPackageStore(Store):
             return []
         try:
             return [str(name) for name, _ in pyogrio.list_layers(self.path)]
-        except _IO_ERRORS as exc:
+        except GDAL_ERRORS as exc:
             raise StoreError(f"cannot list the layers: {exc}", path=self.location) from exc
 
     def fields(self, layer: str) -> dict[str, str]:
         self._require()
         try:
             info = pyogrio.read_info(self.path, layer=layer)
-        except _IO_ERRORS as exc:
+        except GDAL_ERRORS as exc:
             raise StoreError(f"cannot read layer '{layer}': {exc}", path=self.location) from exc
         return {str(f): str(d) for f, d in zip(info["fields"], info["dtypes"])}
 
@@ -157,7 +174,7 @@ class GeoPackageStore(Store):
             kwargs["datetime_as_string"] = True
         try:
             frame = pyogrio.read_dataframe(self.path, layer=layer, use_arrow=True, **kwargs)
-        except _IO_ERRORS as exc:
+        except GDAL_ERRORS as exc:
             raise StoreError(f"cannot read layer '{layer}': {exc}", path=self.location) from exc
         for c in dt_cols:
             if c in frame:
@@ -174,34 +191,21 @@ class GeoPackageStore(Store):
                                 use_arrow=True)
 
     def write(self, layers: Mapping[str, pd.DataFrame], metadata: Mapping[str, object]) -> None:
-        target = self.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
-        try:
+        with _beside(self.path, ".tmp.gpkg", GDAL_ERRORS, "cannot write the GeoPackage") as tmp:
             for name, frame in layers.items():
                 self._write_layer(frame, tmp, name)
             self._write_layer(metadata_frame(metadata), tmp, METADATA)
-            found = set(GeoPackageStore(tmp).layers())
-            missing = set(layers) - found
+            missing = set(layers) - set(GeoPackageStore(tmp).layers())
             if missing:
                 raise StoreError(f"layers not found after writing: {sorted(missing)}", path=str(tmp))
-            os.replace(tmp, target)
-        except StoreError:
-            remove_files(tmp)
-            raise
-        except _IO_ERRORS as exc:
-            remove_files(tmp)
-            raise StoreError(f"cannot write the GeoPackage: {exc}", path=self.location) from exc
-        except BaseException:
-            remove_files(tmp)
-            raise
-        remove_files(*sidecars(target))
+            os.replace(tmp, self.path)
+        remove_files(*sidecars(self.path))
 
     def write_table(self, layer: str, frame: pd.DataFrame) -> None:
         self._require()
         try:
             self._write_layer(pd.DataFrame(frame), self.path, layer)
-        except _IO_ERRORS as exc:
+        except GDAL_ERRORS as exc:
             raise StoreError(f"cannot write table '{layer}': {exc}", path=self.location) from exc
 
     def update_metadata(self, values: Mapping[str, object]) -> None:
@@ -212,22 +216,15 @@ class GeoPackageStore(Store):
 
     def replace_with(self, source: Store) -> None:
         current = self.path
-        current.parent.mkdir(parents=True, exist_ok=True)
         if not isinstance(source, GeoPackageStore):  # another kind of store: rewrite it here
             layers = {name: source.read_layer(name) for name in source.layers() if name != METADATA}
             self.write(layers, source.read_metadata())
             return
-        tmp = current.with_name(f".{current.name}.{uuid.uuid4().hex[:8]}.swap")
-        try:
+        with _beside(current, ".swap", (OSError,), "cannot swap in the new version") as tmp:
             shutil.copyfile(source.path, tmp)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp, current)
-        except BaseException as exc:
-            remove_files(tmp)
-            if isinstance(exc, Exception) and not isinstance(exc, DacMapError):
-                raise StoreError(f"cannot swap in the new version: {exc}", path=self.location) from exc
-            raise
         _fsync_dir(current.parent)
         remove_files(*sidecars(current))
 
