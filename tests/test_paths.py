@@ -95,3 +95,22 @@ def test_rollback_refuses_a_version_that_is_a_link_out_of_the_folder(tmp_path, c
     assert result.exit_code == 2
     assert config.store.current.read_bytes() == b"the served store"
 
+
+
+def test_cli_rollback_traversal_exits_2(tmp_path, config):
+    from typer.testing import CliRunner
+
+    from dac_map.cli import app
+
+    cfg = tmp_path / "refresh.toml"
+    cfg.write_text(f'''[sources]
+establishments = "https://example.invalid/e.csv"
+departments = "https://example.invalid/d.geojson"
+[store]
+current = "{config.store.current}"
+versions_dir = "{config.store.versions_dir}"
+''', encoding="utf-8")
+    (tmp_path / "x.gpkg").write_bytes(b"hostile")
+    res = CliRunner().invoke(app, ["refresh", "--config", str(cfg), "--rollback", "../../x"])
+    assert res.exit_code == 2, res.output
+    assert config.store.current.read_bytes() == b"the served store"
