@@ -168,3 +168,25 @@ def test_form_records_the_chosen_reason_and_refuses_obfuscated_data(tmp_path):
     at.button[0].click().run()
     assert at.success and not at.error
     assert list(list_unmet_needs(db)["reason"]) == ["too_far"]
+
+
+def test_ars_report_counts_needs_by_reason(tmp_path, demo_catalogue):
+    from dac_map.coverage import ResourceType, build_report, render_csv, render_html
+
+    db = tmp_path / "u.sqlite"
+    codes = ["too_far", "too_far", "no_capacity", "other", "too_far"]
+    for code in codes:
+        record_unmet_need("DAC-80", "80021", {"v": 1, "famille": ["pa_hebergement"]}, "EHPAD",
+                          db_path=db, reason=code, recorded_at=NOW - timedelta(days=2))
+    record_unmet_need("DAC-46", None, {}, "SSIAD", db_path=db, reason="waiting_time",
+                      recorded_at=NOW - timedelta(days=2))  # another territory: not counted
+    rep = build_report(demo_catalogue, "DAC-80", ResourceType(families=("pa_hebergement",)), 20.0,
+                       None, 15.0, db, tmp_path / "r", generated_at=NOW)
+    expected = {c: codes.count(c) for c in set(codes)}
+    assert dict(zip(rep.unmet_by_reason["reason"], rep.unmet_by_reason["needs"])) == expected
+    assert list(rep.unmet_by_reason["reason"]) == [c for c in REASONS if c in expected]
+    rows = list(csv.reader(io.StringIO(render_csv(rep).decode("utf-8-sig")), delimiter=";"))
+    got = {r[1]: int(r[4]) for r in rows if r[0] == "besoins_motif"}
+    assert got == expected
+    page = render_html(rep)
+    assert f"<td>{REASONS['too_far']}</td>" in page and REASONS["waiting_time"] not in page

@@ -509,6 +509,15 @@ def export_unmet_needs_csv(path: str | Path, db_path: str | Path | None = None,
                                                    include_comments))
 
 
+def unmet_needs_by_reason(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts of needs by reason code (``reason``, French ``label``, ``needs``), in the order of
+    :data:`REASONS`, reasons with no record left out."""
+    counts = frame["reason"].value_counts() if "reason" in frame and len(frame) else {}
+    rows = [(code, label, int(counts[code])) for code, label in REASONS.items()
+            if code in counts and counts[code]]
+    return pd.DataFrame(rows, columns=["reason", "label", "needs"])
+
+
 def unmet_needs_summary(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counts of needs by resource type and by commune (``commune``, ``commune_name``):
     ``(by_type, by_commune)``, largest first."""
