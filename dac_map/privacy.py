@@ -21,7 +21,8 @@ Kinds: ``nir`` (French social security number, 13 or 15 characters, Corsican 2A/
 *famille*, *patient(e)*, *née*, *veuve*; a common first name next to a capitalised word; a
 surname of the shipped list, alone or in capitals; an unknown word in capitals).
 
-Normalisation before detection: Unicode NFKC (full-width digits, ``＠``...), format
+Normalisation before detection: Unicode NFKC (full-width digits, ``＠``...), every decimal
+digit to ASCII, Cyrillic and Greek look-alikes to Latin letters, format
 characters (zero-width spaces and joiners, soft hyphen, BOM, bidi marks) and combining marks
 removed, control characters and every kind of space turned into one space, dashes unified.
 Digits are then read as *chains*: digit groups separated by at most three separator characters
@@ -91,6 +92,10 @@ class PersonalDataError(FreeTextError):
 
 # --------------------------------------------------------------------------- normalisation
 
+#: Cyrillic and Greek letters that look like Latin ones ("Мme Dupоnt" typed to dodge a filter).
+_HOMOGLYPHS = str.maketrans(
+    "АВЕКМНОРСТХУаеорсухіјѕԁɡΑΒΕΖΗΙΚΜΝΟΡΤΥΧαεικνορτυχ",
+    "ABEKMHOPCTXYaeopcyxijsdgABEZHIKMNOPTYXaeikvoptux")
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
 _QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc\u00b4\u0060"), "'")
 
@@ -113,7 +118,9 @@ def normalise(text: str) -> tuple[str, list[int]]:
         for c in unicodedata.normalize("NFKC", ch).translate(_DASHES).translate(_QUOTES):
             if unicodedata.category(c) in ("Mn", "Me"):
                 continue
-            out.append(c)
+            if c.isdecimal() and not c.isascii():
+                c = str(unicodedata.decimal(c))  # Arabic-Indic, Devanagari... digits
+            out.append(c.translate(_HOMOGLYPHS))
             index.append(i)
     return "".join(out), index
 
@@ -155,6 +162,10 @@ _NIR = re.compile(r"[1-478]\d{4}(?:\d\d|2[AB])\d{6}(?:\d\d)?")
 _PHONE_FR = re.compile(r"(?:0|\+33|\+330|0033|00330)[1-9]\d{8}")
 _PHONE_INTL = re.compile(r"\+[1-9]\d{7,13}")
 _DATE_SEPS = set("/.-_")
+#: Words that announce a social security number: then 7 digits or more are refused as a NIR
+#: (a partial or mistyped number is still one).
+_NIR_WORDS = re.compile(r"(?:\bnir|s[ée]cu(?:rit[ée] sociale)?|\bn°?\s?ss\b|\bnss|carte vitale|"
+                        r"immatriculation|\bINS\b)\W{0,12}$", re.IGNORECASE)
 #: Words that announce a phone number: then 9 digits without the leading 0 are one too.
 _PHONE_WORDS = re.compile(r"(?:t[ée]l[ée]?(?:phone)?|portable|mobile|fixe|joignable|appeler|"
                           r"rappeler|num[ée]ro|n°|gsm|sms)\W{0,6}$", re.IGNORECASE)
@@ -192,7 +203,8 @@ def _single_group_date(g: str) -> bool:
 def _number_findings(t: str) -> list[tuple[str, int, int]]:
     """NIR, phones and numeric dates in the digit chains of ``t``. Every window of consecutive
     groups is tried, longest first; a NIR takes its groups from every other reading, whereas a
-    phone and a date may overlap ("01/01/1900 17" is reported as both: refusing is what counts)."""
+    phone and a date may overlap ("01/01/1900 17" is reported as both: refusing is what counts),
+    and a number with an international prefix (+33, 0033) is a phone first."""
     found: list[tuple[str, int, int]] = []
     for chain in _CHAIN.finditer(t):
         groups = [(m.group(0).upper(), chain.start() + m.start(), chain.start() + m.end())
@@ -201,8 +213,21 @@ def _number_findings(t: str) -> list[tuple[str, int, int]]:
         used = {"nir": [False] * n, "phone": [False] * n, "date": [False] * n}
         plus = chain.start() > 0 and t[chain.start() - 1] == "+"
         announced = bool(_PHONE_WORDS.search(t[max(0, chain.start() - 30):chain.start()]))
+        if _NIR_WORDS.search(t[max(0, chain.start() - 40):chain.start()]) and \
+                sum(c.isdigit() for c in chain.group(0)) >= 7:
+            found.append(("nir", chain.start(), chain.end()))
+            continue
         windows = sorted(((i, j) for i in range(n) for j in range(i, min(n, i + 16))),
                          key=lambda w: (-(sum(len(groups[k][0]) for k in range(w[0], w[1] + 1))), w[0]))
+        # an international prefix (+33, 0033) makes a phone before anything else
+        for i, j in windows:
+            text = "".join(g for g, _s, _e in groups[i:j + 1])
+            lead = "+" if (i == 0 and plus) else ""
+            if (lead or text.startswith("00")) and text.isdigit() and not any(used["nir"][i:j + 1]) \
+                    and (_PHONE_FR.fullmatch(lead + text) or (lead and _PHONE_INTL.fullmatch(lead + text))):
+                for k in range(i, j + 1):
+                    used["nir"][k] = used["phone"][k] = True
+                found.append(("phone", groups[i][1] - (1 if lead else 0), groups[j][2]))
         for i, j in windows:
             if any(used["nir"][i:j + 1]):
                 continue

@@ -358,3 +358,23 @@ def test_real_establishment_and_commune_names_are_not_people():
              for tpl in ("Pas de SSIAD à {}", "{} : aucun SSIAD", "Aucune place sur {} ni alentours")]
     flagged = [t for t in texts if find_personal_data(t)]
     assert len(flagged) / len(texts) <= 0.01, flagged
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("Мme Dupоnt refuse", "name"),                 # Cyrillic М and о
+    ("ΜΜΕ DUPONT", "name"),                        # Greek capitals
+    ("١ ٨٥ ٠٥ ٧٨ ٠٠٦ ٠٨٤ ٣٦", "nir"),              # Arabic-Indic digits
+    ("tél ٠٦ ١٢ ٣٤ ٥٦ ٧٨", "phone"),
+    ("n° sécu : 18505780060", "nir"),              # announced, incomplete
+    ("carte vitale 1 85 05 78", "nir"),
+])
+def test_look_alikes_and_announced_partial_numbers(text, kind):
+    assert kind in personal_data_kinds(text)
+
+
+@pytest.mark.parametrize("text", [
+    "NIR inconnu, 3 places", "sécurité sociale : dossier en cours depuis 2 mois",
+    "CPAM : 2 mois de délai", "carte vitale à renouveler",
+])
+def test_announcing_words_alone_pass(text):
+    assert personal_data_kinds(text) == ()
