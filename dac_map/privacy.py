@@ -379,6 +379,29 @@ apres avant depuis entree admission admis nouveau nouvelle nouvelles situation s
 precaire isole isolee seule seul aidant aidante famille patient patiente tres plus moins
 hyperlink formula excel calc cmd somme total import export choisir
 """.split())
+#: Verbs that follow a person in a coordinator's note ("Zwiebelmann refuse l'EHPAD"): after
+#: them, an unknown capitalised word that opens a sentence is taken as a surname.
+_PERSON_VERBS = frozenset("""
+refuse refusait accepte acceptait souhaite souhaitait veut voulait vit vivait habite habitait
+decline declinait
+""".split())
+#: Capitalised words that open a sentence and are not surnames: people named by their role,
+#: places, services ("Aidante refuse", "Famille souhaite", "Structure refuse").
+_ROLE_WORDS = frozenset("""
+aidant aidante aidants famille familles patient patiente personne personnes couple conjoint
+conjointe epoux epouse mari femme fils fille fille enfant enfants mere pere frere soeur neveu
+niece petit-fils petite-fille tuteur tutrice curateur curatrice mandataire medecin infirmier
+infirmiere kine kinesitherapeute psychologue assistante assistant educateur educatrice
+usager usagere beneficiaire resident residente locataire voisin voisine proche proches
+entourage structure etablissement service equipe hopital clinique residence foyer maison
+centre directeur directrice cadre coordinatrice coordinateur secretariat mairie commune
+departement region prefecture caisse mutuelle bailleur proprietaire dame monsieur madame
+jeune adolescent adolescente adulte senior retraite retraitee veuf veuve celui celle il elle
+ils elles on qui personne-ci lui nous vous chacun aucun aucune tout tous rien cela ce cet
+cette ces le la les un une des mon ma mes son sa ses leur leurs notre votre
+""".split())
+_NOUN_SUFFIXES = ("tion", "sion", "ment", "ite", "eur", "euse", "iere", "ier", "ante", "ence",
+                  "ance", "isme", "ique", "aire", "age", "ure", "ise", "eux", "oire")
 #: First names that are also everyday lower-case words.
 _LOWER_WORD_FIRST_NAMES = frozenset("""
 pierre rose france olivier
@@ -614,6 +637,21 @@ def _name_spans(t: str, allowed: frozenset[str]) -> list[tuple[int, int]]:
                 not _is_upper_word(tok.text):
             continue
         if lone_allowed(i) or pair_allowed(i) or (i > 0 and pair_allowed(i - 1)):
+            continue
+        spans.append((tok.start, tok.end))
+    # 7. an unknown capitalised word opening a sentence, then a verb of a person
+    #    ("Zwiebelmann refuse l'EHPAD"): a surname the list does not know
+    for i, tok in enumerate(toks[:-1]):
+        nxt = toks[i + 1]
+        if not (tok.text[:1].isupper() and tok.text[1:].islower() and len(tok.text) >= 3):
+            continue
+        if nxt.folded not in _PERSON_VERBS or t[tok.end:nxt.start] != " " or \
+                not _sentence_start(t, toks, i):
+            continue
+        w = tok.folded
+        if (w in _ROLE_WORDS or w in _CIVILITIES or w in _CONTEXT or w in _PLACE_WORDS
+                or w in _ACRONYMS or w in _EPONYMS or w in _CAPS_WORDS or w.endswith(_NOUN_SUFFIXES)
+                or "-" in w or lone_allowed(i)):
             continue
         spans.append((tok.start, tok.end))
     # 6. an unknown word in capitals that is not an acronym ("KOWALCZYK refuse")

@@ -378,3 +378,16 @@ def test_look_alikes_and_announced_partial_numbers(text, kind):
 ])
 def test_announcing_words_alone_pass(text):
     assert personal_data_kinds(text) == ()
+
+
+@pytest.mark.parametrize("text, found", [
+    ("Zwiebelmann refuse l'EHPAD", True),      # a surname no list knows, then a person's verb
+    ("Suivi difficile. Kowalczyk vit seul.", True),
+    ("Aidante refuse l'hébergement temporaire", False),
+    ("Famille souhaite un EHPAD proche", False),
+    ("Hospitalisation souhaite être évitée", False),
+    ("Amiens est loin", False),
+    ("Péronne attend un SSIAD", False),
+])
+def test_unknown_surname_opening_a_sentence(text, found):
+    assert ("name" in personal_data_kinds(text)) is found
