@@ -572,8 +572,8 @@ def _name_spans(t: str, allowed: frozenset[str]) -> list[tuple[int, int]]:
             continue
         # 2. doctors: "Dr Leroy", "docteur Vasseur"
         if w in _DOCTORS and w not in ("me", "maitre") and nxt is not None and punct_gap(i, i + 1, " ."):
-            if _is_title(nxt.text) and nxt.folded not in _ACRONYMS or _is_surname(nxt) and \
-                    nxt.folded not in _AFTER_CIVILITY:
+            if (_is_title(nxt.text) and nxt.folded not in _ACRONYMS) or \
+                    (_is_surname(nxt) and nxt.folded not in _AFTER_CIVILITY):
                 if not pair_allowed(i + 1) and not _after_place(t, toks, i):
                     add(i, i + 1)
             continue
@@ -617,11 +617,10 @@ def _name_spans(t: str, allowed: frozenset[str]) -> list[tuple[int, int]]:
                 continue
             add(i, i + 1)
     # 5. a lone surname of the list, capitalised or in capitals ("Dupont refuse", "DUPONT")
-    single, _ = surnames()
     for i, tok in enumerate(toks):
         if not _is_title(tok.text) or not _is_surname(tok) or _place_compound(tok):
             continue
-        if i > 0 and t[toks[i - 1].end:tok.start] in ("-", "'") :
+        if i > 0 and t[toks[i - 1].end:tok.start] in ("-", "'"):
             continue
         if _after_place(t, toks, i):
             continue
