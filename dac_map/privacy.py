@@ -180,8 +180,16 @@ def _valid_dmy(d: str, m: str, y: str) -> bool:
 
 
 def _date_window(groups: list[str], seps: list[str]) -> bool:
-    """Three digit groups that read as a full date (d/m/y or y/m/d)."""
-    if len(groups) != 3 or any(not g.isdigit() for g in groups):
+    """Three digit groups that read as a full date (d/m/y or y/m/d), or more groups whose digits
+    spell ddmmyyyy / ddmmyy with at least two date separators ("1 2 / 0 3 / 1 9 3 8")."""
+    if any(not g.isdigit() for g in groups):
+        return False
+    if len(groups) > 3:
+        digits = "".join(groups)
+        symbols = sum(any(ch in _DATE_SEPS for ch in s) for s in seps)
+        return symbols >= 2 and (_single_group_date(digits) or (
+            len(digits) == 6 and _valid_dmy(digits[:2], digits[2:4], digits[4:])))
+    if len(groups) != 3:
         return False
     a, b, c = groups
     marked = [any(ch in _DATE_SEPS for ch in s) for s in seps]

@@ -391,3 +391,8 @@ def test_announcing_words_alone_pass(text):
 ])
 def test_unknown_surname_opening_a_sentence(text, found):
     assert ("name" in personal_data_kinds(text)) is found
+
+
+@pytest.mark.parametrize("text", ["1 2 / 0 3 / 1 9 3 8", "12/0 3/19 38", "1 2 . 0 3 . 3 8"])
+def test_dates_with_spaces_inside_the_numbers(text):
+    assert "date" in personal_data_kinds(text)
