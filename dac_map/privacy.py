@@ -98,6 +98,7 @@ _HOMOGLYPHS = str.maketrans(
     "ABEKMHOPCTXYaeopcyxijsdgABEZHIKMNOPTYXaeikvoptux")
 _DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"), "-")
 _QUOTES = dict.fromkeys(map(ord, "\u2018\u2019\u201b\u02bc\u00b4\u0060"), "'")
+_UNIFY = {**_DASHES, **_QUOTES, **_HOMOGLYPHS}
 
 
 def normalise(text: str) -> tuple[str, list[int]]:
@@ -106,6 +107,10 @@ def normalise(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(text):
+        if " " < ch < "`" or "`" < ch < "\x7f":  # printable ASCII but space and backquote: as is
+            out.append(ch)
+            index.append(i)
+            continue
         cat = unicodedata.category(ch)
         if cat in ("Cf", "Mn", "Me"):
             continue  # zero-width, soft hyphen, BOM, bidi marks, combining accents
@@ -115,16 +120,17 @@ def normalise(text: str) -> tuple[str, list[int]]:
             out.append(" ")
             index.append(i)
             continue
-        for c in unicodedata.normalize("NFKC", ch).translate(_DASHES).translate(_QUOTES):
+        for c in unicodedata.normalize("NFKC", ch).translate(_UNIFY):
             if unicodedata.category(c) in ("Mn", "Me"):
                 continue
             if c.isdecimal() and not c.isascii():
                 c = str(unicodedata.decimal(c))  # Arabic-Indic, Devanagari... digits
-            out.append(c.translate(_HOMOGLYPHS))
+            out.append(c)
             index.append(i)
     return "".join(out), index
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case without accents."""
     nfkd = unicodedata.normalize("NFKD", text)
