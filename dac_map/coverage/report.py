@@ -14,9 +14,7 @@ Distances are straight-line kilometres from commune centroids (see
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import math
 import re
@@ -34,8 +32,10 @@ from dac_map.printing import TIMEZONE
 from dac_map.coverage.indicators import CommuneCoverage, commune_coverage, territory_indicators
 from dac_map.coverage.population import PopulationTable
 from dac_map.coverage.resources import ResourceType, commune_names, territory_label
-from dac_map.coverage.unmet import list_unmet_needs, unmet_needs_summary
+from dac_map.coverage.unmet import list_unmet_needs, unmet_needs_by_reason, unmet_needs_summary
+from dac_map.paths import safe_join
 from dac_map.query import Catalogue
+from dac_map.tabular import csv_bytes, write_bytes
 
 SNAPSHOT_VERSION = 1
 
@@ -79,6 +79,9 @@ class ArsReport:
     unmet_by_type: pd.DataFrame
     unmet_by_commune: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    #: Needs by reason code (``reason``, ``label``, ``needs``), :func:`unmet_needs_by_reason`.
+    unmet_by_reason: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["reason", "label", "needs"]))
     previous: dict[str, Any] | None = None
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     white_zones_new: list[str] = field(default_factory=list)
@@ -86,7 +89,6 @@ class ArsReport:
     # --- issue 15: for the ARS reader ---------------------------------------------------------
     data_date: str | None = None  # date of the FINESS extract (ISO)
     ratio_meaningful: bool = True  # the resource is meant for the elderly (75+ ratio shown)
-    needs_by_reason: pd.DataFrame = field(default_factory=pd.DataFrame)  # reason, needs
     needs_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)   # month (YYYY-MM), needs
     white_zones_by_type: pd.DataFrame = field(default_factory=pd.DataFrame)  # label, white_zones
     dac_number: str = ""  # the DAC's number when the territories table has one
@@ -119,6 +121,8 @@ def snapshot(report: ArsReport) -> dict[str, Any]:
         "unmet_total": report.unmet_total,
         "unmet_by_type": {str(r.resource_type): int(r.needs)
                           for r in report.unmet_by_type.itertuples(index=False)},
+        "unmet_by_reason": {str(r.reason): int(r.needs)
+                            for r in report.unmet_by_reason.itertuples(index=False)},
         "sources": report.sources,
     }
 
@@ -274,9 +278,9 @@ def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, thre
         radius_km=float(radius_km), sources=sources, families=fam, disciplines=dis,
         summary=cov.summary(), coverage=cov, white_zones=cov.white_zones,
         unmet_total=int(len(needs)), unmet_by_type=by_type, unmet_by_commune=by_commune,
-        notes=notes, previous=previous, data_date=meta.get("source_date"),
-        ratio_meaningful=elderly, dac_number=dac_number(catalogue, dac_id), needs_by_reason=_needs_by(needs, "reason", REASON_LABELS),
-        needs_by_month=_needs_by_month(needs),
+        notes=notes, previous=previous, unmet_by_reason=unmet_needs_by_reason(needs),
+        data_date=meta.get("source_date"), ratio_meaningful=elderly,
+        dac_number=dac_number(catalogue, dac_id), needs_by_month=_needs_by_month(needs),
         white_zones_by_type=white_zones_by_type(catalogue, dac_id, threshold_km))
     if previous is not None:
         report.changes, report.white_zones_new, report.white_zones_resolved = compare_snapshots(
@@ -286,28 +290,9 @@ def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, thre
 
 # --- issue 15: charts' data --------------------------------------------------------------
 
-#: French labels of the coded reasons of an unmet need (the log's ``reason`` column, when the
-#: log has one); unknown codes are shown as they are.
-REASON_LABELS: dict[str, str] = {
-    "aucune_ressource": "Aucune ressource", "no_resource": "Aucune ressource",
-    "pas_de_place": "Pas de place", "no_capacity": "Pas de place",
-    "trop_loin": "Trop loin", "too_far": "Trop loin",
-    "delai": "Délai d'attente", "waiting_time": "Délai d'attente",
-    "refus": "Admission refusée", "refused": "Admission refusée",
-    "autre": "Autre", "other": "Autre",
-}
-
 #: Resource types of the "white zones by type" chart: terms of the synonyms table (those whose
 #: codes are categories and/or disciplines, which coverage understands).
 WHITE_ZONE_TYPES = ("EHPAD", "SSIAD", "SAAD", "HAD", "CSAPA", "CMP", "IME", "ESAT")
-
-
-def _needs_by(needs: pd.DataFrame, column: str, labels: dict[str, str]) -> pd.DataFrame:
-    if column not in needs.columns or not len(needs):
-        return pd.DataFrame(columns=["label", "needs"])
-    keys = needs[column].fillna("").astype(str).map(lambda v: labels.get(v, v) or "Non précisé")
-    out = keys.value_counts().rename_axis("label").rename("needs").reset_index()
-    return out.sort_values(["needs", "label"], ascending=[False, True], kind="stable")
 
 
 def _needs_by_month(needs: pd.DataFrame) -> pd.DataFrame:
@@ -540,10 +525,13 @@ def render_html(report: ArsReport) -> str:
                         [[x.resource_type, fmt_number(x.needs)]
                          for x in r.unmet_by_type.itertuples(index=False)], {1},
                         "Aucun besoin non couvert signalé sur la période."))
-    if len(r.needs_by_reason):
+    if len(r.unmet_by_reason):
+        parts.append(_table(["Motif", "Signalements"],
+                            [[x.label, fmt_number(x.needs)]
+                             for x in r.unmet_by_reason.itertuples(index=False)], {1}))
         parts.append(_bar_chart("Besoins non couverts par motif",
-                                [(x.label, x.needs) for x in r.needs_by_reason.itertuples(index=False)]))
-    elif len(r.unmet_by_type):
+                                [(x.label, x.needs) for x in r.unmet_by_reason.itertuples(index=False)]))
+    if len(r.unmet_by_type):
         parts.append(_bar_chart("Besoins non couverts par type de ressource",
                                 [(x.resource_type, x.needs) for x in r.unmet_by_type.itertuples(index=False)]))
     if len(r.needs_by_month):
@@ -649,6 +637,8 @@ def _csv_rows(report: ArsReport) -> list[list[Any]]:
         add(["besoins_type", "", x.resource_type, "signalements", int(x.needs)])
     for x in r.unmet_by_commune.itertuples(index=False):
         add(["besoins_commune", x.commune, x.commune_name, "signalements", int(x.needs)])
+    for x in r.unmet_by_reason.itertuples(index=False):
+        add(["besoins_motif", x.reason, x.label, "signalements", int(x.needs)])
     for x in r.changes.itertuples(index=False):
         add(["evolution", x.indicator, x.label, "precedent", "" if x.previous is None else x.previous])
         add(["evolution", x.indicator, x.label, "actuel", "" if x.current is None else x.current])
@@ -664,29 +654,11 @@ def _csv_rows(report: ArsReport) -> list[list[Any]]:
 CSV_HEADERS = ["Section", "Code", "Libellé", "Indicateur", "Valeur"]
 
 
-def _csv_number(v: Any) -> Any:
-    """Numbers with a decimal comma (French spreadsheets); None as an empty cell."""
-    if v is None:
-        return ""
-    if isinstance(v, float) and not isinstance(v, bool):
-        if math.isnan(v):
-            return ""
-        return ("inf" if math.isinf(v) else repr(v).replace(".", ",") if v != int(v)
-                else str(int(v)))
-    return v
-
-
 def render_csv(report: ArsReport) -> bytes:
     """The report as long-format CSV bytes: ``Section;Code;Libellé;Indicateur;Valeur``
     (``;``, UTF-8 with BOM, decimal comma). Text cells that look like spreadsheet formulas
-    are prefixed with ``'``."""
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    w.writerow(CSV_HEADERS)
-    for row in _csv_rows(report):
-        w.writerow([("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else
-                    _csv_number(v) for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    are neutralised (:mod:`dac_map.tabular`)."""
+    return csv_bytes(_csv_rows(report), CSV_HEADERS, decimal=",")  # the one writer (tabular)
 
 
 @dataclass
@@ -704,10 +676,10 @@ def write_report(report: ArsReport, reports_dir: str | Path | None = None) -> Re
     folder = Path(settings.REPORTS_DIR if reports_dir is None else reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.fromisoformat(report.generated_at).strftime("%Y%m%dT%H%M%SZ")
-    base = folder / f"rapport_{_slug(report.dac_id)}_{stamp}"
+    base = safe_join(folder, f"rapport_{_slug(report.dac_id)}_{stamp}", what="rapport")
     paths = ReportFiles(base.with_suffix(".html"), base.with_suffix(".csv"), base.with_suffix(".json"))
     paths.html.write_text(render_html(report), encoding="utf-8")
-    paths.csv.write_bytes(render_csv(report))
+    write_bytes(paths.csv, render_csv(report))
     paths.snapshot.write_text(json.dumps(snapshot(report), ensure_ascii=False, indent=1,
                                          default=str), encoding="utf-8")
     return paths
