@@ -18,8 +18,9 @@ from dac_map.query.spec import SearchSpec
 from dac_map.settings import DATA_DIR
 
 POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"
-T1 = datetime(2024, 1, 31, 23, 30, tzinfo=timezone.utc)  # 1 Feb 2024, 00:30 in Paris
-T2 = datetime(2024, 7, 31, 22, 15, tzinfo=timezone.utc)  # 1 Aug 2024, 00:15 in Paris (CEST)
+Y = datetime.now(timezone.utc).year - 1  # within the log's retention (24 months by default)
+T1 = datetime(Y, 3, 31, 22, 30, tzinfo=timezone.utc)  # 1 April, 00:30 in Paris (CEST)
+T2 = datetime(Y, 7, 31, 22, 15, tzinfo=timezone.utc)  # 1 August, 00:15 in Paris (CEST)
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +35,11 @@ def pdf_text(data: bytes) -> str:
 
 def _log(db):
     record_unmet_need("DAC-80", "80021", SearchSpec(categories=("197",)), "CSAPA", "", db_path=db,
-                      recorded_at=datetime(2024, 1, 10, 9, tzinfo=timezone.utc))
+                      recorded_at=datetime(Y, 3, 10, 9, tzinfo=timezone.utc))
     record_unmet_need("DAC-80", "80001", SearchSpec(categories=("197",)), "CSAPA", "", db_path=db,
-                      recorded_at=datetime(2024, 1, 12, 9, tzinfo=timezone.utc))
+                      recorded_at=datetime(Y, 3, 12, 9, tzinfo=timezone.utc))
     record_unmet_need("DAC-80", "80001", SearchSpec(categories=("500",)), "EHPAD", "", db_path=db,
-                      recorded_at=datetime(2023, 12, 20, 9, tzinfo=timezone.utc))
+                      recorded_at=datetime(Y, 2, 20, 9, tzinfo=timezone.utc))
 
 
 def test_need_labels_never_codes(demo_catalogue):
@@ -59,11 +60,11 @@ def test_report_for_the_ars_reader(demo_catalogue, population, tmp_path):
     html_text = render_html(rep)
     assert "Places / 1 000 hab. de 75 ans" not in html_text
     assert "non calculé" in html_text
-    assert "01/02/2024 à 00:30" in html_text  # Paris local time, not 31/01 23:30 UTC
+    assert f"01/04/{Y} à 00:30" in html_text  # Paris local time, not 31/03 22:30 UTC
     assert "UTC" not in html_text
     by_type = dict(zip(rep.unmet_by_type["resource_type"], rep.unmet_by_type["needs"]))
     assert by_type == {"Addictologie (CSAPA)": 2, "Maison de retraite médicalisée (EHPAD)": 1}
-    assert list(rep.needs_by_month["month"]) == ["2023-12", "2024-01"]
+    assert list(rep.needs_by_month["month"]) == [f"{Y}-02", f"{Y}-03"]
     assert list(rep.needs_by_month["needs"]) == [1, 2]
     assert html_text.count("<figure class='chart'>") >= 3  # type/reason, month, white zones by type
     # white zones by type: independent count for EHPAD by brute force over the commune table
@@ -79,7 +80,7 @@ def test_report_for_the_ars_reader(demo_catalogue, population, tmp_path):
     assert "Période des besoins" in flat and "extraction du 08/01/2021" in flat
     assert "premier rapport pour ce territoire" in flat
     assert "Addictologie (CSAPA)" in flat and "Besoins non couverts par mois" in flat
-    assert "janv. 2024" in flat and "déc. 2023" in flat
+    assert f"févr. {Y}" in flat and f"mars {Y}" in flat
     assert "<td>197</td>" not in html_text and "Addictologie (CSAPA) 2" in flat  # label, not code
     assert "None" not in flat and "nan" not in flat.split()
 
@@ -91,13 +92,13 @@ def test_report_for_the_ars_reader(demo_catalogue, population, tmp_path):
 
     # second report: its frame says what changed since the first
     record_unmet_need("DAC-80", "80021", SearchSpec(categories=("197",)), "CSAPA", "", db_path=db,
-                      recorded_at=datetime(2024, 3, 1, 9, tzinfo=timezone.utc))
+                      recorded_at=datetime(Y, 5, 1, 9, tzinfo=timezone.utc))
     second = build_report(demo_catalogue, "DAC-80", csapa, 20.0, population, 15.0, db,
                           tmp_path / "reports", generated_at=T2)
     flat2 = " ".join(pdf_text(render_pdf(second)).split())
-    assert "rapport précédent du 01/02/2024 à 00:30" in flat2
+    assert f"rapport précédent du 01/04/{Y} à 00:30" in flat2
     assert "indicateur(s) modifié(s)" in flat2
-    assert "01/08/2024 à 00:15" in flat2  # summer time in Paris
+    assert f"01/08/{Y} à 00:15" in flat2  # summer time in Paris
 
 
 def test_ratio_kept_for_elderly_resources(demo_catalogue, population, tmp_path):
