@@ -252,7 +252,7 @@ def _header(catalogue: Catalogue, state: ustate.ViewState, options: Options) -> 
         st.warning("  \n".join(md(f) for f in flags), icon=":material/science:")
 
 
-def _summary(current: Current) -> None:
+def _summary(current: Current, criteria: Sequence[str] | None = None) -> None:
     res = current.result
     n = res.total
     st.markdown(f"**{n} ressource{'s' if n > 1 else ''}** correspond{'ent' if n > 1 else ''} "
@@ -260,7 +260,8 @@ def _summary(current: Current) -> None:
     if res.emptied_by:
         st.info(md(f"Aucun résultat : le critère « {res.emptied_by} » a vidé la sélection."),
                 icon=":material/filter_alt_off:")
-    labels = [lab for lab in res.labels if lab != "Établissements ouverts uniquement"]
+    labels = (list(criteria) if criteria is not None  # plain words (issue 15)
+              else [lab for lab in res.labels if lab != "Établissements ouverts uniquement"])
     if labels:
         st.markdown("**Critères actifs**  \n" + "  \n".join(f"• {md(lab)}" for lab in labels))
     else:
@@ -430,6 +431,9 @@ def _list(catalogue: Catalogue, current: Current) -> None:
                "(trier aussi en cliquant un en-tête de colonne, dans la page)")
     table = page_table(chunk)
     st.session_state[_PAGE_FINESS] = list(table["N° FINESS"])
+    if not len(table):  # the grid's own empty state is in English ("empty")
+        st.caption("Aucune ressource à afficher avec ces critères.")
+        return
     table_key = f"liste-{current.filter_version}-{page}"
     if st.session_state.get("_dacmap_table_key") != table_key:
         st.session_state["_dacmap_table_key"] = table_key
@@ -645,7 +649,7 @@ def main() -> None:
     with left:
         _map(catalogue, current, options, colors)
     with right:
-        _summary(current)
+        _summary(current, readable_criteria(current.state.spec(), catalogue, departments))
         if focus:
             _detail(catalogue, current, focus)
         else:

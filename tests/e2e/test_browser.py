@@ -236,7 +236,7 @@ def test_row_selection_centres_and_circles_the_marker(page, app_url):
         return window.map.getCenter().distanceTo(found.getLatLng());
     }""", finess)
     assert centre < 50  # metres
-    assert "Fiche A4 (1)" in page.get_by_role("button", name=re.compile("Fiche A4")).inner_text()
+    assert "Fiche A4 PDF (1)" in page.get_by_role("button", name=re.compile("Fiche A4 PDF")).inner_text()
 
 
 def test_coverage_page_draws_offline(page, app_url):

@@ -52,7 +52,7 @@ def test_je_cherche_on_the_map_and_in_the_list(page, app_url, ui_catalogue, said
     shown = {c for c in cells if c in labels or c.startswith(("Etablissement", "Service", "Centre"))}
     assert shown and shown <= labels
     assert f"categorie={category}" in page.url
-    assert "None" not in cells
+    assert "None" not in cells and "empty" not in cells
 
 
 def test_category_box_enter_picks_ehpad_not_ehpa(page, app_url):
@@ -119,14 +119,19 @@ def test_guide_screenshots(page, app_url):
     assert result_count(page) > 0
     shot(page, "appel-2-ehpad-alzheimer.png")
     # 3. « Où est le CSAPA le plus proche de Péronne ? »
-    page.goto(f"{app_url}/?dac=DAC-80&autour=80620&rayon=40&tri=distance")
+    page.goto(f"{app_url}/?dac=DAC-80&autour=80620&rayon=60&tri=distance")
     before = map_state(page)
     je_cherche(page, "csapa")
     wait_map_change(page, before["version"])
+    assert result_count(page) > 0
     shot(page, "appel-3-csapa.png")
     # 4. « Pouvez-vous m'envoyer la liste ? » : cocher des lignes, fiche A4 PDF
-    page.locator("[data-testid='stDataFrame']").scroll_into_view_if_needed()
-    pdf = page.get_by_role("button", name=re.compile("Fiche A4 PDF"))
+    grid = page.locator("[data-testid='stDataFrame']").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 38 + 28)  # check box of the first row
+    pdf = page.get_by_role("button", name=re.compile(r"Fiche A4 PDF \(1\)"))
+    pdf.wait_for(timeout=TIMEOUT)
     pdf.scroll_into_view_if_needed()
     shot(page, "appel-4-fiche.png")
     # 5. « Rien ne convient » : signaler un besoin non couvert
