@@ -23,6 +23,12 @@ from dac_map.parser import read_text
 
 #: Default locations of the shipped reference files.
 DEFAULT_CATEGORIES = settings.DATA_DIR / "nomenclatures" / (
+    "TRE_R397_categorie-entite-geographique-exercice.csv")
+#: Categories withdrawn before TRE_R397 was published but still found in older extracts (801, the
+#: temporary DAC code withdrawn on 2022-01-28), in the R397 layout.
+DEFAULT_EXTRA_CATEGORIES = settings.DATA_DIR / "nomenclatures" / "categories_hors_R397.csv"
+#: The FINESS nomenclature flow cs1500106 of 2021-12-14 (older layout, also accepted).
+LEGACY_CATEGORIES = settings.DATA_DIR / "nomenclatures" / (
     "finess_nomenclature_categories_etablissement_avec_agregats_20211214.csv")
 DEFAULT_DISCIPLINES = settings.DATA_DIR / "nomenclatures" / "TRE_R280_DisciplineEquipementSocial_v20231215.csv"
 DEFAULT_ACTIVITIES = settings.DATA_DIR / "nomenclatures" / "nomenclature_AMM_V14_activites_de_soins.csv"
@@ -59,26 +65,60 @@ def _read_csv(path: str | Path, required: tuple[str, ...]) -> tuple[list[dict[st
 
 # --------------------------------------------------------------------------- nomenclatures
 
-def read_categories(path: str | Path = DEFAULT_CATEGORIES) -> pd.DataFrame:
+def read_categories(path: str | Path = DEFAULT_CATEGORIES,
+                    extra: str | Path | None = DEFAULT_EXTRA_CATEGORIES) -> pd.DataFrame:
     """FINESS establishment categories with their three aggregate levels.
 
+    Reads either the ANS table TRE_R397 (``code;libelle;niveau;...;agregat_niv1..3``: the
+    level-4 codes are the categories, levels 1-3 their aggregates) or the older FINESS
+    nomenclature flow cs1500106 (``code;libelle;...;codeagr3;...;datefin``). ``extra`` (same
+    layouts) adds codes absent from ``path`` (e.g. 801, withdrawn before R397); ``path`` wins.
+
     Columns: ``category, category_label, aggregate, aggregate_label, aggregate2,
-    aggregate2_label, aggregate1, aggregate1_label, closed`` (``closed`` = has an end date).
+    aggregate2_label, aggregate1, aggregate1_label, closed`` (``closed`` = withdrawn or ended).
     """
-    rows, p = _read_csv(path, ("code", "libelle", "codeagr3", "libelleagr3", "codeagr2",
-                               "libelleagr2", "codeagr1", "libelleagr1", "datefin"))
-    df = pd.DataFrame(rows)
+    frame = _read_category_file(path)
+    if extra is not None and Path(extra).exists():
+        more = _read_category_file(extra)
+        frame = pd.concat([frame, more[~more["category"].isin(frame["category"])]],
+                          ignore_index=True)
+    return frame
+
+
+def _read_category_file(path: str | Path) -> pd.DataFrame:
+    text, _ = read_text(path)
+    first = _INVISIBLE.sub("", text.split("\n", 1)[0])
+    if "niveau" in first.split(";"):
+        rows, p = _read_csv(path, ("code", "libelle", "niveau", "agregat_niv3", "libelle_agregat_niv3",
+                                   "agregat_niv2", "libelle_agregat_niv2", "agregat_niv1",
+                                   "libelle_agregat_niv1", "statut", "date_fin_validite"))
+        rows = [r for r in rows if r["niveau"] == "4"]
+        cols = {"code": "code", "libelle": "libelle", "codeagr3": "agregat_niv3",
+                "libelleagr3": "libelle_agregat_niv3", "codeagr2": "agregat_niv2",
+                "libelleagr2": "libelle_agregat_niv2", "codeagr1": "agregat_niv1",
+                "libelleagr1": "libelle_agregat_niv1"}
+        closed = [r["statut"] != "active" or r["date_fin_validite"] != "" for r in rows]
+    else:
+        rows, p = _read_csv(path, ("code", "libelle", "codeagr3", "libelleagr3", "codeagr2",
+                                   "libelleagr2", "codeagr1", "libelleagr1", "datefin"))
+        cols = {k: k for k in ("code", "libelle", "codeagr3", "libelleagr3", "codeagr2",
+                               "libelleagr2", "codeagr1", "libelleagr1")}
+        closed = [r["datefin"] != "" for r in rows]
+    if not rows:
+        raise InputFormatError("no category (level 4) in the file", path=p, line=2, field="code")
+    df = pd.DataFrame({k: [r[v] for r in rows] for k, v in cols.items()})
+    lines = [r["__line__"] for r in rows]
     bad = ~df["code"].str.fullmatch(r"[0-9]{3}")
     if bad.any():
-        line = int(df.loc[bad, "__line__"].iloc[0])
-        raise InputFormatError(f"invalid category code {df.loc[bad, 'code'].iloc[0]!r}",
-                               path=p, line=line, field="code")
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputFormatError(f"invalid category code {df['code'].iat[i]!r}",
+                               path=p, line=int(lines[i]), field="code")
     return pd.DataFrame({
         "category": df["code"], "category_label": df["libelle"],
         "aggregate": df["codeagr3"], "aggregate_label": df["libelleagr3"],
         "aggregate2": df["codeagr2"], "aggregate2_label": df["libelleagr2"],
         "aggregate1": df["codeagr1"], "aggregate1_label": df["libelleagr1"],
-        "closed": df["datefin"].ne(""),
+        "closed": closed,
     })
 
 
