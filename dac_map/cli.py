@@ -237,9 +237,11 @@ def search(
 def _register_subsystems() -> None:
     from dac_map.coverage.cli import register as register_coverage
     from dac_map.refresh.cli import register as register_refresh
+    from dac_map.territories.cli import register as register_territories
 
     register_refresh(app)
     register_coverage(app)
+    register_territories(app)
 
 
 _register_subsystems()

@@ -161,3 +161,15 @@ UI_NATIONAL_VIEW = _env("UI_NATIONAL_VIEW", "1").lower() not in ("0", "false", "
 
 #: Most resources printed on one A4 sheet.
 UI_MAX_SHEET_ITEMS = int(_env("UI_MAX_SHEET_ITEMS", "40"))
+
+# --------------------------------------------------------------------------- territories (dac_map.territories)
+
+#: SQLite file of the versioned DAC territory table that stewards edit (embedded mode). Kept
+#: OUTSIDE the GeoPackage: the ETL and the refresh read it and never write it. Created on the
+#: first edit; until then the shipped table ``reference/territoires_dac.csv`` is used.
+TERRITORIES_DB = Path(_env("TERRITORIES_DB", str(DATA_DIR / "territories.sqlite")))
+
+#: INSEE COG "mouvements des communes" CSV (``mvtcommune_AAAA.csv``) giving the successors of
+#: commune codes that no longer exist. Empty = none (dac-map ships none): unknown codes are
+#: reported without a successor.
+COMMUNE_MOVES = _env("COMMUNE_MOVES", "")
