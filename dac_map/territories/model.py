@@ -15,7 +15,7 @@ from dac_map.errors import DacMapError
 
 DEPARTMENT_RE = re.compile(r"[0-9]{2}|2[AB]|97[1-8]")
 COMMUNE_RE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-FINESS_RE = re.compile(r"[0-9]{2}[0-9AB][0-9]{6}")
+FINESS_RE = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
 TERRITORY_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _SPLIT = re.compile(r"[\s,;|]+")
 _PHONE_OK = re.compile(r"\+?[0-9]{4,15}")

@@ -53,7 +53,8 @@ def _unneutralise(value: str) -> str:
 
 def parse_table(text: str, path: str = "<territoires>") -> TableRead:
     """Parse CSV text. A missing column aborts (:class:`InputFormatError` naming it); a bad row
-    is skipped and reported (line and field); a repeated id keeps the first row."""
+    is skipped and reported (line and field); a repeated id keeps the first row. Each line is
+    parsed on its own, so a stray quote only affects its line."""
     lines = text.translate(_INVISIBLE).splitlines()
     start = 0
     while start < len(lines) and (lines[start].startswith("#") or not lines[start].strip()):
@@ -62,8 +63,7 @@ def parse_table(text: str, path: str = "<territoires>") -> TableRead:
         raise InputFormatError("fichier vide / empty file (expected a header line)", path=path,
                                line=1)
     delimiter = ";" if lines[start].count(";") >= lines[start].count(",") else ","
-    reader = csv.reader(lines[start:], delimiter=delimiter)
-    header = [h.strip().lower() for h in next(reader)]
+    header = [h.strip().lower() for h in next(csv.reader([lines[start]], delimiter=delimiter))]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise InputFormatError(f"colonne(s) manquante(s) / missing column(s): {', '.join(missing)}; "
@@ -71,8 +71,11 @@ def parse_table(text: str, path: str = "<territoires>") -> TableRead:
                                field=missing[0])
     out = TableRead()
     seen: set[str] = set()
-    for offset, cells in enumerate(reader):
+    # One physical line = one row (a territory never spans lines): a stray quote cannot swallow
+    # the following rows.
+    for offset, text_line in enumerate(lines[start + 1:]):
         line = start + 2 + offset
+        cells = next(csv.reader([text_line], delimiter=delimiter), [])
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(header):
