@@ -36,7 +36,7 @@ import pyproj
 import shapely
 
 from dac_map import __version__, settings, store
-from dac_map.errors import RowIssue, ValidationError
+from dac_map.errors import InputFormatError, RowIssue, ValidationError
 from dac_map.layouts import OVERSEAS_DEPARTMENTS
 from dac_map.parser import (
     EquipmentExtract,
@@ -52,7 +52,6 @@ from dac_map.reference import (
     DEFAULT_CATEGORY_FAMILIES,
     DEFAULT_DISCIPLINES,
     DEFAULT_FAMILIES,
-    DEFAULT_TERRITORIES,
     OTHER_FAMILY,
     Families,
     read_activities,
@@ -60,7 +59,6 @@ from dac_map.reference import (
     read_categories,
     read_disciplines,
     read_families,
-    read_territories,
 )
 
 #: Values of ``geo_precision``.
@@ -79,7 +77,9 @@ class EtlInputs:
     departments: Path
     equipment: Path | None = None
     communes: list[Path] = field(default_factory=list)
-    territories: Path = DEFAULT_TERRITORIES
+    #: DAC territory CSV; None = the steward table (:mod:`dac_map.territories`, setting
+    #: ``TERRITORIES_DB``; the shipped ``territoires_dac.csv`` until a steward edits it)
+    territories: Path | None = None
     categories: Path = DEFAULT_CATEGORIES
     families: Path = DEFAULT_FAMILIES
     category_families: Path = DEFAULT_CATEGORY_FAMILIES
@@ -424,6 +424,21 @@ class ReferenceTables:
     activities: pd.DataFrame | None
 
 
+def _read_territories(path: Path | None) -> pd.DataFrame:
+    """The territory table: the steward table (read only, never written) when ``path`` is None,
+    else a CSV file, strictly (a bad row aborts, naming its line and field: skipping a territory
+    would silently change who covers what)."""
+    from dac_map.territories import current_territories, read_table, territory_frame
+
+    if path is None:
+        return territory_frame(current_territories())
+    read = read_table(path)
+    if read.issues:
+        first = read.issues[0]
+        raise InputFormatError(first.reason, path=first.path, line=first.line, field=first.field)
+    return territory_frame(read.territories)
+
+
 def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
     """Read every reference input of ``inputs`` (nomenclatures, families, boundaries, territories)."""
     communes = None
@@ -435,7 +450,7 @@ def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
         families=read_families(inputs.families, inputs.category_families),
         departments=read_boundaries(inputs.departments),
         communes=communes,
-        territories=read_territories(inputs.territories),
+        territories=_read_territories(inputs.territories),
         disciplines=read_disciplines(inputs.disciplines) if inputs.disciplines else None,
         activities=read_activities(inputs.activities) if inputs.activities else None,
     )
@@ -536,7 +551,8 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
     lap("equipment")
 
     say("Construction des territoires DAC")
-    terr, more = build_territories(territories, departments, communes, str(inputs.territories))
+    terr, more = build_territories(territories, departments, communes,
+                                   str(inputs.territories or "territoires (table des référents)"))
     issues += more
     counts_by_dac = est["dac_id"].value_counts()
     terr["establishments"] = terr["dac_id"].map(counts_by_dac).fillna(0).astype("int64")
@@ -569,7 +585,8 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
         "source_date": extract.source_date,
         "departments_file": Path(inputs.departments).name,
         "communes_files": [Path(p).name for p in inputs.communes],
-        "territories_file": Path(inputs.territories).name,
+        "territories_file": Path(inputs.territories).name if inputs.territories else "",
+        "territories_source": "file" if inputs.territories else "steward",
         "categories_file": Path(inputs.categories).name,
         "counts": counts,
         "establishments_per_department": per_dep,

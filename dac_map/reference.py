@@ -1,4 +1,5 @@
-"""Readers of the reference tables: FINESS nomenclatures, families, DAC territories, boundaries.
+"""Readers of the reference tables: FINESS nomenclatures, families, boundaries (the DAC
+territory table is read by :mod:`dac_map.territories`).
 
 Each reader returns a typed table and raises :class:`~dac_map.errors.InputMissingError` or
 :class:`~dac_map.errors.InputFormatError` naming the file, line and field of the first problem.
@@ -34,6 +35,7 @@ DEFAULT_DISCIPLINES = settings.DATA_DIR / "nomenclatures" / "TRE_R280_Discipline
 DEFAULT_ACTIVITIES = settings.DATA_DIR / "nomenclatures" / "nomenclature_AMM_V14_activites_de_soins.csv"
 DEFAULT_FAMILIES = settings.DATA_DIR / "reference" / "familles.csv"
 DEFAULT_CATEGORY_FAMILIES = settings.DATA_DIR / "reference" / "categories_familles.csv"
+#: The shipped DAC territory table (read by :mod:`dac_map.territories`).
 DEFAULT_TERRITORIES = settings.DATA_DIR / "reference" / "territoires_dac.csv"
 
 #: Family given to a category missing from the family table.
@@ -185,46 +187,6 @@ def read_families(families: str | Path = DEFAULT_FAMILIES,
         raise InputFormatError(f"category {cat.loc[dup, 'category'].iloc[0]} listed twice",
                                path=p2, line=line, field="categetab")
     return Families(fam.sort_values("order").reset_index(drop=True), cat)
-
-
-# --------------------------------------------------------------------------- territories
-
-def read_territories(path: str | Path = DEFAULT_TERRITORIES) -> pd.DataFrame:
-    """Read the DAC territory table.
-
-    Columns of the file: ``id;nom;telephone;site_web;departements;communes`` where the last
-    two are lists of INSEE codes separated by spaces, commas or ``|``. Returns columns
-    ``dac_id, name, phone, website, departments (list[str]), communes (list[str])``.
-    """
-    rows, p = _read_csv(path, ("id", "nom", "departements", "communes"))
-    out = []
-    seen: set[str] = set()
-    for r in rows:
-        line = int(r["__line__"])
-        if not r["id"]:
-            raise InputFormatError("empty territory id", path=p, line=line, field="id")
-        if r["id"] in seen:
-            raise InputFormatError(f"territory id {r['id']!r} listed twice", path=p, line=line,
-                                   field="id")
-        seen.add(r["id"])
-        deps = [c for c in re.split(r"[\s,|]+", r["departements"]) if c]
-        coms = [c for c in re.split(r"[\s,|]+", r["communes"]) if c]
-        for c in deps:
-            if not re.fullmatch(r"[0-9]{2}|2[AB]|97[0-9]", c):
-                raise InputFormatError(f"invalid department code {c!r}", path=p, line=line,
-                                       field="departements")
-        for c in coms:
-            if not re.fullmatch(r"[0-9]{5}|2[AB][0-9]{3}", c):
-                raise InputFormatError(f"invalid commune INSEE code {c!r}", path=p, line=line,
-                                       field="communes")
-        if not deps and not coms:
-            raise InputFormatError("a territory needs departments or communes", path=p,
-                                   line=line, field="departements")
-        out.append({"dac_id": r["id"], "name": r["nom"] or r["id"],
-                    "phone": r.get("telephone", ""), "website": r.get("site_web", ""),
-                    "departments": deps, "communes": coms})
-    return pd.DataFrame(out, columns=["dac_id", "name", "phone", "website", "departments",
-                                      "communes"])
 
 
 # --------------------------------------------------------------------------- boundaries

@@ -61,7 +61,7 @@ def test_validate_names_the_bad_field(field, kwargs):
 def test_validate_normalises():
     t = validate(Territory(" DAC-1 ", "  DAC   Somme ", ("80",), ("80021", "2a004", "80021"),
                            phone="03 22 45.00-00", finess="800000044"))
-    assert (t.id, t.name, t.communes, t.phone) == ("DAC-1", "DAC Somme", ("2A004", "80021"), "0322450000")
+    assert (t.id, t.name, t.communes, t.phone) == ("DAC-1", "DAC Somme", ("80021", "2A004"), "0322450000")
 
 
 # --------------------------------------------------------------------------- CSV

@@ -33,7 +33,7 @@ from dac_map.territories.store import MAIN_SET, SqliteTerritoryStore, TerritoryS
 from dac_map.territories.table import read_table, table_bytes, table_text
 
 #: The shipped territory table: seed of the ``principal`` set.
-SHIPPED_TABLE = settings.DATA_DIR / "reference" / "territoires_dac.csv"
+SHIPPED_TABLE = settings.DATA_DIR / "reference" / "territoires_dac.csv"  # = reference.DEFAULT_TERRITORIES
 #: FICTITIOUS alternative set shipped for the demo: the Somme split into two DACs.
 DEMO_SET = "demo-fictif-somme-2-dac"
 DEMO_TABLE = settings.DATA_DIR / "reference" / "DEMO-FICTIF_territoires_somme_2_dac.csv"

@@ -115,7 +115,7 @@ class Territory:
 
 
 def validate(t: Territory) -> Territory:
-    """A checked, normalised copy of ``t`` (codes upper-cased, sorted, deduplicated; phone as
+    """A checked, normalised copy of ``t`` (codes upper-cased, deduplicated, in the order given; phone as
     digits). Raises :class:`TerritoryError` naming the field of the first problem."""
     tid = (t.id or "").strip()
     if not TERRITORY_ID_RE.fullmatch(tid):
@@ -143,8 +143,7 @@ def validate(t: Territory) -> Territory:
     if website and not _WEBSITE_OK.fullmatch(website):
         raise TerritoryError(f"site web invalide (http:// ou https://) / invalid website: {website!r}",
                              field="site_web")
-    return Territory(id=tid, name=name, departments=tuple(sorted(deps)),
-                     communes=tuple(sorted(coms)), finess=finess, phone=normalise_phone(t.phone),
+    return Territory(id=tid, name=name, departments=tuple(deps), communes=tuple(coms), finess=finess, phone=normalise_phone(t.phone),
                      website=website, note=" ".join((t.note or "").split()))
 
 
