@@ -7,7 +7,7 @@ Nothing here is real: no ARS drew these territories. The Somme's communes (IGN A
 (west of 2.35° E: "Somme Ouest", with Amiens; east: "Somme Est"). To let a steward try the
 editor's warnings, the three communes nearest that line on each side are claimed by both DACs
 (overlaps) and the four next ones by neither (gaps). The phone numbers are in the ARCEP range
-reserved for fiction (03 53 01 xx xx).
+reserved for fiction (03 53 01 xx xx, 05 36 49 xx xx).
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def main() -> None:
                   phone="0353010081", note=note),
         Territory("DEMO-80-EST", "DAC Somme Est (FICTIF, démonstration)", communes=tuple(east),
                   phone="0353010082", note=note),
-        Territory("DAC-46", "DAC Lot (démonstration)", departments=("46",)),
+        Territory("DAC-46", "DAC Lot (démonstration)", departments=("46",), phone="0536490046",
+                  note="FICTIF : numéro de démonstration"),
     ]
     args.output.write_text(HEADER + table_text([validate(t) for t in items]), encoding="utf-8", newline="")
     print(f"{args.output}: ouest {len(west)}, est {len(east)}, chevauchements {len(both)}, "
