@@ -181,11 +181,13 @@ class SqliteTerritoryStore:
             if expected is None and live:
                 raise ConflictError(f"le territoire {territory_id} existe déjà (version {row[1]}) / "
                                     "already exists", current=current)
+            if expected is not None and row is None:
+                raise ConflictError(f"le territoire {territory_id} n'existe pas dans le jeu "
+                                    f"« {set_name} » / no such territory", current=None)
             if expected is not None and (not live or row[1] != expected):
-                who = f"{row[3]}, {row[4]}" if row else "?"
                 raise ConflictError(
                     f"le territoire {territory_id} a été modifié par quelqu'un d'autre (version "
-                    f"{row[1] if row else '—'}{', supprimé' if row and row[2] else ''} ; {who}) "
+                    f"{row[1]}{', supprimé' if row[2] else ''} ; {row[3]}, {row[4]}) "
                     f"depuis votre lecture (version {expected}) : rien n'a été enregistré, "
                     "rechargez puis refaites vos changements / changed since you read it",
                     current=current)

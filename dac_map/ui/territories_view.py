@@ -330,6 +330,9 @@ def render_steward_page(catalogue) -> None:
     st.caption("Un territoire est une liste de communes (ou de départements entiers). La table est "
                "versionnée : chaque enregistrement note qui, quand et quoi ; si quelqu'un a "
                "enregistré entre-temps, votre enregistrement est refusé et rien n'est écrasé.")
+    flash = st.session_state.pop("_terr_flash", None)
+    if flash:
+        st.success(flash, icon=":material/check_circle:")
     store = open_store()
     sets = store.sets() or [MAIN_SET]
     set_name = st.selectbox("Jeu de territoires", sets, format_func=_set_label, key="terr_set")
@@ -341,10 +344,16 @@ def render_steward_page(catalogue) -> None:
     items = store.list(set_name)
     by_id = {v.territory.id: v for v in items}
     ids = [NEW, *by_id]
-    tid = st.selectbox("Territoire", ids, key=f"terr_pick_{set_name}",
+    pending = st.session_state.pop("_terr_pick_next", None)  # after a save: keep its territory
+    if pending and pending[0] == set_name and pending[1] in by_id:
+        st.session_state[f"terr_pick_{set_name}"] = pending[1]
+    tid = st.selectbox("Territoire à modifier", ids, key=f"terr_pick_{set_name}",
                        format_func=lambda i: "➕ Nouveau territoire" if i == NEW else
-                       f"{by_id[i].territory.name} ({i}) — version {by_id[i].version}")
+                       f"{by_id[i].territory.name} ({i})" if i in by_id else i)
     stored = by_id.get(tid)
+    if stored is not None:
+        st.caption(f"Version {stored.version} enregistrée par {md(stored.updated_by)} le "
+                   f"{md(stored.updated_at)}.")
     work = _start_work(set_name, tid, stored)
     draft: Territory = work["draft"]
 
@@ -456,9 +465,9 @@ def render_steward_page(catalogue) -> None:
             else:
                 _forget(set_name, tid)
                 _catalogue_changed()
-                st.success(f"Enregistré : {md(saved.territory.name)}, version {saved.version}.")
-                if tid == NEW:
-                    st.session_state[f"terr_pick_{set_name}"] = saved.territory.id
+                st.session_state["_terr_flash"] = (f"Enregistré : {md(saved.territory.name)}, "
+                                                   f"version {saved.version}.")
+                st.session_state["_terr_pick_next"] = (set_name, saved.territory.id)
                 st.rerun()
     if st.session_state.get(f"{_work_key(set_name, tid)}:conflict") and stored is not None:
         current = store.get(tid, set_name)
