@@ -213,11 +213,13 @@ def _work_key(set_name: str, tid: str) -> str:
     return f"{_WORK}:{set_name}:{tid}"
 
 
-def _forget(set_name: str, tid: str) -> None:
-    """Drop the draft of a territory and its widgets' values (they show the stored version)."""
+def _forget(set_name: str, tid: str, draft_too: bool = True) -> None:
+    """Drop the draft of a territory (unless ``draft_too`` is False) and its widgets' values, so
+    that the widgets show the draft again."""
     suffix = f"_{set_name}_{tid}"
     for k in [k for k in st.session_state if isinstance(k, str) and
-              (k.startswith(_work_key(set_name, tid)) or (k.startswith("terr_") and k.endswith(suffix)))]:
+              ((draft_too and k.startswith(_work_key(set_name, tid)))
+               or (k.startswith("terr_") and k.endswith(suffix)))]:
         del st.session_state[k]
 
 
@@ -478,6 +480,7 @@ def render_steward_page(catalogue) -> None:
                                              key=f"terr_rebase_{set_name}_{tid}"):
             _rebase(work, current)
             st.session_state.pop(f"{_work_key(set_name, tid)}:conflict", None)
+            _forget(set_name, tid, draft_too=False)  # the fields show the merged draft
             st.rerun()
         if r2.button("Abandonner mes changements", key=f"terr_reload_{set_name}_{tid}"):
             _forget(set_name, tid)
