@@ -380,3 +380,15 @@ def test_cli_import_export_check_history(tmp_path):
     assert r.exit_code == 5 and "trou" in r.output.lower()
     r = runner.invoke(app, ["territories", "history", "--db", str(db), "--set", "essai"])
     assert r.exit_code == 0 and "steward" in r.output
+
+
+def test_cli_import_warns_about_communes_claimed_twice(tmp_path):
+    db = tmp_path / "t.sqlite"
+    src = tmp_path / "in.csv"
+    src.write_text("id;nom;telephone;site_web;departements;communes\n"
+                   "A;Nord;;;;80001 80002\nB;Sud;;;;80002 80003\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["territories", "import", str(src), "--db", str(db), "--set", "x",
+                                 "--author", "s"])
+    assert r.exit_code == 0, r.output
+    assert "la commune 80002 est revendiquée par A et B" in r.output
+    assert "80001" not in r.output.split("Attention")[-1]

@@ -173,13 +173,19 @@ def load_coverage_data(path: str | Path = settings.STORE_PATH) -> CoverageData:
     cen = commune_centroids_m(communes)
     communes = communes.assign(department=cen["department"], x_m=cen["x_m"], y_m=cen["y_m"],
                                epsg_m=cen["epsg_m"])
-    terr = pd.DataFrame(store.read_layer(path, store.TERRITORIES, read_geometry=False))
-    terr = terr.assign(departments=terr["departments"].map(_split_codes),
-                       communes=terr["communes"].map(_split_codes))
+    meta = store.read_metadata(path)
+    if meta.get("territories_source") == "steward":  # issue 13: the stewards' current table
+        from dac_map.territories import current_territories, territory_frame
+
+        terr = territory_frame(current_territories())
+    else:
+        terr = pd.DataFrame(store.read_layer(path, store.TERRITORIES, read_geometry=False))
+        terr = terr.assign(departments=terr["departments"].map(_split_codes),
+                           communes=terr["communes"].map(_split_codes))
     if store.FAMILIES in layers:
         fam = pd.DataFrame(store.read_layer(path, store.FAMILIES, read_geometry=False))
     else:
         fam = (est[["family", "family_label"]].drop_duplicates("family")
                .assign(color="#777777", order=range(len(est["family"].unique()))))
     return CoverageData(establishments=est, equipment=eq, communes=communes, territories=terr,
-                        families=fam, metadata=store.read_metadata(path), source=path)
+                        families=fam, metadata=meta, source=path)

@@ -35,6 +35,25 @@ def _default_author() -> str:
         return "cli"
 
 
+def _warn_overlaps(stored, imported) -> None:
+    """Warn about communes now claimed by two territories, for those just imported (communes
+    listed explicitly; department shortcuts are checked by ``territories check``)."""
+    from dac_map.territories.check import primary_dac
+
+    ids = {t.id for t in imported}
+    items = [v.territory for v in stored]
+    seen: set[str] = set()
+    for t in items:
+        if t.id not in ids:
+            continue
+        for c in t.communes:
+            claims = primary_dac(c, items)
+            if len(claims) > 1 and c not in seen:
+                seen.add(c)
+                err.print(f"Attention : la commune {c} est revendiquée par {' et '.join(claims)}",
+                          markup=False, highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``territories`` command group to the main CLI."""
     group = typer.Typer(no_args_is_help=True, help="Territoires DAC : liste, import, export, "
@@ -88,6 +107,7 @@ def register(app: typer.Typer) -> None:
                   f"{len(result.unchanged)} inchangé(s), {len(result.deleted)} supprimé(s), "
                   f"{len(result.conflicts)} conflit(s), {len(read.issues)} ligne(s) ignorée(s).",
                   markup=False, highlight=False)
+        _warn_overlaps(open_store(db).list(set_name), read.territories)
         for tid in result.conflicts:
             err.print(f"Conflit : {tid} a été modifié depuis l'export ; non écrit (réexporter, ou --force).",
                       markup=False, highlight=False)
