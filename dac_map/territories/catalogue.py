@@ -37,13 +37,39 @@ def steward_layers(metadata: dict, territories: gpd.GeoDataFrame | None,
     from dac_map.etl import assign_territory, build_territories
 
     frame = territory_frame(current_territories(set_name))
-    layer, _ = build_territories(frame, departments, communes)
+    layer = _reuse_or_build(frame, territories, departments, communes, build_territories)
     dac_id = None
     if "department" in establishments and "commune" in establishments:
         dac_id = assign_territory(establishments["department"], establishments["commune"], frame)
         counts = dac_id.value_counts()
         layer["establishments"] = layer["dac_id"].map(counts).fillna(0).astype("int64")
     return layer, dac_id
+
+
+def _reuse_or_build(frame: pd.DataFrame, stored: gpd.GeoDataFrame | None,
+                    departments: gpd.GeoDataFrame, communes: gpd.GeoDataFrame | None,
+                    build) -> gpd.GeoDataFrame:
+    """The territory layer of ``frame``: outlines the ETL already unioned for the same code
+    lists are reused; only territories edited since are unioned again."""
+    layer, _ = build(frame.iloc[0:0], departments, communes)
+    if not len(frame):
+        return layer
+    known: dict[str, object] = {}
+    if stored is not None and len(stored) and {"dac_id", "departments", "communes"} <= set(stored.columns):
+        for tid, deps, coms, geom in zip(stored["dac_id"], stored["departments"], stored["communes"],
+                                         stored.geometry):
+            known[f"{tid}|{deps or ''}|{coms or ''}"] = geom
+    keys = [f"{t}|{' '.join(d)}|{' '.join(c)}" for t, d, c in
+            zip(frame["dac_id"], frame["departments"], frame["communes"])]
+    todo = [i for i, k in enumerate(keys) if k not in known]
+    built = build(frame.iloc[todo], departments, communes)[0] if todo else None
+    geoms = [known.get(k) for k in keys]
+    for j, i in enumerate(todo):
+        geoms[i] = built.geometry.iat[j]
+    out = frame.copy()
+    out["departments"] = out["departments"].map(" ".join)
+    out["communes"] = out["communes"].map(" ".join)
+    return gpd.GeoDataFrame(out, geometry=geoms, crs=layer.crs)
 
 
 def territories_of(layer: pd.DataFrame) -> list[Territory]:
