@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from dac_map.query.search import plain_value
 from dac_map.territories.check import primary_dac
 from dac_map.territories.model import Territory
 
@@ -117,11 +118,5 @@ class DacLookup:
 
 
 def _text(value: object) -> str:
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
+    v = plain_value(value)
+    return "" if v is None else str(v)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -210,14 +211,24 @@ class SqliteTerritoryStore:
                      json.dumps(diff, ensure_ascii=False), _dump(new) if new else None))
         return action, version
 
-    def _transaction(self):
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): committed on success, rolled back on
+        any exception (a conflict included), so a failed change writes nothing."""
         con = self._connect(write=True)
         try:
             con.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             con.close()
             raise StoreError(f"table des territoires occupée / busy: {exc}", path=str(self.path)) from exc
-        return con
+        try:
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
 
     def save(self, territory: Territory, expected_version: int | None, author: str,
              set_name: str = MAIN_SET, comment: str = "") -> Versioned:
@@ -225,15 +236,8 @@ class SqliteTerritoryStore:
         Raises ConflictError if the stored version is not ``expected_version``."""
         t = validate(territory)
         author = _author(author)
-        con = self._transaction()
-        try:
+        with self._transaction() as con:
             self._write(con, set_name, t.id, t, expected_version, author, comment)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         stored = self.get(t.id, set_name)
         assert stored is not None
         return stored
@@ -241,15 +245,8 @@ class SqliteTerritoryStore:
     def delete(self, territory_id: str, expected_version: int, author: str,
                set_name: str = MAIN_SET, comment: str = "") -> None:
         """Delete a territory (kept in the history). ConflictError if changed since read."""
-        con = self._transaction()
-        try:
+        with self._transaction() as con:
             self._write(con, set_name, territory_id, None, expected_version, _author(author), comment)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
 
     def import_many(self, territories: Iterable[Territory], author: str, set_name: str = MAIN_SET,
                     expected: dict[str, int] | None = None, replace: bool = False,
@@ -264,8 +261,7 @@ class SqliteTerritoryStore:
         expected = expected or {}
         items = [validate(t) for t in territories]
         out = ImportOutcome([], [], [], [], [])
-        con = self._transaction()
-        try:
+        with self._transaction() as con:
             for t in items:
                 exp = expected.get(t.id)
                 try:
@@ -284,12 +280,6 @@ class SqliteTerritoryStore:
                     if tid not in keep:
                         self._write(con, set_name, tid, None, None, author, comment, check=False)
                         out.deleted.append(tid)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.close()
         return out
 
 
