@@ -146,3 +146,44 @@ def test_steward_page_paste_save_conflict_reapply(demo_store, tmp_path):
         "Référent A", "Référent B", "Référent A"]
     assert not at.exception
     assert re.search(r"version 4", " ".join(s.value for s in at.success))
+
+
+def test_dac_of_category_606_from_an_extract_to_the_map(tmp_path):
+    """A real-layout extract with one establishment turned into a DAC (category 606): family
+    'Coordination / DAC', in the directory with its phone, the number of a territory linked to
+    it by FINESS, a marker of the DAC layer; hostile names escaped in the map layers."""
+    from dac_map.cli import DEMO_COMMUNES, DEMO_DEPARTMENTS, DEMO_ESTABLISHMENTS
+    from dac_map.etl import EtlInputs, run_etl
+    from dac_map.query import load_catalogue
+    from dac_map.territories.catalogue import dac_lookup, directory
+    from dac_map.ui import territories_view as tview
+
+    lines = DEMO_ESTABLISHMENTS.read_bytes().decode("latin-1").splitlines()
+    i, row = next((i, ln.split(";")) for i, ln in enumerate(lines)
+                  if ln.startswith("structureet;") and ln.split(";")[13] == "80" and ln.split(";")[16])
+    fin = row[1]
+    row[18], row[19] = "606", "Dispositif d'appui à la coordination (DAC)"
+    lines[i] = ";".join(row)
+    src = tmp_path / "extract.csv"
+    src.write_bytes("\r\n".join(lines).encode("latin-1"))
+    terr = tmp_path / "t.csv"
+    terr.write_text("id;nom;telephone;site_web;departements;communes;finess\n"
+                    f"DAC-80;DAC <script>x</script>;;;80;;{fin}\n"
+                    "DAC-46;DAC Lot;0536490046;;46;;\n", encoding="utf-8")
+    out = run_etl(EtlInputs(establishments=src, departments=DEMO_DEPARTMENTS,
+                            communes=list(DEMO_COMMUNES), territories=terr), tmp_path / "s.gpkg")
+    assert out.unknown_categories == {}
+    cat = load_catalogue(out.target)
+    fam = cat.establishments.set_index("finess").loc[fin, "family"]
+    assert fam == "dac" and cat.family_label("dac").startswith("Coordination / DAC")
+    d = directory(cat)
+    assert list(d["finess"]) == [fin]
+    phone = "".join(ch for ch in row[16] if ch.isdigit())
+    contact = dac_lookup(cat).first("80021")
+    assert contact.finess == fin and contact.phone == phone and not contact.by_hand
+    layer = tview.directory_layer(cat)
+    assert len(layer.data["features"]) == 1
+    national = tview.national_territories_layer(cat)
+    labels = [f["properties"]["label"] for f in national.data["features"]]
+    assert any("DAC &lt;script&gt;x&lt;/script&gt;" in lab for lab in labels)
+    assert not any("<script>" in lab for lab in labels)
