@@ -47,15 +47,15 @@ def main() -> None:
     from dac_map import cli, settings
     from dac_map.etl import EtlInputs, run_etl
     from dac_map.query import load_catalogue
-    from dac_map.territories import (DEMO_TABLE, MAIN_SET, SHIPPED_TABLE, SqliteTerritoryStore,
+    from dac_map.territories import (MAIN_SET, SqliteTerritoryStore, demo_table, shipped_table,
                                      read_table, table_text)
     from dac_map.territories.catalogue import dac_lookup
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_territories_"))
     settings.TERRITORIES_DB = tmp / "territories.sqlite"
     store = SqliteTerritoryStore(settings.TERRITORIES_DB)
-    main_set = [t for t in read_table(SHIPPED_TABLE).territories if t.id != "DAC-80"]
-    main_set += [t for t in read_table(DEMO_TABLE).territories if t.id.startswith("DEMO")]
+    main_set = [t for t in read_table(shipped_table()).territories if t.id != "DAC-80"]
+    main_set += [t for t in read_table(demo_table()).territories if t.id.startswith("DEMO")]
     store.import_many(main_set, "bench", set_name=MAIN_SET)
     inputs = dict(establishments=cli.DEMO_ESTABLISHMENTS, departments=cli.DEMO_DEPARTMENTS,
                   equipment=cli.DEMO_EQUIPMENT, communes=list(cli.DEMO_COMMUNES))

@@ -21,7 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dac_map.reference import read_boundaries  # noqa: E402
+from dac_map.etl.reference import read_boundaries  # noqa: E402
 from dac_map.territories import Territory, table_text, validate  # noqa: E402
 
 SPLIT_LON = 2.35

@@ -17,9 +17,9 @@ from dac_map.cli import app
 from dac_map.errors import InputFormatError
 from dac_map.territories import (
     DEMO_SET,
-    DEMO_TABLE,
+    demo_table,
     MAIN_SET,
-    SHIPPED_TABLE,
+    shipped_table,
     CommuneReference,
     ConflictError,
     DacLookup,
@@ -132,12 +132,12 @@ def test_missing_column_aborts(tmp_path):
 
 
 def test_shipped_tables_read_cleanly():
-    main = read_table(SHIPPED_TABLE)
+    main = read_table(shipped_table())
     assert main.issues == [] and {"DAC-80", "DAC-46"} <= {t.id for t in main.territories}
-    demo = read_table(DEMO_TABLE)
+    demo = read_table(demo_table())
     assert demo.issues == []
     assert all("FICTIF" in t.name for t in demo.territories if t.id.startswith("DEMO"))
-    assert DEMO_TABLE.read_text(encoding="utf-8").startswith("# DONNEES FICTIVES")
+    assert demo_table().read_text(encoding="utf-8").startswith("# DONNEES FICTIVES")
 
 
 # --------------------------------------------------------------------------- versioned table
@@ -228,7 +228,7 @@ def read_table_text(text: str):
 
 def test_open_store_seeds_once_and_reading_creates_nothing(tmp_path):
     path = tmp_path / "t.sqlite"
-    assert {t.id for t in current_territories(path=path)} == {t.id for t in read_table(SHIPPED_TABLE).territories}
+    assert {t.id for t in current_territories(path=path)} == {t.id for t in read_table(shipped_table()).territories}
     assert not path.exists()
     s = open_store(path)
     assert set(s.sets()) == {MAIN_SET, DEMO_SET}
@@ -291,7 +291,7 @@ def test_demo_split_has_the_labelled_overlaps_and_gaps():
     from dac_map.territories.sources import communes_from_files
 
     ref = communes_from_files(DEMO_COMMUNES[:1])
-    items = read_table(DEMO_TABLE).territories
+    items = read_table(demo_table()).territories
     report = check_territories([t for t in items if t.id.startswith("DEMO")], ref)
     brute = _brute_claims([t for t in items if t.id.startswith("DEMO")], ref)
     assert len(report.overlaps) == sum(len(w) > 1 for w in brute.values()) == 6
@@ -349,7 +349,7 @@ def test_every_r397_and_demo_category_has_a_family():
 
 
 def test_read_categories_r397_with_801():
-    from dac_map.reference import read_categories
+    from dac_map.etl.reference import read_categories
 
     cats = read_categories().set_index("category")
     assert len(cats) == 323

@@ -32,22 +32,36 @@ from dac_map.territories.model import (
 from dac_map.territories.store import MAIN_SET, SqliteTerritoryStore, TerritoryStore
 from dac_map.territories.table import read_table, table_bytes, table_text
 
-#: The shipped territory table: seed of the ``principal`` set.
-SHIPPED_TABLE = settings.DATA_DIR / "reference" / "territoires_dac.csv"  # = reference.DEFAULT_TERRITORIES
 #: FICTITIOUS alternative set shipped for the demo: the Somme split into two DACs.
 DEMO_SET = "demo-fictif-somme-2-dac"
-DEMO_TABLE = settings.DATA_DIR / "reference" / "DEMO-FICTIF_territoires_somme_2_dac.csv"
-#: Set name -> CSV loaded into the store the first time the set is opened.
-SEEDS: dict[str, Path] = {MAIN_SET: SHIPPED_TABLE, DEMO_SET: DEMO_TABLE}
+DEMO_FILE = "DEMO-FICTIF_territoires_somme_2_dac.csv"
 SEED_AUTHOR = "dac-map (table livrée)"
+
+
+def shipped_table() -> Path:
+    """The shipped territory table (``data/reference/territoires_dac.csv``): seed of the
+    ``principal`` set (``settings.DATA_DIR`` read at call time)."""
+    from dac_map.etl.reference import default_reference
+
+    return default_reference("territories")
+
+
+def demo_table() -> Path:
+    """The FICTITIOUS demo set's CSV (``data/reference/DEMO-FICTIF_...``)."""
+    return settings.DATA_DIR / "reference" / DEMO_FILE
+
+
+def seeds() -> dict[str, Path]:
+    """Set name -> CSV loaded into the table the first time the set is opened."""
+    return {MAIN_SET: shipped_table(), DEMO_SET: demo_table()}
 
 
 def open_store(path: str | Path | None = None, seed: bool = True) -> SqliteTerritoryStore:
     """The steward table (``settings.TERRITORIES_DB`` by default). With ``seed``, a set that
-    never existed is loaded from its shipped CSV (:data:`SEEDS`), recorded in the history."""
+    never existed is loaded from its shipped CSV (:func:`seeds`), recorded in the history."""
     store = SqliteTerritoryStore(path or settings.TERRITORIES_DB)
     if seed:
-        for name, csv_path in SEEDS.items():
+        for name, csv_path in seeds().items():
             if Path(csv_path).exists() and not store.has_history(name):
                 read = read_table(csv_path)
                 store.import_many(read.territories, SEED_AUTHOR, set_name=name,
@@ -61,7 +75,7 @@ def current_territories(set_name: str = MAIN_SET, path: str | Path | None = None
     store = SqliteTerritoryStore(path or settings.TERRITORIES_DB)
     if store.has_history(set_name):
         return [v.territory for v in store.list(set_name)]
-    seed = SEEDS.get(set_name)
+    seed = seeds().get(set_name)
     return read_table(seed).territories if seed is not None and Path(seed).exists() else []
 
 
@@ -77,7 +91,7 @@ def territory_frame(territories: list[Territory]) -> pd.DataFrame:
 
 __all__ = [
     "CheckReport", "CommuneReference", "ConflictError", "DAC_CATEGORIES", "DEMO_SET", "DacContact",
-    "DacLookup", "MAIN_SET", "SEEDS", "SqliteTerritoryStore", "Territory", "TerritoryError",
+    "DacLookup", "MAIN_SET", "demo_table", "seeds", "shipped_table", "SqliteTerritoryStore", "Territory", "TerritoryError",
     "TerritoryStore", "Versioned", "check_territories", "current_territories", "dac_directory",
     "open_store", "primary_dac", "read_table", "split_codes", "table_bytes", "table_text",
     "territory_frame", "validate",

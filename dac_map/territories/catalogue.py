@@ -34,7 +34,8 @@ def steward_layers(metadata: dict, territories: gpd.GeoDataFrame | None,
     store built from an explicit territory file keeps it)."""
     if metadata.get("territories_source") != STEWARD_SOURCE or departments is None:
         return territories, None
-    from dac_map.etl import assign_territory, build_territories
+    from dac_map.codes import assign_territory
+    from dac_map.etl.build import build_territories
 
     frame = territory_frame(current_territories(set_name))
     layer = _reuse_or_build(frame, territories, departments, communes, build_territories)

@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
     @group.command("check")
     def check(set_name: Annotated[str, _SET] = "principal",
               db: Annotated[Optional[Path], _DB] = None,
-              store_path: Annotated[Path, typer.Option("--store", help="GeoPackage (communes, annuaire des DAC)")] = settings.STORE_PATH,
+              store_path: Annotated[Optional[Path], typer.Option("--store", help="GeoPackage (communes, annuaire des DAC ; défaut : réglage STORE_PATH)")] = None,
               department: Annotated[Optional[list[str]], typer.Option("--department", help="Départements où chercher les trous")] = None,
               strict: Annotated[bool, typer.Option("--strict", help="Code de sortie 5 s'il y a une alerte")] = False) -> None:
         """Contrôle : chevauchements, trous, codes de communes disparus (et successeurs), DAC absents de l'annuaire."""
@@ -148,7 +148,7 @@ def register(app: typer.Typer) -> None:
         try:
             items = [v.territory for v in open_store(db).list(set_name)]
             ref = communes_from_store(store_path) or communes_from_files(DEMO_COMMUNES)
-            directory = directory_from_store(store_path) if Path(store_path).exists() else None
+            directory = directory_from_store(store_path)
             report = check_territories(
                 items, ref, load_moves(settings.COMMUNE_MOVES),
                 directory_finess=None if directory is None else directory["finess"].astype(str),

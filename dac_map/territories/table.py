@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dac_map.errors import InputFormatError, RowIssue
-from dac_map.parser import read_text
+from dac_map.etl.parser import read_text
 from dac_map.territories.model import Territory, TerritoryError, Versioned, split_codes, validate
 
 COLUMNS = ("id", "nom", "telephone", "site_web", "departements", "communes", "finess", "note",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dac_map.errors import InputFormatError
-from dac_map.parser import read_text
+from dac_map.etl.parser import read_text
 from dac_map.territories.model import COMMUNE_RE
 
 #: COG change codes that end a commune code in favour of another one: 21 rétablissement (split),

@@ -6,15 +6,13 @@ exports as CSV."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
 import pytest
 from conftest import OUTPUT
 from server import free_port, start_streamlit, stop
 
 from dac_map.cli import DEMO_COMMUNES
-from dac_map.reference import read_boundaries
-from dac_map.territories import DEMO_SET, SqliteTerritoryStore, read_table, check_territories
+from dac_map.etl.reference import read_boundaries
+from dac_map.territories import DEMO_SET, SqliteTerritoryStore, check_territories, demo_table, read_table
 from dac_map.territories.sources import communes_from_files
 
 pytestmark = pytest.mark.e2e
@@ -52,9 +50,7 @@ def tab(browser):
 
 def _gap_communes() -> list[str]:
     """The demo split's gaps, computed from the raw CSV and the commune outlines."""
-    items = [t for t in read_table(Path(DEMO_COMMUNES[0]).parents[1] / "reference" /
-                                   "DEMO-FICTIF_territoires_somme_2_dac.csv").territories
-             if t.id.startswith("DEMO")]
+    items = [t for t in read_table(demo_table()).territories if t.id.startswith("DEMO")]
     report = check_territories(items, communes_from_files(DEMO_COMMUNES[:1]))
     return [g.commune for g in report.gaps]
 

@@ -19,24 +19,33 @@ import pyogrio
 import shapely
 
 from dac_map import settings
+from dac_map.codes import is_commune, is_department
 from dac_map.errors import InputFormatError, InputMissingError
-from dac_map.parser import read_text
+from dac_map.etl.parser import read_text
+from dac_map.store.geopackage import GDAL_ERRORS
 
-#: Default locations of the shipped reference files.
-DEFAULT_CATEGORIES = settings.DATA_DIR / "nomenclatures" / (
-    "TRE_R397_categorie-entite-geographique-exercice.csv")
-#: Categories withdrawn before TRE_R397 was published but still found in older extracts (801, the
-#: temporary DAC code withdrawn on 2022-01-28), in the R397 layout.
-DEFAULT_EXTRA_CATEGORIES = settings.DATA_DIR / "nomenclatures" / "categories_hors_R397.csv"
-#: The FINESS nomenclature flow cs1500106 of 2021-12-14 (older layout, also accepted).
-LEGACY_CATEGORIES = settings.DATA_DIR / "nomenclatures" / (
-    "finess_nomenclature_categories_etablissement_avec_agregats_20211214.csv")
-DEFAULT_DISCIPLINES = settings.DATA_DIR / "nomenclatures" / "TRE_R280_DisciplineEquipementSocial_v20231215.csv"
-DEFAULT_ACTIVITIES = settings.DATA_DIR / "nomenclatures" / "nomenclature_AMM_V14_activites_de_soins.csv"
-DEFAULT_FAMILIES = settings.DATA_DIR / "reference" / "familles.csv"
-DEFAULT_CATEGORY_FAMILIES = settings.DATA_DIR / "reference" / "categories_familles.csv"
-#: The shipped DAC territory table (read by :mod:`dac_map.territories`).
-DEFAULT_TERRITORIES = settings.DATA_DIR / "reference" / "territoires_dac.csv"
+#: The shipped reference files, relative to :data:`dac_map.settings.DATA_DIR`.
+REFERENCE_FILES: dict[str, str] = {
+    # the current ANS category table (322 categories with aggregates, incl. 606 DAC, 209 SAAS)
+    "categories": "nomenclatures/TRE_R397_categorie-entite-geographique-exercice.csv",
+    # categories withdrawn before R397 but found in older extracts (801, the temporary DAC code
+    # withdrawn on 2022-01-28), in the R397 layout
+    "extra_categories": "nomenclatures/categories_hors_R397.csv",
+    # the FINESS nomenclature flow cs1500106 of 2021-12-14 (older layout, also accepted)
+    "legacy_categories": "nomenclatures/finess_nomenclature_categories_etablissement_avec_agregats_20211214.csv",
+    "disciplines": "nomenclatures/TRE_R280_DisciplineEquipementSocial_v20231215.csv",
+    "activities": "nomenclatures/nomenclature_AMM_V14_activites_de_soins.csv",
+    "families": "reference/familles.csv",
+    "category_families": "reference/categories_familles.csv",
+    # the shipped DAC territory table: seed of the stewards' table (dac_map.territories)
+    "territories": "reference/territoires_dac.csv",
+}
+
+
+def default_reference(name: str) -> Path:
+    """Path of the shipped reference file ``name`` (a key of :data:`REFERENCE_FILES`), under
+    :data:`dac_map.settings.DATA_DIR` read at call time."""
+    return settings.DATA_DIR / REFERENCE_FILES[name]
 
 #: Family given to a category missing from the family table.
 OTHER_FAMILY = "autres"
@@ -67,19 +76,22 @@ def _read_csv(path: str | Path, required: tuple[str, ...]) -> tuple[list[dict[st
 
 # --------------------------------------------------------------------------- nomenclatures
 
-def read_categories(path: str | Path = DEFAULT_CATEGORIES,
-                    extra: str | Path | None = DEFAULT_EXTRA_CATEGORIES) -> pd.DataFrame:
-    """FINESS establishment categories with their three aggregate levels.
+def read_categories(path: str | Path | None = None,
+                    extra: str | Path | None = "") -> pd.DataFrame:
+    """FINESS establishment categories with their three aggregate levels (default: the shipped
+    ANS table TRE_R397 plus :func:`default_reference` ``("extra_categories")``).
 
     Reads either the ANS table TRE_R397 (``code;libelle;niveau;...;agregat_niv1..3``: the
     level-4 codes are the categories, levels 1-3 their aggregates) or the older FINESS
     nomenclature flow cs1500106 (``code;libelle;...;codeagr3;...;datefin``). ``extra`` (same
-    layouts) adds codes absent from ``path`` (e.g. 801, withdrawn before R397); ``path`` wins.
+    layouts) adds codes absent from ``path`` (e.g. 801, withdrawn before R397); ``path`` wins;
+    ``""`` (default) = the shipped ``extra_categories`` file, None = nothing added.
 
     Columns: ``category, category_label, aggregate, aggregate_label, aggregate2,
     aggregate2_label, aggregate1, aggregate1_label, closed`` (``closed`` = withdrawn or ended).
     """
-    frame = _read_category_file(path)
+    frame = _read_category_file(path or default_reference("categories"))
+    extra = default_reference("extra_categories") if extra == "" else extra
     if extra is not None and Path(extra).exists():
         more = _read_category_file(extra)
         frame = pd.concat([frame, more[~more["category"].isin(frame["category"])]],
@@ -124,20 +136,20 @@ def _read_category_file(path: str | Path) -> pd.DataFrame:
     })
 
 
-def read_disciplines(path: str | Path = DEFAULT_DISCIPLINES) -> pd.DataFrame:
+def read_disciplines(path: str | Path | None = None) -> pd.DataFrame:
     """Equipment disciplines (TRE-R280): ``discipline, discipline_label, closed``."""
-    rows, _ = _read_csv(path, ("code", "libelle"))
+    rows, _ = _read_csv(path or default_reference("disciplines"), ("code", "libelle"))
     df = pd.DataFrame(rows)
     return pd.DataFrame({"discipline": df["code"], "discipline_label": df["libelle"],
                          "closed": df.get("date_fin", pd.Series("", index=df.index)).ne("")})
 
 
-def read_activities(path: str | Path = DEFAULT_ACTIVITIES) -> pd.DataFrame:
+def read_activities(path: str | Path | None = None) -> pd.DataFrame:
     """Care activities after the 2023 reform (AMM V14): one row per activity/modality/mention.
 
     Columns: ``activity, activity_label, modality, modality_label, mention, mention_label``.
     """
-    rows, _ = _read_csv(path, ("Code Activité", "Libellé Activité"))
+    rows, _ = _read_csv(path or default_reference("activities"), ("Code Activité", "Libellé Activité"))
     df = pd.DataFrame(rows)
     return pd.DataFrame({
         "activity": df["Code Activité"], "activity_label": df["Libellé Activité"],
@@ -159,9 +171,11 @@ class Families:
         return str(row.iloc[0]) if len(row) else family
 
 
-def read_families(families: str | Path = DEFAULT_FAMILIES,
-                  category_families: str | Path = DEFAULT_CATEGORY_FAMILIES) -> Families:
+def read_families(families: str | Path | None = None,
+                  category_families: str | Path | None = None) -> Families:
     """Read the family table shipped in ``data/reference`` (or a replacement)."""
+    families = families or default_reference("families")
+    category_families = category_families or default_reference("category_families")
     rows, p = _read_csv(families, ("famille", "libelle", "couleur", "ordre"))
     fam = pd.DataFrame(rows)
     for r in rows:
@@ -207,7 +221,7 @@ def read_boundaries(path: str | Path) -> gpd.GeoDataFrame:
                                 path=str(p))
     try:
         gdf = pyogrio.read_dataframe(p, use_arrow=True)
-    except Exception as exc:  # pyogrio raises DataSourceError and friends
+    except GDAL_ERRORS as exc:
         raise InputFormatError(f"cannot read boundaries: {exc}", path=str(p)) from exc
     lower = {c.lower(): c for c in gdf.columns}
     code = next((lower[c] for c in _CODE_FIELDS if c in lower), None)
