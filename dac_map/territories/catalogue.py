@@ -35,7 +35,7 @@ def steward_layers(metadata: dict, territories: gpd.GeoDataFrame | None,
     if metadata.get("territories_source") != STEWARD_SOURCE or departments is None:
         return territories, None
     from dac_map.codes import assign_territory
-    from dac_map.etl.build import build_territories
+    from dac_map.territories.outlines import territory_outlines as build_territories
 
     frame = territory_frame(current_territories(set_name))
     layer = _reuse_or_build(frame, territories, departments, communes, build_territories)
