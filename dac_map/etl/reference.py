@@ -19,7 +19,6 @@ import pyogrio
 import shapely
 
 from dac_map import settings
-from dac_map.codes import is_commune, is_department
 from dac_map.errors import InputFormatError, InputMissingError
 from dac_map.etl.parser import read_text
 from dac_map.store.geopackage import GDAL_ERRORS

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from dac_map.territories.model import Territory, department_of
+from dac_map.codes import department_of
+from dac_map.territories.model import Territory
 from dac_map.territories.vintages import Successors
 
 

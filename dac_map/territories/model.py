@@ -11,11 +11,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
+from dac_map.codes import COMMUNE_RE, DEPARTMENT_RE, FINESS_RE
 from dac_map.errors import DacMapError
 
-DEPARTMENT_RE = re.compile(r"[0-9]{2}|2[AB]|97[1-8]")
-COMMUNE_RE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-FINESS_RE = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
 TERRITORY_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _SPLIT = re.compile(r"[\s,;|]+")
 _PHONE_OK = re.compile(r"\+?[0-9]{4,15}")
@@ -54,11 +52,6 @@ def split_codes(text: str | Iterable[str] | None) -> list[str]:
             seen.add(code)
             out.append(code)
     return out
-
-
-def department_of(commune: str) -> str:
-    """INSEE department of a commune code: ``80021`` -> ``80``, ``97105`` -> ``971``."""
-    return commune[:3] if commune.startswith("97") else commune[:2]
 
 
 def normalise_phone(value: str | None) -> str:

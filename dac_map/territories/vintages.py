@@ -17,9 +17,9 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dac_map.codes import COMMUNE_RE
 from dac_map.errors import InputFormatError
 from dac_map.etl.parser import read_text
-from dac_map.territories.model import COMMUNE_RE
 
 #: COG change codes that end a commune code in favour of another one: 21 rétablissement (split),
 #: 30-34 fusions / communes nouvelles, 41 change of code (department change), 50 change of

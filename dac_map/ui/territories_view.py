@@ -20,6 +20,7 @@ import shapely
 import streamlit as st
 
 from dac_map import settings
+from dac_map.codes import department_of
 from dac_map.errors import DacMapError
 from dac_map.territories import (
     DEMO_SET,
@@ -36,7 +37,7 @@ from dac_map.territories import (
     validate,
 )
 from dac_map.territories.catalogue import dac_lookup, directory
-from dac_map.territories.model import department_of, describe_changes
+from dac_map.territories.model import describe_changes
 from dac_map.territories.vintages import load_moves
 from dac_map.ui.text import md, plain
 
