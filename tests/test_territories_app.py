@@ -48,7 +48,8 @@ def markdown(at: AppTest) -> str:
 
 def test_detail_panel_names_the_dac_of_the_commune(monkeypatch, ui_store):
     at = run_app(monkeypatch, ui_store, {"dac": "DAC-80", "etab": KNOWN_FINESS})
-    assert f":material/support_agent: DAC de la commune : {SOMME}" in markdown(at)
+    assert (f":material/support_agent: DAC de la commune : {SOMME} "
+            ":orange[(numéro fictif, démonstration)]") in markdown(at)  # the demo number is labelled
 
 
 def test_search_centre_and_unmet_need_name_the_dac(monkeypatch, ui_store):
@@ -78,7 +79,10 @@ def test_a4_sheet_prints_the_dac_with_an_escaped_tel_link():
     dac = DacContact("X", 'DAC "<b>Amiens</b>"', "0353010081")
     page = exports.a4_sheet_html(records, exports.SheetContext(title="t"), dacs={"80021": dac})
     assert ('<div class="dac">DAC : DAC &quot;&lt;b&gt;Amiens&lt;/b&gt;&quot; — '
-            '<a href="tel:0353010081">03 53 01 00 81</a></div>') in page
+            '<a href="tel:0353010081">03 53 01 00 81</a></div>') in page  # not labelled fictitious
+    fake = DacContact("X", "DAC", "0353010081", note="FICTIF : démonstration")
+    assert "(numéro fictif, démonstration)" in exports.a4_sheet_html(
+        records, exports.SheetContext(title="t"), dacs={"80021": fake})
     other = exports.a4_sheet_html(records.assign(commune="46001"), exports.SheetContext(title="t"),
                                   dacs={"80021": dac})
     assert 'class="dac"' not in other
@@ -88,7 +92,8 @@ def test_search_cli_prints_the_dac(demo_store):
     r = CliRunner().invoke(cli_app, ["search", "--store", str(demo_store), "--near-commune", "80021",
                                      "--radius-km", "1", "--page-size", "1", "--commune", "46042"])
     assert r.exit_code == 0, r.output
-    assert "DAC pour Amiens (80021) : DAC Somme (démonstration) — 03 53 01 00 80" in r.output
+    assert ("DAC pour Amiens (80021) : DAC Somme (démonstration) — 03 53 01 00 80 (numéro fictif, "
+            "démonstration)") in r.output
     assert "DAC pour Cahors (46042) : DAC Lot (démonstration) — 05 36 49 00 46" in r.output
 
 

@@ -58,6 +58,12 @@ class DacContact:
     website: str = ""
     address: str = ""
     by_hand: bool = True
+    note: str = ""
+
+    @property
+    def fictitious(self) -> bool:
+        """The territory is labelled fictitious (demo data: its note says FICTIF)."""
+        return "FICTIF" in self.note.upper()
 
     @property
     def phone_display(self) -> str:
@@ -78,11 +84,13 @@ class DacContact:
         if not self.phone:
             return f"{name} — numéro non renseigné"
         return (f'{name} — <a href="{html.escape(self.tel_href(), quote=True)}">'
-                f"{html.escape(self.phone_display)}</a>")
+                f"{html.escape(self.phone_display)}</a>" + (" (numéro fictif, démonstration)"
+                                                            if self.fictitious else ""))
 
     def text(self) -> str:
         """One plain line: name, phone."""
-        return f"{self.name} — {self.phone_display or 'numéro non renseigné'}"
+        return (f"{self.name} — {self.phone_display or 'numéro non renseigné'}"
+                + (" (numéro fictif, démonstration)" if self.fictitious and self.phone else ""))
 
 
 class DacLookup:
@@ -104,7 +112,7 @@ class DacLookup:
         phone = t.phone or _text(d.get("phone"))
         address = " ".join(x for x in (_text(d.get("address")), _text(d.get("postcode")),
                                        _text(d.get("city"))) if x)
-        return DacContact(t.id, t.name, phone, t.finess, t.website, address, t.by_hand)
+        return DacContact(t.id, t.name, phone, t.finess, t.website, address, t.by_hand, t.note)
 
     def for_commune(self, commune: str | None) -> list[DacContact]:
         """Every DAC covering ``commune``, the answering one first (empty when none)."""

@@ -53,7 +53,8 @@ def contact_markdown(contact: DacContact) -> str:
     """``**DAC** : name — [03 53 …](tel:…)`` (name escaped; the ``tel:`` target is digits)."""
     if not contact.phone:
         return f"{md(contact.name)} — numéro non renseigné"
-    return f"{md(contact.name)} — [{md(contact.phone_display)}]({contact.tel_href()})"
+    return (f"{md(contact.name)} — [{md(contact.phone_display)}]({contact.tel_href()})"
+            + (" :orange[(numéro fictif, démonstration)]" if contact.fictitious else ""))
 
 
 def dac_line(catalogue, commune: str | None, label: str = "DAC") -> str | None:
