@@ -391,3 +391,38 @@ def test_cli_import_warns_about_communes_claimed_twice(tmp_path):
     assert r.exit_code == 0, r.output
     assert "la commune 80002 est revendiquée par A et B" in r.output
     assert "80001" not in r.output.split("Attention")[-1]
+
+
+def test_etl_reads_the_steward_table_and_never_writes_it(tmp_path, monkeypatch):
+    """A steward's edit is what the ETL and the catalogue use; building (as a refresh does)
+    leaves the table byte for byte as it was."""
+    from dac_map import settings
+    from dac_map.cli import DEMO_COMMUNES, DEMO_DEPARTMENTS, DEMO_ESTABLISHMENTS
+    from dac_map.etl import EtlInputs, run_etl
+    from dac_map.query import load_catalogue
+
+    db = tmp_path / "t.sqlite"
+    monkeypatch.setattr(settings, "TERRITORIES_DB", db)
+    store = open_store(db)
+    split = [t for t in read_table(demo_table()).territories if t.id.startswith("DEMO")]
+    v80 = store.get("DAC-80")
+    store.delete("DAC-80", v80.version, "steward")
+    store.import_many(split, "steward")
+    before = db.read_bytes()
+    out = run_etl(EtlInputs(establishments=DEMO_ESTABLISHMENTS, departments=DEMO_DEPARTMENTS,
+                            communes=list(DEMO_COMMUNES)), tmp_path / "s.gpkg")
+    assert db.read_bytes() == before
+    assert out.metadata["territories_source"] == "steward"
+    cat = load_catalogue(out.target)
+    assert "DAC-80" not in cat.territory_row and {"DEMO-80-OUEST", "DEMO-80-EST"} <= set(cat.territory_row)
+    est = cat.establishments.set_index("finess")
+    # Amiens (80021) is listed by the west DAC only: its establishments answer to it
+    amiens = est[est["commune"] == "80021"]
+    assert len(amiens) and set(amiens["dac_id"]) == {"DEMO-80-OUEST"}
+    # an edit after the build shows at the next catalogue load, without a new ETL
+    west = store.get("DEMO-80-OUEST")
+    store.save(west.territory.with_communes(remove=["80021"]), west.version, "steward")
+    east = store.get("DEMO-80-EST")
+    store.save(east.territory.with_communes(add=["80021"]), east.version, "steward")
+    again = load_catalogue(out.target).establishments
+    assert set(again.loc[again["commune"] == "80021", "dac_id"]) == {"DEMO-80-EST"}
