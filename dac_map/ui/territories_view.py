@@ -121,7 +121,19 @@ def _label_html(name: str, phone: str) -> str:
 
 
 def national_territories_layer(catalogue) -> folium.GeoJson | None:
-    """The territories filled with distinct colours, tooltip name + phone (national view)."""
+    """The territories filled with distinct colours, tooltip name + phone (national view); the
+    simplified GeoJSON is built once per catalogue."""
+    data = catalogue.cached(("territories", "national_fill"), lambda: _national_features(catalogue))
+    if data is None:
+        return None
+    return folium.GeoJson(
+        data, name="territoires DAC",
+        style_function=lambda f: {"fillColor": f["properties"]["color"], "color": "#333333",
+                                  "weight": 0.8, "fillOpacity": 0.35},
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False))
+
+
+def _national_features(catalogue) -> dict | None:
     terr = catalogue.territories
     if not len(terr):
         return None
@@ -135,13 +147,7 @@ def national_territories_layer(catalogue) -> folium.GeoJson | None:
             shapely.simplify(geom, settings.MAP_SIMPLIFY_DEG * 6)),
             "properties": {"color": PALETTE[i % len(PALETTE)],
                            "label": _label_html(c.name if c else str(tid), c.phone_display if c else "")}})
-    if not feats:
-        return None
-    return folium.GeoJson(
-        {"type": "FeatureCollection", "features": feats}, name="territoires DAC",
-        style_function=lambda f: {"fillColor": f["properties"]["color"], "color": "#333333",
-                                  "weight": 0.8, "fillOpacity": 0.35},
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False))
+    return {"type": "FeatureCollection", "features": feats} if feats else None
 
 
 def directory_layer(catalogue) -> folium.GeoJson | None:
@@ -509,6 +515,17 @@ def render_steward_page(catalogue) -> None:
                         _forget(set_name, tid)
                         _catalogue_changed()
                         st.rerun()
+    with st.expander(f"Annuaire des DAC dans les données FINESS chargées ({len(dirs)})"):
+        if len(dirs):
+            st.dataframe(pd.DataFrame({
+                "N° FINESS": dirs["finess"], "N° FINESS juridique": dirs["finess_ej"],
+                "Nom": dirs["name"], "Adresse": dirs["address"], "Code postal": dirs["postcode"],
+                "Localité": dirs["city"], "Téléphone": dirs["phone"], "Catégorie": dirs["category"],
+                "Longitude": dirs["lon"], "Latitude": dirs["lat"]}), hide_index=True, width="stretch")
+        else:
+            st.caption("Aucun établissement de catégorie 606 (DAC) ou 801 (ancien code) dans les "
+                       "données chargées : l'extrait de démonstration (2021) est antérieur à la "
+                       "catégorie.")
     with st.expander("Historique des changements"):
         hist = store.history(set_name, None if tid == NEW else tid, limit=100)
         st.dataframe(pd.DataFrame({
