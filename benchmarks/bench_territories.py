@@ -65,11 +65,16 @@ def main() -> None:
     explicit = run_etl(EtlInputs(**inputs, territories=filed), tmp / "file.gpkg").target
 
     load_catalogue(steward), load_catalogue(explicit)  # warm the OS cache
-    t_file = _median(lambda: load_catalogue(explicit), args.runs)
-    t_steward = _median(lambda: load_catalogue(steward), args.runs)
+    # paired runs (file, steward, file, steward...): the ratio is taken pair by pair, so that a
+    # busy machine slowing one stretch of the run does not bias it
+    pairs = [(_median(lambda: load_catalogue(explicit), 1), _median(lambda: load_catalogue(steward), 1))
+             for _ in range(args.runs)]
+    t_file = statistics.median(a for a, _ in pairs)
+    t_steward = statistics.median(b for _, b in pairs)
+    ratio = statistics.median(b / a for a, b in pairs)
     print(f"load_catalogue, territories from the file layer : {t_file * 1000:8.1f} ms (median of {args.runs})")
     print(f"load_catalogue, territories from the steward table: {t_steward * 1000:8.1f} ms "
-          f"(ratio {t_steward / t_file:.2f})")
+          f"(median of the per-pair ratios {ratio:.2f})")
 
     cat = load_catalogue(steward)
     codes = list(cat.communes["code"].astype(str))

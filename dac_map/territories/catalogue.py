@@ -52,9 +52,8 @@ def _reuse_or_build(frame: pd.DataFrame, stored: gpd.GeoDataFrame | None,
                     build) -> gpd.GeoDataFrame:
     """The territory layer of ``frame``: outlines the ETL already unioned for the same code
     lists are reused; only territories edited since are unioned again."""
-    layer, _ = build(frame.iloc[0:0], departments, communes)
     if not len(frame):
-        return layer
+        return build(frame, departments, communes)[0]
     known: dict[str, object] = {}
     if stored is not None and len(stored) and {"dac_id", "departments", "communes"} <= set(stored.columns):
         for tid, deps, coms, geom in zip(stored["dac_id"], stored["departments"], stored["communes"],
@@ -70,7 +69,7 @@ def _reuse_or_build(frame: pd.DataFrame, stored: gpd.GeoDataFrame | None,
     out = frame.copy()
     out["departments"] = out["departments"].map(" ".join)
     out["communes"] = out["communes"].map(" ".join)
-    return gpd.GeoDataFrame(out, geometry=geoms, crs=layer.crs)
+    return gpd.GeoDataFrame(out, geometry=geoms, crs=departments.crs)
 
 
 def territories_of(layer: pd.DataFrame) -> list[Territory]:
