@@ -426,3 +426,23 @@ def test_etl_reads_the_steward_table_and_never_writes_it(tmp_path, monkeypatch):
     store.save(east.territory.with_communes(add=["80021"]), east.version, "steward")
     again = load_catalogue(out.target).establishments
     assert set(again.loc[again["commune"] == "80021", "dac_id"]) == {"DEMO-80-EST"}
+
+
+def test_etl_warns_about_communes_claimed_twice(tmp_path):
+    from dac_map.cli import DEMO_COMMUNES, DEMO_DEPARTMENTS, DEMO_ESTABLISHMENTS
+    from dac_map.etl import EtlInputs, run_etl
+
+    terr = tmp_path / "t.csv"
+    terr.write_text("id;nom;telephone;site_web;departements;communes\n"
+                    "DAC-80;Somme;;;80;\nDAC-AMIENS;Amiens;;;;80021 46042\nDAC-46;Lot;;;46;\n",
+                    encoding="utf-8")
+    out = run_etl(EtlInputs(establishments=DEMO_ESTABLISHMENTS, departments=DEMO_DEPARTMENTS,
+                            communes=list(DEMO_COMMUNES), territories=terr), tmp_path / "s.gpkg")
+    warned = sorted((i.line, i.reason.split(" claimed")[0]) for i in out.issues
+                    if i.field == "communes" and "claimed by" in i.reason)
+    assert warned == [(3, "commune 46042 Cahors"), (3, "commune 80021 Amiens")]
+    assert all(i.action == "kept" for i in out.issues if "claimed by" in i.reason)
+    answers = {i.reason.split(" claimed")[0]: i.reason.rsplit(": ", 1)[1] for i in out.issues
+               if "claimed by" in i.reason}
+    assert answers == {"commune 80021 Amiens": "DAC-AMIENS answers for it",
+                       "commune 46042 Cahors": "DAC-AMIENS answers for it"}

@@ -375,6 +375,27 @@ class ReferenceTables:
     activities: pd.DataFrame | None
 
 
+def _overlap_issues(territories: pd.DataFrame, communes: gpd.GeoDataFrame | None,
+                    path: str) -> list[RowIssue]:
+    """One kept-row warning per commune claimed by two territories (the first listed answers)."""
+    from dac_map.territories import CommuneReference, Territory, check_territories, primary_dac
+
+    if communes is None or not len(communes):
+        return []
+    items = [Territory(str(i), str(n), tuple(d), tuple(c)) for i, n, d, c in
+             territories[["dac_id", "name", "departments", "communes"]].itertuples(index=False, name=None)]
+    line = {t.id: k for k, t in enumerate(items, start=2)}
+    ref = CommuneReference(dict(zip(communes["code"].astype(str), communes["name"].astype(str))))
+    report = check_territories(items, ref, departments=[])
+    out = []
+    for o in report.overlaps:
+        answers = primary_dac(o.commune, items)[0]
+        out.append(RowIssue(path, line[answers], "communes",
+                            f"commune {o.commune} {o.name} claimed by {' and '.join(o.territories)}: "
+                            f"{answers} answers for it", "kept"))
+    return out
+
+
 def _read_territories(path: Path | None) -> pd.DataFrame:
     """The territory table: the steward table (read only, never written) when ``path`` is None,
     else a CSV file, strictly (a bad row aborts, naming its line and field: skipping a territory
@@ -495,9 +516,10 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     lap("equipment")
 
     say("Construction des territoires DAC")
-    terr, more = build_territories(territories, departments, communes,
-                                   str(inputs.territories or "territoires (table des référents)"))
+    terr_source = str(inputs.territories or "territoires (table des référents)")
+    terr, more = build_territories(territories, departments, communes, terr_source)
     issues += more
+    issues += _overlap_issues(territories, communes, terr_source)
     counts_by_dac = est["dac_id"].value_counts()
     terr["establishments"] = terr["dac_id"].map(counts_by_dac).fillna(0).astype("int64")
     lap("territories")
