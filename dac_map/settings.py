@@ -165,8 +165,9 @@ UI_MAX_SHEET_ITEMS = int(_env("UI_MAX_SHEET_ITEMS", "40"))
 # --------------------------------------------------------------------------- territories (dac_map.territories)
 
 #: SQLite file of the versioned DAC territory table that stewards edit (embedded mode). Kept
-#: OUTSIDE the GeoPackage: the ETL and the refresh read it and never write it. Created on the
-#: first edit; until then the shipped table ``reference/territoires_dac.csv`` is used.
+#: OUTSIDE the GeoPackage: the ETL and the refresh read it and never write it. Created (seeded
+#: from the shipped tables) when the steward page or ``dac-map territories`` first opens it; until
+#: then the shipped table ``reference/territoires_dac.csv`` is used.
 TERRITORIES_DB = Path(_env("TERRITORIES_DB", str(DATA_DIR / "territories.sqlite")))
 
 #: INSEE COG "mouvements des communes" CSV (``mvtcommune_AAAA.csv``) giving the successors of
