@@ -128,9 +128,9 @@ def register(app: typer.Typer) -> None:
         if file is None:
             sys.stdout.write(table_text(items))
         else:
-            tmp = file.with_name(f".{file.name}.tmp")
-            tmp.write_bytes(table_bytes(items))
-            tmp.replace(file)
+            from dac_map.tabular import write_bytes
+
+            write_bytes(file, table_bytes(items))
             err.print(f"{len(items)} territoire(s) écrits dans {file}", markup=False, highlight=False)
 
     @group.command("check")

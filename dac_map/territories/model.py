@@ -16,6 +16,12 @@ from dac_map.errors import DacMapError
 
 TERRITORY_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _SPLIT = re.compile(r"[\s,;|]+")
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def _text(value: str | None) -> str:
+    """One line of text: invisible characters removed, whitespace collapsed."""
+    return " ".join((value or "").translate(_INVISIBLE).split())
 _PHONE_OK = re.compile(r"\+?[0-9]{4,15}")
 _WEBSITE_OK = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 
@@ -114,7 +120,7 @@ def validate(t: Territory) -> Territory:
     if not TERRITORY_ID_RE.fullmatch(tid):
         raise TerritoryError(f"identifiant de territoire invalide / invalid territory id: {t.id!r} "
                              "(lettres, chiffres, - _ .)", field="id")
-    name = " ".join((t.name or "").split()) or tid
+    name = _text(t.name) or tid
     deps = split_codes(t.departments)
     coms = split_codes(t.communes)
     for d in deps:
@@ -137,7 +143,7 @@ def validate(t: Territory) -> Territory:
         raise TerritoryError(f"site web invalide (http:// ou https://) / invalid website: {website!r}",
                              field="site_web")
     return Territory(id=tid, name=name, departments=tuple(deps), communes=tuple(coms), finess=finess, phone=normalise_phone(t.phone),
-                     website=website, note=" ".join((t.note or "").split()))
+                     website=website, note=_text(t.note))
 
 
 @dataclass(frozen=True)

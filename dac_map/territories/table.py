@@ -10,14 +10,13 @@ six columns are the historical ``territoires_dac.csv`` layout, still accepted al
 present, is the version the row was exported at: importing it over a territory changed since is
 a conflict (see :mod:`dac_map.territories.store`).
 
-Exports neutralise formula-like cells (a leading ``'`` before ``= + - @``), and imports remove
-that ``'`` again, so an export re-imports unchanged.
+Exports go through :mod:`dac_map.tabular` (formula-like cells get a leading ``'``), and imports
+remove that ``'`` again (when a formula character follows), so an export re-imports unchanged.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from dac_map.territories.model import Territory, TerritoryError, Versioned, spli
 COLUMNS = ("id", "nom", "telephone", "site_web", "departements", "communes", "finess", "note",
            "version")
 REQUIRED = ("id", "nom", "departements", "communes")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
@@ -42,13 +40,11 @@ class TableRead:
     issues: list[RowIssue] = field(default_factory=list)
 
 
-def neutralise(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def _unneutralise(value: str) -> str:
-    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
+    """Undo :func:`dac_map.tabular.neutralise` (the ``'`` it adds before a formula-like cell)."""
+    from dac_map.tabular import neutralise
+
+    return value[1:] if value.startswith("'") and neutralise(value[1:]) == value else value
 
 
 def parse_table(text: str, path: str = "<territoires>") -> TableRead:
@@ -119,17 +115,18 @@ def _row(t: Territory, version: int | None) -> list[str]:
 
 
 def table_text(items: list[Territory] | list[Versioned]) -> str:
-    """The table as CSV text (``;``, ``\\r\\n``), formula-like cells neutralised. Versioned
-    items carry their version number (for a conflict-checked re-import)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    w.writerow(COLUMNS)
+    """The table as CSV text (``;``, ``\r\n``) through the one CSV writer
+    (:mod:`dac_map.tabular`: formula-like cells neutralised). Versioned items carry their
+    version number (for a conflict-checked re-import)."""
+    return table_bytes(items, bom=False).decode("utf-8")
+
+
+def table_bytes(items: list[Territory] | list[Versioned], bom: bool = True) -> bytes:
+    """The table as UTF-8 CSV bytes, with a BOM by default (opens in Excel)."""
+    from dac_map import tabular
+
+    rows = []
     for item in items:
         t, v = (item.territory, item.version) if isinstance(item, Versioned) else (item, None)
-        w.writerow([neutralise(c) for c in _row(t, v)])
-    return buf.getvalue()
-
-
-def table_bytes(items: list[Territory] | list[Versioned]) -> bytes:
-    """:func:`table_text` as UTF-8 with a BOM (opens in Excel)."""
-    return ("\ufeff" + table_text(items)).encode("utf-8")
+        rows.append(_row(t, v))
+    return tabular.csv_bytes(rows, header=COLUMNS, bom=bom)
