@@ -149,7 +149,18 @@ def search(
     near_commune: Annotated[Optional[str], typer.Option("--near-commune", help="Autour d'une commune (INSEE)")] = None,
     near_point: Annotated[Optional[str], typer.Option("--near-point", help="Autour d'un point LON,LAT (WGS84)")] = None,
     near_finess: Annotated[Optional[str], typer.Option("--near-finess", help="Autour d'un établissement (FINESS)")] = None,
-    radius_km: Annotated[Optional[float], typer.Option("--radius-km", help="Rayon en km (défaut 10)")] = None,
+    radius_km: Annotated[Optional[float], typer.Option("--radius-km", help="Rayon en km (sans rayon : "
+                         "les plus proches)")] = None,
+    nearest: Annotated[Optional[int], typer.Option("--nearest", help="Nombre de ressources les plus "
+                       "proches (défaut : réglage NEAREST_N)")] = None,
+    max_km: Annotated[Optional[float], typer.Option("--max-km", help="Les plus proches : distance "
+                      "maximale (km, à vol d'oiseau)")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Les plus proches : "
+                           "durée maximale en voiture (minutes, réseau routier requis)")] = None,
+    network_dac: Annotated[Optional[str], typer.Option("--network", help="Réseau routier du territoire "
+                           "(défaut : celui de --dac s'il est construit)")] = None,
+    straight_line: Annotated[bool, typer.Option("--straight-line", help="Ignorer le réseau routier "
+                             "(distances à vol d'oiseau)")] = False,
     outline: Annotated[bool, typer.Option("--outline", help="Distance au contour de la commune")] = False,
     text: Annotated[Optional[str], typer.Option("--text", help="Recherche approchée (nom, commune, FINESS)")] = None,
     include_closed: Annotated[bool, typer.Option("--include-closed", help="Inclure les établissements fermés")] = False,
@@ -196,17 +207,31 @@ def search(
             except (ValueError, IndexError):
                 raise q.QueryError(f"point invalide, attendu LON,LAT / bad point, expected LON,LAT: "
                                    f"{near_point!r}") from None
-        if near_commune or near_point is not None or near_finess or outline:
+        # ---- proximity (issue 12): the N nearest by default, the radius when asked for
+        has_centre = bool(near_commune or near_point is not None or near_finess)
+        if radius_km is not None or outline:
+            if not has_centre:
+                raise q.QueryError("--radius-km demande un centre (--near-commune, --near-point ou "
+                                   "--near-finess) / --radius-km needs a centre")
             filters.append(q.DistanceFilter(radius_km if radius_km is not None else 10.0, point=point,
                                             commune=near_commune, finess=near_finess, outline=outline))
-        elif radius_km is not None:
-            raise q.QueryError("--radius-km demande un centre (--near-commune, --near-point ou "
-                               "--near-finess) / --radius-km needs a centre")
+        elif has_centre:
+            filters.append(q.NearestFilter(point=point, commune=near_commune, finess=near_finess,
+                                           n=nearest if nearest is not None else -1,
+                                           max_km=max_km, max_minutes=max_minutes))
+        elif nearest is not None or max_km is not None or max_minutes is not None:
+            raise q.QueryError("--nearest, --max-km et --max-minutes demandent un centre "
+                               "(--near-commune, --near-point ou --near-finess) / need a centre")
+        road = None
+        if has_centre and not straight_line:
+            from dac_map.network import load_network, try_load_network
+
+            road = load_network(network_dac) if network_dac else try_load_network(dac)
         if text is not None:
             filters.append(q.TextFilter(text))
         size = page_size if page_size is not None else (20 if fmt == "table" else None)
         catalogue = q.load_catalogue(store_path)
-        result = q.search(catalogue, filters, sort=sort, page=page, page_size=size)
+        result = q.search(catalogue, filters, sort=sort, page=page, page_size=size, network=road)
     except DacMapError as exc:
         _fail(exc)
 
@@ -221,6 +246,12 @@ def search(
         else:
             out.print(to_rich_table(result))
         out.print("Critères : " + " · ".join(result.labels), markup=False, highlight=False, soft_wrap=True)
+        if result.centre is not None:
+            out.print("Durées en voiture par la route (réseau OpenStreetMap)" if result.by_road
+                      else "Distances à vol d'oiseau", markup=False, highlight=False)
+        if result.unreachable:
+            out.print(f"{len(result.unreachable)} ressource(s) hors du réseau routier (sans durée) : "
+                      + ", ".join(result.unreachable[:10]), markup=False, highlight=False, soft_wrap=True)
         if result.counts_by_family:
             out.print("Par famille : " + ", ".join(f"{result.family_labels.get(k, k)} {v}"
                                                    for k, v in result.counts_by_family.items()),
@@ -236,10 +267,12 @@ def search(
 
 def _register_subsystems() -> None:
     from dac_map.coverage.cli import register as register_coverage
+    from dac_map.network.cli import register as register_network
     from dac_map.refresh.cli import register as register_refresh
 
     register_refresh(app)
     register_coverage(app)
+    register_network(app)
 
 
 _register_subsystems()

@@ -26,12 +26,13 @@ from dac_map.query.filters import (
     TerritoryFilter,
     TextFilter,
 )
+from dac_map.query.nearest import NearestFilter
 from dac_map.query.search import SORTS, SearchResult, search
 from dac_map.query.text import fold_text
 
 __all__ = [
     "Catalogue", "load_catalogue", "search", "SearchResult", "SORTS", "fold_text", "QueryError",
     "QueryFilter", "StatusFilter", "TerritoryFilter", "FamilyFilter", "CategoryFilter",
-    "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter",
+    "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter", "NearestFilter",
     "to_french_table", "to_geojson", "FRENCH_HEADERS",
 ]

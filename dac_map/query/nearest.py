@@ -1,0 +1,209 @@
+"""« Les plus proches »: the N resources nearest to a place, by road time or straight line.
+
+:class:`NearestFilter` keeps, among the establishments matching the other filters, the ``n``
+nearest to a centre (a point, a commune, an establishment), with no radius to guess; an
+optional maximum distance (km) or car travel time (minutes) bounds them (``n=None``: every
+resource within the bound, "à moins de 20 minutes").
+
+Without a road network the ranking is by straight-line distance ("à vol d'oiseau"): metres
+in the metric CRS of the centre (Lambert-93 in metropolitan France) from the rows'
+``x_m``/``y_m``, numpy-vectorised over the filtered rows. With a
+:class:`~dac_map.network.RoadNetwork` it is by car travel time (minutes, see
+:mod:`dac_map.network.router` for the direction): rows off the network or unreachable get no
+time and are listed in :attr:`Ranking.unreachable`, never ranked with a time of 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dac_map import settings
+from dac_map.query.catalogue import Catalogue
+from dac_map.query.errors import QueryError
+from dac_map.query.filters import DistanceFilter, QueryFilter, _number, _to_metric, clean_for_display
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Outcome of a nearest search over the filtered rows.
+
+    ``rows``: catalogue rows kept, nearest first. ``distance_km``/``travel_min``: one value
+    per catalogue row (NaN where not computed; ``travel_min`` is None without a network).
+    ``centre``: (lon, lat) WGS84 degrees and ``centre_label``. ``centre_snap_m``: metres from
+    the centre to the road it was snapped to (None without a network). ``unreachable``: rows
+    matching the other filters that got no travel time (off the network or unreachable).
+    """
+
+    rows: np.ndarray
+    distance_km: np.ndarray
+    travel_min: np.ndarray | None
+    centre: tuple[float, float]
+    centre_label: str
+    centre_snap_m: float | None = None
+    unreachable: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    snap_m: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class NearestFilter(QueryFilter):
+    """The ``n`` resources nearest to a centre among those matching the other filters.
+
+    Exactly one centre: ``point`` (lon, lat, WGS84 degrees), ``commune`` (INSEE code, its
+    outline's centroid) or ``finess`` (a located establishment). ``n``: how many (default:
+    setting ``NEAREST_N``; None = no count limit); ``max_km``: straight-line bound (km);
+    ``max_minutes``: travel-time bound (minutes, needs a road network). The ranking itself
+    happens in :func:`~dac_map.query.search.search`, which owns the network.
+    """
+
+    point: tuple[float, float] | None = None
+    commune: str | None = None
+    finess: str | None = None
+    n: int | None = -1
+    max_km: float | None = None
+    max_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        n = settings.NEAREST_N if self.n == -1 else self.n
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                              or not 1 <= n <= 10_000):
+            raise QueryError(f"nombre de résultats invalide (1-10000) / invalid count: {n!r}")
+        object.__setattr__(self, "n", None if n is None else int(n))
+        for name, top in (("max_km", 1000.0), ("max_minutes", 600.0)):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(float(v)) or not 0 < float(v) <= top:
+                raise QueryError(f"borne invalide (0 < {name} ≤ {top:g}) / invalid bound: {v!r}")
+            object.__setattr__(self, name, float(v))
+        if self.n is None and self.max_km is None and self.max_minutes is None:
+            raise QueryError("sans nombre de résultats, donner une distance ou une durée maximale "
+                             "/ without a count, give a maximum distance or time")
+        # validates the centre (exactly one, well-formed) the same way as the radius filter
+        object.__setattr__(self, "_centre_filter", DistanceFilter(
+            1000.0, point=self.point, commune=self.commune, finess=self.finess))
+        object.__setattr__(self, "point", self._centre_filter.point)
+        object.__setattr__(self, "commune", self._centre_filter.commune)
+        object.__setattr__(self, "finess", self._centre_filter.finess)
+
+    # ----------------------------------------------------------------- labels
+    def _text(self, centre: str, *, by_time: bool | None = None) -> str:
+        parts = []
+        if self.n is not None:
+            parts.append(f"Les {self.n} plus proches" if self.n > 1 else "Le plus proche")
+        if self.max_minutes is not None:
+            parts.append(f"à moins de {_number(self.max_minutes)} minutes en voiture")
+        if self.max_km is not None:
+            parts.append(f"à moins de {_number(self.max_km)} km")
+        how = {True: " (temps de trajet en voiture)", False: " (à vol d'oiseau)", None: ""}[by_time]
+        return f"{' '.join(parts)} de {centre}{how}".replace("proches à", "proches, à")
+
+    def _centre_text(self, name: str | None) -> str:
+        if self.point is not None:
+            return f"du point (lon {self.point[0]:.5f}, lat {self.point[1]:.5f})"[3:]
+        if self.commune is not None:
+            return f"la commune {name} ({self.commune})" if name else f"la commune {self.commune}"
+        return f"l'établissement {name} ({self.finess})" if name else f"l'établissement {self.finess}"
+
+    @property
+    def label(self) -> str:
+        return self._text(self._centre_text(None))
+
+    def describe(self, catalogue: Catalogue, *, by_time: bool | None = None) -> str:
+        name = None
+        if self.commune is not None:
+            name = catalogue.commune_name(self.commune)
+        elif self.finess is not None and self.finess in catalogue.finess_row:
+            name = clean_for_display(str(
+                catalogue.establishments["name"].iat[catalogue.finess_row[self.finess]]))
+        return self._text(self._centre_text(name), by_time=by_time)
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        """Every row: the nearest ones are chosen after the other filters (see :meth:`rank`)."""
+        return np.ones(len(catalogue), dtype=bool)
+
+    # ----------------------------------------------------------------- ranking
+    def centre_lonlat(self, catalogue: Catalogue) -> tuple[tuple[float, float], object]:
+        """The centre as WGS84 (lon, lat) degrees, and its metric :class:`Centre`."""
+        c = self._centre_filter.centre(catalogue)
+        if self.point is not None:
+            return self.point, c
+        if self.finess is not None:
+            i = catalogue.finess_row[self.finess]
+            return (float(catalogue.lon[i]), float(catalogue.lat[i])), c
+        lon, lat = _to_metric(c.epsg).transform(c.x, c.y, direction="INVERSE")
+        return (float(lon), float(lat)), c
+
+    def rank(self, catalogue: Catalogue, mask: np.ndarray, network=None) -> Ranking:
+        """The nearest rows among ``mask`` (see the class docstring). ``network``: a
+        :class:`~dac_map.network.RoadNetwork` for travel times, or None (straight line)."""
+        (lon, lat), c = self.centre_lonlat(catalogue)
+        if self.finess is not None:
+            mask = mask.copy()
+            mask[catalogue.finess_row[self.finess]] = False  # not the centre itself
+        cand = np.flatnonzero(mask & (catalogue.epsg_m == c.epsg) & np.isfinite(catalogue.x_m))
+        dist = np.full(len(catalogue), np.nan)
+        dist[cand] = np.hypot(catalogue.x_m[cand] - c.x, catalogue.y_m[cand] - c.y) / 1000.0
+        if self.max_km is not None:
+            cand = cand[dist[cand] <= self.max_km]
+        if network is None:
+            if self.max_minutes is not None:
+                raise QueryError("une durée maximale demande un réseau routier (dac-map network "
+                                 "build) / a maximum time needs a road network")
+            order = cand[np.lexsort((catalogue.name_rank[cand], dist[cand]))]
+            if self.n is not None:
+                order = order[: self.n]
+            return Ranking(rows=order, distance_km=dist, travel_min=None, centre=(lon, lat),
+                           centre_label=c.name)
+        return self._rank_by_time(catalogue, cand, dist, (lon, lat), c.name, network)
+
+    def _rank_by_time(self, catalogue, cand, dist, centre, name, network) -> Ranking:
+        from dac_map.network.router import FROM_RESOURCE, TO_RESOURCE
+
+        snap = network_snap(catalogue, network)
+        minutes = np.full(len(catalogue), np.nan)
+        max_s = np.inf if self.max_minutes is None else self.max_minutes * 60.0
+        home = home_rows(catalogue)
+        place_snap_m = None
+        for direction, rows in ((TO_RESOURCE, cand[~home[cand]]), (FROM_RESOURCE, cand[home[cand]])):
+            if not len(rows):
+                continue
+            sub = _sub_snap(snap, rows)
+            n = len(rows) if self.n is None else self.n
+            _, seconds, place = network.nearest(centre, None, None, n, direction=direction,
+                                                max_s=max_s, targets=sub)
+            place_snap_m = float(place.distance_m[0])
+            minutes[rows] = seconds / 60.0
+        reached = cand[np.isfinite(minutes[cand])]
+        if self.max_minutes is not None:
+            reached = reached[minutes[reached] <= self.max_minutes]
+        order = reached[np.lexsort((catalogue.name_rank[reached], minutes[reached]))]
+        if self.n is not None:
+            order = order[: self.n]
+        unreachable = cand[snap.off_network[cand]]
+        return Ranking(rows=order, distance_km=dist, travel_min=minutes, centre=centre,
+                       centre_label=name, centre_snap_m=place_snap_m, unreachable=unreachable,
+                       snap_m=snap.distance_m)
+
+
+def home_rows(catalogue: Catalogue) -> np.ndarray:
+    """True for the rows whose resource goes to the patient's home (setting
+    ``NETWORK_HOME_FAMILIES``): their travel time is from the resource to the place."""
+    families = tuple(settings.NETWORK_HOME_FAMILIES)
+    return catalogue.cached(("home_rows", families), lambda: catalogue.family.mask(families))
+
+
+def network_snap(catalogue: Catalogue, network):
+    """Every catalogue row snapped to ``network`` (computed once per catalogue and network)."""
+    key = ("network_snap", id(network), network.meta.get("source", {}).get("sha256"))
+    return catalogue.cached(key, lambda: network.snap(catalogue.lon, catalogue.lat))
+
+
+def _sub_snap(snap, rows: np.ndarray):
+    from dac_map.network.router import Snap
+
+    return Snap(node=snap.node[rows], distance_m=snap.distance_m[rows],
+                off_network=snap.off_network[rows])
