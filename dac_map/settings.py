@@ -136,7 +136,7 @@ MAP_MAX_POINTS = int(_env("MAP_MAX_POINTS", "12000"))
 MAP_AGGREGATE_CELL_DEG = float(_env("MAP_AGGREGATE_CELL_DEG", "0.25"))
 
 #: Height of the map, in pixels.
-MAP_HEIGHT_PX = int(_env("MAP_HEIGHT_PX", "620"))
+MAP_HEIGHT_PX = int(_env("MAP_HEIGHT_PX", "470"))
 
 #: Background colour of the map when no tile layer is drawn (``TILES=none``).
 MAP_BACKGROUND = _env("MAP_BACKGROUND", "#eef1f4")
@@ -149,6 +149,9 @@ MAP_SIMPLIFY_DEG = float(_env("MAP_SIMPLIFY_DEG", "0.0012"))
 
 #: Most commune outlines drawn around a territory (beyond: departments only).
 MAP_MAX_COMMUNES = int(_env("MAP_MAX_COMMUNES", "2500"))
+
+#: Largest height of the result list beside the map, in pixels.
+UI_LIST_HEIGHT_PX = int(_env("UI_LIST_HEIGHT_PX", "430"))
 
 #: Rows per page of the result list.
 UI_PAGE_SIZE = int(_env("UI_PAGE_SIZE", "100"))
@@ -201,6 +204,10 @@ NETWORK_HOME_FAMILIES: tuple[str, ...] = tuple(
 
 #: Buffer (metres) around the reachable road nodes when drawing the reachable area.
 NETWORK_HULL_BUFFER_M = float(_env("NETWORK_HULL_BUFFER_M", "400"))
+
+#: Default white-zone threshold by car (minutes from the commune centroid to the nearest resource
+#: of the kind), used when a road network is loaded.
+COVERAGE_WHITE_ZONE_MIN = float(_env("COVERAGE_WHITE_ZONE_MIN", "20"))
 
 #: Number of resources returned by "Les plus proches" (nearest N, no radius).
 NEAREST_N = int(_env("NEAREST_N", "10"))

@@ -81,6 +81,17 @@ class RoadNetwork:
         return len(self.src)
 
     @cached_property
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(lon_min, lat_min, lon_max, lat_max) of the nodes, WGS84 degrees."""
+        return (float(self.lon.min()), float(self.lat.min()), float(self.lon.max()),
+                float(self.lat.max()))
+
+    @property
+    def source_name(self) -> str:
+        """File name of the extract the network was built from."""
+        return str((self.meta.get("source") or {}).get("name") or "")
+
+    @cached_property
     def forward(self):
         """CSR matrix of the edges (row = from node), seconds."""
         from scipy.sparse import csr_matrix

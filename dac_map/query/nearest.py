@@ -183,7 +183,11 @@ class NearestFilter(QueryFilter):
         order = reached[np.lexsort((catalogue.name_rank[reached], minutes[reached]))]
         if self.n is not None:
             order = order[: self.n]
-        unreachable = cand[snap.off_network[cand]]
+        # off the network but inside the extract's area (rows far outside are simply not covered)
+        w, s_, e, n_ = network.bbox
+        inside = ((catalogue.lon[cand] >= w) & (catalogue.lon[cand] <= e)
+                  & (catalogue.lat[cand] >= s_) & (catalogue.lat[cand] <= n_))
+        unreachable = cand[snap.off_network[cand] & inside]
         return Ranking(rows=order, distance_km=dist, travel_min=minutes, centre=centre,
                        centre_label=name, centre_snap_m=place_snap_m, unreachable=unreachable,
                        snap_m=snap.distance_m)

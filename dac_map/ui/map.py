@@ -633,11 +633,14 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
                         family_labels: Mapping[str, str] | None = None,
                         selected: Sequence[str] = (), focus: str | None = None,
                         max_points: int | None = None, version: int = 0,
-                        legend: Sequence[LegendEntry] = ()) -> ResultsLayer:
+                        legend: Sequence[LegendEntry] = (),
+                        search_area: SearchArea | None = None) -> ResultsLayer:
     """The results as a feature group: points (at most ``max_points``, default
     ``settings.MAP_MAX_POINTS``) or counts per grid cell above, plus selection rings and the
     legend (``legend``, with the counts of the result; none when empty). ``version`` is
-    published with the marker count (browser tests wait on it)."""
+    published with the marker count (browser tests wait on it). ``search_area``: the centre
+    and radius / reachable area of a search around a place; the view is fitted to the results
+    once per ``version`` (without a centre too, unless the result set is aggregated)."""
     limit = settings.MAP_MAX_POINTS if max_points is None else max_points
     group = folium.FeatureGroup(name="resultats", control=False)
     located = int((records["lon"].notna() & records["lat"].notna()).sum()) if len(records) else 0
@@ -656,10 +659,139 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
         # open when short; a long legend starts closed so as not to hide the map
         title = f"Familles ({len(legend)})"
         group.add_child(Legend(legend_html(legend, title, opened=len(legend) <= LEGEND_OPEN_MAX)))
+    # ---- issue 12: the map follows the search
+    if search_area is not None:
+        group.add_child(SearchAreaLayer(search_area, version))
+    elif mode == "points" and located:
+        group.add_child(FitResultsLayer(results_bounds(records, None), version))
     return ResultsLayer(group, mode, drawn, located)
 
 
+# --------------------------------------------------------------------------- search area (issue 12)
+
+#: Colour of the search centre, the radius circle and the reachable area.
+SEARCH_COLOR = "#c2185b"
+#: Most zoom the view takes when fitted to the results (never street level).
+FIT_MAX_ZOOM = 13
+
+
+@dataclass(frozen=True)
+class SearchArea:
+    """What the map shows of a search around a place: the centre (WGS84 ``lat``/``lon``
+    degrees, ``label``), a circle of ``radius_m`` metres or a reachable ``area`` (GeoJSON
+    geometry, WGS84), the ``caption`` of that shape, and ``bounds`` ([[south, west],
+    [north, east]], degrees) the view is fitted to."""
+
+    lat: float
+    lon: float
+    label: str
+    caption: str
+    radius_m: float | None = None
+    area: Mapping[str, object] | None = None
+    bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
+
+
+def results_bounds(records: pd.DataFrame, area: SearchArea | None
+                   ) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """[[south, west], [north, east]] (degrees) around the located results and the search
+    centre and shape; None when there is nothing to fit."""
+    lat = list(pd.to_numeric(records.get("lat", pd.Series(dtype=float)), errors="coerce").dropna())
+    lon = list(pd.to_numeric(records.get("lon", pd.Series(dtype=float)), errors="coerce").dropna())
+    if area is not None:
+        lat.append(area.lat)
+        lon.append(area.lon)
+        if area.radius_m:
+            dlat = area.radius_m / 111_320.0
+            dlon = dlat / max(math.cos(math.radians(area.lat)), 0.01)
+            lat += [area.lat - dlat, area.lat + dlat]
+            lon += [area.lon - dlon, area.lon + dlon]
+        if area.area is not None:
+            w, s_, e, n = shapely.bounds(shapely.from_geojson(json.dumps(area.area)))
+            lat += [s_, n]
+            lon += [w, e]
+    if not lat:
+        return None
+    return ((round(min(lat), 6), round(min(lon), 6)), (round(max(lat), 6), round(max(lon), 6)))
+
+
+class SearchAreaLayer(FastMacroElement):
+    """The search centre (a marker with its name), the radius circle or the reachable area
+    (dashed, with its caption), and, once per result set (``version``), the view fitted to the
+    results (at most zoom :data:`FIT_MAX_ZOOM`). Text goes through ``textContent``."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var A = {{ this.area_js }};
+            var group = L.featureGroup();
+            var style = {color: A.color, weight: 2, dashArray: "6 4", fillColor: A.color,
+                         fillOpacity: 0.06, interactive: true};
+            var shape = null;
+            if (A.area) { shape = L.geoJSON(A.area, {style: function () { return style; }}); }
+            else if (A.radius) { shape = L.circle([A.lat, A.lon], Object.assign({radius: A.radius}, style)); }
+            function tip(text) { var d = document.createElement("div"); d.className = "dacmap-tip";
+                                 d.textContent = text; return d; }
+            if (shape) { shape.bindTooltip(tip(A.caption), {sticky: true}); shape.addTo(group); }
+            L.circleMarker([A.lat, A.lon], {radius: 8, color: "#ffffff", weight: 3,
+                fillColor: A.color, fillOpacity: 1}).bindTooltip(tip(A.label),
+                {direction: "top", permanent: false}).addTo(group);
+            {{ this._parent.get_name() }}.addLayer(group);
+            var m = window.map;
+            if (m && A.bounds && window.__dacmapFitted !== A.version) {
+                window.__dacmapFitted = A.version;
+                m.fitBounds(A.bounds, {maxZoom: {{ this.max_zoom }}, padding: [24, 24]});
+            }
+            window.dacMapArea = {shape: A.area ? "area" : (A.radius ? "circle" : "none"),
+                                 caption: A.caption, version: A.version};
+            var c = document.getElementById("map_div");
+            if (c) { c.dataset.area = window.dacMapArea.shape; c.dataset.areaCaption = A.caption; }
+            return group;
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, area: SearchArea, version: int = 0) -> None:
+        super().__init__()
+        self._name = "SearchAreaLayer"
+        self.area_js = js_json({
+            "lat": round(float(area.lat), 6), "lon": round(float(area.lon), 6),
+            "label": area.label, "caption": area.caption,
+            "radius": float(area.radius_m) if area.radius_m else None, "area": area.area,
+            "bounds": [list(b) for b in area.bounds] if area.bounds else None,
+            "color": SEARCH_COLOR, "version": int(version)})
+        self.max_zoom = FIT_MAX_ZOOM
+
+
+class FitResultsLayer(FastMacroElement):
+    """Without a search centre: the view fitted once per result set to ``bounds``."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var m = window.map, b = {{ this.bounds_js }}, v = {{ this.version }};
+            if (m && b && window.__dacmapFitted !== v) {
+                window.__dacmapFitted = v;
+                m.fitBounds(b, {maxZoom: {{ this.max_zoom }}, padding: [24, 24]});
+            }
+            return null;
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, bounds, version: int = 0) -> None:
+        super().__init__()
+        self._name = "FitResultsLayer"
+        self.bounds_js = js_json([list(b) for b in bounds] if bounds else None)
+        self.version = int(version)
+        self.max_zoom = FIT_MAX_ZOOM
+
+
 __all__ = [
+    "FIT_MAX_ZOOM",
+    "FitResultsLayer",
+    "SearchArea",
+    "SearchAreaLayer",
+    "results_bounds",
     "LEAFLET_DIR",
     "MAP_COLUMNS",
     "TOOLTIP_FINESS_PREFIX",

@@ -12,6 +12,11 @@ installed places), ``q`` (text search), ``autour`` (commune INSEE code, FINESS n
 name or ``lon,lat``), ``rayon`` (km), ``contour`` (``1``: distance from the commune outline),
 ``fermes`` (``1``: closed establishments too), ``tri``, ``page``, ``etab`` (FINESS number of
 the establishment shown).
+
+Around a place (issue 12): by default the ``n`` nearest resources (``n``: count, default
+setting ``NEAREST_N``; ``minutes``: maximum car travel time, with a road network); a ``rayon``
+in the URL asks for the explicit radius instead (``mode`` = ``rayon``), so links made before
+keep their meaning.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dac_map.query import (
     CategoryFilter,
     DistanceFilter,
     FamilyFilter,
+    NearestFilter,
     QueryError,
     QueryFilter,
     SpecialtyFilter,
@@ -46,6 +52,12 @@ MAX_CAPACITY = 5000
 MIN_RADIUS_KM = 0.5
 MAX_RADIUS_KM = 200.0
 MAX_TEXT = 200
+MAX_NEAREST = 200
+MAX_MINUTES = 240.0
+
+#: Modes of the "around" search: the N nearest (default) or an explicit radius.
+NEAREST = "proches"
+RADIUS = "rayon"
 
 _COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
 _FINESS = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
@@ -58,6 +70,7 @@ SORT_LABELS: dict[str, str] = {
     "": "Pertinence (distance, score ou nom)",
     "name": "Nom",
     "distance": "Distance",
+    "time": "Durée en voiture",
     "capacity": "Capacité installée",
     "score": "Score de recherche",
     "finess": "N° FINESS",
@@ -81,6 +94,10 @@ class ViewState:
     near: str = ""
     radius_km: float = field(default_factory=lambda: float(settings.UI_DEFAULT_RADIUS_KM))
     outline: bool = False
+    # ---- proximity (issue 12)
+    mode: str = NEAREST
+    nearest_n: int = field(default_factory=lambda: int(settings.NEAREST_N))
+    max_minutes: float = 0.0  # 0 = no maximum travel time
     include_closed: bool = False
     sort: str = ""
     page: int = 1
@@ -173,6 +190,19 @@ def from_query_params(params: Mapping[str, object]) -> tuple[ViewState, list[str
             kw["radius_km"] = float(min(max(radius, MIN_RADIUS_KM), MAX_RADIUS_KM))
     elif _one(params, "rayon"):
         warnings.append("Rayon illisible : rayon par défaut.")
+    # ---- proximity (issue 12): a radius in the link means the radius mode
+    if _one(params, "rayon") or _one(params, "mode") == RADIUS:
+        kw["mode"] = RADIUS
+    n = _number(_one(params, "n"))
+    if n is not None and n >= 1:
+        kw["nearest_n"] = int(min(n, MAX_NEAREST))
+    elif _one(params, "n"):
+        warnings.append("Nombre de résultats illisible : nombre par défaut.")
+    minutes = _number(_one(params, "minutes"))
+    if minutes is not None and minutes > 0:
+        kw["max_minutes"] = float(min(minutes, MAX_MINUTES))
+    elif _one(params, "minutes"):
+        warnings.append("Durée maximale illisible : ignorée.")
     kw["outline"] = _one(params, "contour") in ("1", "true", "oui")
     kw["include_closed"] = _one(params, "fermes") in ("1", "true", "oui")
     sort = _one(params, "tri")
@@ -215,11 +245,14 @@ def to_query_params(state: ViewState) -> dict[str, str]:
         out["q"] = state.text
     if state.near.strip():
         out["autour"] = state.near.strip()
+    if state.mode == RADIUS:
         out["rayon"] = _fmt_number(state.radius_km)
-        if state.outline:
+        if state.outline and state.near.strip():
             out["contour"] = "1"
-    elif state.radius_km != default.radius_km:
-        out["rayon"] = _fmt_number(state.radius_km)
+    if state.nearest_n != default.nearest_n:
+        out["n"] = str(int(state.nearest_n))
+    if state.max_minutes:
+        out["minutes"] = _fmt_number(state.max_minutes)
     if state.include_closed:
         out["fermes"] = "1"
     if state.sort:
@@ -347,10 +380,11 @@ def resolve_near(text: str, catalogue, departments: Sequence[str] = ()) -> Near 
 
 # --------------------------------------------------------------------------- filters
 
-def build_filters(state: ViewState, catalogue, departments: Sequence[str] = ()
-                  ) -> tuple[list[QueryFilter], list[str]]:
+def build_filters(state: ViewState, catalogue, departments: Sequence[str] = (),
+                  has_network: bool = False) -> tuple[list[QueryFilter], list[str]]:
     """The query-layer filters of ``state`` (territory first), and French warnings for the
-    parts that cannot be applied (they are left out rather than failing the whole page)."""
+    parts that cannot be applied (they are left out rather than failing the whole page).
+    ``has_network``: a road network is loaded (a maximum travel time can be applied)."""
     filters: list[QueryFilter] = []
     warnings: list[str] = []
 
@@ -393,24 +427,39 @@ def build_filters(state: ViewState, catalogue, departments: Sequence[str] = ()
         if near is not None:
             if near.note:
                 warnings.append(near.note)
-            f = add(lambda: DistanceFilter(state.radius_km, point=near.point, commune=near.commune,
-                                           finess=near.finess,
-                                           outline=state.outline and near.kind == "commune"))
+            minutes = state.max_minutes or None
+            if minutes and not has_network:
+                warnings.append("Durée maximale ignorée : pas de réseau routier pour ce territoire "
+                                "(distances à vol d'oiseau).")
+                minutes = None
+            if state.mode == RADIUS:
+                f = add(lambda: DistanceFilter(state.radius_km, point=near.point, commune=near.commune,
+                                               finess=near.finess,
+                                               outline=state.outline and near.kind == "commune"))
+            else:  # issue 12: the N nearest, no radius to guess
+                f = add(lambda: NearestFilter(point=near.point, commune=near.commune,
+                                              finess=near.finess, n=state.nearest_n,
+                                              max_minutes=minutes))
             if f is not None:
                 try:  # unknown commune / FINESS number: say so now, not in the middle of search
-                    f.centre(catalogue)
+                    (f.centre if isinstance(f, DistanceFilter) else f.centre_lonlat)(catalogue)
                 except QueryError as exc:
                     filters.remove(f)
                     warnings.append(str(exc))
     return filters, warnings
 
 
-def effective_sort(state: ViewState, filters: Iterable[QueryFilter]) -> str | None:
+def effective_sort(state: ViewState, filters: Iterable[QueryFilter],
+                   has_network: bool = False) -> str | None:
     """The sort handed to :func:`dac_map.query.search`: the state's, when the filters allow it
-    (``distance`` needs a distance filter, ``score`` a text search), else the default."""
+    (``distance`` needs a centre, ``time`` a centre and a road network, ``score`` a text
+    search), else the default."""
     flist = list(filters)
     sort = state.sort or None
-    if sort == "distance" and not any(isinstance(f, DistanceFilter) for f in flist):
+    centred = any(isinstance(f, (DistanceFilter, NearestFilter)) for f in flist)
+    if sort == "distance" and not centred:
+        return None
+    if sort == "time" and not (centred and has_network):
         return None
     if sort == "score" and not any(isinstance(f, TextFilter) for f in flist):
         return None
@@ -421,6 +470,8 @@ def effective_sort(state: ViewState, filters: Iterable[QueryFilter]) -> str | No
 
 __all__ = [
     "NATIONAL",
+    "NEAREST",
+    "RADIUS",
     "SORT_LABELS",
     "Near",
     "ViewState",
