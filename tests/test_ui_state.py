@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from dac_map import settings
 from dac_map.query import (
+    NearestFilter,
     CapacityFilter,
     CategoryFilter,
     DistanceFilter,
@@ -39,7 +40,7 @@ def test_full_state_to_url_and_back():
                       disciplines=("924",), clienteles=("436",), activity_types=("21",),
                       min_capacity=30, text="ehpad l'abbaye", near="80021", radius_km=12.5,
                       outline=True, include_closed=True, sort="capacity", page=3,
-                      focus="800000011")
+                      focus="800000011", mode=ustate.RADIUS)
     params = ustate.to_query_params(state)
     assert params == {
         "dac": "DAC-80", "famille": "pa_hebergement,domicile", "categorie": "500",
@@ -72,7 +73,36 @@ def test_url_lists_and_clamping():
     assert warnings == []
     assert state == ViewState(dac=NATIONAL, families=("hopitaux", "domicile"),
                               min_capacity=ustate.MAX_CAPACITY, radius_km=ustate.MAX_RADIUS_KM,
-                              text="x" * ustate.MAX_TEXT)
+                              text="x" * ustate.MAX_TEXT, mode=ustate.RADIUS)
+
+
+# ---- issue 12: the N nearest by default around a place; a radius in the link is explicit
+@pytest.mark.parametrize("params, expected, warnings", [
+    ({"autour": "46128"}, ViewState(near="46128"), []),
+    ({"autour": "46128", "rayon": "10"}, ViewState(near="46128", mode=ustate.RADIUS), []),
+    ({"autour": "46128", "n": "3", "minutes": "20"},
+     ViewState(near="46128", nearest_n=3, max_minutes=20.0), []),
+    ({"autour": "46128", "n": "9999", "minutes": "1e6"},
+     ViewState(near="46128", nearest_n=ustate.MAX_NEAREST, max_minutes=ustate.MAX_MINUTES), []),
+    ({"autour": "46128", "n": "zéro", "minutes": "-5"}, ViewState(near="46128"),
+     ["Nombre de résultats illisible : nombre par défaut.", "Durée maximale illisible : ignorée."]),
+])
+def test_nearest_mode_in_the_url(params, expected, warnings):
+    assert ustate.from_query_params(params) == (expected, warnings)
+    assert ustate.from_query_params(ustate.to_query_params(expected))[0] == expected
+
+
+def test_nearest_filters_and_time_without_network(cat):
+    state = ViewState(dac="DAC-80", near="80021", nearest_n=3, max_minutes=20.0)
+    filters, warnings = ustate.build_filters(state, cat, ["80"])
+    assert filters == [TerritoryFilter(dac_id="DAC-80"), NearestFilter(commune="80021", n=3)]
+    assert warnings == ["Durée maximale ignorée : pas de réseau routier pour ce territoire "
+                        "(distances à vol d'oiseau)."]
+    filters, warnings = ustate.build_filters(state, cat, ["80"], has_network=True)
+    assert filters[-1] == NearestFilter(commune="80021", n=3, max_minutes=20.0) and warnings == []
+    assert ustate.effective_sort(ViewState(sort="time"), filters, has_network=False) is None
+    assert ustate.effective_sort(ViewState(sort="time"), filters, has_network=True) == "time"
+    assert ustate.effective_sort(ViewState(sort="distance"), filters) == "distance"
 
 
 _codes = st.lists(st.from_regex(r"[0-9a-z_]{1,12}", fullmatch=True), max_size=4, unique=True).map(tuple)
@@ -89,12 +119,16 @@ _codes = st.lists(st.from_regex(r"[0-9a-z_]{1,12}", fullmatch=True), max_size=4,
     near=st.one_of(st.just(""), st.from_regex(r"[0-9]{5}", fullmatch=True)),
     radius_km=st.sampled_from([0.5, 1.0, 2.5, 10.0, 35.0, 200.0]),
     outline=st.booleans(), include_closed=st.booleans(),
+    mode=st.sampled_from([ustate.NEAREST, ustate.RADIUS]),
+    nearest_n=st.integers(1, ustate.MAX_NEAREST), max_minutes=st.sampled_from([0.0, 5.0, 17.5, 240.0]),
     sort=st.sampled_from(list(ustate.SORT_LABELS)), page=st.integers(1, 500),
     focus=st.one_of(st.none(), st.from_regex(r"[0-9]{2}[0-9]{7}", fullmatch=True)),
 ))
 def test_url_round_trip(state: ViewState):
     if not state.near:  # without a centre, outline is meaningless and not kept in the URL
         state = ViewState(**{**state.__dict__, "outline": False})
+    if state.mode == ustate.NEAREST:  # the radius is only kept in the radius mode
+        state = ViewState(**{**state.__dict__, "radius_km": ViewState().radius_km, "outline": False})
     back, warnings = ustate.from_query_params(ustate.to_query_params(state))
     assert warnings == []
     assert back == state
@@ -119,7 +153,7 @@ def test_sanitize_against_the_catalogue(cat):
 def test_build_filters_whole_list(cat):
     state = ViewState(dac="DAC-80", families=("pa_hebergement",), categories=("500",),
                       clienteles=("436",), min_capacity=5, text="tilleul", near="Amiens",
-                      radius_km=15, outline=True, include_closed=True)
+                      radius_km=15, outline=True, include_closed=True, mode=ustate.RADIUS)
     filters, warnings = ustate.build_filters(state, cat, ["80"])
     spec = SpecialtyFilter(clienteles=("436",))
     assert filters == [

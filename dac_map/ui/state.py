@@ -191,7 +191,7 @@ def from_query_params(params: Mapping[str, object]) -> tuple[ViewState, list[str
     elif _one(params, "rayon"):
         warnings.append("Rayon illisible : rayon par défaut.")
     # ---- proximity (issue 12): a radius in the link means the radius mode
-    if _one(params, "rayon") or _one(params, "mode") == RADIUS:
+    if "radius_km" in kw or _one(params, "mode") == RADIUS:
         kw["mode"] = RADIUS
     n = _number(_one(params, "n"))
     if n is not None and n >= 1:
