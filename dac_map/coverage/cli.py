@@ -90,9 +90,9 @@ def coverage(
     families_csv: Annotated[Optional[Path], typer.Option(
         "--families-csv", help="Écrire les indicateurs par famille et par commune en CSV")] = None,
     top: Annotated[int, typer.Option("--top", help="Zones blanches affichées (les plus éloignées)")] = 20,
-    threshold_min: Annotated[float, typer.Option(
-        "--threshold-min", help="Seuil de zone blanche en minutes de voiture (avec un réseau routier)")]
-    = settings.COVERAGE_WHITE_ZONE_MIN,
+    threshold_min: Annotated[Optional[float], typer.Option(
+        "--threshold-min", help="Seuil de zone blanche en minutes de voiture (avec un réseau routier ; "
+        "défaut : réglage COVERAGE_WHITE_ZONE_MIN)")] = None,
     straight_line: Annotated[bool, typer.Option(
         "--straight-line", help="Ignorer le réseau routier du territoire (distances à vol d'oiseau)")] = False,
 ) -> None:
@@ -146,7 +146,7 @@ def coverage(
 
     if cov.by_road:
         wt = cov.white_zones_by_time
-        t = Table(title=f"Zones blanches par la route (> {fmt_number(threshold_min, 0)} min en "
+        t = Table(title=f"Zones blanches par la route (> {fmt_number(cov.threshold_min, 0)} min en "
                         f"voiture) : {len(wt)} commune(s)")
         for col in ("Commune", "Code", "Durée (min)", "Ressource la plus proche par la route"):
             t.add_column(col)

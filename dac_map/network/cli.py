@@ -44,9 +44,10 @@ def territory_points(store: Path, territory: str):
 @network_app.command("build")
 def build(
     pbf: Annotated[Path, typer.Argument(help="Extrait OpenStreetMap .osm.pbf (département, région)")],
-    dac: Annotated[str, typer.Option("--dac", help="Territoire DAC du réseau (ex. DAC-46)")] = settings.DEFAULT_DAC,
-    store: Annotated[Path, typer.Option("--store", help="GeoPackage (pour vérifier que l'extrait "
-                                        "couvre le territoire)")] = settings.STORE_PATH,
+    dac: Annotated[Optional[str], typer.Option("--dac", help="Territoire DAC du réseau (ex. DAC-46 ; "
+                   "défaut : réglage DEFAULT_DAC)")] = None,
+    store: Annotated[Optional[Path], typer.Option("--store", help="GeoPackage (pour vérifier que "
+                     "l'extrait couvre le territoire ; défaut : réglage STORE)")] = None,
     speeds: Annotated[Optional[Path], typer.Option("--speeds", help="Fichier TOML [speeds] "
                       "(km/h par classe de route)")] = None,
     no_check: Annotated[bool, typer.Option("--no-check", help="Ne pas vérifier que l'extrait "
@@ -55,6 +56,8 @@ def build(
     """Construit le réseau routier d'un territoire (remplacement atomique du précédent)."""
     from dac_map.network.build import build_network
 
+    dac = dac or settings.DEFAULT_DAC
+    store = store or settings.STORE_PATH
     try:
         lon, lat = (None, None) if no_check else territory_points(store, dac)
         report = build_network(pbf, dac, check_lon=lon, check_lat=lat, speeds_file=speeds)
@@ -75,10 +78,11 @@ def build(
 
 
 @network_app.command("info")
-def info(dac: Annotated[str, typer.Option("--dac", help="Territoire DAC")] = settings.DEFAULT_DAC) -> None:
+def info(dac: Annotated[Optional[str], typer.Option("--dac", help="Territoire DAC")] = None) -> None:
     """Décrit le réseau routier en cache d'un territoire."""
     from dac_map.network import cache
 
+    dac = dac or settings.DEFAULT_DAC
     try:
         path = cache.cache_path(dac)
         _, meta = cache.read_arrays(path)

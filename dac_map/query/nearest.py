@@ -202,7 +202,8 @@ def home_rows(catalogue: Catalogue) -> np.ndarray:
 
 def network_snap(catalogue: Catalogue, network):
     """Every catalogue row snapped to ``network`` (computed once per catalogue and network)."""
-    key = ("network_snap", id(network), network.meta.get("source", {}).get("sha256"))
+    key = ("network_snap", id(network), network.meta.get("source", {}).get("sha256"),
+           settings.NETWORK_MAX_SNAP_M)
     return catalogue.cached(key, lambda: network.snap(catalogue.lon, catalogue.lat))
 
 
