@@ -203,7 +203,7 @@ def search_area(current: Current) -> umap.SearchArea | None:
     area = None
     if state.mode == ustate.RADIUS:
         radius_m = state.radius_km * 1000.0
-        caption = f"Rayon de {format_km(state.radius_km)} (à vol d'oiseau)"
+        caption = f"Rayon de {state.radius_km:g} km (à vol d'oiseau)".replace(".", ",")
     elif res.by_road and current.network is not None:
         times = pd.to_numeric(records.get("travel_min", pd.Series(dtype=float)), errors="coerce")
         minutes = state.max_minutes or (float(np.ceil(times.max())) if times.notna().any() else 0.0)
