@@ -209,5 +209,10 @@ NETWORK_HULL_BUFFER_M = float(_env("NETWORK_HULL_BUFFER_M", "400"))
 #: of the kind), used when a road network is loaded.
 COVERAGE_WHITE_ZONE_MIN = float(_env("COVERAGE_WHITE_ZONE_MIN", "20"))
 
+#: Upper bounds (minutes) of the travel-time classes of the coverage map (with a road network),
+#: comma-separated, increasing; a last open class is added. Colours: COVERAGE_DISTANCE_COLORS.
+COVERAGE_TIME_BINS_MIN: tuple[float, ...] = tuple(
+    float(v) for v in _env("COVERAGE_TIME_BINS_MIN", "10,20,30,45").split(",") if v.strip())
+
 #: Number of resources returned by "Les plus proches" (nearest N, no radius).
 NEAREST_N = int(_env("NEAREST_N", "10"))

@@ -49,8 +49,10 @@ from dac_map.ui.map import Legend, OfflineMap, js_json
 
 MODE_DISTANCE = "distance"
 MODE_RATIO = "ratio"
+MODE_TIME = "duree"  # issue 12: car travel time, with a road network
 MODE_LABELS = {MODE_DISTANCE: "Distance à la ressource la plus proche (km)",
-               MODE_RATIO: "Places pour 1 000 habitants de 75 ans ou plus"}
+               MODE_RATIO: "Places pour 1 000 habitants de 75 ans ou plus",
+               MODE_TIME: "Durée en voiture à la ressource la plus proche (min)"}
 
 #: Roles offered in the unmet-need form (optional; never a name).
 ROLES = ("", "Coordinateur·rice de parcours", "Infirmier·ère", "Médecin", "Travailleur·se social·e",
@@ -82,7 +84,7 @@ def classify(values: np.ndarray | pd.Series, bins: Sequence[float], mode: str) -
     """
     v = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=float)
     b = np.asarray(sorted(float(x) for x in bins), dtype=float)
-    side = "left" if mode == MODE_DISTANCE else "right"
+    side = "left" if mode in (MODE_DISTANCE, MODE_TIME) else "right"
     out = np.searchsorted(b, np.where(np.isnan(v), 0, v), side=side).astype(int)
     out[np.isnan(v)] = -1
     return out
@@ -92,22 +94,23 @@ def legend_classes(bins: Sequence[float], mode: str) -> list[str]:
     """French labels of the classes of :func:`classify`."""
     b = sorted(float(x) for x in bins)
     f = lambda x: fmt_number(x, 0 if float(x).is_integer() else 1)  # noqa: E731
-    if mode == MODE_DISTANCE:
-        labels = [f"≤ {f(b[0])} km"] + [f"{f(a)} – {f(c)} km" for a, c in zip(b, b[1:])]
-        return labels + [f"> {f(b[-1])} km"]
+    if mode in (MODE_DISTANCE, MODE_TIME):
+        u = "min" if mode == MODE_TIME else "km"
+        labels = [f"≤ {f(b[0])} {u}"] + [f"{f(a)} – {f(c)} {u}" for a, c in zip(b, b[1:])]
+        return labels + [f"> {f(b[-1])} {u}"]
     labels = [f"< {f(b[0])}"] + [f"{f(a)} – {f(c)}" for a, c in zip(b, b[1:])]
     return labels + [f"≥ {f(b[-1])}"]
 
 
 def legend_body(title: str, labels: Sequence[str], colors: Sequence[str], no_data: str,
-                threshold_km: float | None) -> str:
+                threshold_km: float | None, unit: str = "km") -> str:
     """Escaped HTML of the choropleth legend (classes, no data, white-zone outline)."""
     rows = [f'<li><span class="sq" style="background:{c}"></span>{html.escape(lab)}</li>'
             for lab, c in zip(labels, colors)]
     rows.append(f'<li><span class="sq" style="background:{no_data}"></span>Sans donnée</li>')
     if threshold_km is not None:
         rows.append('<li><span class="sq wz"></span>Zone blanche (&gt; '
-                    f'{html.escape(fmt_number(threshold_km, 1))} km)</li>')
+                    f'{html.escape(fmt_number(threshold_km, 1))} {html.escape(unit)})</li>')
     return (f"<details open><summary>{html.escape(title)}</summary>"
             f"<ul>{''.join(rows)}</ul></details>")
 
@@ -177,7 +180,12 @@ def _tooltip(row: Any, mode: str, has_pop: bool) -> str:
     if has_pop:
         lines.append(f"Habitants de 75 ans ou plus : {fmt_number(row.pop_75plus)}")
         lines.append(f"Places pour 1 000 hab. de 75 ans ou + : {fmt_number(row.places_per_1000, 1)}")
-    if row.white_zone:
+    if mode == MODE_TIME:  # issue 12
+        t = row.travel_min
+        lines.insert(1, "Ressource la plus proche par la route : " + (
+            f"{fmt_number(t, 0)} min en voiture ({row.travel_nearest_name or '?'})"
+            if t == t else f"non atteinte ({row.road})"))
+    if (row.white_zone_time if mode == MODE_TIME else row.white_zone):
         lines.append("ZONE BLANCHE")
     return "\n".join(lines)
 
@@ -194,8 +202,15 @@ def coverage_map(coverage: CommuneCoverage, mode: str = MODE_DISTANCE,
         raise ValueError(f"mode must be one of {sorted(MODE_LABELS)}")
     if mode == MODE_RATIO and not coverage.has_population:
         raise ValueError("ratio mode needs a population table")
+    if mode == MODE_TIME and not coverage.by_road:
+        raise ValueError("time mode needs a road network")
     t = coverage.table
-    if mode == MODE_DISTANCE:
+    if mode == MODE_TIME:  # issue 12
+        bins = list(bins or settings.COVERAGE_TIME_BINS_MIN)
+        palette = _palette(colors or settings.COVERAGE_DISTANCE_COLORS, len(bins) + 1, _FALLBACK_DISTANCE)
+        values = t["travel_min"]
+        title = f"Durée en voiture (réseau routier) — {coverage.resource_label}"
+    elif mode == MODE_DISTANCE:
         bins = list(bins or settings.COVERAGE_DISTANCE_BINS_KM)
         palette = _palette(colors or settings.COVERAGE_DISTANCE_COLORS, len(bins) + 1, _FALLBACK_DISTANCE)
         values = t["distance_km"]
@@ -220,7 +235,9 @@ def coverage_map(coverage: CommuneCoverage, mode: str = MODE_DISTANCE,
         if g is None or shapely.is_empty(g):
             continue
         features.append({"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)),
-                         "properties": {"n": str(row.name), "k": int(k), "w": bool(row.white_zone),
+                         "properties": {"n": str(row.name), "k": int(k),
+                                        "w": bool(row.white_zone_time if mode == MODE_TIME
+                                                  else row.white_zone),
                                         "t": _tooltip(row, mode, has_pop)}})
     payload = {"data": {"type": "FeatureCollection", "features": features}, "palette": palette,
                "nodata": no_data, "wz": "#000000"}
@@ -235,7 +252,8 @@ def coverage_map(coverage: CommuneCoverage, mode: str = MODE_DISTANCE,
     m.get_root().header.add_child(Element(_CSS % settings.MAP_BACKGROUND), name="dacmap_cov_css")
     m.add_child(ChoroplethLayer(payload))
     m.add_child(Legend(legend_body(title, legend_classes(bins, mode), palette, no_data,
-                                   coverage.threshold_km)))
+                                   coverage.threshold_min if mode == MODE_TIME else coverage.threshold_km,
+                                   "min" if mode == MODE_TIME else "km")))
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return m
 
@@ -348,13 +366,23 @@ def render_coverage_mode(store_path: str | Path = settings.STORE_PATH, dac_id: s
     c1, c2, c3 = st.columns([3, 2, 2])
     with c1:
         resource = _family_select(data, key)
-    modes = [MODE_DISTANCE] + ([MODE_RATIO] if population is not None else [])
+    from dac_map.network import try_load_network  # issue 12: travel times when a network exists
+
+    network = try_load_network(dac)
+    modes = ([MODE_TIME] if network is not None else []) + [MODE_DISTANCE] + (
+        [MODE_RATIO] if population is not None else [])
     with c2:
         mode = st.radio("Carte", modes, format_func=MODE_LABELS.get, key=f"{key}_mode")
     with c3:
         threshold = st.number_input("Seuil de zone blanche (km)", min_value=1.0, max_value=200.0,
                                     value=float(settings.COVERAGE_WHITE_ZONE_KM), step=1.0,
                                     format="%.0f", key=f"{key}_threshold")
+        threshold_min = None
+        if network is not None:
+            threshold_min = st.number_input(
+                "Seuil de zone blanche (minutes en voiture)", min_value=1.0, max_value=240.0,
+                value=float(settings.COVERAGE_WHITE_ZONE_MIN), step=5.0, format="%.0f",
+                key=f"{key}_threshold_min")
         radius = settings.COVERAGE_CATCHMENT_KM
         if mode == MODE_RATIO:
             radius = st.number_input("Rayon du ratio (km, 0 = la commune)", min_value=0.0,
@@ -366,15 +394,20 @@ def render_coverage_mode(store_path: str | Path = settings.STORE_PATH, dac_id: s
     _data_warnings(data, population)
     try:
         cov = commune_coverage(data, dac, resource, threshold,
-                               population.pop_75plus if population is not None else None, radius)
+                               population.pop_75plus if population is not None else None, radius,
+                               network=network, threshold_min=threshold_min)
     except (DacMapError, ValueError) as exc:
         st.error(f"Calcul impossible : {exc}")
         return
     s = cov.summary()
     k = st.columns(4)
     k[0].metric("Communes", fmt_number(s["communes"]))
-    k[1].metric("Zones blanches", fmt_number(s["white_zones"]))
-    k[2].metric("Distance moyenne", f"{fmt_number(s['distance_mean_km'], 1)} km")
+    if mode == MODE_TIME:
+        k[1].metric("Zones blanches (durée)", fmt_number(s["white_zones_time"]))
+        k[2].metric("Durée médiane", f"{fmt_number(s['travel_median_min'], 0)} min")
+    else:
+        k[1].metric("Zones blanches", fmt_number(s["white_zones"]))
+        k[2].metric("Distance moyenne", f"{fmt_number(s['distance_mean_km'], 1)} km")
     if "places_per_1000_75plus" in s:
         k[3].metric("Places / 1 000 hab. 75 ans +", fmt_number(s["places_per_1000_75plus"], 1))
     else:
@@ -384,8 +417,21 @@ def render_coverage_mode(store_path: str | Path = settings.STORE_PATH, dac_id: s
     m = coverage_map(cov, mode)
     st_folium(m, key=f"{key}_map_{dac}_{mode}", height=settings.MAP_HEIGHT_PX,
               use_container_width=True, returned_objects=[])
-    st.caption("Distances en ligne droite depuis le centre géométrique de chaque commune "
-               "(Lambert-93), pas des temps de trajet.")
+    if mode == MODE_TIME:
+        st.caption("Durées en voiture par la route depuis le centre géométrique de chaque commune "
+                   "(réseau OpenStreetMap, vitesses par type de route) : approximatives.")
+        wt = cov.white_zones_by_time
+        st.subheader(f"Zones blanches : {len(wt)} commune(s) à plus de "
+                     f"{fmt_number(cov.threshold_min, 0)} min en voiture")
+        if len(wt):
+            st.dataframe(wt.rename(columns={
+                "name": "Commune", "code": "Code INSEE", "travel_min": "Durée (min)",
+                "travel_nearest_name": "Ressource la plus proche (route)",
+                "distance_km": "Distance à vol d'oiseau (km)", "snap_m": "Distance à la route (m)",
+            }).round(1), hide_index=True, width="stretch")
+    else:
+        st.caption("Distances en ligne droite depuis le centre géométrique de chaque commune "
+                   "(Lambert-93), à vol d'oiseau, pas des temps de trajet.")
     wz = cov.white_zones
     st.subheader(f"Zones blanches : {len(wz)} commune(s) à plus de {fmt_number(threshold, 1)} km")
     if len(wz):
