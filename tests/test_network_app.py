@@ -13,8 +13,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dac_map import settings
-from dac_map.coverage import ResourceType, commune_coverage, load_coverage_data
-from dac_map.ui.coverage_view import MODE_TIME, classify, coverage_map, legend_classes
+from dac_map.coverage import ResourceType, commune_coverage
+from dac_map.ui.choropleth import MODE_TIME, classify, coverage_map, legend_classes
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -85,9 +85,8 @@ def test_coverage_page_offers_travel_time(demo_store):
     assert any("Zones blanches :" in s.value and "min en voiture" in s.value for s in at.subheader)
 
 
-def test_time_choropleth_classes_and_white_zones(demo_store, lot_network):
-    data = load_coverage_data(demo_store)
-    cov = commune_coverage(data, "DAC-46", ResourceType.family("pa_hebergement"), 10.0,
+def test_time_choropleth_classes_and_white_zones(demo_catalogue, lot_network):
+    cov = commune_coverage(demo_catalogue, "DAC-46", ResourceType.family("pa_hebergement"), 10.0,
                            network=lot_network[1], threshold_min=15)
     page = coverage_map(cov, MODE_TIME, tiles="none").get_root().render()
     payload = json.loads(re.search(r"var P = (\{.*?\});\n", page, re.S).group(1))

@@ -17,16 +17,15 @@ from typer.testing import CliRunner
 from dac_map import settings
 from dac_map import query as q
 from dac_map.cli import app
-from dac_map.coverage.data import load_coverage_data
-from dac_map.coverage.indicators import ResourceType, commune_coverage
+from dac_map.coverage import ResourceType, commune_coverage
 
 L93 = Transformer.from_crs(4326, 2154, always_xy=True)
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def cat(demo_store):
-    return q.load_catalogue(demo_store)
+def cat(demo_catalogue):
+    return demo_catalogue
 
 
 def brute_nearest_km(cat, mask, lon, lat, n):
@@ -176,16 +175,16 @@ def test_off_network_resources_are_listed_never_zero(cat, lot_network, monkeypat
 # ------------------------------------------------------------------ coverage by road
 
 
-def test_coverage_travel_time_matches_networkx_multi_source(demo_store, lot_network):
+def test_coverage_travel_time_matches_networkx_multi_source(cat, lot_network):
     _, net = lot_network
-    data = load_coverage_data(demo_store)
-    cov = commune_coverage(data, "DAC-46", ResourceType.family("addictologie"), 20.0,
+    cov = commune_coverage(cat, "DAC-46", ResourceType.family("addictologie"), 20.0,
                            network=net, threshold_min=45)
     g = reference_graph(net)
-    est = data.establishments.reset_index(drop=True)
-    res_rows = np.flatnonzero(est["family"].to_numpy() == "addictologie")
+    # the resources: open establishments of the family, positions from the raw Lambert-93 metres
+    res_rows = np.flatnonzero(cat.family.mask(["addictologie"]) & cat.status.mask(["ouvert"])
+                              & (cat.epsg_m == 2154))
     lon, lat = Transformer.from_crs(2154, 4326, always_xy=True).transform(
-        est["x_m"].to_numpy()[res_rows], est["y_m"].to_numpy()[res_rows])
+        cat.x_m[res_rows], cat.y_m[res_rows])
     sources = set()
     for a, b in zip(lon, lat):
         node, dist = brute_snap(net, a, b)

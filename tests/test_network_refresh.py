@@ -7,10 +7,10 @@ import pytest
 
 from dac_map import settings
 from dac_map.network import cache as network_cache
-from dac_map.network.synthetic import write_grid_pbf
+from dac_map.testing.roads import write_grid_pbf
 from dac_map.refresh.config import ConfigError, load_config
 from dac_map.refresh.pipeline import refresh
-from dac_map.refresh.testing import (equipment_bytes, extract_bytes, sample_rows, write_bytes,
+from dac_map.testing.refresh import (equipment_bytes, extract_bytes, sample_rows, write_bytes,
                                      write_departments, write_territories)
 
 ROWS = sample_rows(20)

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from dac_map import settings
 from dac_map.query import (
-    NearestFilter,
     CapacityFilter,
     CategoryFilter,
     DistanceFilter,
     FamilyFilter,
+    NearestFilter,
     QueryError,
     SpecialtyFilter,
     StatusFilter,
@@ -40,7 +40,7 @@ def test_full_state_to_url_and_back():
                       disciplines=("924",), clienteles=("436",), activity_types=("21",),
                       min_capacity=30, text="ehpad l'abbaye", near="80021", radius_km=12.5,
                       outline=True, include_closed=True, sort="capacity", page=3,
-                      focus="800000011", mode=ustate.RADIUS)
+                      focus="800000011")
     params = ustate.to_query_params(state)
     assert params == {
         "dac": "DAC-80", "famille": "pa_hebergement,domicile", "categorie": "500",
@@ -73,13 +73,13 @@ def test_url_lists_and_clamping():
     assert warnings == []
     assert state == ViewState(dac=NATIONAL, families=("hopitaux", "domicile"),
                               min_capacity=ustate.MAX_CAPACITY, radius_km=ustate.MAX_RADIUS_KM,
-                              text="x" * ustate.MAX_TEXT, mode=ustate.RADIUS)
+                              text="x" * ustate.MAX_TEXT)
 
 
 # ---- issue 12: the N nearest by default around a place; a radius in the link is explicit
 @pytest.mark.parametrize("params, expected, warnings", [
     ({"autour": "46128"}, ViewState(near="46128"), []),
-    ({"autour": "46128", "rayon": "10"}, ViewState(near="46128", mode=ustate.RADIUS), []),
+    ({"autour": "46128", "rayon": "10"}, ViewState(near="46128", radius_km=10.0), []),
     ({"autour": "46128", "n": "3", "minutes": "20"},
      ViewState(near="46128", nearest_n=3, max_minutes=20.0), []),
     ({"autour": "46128", "n": "9999", "minutes": "1e6"},
@@ -117,9 +117,8 @@ _codes = st.lists(st.from_regex(r"[0-9a-z_]{1,12}", fullmatch=True), max_size=4,
     min_capacity=st.integers(0, ustate.MAX_CAPACITY),
     text=st.text(max_size=ustate.MAX_TEXT).filter(lambda s: s.strip() == s and s.strip() != "" or s == ""),
     near=st.one_of(st.just(""), st.from_regex(r"[0-9]{5}", fullmatch=True)),
-    radius_km=st.sampled_from([0.5, 1.0, 2.5, 10.0, 35.0, 200.0]),
+    radius_km=st.one_of(st.none(), st.sampled_from([0.5, 1.0, 2.5, 10.0, 35.0, 200.0])),
     outline=st.booleans(), include_closed=st.booleans(),
-    mode=st.sampled_from([ustate.NEAREST, ustate.RADIUS]),
     nearest_n=st.integers(1, ustate.MAX_NEAREST), max_minutes=st.sampled_from([0.0, 5.0, 17.5, 240.0]),
     sort=st.sampled_from(list(ustate.SORT_LABELS)), page=st.integers(1, 500),
     focus=st.one_of(st.none(), st.from_regex(r"[0-9]{2}[0-9]{7}", fullmatch=True)),
@@ -127,8 +126,8 @@ _codes = st.lists(st.from_regex(r"[0-9a-z_]{1,12}", fullmatch=True), max_size=4,
 def test_url_round_trip(state: ViewState):
     if not state.near:  # without a centre, outline is meaningless and not kept in the URL
         state = ViewState(**{**state.__dict__, "outline": False})
-    if state.mode == ustate.NEAREST:  # the radius is only kept in the radius mode
-        state = ViewState(**{**state.__dict__, "radius_km": ViewState().radius_km, "outline": False})
+    if state.radius_km is None:  # issue 12: "contour" only goes with a radius
+        state = ViewState(**{**state.__dict__, "outline": False})
     back, warnings = ustate.from_query_params(ustate.to_query_params(state))
     assert warnings == []
     assert back == state
@@ -153,7 +152,7 @@ def test_sanitize_against_the_catalogue(cat):
 def test_build_filters_whole_list(cat):
     state = ViewState(dac="DAC-80", families=("pa_hebergement",), categories=("500",),
                       clienteles=("436",), min_capacity=5, text="tilleul", near="Amiens",
-                      radius_km=15, outline=True, include_closed=True, mode=ustate.RADIUS)
+                      radius_km=15, outline=True, include_closed=True)
     filters, warnings = ustate.build_filters(state, cat, ["80"])
     spec = SpecialtyFilter(clienteles=("436",))
     assert filters == [
@@ -173,7 +172,7 @@ def test_build_filters_national_and_bad_centre(cat):
     filters, warnings = ustate.build_filters(ViewState(dac=NATIONAL, near="Nulle-Part"), cat)
     assert filters == []
     assert warnings == [("« Nulle-Part » : ni commune connue, ni code INSEE, ni n° FINESS, ni "
-                        "coordonnées « lon, lat ».")]
+                        "coordonnées « lat, lon » (degrés WGS84, latitude d'abord, ex. 49.894, 2.296).")]
     filters, warnings = ustate.build_filters(ViewState(dac="DAC-80", near="80999"), cat)
     assert filters == [TerritoryFilter(dac_id="DAC-80")]
     assert len(warnings) == 1 and "80999" in warnings[0]
@@ -185,8 +184,9 @@ def test_build_filters_national_and_bad_centre(cat):
     ("800000045", Near("finess", finess="800000045")),
     ("Abbeville (80001)", Near("commune", commune="80001")),
     ("abbeville", Near("commune", commune="80001")),
-    ("2.30, 49.89", Near("point", point=(2.3, 49.89))),
-    ("49,89; 2,30", Near("point", point=(2.3, 49.89))),  # lat, lon as copied from map sites
+    ("49.89, 2.30", Near("point", point=(49.89, 2.3))),  # lat, lon as copied from map sites
+    ("49,89; 2,30", Near("point", point=(49.89, 2.3))),
+    ("49.89 2.3", Near("point", point=(49.89, 2.3))),
     ("", None),
 ])
 def test_resolve_near(cat, text, expected):
@@ -196,8 +196,19 @@ def test_resolve_near(cat, text, expected):
 def test_resolve_near_unknown(cat):
     with pytest.raises(QueryError):
         ustate.resolve_near("<script>", cat)
-    with pytest.raises(QueryError):
-        ustate.resolve_near("10, 10", cat)  # outside France either way
+    with pytest.raises(QueryError, match="lat, lon"):
+        ustate.resolve_near("100.5, 2.3", cat)  # not a latitude first
+
+
+@pytest.mark.parametrize("near", ["2.30, 49.89", "10, 10"])
+def test_point_outside_france_is_a_warning_naming_the_order(cat, near):
+    """One coordinate order, "lat, lon": longitude first lands outside France, and the
+    message says which order is expected."""
+    filters, warnings = ustate.build_filters(ViewState(dac=NATIONAL, near=near), cat)
+    assert filters == []
+    lat, lon = (float(v) for v in near.split(","))
+    assert warnings == [f"point hors de France / point outside France: lat {lat}, lon {lon} "
+                        "(« lat, lon », latitude d'abord / latitude first)"]
 
 
 def test_effective_sort():

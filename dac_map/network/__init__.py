@@ -9,14 +9,15 @@
   atomically, and its (re)build.
 """
 
-from dac_map.network.build import (BuildReport, build_network, load_network, needs_rebuild,
-                                   network_from_edges, try_load_network)
-from dac_map.network.errors import (NetworkAreaError, NetworkCacheError, NetworkError,
-                                    NetworkFormatError, NetworkInputMissingError)
-from dac_map.network.router import FROM_RESOURCE, TO_RESOURCE, RoadNetwork, Snap
+from dac_map._lazy import lazy_exports
 
-__all__ = [
-    "BuildReport", "FROM_RESOURCE", "NetworkAreaError", "NetworkCacheError", "NetworkError",
-    "NetworkFormatError", "NetworkInputMissingError", "RoadNetwork", "Snap", "TO_RESOURCE",
-    "build_network", "load_network", "needs_rebuild", "network_from_edges", "try_load_network",
-]
+#: Submodule -> its public names, imported on first use (``import dac_map.network`` stays cheap:
+#: ``dac-map --help`` does not load numpy).
+_EXPORTS = {
+    "build": ("BuildReport", "build_network", "load_network", "needs_rebuild",
+              "network_from_edges", "try_load_network"),
+    "errors": ("NetworkAreaError", "NetworkCacheError", "NetworkError", "NetworkFormatError",
+               "NetworkInputMissingError"),
+    "router": ("FROM_RESOURCE", "TO_RESOURCE", "RoadNetwork", "Snap"),
+}
+__getattr__, __dir__, __all__ = lazy_exports("dac_map.network", _EXPORTS)

@@ -31,8 +31,9 @@ def territory_points(store: Path, territory: str):
     import numpy as np
 
     from dac_map import query as q
+    from dac_map.store import open_store
 
-    if not Path(store).exists():
+    if not open_store(store).exists():
         return None, None
     catalogue = q.load_catalogue(store)
     if territory not in catalogue.territory_row:

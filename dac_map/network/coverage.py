@@ -52,24 +52,6 @@ def commune_points(communes) -> tuple[np.ndarray, np.ndarray]:
     return shapely.get_x(c), shapely.get_y(c)
 
 
-def lonlat_from_metric(x: np.ndarray, y: np.ndarray, epsg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 lon/lat (degrees) of points given in metres in a per-row metric CRS ``epsg``
-    (NaN where the CRS is unknown or the coordinates missing)."""
-    from pyproj import Transformer
-
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    epsg = np.nan_to_num(np.asarray(epsg, dtype=float), nan=0).astype(np.int64)
-    lon = np.full(len(x), np.nan)
-    lat = np.full(len(x), np.nan)
-    for code in np.unique(epsg[epsg > 0]):
-        rows = np.flatnonzero((epsg == code) & np.isfinite(x) & np.isfinite(y))
-        if len(rows):
-            lon[rows], lat[rows] = Transformer.from_crs(int(code), 4326, always_xy=True).transform(
-                x[rows], y[rows])
-    return lon, lat
-
-
 def travel_coverage(network: RoadNetwork, codes: np.ndarray, lon: np.ndarray, lat: np.ndarray,
                     res_lon: np.ndarray, res_lat: np.ndarray, mask: np.ndarray, *,
                     direction: str = TO_RESOURCE) -> TravelCoverage:

@@ -23,7 +23,8 @@ import numpy as np
 from dac_map import settings
 from dac_map.query.catalogue import Catalogue
 from dac_map.query.errors import QueryError
-from dac_map.query.filters import DistanceFilter, QueryFilter, _number, _to_metric, clean_for_display
+from dac_map.query.filters import DistanceFilter, QueryFilter, _number, clean_for_display
+from dac_map.query.geometry import to_metric
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,12 @@ class NearestFilter(QueryFilter):
         if self.max_km is not None:
             parts.append(f"à moins de {_number(self.max_km)} km")
         how = {True: " (temps de trajet en voiture)", False: " (à vol d'oiseau)", None: ""}[by_time]
-        return f"{' '.join(parts)} de {centre}{how}".replace("proches à", "proches, à")
+        head = " ".join(parts).replace("proches à", "proches, à")
+        return f"{head} {'du' if centre.startswith('point') else 'de'} {centre}{how}"
 
     def _centre_text(self, name: str | None) -> str:
         if self.point is not None:
-            return f"du point (lon {self.point[0]:.5f}, lat {self.point[1]:.5f})"[3:]
+            return f"point (lat {self.point[1]:.5f}, lon {self.point[0]:.5f})"
         if self.commune is not None:
             return f"la commune {name} ({self.commune})" if name else f"la commune {self.commune}"
         return f"l'établissement {name} ({self.finess})" if name else f"l'établissement {self.finess}"
@@ -134,7 +136,7 @@ class NearestFilter(QueryFilter):
         if self.finess is not None:
             i = catalogue.finess_row[self.finess]
             return (float(catalogue.lon[i]), float(catalogue.lat[i])), c
-        lon, lat = _to_metric(c.epsg).transform(c.x, c.y, direction="INVERSE")
+        lon, lat = to_metric(c.epsg).transform(c.x, c.y, direction="INVERSE")
         return (float(lon), float(lat)), c
 
     def rank(self, catalogue: Catalogue, mask: np.ndarray, network=None) -> Ranking:

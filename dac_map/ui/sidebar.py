@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dac_map.codes import department_of
 from dac_map import settings
 from dac_map.ui.state import (MAX_MINUTES, MAX_NEAREST, MAX_RADIUS_KM, MIN_RADIUS_KM, NATIONAL,
-                              NEAREST, RADIUS, ViewState)
+                              NEAREST, RADIUS, ViewState, mode_of)
 from dac_map.ui.text import plain
 
 #: ViewState attribute -> widget key in st.session_state.
@@ -35,7 +36,6 @@ KEYS: dict[str, str] = {
     "near": "f_autour",
     "radius_km": "f_rayon",
     "outline": "f_contour",
-    "mode": "f_mode",
     "nearest_n": "f_n",
     "max_minutes": "f_minutes",
     "include_closed": "f_fermes",
@@ -48,6 +48,9 @@ KEYS: dict[str, str] = {
 FOCUS = "focus"
 BASKET = "basket"
 MAP_CENTER = "map_center"
+
+#: Widget key of the "around" mode (issue 12): the N nearest or a radius (``radius_km`` None or not).
+MODE_KEY = "f_mode"
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ def build_options(catalogue) -> Options:
     if len(com):
         order = com.assign(_n=com["name"].astype(str).str.lower()).sort_values(["_n", "code"])
         for code, name in zip(order["code"].astype(str), order["name"]):
-            dep = code[:3] if code.startswith("97") else code[:2]
+            dep = department_of(code)
             by_dep.setdefault(dep, []).append(code)
             com_labels[code] = f"{plain(name)} ({code})"
     return Options(
@@ -160,7 +163,10 @@ def seed(state: ViewState) -> None:
             value = list(value)
         if attr == "near":
             value = value or None
+        if attr == "radius_km" and value is None:  # issue 12: no radius = the nearest ones
+            value = float(settings.UI_DEFAULT_RADIUS_KM)
         st.session_state[key] = value
+    st.session_state[MODE_KEY] = mode_of(state)
     st.session_state[FOCUS] = state.focus
 
 
@@ -176,8 +182,11 @@ def reset_filters() -> None:
         if attr == "dac":
             continue
         value = getattr(default, attr)
+        if attr == "radius_km":
+            value = float(settings.UI_DEFAULT_RADIUS_KM)
         st.session_state[key] = list(value) if isinstance(value, tuple) else (
             None if attr == "near" else value)
+    st.session_state[MODE_KEY] = NEAREST
     st.session_state[FOCUS] = None
     st.session_state[MAP_CENTER] = None
 
@@ -245,15 +254,20 @@ def render(options: Options, network_label=None) -> ViewState:
                              "n° FINESS, un nom de commune ou « latitude, longitude ».")
     # ---- proximity (issue 12): the N nearest by default, the radius as an explicit choice
     road = network_label(dac) if network_label is not None else None
-    mode = sb.radio("Résultats", [NEAREST, RADIUS], key=KEYS["mode"], horizontal=True,
+    mode = sb.radio("Résultats", [NEAREST, RADIUS], key=MODE_KEY, horizontal=True,
                     format_func=lambda m: "Les plus proches" if m == NEAREST else "Dans un rayon",
                     help="Les plus proches : les N ressources les plus proches du lieu, sans rayon "
                          "à deviner" + (" (par la route)." if road else " (à vol d'oiseau).")
                          + " Dans un rayon : toutes les ressources à moins de X km.")
-    radius = float(st.session_state.get(KEYS["radius_km"]) or settings.UI_DEFAULT_RADIUS_KM)
+    # the widgets of the other mode are not drawn, and Streamlit forgets their values: restore
+    for key, default in ((KEYS["radius_km"], float(settings.UI_DEFAULT_RADIUS_KM)),
+                         (KEYS["nearest_n"], int(settings.NEAREST_N)), (KEYS["max_minutes"], 0.0)):
+        if st.session_state.get(key) is None:
+            st.session_state[key] = default
+    radius = float(st.session_state[KEYS["radius_km"]])
     outline = False
-    nearest_n = int(st.session_state.get(KEYS["nearest_n"]) or settings.NEAREST_N)
-    minutes = float(st.session_state.get(KEYS["max_minutes"]) or 0.0)
+    nearest_n = int(st.session_state[KEYS["nearest_n"]])
+    minutes = float(st.session_state[KEYS["max_minutes"]])
     if mode == RADIUS:
         radius = sb.number_input("Rayon (km)", min_value=MIN_RADIUS_KM, max_value=MAX_RADIUS_KM,
                                  step=1.0, key=KEYS["radius_km"], format="%g")
@@ -311,8 +325,8 @@ def render(options: Options, network_label=None) -> ViewState:
         dac=dac, families=tuple(families), categories=tuple(categories),
         disciplines=tuple(spec_disc), clienteles=tuple(spec_clt), activity_types=tuple(spec_act),
         min_capacity=int(capacity or 0), text=text or "", near=(near or "").strip(),
-        radius_km=float(radius), outline=bool(outline and near), include_closed=bool(closed),
-        mode=mode or NEAREST, nearest_n=int(nearest_n or settings.NEAREST_N),
+        radius_km=float(radius) if mode == RADIUS else None, outline=bool(outline and near),
+        include_closed=bool(closed), nearest_n=int(nearest_n or settings.NEAREST_N),
         max_minutes=float(minutes or 0.0),
         sort=st.session_state.get(KEYS["sort"]) or "",
         page=int(st.session_state.get(KEYS["page"]) or 1),
@@ -324,6 +338,7 @@ __all__ = [
     "FOCUS",
     "KEYS",
     "MAP_CENTER",
+    "MODE_KEY",
     "Options",
     "build_options",
     "render",

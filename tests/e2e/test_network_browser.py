@@ -14,7 +14,7 @@ from server import free_port, start_streamlit, stop
 from ui_store import build_ui_store
 
 from dac_map.network import build_network
-from dac_map.network.synthetic import write_grid_pbf
+from dac_map.testing.roads import write_grid_pbf
 
 pytestmark = pytest.mark.e2e
 TIMEOUT = 30_000
