@@ -155,10 +155,8 @@ class NearestFilter(QueryFilter):
             if self.max_minutes is not None:
                 raise QueryError("une durée maximale demande un réseau routier (dac-map network "
                                  "build) / a maximum time needs a road network")
-            order = cand[np.lexsort((catalogue.name_rank[cand], dist[cand]))]
-            if self.n is not None:
-                order = order[: self.n]
-            return Ranking(rows=order, distance_km=dist, travel_min=None, centre=(lon, lat),
+            return Ranking(rows=_n_smallest(cand, dist, catalogue.name_rank, self.n),
+                           distance_km=dist, travel_min=None, centre=(lon, lat),
                            centre_label=c.name)
         return self._rank_by_time(catalogue, cand, dist, (lon, lat), c.name, network)
 
@@ -182,9 +180,7 @@ class NearestFilter(QueryFilter):
         reached = cand[np.isfinite(minutes[cand])]
         if self.max_minutes is not None:
             reached = reached[minutes[reached] <= self.max_minutes]
-        order = reached[np.lexsort((catalogue.name_rank[reached], minutes[reached]))]
-        if self.n is not None:
-            order = order[: self.n]
+        order = _n_smallest(reached, minutes, catalogue.name_rank, self.n)
         # off the network but inside the extract's area (rows far outside are simply not covered)
         w, s_, e, n_ = network.bbox
         inside = ((catalogue.lon[cand] >= w) & (catalogue.lon[cand] <= e)
@@ -193,6 +189,19 @@ class NearestFilter(QueryFilter):
         return Ranking(rows=order, distance_km=dist, travel_min=minutes, centre=centre,
                        centre_label=name, centre_snap_m=place_snap_m, unreachable=unreachable,
                        snap_m=snap.distance_m)
+
+
+def _n_smallest(rows: np.ndarray, value: np.ndarray, name_rank: np.ndarray, n: int | None
+                ) -> np.ndarray:
+    """The ``n`` rows with the smallest ``value`` (ties by name), in order; all when ``n`` is
+    None. A partial selection first, so that the sort is over about ``n`` rows only."""
+    v = value[rows]
+    if n is not None and len(rows) > n:
+        kth = np.partition(v, n - 1)[n - 1]
+        keep = v <= kth
+        rows, v = rows[keep], v[keep]
+    order = rows[np.lexsort((name_rank[rows], v))]
+    return order if n is None else order[:n]
 
 
 def home_rows(catalogue: Catalogue) -> np.ndarray:

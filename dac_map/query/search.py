@@ -285,8 +285,10 @@ def _proximity(catalogue: Catalogue, flist: Sequence[QueryFilter], nearest: Near
 def _proximity_fields(catalogue: Catalogue, proximity: Ranking | None) -> dict[str, object]:
     if proximity is None:
         return {}
-    finess = catalogue.records_base["finess"].to_numpy()
+    unreachable = ()
+    if len(proximity.unreachable):
+        finess = catalogue.records_base["finess"].iloc[proximity.unreachable]
+        unreachable = tuple(str(f) for f in finess)
     return {"centre": proximity.centre, "centre_label": proximity.centre_label,
             "by_road": proximity.travel_min is not None,
-            "centre_snap_m": proximity.centre_snap_m,
-            "unreachable": tuple(str(finess[i]) for i in proximity.unreachable)}
+            "centre_snap_m": proximity.centre_snap_m, "unreachable": unreachable}
