@@ -7,28 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import OUTPUT
+from conftest import OUTPUT, map_frame
 from playwright.sync_api import Error as PlaywrightError
 from ui_store import KNOWN_FINESS, KNOWN_NAME, NASTY
 
 pytestmark = pytest.mark.e2e
 
 TIMEOUT = 30_000
-
-
-def map_frame(page):
-    """The streamlit-folium iframe, once its results layer is drawn."""
-    page.wait_for_selector("iframe[title='streamlit_folium.st_folium']", timeout=TIMEOUT)
-    for _ in range(300):
-        for f in page.frames:
-            if "streamlit_folium" in f.url:
-                try:
-                    if f.evaluate("() => !!window.dacMap"):
-                        return f
-                except PlaywrightError:  # frame still navigating
-                    pass
-        page.wait_for_timeout(100)
-    raise AssertionError("the map was not drawn")
 
 
 def map_state(page) -> dict:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import OUTPUT, _require_browser
-from playwright.sync_api import Error as PlaywrightError
+from conftest import OUTPUT, _require_browser, map_frame
 from server import free_port, start_streamlit, stop
 from ui_store import build_ui_store
 
@@ -53,18 +52,9 @@ def laptop(net_app, browser):
         context.close()
 
 
-def map_frame(page):
-    page.wait_for_selector("iframe[title='streamlit_folium.st_folium']", timeout=TIMEOUT)
-    for _ in range(300):
-        for f in page.frames:
-            if "streamlit_folium" in f.url:
-                try:
-                    if f.evaluate("() => !!(window.dacMap && window.dacMapArea)"):
-                        return f
-                except PlaywrightError:
-                    pass
-        page.wait_for_timeout(100)
-    raise AssertionError("the map was not drawn")
+def area_frame(page):
+    """The map iframe once its results and search-area layers are drawn."""
+    return map_frame(page, "window.dacMap && window.dacMapArea")
 
 
 _MARKERS_IN_VIEW = """() => {
@@ -81,7 +71,7 @@ _MARKERS_IN_VIEW = """() => {
 def test_nearest_by_road_map_and_list_on_a_laptop_screen(laptop, net_app):
     page = laptop
     page.goto(f"{net_app}/?dac=DAC-46&autour=46128&famille=pa_hebergement&n=8")
-    frame = map_frame(page)
+    frame = area_frame(page)
     frame.wait_for_function("() => window.__dacmapFitted === window.dacMap.version", timeout=TIMEOUT)
     page.wait_for_timeout(1500)  # fitBounds animation
     area = frame.evaluate("() => Object.assign({}, window.dacMapArea)")
@@ -110,7 +100,7 @@ def test_nearest_by_road_map_and_list_on_a_laptop_screen(laptop, net_app):
 def test_row_selection_pans_without_zooming_in(laptop, net_app):
     page = laptop
     page.goto(f"{net_app}/?dac=DAC-46&autour=46042&famille=pa_hebergement&n=10")
-    frame = map_frame(page)
+    frame = area_frame(page)
     frame.wait_for_function("() => window.__dacmapFitted === window.dacMap.version", timeout=TIMEOUT)
     page.wait_for_timeout(1500)
     before = frame.evaluate(_MARKERS_IN_VIEW)
@@ -136,7 +126,7 @@ def test_row_selection_pans_without_zooming_in(laptop, net_app):
 def test_radius_mode_draws_the_circle_straight_line(laptop, net_app):
     page = laptop
     page.goto(f"{net_app}/?dac=DAC-80&autour=80001&rayon=10")
-    frame = map_frame(page)
+    frame = area_frame(page)
     frame.wait_for_function("() => window.dacMapArea.shape === 'circle'", timeout=TIMEOUT)
     caption = frame.evaluate("() => window.dacMapArea.caption")
     assert caption == "Rayon de 10 km (à vol d'oiseau)"
