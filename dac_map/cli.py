@@ -255,6 +255,9 @@ def search(
         if result.centre is not None:
             out.print("Durées en voiture par la route (réseau OpenStreetMap)" if result.by_road
                       else "Distances à vol d'oiseau", markup=False, highlight=False)
+        if not result.by_road and result.centre_snap_m is not None:
+            out.print(f"Centre à {result.centre_snap_m / 1000:.1f} km de la route la plus proche du "
+                      "réseau chargé : distances à vol d'oiseau", markup=False, highlight=False)
         if result.unreachable:
             out.print(f"{len(result.unreachable)} ressource(s) hors du réseau routier (sans durée) : "
                       + ", ".join(result.unreachable[:10]), markup=False, highlight=False, soft_wrap=True)

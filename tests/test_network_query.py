@@ -161,8 +161,11 @@ def test_radius_search_gets_travel_times_and_time_sort(cat, lot_network):
 def test_off_network_resources_are_listed_never_zero(cat, lot_network, monkeypatch):
     _, net = lot_network
     monkeypatch.setattr(settings, "NETWORK_MAX_SNAP_M", 150.0)  # most places are farther
+    node, _ = brute_snap(net, 1.44, 44.45)  # a road node in Cahors: the centre is on the network
     res = q.search(cat, [q.TerritoryFilter(dac_id="DAC-46"), q.FamilyFilter(["pa_hebergement"]),
-                         q.NearestFilter(commune="46042", n=200)], page_size=None, network=net)
+                         q.NearestFilter(point=(float(net.lon[node]), float(net.lat[node])), n=200)],
+                   page_size=None, network=net)
+    assert res.by_road
     rows = np.flatnonzero(cat.family.mask(["pa_hebergement"]) & cat.status.mask(["ouvert"])
                           & (cat.records_base["dac_id"] == "DAC-46").to_numpy())
     far = {str(cat.records_base["finess"].iat[r]) for r in rows
@@ -249,3 +252,17 @@ def test_cli_network_build_errors(demo_store, osm_extracts, tmp_path, monkeypatc
     assert res.exit_code == 0 and (tmp_path / "H" / "network.npz").exists()
     res = runner.invoke(app, ["network", "info", "--dac", "H"])
     assert res.exit_code == 0 and "Helsinki.osm.pbf" in res.output
+
+
+def test_centre_far_from_every_road_falls_back_to_straight_line(cat, lot_network):
+    _, net = lot_network
+    # Amiens (Somme): the Lot network is hundreds of km away
+    res = q.search(cat, [q.FamilyFilter(["pa_hebergement"]), q.NearestFilter(commune="80021", n=5)],
+                   page_size=None, network=net)
+    assert not res.by_road and "travel_min" not in res.records
+    assert res.centre_snap_m > 300_000
+    mask = cat.family.mask(["pa_hebergement"]) & cat.status.mask(["ouvert"])
+    assert list(res.records["distance_km"]) == pytest.approx(
+        brute_nearest_km(cat, mask, *res.centre, 5), abs=1e-6)
+    with pytest.raises(q.QueryError, match="route la plus proche"):
+        q.search(cat, [q.NearestFilter(commune="80021", n=None, max_minutes=30)], network=net)

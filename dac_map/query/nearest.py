@@ -158,6 +158,17 @@ class NearestFilter(QueryFilter):
             return Ranking(rows=_n_smallest(cand, dist, catalogue.name_rank, self.n),
                            distance_km=dist, travel_min=None, centre=(lon, lat),
                            centre_label=c.name)
+        place = network.snap([lon], [lat])
+        if place.off_network[0]:
+            # a centre far from every road of the extract: straight line, and say why
+            if self.max_minutes is not None:
+                raise QueryError(
+                    f"le centre de la recherche est à {place.distance_m[0] / 1000:.1f} km de la "
+                    "route la plus proche du réseau chargé : pas de durée en voiture / the "
+                    "centre is off the road network")
+            return Ranking(rows=_n_smallest(cand, dist, catalogue.name_rank, self.n),
+                           distance_km=dist, travel_min=None, centre=(lon, lat),
+                           centre_label=c.name, centre_snap_m=float(place.distance_m[0]))
         return self._rank_by_time(catalogue, cand, dist, (lon, lat), c.name, network)
 
     def _rank_by_time(self, catalogue, cand, dist, centre, name, network) -> Ranking:

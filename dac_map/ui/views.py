@@ -359,7 +359,10 @@ def _summary(current: Current) -> None:
                 icon=":material/filter_alt_off:")
     if res.unreachable:
         st.caption(f"{len(res.unreachable)} ressource(s) loin de toute route du réseau chargé : "
-                   "sans durée, en fin de liste.")
+                   "sans durée.")
+    if not res.by_road and res.centre_snap_m is not None:
+        st.caption(f"Le lieu est à {res.centre_snap_m / 1000:.1f} km de la route la plus proche du "
+                   "réseau chargé : distances à vol d'oiseau.".replace(".", ",", 1))
 
 
 def _detail(catalogue: Catalogue, current: Current, finess: str) -> None:
@@ -533,9 +536,10 @@ def _list(catalogue: Catalogue, current: Current) -> None:
         selection_mode="multi-row", hide_index=True, width="stretch",
         height=min(38 + 35 * max(len(table), 1), settings.UI_LIST_HEIGHT_PX),
         column_config={
-            "Nom": st.column_config.TextColumn(width="medium", pinned=True),
+            "Nom": st.column_config.TextColumn(width=180, pinned=True),
             "Durée (min)": st.column_config.NumberColumn(
-                format="%d", help="Durée en voiture par la route, en minutes (réseau OpenStreetMap)"),
+                format="%d", width="small",
+                help="Durée en voiture par la route, en minutes (réseau OpenStreetMap)"),
             "Places (spécialité)": st.column_config.NumberColumn(
                 help="Places installées pour la spécialité choisie" + (
                     " — FICTIVES (démonstration)" if catalogue.equipment_illustrative else "")),
@@ -544,7 +548,8 @@ def _list(catalogue: Catalogue, current: Current) -> None:
             "Capacité (places)": st.column_config.NumberColumn(
                 help="Places installées" + (" — FICTIVES (démonstration)"
                                             if catalogue.equipment_illustrative else "")),
-            "Distance (km)": st.column_config.NumberColumn(format="%.1f", help="À vol d'oiseau"),
+            "Distance (km)": st.column_config.NumberColumn(format="%.1f", width="small",
+                                                           help="À vol d'oiseau"),
         })
     st.caption("Cocher des lignes : elles sont entourées sur la carte, la dernière est "
                "détaillée, et toutes vont dans la fiche A4.")
