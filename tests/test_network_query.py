@@ -266,3 +266,17 @@ def test_centre_far_from_every_road_falls_back_to_straight_line(cat, lot_network
         brute_nearest_km(cat, mask, *res.centre, 5), abs=1e-6)
     with pytest.raises(q.QueryError, match="route la plus proche"):
         q.search(cat, [q.NearestFilter(commune="80021", n=None, max_minutes=30)], network=net)
+
+
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lon=st.floats(0.9, 2.3), lat=st.floats(44.1, 45.1), n=st.integers(1, 60),
+       family=st.sampled_from([None, "pa_hebergement", "addictologie"]))
+def test_kd_tree_path_is_the_brute_force_answer(cat, monkeypatch, lon, lat, n, family):
+    from dac_map.query import nearest
+
+    monkeypatch.setattr(nearest, "KD_MIN_ROWS", 0)  # the KD-tree even for a few rows
+    filters = [q.FamilyFilter([family])] if family else []
+    res = q.search(cat, [*filters, q.NearestFilter(point=(lon, lat), n=n)], page_size=None)
+    mask = cat.status.mask(["ouvert"]) & (cat.family.mask([family]) if family else True)
+    assert list(res.records["distance_km"]) == pytest.approx(brute_nearest_km(cat, mask, lon, lat, n),
+                                                             abs=1e-6)

@@ -146,9 +146,15 @@ class NearestFilter(QueryFilter):
         if self.finess is not None:
             mask = mask.copy()
             mask[catalogue.finess_row[self.finess]] = False  # not the centre itself
-        cand = np.flatnonzero(mask & (catalogue.epsg_m == c.epsg) & np.isfinite(catalogue.x_m))
         dist = np.full(len(catalogue), np.nan)
-        dist[cand] = np.hypot(catalogue.x_m[cand] - c.x, catalogue.y_m[cand] - c.y) / 1000.0
+        if network is None and self.n is not None and np.count_nonzero(mask) > KD_MIN_ROWS:
+            # many candidates: a KD-tree of the metric positions finds the nearest directly
+            cand, d = _kd_candidates(catalogue, c, mask, self.n)
+        else:
+            cand = np.flatnonzero(mask)
+            cand = cand[(catalogue.epsg_m[cand] == c.epsg) & np.isfinite(catalogue.x_m[cand])]
+            d = np.hypot(catalogue.x_m[cand] - c.x, catalogue.y_m[cand] - c.y)
+        dist[cand] = d / 1000.0
         if self.max_km is not None:
             cand = cand[dist[cand] <= self.max_km]
         if network is None:
@@ -200,6 +206,36 @@ class NearestFilter(QueryFilter):
         return Ranking(rows=order, distance_km=dist, travel_min=minutes, centre=centre,
                        centre_label=name, centre_snap_m=place_snap_m, unreachable=unreachable,
                        snap_m=snap.distance_m)
+
+
+#: Above this many candidate rows, the straight-line nearest uses a KD-tree (scipy cKDTree of the
+#: metric positions, built once per catalogue and CRS) instead of computing every distance.
+KD_MIN_ROWS = 20_000
+
+
+def _kd_candidates(catalogue: Catalogue, centre, mask: np.ndarray, n: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``mask`` among which the ``n`` nearest to ``centre`` (a metric
+    :class:`~dac_map.query.geometry.Centre`) are sure to be, and their distances (metres).
+
+    Asks the tree for the k nearest rows of the CRS, k growing until ``n`` of them are in
+    ``mask`` strictly nearer than the k-th (so that no row left out ties or beats them)."""
+    from scipy.spatial import cKDTree
+
+    def build():
+        rows = np.flatnonzero((catalogue.epsg_m == centre.epsg) & np.isfinite(catalogue.x_m)
+                              & np.isfinite(catalogue.y_m))
+        return cKDTree(np.column_stack((catalogue.x_m[rows], catalogue.y_m[rows]))), rows
+
+    tree, rows = catalogue.cached(("kdtree", int(centre.epsg)), build)
+    k = min(len(rows), max(4 * n, 64))
+    while True:
+        d, i = tree.query([centre.x, centre.y], k=k)
+        d, i = np.atleast_1d(d), np.atleast_1d(i)
+        ok = mask[rows[i]]
+        if k >= len(rows) or (ok.sum() >= n and np.partition(d[ok], n - 1)[n - 1] < d[-1]):
+            return rows[i[ok]], d[ok]
+        k = min(len(rows), 4 * k)
 
 
 def _n_smallest(rows: np.ndarray, value: np.ndarray, name_rank: np.ndarray, n: int | None
