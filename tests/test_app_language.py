@@ -103,7 +103,7 @@ def test_je_cherche_activity_type_and_clientele():
     assert at.multiselect(key="f_activites").value == ["21"]
     assert at.query_params["activite"] == "21"
     table = at.dataframe[0].value
-    assert "Places (spécialité choisie)" in table.columns
+    assert "Places (spécialité)" in table.columns
     at.text_input(key="f_jecherche").input("unité alzheimer").run()
     assert at.multiselect(key="f_clienteles").value == ["436"]
     assert at.multiselect(key="f_activites").value == []

@@ -111,25 +111,32 @@ def dac_number(catalogue: Catalogue, dac_id: str | None) -> str:
     return ""
 
 
-def readable_criteria(spec: SearchSpec, catalogue: Catalogue, departments=()) -> list[str]:
+def readable_criteria(spec: SearchSpec, catalogue: Catalogue, departments=(),
+                      labels: list[str] | None = None) -> list[str]:
     """French description of a search for readers: when the synonyms table names its resource
     type, one line « Type de ressource : Addictologie (CSAPA) » replaces the family, category
-    and specialty lines (which show codes); the other criteria as the filters describe them.
-    The open-only status line is left out."""
+    and specialty lines (which show codes). ``labels``: the lines as the search described them
+    (:attr:`~dac_map.query.SearchResult.labels`; default: each filter's description). The
+    open-only status line is left out."""
     from dac_map.query.filters import CategoryFilter, FamilyFilter, SpecialtyFilter, StatusFilter
 
+    filters = spec.to_filters(catalogue, departments, warnings=[])
+    if labels is None:
+        labels = [f.describe(catalogue) for f in filters
+                  if not (isinstance(f, StatusFilter) and f.open_only)]
+    status = {StatusFilter(open_only=True).describe(catalogue)}
     label = label_of(spec)
+    kinds = ({f.describe(catalogue) for f in filters
+              if isinstance(f, (CategoryFilter, FamilyFilter, SpecialtyFilter))} if label else set())
     out: list[str] = []
-    warnings: list[str] = []
-    for f in spec.to_filters(catalogue, departments, warnings=warnings):
-        if isinstance(f, StatusFilter) and f.open_only:
+    for line in labels:
+        if line in status:
             continue
-        if label and isinstance(f, (CategoryFilter, FamilyFilter, SpecialtyFilter)):
-            if out and out[-1].startswith("Type de ressource"):
+        if line in kinds:
+            line = f"Type de ressource : {label}"
+            if line in out:
                 continue
-            out.append(f"Type de ressource : {label}")
-            continue
-        out.append(f.describe(catalogue))
+        out.append(line)
     return out
 
 

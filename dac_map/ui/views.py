@@ -587,7 +587,7 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
     title_terr = ("France entière" if state.national
                   else catalogue.territory_name(state.dac or "") or state.dac or "")
     criteria = readable_criteria(state.spec(), catalogue,
-                                 sidebar.territory_departments(options, state.dac))
+                                 sidebar.territory_departments(options, state.dac), res.labels)
     about = {
         "Territoire": title_terr,
         "Critères": " ; ".join(criteria) or "aucun",
@@ -779,7 +779,8 @@ def main() -> None:
                        "sa fiche (adresse, téléphone, capacités).")
     with right:
         _dac_of_search(catalogue, current.state, departments)
-        _summary(current, readable_criteria(current.state.spec(), catalogue, departments))
+        _summary(current, readable_criteria(current.state.spec(), catalogue, departments,
+                                            current.result.labels))
         if current.state.national:
             tview.render_national_dacs(catalogue)
         _list(catalogue, current)
@@ -823,7 +824,8 @@ def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[st
         if line:
             st.markdown(line)
         coverage_view.render_unmet_need_button(
-            " ; ".join(readable_criteria(state.spec(), catalogue, departments)), state.spec(),
+            " ; ".join(readable_criteria(state.spec(), catalogue, departments,
+                                         current.result.labels)), state.spec(),
             "national" if state.national else (state.dac or "national"), commune,
             store_path=store_path())
     page = int(st.session_state.get(KEYS["page"]) or 1)
