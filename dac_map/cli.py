@@ -222,8 +222,11 @@ def search(
         _fail(exc)
 
     if fmt == "csv":
-        frame = q.to_french_table(result.records)
-        sys.stdout.write(frame.to_csv(sep=";", index=False, decimal=","))
+        from dac_map.tabular import write_csv
+
+        sys.stdout.flush()
+        write_csv(sys.stdout.buffer, q.to_french_table(result.records), bom=False,
+                  lineterminator="\n")
     elif fmt == "geojson":
         sys.stdout.write(json.dumps(q.to_geojson(result.records), ensure_ascii=False) + "\n")
     else:

@@ -17,16 +17,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The installed package (read only: dac-map never writes into it).
 PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"DAC_MAP_{name}", default)
 
 
-#: Folder of the shipped reference and demo data.
-DATA_DIR = Path(_env("DATA_DIR", str(PROJECT_DIR / "data")))
+def _project_dir() -> Path:
+    """The source checkout dac-map runs from (the folder holding ``pyproject.toml`` and
+    ``data/`` beside the package: ``make install`` is an editable install), else the current
+    directory (a regular install puts the package in site-packages, where nothing may be
+    written)."""
+    root = PACKAGE_DIR.parent
+    if (root / "pyproject.toml").is_file() and (root / "data").is_dir():
+        return root
+    return Path.cwd().resolve()
+
+
+#: The project folder: the source checkout, or the current directory for a regular install.
+PROJECT_DIR = _project_dir()
+
+#: Folder of the data: the shipped reference and demo data (read) and, by default, the built
+#: store, the unmet-need log and the reports (written). Default: ``data/`` of the checkout, or
+#: ``./data`` of the current directory for a regular (non-editable) install; never inside the
+#: package. Set ``DAC_MAP_DATA_DIR`` to use another folder (it must hold a copy of the
+#: checkout's ``data/`` reference files for the ETL and the demo).
+DATA_DIR = Path(_env("DATA_DIR", str(PROJECT_DIR / "data"))).expanduser()
 
 #: The GeoPackage the app reads and the ETL writes by default.
 STORE_PATH = Path(_env("STORE", str(DATA_DIR / "build" / "dac_map.gpkg")))
@@ -117,8 +135,30 @@ POPULATION_PATH = _env("POPULATION_PATH", str(
 #: that a refresh of the FINESS data never erases it.
 UNMET_NEEDS_DB = Path(_env("UNMET_NEEDS_DB", str(DATA_DIR / "unmet_needs.sqlite")))
 
+#: Longest free comment of an unmet need (characters). The coded reason and the search criteria
+#: carry the record; the comment is optional and short, which also limits what could leak into it.
+UNMET_COMMENT_MAX_CHARS = int(_env("UNMET_COMMENT_MAX_CHARS", "300"))
+
+#: Retention of the unmet-need log (months): older records are deleted each time the log is
+#: opened and by ``dac-map unmet purge``. 0 keeps everything.
+UNMET_RETENTION_MONTHS = int(_env("UNMET_RETENTION_MONTHS", "24"))
+
 #: Folder of the ARS reports (HTML, CSV) and of their JSON snapshots (changes since last report).
 REPORTS_DIR = Path(_env("REPORTS_DIR", str(DATA_DIR / "reports")))
+
+# --------------------------------------------------------------------------- downloads (dac_map.refresh)
+# Defaults of the [download] keys of a refresh configuration (the configuration file wins).
+
+#: Total time one source may take to download, in seconds, every attempt and wait included:
+#: a server that sends a few bytes now and then cannot hold the refresh lock for hours.
+DOWNLOAD_DEADLINE_S = float(_env("DOWNLOAD_DEADLINE_S", "1800"))
+
+#: Slowest accepted download, in bytes per second, averaged over DOWNLOAD_RATE_WINDOW_S
+#: (0 = no minimum). Slower: the attempt is abandoned (and retried/resumed within the deadline).
+DOWNLOAD_MIN_BYTES_PER_S = float(_env("DOWNLOAD_MIN_BYTES_PER_S", "2048"))
+
+#: Window of the throughput measure, in seconds (also the grace period of each connection).
+DOWNLOAD_RATE_WINDOW_S = float(_env("DOWNLOAD_RATE_WINDOW_S", "20"))
 
 # --------------------------------------------------------------------------- app (dac_map.ui)
 

@@ -18,7 +18,6 @@ overseas, see :data:`dac_map.settings.LOCAL_METRIC_CRS`).
 
 from __future__ import annotations
 
-import csv
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
@@ -444,13 +443,10 @@ def _check_moved_positions(est: gpd.GeoDataFrame, path: str) -> None:
 
 def write_rejects(issues: list[RowIssue], path: Path) -> Path:
     """Write the issues as a ``;`` CSV (UTF-8 with BOM, opens in Excel)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8-sig") as f:
-        w = csv.writer(f, delimiter=";")
-        w.writerow(["fichier", "ligne", "champ", "probleme", "action", "valeur"])
-        for i in issues:
-            w.writerow([i.path, i.line, i.field, i.reason, i.action, i.raw])
-    return path
+    from dac_map.tabular import write_csv
+
+    return write_csv(path, ((i.path, i.line, i.field, i.reason, i.action, i.raw) for i in issues),
+                     ["fichier", "ligne", "champ", "probleme", "action", "valeur"])
 
 
 def run_etl(inputs: EtlInputs, target: str | Path | None = None,

@@ -155,6 +155,12 @@ class DownloadSettings:
     #: by content only).
     min_bytes: int = 1024
     user_agent: str = f"dac-map/{__version__} (refresh)"
+    #: Total time (seconds) one source may take, every attempt and wait included.
+    deadline_s: float = 1800.0
+    #: Slowest accepted transfer (bytes per second), measured over ``rate_window_s`` seconds.
+    min_bytes_per_s: float = 2048.0
+    #: Window (seconds) of the throughput measure (also the grace period of a new connection).
+    rate_window_s: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -354,6 +360,9 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
         backoff_max_s=float(dl.number("backoff_max_s", 60.0, lo=0)),
         min_bytes=int(dl.number("min_bytes", 1024, lo=0, integer=True)),
         user_agent=dl.string("user_agent", DownloadSettings.user_agent) or "",
+        deadline_s=float(dl.number("deadline_s", settings.DOWNLOAD_DEADLINE_S, lo=0.001)),
+        min_bytes_per_s=float(dl.number("min_bytes_per_s", settings.DOWNLOAD_MIN_BYTES_PER_S, lo=0)),
+        rate_window_s=float(dl.number("rate_window_s", settings.DOWNLOAD_RATE_WINDOW_S, lo=0.001)),
     )
     dl.finish()
 

@@ -53,8 +53,10 @@ from dac_map.refresh.diff import ChangeReport, compare_stores, write_changes_lay
 from dac_map.refresh.download import Fetched, fetch
 from dac_map.refresh.lock import RefreshLock
 from dac_map.refresh.validate import Check, failed, store_facts, validate
+from dac_map.paths import safe_join, safe_name
 from dac_map.refresh.versions import (
     HOLD_FILE,
+    VERSION_ID,
     VERSION_PREFIX,
     archive_current,
     hold_text,
@@ -508,7 +510,8 @@ def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None
     try:
         with RefreshLock(config.store.lock_file):
             vid = version[:-len(".gpkg")] if version.endswith(".gpkg") else version
-            path = config.store.versions_dir / f"{vid}.gpkg"
+            safe_name(vid, pattern=VERSION_ID, what="version (attendu dac_map-AAAAMMJJTHHMMSSZ)")
+            path = safe_join(config.store.versions_dir, f"{vid}.gpkg", what="version")
             if not path.is_file():
                 known = ", ".join(p.name[:-5] for p in list_version_files(config.store.versions_dir))
                 raise StoreError(f"no kept version {vid!r} (kept: {known or 'none'})",
