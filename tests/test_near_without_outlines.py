@@ -64,10 +64,10 @@ def test_unknown_commune_is_explained_in_plain_french(bare):
     with pytest.raises(QueryError) as exc:
         search(bare, SearchSpec(near="33063", radius_km=5.0).to_filters(bare))  # Bordeaux
     msg = str(exc.value)
-    assert "Pas de contour pour la commune 33063" in msg and "« lat, lon »" in msg
+    assert "sans contour" in msg and "'33063'" in msg and "« lat, lon »" in msg
     warnings: list[str] = []
     SearchSpec(near="33063").to_filters(bare, warnings=warnings)
-    assert warnings and "Pas de contour" in warnings[0]
+    assert warnings and "aucun établissement localisé" in warnings[0]
 
 
 def test_points_are_lat_lon_in_messages(demo_catalogue):

@@ -679,9 +679,9 @@ def commune_point_centre(catalogue: Catalogue, commune: str) -> Centre:
         rows = est["commune"].astype(str).isin(codes_).to_numpy() & catalogue.has_point
     if not rows.any():
         raise QueryError(
-            f"Pas de contour pour la commune {commune} dans ces données, ni d'établissement "
-            "localisé qui permettrait d'en situer le centre : indiquez plutôt un point "
-            "« lat, lon » ou le n° FINESS d'un établissement proche.")
+            f"commune inconnue ou sans contour dans ce GeoPackage / unknown commune or commune "
+            f"without outline: {commune!r} — aucun établissement localisé n'en donne le centre : "
+            "indiquez plutôt un point « lat, lon » ou le n° FINESS d'un établissement proche.")
     lon = float(np.median(catalogue.lon[rows]))
     lat = float(np.median(catalogue.lat[rows]))
     return point_centre(lon, lat, f"commune {commune} (centre approché d'après {int(rows.sum())} "
