@@ -28,6 +28,10 @@ DEMO_EQUIPMENT = DEMO_DIR / "finess" / "DEMO-FICTIF_etalab-cs1100505-equipements
 DEMO_DEPARTMENTS = DEMO_DIR / "geo" / "departements.geojson"
 DEMO_COMMUNES = [DEMO_DIR / "geo" / "communes-80-somme.geojson",
                  DEMO_DIR / "geo" / "communes-46-lot.geojson"]
+# FINESS+ example of the Ain (issue 11): ANS's published example flows and the Ain communes.
+DEMO_FINESS_PLUS_STRUCTURES = DEMO_DIR / "finess_plus" / "exemple-finess-structures-journalier-20260309.json"
+DEMO_FINESS_PLUS_ACTIVITES = DEMO_DIR / "finess_plus" / "exemple-finess-activites-journalier-20260401.json"
+DEMO_AIN_COMMUNES = DEMO_DIR / "geo" / "communes-01-ain.geojson"
 
 
 def _fail(exc: DacMapError) -> None:
@@ -45,6 +49,12 @@ def _print_report(report) -> None:
     if report.unknown_categories:
         out.print("Catégories sans famille (classées « Autres ») : "
                   + ", ".join(f"{k} ({v})" for k, v in report.unknown_categories.items()))
+    if getattr(report, "finess_plus", None) is not None:  # FINESS+ deviation report (issue 11)
+        lines = report.finess_plus.summary_lines()
+        if lines:
+            out.print(f"Écarts des flux FINESS+ ({report.deviations_path}) :", highlight=False)
+            for line in lines[:15]:
+                out.print(f"  - {line}", highlight=False, soft_wrap=True)
     if report.issues:
         by_action: dict[str, int] = {}
         for i in report.issues:
@@ -59,10 +69,10 @@ def _print_report(report) -> None:
 
 @app.command()
 def etl(
-    establishments: Annotated[Path, typer.Option("--establishments", "-e",
-                              help="Extrait FINESS cs1100507 (ou cs1100502)")],
+    establishments: Annotated[Optional[Path], typer.Option("--establishments", "-e",
+                              help="Extrait FINESS cs1100507 (ou cs1100502)")] = None,
     departments: Annotated[Path, typer.Option("--departments", "-d",
-                           help="Limites des départements (GeoJSON, GPKG, SHP)")],
+                           help="Limites des départements (GeoJSON, GPKG, SHP)")] = DEMO_DEPARTMENTS,
     output: Annotated[Path, typer.Option("--output", "-o", help="GeoPackage à écrire")] = settings.STORE_PATH,
     equipment: Annotated[Optional[Path], typer.Option("--equipment", help="Extrait cs1100505")] = None,
     communes: Annotated[Optional[list[Path]], typer.Option("--communes", "-c",
@@ -73,12 +83,24 @@ def etl(
         help="Table catégorie -> famille (CSV)")] = None,
     categories: Annotated[Optional[Path], typer.Option(help="Nomenclature des catégories")] = None,
     rejects: Annotated[Optional[Path], typer.Option(help="Fichier CSV des lignes rejetées")] = None,
+    finess_plus_structures: Annotated[Optional[Path], typer.Option(
+        "--finess-plus-structures", help="Flux FINESS+ Structures (JSON, éventuellement gzippé)")] = None,
+    finess_plus_activites: Annotated[Optional[Path], typer.Option(
+        "--finess-plus-activites", help="Flux FINESS+ Activités (JSON, éventuellement gzippé)")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="FINESS+ : refuser tout écart au schéma publié")] = False,
 ) -> None:
-    """Charge les extraits FINESS et les limites dans un GeoPackage (remplacement atomique)."""
+    """Charge les extraits FINESS (etalab et/ou flux FINESS+) et les limites dans un GeoPackage
+    (remplacement atomique)."""
     from dac_map.etl import EtlInputs, run_etl
 
+    if establishments is None and finess_plus_structures is None and finess_plus_activites is None:
+        err.print("[bold red]Erreur / error[/]: donner --establishments et/ou --finess-plus-structures / "
+                  "--finess-plus-activites")
+        raise typer.Exit(2)
     inputs = EtlInputs(establishments=establishments, departments=departments,
-                       equipment=equipment, communes=list(communes or []))
+                       equipment=equipment, communes=list(communes or []),
+                       finess_plus_structures=finess_plus_structures,
+                       finess_plus_activites=finess_plus_activites, finess_plus_strict=strict)
     for name, value in (("territories", territories), ("families", families),
                         ("category_families", category_families), ("categories", categories)):
         if value is not None:
@@ -97,14 +119,17 @@ def demo(
     if_missing: Annotated[bool, typer.Option("--if-missing",
                           help="Ne rien faire si le GeoPackage existe déjà")] = False,
 ) -> None:
-    """Construit le GeoPackage de démonstration (Somme + Lot) à partir de data/."""
+    """Construit le GeoPackage de démonstration (Somme + Lot, et l'exemple FINESS+ de l'Ain) à partir
+    de data/."""
     if if_missing and output.exists():
         err.print(f"GeoPackage déjà présent : {output}")
         return
     from dac_map.etl import EtlInputs, run_etl
 
     inputs = EtlInputs(establishments=DEMO_ESTABLISHMENTS, departments=DEMO_DEPARTMENTS,
-                       equipment=DEMO_EQUIPMENT, communes=DEMO_COMMUNES)
+                       equipment=DEMO_EQUIPMENT, communes=[*DEMO_COMMUNES, DEMO_AIN_COMMUNES],
+                       finess_plus_structures=DEMO_FINESS_PLUS_STRUCTURES,
+                       finess_plus_activites=DEMO_FINESS_PLUS_ACTIVITES)
     try:
         report = run_etl(inputs, output, progress=lambda m: err.print(f"[cyan]•[/] {m}"))
     except DacMapError as exc:
