@@ -11,7 +11,9 @@ URL keys: ``dac`` (territory id, ``france`` = national view), ``famille``, ``cat
 installed places), ``q`` (text search), ``autour`` (commune INSEE code, FINESS number, commune
 name or ``lon,lat``), ``rayon`` (km), ``contour`` (``1``: distance from the commune outline),
 ``fermes`` (``1``: closed establishments too), ``tri``, ``page``, ``etab`` (FINESS number of
-the establishment shown).
+the establishment shown); FINESS+ activities: ``activite_fp`` (TRE_R392 type codes),
+``public`` (TRE_R403 codes), ``places_fp`` (minimum places) and ``statut_places=autorise``
+(authorised instead of installed places).
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ class ViewState:
     sort: str = ""
     page: int = 1
     focus: str | None = None
+    # ---- FINESS+ activities (issue 11): type codes, publics, minimum places and their status
+    fp_types: tuple[str, ...] = ()
+    fp_publics: tuple[str, ...] = ()
+    fp_min_places: int = 0
+    fp_authorised: bool = False
 
     @property
     def national(self) -> bool:
@@ -98,7 +105,8 @@ class ViewState:
 # --------------------------------------------------------------------------- URL
 
 _LISTS = {"families": "famille", "categories": "categorie", "disciplines": "discipline",
-          "clienteles": "clientele", "activity_types": "activite"}
+          "clienteles": "clientele", "activity_types": "activite",
+          "fp_types": "activite_fp", "fp_publics": "public"}
 
 
 def _one(params: Mapping[str, object], key: str) -> str | None:
@@ -159,6 +167,12 @@ def from_query_params(params: Mapping[str, object]) -> tuple[ViewState, list[str
             kw["min_capacity"] = int(min(cap, MAX_CAPACITY))
     elif _one(params, "capacite"):
         warnings.append("Capacité minimale illisible : ignorée.")
+    places = _number(_one(params, "places_fp"))  # FINESS+ capacity (issue 11)
+    if places is not None and places > 0:
+        kw["fp_min_places"] = int(min(places, MAX_CAPACITY))
+    elif _one(params, "places_fp"):
+        warnings.append("Capacité FINESS+ minimale illisible : ignorée.")
+    kw["fp_authorised"] = _one(params, "statut_places") in ("autorise", "autorisé", "09")
     q = _one(params, "q")
     if q:
         kw["text"] = q[:MAX_TEXT]
@@ -211,6 +225,10 @@ def to_query_params(state: ViewState) -> dict[str, str]:
             out[key] = ",".join(values)
     if state.min_capacity:
         out["capacite"] = str(int(state.min_capacity))
+    if state.fp_min_places:
+        out["places_fp"] = str(int(state.fp_min_places))
+        if state.fp_authorised:
+            out["statut_places"] = "autorise"
     if state.text.strip():
         out["q"] = state.text
     if state.near.strip():
@@ -382,6 +400,18 @@ def build_filters(state: ViewState, catalogue, departments: Sequence[str] = ()
                             "spécialité ignoré.")
     if state.min_capacity:
         add(lambda: CapacityFilter(min_places=state.min_capacity, specialty=specialty))
+    if state.fp_types or state.fp_publics or state.fp_min_places:  # FINESS+ (issue 11)
+        from dac_map.finess_plus.filters import ActivityCapacityFilter, ActivityTypeFilter
+
+        if getattr(catalogue, "finess_plus", None) is None:
+            warnings.append("Pas d'activités FINESS+ dans ce GeoPackage : filtres d'activité ignorés.")
+        else:
+            activity = None
+            if state.fp_types or state.fp_publics:
+                activity = add(lambda: ActivityTypeFilter(state.fp_types, state.fp_publics))
+            if state.fp_min_places:
+                add(lambda: ActivityCapacityFilter(state.fp_min_places, authorised=state.fp_authorised,
+                                                   activity=activity))
     if state.text.strip():
         add(lambda: TextFilter(state.text))
     if state.near.strip():

@@ -129,6 +129,11 @@ def sources_line(metadata: dict[str, object]) -> str:
         eq = "fictives" if metadata.get("equipment_illustrative") else (
             format_date(metadata.get("equipment_source_date")) or "date inconnue")
         parts.append(f"capacités : {eq}")
+    from dac_map.ui.finess_plus_view import flows_line  # FINESS+ flows (issue 11)
+
+    flows = flows_line(metadata)
+    if flows:
+        parts.append(flows)
     parts.append("limites administratives : IGN Admin Express / INSEE COG")
     etl = format_date(metadata.get("etl_time"))
     if etl:

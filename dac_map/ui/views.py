@@ -41,6 +41,7 @@ from dac_map.query import (
     search,
 )
 from dac_map.ui import coverage_view, exports, sidebar
+from dac_map.ui import finess_plus_view as fpv
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
 from dac_map.ui.news import render_news
@@ -306,6 +307,7 @@ def _detail(catalogue: Catalogue, current: Current, finess: str) -> None:
                 "Installées": [x["installed"] for x in eq],
                 "Autorisées": [x["authorised"] for x in eq],
             }), hide_index=True, width="stretch")
+        fpv.render_activities(catalogue, finess)  # FINESS+ activities, publics, capacities (issue 11)
         in_basket = finess in (st.session_state.get(BASKET) or [])
         b1, b2 = st.columns(2)
         b3, b4 = st.columns(2)
@@ -334,6 +336,7 @@ def _map(catalogue: Catalogue, current: Current, options: Options, colors: dict[
     layer = umap.build_results_layer(records, colors, catalogue.family_order(), labels,
                                      selected=basket, focus=focus,
                                      version=current.filter_version, legend=legend)
+    zone_caption = fpv.add_zone(layer.group, catalogue, focus)  # FINESS+ intervention zone (issue 11)
     center = None
     zoom = None
     req = st.session_state.get(MAP_CENTER)
@@ -354,6 +357,8 @@ def _map(catalogue: Catalogue, current: Current, options: Options, colors: dict[
                 "zones (cliquer une zone pour zoomer). Choisir un territoire ou des filtres "
                 f"pour voir chaque ressource (au plus {settings.MAP_MAX_POINTS}).",
                 icon=":material/grid_view:")
+    if zone_caption:
+        st.caption(md(zone_caption))
     missing = current.result.total - layer.located
     if missing > 0:
         st.caption(f"{missing} ressource{'s' if missing > 1 else ''} sans coordonnées : "
@@ -574,6 +579,8 @@ def main() -> None:
         else:
             st.caption("Cliquer un point de la carte ou cocher une ligne de la liste pour voir "
                        "sa fiche (adresse, téléphone, capacités).")
+    if fpv.render_serving_section(catalogue, current.state, departments):  # issue 11
+        st.markdown("#### À proximité")
     _list(catalogue, current)
     _exports(catalogue, current, options)
     _unmet_need(catalogue, current, departments)
