@@ -178,6 +178,14 @@ def search(
     outline: Annotated[bool, typer.Option("--outline", help="Distance au contour de la commune")] = False,
     text: Annotated[Optional[str], typer.Option("--text", help="Recherche approchée (nom, commune, FINESS)")] = None,
     include_closed: Annotated[bool, typer.Option("--include-closed", help="Inclure les établissements fermés")] = False,
+    serves_commune: Annotated[Optional[str], typer.Option(
+        "--serves-commune", help="Intervient à cette commune (INSEE) : zone d'intervention FINESS+")] = None,
+    activity: Annotated[Optional[list[str]], typer.Option(
+        "--activity", help="Activité FINESS+ : code TRE_R392, code d'activité (ex. 358) ou mots du libellé")] = None,
+    public: Annotated[Optional[list[str]], typer.Option(
+        "--public", help="Public FINESS+ : code TRE_R403 (ex. 436) ou mots (ex. alzheimer)")] = None,
+    activity_min_capacity: Annotated[Optional[int], typer.Option(
+        "--activity-min-capacity", help="Places FINESS+ minimum (installées ; autorisées avec --authorised)")] = None,
     sort: Annotated[Optional[str], typer.Option("--sort", help="distance|score|name|finess|capacity")] = None,
     page: Annotated[int, typer.Option("--page", help="Page (à partir de 1)")] = 1,
     page_size: Annotated[Optional[int], typer.Option("--page-size",
@@ -209,6 +217,18 @@ def search(
             filters.append(specialty)
         if min_capacity is not None:
             filters.append(q.CapacityFilter(min_capacity, authorised=authorised, specialty=specialty))
+        # FINESS+ activities and intervention zones (issue 11)
+        fp_activity = None
+        if activity or public:
+            fp_activity = q.ActivityTypeFilter(tuple(activity or ()), tuple(public or ()))
+            filters.append(fp_activity)
+        if activity_min_capacity is not None:
+            filters.append(q.ActivityCapacityFilter(activity_min_capacity, authorised=authorised,
+                                                    activity=fp_activity))
+        if serves_commune:
+            filters.append(q.ServesCommuneFilter(serves_commune))
+        if min_capacity is not None or activity_min_capacity is not None:
+            pass
         elif authorised:
             raise q.QueryError("--authorised s'utilise avec --min-capacity / --authorised needs --min-capacity")
         point = None

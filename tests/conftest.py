@@ -23,3 +23,36 @@ def demo_build(tmp_path_factory) -> tuple[EtlReport, Path]:
 def demo_store(demo_build) -> Path:
     """Path of the demo GeoPackage; tests must not modify it."""
     return demo_build[1]
+
+
+# --------------------------------------------------------------------------- FINESS+ (issue 11)
+
+FINESS_PLUS_DIR = Path(__file__).resolve().parents[1] / "data" / "finess_plus"
+FP_STRUCTURES = FINESS_PLUS_DIR / "exemple-finess-structures-journalier-20260309.json"
+FP_ACTIVITES = FINESS_PLUS_DIR / "exemple-finess-activites-journalier-20260401.json"
+
+
+@pytest.fixture(scope="session")
+def fp_paths() -> tuple[Path, Path]:
+    """The real ANS example flows shipped in data/finess_plus (Structures, Activités)."""
+    return FP_STRUCTURES, FP_ACTIVITES
+
+
+@pytest.fixture(scope="session")
+def fp_build(tmp_path_factory) -> tuple[EtlReport, Path]:
+    """ETL of the FINESS+ Ain example alone (both flows, Ain communes): report and store path."""
+    from dac_map.cli import DEMO_AIN_COMMUNES
+
+    out = tmp_path_factory.mktemp("finess_plus") / "ain.gpkg"
+    report = run_etl(EtlInputs(establishments=None, departments=DEMO_DEPARTMENTS,
+                               communes=[DEMO_AIN_COMMUNES], finess_plus_structures=FP_STRUCTURES,
+                               finess_plus_activites=FP_ACTIVITES), out)
+    return report, out
+
+
+@pytest.fixture(scope="session")
+def fp_catalogue(fp_build):
+    """The catalogue of the FINESS+ Ain store (read-only)."""
+    from dac_map.query import load_catalogue
+
+    return load_catalogue(fp_build[1])

@@ -26,12 +26,38 @@ def item_validator(flow: str):
     """A jsonschema validator of one ``pmej`` item of ``flow`` (``#/definitions`` kept)."""
     import jsonschema
 
-    root = load_schema(flow)
+    root = corrected_schema(flow)
     item = dict(root["properties"]["pmej"]["items"])
     item["definitions"] = root.get("definitions", {})
     item["$schema"] = root.get("$schema", "http://json-schema.org/draft-07/schema#")
     cls = jsonschema.validators.validator_for(item)
     return cls(item)
+
+
+def corrected_schema(flow: str) -> dict:
+    """The published schema with its one self-contradiction lifted (Activités v1.0.1):
+    ``activiteAutorisee`` / ``activiteExercee`` extend ``activiteBase`` and
+    ``caracteristiquesGeneriques`` through ``allOf`` with properties (``evenement``,
+    ``capacite``, ``zoneIntervention``, ``pmSmsseExploitanteId``, ``egeId``...) that the base
+    definitions forbid (``additionalProperties: false``), so that no activity with events could
+    ever conform. The extension properties are declared in the base definitions; every other
+    rule is kept as published."""
+    import copy
+
+    root = copy.deepcopy(load_schema(flow))
+    defs = root.get("definitions", {})
+    if flow != ACTIVITES or "activiteBase" not in defs:
+        return root
+    base, gen = defs["activiteBase"], defs["caracteristiquesGeneriques"]
+    for name in ("activiteAutorisee", "activiteExercee"):
+        for part in defs.get(name, {}).get("allOf", []):
+            for key, sub in part.get("properties", {}).items():
+                if key == "caracteristiquesGeneriques":
+                    for k, v in sub.get("properties", {}).items():
+                        gen["properties"].setdefault(k, v)
+                else:
+                    base["properties"].setdefault(key, sub)
+    return root
 
 
 def top_level_errors(flow: str, top_keys: list[str]) -> list[str]:

@@ -46,7 +46,7 @@ class _CountingReader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size)
-        if self._first:
+        if self._first and data:  # (ijson first calls read(0) to tell bytes from text)
             self._first = False
             if data.startswith(b"\xef\xbb\xbf"):
                 data = data[3:]
