@@ -125,7 +125,12 @@ class Labels:
             if lab is not None and lab.lower().startswith(_NONE_LABELS):
                 continue
             parts.append(lab if lab else f"code {code}")
-        return " · ".join(parts) if parts else NATURE_LABELS.get(nature, nature)
+        resolved = [c for i, c in enumerate(components) if c is not None
+                    and self.component_label(spec[i][1] if i < len(spec) else None, c)]
+        if not resolved:  # no shipped table for these components (AMM, EML...)
+            codes = "/".join(c for c in components if c)
+            return f"{NATURE_LABELS.get(nature, nature)} ({codes})" if codes else NATURE_LABELS.get(nature, nature)
+        return " · ".join(parts)
 
 
 def r392_key(nature: str, components: tuple[str | None, ...]) -> str:

@@ -258,3 +258,86 @@ def flows_line(metadata: dict[str, object]) -> str | None:
     names = " ".join(str(metadata.get(k, "")) for k in ("finess_plus_structures_file", "finess_plus_activites_file"))
     example = " (fichiers d'exemple publiés par l'ANS)" if "exemple" in names.lower() else ""
     return "Flux FINESS+ (ANS, Licence Ouverte) : " + ", ".join(parts) + example
+
+
+# --------------------------------------------------------------------------- coverage by zones
+
+_ZONE_BINS = ((0, "#ffffff", "aucun service (zone blanche)"), (1, "#c6dbef", "1 service"),
+              (2, "#6baed6", "2 services"), (3, "#2171b5", "3 services ou plus"))
+
+
+def zone_coverage_map(catalogue: Catalogue, table: pd.DataFrame) -> folium.Map:
+    """Choropleth (EPSG:4326) of the number of services per commune (one activity type)."""
+    from dac_map import settings
+
+    rows = [catalogue.commune_row[c] for c in table["commune"] if c in catalogue.commune_row]
+    com = catalogue.communes.iloc[rows][["code", "name", "geometry"]].copy()
+    com["services"] = com["code"].map(dict(zip(table["commune"], table["services"]))).fillna(0).astype(int)
+    minx, miny, maxx, maxy = com.total_bounds if len(com) else (-5, 41, 10, 51)
+    tiles = settings.TILES if settings.TILES and settings.TILES.lower() != "none" else None
+    m = folium.Map(tiles=tiles, attr=settings.TILES_ATTRIBUTION if tiles else None, control_scale=True)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+
+    def style(feature) -> dict:
+        n = feature["properties"]["services"]
+        color = next(c for lim, c, _ in reversed(_ZONE_BINS) if n >= lim)
+        return {"fillColor": color, "color": "#555555" if n == 0 else "#ffffff", "weight": 0.6,
+                "fillOpacity": 0.8}
+
+    folium.GeoJson(com.to_json(), style_function=style,
+                   tooltip=folium.GeoJsonTooltip(["name", "code", "services"],
+                                                 aliases=["Commune", "INSEE", "Services"])).add_to(m)
+    return m
+
+
+def render_zone_coverage(catalogue: Catalogue, key: str = "fpcov") -> None:
+    """« Couverture par zones d'intervention (FINESS+) »: per commune of a territory, the number
+    of services whose zone covers it for an activity type; communes with none are white zones."""
+    from streamlit_folium import st_folium
+
+    from dac_map.finess_plus.coverage import zone_coverage, zone_types
+
+    if getattr(catalogue, "finess_plus", None) is None:
+        return
+    types = zone_types(catalogue)
+    if not len(types):
+        return
+    st.divider()
+    st.subheader("Couverture par zones d'intervention (FINESS+)")
+    st.caption("Pour les services à domicile, la zone d'intervention autorisée (liste de communes du flux "
+               "FINESS+ Activités) remplace la distance : un service proche qui n'a pas la commune dans sa "
+               "zone n'y intervient pas.")
+    deps = sorted({c[:3] if c[:2] in ("97", "98") else c[:2] for c in fp_zone_communes(catalogue)})
+    terr = catalogue.territories
+    choices = [str(t) for t, d in zip(terr["dac_id"], terr["departments"])
+               if set(str(d or "").split()) & set(deps)] or [str(t) for t in terr["dac_id"]]
+    c1, c2 = st.columns(2)
+    dac = c1.selectbox("Territoire", choices, key=f"{key}_dac",
+                       format_func=lambda t: catalogue.territory_name(t) or t)
+    labels = dict(zip(types["type_code"], types["type_label"]))
+    code = c2.selectbox("Activité", list(types["type_code"]), key=f"{key}_type",
+                        format_func=lambda c: f"{labels.get(c, c)} ({c})")
+    i = catalogue.territory_row.get(dac)
+    tdeps = set(str(terr["departments"].iat[i] or "").split()) if i is not None else set()
+    tcoms = set(str(terr["communes"].iat[i] or "").split()) if i is not None else set()
+    communes = [c for c in catalogue.communes["code"].astype(str)
+                if c in tcoms or (c[:3] if c[:2] in ("97", "98") else c[:2]) in tdeps]
+    table = zone_coverage(catalogue, communes, [code])
+    white = table[table["white"]]
+    k = st.columns(3)
+    k[0].metric("Communes", len(table))
+    k[1].metric("Zones blanches", len(white))
+    k[2].metric("Communes couvertes", len(table) - len(white))
+    st_folium(zone_coverage_map(catalogue, table), key=f"{key}_map_{dac}_{code}", height=480,
+              use_container_width=True, returned_objects=[])
+    st.caption(" · ".join(f"{lab}" for _, _, lab in _ZONE_BINS) + " — zones d'intervention du flux FINESS+ "
+               "Activités (ANS).")
+    st.markdown(f"**Zones blanches pour cette activité : {len(white)} commune(s)**")
+    st.dataframe(white.rename(columns={"commune_name": "Commune", "commune": "Code INSEE"})[["Commune", "Code INSEE"]],
+                 hide_index=True, width="stretch", height=min(38 + 35 * max(len(white), 1), 300))
+
+
+def fp_zone_communes(catalogue: Catalogue) -> set[str]:
+    """Every commune of an intervention zone in the store."""
+    fp = getattr(catalogue, "finess_plus", None)
+    return set(fp.zones["commune"].astype(str)) if fp is not None else set()
