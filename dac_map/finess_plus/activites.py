@@ -19,18 +19,25 @@ and fails (exit 5) when any item does not conform.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dac_map.errors import ValidationError
 from dac_map.finess_plus import schema as fschema
 from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
 from dac_map.finess_plus.labels import NATURE_ALIASES, NATURE_COMPONENTS
-from dac_map.finess_plus.source import ACTIVITES, check_flow, iter_items
+
+#: Keys of the coded components of each nature, in order.
+NATURE_KEYS = {nature: tuple(k for k, _ in comps) for nature, comps in NATURE_COMPONENTS.items()}
+from dac_map.finess_plus.source import ACTIVITES, FlowReader, check_flow, check_has_pmej
 
 #: Activities per Arrow chunk.
 CHUNK = 50_000
@@ -53,28 +60,61 @@ CAPACITY_COLUMNS = (
     "habilitation", "gender", "housing", "funding",
 )
 ZONE_COLUMNS = ("zone_id", "activity_id", "finess_ej", "commune", "zone_label")
+DATE_COLUMNS = ("start_date", "end_date", "effective_end_date", "caducity_date")
+_DATE_FIELDS = {"start_date": "dateDebutActiviteAutorisee", "end_date": "dateFinActiviteAutorisee",
+                "effective_end_date": "dateFinEffectiveActivite", "caducity_date": "dateCaduciteAutorisation"}
 
 
 class _Columns:
-    """Column lists flushed into Arrow string/float arrays."""
+    """Column lists flushed into Arrow arrays every :data:`CHUNK` rows. String columns receive
+    the raw JSON values; at flush they become trimmed strings (numbers as text, blanks and
+    containers as null) in one vectorised pass; ``dates`` columns are checked there too."""
 
-    def __init__(self, names: tuple[str, ...], floats: tuple[str, ...] = ()) -> None:
+    def __init__(self, names: tuple[str, ...], floats: tuple[str, ...] = (),
+                 dates: tuple[str, ...] = (), on_bad_date=None) -> None:
         self.names = names
         self.floats = set(floats)
-        self.lists: dict[str, list] = {n: [] for n in names}
+        self.dates = set(dates)
+        self.on_bad_date = on_bad_date
+        #: one tuple per row, in the order of ``names`` (one append per row: cheaper than one
+        #: per column)
+        self.rows: list[tuple] = []
         self.chunks: list[pa.Table] = []
 
     def __len__(self) -> int:
-        return len(self.lists[self.names[0]])
+        return len(self.rows)
+
+    def column(self, name: str) -> list:
+        """The values of one column of the rows not flushed yet."""
+        i = self.names.index(name)
+        return [r[i] for r in self.rows]
+
+    def _strings(self, name: str, values: list) -> pa.Array:
+        try:
+            arr = pa.array(values, type=pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arr = pa.array([_str(v) for v in values], type=pa.string())
+        arr = pc.utf8_trim_whitespace(arr)
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        if name in self.dates:
+            day = pc.utf8_slice_codeunits(arr, 0, 10)
+            ok = pc.match_substring_regex(day, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+            bad = pc.and_(pc.is_valid(arr), pc.invert(pc.fill_null(ok, False)))
+            if pc.any(bad).as_py():
+                idx = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
+                if self.on_bad_date is not None:
+                    self.on_bad_date(name, idx, arr)
+            arr = pc.if_else(pc.fill_null(ok, False), day, pa.scalar(None, pa.string()))
+        return arr
 
     def flush(self) -> None:
         if not len(self):
             return
-        arrays = [pa.array(self.lists[n], type=pa.float64() if n in self.floats else pa.string())
-                  for n in self.names]
+        columns = [list(c) for c in zip(*self.rows)]
+        arrays = [pa.array(values, type=pa.float64()) if n in self.floats else self._strings(n, values)
+                  for n, values in zip(self.names, columns)]
         self.chunks.append(pa.Table.from_arrays(arrays, names=list(self.names)))
-        for lst in self.lists.values():
-            lst.clear()
+        self.rows.clear()
 
     def table(self) -> pa.Table:
         self.flush()
@@ -119,7 +159,7 @@ class _ActivitesReader:
         self.report = report
         self.strict = strict
         self.keys = fschema.known_keys()
-        self.act = _Columns(ACTIVITY_COLUMNS)
+        self.act = _Columns(ACTIVITY_COLUMNS, dates=DATE_COLUMNS, on_bad_date=self._bad_dates)
         self.cap = _Columns(CAPACITY_COLUMNS, floats=("number",))
         self.zone = _Columns(ZONE_COLUMNS)
         self.ege_rows: list[tuple[str, str | None, str, str | None]] = []
@@ -131,27 +171,24 @@ class _ActivitesReader:
     def dev(self, kind: str, path: str, message: str, action: str = KEPT) -> None:
         self.report.add(kind, self.file, path, message, action)
 
-    def _nulls_and_extras(self, obj: dict, known: frozenset[str], path: str) -> None:
-        vals = list(obj.values())
-        n_null = vals.count(None)
+    def _nulls_and_extras(self, obj: dict, known: frozenset[str], path: str, suffix: str = "") -> None:
+        """Count explicit nulls and fields the schema does not declare (the JSON path
+        ``path + suffix`` is only built for the examples kept)."""
+        rep = self.report
+        n_null = list(obj.values()).count(None)
         if n_null:
-            self.report.add("explicit_null", self.file, path,
-                            f"{n_null} champ(s) à null : "
-                            + ", ".join(k for k, v in obj.items() if v is None)[:200], KEPT, count=n_null)
-        extra = obj.keys() - known
-        if extra:
-            for k in sorted(extra):
-                self.dev("extra_field", f"{path}.{k}", f"champ « {k} » absent du schéma")
-
-    def _date(self, value: object, path: str) -> str | None:
-        s = _str(value)
-        if s is None:
-            return None
-        d = s[:10]
-        if DATE_RE.fullmatch(d):
-            return d
-        self.dev("invalid_date", path, f"date invalide : {s[:40]!r}")
-        return None
+            if "explicit_null" in rep.full:
+                rep.counts["explicit_null"] += n_null
+            else:
+                rep.add("explicit_null", self.file, path + suffix, f"{n_null} champ(s) à null : "
+                        + ", ".join(k for k, v in obj.items() if v is None)[:200], KEPT, count=n_null)
+        if not known.issuperset(obj):
+            extra = obj.keys() - known
+            if "extra_field" in rep.full:
+                rep.counts["extra_field"] += len(extra)
+            else:
+                for k in sorted(extra):
+                    self.dev("extra_field", f"{path}{suffix}.{k}", f"champ « {k} » absent du schéma")
 
     # ------------------------------------------------------------------ items
     def item(self, i: int, item: object) -> None:
@@ -208,127 +245,124 @@ class _ActivitesReader:
                 self.dev("not_an_object", f"{epath}.activitesExercees", "activitesExercees n'est pas un tableau",
                          SKIPPED)
 
+    def _bad_dates(self, column: str, rows: np.ndarray, values: pa.Array) -> None:
+        paths = self.act.column("json_path")
+        for r in rows[: self.report.max_examples]:
+            self.dev("invalid_date", f"{paths[r]}.caracteristiquesGeneriques.{_DATE_FIELDS[column]}",
+                     f"date invalide : {str(values[int(r)].as_py())[:40]!r} (ignorée)")
+        if len(rows) > self.report.max_examples:
+            self.report.count("invalid_date", len(rows) - self.report.max_examples)
+
     def activity(self, a: object, path: str, level: str, finess: str | None, fin_ej: str,
                  pm_id: str | None, ege_id: str | None) -> None:
-        if not isinstance(a, dict):
+        if type(a) is not dict:
             self.dev("not_an_object", path, "activité qui n'est pas un objet JSON", SKIPPED)
             return
         g = a.get("caracteristiquesGeneriques")
         nat = a.get("nature")
-        if not isinstance(g, dict) or not isinstance(nat, dict):
+        if type(g) is not dict or type(nat) is not dict:
             self.dev("missing_field", path, "activité sans caracteristiquesGeneriques ou nature (ignorée)", SKIPPED)
             return
-        self._nulls_and_extras(g, self.keys["generiques"], f"{path}.caracteristiquesGeneriques")
+        rep = self.report
+        full = rep.full
+        self._nulls_and_extras(g, self.keys["generiques"], path, ".caracteristiquesGeneriques")
         nature_raw = _str(nat.get("codeNature"))
         if nature_raw is None:
             self.dev("missing_field", f"{path}.nature.codeNature", "activité sans codeNature (ignorée)", SKIPPED)
             return
         nature = NATURE_ALIASES.get(nature_raw, nature_raw)
         if nature != nature_raw:
-            self.dev("nature_asmr", f"{path}.nature.codeNature", f"« {nature_raw} » lu comme « {nature} »")
+            if "nature_asmr" in full:
+                rep.counts["nature_asmr"] += 1
+            else:
+                self.dev("nature_asmr", f"{path}.nature.codeNature", f"« {nature_raw} » lu comme « {nature} »")
         elif nature not in NATURE_COMPONENTS:
             self.dev("unknown_code", f"{path}.nature.codeNature", f"nature d'activité inconnue : {nature_raw!r}")
         spec = nat.get("caracteristiquesSpecifiques")
-        comps: list[str | None] = []
-        age_min = age_max = None
-        if isinstance(spec, dict):
+        c1 = c2 = c3 = c4 = c5 = age_min = age_max = None
+        if type(spec) is dict:
             n_null = list(spec.values()).count(None)
             if n_null:
-                self.report.add("explicit_null", self.file, f"{path}.nature.caracteristiquesSpecifiques",
-                                f"{n_null} champ(s) à null", KEPT, count=n_null)
-            typ = next((v for k, v in spec.items() if k.startswith("typeActivite") and isinstance(v, dict)), None)
-            if typ is not None:
-                keys = NATURE_COMPONENTS.get(nature)
-                if keys:
-                    comps = [_str(typ.get(k)) for k, _ in keys]
+                if "explicit_null" in full:
+                    rep.counts["explicit_null"] += n_null
                 else:
-                    comps = [_str(v) for v in typ.values()]
-            age_min = _str(spec.get("ageMinAutorise")) or _str(spec.get("ageMinInstalle"))
-            age_max = _str(spec.get("ageMaxAutorise")) or _str(spec.get("ageMaxInstalle"))
-        comps = (comps + [None] * 5)[:5]
-        act_id = _str(g.get("activiteAeId"))
-        if act_id is None:
-            act_id = f"~{finess or fin_ej}:{path.split('.', 1)[1]}"
-            self.dev("activity_id_missing", f"{path}.caracteristiquesGeneriques.activiteAeId",
-                     f"activité {nature_raw} sans identifiant : clé {act_id}")
-        state = _str(g.get("etatObjet"))
-        if state not in ("A", "I"):
+                    rep.add("explicit_null", self.file, f"{path}.nature.caracteristiquesSpecifiques",
+                            f"{n_null} champ(s) à null", KEPT, count=n_null)
+            typ = None
+            for k, v in spec.items():
+                if type(v) is dict and k.startswith("typeActivite"):
+                    typ = v
+                    break
+            if typ is not None:
+                keys = NATURE_KEYS.get(nature)
+                comps = [typ.get(k) for k in keys] if keys else list(typ.values())
+                comps += [None] * (5 - len(comps))
+                c1, c2, c3, c4, c5 = comps[:5]
+            age_min = spec.get("ageMinAutorise") or spec.get("ageMinInstalle")
+            age_max = spec.get("ageMaxAutorise") or spec.get("ageMaxInstalle")
+        act_id = g.get("activiteAeId")
+        if type(act_id) is not str or not act_id.strip():
+            act_id = _str(act_id)
+            if act_id is None:
+                act_id = f"~{finess or fin_ej}:{path.split('.', 1)[1]}"
+                self.dev("activity_id_missing", f"{path}.caracteristiquesGeneriques.activiteAeId",
+                         f"activité {nature_raw} sans identifiant : clé {act_id}")
+        else:
+            act_id = act_id.strip()
+        state = g.get("etatObjet")
+        if state != "A" and state != "I":
             self.dev("unknown_state", f"{path}.caracteristiquesGeneriques.etatObjet", f"état {state!r}")
-        gp = f"{path}.caracteristiquesGeneriques"
-        zone_id = self.zone_of(a.get("zoneIntervention"), f"{path}.zoneIntervention", act_id, fin_ej)
-        cols = self.act.lists
-        cols["activity_id"].append(act_id)
-        cols["level"].append(level)
-        cols["finess"].append(finess)
-        cols["finess_ej"].append(fin_ej)
-        cols["pm_id"].append(pm_id)
-        cols["ege_id"].append(ege_id or _str(g.get("egeId")))
-        cols["nature"].append(nature)
-        cols["nature_raw"].append(nature_raw)
-        cols["type_code"].append(_str(g.get("typeActiviteSMSSE")))
-        for n in range(5):
-            cols[f"component_{n + 1}"].append(comps[n])
-        cols["state"].append(state)
-        cols["start_date"].append(self._date(g.get("dateDebutActiviteAutorisee"), f"{gp}.dateDebutActiviteAutorisee"))
-        cols["end_date"].append(self._date(g.get("dateFinActiviteAutorisee"), f"{gp}.dateFinActiviteAutorisee"))
-        cols["effective_end_date"].append(self._date(g.get("dateFinEffectiveActivite"), f"{gp}.dateFinEffectiveActivite"))
-        cols["caducity_date"].append(self._date(g.get("dateCaduciteAutorisation"), f"{gp}.dateCaduciteAutorisation"))
-        cols["authorisation_number"].append(_str(g.get("numAutorisationArhgos")))
-        cols["authorisation_id"].append(_str(g.get("identifiantAutorisation")))
-        cols["age_min"].append(age_min)
-        cols["age_max"].append(age_max)
-        cols["zone_id"].append(zone_id)
-        cols["json_path"].append(path)
-        self.capacities(a.get("capacite"), f"{path}.capacite", act_id, finess, fin_ej)
+        z = a.get("zoneIntervention")
+        zone_id = None if z is None else self.zone_of(z, path, act_id, fin_ej)
+        self.act.rows.append((
+            act_id, level, finess, fin_ej, pm_id, ege_id or g.get("egeId"), nature, nature_raw,
+            g.get("typeActiviteSMSSE"), c1, c2, c3, c4, c5, state, g.get("dateDebutActiviteAutorisee"),
+            g.get("dateFinActiviteAutorisee"), g.get("dateFinEffectiveActivite"), g.get("dateCaduciteAutorisation"),
+            g.get("numAutorisationArhgos"), g.get("identifiantAutorisation"), age_min, age_max, zone_id, path))
+        caps = a.get("capacite")
+        if caps:
+            self.capacities(caps, path, act_id, finess, fin_ej)
         self.n_activities += 1
         if len(self.act) >= CHUNK:
             self.act.flush()
             self.cap.flush()
             self.zone.flush()
 
-    def capacities(self, caps: object, path: str, act_id: str, finess: str | None, fin_ej: str) -> None:
-        if caps is None:
+    def capacities(self, caps: object, apath: str, act_id: str, finess: str | None, fin_ej: str) -> None:
+        if type(caps) is not list:
+            self.dev("not_an_object", f"{apath}.capacite", "capacite n'est pas un tableau", SKIPPED)
             return
-        if not isinstance(caps, list):
-            self.dev("not_an_object", path, "capacite n'est pas un tableau", SKIPPED)
-            return
-        cols = self.cap.lists
+        rows = self.cap.rows
         known = self.keys["capacite"]
         for m, c in enumerate(caps):
-            cpath = f"{path}[{m}]"
-            if not isinstance(c, dict):
-                self.dev("not_an_object", cpath, "capacité qui n'est pas un objet JSON", SKIPPED)
+            if type(c) is not dict:
+                self.dev("not_an_object", f"{apath}.capacite[{m}]", "capacité qui n'est pas un objet JSON", SKIPPED)
                 continue
-            self._nulls_and_extras(c, known, cpath)
+            self._nulls_and_extras(c, known, apath, f".capacite[{m}]")
             raw = c.get("nombre")
             try:
-                if isinstance(raw, bool) or raw is None:
+                if type(raw) is bool or raw is None:
                     raise ValueError
-                number = float(str(raw).strip().replace(",", "."))
-                if not (number == number) or number < 0 or number > 1e6:
+                try:
+                    number = float(raw)
+                except ValueError:
+                    number = float(str(raw).strip().replace(",", "."))
+                if not (0 <= number <= 1e6):
                     raise ValueError
-            except ValueError:
-                self.dev("invalid_number", f"{cpath}.nombre", f"capacité non numérique : {raw!r} (ignorée)", SKIPPED)
+            except (ValueError, TypeError):
+                self.dev("invalid_number", f"{apath}.capacite[{m}].nombre",
+                         f"capacité non numérique : {str(raw)[:40]!r} (ignorée)", SKIPPED)
                 continue
-            cols["capacity_id"].append(_str(c.get("idCapacite")))
-            cols["activity_id"].append(act_id)
-            cols["finess"].append(finess)
-            cols["finess_ej"].append(fin_ej)
-            cols["number"].append(number)
-            cols["status"].append(_str(c.get("statutCapacite")))
-            cols["unit"].append(_str(c.get("uniteMesureCapacite")))
-            cols["habilitation"].append(_str(c.get("habilitation")))
-            cols["gender"].append(_str(c.get("genre")))
-            cols["housing"].append(_str(c.get("typeLogement")))
-            cols["funding"].append(_str(c.get("modeFinancement")))
+            rows.append((c.get("idCapacite"), act_id, finess, fin_ej, number, c.get("statutCapacite"),
+                         c.get("uniteMesureCapacite"), c.get("habilitation"), c.get("genre"), c.get("typeLogement"),
+                         c.get("modeFinancement")))
 
-    def zone_of(self, z: object, path: str, act_id: str, fin_ej: str) -> str | None:
-        if z is None:
-            return None
+    def zone_of(self, z: object, apath: str, act_id: str, fin_ej: str) -> str | None:
+        path = f"{apath}.zoneIntervention"
         if not isinstance(z, dict):
             self.dev("not_an_object", path, "zoneIntervention n'est pas un objet", SKIPPED)
             return None
-        self._nulls_and_extras(z, self.keys["zone"], path)
+        self._nulls_and_extras(z, self.keys["zone"], apath, ".zoneIntervention")
         zone_id = _str(z.get("zoneInterventionAutoriseeId")) or f"~{act_id}"
         label = _str(z.get("libelleZI"))
         communes = z.get("communeZI")
@@ -336,9 +370,11 @@ class _ActivitesReader:
             self.dev("missing_field", f"{path}.communeZI", "zone sans liste de communes", SKIPPED)
             return None
         seen: set[str] = set()
-        cols = self.zone.lists
+        rows = self.zone.rows
         for m, entry in enumerate(communes):
-            code = _str(entry.get("commune")) if isinstance(entry, dict) else _str(entry)
+            code = entry.get("commune") if type(entry) is dict else entry
+            if type(code) is not str or not COMMUNE_RE.fullmatch(code):
+                code = _str(code)
             if code is None or not COMMUNE_RE.fullmatch(code):
                 self.dev("invalid_commune", f"{path}.communeZI[{m}].commune",
                          f"code commune invalide : {code!r} (ignoré)", SKIPPED)
@@ -347,12 +383,20 @@ class _ActivitesReader:
                 self.dev("duplicate_commune", f"{path}.communeZI[{m}].commune", f"commune {code} répétée")
                 continue
             seen.add(code)
-            cols["zone_id"].append(zone_id)
-            cols["activity_id"].append(act_id)
-            cols["finess_ej"].append(fin_ej)
-            cols["commune"].append(code)
-            cols["zone_label"].append(label)
+            rows.append((zone_id, act_id, fin_ej, code, label))
         return zone_id if seen else None
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The cyclic garbage collector off while millions of small acyclic objects are made."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:
@@ -369,16 +413,21 @@ def read_activites(path: str | Path, report: DeviationReport | None = None,
     """
     path = Path(path)
     report = report if report is not None else DeviationReport()
-    head = check_flow(path, ACTIVITES)
+    flow = FlowReader(path)
+    r = _ActivitesReader(path, report, strict)
+    n_items = 0
+    with _no_gc():
+        for i, item in flow.items():
+            if i == 0:
+                check_flow(flow.head, ACTIVITES)
+            r.item(i, item)
+            n_items += 1
+    head = flow.head
+    check_has_pmej(head, ACTIVITES)
     missing = fschema.top_level_errors(ACTIVITES, head.keys)
     for k in missing:
         report.add("metadata_missing" if k == "metadata" else "missing_field", path.name, f"$.{k}",
                    f"clé de premier niveau « {k} » absente")
-    r = _ActivitesReader(path, report, strict)
-    n_items = 0
-    for i, item in iter_items(path):
-        r.item(i, item)
-        n_items += 1
     acts = _frame(r.act.table())
     caps = _frame(r.cap.table())
     zones = _frame(r.zone.table())

@@ -85,6 +85,8 @@ class DeviationReport:
     skipped: list[Deviation] = field(default_factory=list)
     #: facts about each file read: flow, schema version, generation time, item counts
     files: dict[str, dict[str, object]] = field(default_factory=dict)
+    #: kinds whose examples are complete (hot paths then only count)
+    full: set[str] = field(default_factory=set)
 
     def add(self, kind: str, file: str, path: str, message: str, action: str = KEPT,
             count: int = 1) -> None:
@@ -95,10 +97,21 @@ class DeviationReport:
         if len(ex) < self.max_examples:
             dev = Deviation(kind, file, path, message, action)
             ex.append(dev)
+            if len(ex) >= self.max_examples:
+                self.full.add(kind)
         if action == SKIPPED:
             self.skipped_counts[kind] += count
             if len(self.skipped) < self.max_skipped:
                 self.skipped.append(dev or Deviation(kind, file, path, message, action))
+
+    def wants(self, kind: str) -> bool:
+        """Whether an example of ``kind`` would still be kept (callers skip building messages
+        otherwise and only :meth:`count`)."""
+        return kind not in self.full
+
+    def count(self, kind: str, n: int = 1) -> None:
+        """Count ``n`` kept deviations of ``kind`` without an example."""
+        self.counts[kind] += n
 
     def merge(self, other: DeviationReport) -> None:
         """Add the counts, examples and skipped objects of ``other``."""

@@ -1,6 +1,7 @@
 """Opening a FINESS+ JSON flow: plain or gzipped, sniffed before it is parsed, then streamed
-item by item (``pmej`` legal entities) with ijson's C backend. The parsed document is never
-held in memory: one legal entity (with its establishments and activities) at a time.
+item by item (``pmej`` legal entities) with the standard library's C JSON scanner
+(:class:`FlowReader`). The parsed document is never held in memory: one legal entity (with its
+establishments and activities) at a time.
 
 File-level problems raise :class:`~dac_map.errors.InputMissingError` (exit 3) or
 :class:`~dac_map.errors.InputFormatError` (exit 4) naming the file and the JSON path of the
@@ -10,13 +11,14 @@ malformed JSON, a file of the other flow, no ``pmej`` array.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import ijson
 
 from dac_map.errors import InputFormatError, InputMissingError
 
@@ -30,38 +32,9 @@ FLOW_NAMES = {STRUCTURES: "FINESS+ Structures", ACTIVITES: "FINESS+ Activités"}
 _STRUCTURES_KEYS = frozenset({"informationsGeneralesPMEJ", "adresse", "contact", "evenement"})
 _ACTIVITES_KEYS = frozenset({"numFiness", "activitesAutorisees"})
 
-_BUFFER = 1 << 16
-
-
-class _CountingReader(io.RawIOBase):
-    """A binary stream that counts the bytes read and drops a leading UTF-8 BOM."""
-
-    def __init__(self, raw: io.BufferedIOBase) -> None:
-        self.raw = raw
-        self.offset = 0
-        self._first = True
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        if self._first and data:  # (ijson first calls read(0) to tell bytes from text)
-            self._first = False
-            if data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:]
-                self.offset += 3
-        self.offset += len(data)
-        return data
-
-    def readinto(self, b) -> int:  # pragma: no cover - ijson uses read()
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
+#: Bytes read at a time.
+_CHUNK = 1 << 22
+_WS = re.compile(r"[ \t\r\n]*")
 
 
 def _open_binary(path: Path) -> io.BufferedIOBase:
@@ -108,8 +81,9 @@ def _sniff_bytes(path: Path, head: bytes) -> None:
 
 @dataclass
 class FlowHead:
-    """What the start of a flow says: its kind, top-level scalars, top-level keys seen before
-    the ``pmej`` array, the keys of the first legal entity, group counts (Structures)."""
+    """What a flow says besides its legal entities: its kind (from the keys of its first legal
+    entity), top-level scalars (``schemaVersion``, ``generatedAt``), top-level keys, the keys of
+    the first legal entity and the number of groups (``gcc``, ``gco``: Structures)."""
 
     path: Path
     flow: str | None
@@ -119,114 +93,186 @@ class FlowHead:
     groups: dict[str, int] = field(default_factory=dict)
 
 
-def _json_error(path: Path, exc: Exception, where: str, offset: int | None = None) -> InputFormatError:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    low = msg.lower()
-    if "utf8" in low or "utf-8" in low:
-        what = "UTF-8 invalide (fichier en Latin-1 ?) / invalid UTF-8"
-    elif "premature eof" in low or "incomplete" in low:
-        what = "JSON tronqué (fichier incomplet : téléchargement interrompu ?) / truncated JSON"
-    else:
-        what = "JSON invalide / malformed JSON"
-    at = f" vers l'octet {offset}" if offset is not None else ""
-    return InputFormatError(f"{what}{at} : {msg}", path=str(path), field=where)
+class FlowReader:
+    """Streams a flow with the standard library's C JSON scanner: the text is decoded as UTF-8
+    in chunks of :data:`_CHUNK` bytes and each element of the top-level ``pmej`` array is
+    decoded alone (``json.JSONDecoder.raw_decode``), so memory holds one legal entity and one
+    chunk. Other top-level values (scalars, the small ``gcc``/``gco`` arrays) are decoded and
+    recorded in :attr:`head`. Errors raise :class:`InputFormatError` with the JSON path of
+    the element being read and the byte offset."""
 
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.head = FlowHead(self.path, None)
+        self._decoder = json.JSONDecoder()
+        self._bytes = codecs.getincrementaldecoder("utf-8")("strict")
+        self._raw = None
+        self._buf = ""
+        self._pos = 0
+        self._eof = False
+        self._first = True
+        self._bytes_read = 0
+        self._where = "$"
 
-def read_head(path: str | Path) -> FlowHead:
-    """Parse the start of a flow up to the first key of its first legal entity: its kind
-    (``structures``, ``activites`` or None when it cannot tell), top-level scalars
-    (``schemaVersion``, ``generatedAt``) and keys. Streams: stops early."""
-    path = Path(path)
-    raw = _open_binary(path)
-    try:
+    # ---------------------------------------------------------------- buffer
+    def _fill(self) -> bool:
+        """Read one more chunk; False at end of file."""
+        if self._eof:
+            return False
         try:
-            sample = raw.read(4096)
-        except (OSError, EOFError) as exc:
-            raise InputFormatError(f"fichier gzip illisible / unreadable gzip file: {exc}", path=str(path)) from None
-        _sniff_bytes(path, sample)
-        raw.seek(0) if raw.seekable() else None
-        if not raw.seekable():  # pragma: no cover - gzip.GzipFile is seekable
-            raw = _open_binary(path)
-        head = FlowHead(path, None)
-        reader = _CountingReader(raw)
-        depth_keys: list[str] = []
-        item_depth = None
-        try:
-            for prefix, event, value in ijson.parse(reader, buf_size=_BUFFER, use_float=True):
-                if prefix == "" and event == "start_array":
-                    raise InputFormatError("le document est un tableau JSON : objet avec « pmej » attendu / "
-                                           "top-level JSON array, expected an object with 'pmej'",
-                                           path=str(path), field="$")
-                if prefix == "" and event == "map_key":
-                    head.keys.append(value)
-                    depth_keys = [value]
-                    continue
-                if "." not in prefix and event in ("string", "number", "boolean", "null") and prefix:
-                    head.top[prefix] = value
-                if prefix in ("gcc.item", "gco.item") and event == "start_map":
-                    name = prefix.split(".")[0]
-                    head.groups[name] = head.groups.get(name, 0) + 1
-                if prefix == "pmej.item" and event == "start_map":
-                    item_depth = True
-                    continue
-                if item_depth and prefix == "pmej.item" and event == "map_key":
-                    head.first_item_keys.append(value)
-                    if len(head.first_item_keys) >= 6:
-                        break
-                    continue
-                if item_depth and prefix == "pmej.item" and event == "end_map":
-                    break
-                if prefix == "pmej" and event == "end_array":
-                    break
-        except ijson.JSONError as exc:
-            raise _json_error(path, exc, "$" if not depth_keys else f"$.{depth_keys[-1]}",
-                              reader.offset) from None
+            data = self._raw.read(_CHUNK)
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputFormatError(f"fichier gzip illisible / unreadable gzip file: {exc}", path=str(path)) from None
-        del depth_keys
-    finally:
-        raw.close()
-    keys = set(head.first_item_keys)
+            raise InputFormatError(f"fichier gzip illisible ou tronqué / unreadable or truncated gzip file: "
+                                   f"{exc}", path=str(self.path), field=self._where) from None
+        if self._first:
+            self._first = False
+            _sniff_bytes(self.path, data[:4096])
+            if data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+        try:
+            text = self._bytes.decode(data, final=not data)
+        except UnicodeDecodeError as exc:
+            raise InputFormatError(f"UTF-8 invalide à l'octet {self._bytes_read + exc.start} (fichier en "
+                                   "Latin-1 ?) / invalid UTF-8", path=str(self.path), field=self._where) from None
+        self._bytes_read += len(data)
+        if not data:
+            self._eof = True
+            return False
+        if self._pos > (1 << 20):
+            self._buf = self._buf[self._pos:]
+            self._pos = 0
+        self._buf += text
+        return True
+
+    def _skip_ws(self) -> str:
+        """The next non-blank character ('' at end of file)."""
+        while True:
+            self._pos = _WS.match(self._buf, self._pos).end()
+            if self._pos < len(self._buf):
+                return self._buf[self._pos]
+            if not self._fill():
+                return ""
+
+    def _error(self, what: str, detail: str = "") -> InputFormatError:
+        offset = self._bytes_read - len(self._buf.encode("utf-8", "surrogatepass")[self._pos:]) \
+            if len(self._buf) - self._pos < 1_000_000 else None
+        at = f" vers l'octet {offset}" if offset is not None and offset >= 0 else ""
+        return InputFormatError(f"{what}{at}" + (f" : {detail}" if detail else ""), path=str(self.path),
+                                field=self._where)
+
+    def _expect(self, chars: str) -> str:
+        c = self._skip_ws()
+        if c == "":
+            raise self._error("JSON tronqué (fichier incomplet : téléchargement interrompu ?) / truncated JSON")
+        if c not in chars:
+            raise self._error("JSON invalide / malformed JSON", f"« {chars} » attendu, « {c} » trouvé")
+        self._pos += 1
+        return c
+
+    def _value(self) -> object:
+        """Decode the JSON value at the cursor, reading more text as needed."""
+        self._skip_ws()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(self._buf, self._pos)
+            except json.JSONDecodeError as exc:
+                near_end = exc.pos >= len(self._buf) - 1 or exc.msg.startswith("Unterminated")
+                if near_end and self._fill():
+                    continue
+                if near_end or self._eof and exc.pos >= len(self._buf.rstrip()) - 1:
+                    raise self._error("JSON tronqué (fichier incomplet : téléchargement interrompu ?) / "
+                                      "truncated JSON") from None
+                self._pos = exc.pos
+                raise self._error("JSON invalide / malformed JSON", exc.msg) from None
+            except RecursionError:
+                raise self._error("JSON trop profondément imbriqué / JSON nested too deeply") from None
+            # a number or literal cut by the chunk boundary: read on and decode again
+            if end >= len(self._buf) and not self._eof and self._buf[end - 1] not in "}]\"" and self._fill():
+                continue
+            self._pos = end
+            return value
+
+    # ---------------------------------------------------------------- document
+    def items(self) -> Iterator[tuple[int, object]]:
+        """Yield ``(index, element)`` for each element of ``pmej``; records the other
+        top-level values in :attr:`head`."""
+        self._raw = _open_binary(self.path)
+        try:
+            first = self._skip_ws()
+            if first == "[":
+                raise InputFormatError("le document est un tableau JSON : objet avec « pmej » attendu / "
+                                       "top-level JSON array, expected an object with 'pmej'",
+                                       path=str(self.path), field="$")
+            self._expect("{")
+            if self._skip_ws() == "}":
+                self._pos += 1
+            else:
+                while True:
+                    self._where = "$"
+                    if self._skip_ws() != '"':
+                        self._expect('"')
+                    key = self._value()
+                    self.head.keys.append(key)
+                    self._where = f"$.{key}"
+                    self._expect(":")
+                    if key == "pmej" and self._skip_ws() == "[":
+                        yield from self._array()
+                    else:
+                        value = self._value()
+                        if isinstance(value, (str, int, float, bool)) or value is None:
+                            self.head.top[key] = value
+                        elif key in ("gcc", "gco") and isinstance(value, list):
+                            self.head.groups[key] = len(value)
+                    self._where = "$"
+                    if self._expect(",}") == "}":
+                        break
+            if self._skip_ws() != "":
+                raise self._error("données après la fin du document JSON / data after the JSON document")
+        finally:
+            self._raw.close()
+
+    def _array(self) -> Iterator[tuple[int, object]]:
+        self._pos += 1  # "["
+        i = 0
+        if self._skip_ws() == "]":
+            self._pos += 1
+            return
+        while True:
+            self._where = f"$.pmej[{i}]"
+            item = self._value()
+            if i == 0 and isinstance(item, dict):
+                self.head.first_item_keys = list(item)[:6]
+                self.head.flow = flow_of(item)
+            yield i, item
+            i += 1
+            self._where = f"$.pmej[{i}]"
+            if self._expect(",]") == "]":
+                return
+
+
+def flow_of(item: dict) -> str | None:
+    """The flow a ``pmej`` element belongs to, from its keys (None when it cannot tell)."""
+    keys = set(item)
     if keys & _ACTIVITES_KEYS:
-        head.flow = ACTIVITES
-    elif keys & _STRUCTURES_KEYS or head.groups:
-        head.flow = STRUCTURES
-    return head
+        return ACTIVITES
+    if keys & _STRUCTURES_KEYS:
+        return STRUCTURES
+    return None
 
 
-def check_flow(path: str | Path, expected: str) -> FlowHead:
-    """:func:`read_head`, raising :class:`InputFormatError` unless the file is a flow of kind
-    ``expected`` with a ``pmej`` array."""
-    head = read_head(path)
-    if "pmej" not in head.keys:
-        raise InputFormatError(
-            f"pas de tableau « pmej » : ce n'est pas un flux {FLOW_NAMES[expected]} (clés trouvées : "
-            f"{', '.join(head.keys[:8]) or 'aucune'}) / no 'pmej' array", path=str(path), field="$.pmej")
+def check_flow(head: FlowHead, expected: str) -> None:
+    """Raise :class:`InputFormatError` when the first legal entity shows a flow of another
+    kind than ``expected``."""
     if head.flow is not None and head.flow != expected:
         raise InputFormatError(
             f"ce fichier est un flux {FLOW_NAMES[head.flow]}, pas un flux {FLOW_NAMES[expected]} "
             f"(vérifier l'option utilisée) / this is a {head.flow} flow, not a {expected} flow",
-            path=str(path), field="$.pmej[0]")
-    return head
+            path=str(head.path), field="$.pmej[0]")
 
 
-def iter_items(path: str | Path) -> Iterator[tuple[int, object]]:
-    """Yield ``(index, item)`` for each element of the top-level ``pmej`` array, streaming.
-
-    A syntax error, truncation or invalid UTF-8 raises :class:`InputFormatError` naming the
-    JSON path of the item being read (``$.pmej[i]``) and the byte offset.
-    """
-    path = Path(path)
-    raw = _open_binary(path)
-    reader = _CountingReader(raw)
-    i = -1
-    try:
-        for i, item in enumerate(ijson.items(reader, "pmej.item", buf_size=_BUFFER, use_float=True)):
-            yield i, item
-    except ijson.JSONError as exc:
-        raise _json_error(path, exc, f"$.pmej[{i + 1}]", reader.offset) from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputFormatError(f"fichier gzip illisible ou tronqué / unreadable or truncated gzip file: "
-                               f"{exc}", path=str(path), field=f"$.pmej[{i + 1}]") from None
-    finally:
-        raw.close()
+def check_has_pmej(head: FlowHead, expected: str) -> None:
+    """Raise :class:`InputFormatError` when the document had no ``pmej`` array."""
+    if "pmej" not in head.keys:
+        raise InputFormatError(
+            f"pas de tableau « pmej » : ce n'est pas un flux {FLOW_NAMES[expected]} (clés trouvées : "
+            f"{', '.join(head.keys[:8]) or 'aucune'}) / no 'pmej' array", path=str(head.path), field="$.pmej")

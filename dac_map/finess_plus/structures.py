@@ -18,9 +18,9 @@ import pandas as pd
 
 from dac_map.errors import ValidationError
 from dac_map.finess_plus import schema as fschema
-from dac_map.finess_plus.activites import DATE_RE, FINESS_RE, _str
+from dac_map.finess_plus.activites import DATE_RE, FINESS_RE, _no_gc, _str
 from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
-from dac_map.finess_plus.source import STRUCTURES, check_flow, iter_items
+from dac_map.finess_plus.source import STRUCTURES, FlowReader, check_flow, check_has_pmej
 
 ESTABLISHMENT_COLUMNS = (
     "finess", "finess_ej", "ege_id", "pm_id", "name", "long_name", "name_complement", "category",
@@ -87,11 +87,19 @@ class _StructuresReader:
         self.report.add(kind, self.file, path, message, action)
 
     def _extras(self, obj: dict, known: frozenset[str], path: str) -> None:
-        for k in sorted(obj.keys() - known):
-            self.dev("extra_field", f"{path}.{k}", f"champ « {k} » absent du schéma")
+        extra = obj.keys() - known
+        if extra:
+            if self.report.wants("extra_field"):
+                for k in sorted(extra):
+                    self.dev("extra_field", f"{path}.{k}", f"champ « {k} » absent du schéma")
+            else:
+                self.report.count("extra_field", len(extra))
         n_null = list(obj.values()).count(None)
         if n_null:
-            self.report.add("explicit_null", self.file, path, f"{n_null} champ(s) à null", KEPT, count=n_null)
+            if self.report.wants("explicit_null"):
+                self.report.add("explicit_null", self.file, path, f"{n_null} champ(s) à null", KEPT, count=n_null)
+            else:
+                self.report.count("explicit_null", n_null)
 
     def _date(self, value: object, path: str) -> str | None:
         s = _str(value)
@@ -226,16 +234,21 @@ def read_structures(path: str | Path, report: DeviationReport | None = None,
     :func:`~dac_map.finess_plus.activites.read_activites`."""
     path = Path(path)
     report = report if report is not None else DeviationReport()
-    head = check_flow(path, STRUCTURES)
+    flow = FlowReader(path)
+    r = _StructuresReader(path, report, strict)
+    n = 0
+    with _no_gc():
+        for i, item in flow.items():
+            if i == 0:
+                check_flow(flow.head, STRUCTURES)
+            r.item(i, item)
+            n += 1
+    head = flow.head
+    check_has_pmej(head, STRUCTURES)
     missing = fschema.top_level_errors(STRUCTURES, head.keys)
     for k in missing:
         report.add("metadata_missing" if k == "metadata" else "missing_field", path.name, f"$.{k}",
                    f"clé de premier niveau « {k} » absente (le schéma l'exige)")
-    r = _StructuresReader(path, report, strict)
-    n = 0
-    for i, item in iter_items(path):
-        r.item(i, item)
-        n += 1
     floats = {"ban_score", "coord_x", "coord_y", "lat", "lon"}
     est = pd.DataFrame({c: (np.asarray(v, dtype="float64") if c in floats else pd.array(v, dtype="string"))
                         for c, v in r.est.items()})
