@@ -276,3 +276,19 @@ def check_has_pmej(head: FlowHead, expected: str) -> None:
         raise InputFormatError(
             f"pas de tableau « pmej » : ce n'est pas un flux {FLOW_NAMES[expected]} (clés trouvées : "
             f"{', '.join(head.keys[:8]) or 'aucune'}) / no 'pmej' array", path=str(head.path), field="$.pmej")
+
+
+def sniff_flow(path: str | Path, expected: str) -> FlowHead:
+    """Read a flow up to its first legal entity and check it is a flow of kind ``expected``
+    (file-level problems raise :class:`InputFormatError`); stops there."""
+    reader = FlowReader(path)
+    items = reader.items()
+    try:
+        for _ in items:
+            break
+        else:
+            check_has_pmej(reader.head, expected)
+    finally:
+        items.close()
+    check_flow(reader.head, expected)
+    return reader.head

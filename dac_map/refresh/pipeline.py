@@ -441,10 +441,15 @@ def _run(config: RefreshConfig, result: RefreshResult, *, dry_run: bool, force: 
         vid = new_version_id(versions_dir)
         staging = versions_dir / f".staging-{vid}.gpkg"
         staging_rejects = versions_dir / f".staging-{vid}.rejets.csv"
-        inputs = EtlInputs(establishments=fetched["establishments"].path,
+        inputs = EtlInputs(establishments=fetched["establishments"].path if "establishments" in fetched else None,
                            departments=fetched["departments"].path,
                            equipment=fetched["equipment"].path if "equipment" in fetched else None,
-                           communes=[f.path for n, f in fetched.items() if n.startswith("communes-")])
+                           communes=[f.path for n, f in fetched.items() if n.startswith("communes-")],
+                           # FINESS+ flows (issue 11)
+                           finess_plus_structures=fetched["finess_plus_structures"].path
+                           if "finess_plus_structures" in fetched else None,
+                           finess_plus_activites=fetched["finess_plus_activites"].path
+                           if "finess_plus_activites" in fetched else None)
         for name in _REFERENCE_INPUTS:
             if name in fetched:
                 setattr(inputs, name, fetched[name].path)
