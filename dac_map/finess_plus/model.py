@@ -332,6 +332,7 @@ def stub_establishments(acts: ActivitesTables, known: set[str], report: Deviatio
     n = len(unknown)
     out = pd.DataFrame({
         "finess": unknown["finess"], "finess_ej": unknown["finess_ej"], "name": name.astype("string"),
+        "category_label": "Catégorie inconnue (établissement absent du flux Structures)",
         "commune": pd.Series(pd.NA, index=unknown.index, dtype="string"),
         "department": department_of_finess(unknown["finess"]),
         "department_finess": department_of_finess(unknown["finess"]),
