@@ -125,6 +125,20 @@ def test_gzip_lf_and_bom_variants_read_identically(fp_paths, tmp_path):
         _same(ref, read_activites(tmp_path / name))
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64, 4099])
+def test_any_chunk_boundary_reads_identically(fp_paths, monkeypatch, chunk):
+    """Values cut anywhere by the read size (strings, numbers, literals such as null, keys,
+    CRLF, multi-byte UTF-8 characters) decode as if the file were read at once."""
+    from dac_map.finess_plus import source
+
+    structures, activites = fp_paths
+    ref_a, ref_s = read_activites(activites), read_structures(structures)
+    monkeypatch.setattr(source, "_CHUNK", chunk)
+    _same(ref_a, read_activites(activites))
+    got_s = read_structures(structures)
+    assert got_s.establishments.astype(str).equals(ref_s.establishments.astype(str))
+
+
 # --------------------------------------------------------------------------- file-level problems
 
 @pytest.mark.parametrize("content, words", [

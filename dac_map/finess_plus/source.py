@@ -115,12 +115,12 @@ class FlowReader:
         self._where = "$"
 
     # ---------------------------------------------------------------- buffer
-    def _fill(self) -> bool:
-        """Read one more chunk; False at end of file."""
+    def _fill(self, size: int | None = None) -> bool:
+        """Read one more chunk (``size`` bytes, default :data:`_CHUNK`); False at end of file."""
         if self._eof:
             return False
         try:
-            data = self._raw.read(_CHUNK)
+            data = self._raw.read(max(size or 0, _CHUNK))
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise InputFormatError(f"fichier gzip illisible ou tronqué / unreadable or truncated gzip file: "
                                    f"{exc}", path=str(self.path), field=self._where) from None
@@ -172,14 +172,18 @@ class FlowReader:
     def _value(self) -> object:
         """Decode the JSON value at the cursor, reading more text as needed."""
         self._skip_ws()
+        more = _CHUNK  # doubled at each retry: a value longer than a chunk is decoded O(log n) times
         while True:
             try:
                 value, end = self._decoder.raw_decode(self._buf, self._pos)
             except json.JSONDecodeError as exc:
-                near_end = exc.pos >= len(self._buf) - 1 or exc.msg.startswith("Unterminated")
-                if near_end and self._fill():
+                # cut by the end of the text read so far (a literal such as ``nul`` fails at its
+                # start, a string at its opening quote): read on and decode again
+                near_end = exc.pos >= len(self._buf) - 64 or exc.msg.startswith("Unterminated")
+                if near_end and self._fill(more):
+                    more *= 2
                     continue
-                if near_end or self._eof and exc.pos >= len(self._buf.rstrip()) - 1:
+                if exc.pos >= len(self._buf.rstrip()) - 10 or exc.msg.startswith("Unterminated"):
                     raise self._error("JSON tronqué (fichier incomplet : téléchargement interrompu ?) / "
                                       "truncated JSON") from None
                 self._pos = exc.pos
@@ -187,7 +191,8 @@ class FlowReader:
             except RecursionError:
                 raise self._error("JSON trop profondément imbriqué / JSON nested too deeply") from None
             # a number or literal cut by the chunk boundary: read on and decode again
-            if end >= len(self._buf) and not self._eof and self._buf[end - 1] not in "}]\"" and self._fill():
+            if end >= len(self._buf) and not self._eof and self._buf[end - 1] not in "}]\"" and self._fill(more):
+                more *= 2
                 continue
             self._pos = end
             return value
