@@ -418,11 +418,16 @@ def build_activity_layers(acts: ActivitesTables, report: DeviationReport, *,
     """
     labels = labels or load_labels()
     file = acts.path.name
-    a = acts.activities.copy()
+    a = acts.activities.copy(deep=False)  # new columns only: the reader's table is not modified
     types = _label_types(a, labels, report, file) if len(a) else None
     keys = ["nature", "type_code", "component_1", "component_2", "component_3", "component_4", "component_5"]
     if types is not None:
-        a = a.merge(types, on=keys, how="left", sort=False)
+        # one row of ``types`` per group, in first-appearance order like ngroup(): take by position
+        group = a.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+        for c in types.columns:
+            if c not in keys:
+                a[c] = pd.Series(types[c].to_numpy()[group], index=a.index,
+                                 dtype="bool" if c == "type_label_derived" else "string")
     else:
         for c in ("nature_label", "type_key", "type_label", "type_label_derived", "type_r392", "activity_label",
                   "mode_label", "public_code", "public_label", "form_code", "form_label"):
@@ -437,20 +442,25 @@ def build_activity_layers(acts: ActivitesTables, report: DeviationReport, *,
     # activity of the same type (active first) unless it has its own.
     auth = a[(a["level"] == LEVEL_ENTITY) & a["zone_id"].notna()]
     auth = auth.sort_values("active", ascending=False, kind="stable").drop_duplicates(["finess_ej", "type_code"])
-    link = auth[["finess_ej", "type_code", "activity_id"]].rename(columns={"activity_id": "zone_activity_id"})
-    a = a.merge(link, on=["finess_ej", "type_code"], how="left", sort=False)
+    link = pd.Series(auth["activity_id"].to_numpy(),
+                     index=pd.MultiIndex.from_arrays([auth["finess_ej"], auth["type_code"]]))
+    a["zone_activity_id"] = pd.Series(
+        link.reindex(pd.MultiIndex.from_arrays([a["finess_ej"], a["type_code"]])).to_numpy(), index=a.index,
+        dtype="string")
     own = a["zone_id"].notna()
     a["zone_activity_id"] = a["zone_activity_id"].where(a["level"] == LEVEL_ESTABLISHMENT, pd.NA)
     a.loc[own, "zone_activity_id"] = a.loc[own, "activity_id"]
     a["zone_activity_id"] = a["zone_activity_id"].astype("string")
     used = set(a.loc[a["level"] == LEVEL_ESTABLISHMENT, "zone_activity_id"].dropna())
     orphan = auth[~auth["activity_id"].isin(used)]
-    for aid, p in zip(orphan["activity_id"], orphan["json_path"]):
+    for aid, p in zip(orphan["activity_id"].head(report.max_examples), orphan["json_path"]):
         report.add("zone_without_establishment", file, f"{p}.zoneIntervention",
                    f"zone de l'activité {aid} : aucun établissement de l'entité n'exerce ce type d'activité",
                    KEPT)
+    if len(orphan) > report.max_examples:
+        report.count("zone_without_establishment", len(orphan) - report.max_examples)
 
-    zones = acts.zones.copy()
+    zones = acts.zones
     if known_communes is not None and checked_departments and len(zones):
         dep = department_of(zones["commune"])
         bad = dep.isin(list(checked_departments)).fillna(False) & ~zones["commune"].isin(list(known_communes))
@@ -464,7 +474,7 @@ def build_activity_layers(acts: ActivitesTables, report: DeviationReport, *,
                 report.add("unknown_commune", file, "$", "…", SKIPPED, count=extra)
             zones = zones[~bad.to_numpy()].reset_index(drop=True)
 
-    caps = acts.capacities.copy()
+    caps = acts.capacities.copy(deep=False)
     tables = {"status": "R330", "unit": "R329", "habilitation": "R241"}
     for col, table in tables.items():
         t = labels.table(table)
