@@ -19,8 +19,6 @@ and fails (exit 5) when any item does not conform.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,14 +28,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dac_map.errors import ValidationError
 from dac_map.finess_plus import schema as fschema
 from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
 from dac_map.finess_plus.labels import NATURE_ALIASES, NATURE_COMPONENTS
 
 #: Keys of the coded components of each nature, in order.
 NATURE_KEYS = {nature: tuple(k for k, _ in comps) for nature, comps in NATURE_COMPONENTS.items()}
-from dac_map.finess_plus.source import ACTIVITES, FlowReader, check_flow, check_has_pmej
+from dac_map.finess_plus.source import ACTIVITES, stream_flow
 
 #: Activities per Arrow chunk.
 CHUNK = 50_000
@@ -387,18 +384,6 @@ class _ActivitesReader:
         return zone_id if seen else None
 
 
-@contextlib.contextmanager
-def _no_gc():
-    """The cyclic garbage collector off while millions of small acyclic objects are made."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def _frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
 
@@ -413,21 +398,8 @@ def read_activites(path: str | Path, report: DeviationReport | None = None,
     """
     path = Path(path)
     report = report if report is not None else DeviationReport()
-    flow = FlowReader(path)
     r = _ActivitesReader(path, report, strict)
-    n_items = 0
-    with _no_gc():
-        for i, item in flow.items():
-            if i == 0:
-                check_flow(flow.head, ACTIVITES)
-            r.item(i, item)
-            n_items += 1
-    head = flow.head
-    check_has_pmej(head, ACTIVITES)
-    missing = fschema.top_level_errors(ACTIVITES, head.keys)
-    for k in missing:
-        report.add("metadata_missing" if k == "metadata" else "missing_field", path.name, f"$.{k}",
-                   f"clé de premier niveau « {k} » absente")
+    head, n_items = stream_flow(path, ACTIVITES, r.item, report, strict, lambda: r.schema_errors)
     acts = _frame(r.act.table())
     caps = _frame(r.cap.table())
     zones = _frame(r.zone.table())
@@ -443,12 +415,6 @@ def read_activites(path: str | Path, report: DeviationReport | None = None,
               "zone_communes": len(zones)}
     report.files[path.name] = {"flow": ACTIVITES, "schemaVersion": head.top.get("schemaVersion"),
                                "generatedAt": head.top.get("generatedAt"), "counts": counts}
-    if strict and (r.schema_errors or missing):
-        raise ValidationError(
-            f"mode strict : {r.schema_errors} écart(s) au schéma publié"
-            + (f", clé(s) absente(s) {', '.join(missing)}" if missing else "")
-            + (f" ; premier : {report.examples['schema'][0]}" if report.examples.get("schema") else "")
-            + " / strict mode: the file does not conform to its schema", path=str(path))
     return ActivitesTables(path, acts, caps, zones, eges, pms,
                            schema_version=_str(head.top.get("schemaVersion")),
                            generated_at=_str(head.top.get("generatedAt")), counts=counts)

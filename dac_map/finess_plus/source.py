@@ -297,3 +297,43 @@ def sniff_flow(path: str | Path, expected: str) -> FlowHead:
         items.close()
     check_flow(reader.head, expected)
     return reader.head
+
+
+def stream_flow(path: Path, expected: str, handle, report, strict: bool, schema_errors) -> tuple[FlowHead, int]:
+    """Read a whole flow of kind ``expected``: ``handle(index, element)`` for each legal entity
+    (cyclic garbage collector off meanwhile), then the top-level keys the schema requires are
+    checked (``metadata_missing`` / ``missing_field`` deviations). With ``strict``, raises
+    :class:`~dac_map.errors.ValidationError` when ``schema_errors()`` (violations counted by the
+    handler) is non-zero or a required key is missing. Returns the head and the number of
+    legal entities."""
+    import gc
+
+    from dac_map.errors import ValidationError
+    from dac_map.finess_plus.schema import top_level_errors
+
+    flow = FlowReader(path)
+    n = 0
+    was = gc.isenabled()
+    gc.disable()  # millions of small acyclic objects: the cyclic collector only slows the read
+    try:
+        for i, item in flow.items():
+            if i == 0:
+                check_flow(flow.head, expected)
+            handle(i, item)
+            n += 1
+    finally:
+        if was:
+            gc.enable()
+    check_has_pmej(flow.head, expected)
+    missing = top_level_errors(expected, flow.head.keys)
+    for k in missing:
+        report.add("metadata_missing" if k == "metadata" else "missing_field", path.name, f"$.{k}",
+                   f"clé de premier niveau « {k} » absente (le schéma l'exige)")
+    if strict and (schema_errors() or missing):
+        first = report.examples.get("schema")
+        raise ValidationError(
+            f"mode strict : {schema_errors()} écart(s) au schéma publié"
+            + (f", clé(s) absente(s) {', '.join(missing)}" if missing else "")
+            + (f" ; premier : {first[0]}" if first else "")
+            + " / strict mode: the file does not conform to its schema", path=str(path))
+    return flow.head, n

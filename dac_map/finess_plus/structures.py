@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dac_map.errors import ValidationError
 from dac_map.finess_plus import schema as fschema
-from dac_map.finess_plus.activites import DATE_RE, FINESS_RE, _no_gc, _str
+from dac_map.finess_plus.activites import DATE_RE, FINESS_RE, _str
 from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
-from dac_map.finess_plus.source import STRUCTURES, FlowReader, check_flow, check_has_pmej
+from dac_map.finess_plus.source import STRUCTURES, stream_flow
 
 ESTABLISHMENT_COLUMNS = (
     "finess", "finess_ej", "ege_id", "pm_id", "name", "long_name", "name_complement", "category",
@@ -234,21 +233,8 @@ def read_structures(path: str | Path, report: DeviationReport | None = None,
     :func:`~dac_map.finess_plus.activites.read_activites`."""
     path = Path(path)
     report = report if report is not None else DeviationReport()
-    flow = FlowReader(path)
     r = _StructuresReader(path, report, strict)
-    n = 0
-    with _no_gc():
-        for i, item in flow.items():
-            if i == 0:
-                check_flow(flow.head, STRUCTURES)
-            r.item(i, item)
-            n += 1
-    head = flow.head
-    check_has_pmej(head, STRUCTURES)
-    missing = fschema.top_level_errors(STRUCTURES, head.keys)
-    for k in missing:
-        report.add("metadata_missing" if k == "metadata" else "missing_field", path.name, f"$.{k}",
-                   f"clé de premier niveau « {k} » absente (le schéma l'exige)")
+    head, n = stream_flow(path, STRUCTURES, r.item, report, strict, lambda: r.schema_errors)
     floats = {"ban_score", "coord_x", "coord_y", "lat", "lon"}
     est = pd.DataFrame({c: (np.asarray(v, dtype="float64") if c in floats else pd.array(v, dtype="string"))
                         for c, v in r.est.items()})
@@ -261,11 +247,6 @@ def read_structures(path: str | Path, report: DeviationReport | None = None,
     counts = {"legal_entities": n, "establishments": len(est), **{f"groups_{k}": v for k, v in head.groups.items()}}
     report.files[path.name] = {"flow": STRUCTURES, "schemaVersion": head.top.get("schemaVersion"),
                                "generatedAt": head.top.get("generatedAt"), "counts": counts}
-    if strict and (r.schema_errors or missing):
-        raise ValidationError(
-            f"mode strict : {r.schema_errors} écart(s) au schéma publié"
-            + (f", clé(s) absente(s) {', '.join(missing)}" if missing else "")
-            + " / strict mode: the file does not conform to its schema", path=str(path))
     return StructuresTables(path, est, pms.reset_index(drop=True),
                             schema_version=_str(head.top.get("schemaVersion")),
                             generated_at=_str(head.top.get("generatedAt")), counts=counts)
