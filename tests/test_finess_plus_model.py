@@ -323,3 +323,31 @@ def test_capacity_totals_follow_the_activity_rule(raw, fp_catalogue):
                 assert (cat.capacity_authorised[i] == aut) if has_aut else np.isnan(cat.capacity_authorised[i])
                 checked += 1
     assert checked > 30
+
+
+# --------------------------------------------------------------------------- command line
+
+def test_cli_etl_and_search_with_finess_plus(fp_paths, fp_build, tmp_path):
+    from typer.testing import CliRunner
+
+    from dac_map.cli import app
+
+    runner = CliRunner()
+    out = tmp_path / "cli.gpkg"
+    res = runner.invoke(app, ["etl", "--finess-plus-structures", str(fp_paths[0]), "--finess-plus-activites",
+                              str(fp_paths[1]), "--departments", str(DEMO_DEPARTMENTS), "--communes",
+                              str(DEMO_AIN_COMMUNES), "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "coordinates_swapped" in res.output and out.exists()
+    res = runner.invoke(app, ["search", "--store", str(fp_build[1]), "--serves-commune", "01451", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("010784817;")
+    res = runner.invoke(app, ["search", "--store", str(fp_build[1]), "--serves-commune", "1A2"])
+    assert res.exit_code == 2 and "commune" in res.output
+    res = runner.invoke(app, ["etl", "--finess-plus-structures", str(fp_paths[1]), "--departments",
+                              str(DEMO_DEPARTMENTS), "--output", str(tmp_path / "x.gpkg")])
+    assert res.exit_code == 4 and "pas un flux FINESS+ Structures" in res.output
+    res = runner.invoke(app, ["etl", "--finess-plus-activites", str(fp_paths[1]), "--strict", "--departments",
+                              str(DEMO_DEPARTMENTS), "--output", str(tmp_path / "y.gpkg")])
+    assert res.exit_code == 5 and "strict" in res.output and not (tmp_path / "y.gpkg").exists()
