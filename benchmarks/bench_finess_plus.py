@@ -64,8 +64,8 @@ def generate(scale: float) -> tuple[Path, Path]:
 
 def child_ours_activites(path: Path, out: Path) -> dict:
     t0 = time.perf_counter()
-    from dac_map import store
     from dac_map.finess_plus import DeviationReport, read_activites
+    from dac_map.store import GeoPackageStore
     from dac_map.finess_plus.model import build_activity_layers
 
     t1 = time.perf_counter()
@@ -75,7 +75,7 @@ def child_ours_activites(path: Path, out: Path) -> dict:
     t2 = time.perf_counter()
     acts, caps, zones = build_activity_layers(tables, report)
     t3 = time.perf_counter()
-    store.write_store({"activites": acts, "capacites": caps, "zones_intervention": zones}, out, {"bench": "1"})
+    GeoPackageStore(out).write({"activites": acts, "capacites": caps, "zones_intervention": zones}, {"bench": "1"})
     t4 = time.perf_counter()
     return {"cpu": time.process_time() - c1, "imports": t1 - t0, "read": t2 - t1, "layers": t3 - t2, "write": t4 - t3, "work": t4 - t1,
             "rows": [len(acts), len(caps), len(zones)]}
@@ -83,8 +83,8 @@ def child_ours_activites(path: Path, out: Path) -> dict:
 
 def child_ours_structures(path: Path, out: Path) -> dict:
     t0 = time.perf_counter()
-    from dac_map import store
     from dac_map.finess_plus import DeviationReport, read_structures
+    from dac_map.store import GeoPackageStore
     from dac_map.finess_plus.model import build_establishments
 
     t1 = time.perf_counter()
@@ -94,7 +94,7 @@ def child_ours_structures(path: Path, out: Path) -> dict:
     t2 = time.perf_counter()
     est = build_establishments(tables, report)
     t3 = time.perf_counter()
-    store.write_store({"etablissements": est}, out, {"bench": "1"})
+    GeoPackageStore(out).write({"etablissements": est}, {"bench": "1"})
     t4 = time.perf_counter()
     return {"cpu": time.process_time() - c1, "imports": t1 - t0, "read": t2 - t1, "layers": t3 - t2, "write": t4 - t3, "work": t4 - t1,
             "rows": [len(est)]}

@@ -90,11 +90,14 @@ def test_focused_service_shows_its_zone_and_activities(serving):
 
 def test_fp_filters_round_trip_through_the_url(fp_catalogue):
     state, warnings = ustate.from_query_params({"dac": "DAC-01", "activite_fp": "1514,1498", "public": "700",
-                                                "places_fp": "40", "statut_places": "autorise"})
+                                                "places_fp": "40", "places_fp_autorisees": "1"})
     assert warnings == [] and state.fp_types == ("1514", "1498") and state.fp_publics == ("700",)
     assert state.fp_min_places == 40 and state.fp_authorised
     assert ustate.to_query_params(state) == {"dac": "DAC-01", "activite_fp": "1514,1498", "public": "700",
-                                             "places_fp": "40", "statut_places": "autorise"}
+                                             "places_fp": "40", "places_fp_autorisees": "1"}
+    assert state.spec().to_json() == {"v": 2, "dac": "DAC-01", "activite_fp": ["1514", "1498"], "public": ["700"],
+                                      "places_fp": 40, "places_fp_autorisees": True}
+    assert type(state.spec()).from_json(state.spec().to_json()) == state.spec()
     filters, warnings = ustate.build_filters(state, fp_catalogue)
     labels = [f.describe(fp_catalogue) for f in filters]
     assert warnings == [] and labels[-1].startswith("Capacité FINESS+ autorisée ≥ 40 places (Activités : ")

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import pyogrio
 
-from dac_map import store
+from dac_map.errors import StoreError
 from dac_map.finess_plus.model import AUTHORISED_STATUSES, INSTALLED_STATUSES, PLACE_UNITS
 
 _ACT_COLS = ["activity_id", "level", "finess", "type_label", "active", "zone_activity_id"]
@@ -42,24 +41,29 @@ class Snapshot:
     places: dict[str, tuple[float | None, float | None]]  # activity_id -> (installed, authorised)
 
 
-def has_activities(path: str | Path) -> bool:
-    """Whether a store has the FINESS+ ``activites`` layer."""
+def has_activities(path) -> bool:
+    """Whether a store (path or :class:`~dac_map.store.Store`) has the FINESS+ ``activites``
+    layer."""
+    from dac_map.store import open_store
+
     try:
-        return "activites" in {n for n, _ in pyogrio.list_layers(Path(path))}
-    except Exception:  # an unreadable store: the establishments comparison reports it
+        return open_store(path).has_layer("activites")
+    except StoreError:  # an unreadable store: the establishments comparison reports it
         return False
 
 
-def snapshot(path: str | Path) -> Snapshot:
-    """The establishment-level activities of a store, their zones and places."""
-    acts = store.read_layer(path, "activites", columns=_ACT_COLS, read_geometry=False)
+def snapshot(path) -> Snapshot:
+    """The establishment-level activities of a store (path or Store), their zones and places."""
+    from dac_map.store import open_store
+
+    st = open_store(path)
+    acts = st.read_layer("activites", columns=_ACT_COLS, read_geometry=False)
     acts = acts[acts["level"] == "etablissement"].drop_duplicates("activity_id").set_index("activity_id")
     acts["active"] = acts["active"].fillna(False).astype(bool)
-    zones_t = store.read_layer(path, "zones_intervention", columns=["activity_id", "commune"], read_geometry=False)
+    zones_t = st.read_layer("zones_intervention", columns=["activity_id", "commune"], read_geometry=False)
     by_zone = zones_t.groupby("activity_id")["commune"].agg(frozenset).to_dict()
     zones = {aid: by_zone.get(z, frozenset()) for aid, z in acts["zone_activity_id"].dropna().items()}
-    caps = store.read_layer(path, "capacites", columns=["activity_id", "number", "status", "unit"],
-                            read_geometry=False)
+    caps = st.read_layer("capacites", columns=["activity_id", "number", "status", "unit"], read_geometry=False)
     caps = caps[caps["unit"].isin(PLACE_UNITS) & caps["activity_id"].isin(acts.index)]
     per = caps.groupby(["activity_id", "status", "unit"])["number"].max().reset_index()
     inst = per[per["status"].isin(INSTALLED_STATUSES)].groupby("activity_id")["number"].sum()
@@ -84,7 +88,7 @@ def _communes(codes: frozenset[str], limit: int = 12) -> str:
     return ", ".join(s[:limit]) + (f"… ({len(s)})" if len(s) > limit else "")
 
 
-def compare_activities(previous: str | Path, current: str | Path) -> list[ActivityChange]:
+def compare_activities(previous, current) -> list[ActivityChange]:
     """Activity changes of ``current`` against ``previous`` (both stores with activities)."""
     old, new = snapshot(previous), snapshot(current)
     out: list[ActivityChange] = []

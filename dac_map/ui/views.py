@@ -29,10 +29,10 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dac_map import settings
-from dac_map.coverage.unmet import filters_to_json
 from dac_map.errors import DacMapError
 from dac_map.query import (
     Catalogue,
+    DistanceFilter,
     SearchResult,
     StatusFilter,
     TerritoryFilter,
@@ -76,11 +76,17 @@ def _load_catalogue(path: str, mtime: float) -> Catalogue:
     return load_catalogue(path)
 
 
-def get_catalogue() -> Catalogue:
-    """The catalogue of the store, loaded once per process and file version."""
-    path = store_path()
+def catalogue_at(path: str | Path) -> Catalogue:
+    """The catalogue of the GeoPackage at ``path``, loaded once per process and file version
+    (shared by the search, coverage and unmet-need pages)."""
+    path = Path(path)
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return _load_catalogue(str(path), mtime)
+
+
+def get_catalogue() -> Catalogue:
+    """The catalogue of the app's store (:func:`store_path`)."""
+    return catalogue_at(store_path())
 
 
 def _token(catalogue: Catalogue) -> str:
@@ -587,13 +593,15 @@ def main() -> None:
 
 
 def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[str]) -> None:
-    """The "no suitable resource found" form under the results (records the current search)."""
-    filters, _ = ustate.build_filters(current.state, catalogue, departments)
+    """The "no suitable resource found" form under the results (records the current search,
+    and the commune it was about when the centre resolved to one)."""
     state = current.state
+    filters, _ = ustate.build_filters(state, catalogue, departments)
+    commune = next((f.commune for f in filters if isinstance(f, DistanceFilter) and f.commune), None)
     with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
         coverage_view.render_unmet_need_button(
-            " ; ".join(current.result.labels), filters_to_json(filters),
-            "national" if state.national else (state.dac or "national"), None,
+            " ; ".join(current.result.labels), state.spec(),
+            "national" if state.national else (state.dac or "national"), commune,
             store_path=store_path())
     page = int(st.session_state.get(KEYS["page"]) or 1)
     _sync_url(ustate.ViewState(**{**current.state.__dict__, "page": page,
