@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dac_map.codes import COMMUNE_RE, FINESS_RE
 from dac_map.finess_plus import schema as fschema
 from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
 from dac_map.finess_plus.labels import NATURE_ALIASES, NATURE_COMPONENTS
@@ -39,8 +40,6 @@ from dac_map.finess_plus.source import ACTIVITES, stream_flow
 #: Activities per Arrow chunk.
 CHUNK = 50_000
 
-FINESS_RE = re.compile(r"[0-9][0-9AB][0-9]{7}")
-COMMUNE_RE = re.compile(r"(?:[0-9]{5}|2[AB][0-9]{3})")
 DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 LEVEL_ENTITY = "entite_juridique"

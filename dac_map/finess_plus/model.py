@@ -26,6 +26,7 @@ import pyproj
 import shapely
 
 from dac_map import settings
+from dac_map.codes import departments_of, metric_epsgs
 from dac_map.finess_plus.activites import LEVEL_ENTITY, LEVEL_ESTABLISHMENT, ActivitesTables
 from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
 from dac_map.finess_plus.labels import (
@@ -57,9 +58,9 @@ STATUS_CLOSED = "fermé"
 
 
 def department_of(commune: pd.Series) -> pd.Series:
-    """INSEE department of INSEE commune codes (``97x``/``98x`` overseas, ``2A``/``2B``)."""
+    """INSEE department of INSEE commune codes (:func:`dac_map.codes.departments_of`; NA stays NA)."""
     c = commune.astype("string")
-    return c.str[:3].where(c.str[:2].isin(["97", "98"]), c.str[:2])
+    return departments_of(c.fillna("")).astype("string").where(c.notna())
 
 
 def department_of_finess(finess: pd.Series) -> pd.Series:
@@ -160,7 +161,8 @@ def resolve_positions(est: pd.DataFrame, communes: gpd.GeoDataFrame | None, repo
                     kind, file, f"{paths[i]}.adresse.coordonneesGeographique", msg, KEPT))
     # metric coordinates from WGS84 where the Lambert-93 pair was not used
     need = ~use_xy & np.isfinite(lon_out)
-    metric = dep.map(settings.LOCAL_METRIC_CRS).fillna(2154).astype("int64").to_numpy()
+    metric = metric_epsgs(dep).to_numpy(dtype="int64")  # 0: overseas without a metric CRS
+    need &= metric > 0
     for code in np.unique(metric[need]):
         m = need & (metric == code)
         tr = pyproj.Transformer.from_crs(4326, int(code), always_xy=True)
@@ -182,7 +184,7 @@ def resolve_positions(est: pd.DataFrame, communes: gpd.GeoDataFrame | None, repo
             lat_out[j] = shapely.get_y(pts[found].to_numpy())
             precision[j] = "commune"
             source[j] = "centre de la commune"
-            for code in np.unique(metric[j]):
+            for code in np.unique(metric[j][metric[j] > 0]):
                 m = np.zeros(n, dtype=bool)
                 m[j] = True
                 m &= metric == code
