@@ -148,24 +148,34 @@ def _str(value: object) -> str | None:
     return s or None
 
 
-class _ActivitesReader:
+class ItemReader:
+    """What the readers of both flows share: the deviation report of one file, strict-mode
+    validation of each legal entity, null / extra-field counting."""
+
+    flow = ""
+
     def __init__(self, path: Path, report: DeviationReport, strict: bool) -> None:
         self.path = path
         self.file = path.name
         self.report = report
         self.strict = strict
         self.keys = fschema.known_keys()
-        self.act = _Columns(ACTIVITY_COLUMNS, dates=DATE_COLUMNS, on_bad_date=self._bad_dates)
-        self.cap = _Columns(CAPACITY_COLUMNS, floats=("number",))
-        self.zone = _Columns(ZONE_COLUMNS)
-        self.ege_rows: list[tuple[str, str | None, str, str | None]] = []
-        self.pm_rows: list[tuple[str, str | None]] = []
-        self.n_activities = 0
         self.schema_errors = 0
 
-    # ------------------------------------------------------------------ helpers
     def dev(self, kind: str, path: str, message: str, action: str = KEPT) -> None:
         self.report.add(kind, self.file, path, message, action)
+
+    def begin(self, i: int, item: object) -> dict | None:
+        """Strict-mode validation of the ``i``-th legal entity; the entity when it is an
+        object, else None (reported)."""
+        if self.strict:
+            for where, msg in fschema.item_errors(self.flow, item, i):
+                self.schema_errors += 1
+                self.dev("schema", where, msg, SKIPPED)
+        if not isinstance(item, dict):
+            self.dev("not_an_object", f"$.pmej[{i}]", "entité juridique qui n'est pas un objet JSON", SKIPPED)
+            return None
+        return item
 
     def _nulls_and_extras(self, obj: dict, known: frozenset[str], path: str, suffix: str = "") -> None:
         """Count explicit nulls and fields the schema does not declare (the JSON path
@@ -186,15 +196,25 @@ class _ActivitesReader:
                 for k in sorted(extra):
                     self.dev("extra_field", f"{path}{suffix}.{k}", f"champ « {k} » absent du schéma")
 
+
+class _ActivitesReader(ItemReader):
+    flow = ACTIVITES
+
+    def __init__(self, path: Path, report: DeviationReport, strict: bool) -> None:
+        super().__init__(path, report, strict)
+        self.act = _Columns(ACTIVITY_COLUMNS, dates=DATE_COLUMNS, on_bad_date=self._bad_dates)
+        self.cap = _Columns(CAPACITY_COLUMNS, floats=("number",))
+        self.zone = _Columns(ZONE_COLUMNS)
+        self.ege_rows: list[tuple[str, str | None, str, str | None]] = []
+        self.pm_rows: list[tuple[str, str | None]] = []
+        self.n_activities = 0
+        self.schema_errors = 0
+
     # ------------------------------------------------------------------ items
     def item(self, i: int, item: object) -> None:
         base = f"$.pmej[{i}]"
-        if self.strict:
-            for where, msg in fschema.item_errors(ACTIVITES, item, i):
-                self.schema_errors += 1
-                self.dev("schema", where, msg, SKIPPED)
-        if not isinstance(item, dict):
-            self.dev("not_an_object", base, "entité juridique qui n'est pas un objet JSON", SKIPPED)
+        item = self.begin(i, item)
+        if item is None:
             return
         fin_ej = _str(item.get("numFiness"))
         if fin_ej is None or not FINESS_RE.fullmatch(fin_ej):

@@ -14,7 +14,6 @@ activity (``activity_id``),
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 

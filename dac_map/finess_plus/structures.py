@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dac_map.finess_plus import schema as fschema
-from dac_map.finess_plus.activites import DATE_RE, FINESS_RE, _str
-from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
+from dac_map.finess_plus.activites import DATE_RE, FINESS_RE, ItemReader, _str
+from dac_map.finess_plus.deviations import SKIPPED, DeviationReport
 from dac_map.finess_plus.source import STRUCTURES, stream_flow
 
 ESTABLISHMENT_COLUMNS = (
@@ -71,34 +70,13 @@ def _phones(contacts: object) -> tuple[str | None, str | None]:
     return phone, fax
 
 
-class _StructuresReader:
+class _StructuresReader(ItemReader):
+    flow = STRUCTURES
+
     def __init__(self, path: Path, report: DeviationReport, strict: bool) -> None:
-        self.path = path
-        self.file = path.name
-        self.report = report
-        self.strict = strict
-        self.keys = fschema.known_keys()
+        super().__init__(path, report, strict)
         self.est: dict[str, list] = {c: [] for c in ESTABLISHMENT_COLUMNS}
         self.pm: dict[str, list] = {c: [] for c in LEGAL_ENTITY_COLUMNS}
-        self.schema_errors = 0
-
-    def dev(self, kind: str, path: str, message: str, action: str = KEPT) -> None:
-        self.report.add(kind, self.file, path, message, action)
-
-    def _extras(self, obj: dict, known: frozenset[str], path: str) -> None:
-        extra = obj.keys() - known
-        if extra:
-            if self.report.wants("extra_field"):
-                for k in sorted(extra):
-                    self.dev("extra_field", f"{path}.{k}", f"champ « {k} » absent du schéma")
-            else:
-                self.report.count("extra_field", len(extra))
-        n_null = list(obj.values()).count(None)
-        if n_null:
-            if self.report.wants("explicit_null"):
-                self.report.add("explicit_null", self.file, path, f"{n_null} champ(s) à null", KEPT, count=n_null)
-            else:
-                self.report.count("explicit_null", n_null)
 
     def _date(self, value: object, path: str) -> str | None:
         s = _str(value)
@@ -111,20 +89,16 @@ class _StructuresReader:
 
     def item(self, i: int, item: object) -> None:
         base = f"$.pmej[{i}]"
-        if self.strict:
-            for where, msg in fschema.item_errors(STRUCTURES, item, i):
-                self.schema_errors += 1
-                self.dev("schema", where, msg, SKIPPED)
-        if not isinstance(item, dict):
-            self.dev("not_an_object", base, "entité juridique qui n'est pas un objet JSON", SKIPPED)
+        item = self.begin(i, item)
+        if item is None:
             return
-        self._extras(item, self.keys["pmej_structures"], base)
+        self._nulls_and_extras(item, self.keys["pmej_structures"], base)
         info = item.get("informationsGeneralesPMEJ")
         if not isinstance(info, dict):
             self.dev("missing_field", f"{base}.informationsGeneralesPMEJ",
                      "entité juridique sans informationsGeneralesPMEJ (ignorée avec ses établissements)", SKIPPED)
             return
-        self._extras(info, self.keys["infos_pmej"], f"{base}.informationsGeneralesPMEJ")
+        self._nulls_and_extras(info, self.keys["infos_pmej"], f"{base}.informationsGeneralesPMEJ")
         fin_ej = _str(info.get("numFinessPm"))
         if fin_ej is None or not FINESS_RE.fullmatch(fin_ej):
             self.dev("invalid_finess", f"{base}.informationsGeneralesPMEJ.numFinessPm",
@@ -160,14 +134,14 @@ class _StructuresReader:
         if not isinstance(e, dict):
             self.dev("not_an_object", path, "établissement qui n'est pas un objet JSON", SKIPPED)
             return
-        self._extras(e, self.keys["ege_structures"], path)
+        self._nulls_and_extras(e, self.keys["ege_structures"], path)
         info = e.get("informationsGeneralesEGE")
         if not isinstance(info, dict):
             self.dev("missing_field", f"{path}.informationsGeneralesEGE",
                      "établissement sans informationsGeneralesEGE (ignoré)", SKIPPED)
             return
         ip = f"{path}.informationsGeneralesEGE"
-        self._extras(info, self.keys["infos_ege"], ip)
+        self._nulls_and_extras(info, self.keys["infos_ege"], ip)
         fin = _str(info.get("numFinessEge"))
         if fin is None or not FINESS_RE.fullmatch(fin):
             self.dev("invalid_finess", f"{ip}.numFinessEge", f"numéro FINESS d'établissement invalide : {fin!r} "
