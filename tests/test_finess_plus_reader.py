@@ -346,3 +346,19 @@ def test_strict_mode_accepts_a_conforming_file(tmp_path):
     t = read_activites(_write(doc, tmp_path / "ok.json"), report, strict=True)
     assert report.counts.get("schema", 0) == 0
     assert list(t.zones["commune"]) == ["01053", "01451"] and t.capacities["number"].tolist() == [30.0]
+
+
+def test_invalid_finess_skips_only_that_establishment(fp_paths, tmp_path):
+    _, path = fp_paths
+    doc = _raw(path)
+    i = next(k for k, p in enumerate(doc["pmej"]) if len(p["ege"]) > 1)
+    victim = doc["pmej"][i]["ege"][0]
+    lost = len(victim["activitesExercees"])
+    victim["numFinessEge"] = "01-ABC"
+    report = DeviationReport()
+    t = read_activites(_write(doc, tmp_path / "bad.json"), report)
+    ref = read_activites(path)
+    assert len(t.activities) == len(ref.activities) - lost
+    assert len(t.establishments) == len(ref.establishments) - 1
+    d = report.skipped[0]
+    assert (d.kind, d.path) == ("invalid_finess", f"$.pmej[{i}].ege[0].numFinessEge") and "01-ABC" in d.message

@@ -177,6 +177,14 @@ class ItemReader:
             return None
         return item
 
+    def finess(self, value: object, path: str, what: str) -> str | None:
+        """A FINESS number, or None after reporting ``what`` (the object left out) as skipped."""
+        fin = _str(value)
+        if fin is None or not FINESS_RE.fullmatch(fin):
+            self.dev("invalid_finess", path, f"numéro FINESS invalide : {fin!r} ({what} ignoré(e))", SKIPPED)
+            return None
+        return fin
+
     def _nulls_and_extras(self, obj: dict, known: frozenset[str], path: str, suffix: str = "") -> None:
         """Count explicit nulls and fields the schema does not declare (the JSON path
         ``path + suffix`` is only built for the examples kept)."""
@@ -216,11 +224,8 @@ class _ActivitesReader(ItemReader):
         item = self.begin(i, item)
         if item is None:
             return
-        fin_ej = _str(item.get("numFiness"))
-        if fin_ej is None or not FINESS_RE.fullmatch(fin_ej):
-            self.dev("invalid_finess", f"{base}.numFiness",
-                     f"numéro FINESS d'entité juridique invalide : {fin_ej!r} (entité et ses activités ignorées)",
-                     SKIPPED)
+        fin_ej = self.finess(item.get("numFiness"), f"{base}.numFiness", "entité juridique et ses activités")
+        if fin_ej is None:
             return
         pm_id = _str(item.get("pmSmsseId"))
         extra = item.keys() - self.keys["pmej_activites"]
@@ -245,10 +250,8 @@ class _ActivitesReader(ItemReader):
             if not isinstance(e, dict):
                 self.dev("not_an_object", epath, "établissement qui n'est pas un objet JSON", SKIPPED)
                 continue
-            fin = _str(e.get("numFinessEge"))
-            if fin is None or not FINESS_RE.fullmatch(fin):
-                self.dev("invalid_finess", f"{epath}.numFinessEge",
-                         f"numéro FINESS d'établissement invalide : {fin!r} (établissement ignoré)", SKIPPED)
+            fin = self.finess(e.get("numFinessEge"), f"{epath}.numFinessEge", "établissement et ses activités")
+            if fin is None:
                 continue
             ege_id = _str(e.get("egeId"))
             self.ege_rows.append((fin, ege_id, fin_ej, pm_id))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dac_map.finess_plus.activites import DATE_RE, FINESS_RE, ItemReader, _str
+from dac_map.finess_plus.activites import DATE_RE, ItemReader, _str
 from dac_map.finess_plus.deviations import SKIPPED, DeviationReport
 from dac_map.finess_plus.source import STRUCTURES, stream_flow
 
@@ -99,11 +99,9 @@ class _StructuresReader(ItemReader):
                      "entité juridique sans informationsGeneralesPMEJ (ignorée avec ses établissements)", SKIPPED)
             return
         self._nulls_and_extras(info, self.keys["infos_pmej"], f"{base}.informationsGeneralesPMEJ")
-        fin_ej = _str(info.get("numFinessPm"))
-        if fin_ej is None or not FINESS_RE.fullmatch(fin_ej):
-            self.dev("invalid_finess", f"{base}.informationsGeneralesPMEJ.numFinessPm",
-                     f"numéro FINESS d'entité juridique invalide : {fin_ej!r} (ignorée avec ses établissements)",
-                     SKIPPED)
+        fin_ej = self.finess(info.get("numFinessPm"), f"{base}.informationsGeneralesPMEJ.numFinessPm",
+                             "entité juridique et ses établissements")
+        if fin_ej is None:
             return
         pm_id = _str(info.get("pmSmsseId"))
         ip = f"{base}.informationsGeneralesPMEJ"
@@ -142,10 +140,8 @@ class _StructuresReader(ItemReader):
             return
         ip = f"{path}.informationsGeneralesEGE"
         self._nulls_and_extras(info, self.keys["infos_ege"], ip)
-        fin = _str(info.get("numFinessEge"))
-        if fin is None or not FINESS_RE.fullmatch(fin):
-            self.dev("invalid_finess", f"{ip}.numFinessEge", f"numéro FINESS d'établissement invalide : {fin!r} "
-                     "(ignoré)", SKIPPED)
+        fin = self.finess(info.get("numFinessEge"), f"{ip}.numFinessEge", "établissement")
+        if fin is None:
             return
         adr = _address(e.get("adresse"))
         geo = adr.get("coordonneesGeographique")
