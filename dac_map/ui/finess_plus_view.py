@@ -109,10 +109,10 @@ def serving_table(catalogue: Catalogue, records: pd.DataFrame, commune: str) -> 
         acts.append(" ; ".join(dict.fromkeys(plain(t) for t in a["type_label"])))
     return pd.DataFrame({
         "Nom": records["name"].map(plain),
-        "Catégorie": records["category_label"].map(plain),
-        "Activité(s) intervenant ici": acts,
         "Téléphone": records["phone"].map(plain),
+        "Activité(s) intervenant ici": acts,
         "Zone (communes)": [len(fp.zone_communes(catalogue.finess_row[f])) for f in records["finess"]],
+        "Catégorie": records["category_label"].map(plain),
         "N° FINESS": records["finess"].map(plain),
     })
 
