@@ -62,42 +62,36 @@ def generate(scale: float) -> tuple[Path, Path]:
 
 # --------------------------------------------------------------------------- children (one process each)
 
-def child_ours_activites(path: Path, out: Path) -> dict:
+def _ours(path: Path, out: Path, flow: str) -> dict:
+    """Read + build layers + GeoPackage write of one flow, timed (in-process wall and CPU)."""
     t0 = time.perf_counter()
-    from dac_map.finess_plus import DeviationReport, read_activites
+    from dac_map.finess_plus import DeviationReport, read_activites, read_structures
+    from dac_map.finess_plus.model import build_activity_layers, build_establishments
     from dac_map.store import GeoPackageStore
-    from dac_map.finess_plus.model import build_activity_layers
 
     t1 = time.perf_counter()
     c1 = time.process_time()
     report = DeviationReport()
-    tables = read_activites(path, report)
+    tables = (read_activites if flow == "activites" else read_structures)(path, report)
     t2 = time.perf_counter()
-    acts, caps, zones = build_activity_layers(tables, report)
+    if flow == "activites":
+        acts, caps, zones = build_activity_layers(tables, report)
+        layers = {"activites": acts, "capacites": caps, "zones_intervention": zones}
+    else:
+        layers = {"etablissements": build_establishments(tables, report)}
     t3 = time.perf_counter()
-    GeoPackageStore(out).write({"activites": acts, "capacites": caps, "zones_intervention": zones}, {"bench": "1"})
+    GeoPackageStore(out).write(layers, {"bench": "1"})
     t4 = time.perf_counter()
-    return {"cpu": time.process_time() - c1, "imports": t1 - t0, "read": t2 - t1, "layers": t3 - t2, "write": t4 - t3, "work": t4 - t1,
-            "rows": [len(acts), len(caps), len(zones)]}
+    return {"cpu": time.process_time() - c1, "imports": t1 - t0, "read": t2 - t1, "layers": t3 - t2,
+            "write": t4 - t3, "work": t4 - t1, "rows": [len(v) for v in layers.values()]}
+
+
+def child_ours_activites(path: Path, out: Path) -> dict:
+    return _ours(path, out, "activites")
 
 
 def child_ours_structures(path: Path, out: Path) -> dict:
-    t0 = time.perf_counter()
-    from dac_map.finess_plus import DeviationReport, read_structures
-    from dac_map.store import GeoPackageStore
-    from dac_map.finess_plus.model import build_establishments
-
-    t1 = time.perf_counter()
-    c1 = time.process_time()
-    report = DeviationReport()
-    tables = read_structures(path, report)
-    t2 = time.perf_counter()
-    est = build_establishments(tables, report)
-    t3 = time.perf_counter()
-    GeoPackageStore(out).write({"etablissements": est}, {"bench": "1"})
-    t4 = time.perf_counter()
-    return {"cpu": time.process_time() - c1, "imports": t1 - t0, "read": t2 - t1, "layers": t3 - t2, "write": t4 - t3, "work": t4 - t1,
-            "rows": [len(est)]}
+    return _ours(path, out, "structures")
 
 
 def child_naive_activites(path: Path, out: Path) -> dict:

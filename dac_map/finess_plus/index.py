@@ -82,17 +82,20 @@ class FinessPlusIndex:
                 starts = np.r_[0, cuts]
                 for s, chunk in zip(starts, np.split(cm, cuts)):
                     zone_of_row[int(r[s])] = tuple(chunk)
-        texts = []
-        for cols in zip(acts.get("type_label", pd.Series([None] * len(acts))),
-                        acts.get("activity_label", pd.Series([None] * len(acts))),
-                        acts.get("public_label", pd.Series([None] * len(acts))),
-                        acts.get("mode_label", pd.Series([None] * len(acts)))):
-            texts.append(fold_text(" ".join(str(c) for c in cols if isinstance(c, str))))
+        # folded label text per activity, computed once per distinct type (a few thousand)
+        label_cols = [c for c in ("type_label", "activity_label", "public_label", "mode_label") if c in acts]
+        if label_cols and len(acts):
+            codes, uniques = pd.MultiIndex.from_frame(acts[label_cols].astype(object)).factorize()
+            folded = np.array([fold_text(" ".join(str(c) for c in u if isinstance(c, str))) for u in uniques]
+                              + [""], dtype=object)
+            texts = folded[np.asarray(codes)]
+        else:
+            texts = np.full(len(acts), "", dtype=object)
         acts = acts.assign(row=row)
         caps = capacities if capacities is not None else pd.DataFrame(
             columns=["activity_id", "finess", "number", "status", "unit", "active"])
         return cls(acts, caps, zones if zones is not None else pd.DataFrame(columns=["activity_id", "commune"]),
-                   serving, zone_of_row, _ro(row), _ro(active), _ro(np.array(texts, dtype=object)))
+                   serving, zone_of_row, _ro(row), _ro(active), _ro(texts))
 
     # ----------------------------------------------------------------- look-ups
 

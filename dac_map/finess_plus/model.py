@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyproj
 import shapely
 
@@ -73,10 +75,14 @@ def department_of_finess(finess: pd.Series) -> pd.Series:
 
 
 def _join(*cols: pd.Series) -> pd.Series:
-    frame = pd.concat([c.astype("string") for c in cols], axis=1)
-    joined = frame.apply(lambda r: " ".join(v for v in r if isinstance(v, str) and v), axis=1) \
-        if len(frame) else pd.Series([], dtype="string")
-    return joined.where(joined.str.len() > 0, pd.NA).astype("string")
+    """Text columns joined with single spaces, blanks skipped (Arrow-vectorised)."""
+    arrays = []
+    for c in cols:
+        a = pa.array(c.astype(object).where(c.notna(), None).tolist(), type=pa.string())
+        arrays.append(pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a))
+    joined = pc.binary_join_element_wise(*arrays, " ", null_handling="skip")
+    out = pd.Series(joined.to_pandas(), index=cols[0].index, dtype="string")
+    return out.where(out.str.len() > 0, pd.NA)
 
 
 def _datetime(s: pd.Series) -> pd.Series:
