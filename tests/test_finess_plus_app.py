@@ -95,7 +95,7 @@ def test_fp_filters_round_trip_through_the_url(fp_catalogue):
     assert state.fp_min_places == 40 and state.fp_authorised
     assert ustate.to_query_params(state) == {"dac": "DAC-01", "activite_fp": "1514,1498", "public": "700",
                                              "places_fp": "40", "places_fp_autorisees": "1"}
-    assert state.spec().to_json() == {"v": 2, "dac": "DAC-01", "activite_fp": ["1514", "1498"], "public": ["700"],
+    assert state.spec().to_json() == {"v": 3, "dac": "DAC-01", "activite_fp": ["1514", "1498"], "public": ["700"],
                                       "places_fp": 40, "places_fp_autorisees": True}
     assert type(state.spec()).from_json(state.spec().to_json()) == state.spec()
     filters, warnings = ustate.build_filters(state, fp_catalogue)
