@@ -6,6 +6,7 @@ publics and capacities of the detail panel. Pure helpers are testable without St
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import folium
@@ -13,7 +14,7 @@ import pandas as pd
 import shapely
 import streamlit as st
 
-from dac_map.query import Catalogue, DistanceFilter, SearchResult, TerritoryFilter, search
+from dac_map.query import Catalogue, SearchResult, search
 from dac_map.ui import state as ustate
 from dac_map.ui.sidebar import FOCUS, KEYS, MAP_CENTER
 from dac_map.ui.text import format_date, md, plain
@@ -87,13 +88,10 @@ def serving_search(catalogue: Catalogue, state: ustate.ViewState, commune: str,
     """Services whose zone includes ``commune``, with the state's other filters except the
     territory and the distance (a service from elsewhere may serve the commune); None when the
     catalogue has no FINESS+ zones."""
-    from dac_map.finess_plus.filters import ServesCommuneFilter
-
     if getattr(catalogue, "finess_plus", None) is None:
         return None
-    filters, _ = ustate.build_filters(state, catalogue, departments)
-    keep = [f for f in filters if not isinstance(f, (TerritoryFilter, DistanceFilter))]
-    return search(catalogue, [*keep, ServesCommuneFilter(commune)], page=1, page_size=None)
+    wanted = dataclasses.replace(state.spec(), dac=None, departments=(), communes=(), near="", serves=commune)
+    return search(catalogue, wanted.to_filters(catalogue, departments, warnings=[]), page=1, page_size=None)
 
 
 def serving_table(catalogue: Catalogue, records: pd.DataFrame, commune: str) -> pd.DataFrame:
