@@ -626,6 +626,11 @@ def list_unmet_needs(db_path: str | Path = settings.UNMET_NEEDS_DB, *,
     ``recorded_by_role``, ``filters_json``. A missing database file is an empty log.
     """
     cols = list(EXPORT_HEADERS)
+    if str(db_path).startswith(("postgresql://", "postgres://")):  # server mode (issue 14)
+        from dac_map.server.unmet import list_pg
+
+        return list_pg(str(db_path), start=start, end=end, dac_id=dac_id, commune=commune,
+                       resource_type=resource_type, commune_names=commune_names)
     if not Path(db_path).exists():
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     where, args = [], []
