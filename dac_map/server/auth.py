@@ -48,7 +48,6 @@ ACTIONS: dict[str, frozenset[str]] = {
     "unmet.export_dac": frozenset({COORDINATOR}),
     "notes.read_dac": frozenset({COORDINATOR}),
     "notes.write_dac": frozenset({COORDINATOR}),
-    "export.results": frozenset({COORDINATOR, DATA_STEWARD, ARS}),
     "report.aggregates": frozenset({ARS, COORDINATOR}),
     "territories.write": frozenset({DATA_STEWARD}),
     "refresh.status": frozenset({DATA_STEWARD}),

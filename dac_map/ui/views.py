@@ -31,6 +31,7 @@ from streamlit_folium import st_folium
 from dac_map import settings
 from dac_map.coverage.unmet import filters_to_json
 from dac_map.errors import DacMapError
+from dac_map.notes import open_notes
 from dac_map.query import (
     Catalogue,
     SearchResult,
@@ -40,7 +41,8 @@ from dac_map.query import (
     load_catalogue,
     search,
 )
-from dac_map.ui import coverage_view, exports, sidebar
+from dac_map.server import config as server_config
+from dac_map.ui import access, coverage_view, exports, notes_view, sidebar
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
 from dac_map.ui.news import render_news
@@ -75,8 +77,22 @@ def _load_catalogue(path: str, mtime: float) -> Catalogue:
     return load_catalogue(path)
 
 
+@st.cache_resource(max_entries=2, show_spinner="Chargement des données FINESS…")
+def _load_served_catalogue(url: str, serial: int) -> Catalogue:
+    from dac_map.server.pgstore import load_served_catalogue
+
+    return load_served_catalogue(url)
+
+
 def get_catalogue() -> Catalogue:
-    """The catalogue of the store, loaded once per process and file version."""
+    """The catalogue of the store, loaded once per process and file version. Server mode: the
+    served PostGIS version, reloaded when the served version's switch serial changes (one cheap
+    query per rerun)."""
+    url = server_config.database_url()
+    if url:
+        from dac_map.server.versions import served_stamp
+
+        return _load_served_catalogue(url, served_stamp(url)[1])
     path = store_path()
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return _load_catalogue(str(path), mtime)
@@ -306,6 +322,8 @@ def _detail(catalogue: Catalogue, current: Current, finess: str) -> None:
                 "Installées": [x["installed"] for x in eq],
                 "Autorisées": [x["authorised"] for x in eq],
             }), hide_index=True, width="stretch")
+        notes_view.render_resource_notes(finess, plain(rec["name"]), plain(rec.get("dac_id")),
+                                         access.current_principal())
         in_basket = finess in (st.session_state.get(BASKET) or [])
         b1, b2 = st.columns(2)
         b3, b4 = st.columns(2)
@@ -468,6 +486,7 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
                        disabled=res.total == 0)
     basket = [f for f in (st.session_state.get(BASKET) or []) if f in catalogue.finess_row]
     basket = basket[: settings.UI_MAX_SHEET_ITEMS]
+    principal = access.current_principal()  # resolved here: sheet() runs in another thread
 
     def sheet() -> bytes:
         rows = records_for(catalogue, basket, records)
@@ -476,9 +495,12 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
             contact=_dac_contact(catalogue, state), criteria=criteria,
             data_date=catalogue.data_date or "", sources=sources_line(catalogue.metadata),
             warnings=demo_flags(catalogue.metadata))
+        notes = (open_notes().for_resources(basket, principal)
+                 if principal.may("notes.read_dac") else None)
         return exports.a4_sheet_html(rows, context,
                                      exports.equipment_by_finess(catalogue.equipment, basket),
-                                     illustrative=catalogue.equipment_illustrative).encode("utf-8")
+                                     illustrative=catalogue.equipment_illustrative,
+                                     notes=notes).encode("utf-8")
 
     c4.download_button(f"Fiche A4 ({len(basket)})", data=sheet,
                        file_name=exports.sheet_filename(f"fiche-{prefix}", "html"),
@@ -583,11 +605,14 @@ def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[st
     """The "no suitable resource found" form under the results (records the current search)."""
     filters, _ = ustate.build_filters(current.state, catalogue, departments)
     state = current.state
-    with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
-        coverage_view.render_unmet_need_button(
-            " ; ".join(current.result.labels), filters_to_json(filters),
-            "national" if state.national else (state.dac or "national"), None,
-            store_path=store_path())
+    dac = "national" if state.national else (state.dac or "national")
+    # visitors, ARS, data stewards, other DACs: no form (and the write path refuses them anyway)
+    if access.current_principal().may("unmet.write_dac", dac):
+        with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
+            coverage_view.render_unmet_need_button(
+                " ; ".join(current.result.labels), filters_to_json(filters), dac, None,
+                store_path=store_path(),
+                db_path=server_config.database_url() or settings.UNMET_NEEDS_DB)
     page = int(st.session_state.get(KEYS["page"]) or 1)
     _sync_url(ustate.ViewState(**{**current.state.__dict__, "page": page,
                                   "sort": st.session_state.get(KEYS["sort"]) or ""}))
