@@ -53,9 +53,9 @@ def current_principal() -> auth.Principal:
     """The principal of this session (server side)."""
     if not config.server_mode():
         return auth.LOCAL
-    if not st.user.is_logged_in:
-        return auth.ANONYMOUS
     claims = st.user.to_dict()
+    if not claims.get("is_logged_in"):  # absent when no [auth] is configured: anonymous too
+        return auth.ANONYMOUS
     sub = str(claims.get("sub") or claims.get("email") or "")
     cached = st.session_state.get(_KEY)
     if cached and cached[0] == sub and time.monotonic() - cached[2] < _TTL_S:
