@@ -44,10 +44,9 @@ def _pg_admin_url() -> str | None:
     return url
 
 
-@pytest.fixture
-def pg_url() -> str:
-    """A FRESH PostgreSQL + PostGIS database, migrated (``dac-map db upgrade``), dropped after
-    the test. Its URL is returned; nothing is mocked."""
+def fresh_database():
+    """Create a FRESH PostgreSQL + PostGIS database, migrated (``dac-map db upgrade``); yields
+    its URL and drops it afterwards. Nothing is mocked."""
     import uuid
 
     import psycopg
@@ -64,3 +63,15 @@ def pg_url() -> str:
     yield url
     with psycopg.connect(f"{base}/postgres", autocommit=True) as con:
         con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A fresh migrated database for one test (see :func:`fresh_database`)."""
+    yield from fresh_database()
+
+
+@pytest.fixture(scope="module")
+def pg_module_url() -> str:
+    """A fresh migrated database shared by one test module (browser tests)."""
+    yield from fresh_database()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dac_map.errors import DacMapError
 from dac_map.ui import access, notes_view
+from dac_map.ui.text import md
 from dac_map.ui.views import get_catalogue
 
 
@@ -35,6 +36,10 @@ def versions_page() -> None:
         st.error(f"Base indisponible : {exc}")
         return
     st.subheader("Versions du catalogue")
+    served = next((v for v in vers if v.served), None)
+    st.markdown(f"Version servie : **{md(served.version)}** (publiée le "
+                f"{served.published_at:%d/%m/%Y %H:%M} UTC par {md(served.published_by)})"
+                if served else "Aucune version servie : publier avec `dac-map db publish`.")
     st.dataframe(pd.DataFrame([{
         "Servie": "▶" if v.served else "", "Version": v.version,
         "Publiée le (UTC)": v.published_at.strftime("%d/%m/%Y %H:%M"), "Par": v.published_by,
