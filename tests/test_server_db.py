@@ -250,3 +250,51 @@ def test_health_reports_database_version_and_sign_in(pg_url, demo_store, tmp_pat
     assert report["status"] == "ok", report
     report = health.check("postgresql://nobody@127.0.0.1:1/none", secrets)
     assert report["status"] == "fail" and "connect" in report["checks"]["database"]
+
+
+REFRESH_CONFIG = """\
+[sources]
+establishments = "src/establishments.csv"
+equipment = "src/equipment.csv"
+departments = "src/departments.geojson"
+territories = "src/territories.csv"
+
+[download]
+retries = 1
+backoff_s = 0.001
+
+[store]
+current = "build/dac_map.gpkg"
+keep = 3
+"""
+
+
+def test_refresh_publishes_each_validated_version_into_postgis(pg_url, tmp_path, monkeypatch):
+    from dac_map.refresh.config import load_config
+    from dac_map.refresh.pipeline import refresh
+    from dac_map.refresh.testing import (equipment_bytes, extract_bytes, sample_rows, write_bytes,
+                                         write_departments, write_territories)
+
+    monkeypatch.setenv("DAC_MAP_DATABASE_URL", pg_url)
+    rows = sample_rows(20)
+    write_bytes(tmp_path / "src" / "establishments.csv", extract_bytes(rows))
+    write_bytes(tmp_path / "src" / "equipment.csv", equipment_bytes(
+        [(r.finess, "924", 40, 45) for r in rows if r.departement == "80"]))
+    write_departments(tmp_path / "src" / "departments.geojson")
+    write_territories(tmp_path / "src" / "territories.csv")
+    (tmp_path / "refresh.toml").write_text(REFRESH_CONFIG, encoding="utf-8")
+    first = refresh(load_config(tmp_path / "refresh.toml"))
+    first.raise_for_status()
+    served = versions.read_served(pg_url)
+    assert set(served.layers[store.ESTABLISHMENTS]["finess"]) == {r.finess for r in rows}
+    # a second refresh with one establishment fewer is published and served in its turn
+    write_bytes(tmp_path / "src" / "establishments.csv",
+                extract_bytes(rows[1:], source_date="2021-02-05"))
+    refresh(load_config(tmp_path / "refresh.toml")).raise_for_status()
+    second = versions.read_served(pg_url)
+    assert second.version != served.version
+    assert set(second.layers[store.ESTABLISHMENTS]["finess"]) == {r.finess for r in rows[1:]}
+    gpkg = store.read_layer(tmp_path / "build" / "dac_map.gpkg", store.ESTABLISHMENTS,
+                            read_geometry=False)
+    assert sorted(gpkg["finess"]) == sorted(second.layers[store.ESTABLISHMENTS]["finess"])
+    assert versions.rollback(actor="t", url=pg_url) == served.version

@@ -532,6 +532,16 @@ def _run(config: RefreshConfig, result: RefreshResult, *, dry_run: bool, force: 
             published.extend(paths.values())
             result.reports.update({k: str(v) for k, v in paths.items()})
 
+            # server mode (issue 14): publish the validated version into PostGIS and serve it
+            # (one transaction); a failure here stops the refresh before the file swap
+            from dac_map.server import config as server_config
+            if server_config.server_mode():
+                from dac_map.server.versions import publish_geopackage
+
+                say("Publication dans PostgreSQL/PostGIS")
+                result.messages.append("version publiée dans PostGIS : " + publish_geopackage(
+                    version, actor="dac-map refresh", keep=cfg.store.keep))
+
             # 7. archive, 8. swap
             archived = archive_current(current, prev_meta, versions_dir)
             if archived is not None:
