@@ -8,7 +8,7 @@ Usage::
 Inputs (cached in ``benchmarks/output/``):
 
 * **establishments**: a synthetic national extract in the real etalab layout written by
-  :func:`dac_map.synthetic.write_establishments_extract` (seed 0, the same file as
+  :func:`dac_map.testing.synthetic.write_establishments_extract` (seed 0, the same file as
   ``bench_etl.py``), loaded by :func:`dac_map.etl.run_etl` into a GeoPackage, from which the
   metric coordinates (``x_m``/``y_m``, Lambert-93 or the local UTM CRS overseas, ``epsg_m``)
   are read — exactly what the app uses;
@@ -55,7 +55,7 @@ def establishments(n: int) -> pd.DataFrame:
     """``x_m``, ``y_m``, ``epsg_m`` of ``n`` synthetic establishments (cached)."""
     from dac_map import store
     from dac_map.etl import EtlInputs, run_etl
-    from dac_map.synthetic import write_establishments_extract
+    from dac_map.testing.synthetic import write_establishments_extract
 
     OUT.mkdir(parents=True, exist_ok=True)
     extract = OUT / f"synthetic-cs1100507-{n}.csv"
@@ -66,7 +66,7 @@ def establishments(n: int) -> pd.DataFrame:
     if not gpkg.exists() or gpkg.stat().st_mtime < extract.stat().st_mtime:
         print(f"loading it into {gpkg} ...", flush=True)
         run_etl(EtlInputs(establishments=extract, departments=DEPARTMENTS), gpkg)
-    est = store.read_layer(gpkg, store.ESTABLISHMENTS, columns=["finess", "x_m", "y_m", "epsg_m"],
+    est = store.open_store(gpkg).read_layer(store.ESTABLISHMENTS, columns=["finess", "x_m", "y_m", "epsg_m"],
                            read_geometry=False)
     return pd.DataFrame(est)
 
@@ -77,11 +77,11 @@ def communes(n: int, seed: int = 1) -> pd.DataFrame:
     import geopandas as gpd
     import shapely
 
-    from dac_map.coverage.data import metric_epsg
-    from dac_map.reference import read_boundaries
+    from dac_map.codes import metric_epsgs
+    from dac_map.etl.reference import read_boundaries
 
     deps = read_boundaries(DEPARTMENTS)
-    deps["epsg_m"] = metric_epsg(deps["code"]).to_numpy()
+    deps["epsg_m"] = metric_epsgs(deps["code"]).to_numpy()
     rng = np.random.default_rng(seed)
     parts = []
     areas = np.array([gpd.GeoSeries([g], crs=4326).to_crs(int(e)).area.iat[0]

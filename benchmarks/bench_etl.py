@@ -5,7 +5,7 @@ Usage::
     python benchmarks/bench_etl.py [--establishments 100000] [--equipment 200000] [--runs 5]
 
 Generates (once, cached in ``benchmarks/output/``) a synthetic extract in the real etalab
-layouts with :mod:`dac_map.synthetic`, then times, each run in a fresh Python process:
+layouts with :mod:`dac_map.testing.synthetic`, then times, each run in a fresh Python process:
 
 * ``ours``: :func:`dac_map.etl.run_etl`, establishments only (validation, per-row projections,
   families, territories, plausibility checks, atomic GeoPackage);
@@ -45,7 +45,7 @@ def generate(n_est: int, n_eq: int) -> tuple[Path, Path]:
     """Write the synthetic extracts if they are not cached yet."""
     import pandas as pd
 
-    from dac_map.synthetic import write_equipment_extract, write_establishments_extract
+    from dac_map.testing.synthetic import write_equipment_extract, write_establishments_extract
 
     est, eq = _paths(n_est, n_eq)
     OUT.mkdir(parents=True, exist_ok=True)
@@ -78,7 +78,7 @@ def run_naive(est: Path, eq: Path | None, out: Path) -> dict:
     import geopandas as gpd
     import pandas as pd
 
-    from dac_map.layouts import GEOLOCALISATION, STRUCTUREET
+    from dac_map.etl.layouts import GEOLOCALISATION, STRUCTUREET
 
     t = time.perf_counter()
     st_rows, geo_rows = [], []
@@ -102,7 +102,7 @@ def run_naive(est: Path, eq: Path | None, out: Path) -> dict:
         out.unlink()
     gdf.to_file(out, layer="etablissements", driver="GPKG")
     if eq is not None:
-        from dac_map.layouts import EQUIPEMENTSOCIAL
+        from dac_map.etl.layouts import EQUIPEMENTSOCIAL
         rows = []
         with open(eq, encoding="latin-1", newline="") as f:
             for r in csv.reader(f, delimiter=";"):

@@ -7,7 +7,7 @@ Usage::
 
 Generates (once, cached in ``benchmarks/output/``, same files as ``bench_etl.py``) a synthetic
 cs1100507 extract of ``--establishments`` establishments and a cs1100505 extract of twice as
-many equipment lines with :mod:`dac_map.synthetic`, runs the ETL once into
+many equipment lines with :mod:`dac_map.testing.synthetic`, runs the ETL once into
 ``benchmarks/output/query-<n>.gpkg``, then measures the median and 90th percentile (ms) of:
 
 * ``load``: :func:`dac_map.query.load_catalogue` (read with Arrow + every array and the text
@@ -63,7 +63,7 @@ FUZZY_QUERIES = ["residense les tileuls", "ehpad ste anne", "pharmacie des tille
 
 def generate(n_est: int) -> tuple[Path, Path]:
     """The synthetic extracts (cached; the file names are shared with bench_etl.py)."""
-    from dac_map.synthetic import read_establishment_categories, write_equipment_extract, \
+    from dac_map.testing.synthetic import read_establishment_categories, write_equipment_extract, \
         write_establishments_extract
 
     OUT.mkdir(parents=True, exist_ok=True)

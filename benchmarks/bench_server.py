@@ -335,7 +335,7 @@ def main() -> None:
         t0 = time.perf_counter()
         versions.publish_geopackage(gpkg, actor="bench", url=url)
         report["publish_s"] = round(time.perf_counter() - t0, 2)
-        est = store.read_layer(gpkg, store.ESTABLISHMENTS, read_geometry=False)
+        est = store.open_store(gpkg).read_layer(store.ESTABLISHMENTS, read_geometry=False)
         report["establishments"] = len(est)
         finess = list(est.loc[est["dac_id"] == "DAC-80", "finess"])[:200]
         oidc_port = free_port()

@@ -1,6 +1,6 @@
 """Benchmark of the Streamlit front end in headless chromium, on synthetic national data.
 
-1. Generates 100,000 synthetic establishments (``dac_map.synthetic``) and their equipment in
+1. Generates 100,000 synthetic establishments (``dac_map.testing.synthetic``) and their equipment in
    ``benchmarks/output/ui/``, with a territory table whose first DAC (``DAC-BENCH``) is a set of
    neighbouring departments holding about 5,000 resources, and runs the ETL (reused when
    present; ``--rebuild`` to redo).
@@ -57,9 +57,10 @@ def _insee_department(finess: str) -> str:
 
 def prepare_data(n: int, target: int, rebuild: bool = False) -> tuple[Path, int, int]:
     """Synthetic extract + ETL; returns (store, resources in DAC-BENCH, with the family filter)."""
-    from dac_map import cli, synthetic
+    from dac_map import cli
+    from dac_map.testing import synthetic
     from dac_map.etl import EtlInputs, run_etl
-    from dac_map.reference import DEFAULT_TERRITORIES, read_boundaries
+    from dac_map.etl.reference import default_reference, read_boundaries
 
     OUT.mkdir(parents=True, exist_ok=True)
     store = OUT / f"bench_{n}.gpkg"
@@ -96,7 +97,7 @@ def prepare_data(n: int, target: int, rebuild: bool = False) -> tuple[Path, int,
         if best is None or abs(target - total) < abs(target - best[1]):
             best = (chosen, total)
     chosen = sorted(best[0])
-    lines = DEFAULT_TERRITORIES.read_text(encoding="utf-8").splitlines()
+    lines = default_reference("territories").read_text(encoding="utf-8").splitlines()
     lines.insert(1, f"{BENCH_DAC};DAC banc d'essai ({' '.join(chosen)});;;{' '.join(chosen)};")
     territories = OUT / "territoires_bench.csv"
     territories.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -127,7 +128,7 @@ from jinja2 import Template
 from streamlit_folium import st_folium
 
 from dac_map.query import FamilyFilter, TerritoryFilter, load_catalogue, search
-from dac_map.ui.map import OfflineMap  # local Leaflet only: the bench machine is offline
+from dac_map.ui.leaflet import OfflineMap  # local Leaflet only: the bench machine is offline
 
 st.set_page_config(layout="wide")
 
@@ -360,6 +361,7 @@ def build_times(store: Path) -> dict[str, float]:
 
     from dac_map.query import TerritoryFilter, load_catalogue, search
     from dac_map.ui import map as umap
+    from dac_map.ui.leaflet import OfflineMap
 
     cat = load_catalogue(store)
     rec = search(cat, [TerritoryFilter(dac_id=BENCH_DAC)], page_size=None).records
@@ -374,7 +376,7 @@ def build_times(store: Path) -> dict[str, float]:
     fg = _get_feature_group_string(layer.group, m)
     t_opt = time.perf_counter() - t
     t = time.perf_counter()
-    naive = umap.OfflineMap(location=[50, 3], zoom_start=8, tiles=None)
+    naive = OfflineMap(location=[50, 3], zoom_start=8, tiles=None)
     located = rec.dropna(subset=["lon", "lat"])
     for r in located.itertuples():
         folium.Marker([r.lat, r.lon], popup=folium.Popup(str(r.name)), tooltip=str(r.name)).add_to(naive)

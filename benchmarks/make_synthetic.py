@@ -5,7 +5,7 @@ Usage: python benchmarks/make_synthetic.py OUTDIR [--establishments 100000] [--e
 
 Writes OUTDIR/synthetic-cs1100507.csv (establishments + geolocation) and
 OUTDIR/synthetic-cs1100505.csv (equipment, capacities marked as fictitious) in the real etalab
-layouts, with :mod:`dac_map.synthetic`, and prints the time taken.
+layouts, with :mod:`dac_map.testing.synthetic`, and prints the time taken.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dac_map.synthetic import (  # noqa: E402
+from dac_map.testing.synthetic import (  # noqa: E402
     read_establishment_categories,
     write_equipment_extract,
     write_establishments_extract,

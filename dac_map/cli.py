@@ -30,6 +30,10 @@ DEMO_COMMUNES = [DEMO_DIR / "geo" / "communes-80-somme.geojson",
                  DEMO_DIR / "geo" / "communes-46-lot.geojson"]
 
 
+#: Help of the store options: the default is the STORE setting, read when the command runs.
+_STORE_HELP = "GeoPackage (défaut : réglage DAC_MAP_STORE, data/build/dac_map.gpkg)"
+
+
 def _fail(exc: DacMapError) -> None:
     err.print(f"[bold red]Erreur / error[/]: {exc}", highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
@@ -63,7 +67,7 @@ def etl(
                               help="Extrait FINESS cs1100507 (ou cs1100502)")],
     departments: Annotated[Path, typer.Option("--departments", "-d",
                            help="Limites des départements (GeoJSON, GPKG, SHP)")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="GeoPackage à écrire")] = settings.STORE_PATH,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help=_STORE_HELP)] = None,
     equipment: Annotated[Optional[Path], typer.Option("--equipment", help="Extrait cs1100505")] = None,
     communes: Annotated[Optional[list[Path]], typer.Option("--communes", "-c",
                         help="Limites des communes (répétable)")] = None,
@@ -93,11 +97,12 @@ def etl(
 
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o")] = settings.STORE_PATH,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help=_STORE_HELP)] = None,
     if_missing: Annotated[bool, typer.Option("--if-missing",
                           help="Ne rien faire si le GeoPackage existe déjà")] = False,
 ) -> None:
     """Construit le GeoPackage de démonstration (Somme + Lot) à partir de data/."""
+    output = settings.STORE_PATH if output is None else output
     if if_missing and output.exists():
         err.print(f"GeoPackage déjà présent : {output}")
         return
@@ -113,15 +118,17 @@ def demo(
 
 
 @app.command()
-def info(path: Annotated[Path, typer.Argument()] = settings.STORE_PATH) -> None:
+def info(path: Annotated[Optional[Path], typer.Argument(help=_STORE_HELP)] = None) -> None:
     """Affiche les métadonnées d'un GeoPackage dac-map."""
-    from dac_map.store import list_store_layers, read_metadata
+    from dac_map.store import open_store
 
+    st = open_store(path)
     try:
-        meta = read_metadata(path)
+        meta = st.read_metadata()
+        layers = st.layers()
     except DacMapError as exc:
         _fail(exc)
-    out.print(f"Couches : {', '.join(list_store_layers(path))}")
+    out.print(f"Couches : {', '.join(layers)}")
     for key, value in meta.items():
         out.print(f"{key}: {value}", highlight=False, soft_wrap=True)
 
@@ -147,7 +154,8 @@ def search(
                             help="Places installées minimum (de la spécialité si donnée)")] = None,
     authorised: Annotated[bool, typer.Option("--authorised", help="Capacité autorisée au lieu d'installée")] = False,
     near_commune: Annotated[Optional[str], typer.Option("--near-commune", help="Autour d'une commune (INSEE)")] = None,
-    near_point: Annotated[Optional[str], typer.Option("--near-point", help="Autour d'un point LON,LAT (WGS84)")] = None,
+    near_point: Annotated[Optional[str], typer.Option("--near-point",
+                          help="Autour d'un point « LAT, LON » (WGS84, latitude d'abord)")] = None,
     near_finess: Annotated[Optional[str], typer.Option("--near-finess", help="Autour d'un établissement (FINESS)")] = None,
     radius_km: Annotated[Optional[float], typer.Option("--radius-km", help="Rayon en km (défaut 10)")] = None,
     outline: Annotated[bool, typer.Option("--outline", help="Distance au contour de la commune")] = False,
@@ -158,55 +166,54 @@ def search(
     page_size: Annotated[Optional[int], typer.Option("--page-size",
                          help="Résultats par page (défaut : 20 en tableau, tout en csv/geojson)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table|csv|geojson")] = "table",
-    store_path: Annotated[Path, typer.Option("--store", help="GeoPackage à interroger")] = settings.STORE_PATH,
+    store_path: Annotated[Optional[Path], typer.Option("--store", help=_STORE_HELP)] = None,
 ) -> None:
     """Cherche des ressources : territoire, type, spécialité, capacité, distance, nom."""
     import json
+    import re
 
+    from dac_map import codes
     from dac_map import query as q
+    from dac_map.query import spec
     from dac_map.query.export import to_rich_table
 
     try:
         if fmt not in ("table", "csv", "geojson"):
             raise q.QueryError(f"format inconnu / unknown format: {fmt!r} (table, csv, geojson)")
-        filters: list[q.QueryFilter] = [q.StatusFilter(open_only=not include_closed)]
-        if dac or department or commune:
-            filters.append(q.TerritoryFilter(dac_id=dac, departments=_codes(department),
-                                             communes=_codes(commune)))
-        if family:
-            filters.append(q.FamilyFilter(_codes(family)))
-        if category or aggregate:
-            filters.append(q.CategoryFilter(_codes(category), _codes(aggregate)))
-        specialty = None
-        if discipline or activity_type or clientele:
-            specialty = q.SpecialtyFilter(disciplines=_codes(discipline),
-                                          activity_types=activity_type or (), clienteles=clientele or ())
-            filters.append(specialty)
-        if min_capacity is not None:
-            filters.append(q.CapacityFilter(min_capacity, authorised=authorised, specialty=specialty))
-        elif authorised:
-            raise q.QueryError("--authorised s'utilise avec --min-capacity / --authorised needs --min-capacity")
-        point = None
+        near = None
+        for value, pattern, what in ((near_commune, codes.COMMUNE_PATTERN, "code INSEE de commune invalide / "
+                                      "invalid commune INSEE code"),
+                                     (near_finess, codes.FINESS_PATTERN, "numéro FINESS invalide / "
+                                      "invalid FINESS number")):
+            if value is not None:
+                if not re.fullmatch(pattern, value.strip().upper()):
+                    raise q.QueryError(f"{what}: {value!r}")
+                near = value.strip().upper()
         if near_point is not None:
-            parts = [p for p in near_point.replace(";", ",").replace(" ", ",").split(",") if p]
-            try:
-                point = (float(parts[0]), float(parts[1]))
-                if len(parts) != 2:
-                    raise ValueError
-            except (ValueError, IndexError):
-                raise q.QueryError(f"point invalide, attendu LON,LAT / bad point, expected LON,LAT: "
-                                   f"{near_point!r}") from None
-        if near_commune or near_point is not None or near_finess or outline:
-            filters.append(q.DistanceFilter(radius_km if radius_km is not None else 10.0, point=point,
-                                            commune=near_commune, finess=near_finess, outline=outline))
-        elif radius_km is not None:
+            point = spec.parse_point(near_point)
+            if point is None:
+                raise q.QueryError(f"point invalide / bad point: {near_point!r} ; attendu "
+                                   f"{spec.POINT_FORMAT}")
+            near = spec.format_point(*point)
+        if sum(v is not None for v in (near_commune, near_point, near_finess)) > 1 or (outline and not near):
+            raise q.QueryError("donner exactement un centre : --near-commune, --near-point ou "
+                               "--near-finess / give exactly one centre")
+        if radius_km is not None and not near:
             raise q.QueryError("--radius-km demande un centre (--near-commune, --near-point ou "
                                "--near-finess) / --radius-km needs a centre")
-        if text is not None:
-            filters.append(q.TextFilter(text))
+        if authorised and min_capacity is None:
+            raise q.QueryError("--authorised s'utilise avec --min-capacity / --authorised needs --min-capacity")
+        wanted = spec.SearchSpec(
+            dac=dac, departments=tuple(_codes(department)), communes=tuple(_codes(commune)),
+            families=tuple(_codes(family)), categories=tuple(_codes(category)),
+            aggregates=tuple(_codes(aggregate)), disciplines=tuple(_codes(discipline)),
+            activity_types=tuple(activity_type or ()), clienteles=tuple(clientele or ()),
+            min_capacity=min_capacity or 0, authorised=authorised, text=text or "", near=near or "",
+            radius_km=radius_km if radius_km is not None else 10.0, outline=outline,
+            include_closed=include_closed, sort=sort or "")
         size = page_size if page_size is not None else (20 if fmt == "table" else None)
         catalogue = q.load_catalogue(store_path)
-        result = q.search(catalogue, filters, sort=sort, page=page, page_size=size)
+        result = q.search(catalogue, wanted.to_filters(catalogue), sort=sort, page=page, page_size=size)
     except DacMapError as exc:
         _fail(exc)
 

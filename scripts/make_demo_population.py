@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from dac_map.coverage.population import band_columns  # noqa: E402
 from dac_map.etl import commune_codes  # noqa: E402
-from dac_map.parser import parse_establishments  # noqa: E402
-from dac_map.reference import read_boundaries  # noqa: E402
+from dac_map.etl.parser import parse_establishments  # noqa: E402
+from dac_map.etl.reference import read_boundaries  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "data" / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"
 COMMUNES = [ROOT / "data" / "geo" / "communes-80-somme.geojson",

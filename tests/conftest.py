@@ -1,4 +1,6 @@
-"""Shared fixtures: the shipped Somme + Lot demo store, built once per test session."""
+"""Shared fixtures: the shipped Somme + Lot demo store and the small query store (hand-written
+raw extracts in the real layouts), each built once per test session; an independent text
+scorer."""
 
 from __future__ import annotations
 
@@ -24,6 +26,80 @@ def demo_store(demo_build) -> Path:
     """Path of the demo GeoPackage; tests must not modify it."""
     return demo_build[1]
 
+
+@pytest.fixture(scope="session")
+def demo_catalogue(demo_store):
+    """The demo store loaded as a query catalogue (read-only, shared)."""
+    from dac_map.query import load_catalogue
+
+    return load_catalogue(demo_store)
+
+
+def _reference_text_score(query: str, fields: list[object], codes: list[object]) -> float:
+    """Brute-force text score of one establishment, written from the documented rule
+    (:class:`dac_map.query.text.TextMatch`) with rapidfuzz called directly on the folded
+    words: per query word, the best of 100 (same word), 90 + 10 * len(query word) / len(word)
+    (prefix, 3+ letters), ``fuzz.ratio`` when >= 75 (4+ letters, no digit), and for words
+    with digits the FINESS / legal-entity numbers (equal 100, prefix of 5+ digits
+    90 + 10 * len / 9); the mean over the query words, rounded to 0.1."""
+    from rapidfuzz import fuzz
+
+    from dac_map.query.text import STOP_WORDS, fold_text
+
+    all_words = fold_text(query).split()
+    qwords = [w for w in all_words if w not in STOP_WORDS] or all_words
+    qwords = list(dict.fromkeys(w[:60] for w in qwords))
+    if not qwords:
+        return 0.0
+    rwords = {w for f in fields for w in fold_text(f).split() if w not in STOP_WORDS}
+    total = 0.0
+    for q in qwords:
+        digit = any(c.isdigit() for c in q)
+        best = 0.0
+        for w in rwords:
+            if w == q:
+                best = 100.0
+            elif not digit and len(q) >= 3 and w.startswith(q):
+                best = max(best, 90.0 + 10.0 * len(q) / len(w))
+            if not digit and len(q) >= 4:
+                r = fuzz.ratio(q, w)
+                if r >= 75:
+                    best = max(best, r)
+        if digit:
+            for code in (str(c) for c in codes if isinstance(c, str)):
+                if code == q.upper():
+                    best = 100.0
+                elif len(q) >= 5 and code.startswith(q.upper()):
+                    best = max(best, 90.0 + 10.0 * len(q) / len(code))
+        total += best
+    return round(min(total / len(qwords), 100.0), 1)
+
+
+@pytest.fixture(scope="session")
+def reference_text_score():
+    """The independent text scorer (see :func:`_reference_text_score`)."""
+    return _reference_text_score
+
+
+QUERY_FIXTURES = Path(__file__).parent / "fixtures" / "query"
+
+
+@pytest.fixture(scope="session")
+def query_store(tmp_path_factory) -> Path:
+    """The small query GeoPackage: 14 establishments of the Somme and the Lot and 13 equipment
+    lines from ``tests/fixtures/query/`` (nasty rows included), built once by the real ETL."""
+    from dac_map import settings
+
+    target = tmp_path_factory.mktemp("query") / "query.gpkg"
+    report = run_etl(EtlInputs(establishments=QUERY_FIXTURES / "cs1100507_query.csv",
+                               departments=settings.DATA_DIR / "geo" / "departements.geojson",
+                               equipment=QUERY_FIXTURES / "cs1100505_query.csv",
+                               communes=[settings.DATA_DIR / "geo" / "communes-80-somme.geojson"]),
+                     target)
+    assert report.counts["establishments"] == 14
+    assert report.counts["geolocated_commune"] == 1
+    assert report.counts["equipment_lines"] == 13
+    return target
 
 # --------------------------------------------------------------------------- server mode (issue 14)
 

@@ -22,17 +22,18 @@ from dac_map.coverage import (
     commune_coverage,
     discipline_indicators,
     family_indicators,
-    load_coverage_data,
     nearest_distances,
     nearest_resources,
     places_per_1000,
     read_population,
+    territory_communes,
     territory_indicators,
     white_zones,
 )
 from dac_map.coverage.population import band_columns
 from dac_map.errors import InputFormatError, StoreError
 from dac_map.etl import EtlInputs, run_etl
+from dac_map.query import load_catalogue
 from dac_map.settings import DATA_DIR
 
 DEMO_POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"
@@ -40,13 +41,8 @@ CATEGORY_FAMILIES = DATA_DIR / "reference" / "categories_familles.csv"
 
 
 @pytest.fixture(scope="module")
-def store(demo_store) -> Path:
-    return demo_store
-
-
-@pytest.fixture(scope="module")
-def data(store):
-    return load_coverage_data(store)
+def data(demo_catalogue):
+    return demo_catalogue
 
 
 # --------------------------------------------------------------------------- raw files
@@ -78,7 +74,7 @@ def test_territory_communes_match_the_commune_files(data):
     for dac, path in (("DAC-80", DEMO_COMMUNES[0]), ("DAC-46", DEMO_COMMUNES[1])):
         with open(path, encoding="utf-8") as f:
             codes = {feat["properties"]["code"] for feat in json.load(f)["features"]}
-        assert set(data.territory_communes(dac)["code"]) == codes
+        assert set(territory_communes(data, dac)["code"]) == codes
 
 
 def test_family_counts_per_territory_match_raw_csv(data, raw):
@@ -124,7 +120,7 @@ def test_capacities_match_raw_equipment_csv(data, raw):
 def test_nearest_distances_match_brute_force_on_raw_lambert93(data, raw):
     """Our STRtree result == a brute-force Euclidean minimum over the RAW file's Lambert-93
     coordinates (metres), for every commune of both territories and two families."""
-    communes = pd.concat([data.territory_communes("DAC-80"), data.territory_communes("DAC-46")])
+    communes = pd.concat([territory_communes(data, "DAC-80"), territory_communes(data, "DAC-46")])
     for family in ("pa_hebergement", "had_palliatif"):
         mask = (data.establishments["family"] == family).to_numpy()
         got = nearest_distances(communes, data.establishments, mask)
@@ -137,11 +133,11 @@ def test_nearest_distances_match_brute_force_on_raw_lambert93(data, raw):
 def test_nearest_distances_close_to_geodesic_for_sample_communes(data):
     """Independent path: commune centroid computed here with pyproj, establishments from the
     WGS84 geometry of the store, geodesic distance on the GRS80 ellipsoid (pyproj.Geod)."""
-    store_est = gpd.read_file(data.source, layer="etablissements")
+    store_est = gpd.read_file(data.path, layer="etablissements")
     geod = pyproj.Geod(ellps="GRS80")
     fwd = pyproj.Transformer.from_crs(4326, 2154, always_xy=True)
     inv = pyproj.Transformer.from_crs(2154, 4326, always_xy=True)
-    communes = pd.concat([data.territory_communes("DAC-80"), data.territory_communes("DAC-46")])
+    communes = pd.concat([territory_communes(data, "DAC-80"), territory_communes(data, "DAC-46")])
     sample = communes.sample(12, random_state=3)
     mask = (data.establishments["family"] == "pa_hebergement").to_numpy()
     ours = nearest_resources(sample, data.establishments, mask)
@@ -191,15 +187,15 @@ def test_commune_coverage_white_zones_follow_threshold(data):
 
 
 def test_discipline_resource_type(data):
-    if not len(data.equipment):
-        pytest.skip("no equipment in the demo store")
-    disc = data.equipment["discipline"].value_counts().index[0]
+    """The demo store must hold the demo equipment (an ETL regression that drops it fails
+    here); the selection itself is checked against the raw file for every discipline in
+    tests/test_discipline_selection.py."""
+    lines = _raw_lines(DEMO_EQUIPMENT, "equipementsocial")
+    assert len(data.equipment) == len(lines) > 0
+    disc = Counter(r[2] for r in lines).most_common(1)[0][0]
     rt = ResourceType(disciplines=(disc,))
-    m = rt.mask(data.establishments, data.equipment)
-    eq = data.equipment
-    active = eq[(eq["discipline"] == disc) & ~eq["removed_installed"]
-                & ~(pd.to_numeric(eq["capacity_installed"]) == 0)]
-    assert set(data.establishments.loc[m, "finess"]) == set(active["finess"])
+    offered = {r[1] for r in lines if r[2] == disc and r[16] != "O" and r[10] not in ("0",)}
+    assert set(data.establishments.loc[rt.mask(data), "finess"]) == offered
     assert ResourceType.from_key(rt.key()) == rt
 
 
@@ -260,10 +256,10 @@ def test_population_errors_name_the_field(tmp_path, content, field):
 
 def test_places_per_1000_against_manual_computation(data):
     pop = read_population(DEMO_POPULATION).pop_75plus
-    communes = data.territory_communes("DAC-80")
+    communes = territory_communes(data, "DAC-80")
     est = data.establishments
     rt = ResourceType.family("pa_hebergement")
-    places = rt.places(est, data.equipment)
+    places = rt.places(data)
     local = places_per_1000(communes, est, places, pop, radius_km=0)
     per_commune = pd.Series(places).groupby(est["commune"].to_numpy()).sum()
     for code in ["80021", "80001", communes["code"].iat[10]]:
@@ -294,9 +290,9 @@ def test_store_without_communes_is_a_clear_error(tmp_path):
     target = tmp_path / "nocom.gpkg"
     run_etl(EtlInputs(establishments=DEMO_ESTABLISHMENTS, departments=DEMO_DEPARTMENTS), target)
     with pytest.raises(StoreError, match="communes"):
-        load_coverage_data(target)
+        commune_coverage(load_catalogue(target), "DAC-80", ResourceType.family("hopitaux"), 10.0)
     with pytest.raises(StoreError):
-        load_coverage_data(tmp_path / "missing.gpkg")
+        load_catalogue(tmp_path / "missing.gpkg")
 
 
 def test_demo_population_is_reproducible(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import csv
 import io
 import json
@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from dac_map.coverage import (
     ResourceType,
     build_report,
-    load_coverage_data,
     read_population,
     record_unmet_need,
     render_csv,
@@ -25,6 +24,7 @@ from dac_map.coverage import (
 )
 from dac_map.coverage.cli import register
 from dac_map.coverage.report import compare_snapshots, latest_snapshot
+from dac_map.query import Catalogue
 from dac_map.settings import DATA_DIR
 
 DEMO_POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"
@@ -39,8 +39,8 @@ def store(demo_store) -> Path:
 
 
 @pytest.fixture(scope="module")
-def data(store):
-    return load_coverage_data(store)
+def data(demo_catalogue):
+    return demo_catalogue
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +61,9 @@ def test_report_content_and_escaping(data, population, tmp_path):
                       recorded_at=datetime(2024, 1, 20, tzinfo=timezone.utc))
     record_unmet_need("DAC-80", "80021", {}, "Autre territoire", "", db_path=db,
                       recorded_at=datetime(2024, 1, 20, tzinfo=timezone.utc))
-    evil = copy.copy(data)
-    evil.territories = data.territories.copy()
-    evil.territories.loc[evil.territories["dac_id"] == "DAC-46", "name"] = f"Lot {XSS}"
+    territories = data.territories.copy()
+    territories.loc[territories["dac_id"] == "DAC-46", "name"] = f"Lot {XSS}"
+    evil = dataclasses.replace(data, territories=territories, cache={})
     res = ResourceType(families=("had_palliatif",), label=f"HAD <img src=x onerror=alert(1)>")
     rep = build_report(evil, "DAC-46", res, 25.0, population, 15.0, db, tmp_path / "reports",
                        generated_at=T1)
@@ -112,10 +112,12 @@ def test_second_report_lists_changes_since_the_first(data, population, tmp_path)
     for day in (2, 3):
         record_unmet_need("DAC-46", "46102", {}, "HAD", "", db_path=db,
                           recorded_at=datetime(2024, 2, day, tzinfo=timezone.utc))
-    later = copy.copy(data)
     est = data.establishments
     had = est.index[(est["family"] == "had_palliatif") & (est["dac_id"] == "DAC-46")]
-    later.establishments = est.drop(index=had[:1]).reset_index(drop=True)
+    later = Catalogue.from_frames(
+        est.drop(index=had[:1]), equipment=data.equipment, territories=data.territories,
+        communes=data.communes, departments=data.departments, families=data.families,
+        categories=data.categories, disciplines=data.disciplines, metadata=data.metadata)
     second = build_report(later, "DAC-46", res, 25.0, population, 15.0, db, reports, generated_at=T2)
     assert second.previous is not None and second.previous["generated_at"] == first.generated_at
     assert second.period_start == first.period_end  # default period: since the last report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dac_map.coverage import ResourceType, commune_coverage, list_unmet_needs, load_coverage_data, read_population
+from dac_map.coverage import ResourceType, commune_coverage, list_unmet_needs, read_population
 from dac_map.settings import DATA_DIR
-from dac_map.ui.coverage_view import MODE_DISTANCE, MODE_RATIO, classify, coverage_map, legend_classes
+from dac_map.ui.choropleth import MODE_DISTANCE, MODE_RATIO, classify, coverage_map, legend_classes
 
 DEMO_POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"
 XSS = "</script><script>alert(1)</script>"
@@ -25,8 +25,8 @@ def store(demo_store) -> Path:
 
 
 @pytest.fixture(scope="module")
-def data(store):
-    return load_coverage_data(store)
+def data(demo_catalogue):
+    return demo_catalogue
 
 
 def test_classes_and_legend():
@@ -44,9 +44,9 @@ def _payload(html_text: str) -> dict:
 
 
 def test_coverage_map_is_offline_escaped_and_classed(data):
-    evil = copy.copy(data)
-    evil.communes = data.communes.copy()
-    evil.communes.loc[evil.communes["code"] == "46042", "name"] = XSS
+    communes = data.communes.copy()
+    communes.loc[communes["code"] == "46042", "name"] = XSS
+    evil = dataclasses.replace(data, communes=communes, cache={})
     pop = read_population(DEMO_POPULATION).pop_75plus
     cov = commune_coverage(evil, "DAC-46", ResourceType.family("pa_hebergement"), 10.0, pop, 15.0)
     page = coverage_map(cov, MODE_DISTANCE, tiles="none").get_root().render()
@@ -139,3 +139,42 @@ def test_coverage_mode_renders(store):
     labels = [m.label for m in at.metric]
     assert "Zones blanches" in labels and "Communes" in labels
     assert [m.value for m in at.metric if m.label == "Communes"] == ["320"]
+
+
+def _raw_rows(path, section: str) -> list[list[str]]:
+    import csv
+
+    with open(path, encoding="cp1252", newline="") as f:
+        return [r for r in csv.reader(f, delimiter=";") if r and r[0] == section]
+
+
+def test_coverage_page_counts_a_discipline_with_the_one_rule(store):
+    """The page's discipline choice selects what the raw file says is offered (installation
+    in force): Somme EHPAD-type establishments with an accueil pour personnes âgées (924) line;
+    three such lines have their installation removed but their authorisation kept."""
+    import csv
+
+    from dac_map.cli import DEMO_EQUIPMENT, DEMO_ESTABLISHMENTS
+
+    with open(DATA_DIR / "reference" / "categories_familles.csv", encoding="utf-8-sig", newline="") as f:
+        family_of = {r["categetab"]: r["famille"] for r in csv.DictReader(f, delimiter=";")}
+    somme_pa = {r[1] for r in _raw_rows(DEMO_ESTABLISHMENTS, "structureet")
+                if r[13] == "80" and family_of.get(r[18]) == "pa_hebergement"}
+    lines = [r for r in _raw_rows(DEMO_EQUIPMENT, "equipementsocial") if r[2] == "924" and r[1] in somme_pa]
+    offered = {r[1] for r in lines if r[16] != "O" and r[10] != "0"}
+    assert {r[1] for r in lines} - offered  # the file exercises the rule
+
+    at = AppTest.from_function(_discipline_app, kwargs={"store": str(store)}, default_timeout=30).run()
+    assert not at.exception
+    at.selectbox(key="cov_family").set_value("pa_hebergement").run()
+    at.selectbox(key="cov_discipline").set_value("924").run()
+    assert not at.exception
+    counts = [c.value for c in at.caption if "ressource(s) de ce type" in c.value]
+    assert counts == [f"{len(offered)} ressource(s) de ce type dans le territoire ; les distances "
+                      "tiennent compte aussi de celles des territoires voisins chargés."]
+
+
+def _discipline_app(store: str) -> None:
+    from dac_map.ui.coverage_view import render_coverage_mode
+
+    render_coverage_mode(store, "DAC-80", population_path="none")

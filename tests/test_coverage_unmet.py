@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from dac_map.cli import DEMO_COMMUNES, DEMO_DEPARTMENTS, DEMO_ESTABLISHMENTS
 from dac_map.coverage.unmet import (
+    SCHEMA_VERSION,
     PersonalDataError,
     UnmetNeedError,
     allowed_name_pairs,
@@ -26,10 +28,12 @@ from dac_map.coverage.unmet import (
     unmet_needs_summary,
     validate_unmet_need,
 )
+from dac_map.coverage.criteria import commune_of
 from dac_map.errors import StoreError, ValidationError
+from dac_map.query.spec import SearchSpec
 from dac_map.etl import EtlInputs, run_etl
 
-FILTERS = {"families": ["pa_hebergement"], "commune": "80410", "radius_km": 30}
+FILTERS = {"v": 1, "famille": ["pa_hebergement"], "autour": "80410", "rayon": 30}
 LABEL = "Famille : Personnes âgées — hébergement ; à moins de 30 km du centre de la commune Ham (80410)"
 
 
@@ -139,7 +143,7 @@ def test_invalid_fields_are_refused(tmp_path, kwargs, field):
        commune=st.one_of(st.none(), st.text(max_size=6)))
 def test_validation_only_raises_the_documented_error(comment, label, role, commune):
     try:
-        need = validate_unmet_need("DAC-80", commune, {"q": label}, label, comment, role)
+        need = validate_unmet_need("DAC-80", commune, {"v": 1, "q": label}, label, comment, role)
     except UnmetNeedError:
         return
     assert need.comment == comment.strip()
@@ -218,24 +222,82 @@ def test_log_survives_a_rebuild_of_the_store(tmp_path):
     run_etl(inputs, store)  # a refresh atomically replaces the GeoPackage
     assert list(list_unmet_needs(db)["comment"]) == ["Pas d'EHPAD à moins de 30 km de Ham"]
     with sqlite3.connect(db) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
 
 
-def test_query_filters_are_serialised_and_typed(tmp_path):
-    filters_mod = pytest.importorskip("dac_map.query.filters")
-    from dac_map.coverage.unmet import commune_from_filters, filters_to_json, resource_type_from_filters
+def test_search_spec_is_stored_in_the_versioned_form(tmp_path):
+    db = tmp_path / "u.sqlite"
+    spec = SearchSpec(dac="DAC-80", families=("pa_hebergement",), near="80410", radius_km=30,
+                      min_capacity=20)
+    need = record_unmet_need("DAC-80", None, spec, "EHPAD autour de Ham", db_path=db)
+    assert need.resource_type == "pa_hebergement"
+    stored = json.loads(list_unmet_needs(db)["filters_json"].iat[0])
+    assert stored == {"v": 1, "dac": "DAC-80", "famille": ["pa_hebergement"], "capacite": 20,
+                      "autour": "80410", "rayon": 30}
+    assert SearchSpec.from_json(stored) == spec
+    assert commune_of(stored) == "80410"
 
-    try:
-        filters = [filters_mod.TerritoryFilter(dac_id="DAC-80"),
-                   filters_mod.FamilyFilter(families=("pa_hebergement",)),
-                   filters_mod.DistanceFilter(radius_km=30, commune="80410")]
-    except TypeError:  # pragma: no cover - query layer API changed
-        pytest.skip("query filter signatures changed")
-    as_json = filters_to_json(filters)
-    assert as_json[1] == {"filter": "FamilyFilter", "families": ["pa_hebergement"]}
-    assert resource_type_from_filters(as_json) == "pa_hebergement"
-    assert commune_from_filters(as_json) == "80410"
-    need = record_unmet_need("DAC-80", commune_from_filters(as_json), as_json,
-                             " ; ".join(f.label for f in filters), db_path=tmp_path / "u.sqlite")
-    assert need.commune == "80410" and need.resource_type == "pa_hebergement"
-    assert "FamilyFilter" in list_unmet_needs(tmp_path / "u.sqlite")["filters_json"].iat[0]
+
+@pytest.mark.parametrize("criteria, field", [
+    ({"v": 2, "famille": ["x"]}, "filters_json"),  # unknown version
+    ({"v": 1, "families": ["x"]}, "filters_json"),  # Python field names are not the format
+    ({"v": 1, "capacite": "beaucoup"}, "filters_json"),
+])
+def test_invalid_versioned_criteria_are_refused(tmp_path, criteria, field):
+    with pytest.raises(UnmetNeedError) as exc:
+        record_unmet_need("DAC-80", None, criteria, LABEL, db_path=tmp_path / "u.sqlite")
+    assert exc.value.field == field
+
+
+# Rows as written by schema 1 (the query filters serialised with their class and field names).
+_OLD_DDL = """
+CREATE TABLE unmet_needs (id INTEGER PRIMARY KEY AUTOINCREMENT, recorded_at TEXT NOT NULL,
+    dac_id TEXT NOT NULL, commune TEXT, resource_type TEXT NOT NULL, filters_json TEXT NOT NULL,
+    filters_label TEXT NOT NULL, comment TEXT NOT NULL DEFAULT '', recorded_by_role TEXT);
+CREATE INDEX unmet_needs_when ON unmet_needs (recorded_at);
+PRAGMA user_version = 1;
+"""
+_OLD_ROWS = [
+    ('[{"filter": "TerritoryFilter", "communes": [], "dac_id": "DAC-80", "departments": []}, '
+     '{"families": ["pa_hebergement"], "filter": "FamilyFilter"}, '
+     '{"filter": "SpecialtyFilter", "disciplines": ["924"], "activity_types": ["21"], '
+     '"clienteles": ["436"], "care_activities": []}, '
+     '{"authorised": false, "filter": "CapacityFilter", "min_places": 30, "specialty": '
+     '{"filter": "SpecialtyFilter", "disciplines": ["924"], "activity_types": ["21"], '
+     '"clienteles": ["436"], "care_activities": []}}, '
+     '{"filter": "TextFilter", "min_score": 70.0, "query": "ehpad"}, '
+     '{"commune": "80410", "filter": "DistanceFilter", "finess": null, "outline": true, '
+     '"point": null, "radius_km": 12.5}]',
+     {"v": 1, "dac": "DAC-80", "famille": ["pa_hebergement"], "discipline": ["924"],
+      "activite": ["21"], "clientele": ["436"], "capacite": 30, "q": "ehpad", "autour": "80410",
+      "rayon": 12.5, "contour": True}),
+    ('[{"filter": "StatusFilter", "open_only": false}, {"filter": "CategoryFilter", '
+     '"categories": ["500"], "aggregates": ["4401"]}, {"commune": null, "filter": "DistanceFilter", '
+     '"finess": null, "outline": false, "point": [2.3, 49.89], "radius_km": 10.0}]',
+     {"v": 1, "categorie": ["500"], "agregat": ["4401"], "autour": "49.89, 2.3", "rayon": 10,
+      "fermes": True}),
+    ('{"families": ["domicile"]}', {"v": 1, "famille": ["domicile"]}),
+    ("{}", {"v": 1}),
+    ('{"unknown": 3}', {"v": 1}),
+]
+
+
+def test_old_log_is_migrated_when_opened(tmp_path):
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as con:
+        con.executescript(_OLD_DDL)
+        for i, (text, _) in enumerate(_OLD_ROWS):
+            con.execute("INSERT INTO unmet_needs (recorded_at, dac_id, commune, resource_type, "
+                        "filters_json, filters_label, comment) VALUES (?, 'DAC-80', NULL, 'x', ?, "
+                        "'critères', '')", (f"2024-01-0{i + 1}T00:00:00+00:00", text))
+    con.close()
+    listed = list_unmet_needs(db).sort_values("id")
+    assert [json.loads(t) for t in listed["filters_json"]] == [new for _, new in _OLD_ROWS]
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        kept = [r[0] for r in con.execute("SELECT legacy_filters_json FROM unmet_needs ORDER BY id")]
+    con.close()
+    assert kept == [old for old, _ in _OLD_ROWS]  # nothing already stored is lost
+    record_unmet_need("DAC-80", None, SearchSpec(families=("had_palliatif",)), "HAD", db_path=db)
+    again = list_unmet_needs(db).sort_values("id")
+    assert list(again["filters_json"])[:-1] == list(listed["filters_json"])  # migrated once

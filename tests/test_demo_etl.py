@@ -12,7 +12,7 @@ from dac_map.cli import (
     DEMO_EQUIPMENT,
     DEMO_ESTABLISHMENTS,
 )
-from dac_map.layouts import EQUIPEMENTSOCIAL
+from dac_map.etl.layouts import EQUIPEMENTSOCIAL
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def _raw_counts() -> dict[str, int]:
 
 def test_counts_per_department(demo):
     report, out = demo
-    est = store.read_layer(out, store.ESTABLISHMENTS)
+    est = store.open_store(out).read_layer(store.ESTABLISHMENTS)
     assert est["department"].value_counts().to_dict() == _raw_counts() == {"80": 912, "46": 373}
     assert report.counts["establishments"] == 1285
     assert report.rejected == 0 and report.unknown_categories == {}
@@ -40,8 +40,8 @@ def test_counts_per_department(demo):
 
 def test_every_point_falls_inside_its_department(demo):
     _, out = demo
-    est = store.read_layer(out, store.ESTABLISHMENTS)
-    deps = store.read_layer(out, store.DEPARTMENTS).set_index("code")
+    est = store.open_store(out).read_layer(store.ESTABLISHMENTS)
+    deps = store.open_store(out).read_layer(store.DEPARTMENTS).set_index("code")
     for code in ("80", "46"):
         sub = est[est["department"] == code]
         assert sub.geometry.notna().all()
@@ -50,9 +50,9 @@ def test_every_point_falls_inside_its_department(demo):
 
 def test_territories_and_capacities(demo):
     report, out = demo
-    est = store.read_layer(out, store.ESTABLISHMENTS)
+    est = store.open_store(out).read_layer(store.ESTABLISHMENTS)
     assert est["dac_id"].value_counts().to_dict() == {"DAC-80": 912, "DAC-46": 373}
-    terr = store.read_layer(out, store.TERRITORIES).set_index("dac_id")
+    terr = store.open_store(out).read_layer(store.TERRITORIES).set_index("dac_id")
     assert terr.loc["DAC-80", "name"] == "DAC Somme (démonstration)"
     assert terr.loc[["DAC-80", "DAC-46"], "establishments"].tolist() == [912, 373]
     # Installed capacity = sum of capinstot over lines not flagged removed, recomputed here.
@@ -68,7 +68,7 @@ def test_territories_and_capacities(demo):
 
 def test_metadata_records_sources(demo):
     _, out = demo
-    meta = store.read_metadata(out)
+    meta = store.open_store(out).read_metadata()
     assert meta["establishments_file"] == DEMO_ESTABLISHMENTS.name
     assert meta["equipment_file"] == DEMO_EQUIPMENT.name
     assert meta["source_date"] == "2021-01-08"

@@ -30,7 +30,7 @@ def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("etl") / "store.gpkg"
     report = run_etl(EtlInputs(establishments=FIX / "cs1100507_nasty.csv", departments=DEPS,
                                equipment=FIX / "cs1100505_small.csv", communes=[SOMME]), out)
-    est = store.read_layer(out, store.ESTABLISHMENTS).set_index("finess")
+    est = store.open_store(out).read_layer(store.ESTABLISHMENTS).set_index("finess")
     return report, est, out
 
 
@@ -91,7 +91,7 @@ def test_equipment_totals_exclude_removed_lines(built):
     report, est, out = built
     assert est.loc["800009999", ["capacity_installed", "capacity_authorised"]].tolist() == [94, 104]
     assert est.loc["800000143", ["capacity_installed", "capacity_authorised"]].tolist() == [40, 45]
-    eq = store.read_layer(out, store.EQUIPMENT)
+    eq = store.open_store(out).read_layer(store.EQUIPMENT)
     assert len(eq) == 5 and "899999999" not in set(eq["finess"])
     assert report.metadata["equipment_illustrative"] is True
 
@@ -104,10 +104,10 @@ def test_report_and_rejects_file(built):
     assert list(rejects.columns) == ["fichier", "ligne", "champ", "probleme", "action", "valeur"]
     assert ("35", "nofinesset", "rejected") in set(
         zip(rejects["ligne"], rejects["champ"], rejects["action"]))
-    assert set(store.list_store_layers(out)) >= {"etablissements", "equipements", "departements",
+    assert set(store.open_store(out).layers()) >= {"etablissements", "equipements", "departements",
                                                   "communes", "territoires", "metadata",
                                                   "familles", "categories", "disciplines"}
-    meta = store.read_metadata(out)
+    meta = store.open_store(out).read_metadata()
     assert meta["counts"]["establishments"] == 15
     assert meta["source_date"] == "2021-01-08"
     assert meta["establishments_file"] == "cs1100507_nasty.csv"
@@ -121,7 +121,7 @@ def test_implausible_coordinates_are_moved_to_the_commune(tmp_path):
     src.write_bytes(text.encode("latin-1"))
     report = run_etl(EtlInputs(establishments=src, departments=DEPS, communes=[SOMME]),
                      tmp_path / "s.gpkg")
-    est = store.read_layer(tmp_path / "s.gpkg", store.ESTABLISHMENTS).set_index("finess")
+    est = store.open_store(tmp_path / "s.gpkg").read_layer(store.ESTABLISHMENTS).set_index("finess")
     assert est.loc["800000143", "geo_precision"] == "commune"
     assert any(i.field == "coordxet" and "outside its department" in i.reason for i in report.issues)
 
@@ -134,12 +134,12 @@ def test_territories_by_communes_take_precedence(tmp_path):
     inputs = EtlInputs(establishments=FIX / "cs1100507_nasty.csv", departments=DEPS,
                        communes=[SOMME], territories=terr)
     run_etl(inputs, tmp_path / "t.gpkg")
-    est = store.read_layer(tmp_path / "t.gpkg", store.ESTABLISHMENTS).set_index("finess")
+    est = store.open_store(tmp_path / "t.gpkg").read_layer(store.ESTABLISHMENTS).set_index("finess")
     assert est.loc["800005340", "dac_id"] == "DAC-AMIENS"
     assert est.loc["800000143", "dac_id"] == "DAC-AMIENS"  # Abbeville = 80001
     assert est.loc["800000150", "dac_id"] == "DAC-80"
     assert pd.isna(est.loc["010000024", "dac_id"])
-    t = store.read_layer(tmp_path / "t.gpkg", store.TERRITORIES).set_index("dac_id")
+    t = store.open_store(tmp_path / "t.gpkg").read_layer(store.TERRITORIES).set_index("dac_id")
     assert t.loc["DAC-AMIENS", "communes"] == "80021 80001"
     assert t.loc["DAC-80", "geometry"].contains(t.loc["DAC-AMIENS", "geometry"].representative_point())
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from dac_map.errors import InputFormatError, InputMissingError
-from dac_map.parser import (
+from dac_map.etl.parser import (
     decode_bytes,
     parse_equipment,
     parse_establishments,

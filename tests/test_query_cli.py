@@ -11,14 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from dac_map.cli import app
-from test_query_search import build_query_store
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return str(build_query_store(tmp_path_factory))
+def store(query_store: Path) -> str:
+    return str(query_store)
 
 
 def run(*args: str):
@@ -52,13 +51,13 @@ def test_geojson_is_a_wgs84_feature_collection(store: str) -> None:
 
 def test_table_prints_names_verbatim(store: str) -> None:
     res = run("--store", store, "--dac", "DAC-80", "--text", "consultation calmette",
-              "--near-point", "2.29,49.90", "--radius-km", "10")
+              "--near-point", "49.90,2.29", "--radius-km", "10")
     assert res.exit_code == 0, res.output
     out = " ".join(res.stdout.split())
     assert 'CONSULTATION "CALMETTE" [bold]PMI[/bold]' in out
     assert ("Critères : Établissements ouverts uniquement · Territoire DAC : DAC Somme "
-            "(démonstration) (DAC-80) · À moins de 10 km du point (lon 2.29000, lat 49.90000) · "
-            "Recherche : « consultation calmette »") in out
+            "(démonstration) (DAC-80) · Recherche : « consultation calmette » · "
+            "À moins de 10 km du point (lat 49.90000, lon 2.29000)") in out
     assert "Capacités illustratives" in out and "libre" not in out
     res = run("--store", store, "--text", "tilleuls")
     assert "<script>alert(1)</script>" in " ".join(res.stdout.split())
@@ -84,6 +83,8 @@ def test_empty_result_says_which_filter_emptied_it(store: str) -> None:
     (["--near-point", "abc"], 2, "bad point"),
     (["--near-point", "2.3,48.8,1"], 2, "bad point"),
     (["--near-point", "200,10"], 2, "bad point"),
+    (["--near-point", "2.29,49.90"], 2, "point outside France: lat 2.29, lon 49.9 (« lat, lon »"),
+    (["--near-point", "49.9"], 2, "attendu « lat, lon »"),
     (["--radius-km", "5"], 2, "needs a centre"),
     (["--authorised"], 2, "needs --min-capacity"),
     (["--format", "xml"], 2, "unknown format"),

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from dac_map import settings as dac_settings
 from dac_map.errors import DacMapError
-from dac_map.etl import EtlInputs, run_etl
 from dac_map.query import (
     CapacityFilter,
     Catalogue,
@@ -38,31 +37,9 @@ from dac_map.query import (
     to_geojson,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "query"
-ESTABLISHMENTS = FIXTURES / "cs1100507_query.csv"
-EQUIPMENT = FIXTURES / "cs1100505_query.csv"
-DEPARTMENTS = dac_settings.DATA_DIR / "geo" / "departements.geojson"
-SOMME_COMMUNES = dac_settings.DATA_DIR / "geo" / "communes-80-somme.geojson"
-
-_BUILT: dict[str, Path] = {}
-
-
-def build_query_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the ETL once per test session and return the GeoPackage path."""
-    if "store" not in _BUILT:
-        target = tmp_path_factory.mktemp("query") / "query.gpkg"
-        report = run_etl(EtlInputs(establishments=ESTABLISHMENTS, departments=DEPARTMENTS,
-                                   equipment=EQUIPMENT, communes=[SOMME_COMMUNES]), target)
-        assert report.counts["establishments"] == 14
-        assert report.counts["geolocated_commune"] == 1
-        assert report.counts["equipment_lines"] == 13
-        _BUILT["store"] = target
-    return _BUILT["store"]
-
-
 @pytest.fixture(scope="session")
-def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_query_store(tmp_path_factory)
+def store_path(query_store: Path) -> Path:
+    return query_store
 
 
 @pytest.fixture(scope="session")
@@ -271,7 +248,7 @@ def test_distance_around_establishment_and_point(cat: Catalogue) -> None:
                              "(800000192)")
     res = search(cat, [DistanceFilter(2.5, point=(1.44, 44.45))])
     assert with_distance(res) == [("460000110", 0.7), ("460005374", 0.7)]
-    assert res.labels[1] == "À moins de 2,5 km du point (lon 1.44000, lat 44.45000)"
+    assert res.labels[1] == "À moins de 2,5 km du point (lat 44.45000, lon 1.44000)"
 
 
 def test_distance_combined_with_family_and_sorted_by_distance(cat: Catalogue) -> None:
@@ -282,7 +259,7 @@ def test_distance_combined_with_family_and_sorted_by_distance(cat: Catalogue) ->
 
 def test_distance_overseas_point_excludes_metropolitan_rows(cat: Catalogue) -> None:
     res = search(cat, [DistanceFilter(50, point=(-61.53, 16.24))])  # Guadeloupe, EPSG:5490
-    assert (res.total, res.emptied_by) == (0, "À moins de 50 km du point (lon -61.53000, lat 16.24000)")
+    assert (res.total, res.emptied_by) == (0, "À moins de 50 km du point (lat 16.24000, lon -61.53000)")
 
 
 def test_distance_rows_in_another_metric_crs_are_excluded(cat: Catalogue) -> None:
@@ -321,11 +298,42 @@ def test_distance_unknown_centres(cat: Catalogue) -> None:
 
 # --------------------------------------------------------------------------- text
 
-def test_text_typos_and_scores(cat: Catalogue) -> None:
-    assert with_score(search(cat, [TextFilter("hopital abevile")])) == [
-        ("800000143", 93.8), ("800003998", 82.6)]
-    assert with_score(search(cat, [TextFilter("ehpad leon burkel")])) == [("800004251", 97.4)]
-    assert with_score(search(cat, [TextFilter("CONSULTATION CALMETTE")])) == [("800005340", 100.0)]
+def _reference_hits(cat: Catalogue, query: str, score, min_score: float = 70.0) -> set[tuple[str, float]]:
+    """(FINESS, score) of every open establishment scoring at least ``min_score`` by the
+    independent scorer, over its searchable fields."""
+    from dac_map.query.text import category_keywords
+
+    labels = dict(zip(cat.categories["category"].astype(str), cat.categories["category_label"].astype(str)))
+    rec = cat.records_base
+    est = cat.establishments
+    out = set()
+    for i in range(len(cat)):
+        cat_code = str(est["category"].iat[i])
+        fields = [est["name"].iat[i], est["long_name"].iat[i] if "long_name" in est else None,
+                  est["name_complement"].iat[i] if "name_complement" in est else None,
+                  rec["commune_name"].iat[i], est["city"].iat[i],
+                  category_keywords(cat_code, labels.get(cat_code))]
+        s = score(query, fields, [est["finess"].iat[i], est["finess_ej"].iat[i]])
+        if s >= min_score and est["status"].iat[i] == "ouvert":
+            out.add((str(est["finess"].iat[i]), s))
+    return out
+
+
+@pytest.mark.parametrize("query, first", [
+    ("hopital abevile", "800000143"),  # CH d'Abbeville: two typos
+    ("ehpad leon burkel", "800004251"),
+    ("CONSULTATION CALMETTE", "800005340"),
+])
+def test_text_typos_and_scores(cat: Catalogue, reference_text_score, query: str, first: str) -> None:
+    """Scores and matches == an independent scorer (rapidfuzz on the folded words); the
+    expected establishment comes first."""
+    got = with_score(search(cat, [TextFilter(query)]))
+    assert set(got) == _reference_hits(cat, query, reference_text_score)
+    assert got[0][0] == first
+    assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+
+
+def test_text_no_match_and_commune_name(cat: Catalogue) -> None:
     assert finess_list(search(cat, [TextFilter("ehpad st riquier")])) == []
     assert finess_list(search(cat, [TextFilter("Crecy en Ponthieu")])) == ["800000325"]
 

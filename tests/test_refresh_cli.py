@@ -15,7 +15,7 @@ from dac_map import settings, store
 from dac_map.refresh.cli import register
 from dac_map.refresh.config import load_config
 from dac_map.refresh.lock import RefreshLock
-from dac_map.refresh.testing import (
+from dac_map.testing.refresh import (
     equipment_bytes,
     extract_bytes,
     sample_rows,
@@ -120,11 +120,11 @@ def test_exit_codes(app, ws):
 def test_rollback_command(app, ws):
     cfg = ws / "refresh.toml"
     assert _run(app, "--config", cfg, "--yes").exit_code == 0
-    first = store.read_metadata(ws / "build" / "dac_map.gpkg")["refresh_version"]
+    first = store.open_store(ws / "build" / "dac_map.gpkg").read_metadata()["refresh_version"]
     assert _run(app, "--config", cfg, "--yes", "--rebuild").exit_code == 0
     back = _run(app, "--config", cfg, "--rollback", first, "--json")
     assert back.exit_code == 0 and json.loads(back.stdout)["status"] == "rollback"
-    assert store.read_metadata(ws / "build" / "dac_map.gpkg")["refresh_version"] == first
+    assert store.open_store(ws / "build" / "dac_map.gpkg").read_metadata()["refresh_version"] == first
     held = _run(app, "--config", cfg, "--json")
     assert held.exit_code == 0 and json.loads(held.stdout)["status"] == "held"
     released = _run(app, "--config", cfg, "--release", "--json")

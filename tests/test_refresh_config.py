@@ -135,5 +135,5 @@ def test_demo_config_refreshes_offline(tmp_path):
     result.raise_for_status()
     assert result.counts["establishments"] == 1285
     assert all(c["ok"] for c in result.checks)
-    assert store.read_metadata(tmp_path / "dac_map.gpkg")["refresh_version"] == result.version
+    assert store.open_store(tmp_path / "dac_map.gpkg").read_metadata()["refresh_version"] == result.version
     assert refresh(cfg).status == "unchanged"

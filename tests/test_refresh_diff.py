@@ -25,7 +25,7 @@ from dac_map.refresh.diff import (
     write_csv,
     write_reports,
 )
-from dac_map.refresh.testing import (
+from dac_map.testing.refresh import (
     Est,
     equipment_bytes,
     extract_bytes,
@@ -89,7 +89,7 @@ def versions(tmp_path_factory):
 def test_report_on_two_known_versions(versions):
     v1, v2 = versions
     report = compare_stores(v1, v2, moved_threshold_m=100)
-    m1, m2 = store.read_metadata(v1), store.read_metadata(v2)
+    m1, m2 = store.open_store(v1).read_metadata(), store.open_store(v2).read_metadata()
     fam = {"hopitaux": "Hôpitaux et cliniques", "handicap_adultes": "Handicap adultes",
            "handicap_enfants": "Handicap enfants", "domicile": "Aide et soins à domicile (SSIAD, SAAD, SPASAD)",
            "pa_hebergement": "Personnes âgées — hébergement", "pharmacie_biologie": "Pharmacies / biologie"}
@@ -186,7 +186,7 @@ def test_changes_layer_round_trip(tmp_path, versions):
     copy.write_bytes(v2.read_bytes())
     report = compare_stores(v1, copy)
     write_changes_layer(report, copy)
-    assert CHANGES_LAYER in store.list_store_layers(copy)
+    assert CHANGES_LAYER in store.open_store(copy).layers()
     frame = load_latest_changes(copy)
     assert list(frame.columns) == list(COLUMNS)
     assert frame.astype(object).where(frame.notna(), None).to_dict("records") == \

@@ -20,7 +20,7 @@ from dac_map.refresh.config import (
     Source,
 )
 from dac_map.refresh.download import fetch
-from dac_map.refresh.testing import LocalServer, equipment_bytes, extract_bytes, sample_rows
+from dac_map.testing.refresh import LocalServer, equipment_bytes, extract_bytes, sample_rows
 
 BODY = extract_bytes(sample_rows(60))  # ~30 KB
 OLD = b"finess;etalab;00;2020-01-01\nstructureet;the last good file\n"

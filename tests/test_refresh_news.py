@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from dac_map.etl import EtlInputs, run_etl
 from dac_map.refresh.config import load_config
 from dac_map.refresh.pipeline import refresh
-from dac_map.refresh.testing import (
+from dac_map.testing.refresh import (
     Est,
     extract_bytes,
     sample_rows,

@@ -22,8 +22,9 @@ from dac_map.refresh import pipeline
 from dac_map.refresh.config import load_config
 from dac_map.refresh.diff import CHANGES_LAYER, load_change_summary, load_latest_changes
 from dac_map.refresh.lock import RefreshLock
-from dac_map.refresh.pipeline import list_versions, refresh, rollback
-from dac_map.refresh.testing import (
+from dac_map.refresh.pipeline import refresh, rollback
+from dac_map.refresh.versions import list_versions
+from dac_map.testing.refresh import (
     Est,
     LocalServer,
     equipment_bytes,
@@ -153,9 +154,9 @@ def test_first_refresh_over_http_then_unchanged(tmp_path):
     assert (raw / "establishments.csv").read_bytes() == est
     assert (raw / "departments.geojson").read_bytes() == deps
     # The store carries its (empty) change table and the refresh metadata.
-    assert CHANGES_LAYER in store.list_store_layers(current)
+    assert CHANGES_LAYER in store.open_store(current).layers()
     assert len(load_latest_changes(current)) == 0
-    meta = store.read_metadata(current)
+    meta = store.open_store(current).read_metadata()
     assert meta["refresh_version"] == result.version
     assert meta["refresh_sources"]["establishments"] == urls["establishments"]
     assert meta["refresh_inputs"]["establishments"] == hashlib.sha256(est).hexdigest()
@@ -219,7 +220,7 @@ def test_half_the_rows_is_refused_by_the_tolerance_check(ws):
 
     forced = refresh(cfg, force=True)  # the steward checked the extract: accept it
     assert (forced.status, forced.exit_code) == ("ok", 0)
-    assert store.read_metadata(ws / "build" / "dac_map.gpkg")["refresh_forced"] is True
+    assert store.open_store(ws / "build" / "dac_map.gpkg").read_metadata()["refresh_forced"] is True
     assert any("--force" in m for m in forced.messages)
 
 
@@ -376,7 +377,7 @@ def test_archive_prune_list_and_rollback(tmp_path, baseline):
                                                               (second.version, False)]
     back = rollback(cfg, second.version)
     assert (back.status, back.exit_code) == ("rollback", 0)
-    assert store.read_metadata(current)["refresh_version"] == second.version
+    assert store.open_store(current).read_metadata()["refresh_version"] == second.version
     assert rollback(cfg, "dac_map-19990101T000000Z").exit_code == 6
     assert [e["status"] for e in _log(ws)][-2:] == ["rollback", "failed"]
     # The rolled-back data is not served again by the next (cron) run...
@@ -384,7 +385,7 @@ def test_archive_prune_list_and_rollback(tmp_path, baseline):
     held = refresh(cfg)
     assert (held.status, held.exit_code) == ("held", 0) and second.version in held.messages[0]
     assert refresh(cfg, dry_run=True).status == "dry-run"  # previews still run
-    assert store.read_metadata(current)["refresh_version"] == second.version
+    assert store.open_store(current).read_metadata()["refresh_version"] == second.version
     # ... until the steward releases the hold.
     released = refresh(cfg, release=True)
     assert (released.status, released.changes["closed"]) == ("ok", 1)
@@ -393,10 +394,10 @@ def test_archive_prune_list_and_rollback(tmp_path, baseline):
 
 def test_store_layers_and_metadata_after_a_refresh(baseline):
     current = baseline / "build" / "dac_map.gpkg"
-    layers = set(store.list_store_layers(current))
+    layers = set(store.open_store(current).layers())
     assert {"etablissements", "equipements", "territoires", "metadata", CHANGES_LAYER} <= layers
-    meta = store.read_metadata(current)
+    meta = store.open_store(current).read_metadata()
     assert [c["name"] for c in meta["validation_checks"]] == [
         "rows:etablissements", "geolocated", "territories", "families"]
-    est = store.read_layer(current, store.ESTABLISHMENTS)
+    est = store.open_store(current).read_layer(store.ESTABLISHMENTS)
     assert isinstance(est, pd.DataFrame) and len(est) == 40

@@ -17,6 +17,7 @@ import shapely
 from typer.testing import CliRunner
 
 from dac_map import store
+from dac_map.store import open_store
 from dac_map.cli import app
 from dac_map.errors import StoreError
 from dac_map.query.catalogue import load_catalogue
@@ -60,10 +61,11 @@ def test_publish_geopackage_round_trip_equals_the_geopackage(pg_url, demo_store)
     assert versions.served_stamp(pg_url)[0] == version
     # every layer read back equals the layer read from the GeoPackage by pyogrio
     pg = PostGISStore(pg_url)
-    for layer in store.list_store_layers(demo_store):
+    gpkg = open_store(demo_store)
+    for layer in gpkg.layers():
         if layer == store.METADATA:
             continue
-        expected = store.read_layer(demo_store, layer)
+        expected = gpkg.read_layer(layer)
         got = pg.read_layer(layer)
         assert list(got.columns) == list(expected.columns), layer
         if "geometry" in expected:
@@ -78,7 +80,8 @@ def test_publish_geopackage_round_trip_equals_the_geopackage(pg_url, demo_store)
                 b[col] = b[col].astype("datetime64[ms]")
                 a[col] = a[col].astype("datetime64[ms]")
         pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=layer)
-    assert pg.read_metadata() == store.read_metadata(demo_store)
+    assert pg.read_metadata() == gpkg.read_metadata()
+    assert open_store(pg_url).token() == pg.token() and pg.token()[1:] == versions.served_stamp(pg_url)
     # and the catalogue the app builds from it is the same
     a, b = load_catalogue(demo_store), load_served_catalogue(pg_url)
     pd.testing.assert_frame_equal(pd.DataFrame(a.establishments.drop(columns="geometry")),
@@ -222,7 +225,7 @@ def test_cli_db_and_users_commands(pg_url, demo_store):
     status = json.loads(r.output)
     assert [v["served"] for v in status["versions"]] == [True, False]
     assert status["versions"][0]["layers"]["etablissements"] == len(
-        store.read_layer(demo_store, store.ESTABLISHMENTS, read_geometry=False))
+        open_store(demo_store).read_layer(store.ESTABLISHMENTS, read_geometry=False))
     r = runner.invoke(app, ["db", "rollback"], env=env)
     assert r.exit_code == 0 and status["versions"][1]["version"] in r.output
     r = runner.invoke(app, ["users", "set", "c@x.fr", "-r", "coordinateur"], env=env)
@@ -272,7 +275,7 @@ keep = 3
 def test_refresh_publishes_each_validated_version_into_postgis(pg_url, tmp_path, monkeypatch):
     from dac_map.refresh.config import load_config
     from dac_map.refresh.pipeline import refresh
-    from dac_map.refresh.testing import (equipment_bytes, extract_bytes, sample_rows, write_bytes,
+    from dac_map.testing.refresh import (equipment_bytes, extract_bytes, sample_rows, write_bytes,
                                          write_departments, write_territories)
 
     monkeypatch.setenv("DAC_MAP_DATABASE_URL", pg_url)
@@ -294,7 +297,7 @@ def test_refresh_publishes_each_validated_version_into_postgis(pg_url, tmp_path,
     second = versions.read_served(pg_url)
     assert second.version != served.version
     assert set(second.layers[store.ESTABLISHMENTS]["finess"]) == {r.finess for r in rows[1:]}
-    gpkg = store.read_layer(tmp_path / "build" / "dac_map.gpkg", store.ESTABLISHMENTS,
-                            read_geometry=False)
+    gpkg = open_store(tmp_path / "build" / "dac_map.gpkg").read_layer(store.ESTABLISHMENTS,
+                                                                      read_geometry=False)
     assert sorted(gpkg["finess"]) == sorted(second.layers[store.ESTABLISHMENTS]["finess"])
     assert versions.rollback(actor="t", url=pg_url) == served.version

@@ -1,4 +1,4 @@
-"""Tests of the synthetic extract generator (dac_map.synthetic)."""
+"""Tests of the synthetic extract generator (dac_map.testing.synthetic)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from collections import Counter
 
 import pytest
 
-from dac_map import synthetic
-from dac_map.layouts import EQUIPEMENTSOCIAL, FINESS_PATTERN, GEOLOCALISATION, STRUCTUREET
-from dac_map.parser import parse_equipment, parse_establishments, parse_projection
+from dac_map.testing import synthetic
+from dac_map.codes import FINESS_PATTERN
+from dac_map.etl.layouts import EQUIPEMENTSOCIAL, GEOLOCALISATION, STRUCTUREET
+from dac_map.etl.parser import parse_equipment, parse_establishments, parse_projection
 
 N = 2000
 N_LINES = 3000

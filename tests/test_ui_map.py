@@ -13,6 +13,7 @@ from e2e.ui_store import tiny_catalogue
 
 from dac_map import settings
 from dac_map.query import TerritoryFilter, search
+from dac_map.ui import leaflet
 from dac_map.ui import map as umap
 
 
@@ -118,7 +119,7 @@ def test_selection_rings(records):
 
 
 def test_js_json_cannot_close_a_script():
-    text = umap.js_json({"n": "</script><script>alert(1)</script> & \u2028"})
+    text = leaflet.js_json({"n": "</script><script>alert(1)</script> & \u2028"})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
     assert json.loads(text) == {"n": "</script><script>alert(1)</script> & \u2028"}
 
@@ -172,8 +173,8 @@ def test_base_map_is_offline_without_tiles(cat, records):
     m = umap.build_base_map(umap.base_layers(cat, "DAC-80"), tiles="none")
     m.add_child(umap.build_results_layer(records, umap.family_colors(cat.families)).group)
     js, css = _links(m)
-    assert js == [umap.asset_url("leaflet.js")]
-    assert css == [umap.asset_url("leaflet.css")]
+    assert js == [leaflet.asset_url("leaflet.js")]
+    assert css == [leaflet.asset_url("leaflet.css")]
     assert all(not re.match(r"[a-z]+://|//", u) for u in js + css)
     html = _render(m)
     assert re.findall(r"https?://", html) == []
@@ -221,7 +222,11 @@ def test_results_feature_group_script(cat, records):
     assert "textContent" in points and "innerHTML" not in points
     assert 'window.dacMap = {mode: "points", markers: n, version: 7}' in script
     assert "<script>" not in script
-    assert "SelectionLayer".lower() not in script  # names are rewritten by streamlit-folium
+    # streamlit-folium rewrites folium's random element ids into stable names (same script
+    # for the same result: no redraw): the layers are there under those names, no random id left
+    assert "var selection_layer_feature_group_0_1 = (function () {" in script
+    assert "var points_layer_feature_group_0_0 = (function () {" in script
+    assert re.findall(r"_[0-9a-f]{32}\b", script) == []
     assert "[[49.894,2.2955,false]]" in script
 
 

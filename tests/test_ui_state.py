@@ -139,7 +139,7 @@ def test_build_filters_national_and_bad_centre(cat):
     filters, warnings = ustate.build_filters(ViewState(dac=NATIONAL, near="Nulle-Part"), cat)
     assert filters == []
     assert warnings == [("« Nulle-Part » : ni commune connue, ni code INSEE, ni n° FINESS, ni "
-                        "coordonnées « lon, lat ».")]
+                        "coordonnées « lat, lon » (degrés WGS84, latitude d'abord, ex. 49.894, 2.296).")]
     filters, warnings = ustate.build_filters(ViewState(dac="DAC-80", near="80999"), cat)
     assert filters == [TerritoryFilter(dac_id="DAC-80")]
     assert len(warnings) == 1 and "80999" in warnings[0]
@@ -151,8 +151,9 @@ def test_build_filters_national_and_bad_centre(cat):
     ("800000045", Near("finess", finess="800000045")),
     ("Abbeville (80001)", Near("commune", commune="80001")),
     ("abbeville", Near("commune", commune="80001")),
-    ("2.30, 49.89", Near("point", point=(2.3, 49.89))),
-    ("49,89; 2,30", Near("point", point=(2.3, 49.89))),  # lat, lon as copied from map sites
+    ("49.89, 2.30", Near("point", point=(49.89, 2.3))),  # lat, lon as copied from map sites
+    ("49,89; 2,30", Near("point", point=(49.89, 2.3))),
+    ("49.89 2.3", Near("point", point=(49.89, 2.3))),
     ("", None),
 ])
 def test_resolve_near(cat, text, expected):
@@ -162,8 +163,19 @@ def test_resolve_near(cat, text, expected):
 def test_resolve_near_unknown(cat):
     with pytest.raises(QueryError):
         ustate.resolve_near("<script>", cat)
-    with pytest.raises(QueryError):
-        ustate.resolve_near("10, 10", cat)  # outside France either way
+    with pytest.raises(QueryError, match="lat, lon"):
+        ustate.resolve_near("100.5, 2.3", cat)  # not a latitude first
+
+
+@pytest.mark.parametrize("near", ["2.30, 49.89", "10, 10"])
+def test_point_outside_france_is_a_warning_naming_the_order(cat, near):
+    """One coordinate order, "lat, lon": longitude first lands outside France, and the
+    message says which order is expected."""
+    filters, warnings = ustate.build_filters(ViewState(dac=NATIONAL, near=near), cat)
+    assert filters == []
+    lat, lon = (float(v) for v in near.split(","))
+    assert warnings == [f"point hors de France / point outside France: lat {lat}, lon {lon} "
+                        "(« lat, lon », latitude d'abord / latitude first)"]
 
 
 def test_effective_sort():

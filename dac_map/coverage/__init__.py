@@ -2,12 +2,16 @@
 
 Pure Python (no Streamlit):
 
-* :mod:`~dac_map.coverage.data` — :func:`load_coverage_data` reads the store tables once;
+* :mod:`~dac_map.coverage.resources` — kinds of resources (:class:`ResourceType`, built from
+  the query filters) and the communes of a territory, all from the one
+  :class:`~dac_map.query.Catalogue` (no store reading of its own);
 * :mod:`~dac_map.coverage.indicators` — counts and installed places per family/discipline,
   per territory and commune; straight-line distance (km) from each commune centroid to the
   nearest resource of a kind (:func:`nearest_distances`, shapely STRtree, metres in EPSG:2154
   or the local overseas CRS); white zones; places per 1,000 people aged 75+;
 * :mod:`~dac_map.coverage.population` — reader of INSEE-style population tables;
+* :mod:`~dac_map.coverage.criteria` — search criteria as the log stores them (versioned
+  JSON of :class:`~dac_map.query.spec.SearchSpec`, conversion of older rows);
 * :mod:`~dac_map.coverage.unmet` — the unmet-need log (SQLite, outside the GeoPackage), which
   refuses patient-identifying data;
 * :mod:`~dac_map.coverage.report` — the periodic ARS report (printable HTML, CSV, snapshots).
@@ -16,45 +20,20 @@ The Streamlit pieces are in :mod:`dac_map.ui.coverage_view`, the CLI commands in
 :mod:`dac_map.coverage.cli`.
 """
 
-from dac_map.coverage.data import CoverageData, commune_centroids_m, load_coverage_data
-from dac_map.coverage.indicators import (
-    CommuneCoverage,
-    NearestResult,
-    ResourceType,
-    commune_coverage,
-    commune_indicators,
-    discipline_indicators,
-    family_indicators,
-    nearest_distances,
-    nearest_resources,
-    places_per_1000,
-    territory_indicators,
-    white_zones,
-)
-from dac_map.coverage.population import PopulationTable, read_population
-from dac_map.coverage.report import ArsReport, build_report, render_csv, render_html, write_report
-from dac_map.coverage.unmet import (
-    PersonalDataError,
-    UnmetNeed,
-    UnmetNeedError,
-    allowed_name_pairs,
-    commune_from_filters,
-    delete_unmet_need,
-    detect_personal_data,
-    export_unmet_needs_csv,
-    filters_to_json,
-    list_unmet_needs,
-    record_unmet_need,
-    unmet_needs_csv,
-)
+from dac_map._lazy import lazy_exports
 
-__all__ = [
-    "ArsReport", "build_report", "render_csv", "render_html", "write_report",
-    "CommuneCoverage", "CoverageData", "NearestResult", "PersonalDataError", "PopulationTable",
-    "ResourceType", "UnmetNeed", "UnmetNeedError", "allowed_name_pairs", "commune_centroids_m",
-    "commune_coverage", "commune_from_filters", "filters_to_json",
-    "commune_indicators", "delete_unmet_need", "detect_personal_data", "discipline_indicators",
-    "export_unmet_needs_csv", "family_indicators", "list_unmet_needs", "load_coverage_data",
-    "nearest_distances", "nearest_resources", "places_per_1000", "read_population",
-    "record_unmet_need", "territory_indicators", "unmet_needs_csv", "white_zones",
-]
+#: Submodule -> its public names, imported on first use (``import dac_map.coverage`` stays cheap).
+_EXPORTS = {
+    "resources": ("ResourceType", "commune_centroids_m", "commune_table", "territory_communes"),
+    "indicators": ("CommuneCoverage", "NearestResult", "commune_coverage",
+        "commune_indicators", "discipline_indicators", "family_indicators",
+        "nearest_distances", "nearest_resources", "places_per_1000", "territory_indicators",
+        "white_zones"),
+    "population": ("PopulationTable", "read_population"),
+    "report": ("ArsReport", "build_report", "render_csv", "render_html", "write_report"),
+    "unmet": ("PersonalDataError", "UnmetNeed", "UnmetNeedError", "allowed_name_pairs",
+        "delete_unmet_need", "detect_personal_data",
+        "export_unmet_needs_csv", "list_unmet_needs",
+        "record_unmet_need", "unmet_needs_csv"),
+}
+__getattr__, __dir__, __all__ = lazy_exports("dac_map.coverage", _EXPORTS)

@@ -30,7 +30,7 @@ def _fail(exc: DacMapError) -> None:
 
 def _resource(families: list[str] | None, categories: list[str] | None,
               disciplines: list[str] | None, label: str | None):
-    from dac_map.coverage.indicators import ResourceType
+    from dac_map.coverage.resources import ResourceType
 
     fams = tuple(families or ())
     if not fams and not categories and not disciplines:
@@ -51,14 +51,25 @@ def _population(path: Optional[Path], metadata: dict):
     return read_population(path)
 
 
+def _defaults(dac: str | None, threshold: float | None, radius: float | None
+              ) -> tuple[str, float, float]:
+    """The options left out, from the settings (read now)."""
+    return (dac or settings.DEFAULT_DAC,
+            settings.COVERAGE_WHITE_ZONE_KM if threshold is None else threshold,
+            settings.COVERAGE_CATCHMENT_KM if radius is None else radius)
+
+
 def _km(v: object) -> str:
     from dac_map.coverage.report import fmt_number
 
     return fmt_number(v, 1)
 
 
-StoreOpt = Annotated[Path, typer.Option("--store", "-s", help="GeoPackage dac-map")]
-DacOpt = Annotated[str, typer.Option("--dac", help="Identifiant du territoire DAC (ex. DAC-80)")]
+# Options left out take their value from dac_map.settings when the command runs.
+StoreOpt = Annotated[Optional[Path], typer.Option(
+    "--store", "-s", help="GeoPackage dac-map (défaut : réglage STORE)")]
+DacOpt = Annotated[Optional[str], typer.Option(
+    "--dac", help="Identifiant du territoire DAC, ex. DAC-80 (défaut : réglage DEFAULT_DAC)")]
 FamilyOpt = Annotated[Optional[list[str]], typer.Option(
     "--family", "-f", help="Famille de ressources (répétable), ex. pa_hebergement")]
 CategoryOpt = Annotated[Optional[list[str]], typer.Option(
@@ -66,25 +77,27 @@ CategoryOpt = Annotated[Optional[list[str]], typer.Option(
 DisciplineOpt = Annotated[Optional[list[str]], typer.Option(
     "--discipline", help="Discipline d'équipement (répétable), ex. 924")]
 LabelOpt = Annotated[Optional[str], typer.Option("--label", help="Libellé du type de ressource")]
-ThresholdOpt = Annotated[float, typer.Option(
-    "--threshold", "-t", help="Seuil de zone blanche, km à vol d'oiseau")]
+ThresholdOpt = Annotated[Optional[float], typer.Option(
+    "--threshold", "-t",
+    help="Seuil de zone blanche, km à vol d'oiseau (défaut : réglage COVERAGE_WHITE_ZONE_KM)")]
 PopulationOpt = Annotated[Optional[Path], typer.Option(
     "--population", help="Table de population INSEE (défaut : réglage POPULATION_PATH, table "
     "fictive utilisée seulement sur la démo ; 'none' = sans)")]
-RadiusOpt = Annotated[float, typer.Option(
-    "--radius", help="Rayon (km) du ratio places / 1 000 habitants de 75 ans ou plus (0 = la commune)")]
+RadiusOpt = Annotated[Optional[float], typer.Option(
+    "--radius", help="Rayon (km) du ratio places / 1 000 habitants de 75 ans ou plus (0 = la "
+    "commune ; défaut : réglage COVERAGE_CATCHMENT_KM)")]
 
 
 def coverage(
-    store: StoreOpt = settings.STORE_PATH,
-    dac: DacOpt = settings.DEFAULT_DAC,
+    store: StoreOpt = None,
+    dac: DacOpt = None,
     family: FamilyOpt = None,
     category: CategoryOpt = None,
     discipline: DisciplineOpt = None,
     label: LabelOpt = None,
-    threshold: ThresholdOpt = settings.COVERAGE_WHITE_ZONE_KM,
+    threshold: ThresholdOpt = None,
     population: PopulationOpt = None,
-    radius: RadiusOpt = settings.COVERAGE_CATCHMENT_KM,
+    radius: RadiusOpt = None,
     csv: Annotated[Optional[Path], typer.Option(
         "--csv", help="Écrire le tableau par commune (distance, zone blanche, ratio) en CSV")] = None,
     families_csv: Annotated[Optional[Path], typer.Option(
@@ -92,17 +105,18 @@ def coverage(
     top: Annotated[int, typer.Option("--top", help="Zones blanches affichées (les plus éloignées)")] = 20,
 ) -> None:
     """Indicateurs de couverture d'un territoire DAC et zones blanches pour un type de ressource."""
-    from dac_map.coverage.data import load_coverage_data
     from dac_map.coverage.indicators import commune_coverage, commune_indicators, territory_indicators
     from dac_map.coverage.report import SUMMARY_LABELS, fmt_number
+    from dac_map.query import load_catalogue
 
+    dac, threshold, radius = _defaults(dac, threshold, radius)
     try:
-        data = load_coverage_data(store)
+        catalogue = load_catalogue(store)
         res = _resource(family, category, discipline, label)
-        pop = _population(population, data.metadata)
-        cov = commune_coverage(data, dac, res, threshold,
+        pop = _population(population, catalogue.metadata)
+        cov = commune_coverage(catalogue, dac, res, threshold,
                                pop.pop_75plus if pop is not None else None, radius)
-        fam, _dis = territory_indicators(data, dac)
+        fam, _dis = territory_indicators(catalogue, dac)
     except DacMapError as exc:
         _fail(exc)
     except ValueError as exc:
@@ -140,31 +154,33 @@ def coverage(
         table.to_csv(csv, sep=";", index=False, encoding="utf-8-sig")
         _out.print(f"Tableau par commune écrit : {csv}")
     if families_csv is not None:
-        fc, _ = commune_indicators(data, dac)
+        fc, _ = commune_indicators(catalogue, dac)
         families_csv.parent.mkdir(parents=True, exist_ok=True)
         fc.to_csv(families_csv, sep=";", index=False, encoding="utf-8-sig")
         _out.print(f"Indicateurs par famille et commune écrits : {families_csv}")
 
 
 def report(
-    store: StoreOpt = settings.STORE_PATH,
-    dac: DacOpt = settings.DEFAULT_DAC,
+    store: StoreOpt = None,
+    dac: DacOpt = None,
     family: FamilyOpt = None,
     category: CategoryOpt = None,
     discipline: DisciplineOpt = None,
     label: LabelOpt = None,
-    threshold: ThresholdOpt = settings.COVERAGE_WHITE_ZONE_KM,
+    threshold: ThresholdOpt = None,
     population: PopulationOpt = None,
-    radius: RadiusOpt = settings.COVERAGE_CATCHMENT_KM,
-    db: Annotated[Path, typer.Option("--db", help="Journal des besoins non couverts (SQLite)")] = settings.UNMET_NEEDS_DB,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Dossier des rapports")] = settings.REPORTS_DIR,
+    radius: RadiusOpt = None,
+    db: Annotated[Optional[Path], typer.Option(
+        "--db", help="Journal des besoins non couverts, SQLite (défaut : réglage UNMET_NEEDS_DB)")] = None,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Dossier des rapports (défaut : réglage REPORTS_DIR)")] = None,
     since: Annotated[Optional[str], typer.Option(
         "--since", help="Début de période AAAA-MM-JJ (défaut : fin du rapport précédent)")] = None,
     until: Annotated[Optional[str], typer.Option("--until", help="Fin de période AAAA-MM-JJ")] = None,
 ) -> None:
     """Écrit le rapport périodique pour l'ARS (HTML imprimable A4 + CSV + instantané JSON)."""
-    from dac_map.coverage.data import load_coverage_data
     from dac_map.coverage.report import build_report, write_report
+    from dac_map.query import load_catalogue
 
     try:
         start = date.fromisoformat(since) if since else None
@@ -172,10 +188,12 @@ def report(
     except ValueError as exc:
         _err.print(f"[bold red]Erreur / error[/]: date invalide ({exc}) : format AAAA-MM-JJ")
         raise typer.Exit(2)
+    dac, threshold, radius = _defaults(dac, threshold, radius)
+    output = settings.REPORTS_DIR if output is None else output
     try:
-        data = load_coverage_data(store)
-        rep = build_report(data, dac, _resource(family, category, discipline, label), threshold,
-                           _population(population, data.metadata), radius, db, output, start, end)
+        catalogue = load_catalogue(store)
+        rep = build_report(catalogue, dac, _resource(family, category, discipline, label), threshold,
+                           _population(population, catalogue.metadata), radius, db, output, start, end)
         files = write_report(rep, output)
     except DacMapError as exc:
         _fail(exc)

@@ -7,8 +7,9 @@ Units and CRS:
   between points of the same CRS only, and reported in **kilometres** (straight line, "à vol
   d'oiseau", not road distance);
 * a commune is represented by the centroid of its outline computed in that metric CRS
-  (:func:`dac_map.coverage.data.commune_centroids_m`);
-* establishments are their ``x_m``/``y_m`` (metres, EPSG ``epsg_m``) from the store.
+  (:func:`dac_map.coverage.resources.commune_centroids_m`);
+* establishments are their ``x_m``/``y_m`` (metres, EPSG ``epsg_m``) from the catalogue
+  (:class:`~dac_map.query.Catalogue`, the store as loaded once for the whole app).
 
 Lambert-93 is conformal: its scale error stays within about -0.1 % / +0.3 % over mainland
 France, so a straight-line Lambert-93 distance is within a few metres per kilometre of the
@@ -30,120 +31,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from dac_map.coverage.data import CoverageData, commune_centroids_m
-
-# --------------------------------------------------------------------------- resource types
-
-
-@dataclass(frozen=True)
-class ResourceType:
-    """A kind of resource, selected by family, FINESS category and/or equipment discipline.
-
-    Within a criterion the codes are alternatives (OR); between criteria they must all hold
-    (AND). An empty selector matches every establishment. ``label`` is the French text shown to
-    users; when empty, :meth:`describe` builds one.
-    """
-
-    families: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    disciplines: tuple[str, ...] = ()
-    label: str = ""
-
-    @classmethod
-    def family(cls, family: str, label: str = "") -> "ResourceType":
-        """Shortcut: every establishment of one family."""
-        return cls(families=(family,), label=label)
-
-    def key(self) -> str:
-        """A stable text id, used in report snapshots (``famille=a+b;categorie=500``)."""
-        parts = []
-        for name, codes in (("famille", self.families), ("categorie", self.categories),
-                            ("discipline", self.disciplines)):
-            if codes:
-                parts.append(f"{name}={'+'.join(sorted(codes))}")
-        return ";".join(parts) or "tout"
-
-    @classmethod
-    def from_key(cls, key: str, label: str = "") -> "ResourceType":
-        """Inverse of :meth:`key`."""
-        kw: dict[str, tuple[str, ...]] = {}
-        names = {"famille": "families", "categorie": "categories", "discipline": "disciplines"}
-        for part in (key or "").split(";"):
-            if "=" in part:
-                name, codes = part.split("=", 1)
-                if name in names:
-                    kw[names[name]] = tuple(c for c in codes.split("+") if c)
-        return cls(label=label, **kw)
-
-    def describe(self, data: CoverageData | None = None) -> str:
-        """French label: :attr:`label`, or one built from the family/discipline labels."""
-        if self.label:
-            return self.label
-        parts = []
-        if self.families:
-            labels = data.family_labels() if data is not None else {}
-            parts.append(" ou ".join(labels.get(f, f) for f in self.families))
-        if self.categories:
-            cat = {}
-            if data is not None:
-                est = data.establishments
-                cat = dict(zip(est["category"], est["category_label"]))
-            parts.append("catégorie " + " ou ".join(str(cat.get(c, c)) for c in self.categories))
-        if self.disciplines:
-            dis = {}
-            if data is not None and "discipline_label" in data.equipment:
-                dis = dict(zip(data.equipment["discipline"], data.equipment["discipline_label"]))
-            parts.append("discipline " + " ou ".join(str(dis.get(d, d)) for d in self.disciplines))
-        return " — ".join(parts) or "Toutes ressources"
-
-    def _equipment_lines(self, equipment: pd.DataFrame) -> pd.DataFrame:
-        eq = equipment
-        if not len(eq):
-            return eq
-        active = ~eq.get("removed_installed", pd.Series(False, index=eq.index)).fillna(False).astype(bool)
-        cap = pd.to_numeric(eq["capacity_installed"], errors="coerce")
-        sel = active & (cap.isna() | (cap > 0)) & eq["discipline"].isin(self.disciplines)
-        return eq[sel]
-
-    def mask(self, establishments: pd.DataFrame, equipment: pd.DataFrame | None = None
-             ) -> np.ndarray:
-        """Boolean array: which rows of ``establishments`` are of this kind.
-
-        A discipline criterion needs ``equipment``: an establishment matches when it has at
-        least one equipment line of the discipline not flagged removed and with an installed
-        capacity that is positive or unknown.
-        """
-        m = np.ones(len(establishments), dtype=bool)
-        if self.families:
-            m &= establishments["family"].isin(self.families).to_numpy()
-        if self.categories:
-            m &= establishments["category"].isin(self.categories).to_numpy()
-        if self.disciplines:
-            if equipment is None:
-                raise ValueError("a discipline criterion needs the equipment table")
-            lines = self._equipment_lines(equipment)
-            m &= establishments["finess"].isin(set(lines["finess"])).to_numpy()
-        return m
-
-    def places(self, establishments: pd.DataFrame, equipment: pd.DataFrame | None = None
-               ) -> np.ndarray:
-        """Installed places of each establishment for this kind (0 when unknown).
-
-        With a discipline criterion, the installed capacity of the matching equipment lines;
-        otherwise the establishment's total ``capacity_installed`` (lines not removed).
-        Rows not of this kind get 0.
-        """
-        m = self.mask(establishments, equipment)
-        if self.disciplines and equipment is not None:
-            lines = self._equipment_lines(equipment)
-            per = pd.to_numeric(lines["capacity_installed"], errors="coerce").fillna(0).groupby(
-                lines["finess"]).sum()
-            cap = establishments["finess"].map(per).fillna(0).to_numpy(dtype=float)
-        else:
-            cap = pd.to_numeric(establishments["capacity_installed"], errors="coerce").fillna(
-                0).to_numpy(dtype=float)
-        return np.where(m, cap, 0.0)
-
+from dac_map.coverage.resources import (
+    ResourceType,
+    commune_centroids_m,
+    commune_names,
+    territory_communes,
+    territory_label,
+)
+from dac_map.query import Catalogue, StatusFilter
+from dac_map.query.catalogue import offered_in
 
 # --------------------------------------------------------------------------- nearest
 
@@ -314,7 +210,8 @@ def discipline_indicators(establishments: pd.DataFrame, equipment: pd.DataFrame,
                           by: str = "dac_id") -> pd.DataFrame:
     """Establishments and installed places per equipment discipline, per group.
 
-    Only equipment lines not flagged removed (``removed_installed``) count. Returns columns
+    Only offered lines count (:func:`~dac_map.query.catalogue.offered_lines`: installation
+    not flagged removed, installed capacity not zero). Returns columns
     ``<by>``, ``discipline``, ``discipline_label``, ``establishments`` (distinct FINESS with a
     line of the discipline), ``capacity_installed`` (places).
     """
@@ -323,9 +220,7 @@ def discipline_indicators(establishments: pd.DataFrame, equipment: pd.DataFrame,
     if not len(equipment):
         return pd.DataFrame(columns=cols)
     eq = equipment
-    active = ~eq["removed_installed"].fillna(False).astype(bool) if "removed_installed" in eq \
-        else pd.Series(True, index=eq.index)
-    eq = eq[active]
+    eq = eq[offered_in(eq)]
     where = establishments.drop_duplicates("finess").set_index("finess")[key]
     frame = pd.DataFrame({key: eq["finess"].map(where), "discipline": eq["discipline"],
                           "finess": eq["finess"],
@@ -463,7 +358,7 @@ def _r(v: float | None, nd: int = 2) -> float | None:
     return round(float(v), nd)
 
 
-def commune_coverage(data: CoverageData, dac_id: str, resource: ResourceType,
+def commune_coverage(catalogue: Catalogue, dac_id: str, resource: ResourceType,
                      threshold_km: float, population_75: pd.Series | None = None,
                      radius_km: float = 0.0) -> CommuneCoverage:
     """Per-commune coverage of territory ``dac_id`` for ``resource``.
@@ -473,16 +368,16 @@ def commune_coverage(data: CoverageData, dac_id: str, resource: ResourceType,
     ``threshold_km`` (km) defines white zones; ``radius_km`` (km) the catchment of the
     places-per-1,000 ratio (0 = the commune itself), computed when ``population_75`` is given.
     """
-    communes = data.territory_communes(dac_id)
-    est = data.establishments.reset_index(drop=True)
-    mask = resource.mask(est, data.equipment)
-    places = resource.places(est, data.equipment)
+    communes = territory_communes(catalogue, dac_id)
+    est = catalogue.establishments
+    mask = resource.mask(catalogue)
+    places = resource.places(catalogue)
     near = nearest_resources(communes, est, mask)
     t = near.table
     idx = t["nearest_index"].to_numpy()
     has = idx >= 0
     pick = np.maximum(idx, 0)
-    names = data.commune_names()
+    names = commune_names(catalogue)
     table = gpd.GeoDataFrame({
         "code": communes["code"].to_numpy(),
         "name": communes["name"].to_numpy(),
@@ -513,9 +408,9 @@ def commune_coverage(data: CoverageData, dac_id: str, resource: ResourceType,
     elif has_pop and not has_capacity:
         notes.append("aucune capacité (places installées) connue pour ce type de ressource : "
                      "ratio par habitant non calculé")
-    deps = set(data.establishments["department"].dropna().astype(str))
-    return CommuneCoverage(dac_id=dac_id, territory_name=data.territory_name(dac_id),
-                           resource=resource, resource_label=resource.describe(data),
+    deps = set(catalogue.department.values)
+    return CommuneCoverage(dac_id=dac_id, territory_name=territory_label(catalogue, dac_id),
+                           resource=resource, resource_label=resource.describe(catalogue),
                            threshold_km=float(threshold_km), radius_km=float(radius_km),
                            table=table, notes=notes + _border_note(communes, deps),
                            has_population=has_pop, has_capacity=has_capacity)
@@ -532,23 +427,31 @@ def _border_note(communes: pd.DataFrame, loaded_departments: Iterable[str]) -> l
             "prises en compte, les distances près des limites peuvent être surestimées."]
 
 
-def territory_indicators(data: CoverageData, dac_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-family and per-discipline indicators of one territory (establishments whose primary
-    DAC is ``dac_id``): ``(families, disciplines)`` frames without the group column."""
-    est = data.establishments[data.establishments["dac_id"] == dac_id]
-    fam = family_indicators(est, "dac_id", data.families).drop(columns="dac_id")
-    dis = discipline_indicators(est, data.equipment, "dac_id").drop(columns="dac_id")
+def _open_establishments(catalogue: Catalogue, rows: np.ndarray) -> pd.DataFrame:
+    """The open establishments among ``rows`` (boolean over the catalogue rows)."""
+    keep = rows & StatusFilter(open_only=True).mask(catalogue)
+    est = catalogue.establishments
+    return pd.DataFrame(est[keep].drop(columns=est.geometry.name))
+
+
+def territory_indicators(catalogue: Catalogue, dac_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-family and per-discipline indicators of one territory (open establishments whose
+    primary DAC is ``dac_id``): ``(families, disciplines)`` frames without the group column."""
+    dac = catalogue.establishments["dac_id"].to_numpy(dtype=object, na_value=None) == dac_id
+    est = _open_establishments(catalogue, dac)
+    fam = family_indicators(est, "dac_id", catalogue.families).drop(columns="dac_id")
+    dis = discipline_indicators(est, catalogue.equipment, "dac_id").drop(columns="dac_id")
     return fam.reset_index(drop=True), dis.reset_index(drop=True)
 
 
-def commune_indicators(data: CoverageData, dac_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def commune_indicators(catalogue: Catalogue, dac_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-family and per-discipline indicators per commune of a territory (``commune`` column =
     INSEE code, ``commune_name`` added)."""
-    codes = set(data.territory_communes(dac_id)["code"])
-    est = data.establishments[data.establishments["commune"].isin(codes)]
-    names = data.commune_names()
-    fam = family_indicators(est, "commune", data.families)
-    dis = discipline_indicators(est, data.equipment, "commune")
+    codes = territory_communes(catalogue, dac_id)["code"].astype(str)
+    est = _open_establishments(catalogue, catalogue.commune.mask(codes))
+    names = commune_names(catalogue)
+    fam = family_indicators(est, "commune", catalogue.families)
+    dis = discipline_indicators(est, catalogue.equipment, "commune")
     fam.insert(1, "commune_name", fam["commune"].map(names))
     dis.insert(1, "commune_name", dis["commune"].map(names))
     return fam, dis

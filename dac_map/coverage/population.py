@@ -38,8 +38,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dac_map.codes import COMMUNE_PATTERN
 from dac_map.errors import InputFormatError
-from dac_map.parser import read_text
+from dac_map.etl.parser import read_text
 
 #: Age from which people count in the ratio denominators.
 AGE_THRESHOLD = 75
@@ -107,7 +108,7 @@ def read_population(path: str | Path) -> PopulationTable:
             f"no commune code column ({', '.join(_CODE_COLUMNS)}) among {', '.join(frame.columns)}",
             path=str(path), line=skipped + 1, field="CODGEO")
     codes = _commune_codes(frame[code_col])
-    bad = ~codes.str.fullmatch(r"[0-9]{5}|2[AB][0-9]{3}")
+    bad = ~codes.str.fullmatch(COMMUNE_PATTERN)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputFormatError(f"invalid INSEE commune code {frame[code_col].iloc[i]!r}",

@@ -28,15 +28,11 @@ from typing import Any
 import pandas as pd
 
 from dac_map import __version__, settings
-from dac_map.coverage.data import CoverageData
-from dac_map.coverage.indicators import (
-    CommuneCoverage,
-    ResourceType,
-    commune_coverage,
-    territory_indicators,
-)
+from dac_map.coverage.indicators import CommuneCoverage, commune_coverage, territory_indicators
 from dac_map.coverage.population import PopulationTable
+from dac_map.coverage.resources import ResourceType, commune_names, territory_label
 from dac_map.coverage.unmet import list_unmet_needs, unmet_needs_summary
+from dac_map.query import Catalogue
 
 SNAPSHOT_VERSION = 1
 
@@ -194,29 +190,31 @@ def _iso(value: date | datetime | str | None) -> str | None:
     return str(value)
 
 
-def build_report(data: CoverageData, dac_id: str, resource: ResourceType, threshold_km: float,
+def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, threshold_km: float,
                  population: PopulationTable | None = None,
-                 radius_km: float = settings.COVERAGE_CATCHMENT_KM,
-                 db_path: str | Path = settings.UNMET_NEEDS_DB,
-                 reports_dir: str | Path | None = settings.REPORTS_DIR,
+                 radius_km: float | None = None,
+                 db_path: str | Path | None = None,
+                 reports_dir: str | Path | None = None,
                  period_start: date | datetime | str | None = None,
                  period_end: date | datetime | str | None = None,
                  generated_at: datetime | None = None) -> ArsReport:
     """Gather the report of territory ``dac_id``.
 
     Args:
-        data: the store tables (:func:`~dac_map.coverage.data.load_coverage_data`).
+        catalogue: the store as loaded by :func:`dac_map.query.load_catalogue`.
         resource: the kind of resource of the white zones and ratios.
         threshold_km: white-zone threshold (km, straight line from the commune centroid).
         population: people aged 75+ per commune (ratios skipped when None).
-        radius_km: catchment radius (km) of the places-per-1,000 ratio.
-        db_path: the unmet-need log.
+        radius_km: catchment radius (km) of the places-per-1,000 ratio (default
+            :data:`~dac_map.settings.COVERAGE_CATCHMENT_KM`).
+        db_path: the unmet-need log (default :data:`~dac_map.settings.UNMET_NEEDS_DB`).
         reports_dir: where earlier snapshots are looked for (None: no comparison).
         period_start/period_end: period of the unmet needs counted (dates inclusive, UTC).
             Default start: the end of the previous report's period (all records if none);
             default end: now.
         generated_at: report time (default now, UTC).
     """
+    radius_km = settings.COVERAGE_CATCHMENT_KM if radius_km is None else radius_km
     now = (generated_at or datetime.now(timezone.utc))
     now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
     stamp = now.astimezone(timezone.utc).isoformat(timespec="seconds")
@@ -226,20 +224,20 @@ def build_report(data: CoverageData, dac_id: str, resource: ResourceType, thresh
         start = previous.get("period_end")
     end = _iso(period_end) or stamp
 
-    fam, dis = territory_indicators(data, dac_id)
+    fam, dis = territory_indicators(catalogue, dac_id)
     pop75 = population.pop_75plus if population is not None else None
-    cov = commune_coverage(data, dac_id, resource, threshold_km, pop75, radius_km)
-    names = data.commune_names()
+    cov = commune_coverage(catalogue, dac_id, resource, threshold_km, pop75, radius_km)
+    names = commune_names(catalogue)
     # A previous period end is a full timestamp: records after it (strictly) are new.
     needs = list_unmet_needs(db_path, start=start, end=end, dac_id=dac_id, commune_names=names)
     if start and "T" in start:
         needs = needs[needs["recorded_at"] > start]
-    labels = data.family_labels()
+    labels = dict(catalogue.family_labels)
     needs = needs.assign(resource_type=needs["resource_type"].map(
         lambda v: ", ".join(labels.get(p, p) for p in str(v).split(", ")) if isinstance(v, str) else v))
     by_type, by_commune = unmet_needs_summary(needs)
 
-    meta = data.metadata
+    meta = catalogue.metadata
     sources: dict[str, Any] = {
         "finess_file": meta.get("establishments_file"),
         "finess_date": meta.get("source_date"),
@@ -257,7 +255,7 @@ def build_report(data: CoverageData, dac_id: str, resource: ResourceType, thresh
         notes.append("La table de population utilisée est FICTIVE (démonstration) : les ratios "
                      "par habitant de 75 ans ou plus sont illustratifs.")
     report = ArsReport(
-        dac_id=dac_id, territory_name=data.territory_name(dac_id), generated_at=stamp,
+        dac_id=dac_id, territory_name=territory_label(catalogue, dac_id), generated_at=stamp,
         period_start=start, period_end=end, resource_key=resource.key(),
         resource_label=cov.resource_label, threshold_km=float(threshold_km),
         radius_km=float(radius_km), sources=sources, families=fam, disciplines=dis,
@@ -521,9 +519,10 @@ class ReportFiles:
     snapshot: Path
 
 
-def write_report(report: ArsReport, reports_dir: str | Path = settings.REPORTS_DIR) -> ReportFiles:
-    """Write ``rapport_<dac>_<YYYYMMDDTHHMMSSZ>.html|.csv|.json`` into ``reports_dir``."""
-    folder = Path(reports_dir)
+def write_report(report: ArsReport, reports_dir: str | Path | None = None) -> ReportFiles:
+    """Write ``rapport_<dac>_<YYYYMMDDTHHMMSSZ>.html|.csv|.json`` into ``reports_dir``
+    (default :data:`~dac_map.settings.REPORTS_DIR`)."""
+    folder = Path(settings.REPORTS_DIR if reports_dir is None else reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.fromisoformat(report.generated_at).strftime("%Y%m%dT%H%M%SZ")
     base = folder / f"rapport_{_slug(report.dac_id)}_{stamp}"

@@ -28,11 +28,16 @@ GeoPackage, so that refreshing the FINESS data never erases the log. Table ``unm
 ``dac_id``          TEXT     DAC territory id (``DAC-80``)
 ``commune``         TEXT     INSEE commune code of the need, or NULL
 ``resource_type``   TEXT     French label of the kind of resource looked for
-``filters_json``    TEXT     the search filters, JSON
+``filters_json``    TEXT     the search criteria, versioned JSON (:mod:`dac_map.query.spec`:
+                             ``{"v": 1, "famille": [...], ...}``)
 ``filters_label``   TEXT     the search filters, French text
 ``comment``         TEXT     free comment (checked: no patient data)
 ``recorded_by_role`` TEXT    optional role of the person recording (``coordinatrice``...)
+``legacy_filters_json`` TEXT criteria as first stored by schema 1 (rows migrated), else NULL
 ==================  =======  =============================================================
+
+Schema version in ``PRAGMA user_version`` (:data:`SCHEMA_VERSION`); an older log is migrated
+when opened (:func:`_migrate`), in one transaction.
 
 Errors: every validation problem raises :class:`UnmetNeedError` (or its subclass
 :class:`PersonalDataError`); a database that cannot be opened or written raises
@@ -42,9 +47,7 @@ Errors: every validation problem raises :class:`UnmetNeedError` (or its subclass
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-import json
 import re
 import sqlite3
 import unicodedata
@@ -57,11 +60,15 @@ from typing import Any
 
 import pandas as pd
 
+from dac_map.codes import is_commune
 from dac_map import settings
+from dac_map.coverage import criteria
 from dac_map.coverage.firstnames import FIRST_NAMES
 from dac_map.errors import StoreError, ValidationError
+from dac_map.query.errors import QueryError
+from dac_map.query.spec import SearchSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TABLE = "unmet_needs"
 
 #: Maximum lengths (characters) of the text fields.
@@ -350,23 +357,16 @@ def _text_leaves(obj: Any) -> Iterator[str]:
             yield from _text_leaves(v)
 
 
-def _filters(filters_json: Mapping[str, Any] | list | str | None,
-             allowed_names: frozenset[str] = frozenset()) -> tuple[str, Any]:
-    if filters_json is None:
-        obj: Any = {}
-    elif isinstance(filters_json, str):
-        try:
-            obj = json.loads(filters_json) if filters_json.strip() else {}
-        except ValueError as exc:
-            raise UnmetNeedError("les critères de recherche ne sont pas un JSON valide",
-                                 field="filters_json") from exc
-    else:
-        obj = filters_json
+def _filters(filters_json: SearchSpec | Mapping[str, Any] | list | str | None,
+             allowed_names: frozenset[str] = frozenset()) -> tuple[str, dict[str, Any]]:
+    """The criteria in their stored, versioned form (:mod:`dac_map.coverage.criteria`) and
+    its text, checked for length, characters and personal data."""
     try:
-        text = json.dumps(obj, ensure_ascii=False, sort_keys=True, default=str, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise UnmetNeedError("les critères de recherche ne sont pas sérialisables en JSON",
+        obj = criteria.normalise(filters_json)
+    except (ValueError, QueryError) as exc:  # not JSON text, or an invalid versioned dict
+        raise UnmetNeedError(f"les critères de recherche ne sont pas valides : {exc}",
                              field="filters_json") from exc
+    text = criteria.dumps(obj)
     if len(text) > MAX_FILTERS_JSON:
         raise UnmetNeedError("les critères de recherche sont trop longs", field="filters_json")
     if _INVALID_CHARS.search(text):
@@ -380,76 +380,7 @@ def _filters(filters_json: Mapping[str, Any] | list | str | None,
     return text, obj
 
 
-_TYPE_KEYS = ("resource_type", "type", "families", "family", "familles", "famille",
-              "categories", "category", "disciplines", "discipline")
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {"filter": type(value).__name__,
-                **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}}
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-def filters_to_json(filters: Iterable[Any]) -> list[dict[str, Any]]:
-    """Search filters (the query layer's frozen dataclasses, or dicts) as a JSON-able list:
-    ``[{"filter": "FamilyFilter", "families": ["pa_hebergement"]}, ...]``. Duck-typed: no
-    import of :mod:`dac_map.query`."""
-    out = []
-    for f in filters:
-        item = _plain(f)
-        out.append(item if isinstance(item, dict) else {"filter": type(f).__name__, "value": item})
-    return out
-
-
-def _filter_items(filters: Any) -> list[Mapping[str, Any]]:
-    if isinstance(filters, Mapping):
-        return [filters]
-    if isinstance(filters, (list, tuple)):
-        return [f for f in filters if isinstance(f, Mapping)]
-    return []
-
-
-def resource_type_from_filters(filters: Any) -> str:
-    """The kind of resource looked for, read from the filters (a dict, or the list of
-    :func:`filters_to_json`): the first non-empty of :data:`_TYPE_KEYS` (family ids, category
-    codes or disciplines, comma-separated), else :data:`UNSPECIFIED_TYPE`."""
-    items = _filter_items(filters)
-    for key in _TYPE_KEYS:
-        for item in items:
-            v = item.get(key)
-            if isinstance(v, str) and v.strip():
-                return v.strip()
-            if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) for x in v):
-                text = ", ".join(x.strip() for x in v if x.strip())
-                if text:
-                    return text
-    return UNSPECIFIED_TYPE
-
-
-def commune_from_filters(filters: Any) -> str | None:
-    """The commune a search was about: the first INSEE code of a ``commune`` value or of a
-    ``communes`` list in the filters (territory or distance filters), else None."""
-    for item in _filter_items(filters):
-        v = item.get("commune")
-        if isinstance(v, str) and _COMMUNE.fullmatch(v.strip().upper()):
-            return v.strip().upper()
-        vs = item.get("communes")
-        if isinstance(vs, (list, tuple)):
-            for c in vs:
-                if isinstance(c, str) and _COMMUNE.fullmatch(c.strip().upper()):
-                    return c.strip().upper()
-    return None
-
-
 _DAC_ID = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
 
 
 @dataclass(frozen=True)
@@ -467,7 +398,8 @@ class UnmetNeed:
     id: int | None = None
 
 
-def validate_unmet_need(dac_id: str, commune: str | None, filters_json: Mapping[str, Any] | list | str | None,
+def validate_unmet_need(dac_id: str, commune: str | None,
+                        filters_json: SearchSpec | Mapping[str, Any] | list | str | None,
                         filters_label: str, comment: str = "", recorded_by_role: str | None = None,
                         resource_type: str | None = None, recorded_at: datetime | None = None,
                         allowed_names: frozenset[str] = frozenset()) -> UnmetNeed:
@@ -483,7 +415,7 @@ def validate_unmet_need(dac_id: str, commune: str | None, filters_json: Mapping[
     if commune is not None and not isinstance(commune, str):
         raise UnmetNeedError("code commune invalide", field="commune")
     commune = (commune or "").strip().upper() or None
-    if commune is not None and not _COMMUNE.fullmatch(commune):
+    if commune is not None and not is_commune(commune):
         raise UnmetNeedError("code commune INSEE invalide (5 caractères, ex. 80410)",
                              field="commune")
     if not isinstance(allowed_names, frozenset):
@@ -493,7 +425,7 @@ def validate_unmet_need(dac_id: str, commune: str | None, filters_json: Mapping[
     text = check_text(comment, "comment", MAX_COMMENT)
     role = check_text(recorded_by_role, "recorded_by_role", MAX_ROLE) or None
     rtype = check_text(resource_type, "resource_type", MAX_LABEL, allowed_names) if resource_type else ""
-    rtype = rtype or resource_type_from_filters(obj)
+    rtype = rtype or criteria.resource_type_of(obj) or UNSPECIFIED_TYPE
     if not label and not text:
         raise UnmetNeedError("indiquez au moins les critères de recherche ou un commentaire",
                              field="comment")
@@ -517,7 +449,8 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     filters_json TEXT NOT NULL,
     filters_label TEXT NOT NULL,
     comment TEXT NOT NULL DEFAULT '',
-    recorded_by_role TEXT
+    recorded_by_role TEXT,
+    legacy_filters_json TEXT
 );
 CREATE INDEX IF NOT EXISTS {TABLE}_when ON {TABLE} (recorded_at);
 CREATE INDEX IF NOT EXISTS {TABLE}_dac ON {TABLE} (dac_id, commune);
@@ -525,10 +458,11 @@ CREATE INDEX IF NOT EXISTS {TABLE}_dac ON {TABLE} (dac_id, commune);
 
 
 @contextmanager
-def connect(db_path: str | Path = settings.UNMET_NEEDS_DB) -> Iterator[sqlite3.Connection]:
+def connect(db_path: str | Path | None = None) -> Iterator[sqlite3.Connection]:
     """Open (creating it and its folder when needed) the unmet-need database; commits on
-    success, rolls back on error, always closes. Raises :class:`StoreError`."""
-    path = Path(db_path)
+    success, rolls back on error, always closes. Raises :class:`StoreError`. Default:
+    :data:`~dac_map.settings.UNMET_NEEDS_DB`, read at call time."""
+    path = Path(settings.UNMET_NEEDS_DB if db_path is None else db_path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(path, timeout=10)
@@ -543,7 +477,7 @@ def connect(db_path: str | Path = settings.UNMET_NEEDS_DB) -> Iterator[sqlite3.C
                              path=str(path))
         con.executescript(_DDL)
         if version < SCHEMA_VERSION:
-            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _migrate(con)
         yield con
         con.commit()
     except sqlite3.Error as exc:
@@ -554,11 +488,39 @@ def connect(db_path: str | Path = settings.UNMET_NEEDS_DB) -> Iterator[sqlite3.C
         con.close()
 
 
+def _migrate(con: sqlite3.Connection) -> None:
+    """Bring a log of an older schema to :data:`SCHEMA_VERSION`, in one transaction (all or
+    nothing). Schema 1 -> 2: criteria rewritten in the versioned JSON form
+    (:func:`dac_map.coverage.criteria.migrate_text`), the original text kept in
+    ``legacy_filters_json``."""
+    con.commit()
+    level = con.isolation_level
+    con.isolation_level = None  # explicit transaction: ALTER TABLE included
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        columns = {r[1] for r in con.execute(f"PRAGMA table_info({TABLE})")}
+        if "legacy_filters_json" not in columns:
+            con.execute(f"ALTER TABLE {TABLE} ADD COLUMN legacy_filters_json TEXT")
+        for rid, text in con.execute(f"SELECT id, filters_json FROM {TABLE}").fetchall():
+            new = criteria.migrate_text(text)
+            if new is not None:
+                con.execute(f"UPDATE {TABLE} SET filters_json = ?, legacy_filters_json = ? "
+                            "WHERE id = ?", (new, text, rid))
+        con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.isolation_level = level
+
+
 def record_unmet_need(dac_id: str, commune: str | None,
-                      filters_json: Mapping[str, Any] | list | str | None, filters_label: str,
+                      filters_json: SearchSpec | Mapping[str, Any] | list | str | None,
+                      filters_label: str,
                       comment: str = "", recorded_by_role: str | None = None,
                       resource_type: str | None = None, *,
-                      db_path: str | Path = settings.UNMET_NEEDS_DB,
+                      db_path: str | Path | None = None,
                       recorded_at: datetime | None = None,
                       allowed_names: frozenset[str] = frozenset()) -> UnmetNeed:
     """Validate and store one unmet need; returns it with its ``id``.
@@ -566,7 +528,9 @@ def record_unmet_need(dac_id: str, commune: str | None,
     Args:
         dac_id: DAC territory id (``DAC-80``).
         commune: INSEE code of the commune the need is about, or None.
-        filters_json: the search filters (dict/list, or their JSON text).
+        filters_json: the search criteria: a :class:`~dac_map.query.spec.SearchSpec`, its
+            JSON form (dict or text), or a former form (converted,
+            :func:`dac_map.coverage.criteria.normalise`).
         filters_label: the filters as French text (as shown to the user).
         comment: free comment — no patient data (checked).
         recorded_by_role: optional role of the person recording (no name).
@@ -613,7 +577,7 @@ def _bound(value: date | datetime | str | None, end: bool) -> str | None:
     return dt.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def list_unmet_needs(db_path: str | Path = settings.UNMET_NEEDS_DB, *,
+def list_unmet_needs(db_path: str | Path | None = None, *,
                      start: date | datetime | str | None = None,
                      end: date | datetime | str | None = None, dac_id: str | None = None,
                      commune: str | None = None, resource_type: str | None = None,
@@ -658,7 +622,7 @@ def list_unmet_needs(db_path: str | Path = settings.UNMET_NEEDS_DB, *,
     return frame[cols]
 
 
-def delete_unmet_need(need_id: int, db_path: str | Path = settings.UNMET_NEEDS_DB) -> bool:
+def delete_unmet_need(need_id: int, db_path: str | Path | None = None) -> bool:
     """Delete one record (a correction, or a data-protection request); True if it existed."""
     with connect(db_path) as con:
         return con.execute(f"DELETE FROM {TABLE} WHERE id = ?", (int(need_id),)).rowcount > 0
@@ -684,7 +648,7 @@ def unmet_needs_csv(frame: pd.DataFrame) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def export_unmet_needs_csv(path: str | Path, db_path: str | Path = settings.UNMET_NEEDS_DB,
+def export_unmet_needs_csv(path: str | Path, db_path: str | Path | None = None,
                            **filters: Any) -> Path:
     """Write the (filtered, see :func:`list_unmet_needs`) log to a CSV file."""
     path = Path(path)

@@ -1,6 +1,6 @@
 """The catalogue: the GeoPackage built by the ETL, loaded once and prepared for queries.
 
-:func:`load_catalogue` reads every layer with pyogrio (Arrow I/O) and prepares, once, the
+:func:`load_catalogue` reads every layer through :mod:`dac_map.store` and prepares, once, the
 numpy arrays the filters work on: metric coordinates, integer codes of the commune,
 department, category, family... columns, the fuzzy text index, the equipment lines as
 arrays and the per-establishment capacities. A :class:`Catalogue` is immutable and safe to
@@ -25,9 +25,6 @@ from typing import TypeVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyogrio
 import shapely
 
 from dac_map import settings, store
@@ -94,11 +91,43 @@ class CodeColumn:
         return value in self.index
 
 
+def offered_lines(removed_installed: np.ndarray, installed: np.ndarray) -> np.ndarray:
+    """THE rule for "this establishment offers this discipline" (one value per equipment line
+    of cs1100505; an establishment offers a discipline when one of its lines does).
+
+    A line counts when its installation is in force: its installed capacity is NOT flagged
+    removed (``indsupinst`` = ``O``) and is not zero (unknown counts). A line whose
+    installation is removed but whose authorisation remains (``indsupinst`` = ``O``,
+    ``indsupaut`` = ``N``) is an authorised activity that is not (or no longer) running: a
+    coordinator cannot send anyone there, so it does not count. Likewise an authorisation
+    with 0 installed places. The authorisation flag plays no part.
+
+    Used by the search (:class:`~dac_map.query.filters.SpecialtyFilter`, hence the map and
+    ``dac-map search``) and by the coverage indicators (:mod:`dac_map.coverage`).
+
+    Args:
+        removed_installed: boolean per line (missing = not removed).
+        installed: installed places per line (NaN = unknown).
+    """
+    removed = np.asarray(removed_installed, dtype=bool)
+    places = np.asarray(installed, dtype="float64")
+    return ~removed & ~(places == 0)
+
+
+def offered_in(equipment: pd.DataFrame) -> np.ndarray:
+    """:func:`offered_lines` of an equipment table (``removed_installed``, missing = not
+    removed, and ``capacity_installed`` columns)."""
+    removed = (equipment["removed_installed"].fillna(False).to_numpy(dtype=bool)
+               if "removed_installed" in equipment else np.zeros(len(equipment), dtype=bool))
+    installed = pd.to_numeric(equipment["capacity_installed"], errors="coerce").to_numpy(dtype="float64")
+    return offered_lines(removed, installed)
+
+
 @dataclass(frozen=True)
 class Equipment:
     """Equipment lines as arrays. ``row`` is the establishment row of each line; capacities are
     in places (``installed`` is 0 on lines whose installed capacity is flagged removed, likewise
-    ``authorised``); ``active`` is False when both are flagged removed."""
+    ``authorised``); ``offered`` is :func:`offered_lines` (the lines that count)."""
 
     table: pd.DataFrame
     row: np.ndarray
@@ -107,7 +136,7 @@ class Equipment:
     clientele: CodeColumn
     installed: np.ndarray
     authorised: np.ndarray
-    active: np.ndarray
+    offered: np.ndarray
     #: kind (``discipline``, ``activity_type``, ``clientele``) -> code -> label, from the lines
     #: (and, for disciplines, the nomenclature)
     labels: Mapping[str, dict[str, str]]
@@ -502,6 +531,7 @@ def _equipment_arrays(equipment: pd.DataFrame | None, pos: Mapping[str, int],
     rem_i, rem_a = flag("removed_installed"), flag("removed_authorised")
     inst = table["capacity_installed"].to_numpy(dtype="float64", na_value=np.nan)
     aut = table["capacity_authorised"].to_numpy(dtype="float64", na_value=np.nan)
+    offered = offered_lines(rem_i, inst)
     inst = np.where(rem_i | np.isnan(inst), 0.0, inst)
     aut = np.where(rem_a | np.isnan(aut), 0.0, aut)
 
@@ -525,71 +555,45 @@ def _equipment_arrays(equipment: pd.DataFrame | None, pos: Mapping[str, int],
                      discipline=CodeColumn.build(table["discipline"]),
                      activity_type=CodeColumn.build(table["activity_type"]),
                      clientele=CodeColumn.build(table["clientele"]),
-                     installed=_ro(inst), authorised=_ro(aut), active=_ro(~(rem_i & rem_a)),
+                     installed=_ro(inst), authorised=_ro(aut), offered=_ro(offered),
                      labels=labels, folded_labels=folded)
 
 
-def _parse_iso_datetimes(series: pd.Series) -> pd.Series:
-    """``YYYY-MM-DDTHH:MM:SS`` strings -> ``datetime64[ms]`` with Arrow (pandas' ISO 8601
-    parser as a fallback for any other shape)."""
-    try:
-        arr = series.array.__arrow_array__() if hasattr(series.array, "__arrow_array__") \
-            else pa.array(series.to_numpy(dtype=object), type=pa.string())
-        parsed = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S", unit="ms")
-        values = parsed.to_numpy(zero_copy_only=False).astype("datetime64[ms]")
-        return pd.Series(values, index=series.index, name=series.name)
-    except (pa.ArrowException, TypeError, ValueError):
-        return pd.to_datetime(series, format="ISO8601", errors="coerce")
+def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
+    """Read the store written by the ETL (by default :data:`~dac_map.settings.STORE_PATH`,
+    read at call time) and prepare the catalogue.
 
-
-def _read_layer(path: Path, layer: str) -> pd.DataFrame:
-    """:func:`dac_map.store.read_layer` with the date-time fields parsed by Arrow (faster
-    than the default parsing, same ``datetime64[ms]`` result)."""
-    try:
-        info = pyogrio.read_info(path, layer=layer)
-        dt_cols = [str(f) for f, d in zip(info["fields"], info["dtypes"]) if str(d).startswith("datetime")]
-    except Exception:  # let read_layer report the problem
-        dt_cols = []
-    frame = store.read_layer(path, layer, datetime_as_string=True) if dt_cols else store.read_layer(path, layer)
-    for c in dt_cols:
-        if c in frame:
-            frame[c] = _parse_iso_datetimes(frame[c])
-    return frame
-
-
-def load_catalogue(path: str | Path = settings.STORE_PATH) -> Catalogue:
-    """Read the GeoPackage written by the ETL (pyogrio, Arrow I/O) and prepare the catalogue.
-
-    Raises :class:`~dac_map.errors.StoreError` (exit code 6) when the file or a required layer
+    Raises :class:`~dac_map.errors.StoreError` (exit code 6) when the store or a required layer
     is missing or unreadable.
     """
-    path = Path(path)
-    if not path.exists():
+    st = store.open_store(source)
+    if not st.exists():
         raise StoreError("the GeoPackage does not exist: run `dac-map etl` first / "
-                         "le GeoPackage n'existe pas : lancer `dac-map etl`", path=str(path))
-    layers = set(store.list_store_layers(path))
+                         "le GeoPackage n'existe pas : lancer `dac-map etl`", path=st.location)
+    layers = set(st.layers())
     missing = [name for name in (store.ESTABLISHMENTS, store.METADATA) if name not in layers]
     if missing:
-        raise StoreError(f"not a dac-map store: missing layer(s) {', '.join(missing)}", path=str(path))
+        raise StoreError(f"not a dac-map store: missing layer(s) {', '.join(missing)}",
+                         path=st.location)
 
     def opt(name: str) -> pd.DataFrame | None:
-        return _read_layer(path, name) if name in layers else None
+        return st.read_layer(name) if name in layers else None
 
-    meta = store.read_metadata(path)
+    meta = st.read_metadata()
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of small objects: the cyclic GC only slows the load
     try:
         return Catalogue.from_frames(
-            establishments=_read_layer(path, store.ESTABLISHMENTS),
+            establishments=st.read_layer(store.ESTABLISHMENTS),
             equipment=opt(store.EQUIPMENT), territories=opt(store.TERRITORIES),
             communes=opt(store.COMMUNES), departments=opt(store.DEPARTMENTS),
             families=opt(store.FAMILIES), categories=opt(store.CATEGORIES),
             disciplines=opt(store.DISCIPLINES), care_activities=opt(CARE_ACTIVITY_LAYER),
-            metadata=meta, path=path)
+            metadata=meta, path=Path(st.location))
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-__all__ = ["Catalogue", "CodeColumn", "Equipment", "load_catalogue",
+__all__ = ["Catalogue", "CodeColumn", "Equipment", "load_catalogue", "offered_in", "offered_lines",
            "capacity_summary", "RECORD_COLUMNS", "CARE_ACTIVITY_LAYER"]

@@ -16,7 +16,6 @@ number, family, specialty label) raise it when evaluated.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from abc import ABC, abstractmethod
@@ -24,17 +23,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-import pyproj
 import shapely
 
-from dac_map import settings
+from dac_map.codes import is_commune, is_department, is_finess
 from dac_map.query.catalogue import OPEN_STATUS, Catalogue
 from dac_map.query.errors import QueryError
+from dac_map.query.geometry import Centre, area_centre, distances_km, point_centre
 from dac_map.query.text import TextMatch, fold_text
 
-_DEPARTMENT = re.compile(r"[0-9]{2}|2[AB]|97[0-9]")
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-_FINESS = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
 
 
 def _tuple(value: object, what: str) -> tuple[str, ...]:
@@ -134,10 +130,10 @@ class TerritoryFilter(QueryFilter):
         deps = tuple(d.upper() for d in _tuple(self.departments, "départements"))
         coms = tuple(c.upper() for c in _tuple(self.communes, "communes"))
         for d in deps:
-            if not _DEPARTMENT.fullmatch(d):
+            if not is_department(d):
                 raise QueryError(f"code de département invalide / invalid department code: {d!r}")
         for c in coms:
-            if not _COMMUNE.fullmatch(c):
+            if not is_commune(c):
                 raise QueryError(f"code INSEE de commune invalide / invalid commune INSEE code: {c!r}")
         object.__setattr__(self, "departments", deps)
         object.__setattr__(self, "communes", coms)
@@ -185,20 +181,18 @@ class TerritoryFilter(QueryFilter):
             coms = str(t["communes"].iat[i] or "").split()
             by_code = catalogue.department.mask(deps) | catalogue.commune.mask(coms)
             result |= _in_area(catalogue, t.geometry.iat[i], catalogue.territory_bounds[i], by_code)
-        for d in self.departments:
-            i = catalogue.department_row.get(d)
-            if i is None and d not in catalogue.department:
-                raise QueryError(f"département inconnu / unknown department: {d!r}")
-            geom = None if i is None else catalogue.departments.geometry.iat[i]
-            bounds = None if i is None else catalogue.department_bounds[i]
-            result |= _in_area(catalogue, geom, bounds, catalogue.department.mask([d]))
-        for c in self.communes:
-            i = catalogue.commune_row.get(c)
-            if i is None and c not in catalogue.commune:
-                raise QueryError(f"commune inconnue / unknown commune: {c!r}")
-            geom = None if i is None else catalogue.communes.geometry.iat[i]
-            bounds = None if i is None else catalogue.commune_bounds[i]
-            result |= _in_area(catalogue, geom, bounds, catalogue.commune.mask([c]))
+        areas = ((self.departments, "département inconnu / unknown department", catalogue.department,
+                  catalogue.department_row, catalogue.departments, catalogue.department_bounds),
+                 (self.communes, "commune inconnue / unknown commune", catalogue.commune,
+                  catalogue.commune_row, catalogue.communes, catalogue.commune_bounds))
+        for codes, unknown, column, rows, outlines, all_bounds in areas:
+            for code in codes:
+                i = rows.get(code)
+                if i is None and code not in column:
+                    raise QueryError(f"{unknown}: {code!r}")
+                geom = None if i is None else outlines.geometry.iat[i]
+                bounds = None if i is None else all_bounds[i]
+                result |= _in_area(catalogue, geom, bounds, column.mask([code]))
         return result
 
 
@@ -357,8 +351,9 @@ class SpecialtyFilter(QueryFilter):
     activity type (hébergement complet, accueil de jour, accueil temporaire, domicile...) and
     clientèle (Alzheimer, handicap psychique...) must match on the same line; several values
     of one kind are alternatives. Values are codes (``924``, ``21``, ``436``) or words of the
-    labels (accent- and case-insensitive, word prefixes allowed: ``alzheim``). Lines whose
-    installed and authorised capacities are both flagged removed do not count.
+    labels (accent- and case-insensitive, word prefixes allowed: ``alzheim``). Only lines
+    offered now count (:func:`~dac_map.query.catalogue.offered_lines`: installation not
+    flagged removed, installed capacity not zero).
 
     ``care_activities`` filters on care activity authorisations when the store has them
     (layer :data:`~dac_map.query.catalogue.CARE_ACTIVITY_LAYER`); otherwise it raises
@@ -445,7 +440,7 @@ class SpecialtyFilter(QueryFilter):
 
     def _line_mask(self, catalogue: Catalogue) -> np.ndarray:
         eq = catalogue.equipment_arrays
-        m = eq.active.copy()
+        m = eq.offered.copy()
         for attr, found in self.resolve(catalogue).items():
             kind = _KINDS[attr][0]
             col = getattr(eq, kind)
@@ -536,7 +531,7 @@ def specialty_capacity(catalogue: Catalogue, specialty: SpecialtyFilter,
     """Places (installed, or authorised) on the equipment lines matching ``specialty``, per
     establishment row (or only for ``rows``, in that order); NaN for rows without such a line."""
     eq = catalogue.equipment_arrays
-    lm = specialty.line_mask(catalogue) if specialty.equipment_kinds else eq.active
+    lm = specialty.line_mask(catalogue) if specialty.equipment_kinds else eq.offered
     n = len(catalogue)
     if rows is not None:
         wanted = np.zeros(n, dtype=bool)
@@ -550,52 +545,6 @@ def specialty_capacity(catalogue: Catalogue, specialty: SpecialtyFilter,
 
 
 # --------------------------------------------------------------------------- distance
-
-_METROPOLE = (-5.8, 41.2, 10.0, 51.6)  # lon/lat bounding box of metropolitan France
-
-
-@functools.lru_cache(maxsize=32)
-def _to_metric(epsg: int) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(4326, epsg, always_xy=True)
-
-
-@functools.lru_cache(maxsize=1)
-def _overseas_areas() -> tuple[tuple[int, tuple[float, float, float, float]], ...]:
-    out = []
-    for code in dict.fromkeys(settings.LOCAL_METRIC_CRS.values()):
-        area = pyproj.CRS.from_epsg(code).area_of_use
-        if area is not None:
-            out.append((code, area.bounds))
-    return tuple(out)
-
-
-def metric_epsg_for(lon: float, lat: float) -> int:
-    """The metric CRS used for distances around a WGS84 point: Lambert-93 (2154) in
-    metropolitan France, the local UTM CRS overseas. Raises QueryError elsewhere."""
-    w, s, e, n = _METROPOLE
-    if w <= lon <= e and s <= lat <= n:
-        return 2154
-    for code, (w, s, e, n) in _overseas_areas():
-        if w <= lon <= e and s <= lat <= n:
-            return code
-    raise QueryError(f"point hors de France / point outside France: lon {lon}, lat {lat}")
-
-
-def _department_of(commune: str) -> str:
-    return commune[:3] if commune.startswith("97") else commune[:2]
-
-
-@dataclass(frozen=True)
-class Centre:
-    """Centre of a distance query, in metres in the metric CRS ``epsg``: a point (``x``, ``y``)
-    or, for the outline of a commune, the polygon ``area`` (then ``x``, ``y`` is its centroid)."""
-
-    epsg: int
-    x: float
-    y: float
-    area: object | None
-    name: str
-
 
 @dataclass(frozen=True)
 class DistanceFilter(QueryFilter):
@@ -640,12 +589,12 @@ class DistanceFilter(QueryFilter):
             object.__setattr__(self, "point", (lon, lat))
         if self.commune is not None:
             c = str(self.commune).strip().upper()
-            if not _COMMUNE.fullmatch(c):
+            if not is_commune(c):
                 raise QueryError(f"code INSEE de commune invalide / invalid commune INSEE code: {c!r}")
             object.__setattr__(self, "commune", c)
         if self.finess is not None:
             f = str(self.finess).strip().upper()
-            if not _FINESS.fullmatch(f):
+            if not is_finess(f):
                 raise QueryError(f"numéro FINESS invalide / invalid FINESS number: {f!r}")
             object.__setattr__(self, "finess", f)
         if self.outline and self.commune is None:
@@ -668,7 +617,7 @@ class DistanceFilter(QueryFilter):
     def _text(self, name: str | None) -> str:
         head = f"À moins de {_number(self.radius_km)} km"
         if self.point is not None:
-            return f"{head} du point (lon {self.point[0]:.5f}, lat {self.point[1]:.5f})"
+            return f"{head} du point (lat {self.point[1]:.5f}, lon {self.point[0]:.5f})"
         if self.commune is not None:
             what = f"{name} ({self.commune})" if name else self.commune
             if self.outline:
@@ -681,24 +630,14 @@ class DistanceFilter(QueryFilter):
         """The centre in metres in its metric CRS. Raises QueryError for an unknown commune or
         FINESS number, or an establishment without coordinates."""
         if self.point is not None:
-            lon, lat = self.point
-            epsg = metric_epsg_for(lon, lat)
-            x, y = _to_metric(epsg).transform(lon, lat)
-            return Centre(epsg, float(x), float(y), None, self.label)
+            return point_centre(*self.point, self.label)
         if self.commune is not None:
             i = catalogue.commune_row.get(self.commune)
             if i is None:
                 raise QueryError(f"commune inconnue ou sans contour dans ce GeoPackage / unknown "
                                  f"commune or commune without outline: {self.commune!r}")
-            epsg = settings.LOCAL_METRIC_CRS.get(_department_of(self.commune), 2154)
-            tr = _to_metric(epsg)
-            area = shapely.transform(catalogue.communes.geometry.iat[i],
-                                     lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
-            c = shapely.centroid(area)
-            if self.outline:
-                shapely.prepare(area)
-            return Centre(epsg, float(c.x), float(c.y), area if self.outline else None,
-                          str(catalogue.communes["name"].iat[i]))
+            return area_centre(self.commune, catalogue.communes.geometry.iat[i],
+                               str(catalogue.communes["name"].iat[i]), keep_area=self.outline)
         i = catalogue.finess_row.get(self.finess)
         if i is None:
             raise QueryError(f"numéro FINESS inconnu / unknown FINESS number: {self.finess!r}")
@@ -712,20 +651,8 @@ class DistanceFilter(QueryFilter):
     def distances_km(self, catalogue: Catalogue) -> np.ndarray:
         """Distance of each row to the centre in km; NaN when not computed (no coordinates,
         another metric CRS, or, in outline mode, certainly beyond the radius)."""
-        c = self.centre(catalogue)
-        x, y = catalogue.x_m, catalogue.y_m
-        ok = (catalogue.epsg_m == c.epsg) & np.isfinite(x)
-        out = np.full(len(catalogue), np.nan)
-        if c.area is None:
-            d = np.hypot(x - c.x, y - c.y)
-            out[ok] = d[ok] / 1000.0
-            return out
-        r = self.radius_km * 1000.0
-        minx, miny, maxx, maxy = shapely.bounds(c.area)
-        cand = np.flatnonzero(ok & (x >= minx - r) & (x <= maxx + r) & (y >= miny - r) & (y <= maxy + r))
-        if len(cand):
-            out[cand] = shapely.distance(c.area, shapely.points(x[cand], y[cand])) / 1000.0
-        return out
+        return distances_km(self.centre(catalogue), catalogue.x_m, catalogue.y_m,
+                            catalogue.epsg_m, self.radius_km)
 
     def mask(self, catalogue: Catalogue) -> np.ndarray:
         return np.less_equal(self.distances_km(catalogue), self.radius_km)
@@ -773,5 +700,5 @@ class TextFilter(QueryFilter):
 
 
 __all__ = ["QueryFilter", "StatusFilter", "TerritoryFilter", "FamilyFilter", "CategoryFilter",
-           "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter", "Centre",
-           "metric_epsg_for", "specialty_capacity", "clean_for_display", "ACTIVITY_TYPE_ALIASES"]
+           "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter",
+           "specialty_capacity", "clean_for_display", "ACTIVITY_TYPE_ALIASES"]

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
+from dac_map.codes import is_finess
+
 #: Word-level expansions applied after folding (keys and values are folded words).
 ABBREVIATIONS: dict[str, str] = {
     "st": "saint",
@@ -336,7 +338,7 @@ class TextIndex:
         n = self.n
         exact = np.zeros(n, dtype=bool)
         compact = re.sub(r"[\s.\-_/]", "", text).upper()
-        if re.fullmatch(r"[0-9][0-9A-Z][0-9]{7}", compact):
+        if is_finess(compact):
             i = int(np.searchsorted(self.finess, compact))
             while i < len(self.finess) and self.finess[i] == compact:
                 exact[self.finess_rows[i]] = True

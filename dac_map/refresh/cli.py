@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -21,9 +21,11 @@ from rich.text import Text
 
 from dac_map.errors import DacMapError
 from dac_map.refresh.config import DEFAULT_CONFIG, load_config
-from dac_map.refresh.diff import CHANGE_LABELS, ChangeReport
-from dac_map.refresh.pipeline import RefreshResult, list_versions, refresh, rollback
-from dac_map.refresh.validate import Check
+
+if TYPE_CHECKING:  # the pipeline (pandas, GDAL) is imported when the command runs
+    from dac_map.refresh.diff import ChangeReport
+    from dac_map.refresh.pipeline import RefreshResult
+    from dac_map.refresh.validate import Check
 
 _STATUS_TEXT = {
     "ok": "nouvelle version en service / new version served",
@@ -79,6 +81,8 @@ def _summary(console: Console, result: RefreshResult) -> None:
 
 
 def _report_tables(console: Console, report: ChangeReport) -> None:
+    from dac_map.refresh.diff import CHANGE_LABELS
+
     table = Table(title=f"Changements / changes ({report.total}, seuil de déplacement "
                         f"{report.moved_threshold_m:g} m)")
     table.add_column("Changement")
@@ -133,6 +137,9 @@ def register(app: typer.Typer) -> None:
         5 contrôles en échec, 6 GeoPackage non écrit, 7 autre mise à jour en cours,
         1 erreur interne. Les données servies ne changent qu'en cas de succès.
         """
+        from dac_map.refresh.pipeline import refresh, rollback
+        from dac_map.refresh.versions import list_versions
+
         err = Console(stderr=True)
         out = Console()
 

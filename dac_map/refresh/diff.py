@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyogrio
 
 from dac_map import store
+from dac_map.errors import StoreError
 
-#: Layer of the GeoPackage holding the changes since the previous version.
-CHANGES_LAYER = "changements"
+#: Layer of the store holding the changes since the previous version.
+CHANGES_LAYER = store.CHANGES
 
 CHANGE_TYPES = ("opened", "closed", "moved", "renamed", "category", "phone", "capacity")
 CHANGE_LABELS = {
@@ -165,25 +165,22 @@ def _capacity(row) -> str:
             f"autorisées {_count(row.get('capacity_authorised'))}")
 
 
-def load_version(path: str | Path) -> tuple[pd.DataFrame, VersionInfo, bool]:
+def load_version(source: str | Path | store.Store) -> tuple[pd.DataFrame, VersionInfo, bool]:
     """The ``etablissements`` of a store (indexed by FINESS), its identity, and whether it
     was built with an equipment extract."""
-    path = Path(path)
-    try:
-        fields = set(pyogrio.read_info(path, layer=store.ESTABLISHMENTS)["fields"])
-    except Exception:
-        fields = set(_WANTED)  # read_layer below reports the problem
+    st = store.open_store(source)
+    fields = st.fields(store.ESTABLISHMENTS)
     cols = [c for c in _WANTED if c in fields]
-    frame = store.read_layer(path, store.ESTABLISHMENTS, columns=cols, read_geometry=False)
+    frame = st.read_layer(store.ESTABLISHMENTS, columns=cols, read_geometry=False)
     for c in _WANTED:
         if c not in frame:
             frame[c] = pd.NA
     frame = frame.drop_duplicates("finess").set_index("finess", drop=False)
-    meta = store.read_metadata(path)
+    meta = st.read_metadata()
     counts = meta.get("counts") if isinstance(meta.get("counts"), dict) else {}
     has_equipment = bool(counts.get("equipment_lines")) or bool(meta.get("equipment_file"))
     info = VersionInfo(
-        file=path.name,
+        file=Path(st.location).name,
         version=_text(meta.get("refresh_version")),
         source_date=_text(meta.get("source_date")),
         etl_time=_text(meta.get("etl_time")),
@@ -454,25 +451,18 @@ def write_reports(report: ChangeReport, base: str | Path) -> dict[str, Path]:
 
 # --------------------------------------------------------------------------- the store
 
-def write_changes_layer(report: ChangeReport, path: str | Path) -> None:
-    """Add (or replace) the ``changements`` attribute table in the GeoPackage ``path``."""
-    pyogrio.write_dataframe(report.to_frame(), Path(path), layer=CHANGES_LAYER, driver="GPKG",
-                            use_arrow=True)
+def write_changes_layer(report: ChangeReport, target: str | Path | store.Store) -> None:
+    """Add (or replace) the ``changements`` table of the store ``target``."""
+    store.open_store(target).write_changes(report.to_frame())
 
 
-def load_latest_changes(store_path: str | Path) -> pd.DataFrame | None:
+def load_latest_changes(source: str | Path | store.Store | None) -> pd.DataFrame | None:
     """The changes stored by the last refresh (:data:`COLUMNS`), or ``None`` when the store
     has no ``changements`` layer (built by ``dac-map etl``/``demo``, or absent). An empty
     frame means a refresh found no change (or had no previous version)."""
-    path = Path(store_path)
-    if not path.is_file():
+    frame = store.open_store(source).read_changes()
+    if frame is None:
         return None
-    try:
-        if CHANGES_LAYER not in store.list_store_layers(path):
-            return None
-    except Exception:
-        return None
-    frame = store.read_layer(path, CHANGES_LAYER)
     for c in COLUMNS:
         if c not in frame:
             frame[c] = pd.NA
@@ -481,15 +471,15 @@ def load_latest_changes(store_path: str | Path) -> pd.DataFrame | None:
     return frame.reset_index(drop=True)
 
 
-def load_change_summary(store_path: str | Path) -> dict[str, object] | None:
+def load_change_summary(source: str | Path | store.Store | None) -> dict[str, object] | None:
     """What the last refresh recorded about its changes (metadata keys ``refresh_*``,
     ``previous_*``, ``changes_*``), or ``None`` when the store was not built by a refresh."""
-    path = Path(store_path)
-    if not path.is_file():
+    st = store.open_store(source)
+    if not st.exists():
         return None
     try:
-        meta = store.read_metadata(path)
-    except Exception:
+        meta = st.read_metadata()
+    except StoreError:
         return None
     if "changes_counts" not in meta:
         return None

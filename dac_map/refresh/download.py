@@ -21,7 +21,6 @@ When a download fails after its retries and the server accepts ranges, ``<dest>.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import re
@@ -38,7 +37,8 @@ from urllib.request import Request, urlopen
 import pyogrio
 
 from dac_map.errors import DacMapError, InputFormatError, InputMissingError
-from dac_map.parser import decode_bytes
+from dac_map.etl.parser import decode_bytes
+from dac_map.files import sha256_file, unlink_quietly
 from dac_map.refresh.config import (
     KIND_BOUNDARIES,
     KIND_FINESS_EQUIPMENT,
@@ -47,6 +47,7 @@ from dac_map.refresh.config import (
     DownloadSettings,
     Source,
 )
+from dac_map.store.geopackage import GDAL_ERRORS
 
 #: The first line of every FINESS etalab extract.
 FINESS_HEADER = re.compile(r"finess;etalab;[0-9]+;[0-9]{4}-[0-9]{2}-[0-9]{2};*")
@@ -151,7 +152,7 @@ def validate_file(kind: str, path: Path, where: str, name: str, min_bytes: int =
     elif kind == KIND_BOUNDARIES:
         try:
             info = pyogrio.read_info(path)
-        except Exception as exc:
+        except GDAL_ERRORS as exc:
             raise InputFormatError(f"{name}: not a boundary file GDAL can read "
                                    f"(GeoJSON, GeoPackage, zipped Shapefile): {exc}",
                                    path=where) from exc
@@ -228,14 +229,6 @@ def _read_state(part: Path, url: str) -> dict:
     return state if isinstance(state, dict) and state.get("url") == url else {}
 
 
-def _remove(*paths: Path) -> None:
-    for p in paths:
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
-
-
 def _content_range(value: str | None) -> tuple[int, int | None] | None:
     m = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", value or "")
     if not m:
@@ -264,7 +257,7 @@ def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar
     except HTTPError as exc:
         exc.close()
         if exc.code == 416 and offset:
-            _remove(part, _state_path(part))
+            unlink_quietly(part, _state_path(part))
             raise _Retry("HTTP 416: the partial file no longer matches; starting again") from exc
         if exc.code in (408, 425, 429) or exc.code >= 500:
             raise _Retry(f"HTTP {exc.code} {exc.reason}") from exc
@@ -284,7 +277,7 @@ def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar
         if resp.status == 206 and offset:
             rng = _content_range(resp.headers.get("Content-Range"))
             if rng is None or rng[0] != offset:
-                _remove(part, _state_path(part))
+                unlink_quietly(part, _state_path(part))
                 raise _Retry(f"unexpected Content-Range {resp.headers.get('Content-Range')!r}")
             total = rng[1] if rng[1] is not None else (offset + length if length is not None else None)
             mode, received, resumed = "ab", offset, True
@@ -313,7 +306,7 @@ def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar
             raise _Retry(f"connection lost after {received} bytes: {exc}") from exc
     if total is not None and received != total:
         if received > total:
-            _remove(part, _state_path(part))
+            unlink_quietly(part, _state_path(part))
         raise _Retry(f"incomplete download: {received} of {total} bytes")
     return ctype, resumed
 
@@ -337,25 +330,17 @@ def _download(source: Source, part: Path, policy: DownloadSettings, say: Say,
             except _Retry as exc:
                 last = exc
             except DacMapError:
-                _remove(part, _state_path(part))
+                unlink_quietly(part, _state_path(part))
                 raise
     finally:
         bar.close()
     if not _read_state(part, source.location).get("accept_ranges"):
-        _remove(part, _state_path(part))
+        unlink_quietly(part, _state_path(part))
     raise InputMissingError(f"{source.name}: download failed after {attempts} attempt(s): {last}",
                             path=source.location)
 
 
 # --------------------------------------------------------------------------- public
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def fetch(source: Source, dest: str | Path, policy: DownloadSettings, *,
           say: Say | None = None, show_progress: bool = False,
@@ -378,11 +363,11 @@ def fetch(source: Source, dest: str | Path, policy: DownloadSettings, *,
             raise InputMissingError(f"{source.name}: file not found / fichier introuvable",
                                     path=str(src))
         say(f"Copie de {source.name} : {src}")
-        _remove(_state_path(part))
+        unlink_quietly(_state_path(part))
         try:
             shutil.copyfile(src, part)
         except OSError as exc:
-            _remove(part)
+            unlink_quietly(part)
             raise InputMissingError(f"{source.name}: cannot copy: {exc}", path=str(src)) from exc
     try:
         validate_file(source.kind, part, source.location, source.name, policy.min_bytes)
@@ -392,8 +377,8 @@ def fetch(source: Source, dest: str | Path, policy: DownloadSettings, *,
             os.fsync(f.fileno())
         os.replace(part, dest)
     except BaseException:
-        _remove(part)
+        unlink_quietly(part)
         raise
     finally:
-        _remove(_state_path(part))
+        unlink_quietly(_state_path(part))
     return Fetched(source.name, source.location, dest, size, digest, ctype, attempts, resumed)

@@ -39,23 +39,32 @@ import os
 import shutil
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-
-import pandas as pd
-import pyogrio
 
 from dac_map import __version__, settings, store
 from dac_map.errors import DacMapError, LockedError, StoreError, ValidationError
+from dac_map.files import sha256_file, unlink_quietly
 from dac_map.etl import EtlInputs, run_etl
 from dac_map.refresh.config import RefreshConfig
 from dac_map.refresh.diff import ChangeReport, compare_stores, write_changes_layer, write_reports
-from dac_map.refresh.download import Fetched, fetch, sha256_file
+from dac_map.refresh.download import Fetched, fetch
 from dac_map.refresh.lock import RefreshLock
 from dac_map.refresh.validate import Check, failed, store_facts, validate
+from dac_map.refresh.versions import (
+    HOLD_FILE,
+    VERSION_PREFIX,
+    archive_current,
+    hold_text,
+    list_version_files,
+    new_version_id,
+    now,
+    prune_versions,
+    swap_in,
+)
+from dac_map.store.geopackage import GeoPackageStore, remove_files
 
 STATUS_OK = "ok"
 STATUS_UNCHANGED = "unchanged"
@@ -67,13 +76,8 @@ STATUS_FAILED = "failed"
 STATUS_ROLLBACK = "rollback"
 STATUS_HELD = "held"
 
-#: Written by :func:`rollback` in the versions folder: refreshes wait until it is released.
-HOLD_FILE = "hold.json"
-
-VERSION_PREFIX = "dac_map-"
 _REFERENCE_INPUTS = ("territories", "categories", "families", "category_families",
                      "disciplines", "activities")
-_COMPANIONS = (".rejets.csv", ".changements.md", ".changements.html", ".changements.csv")
 
 Say = Callable[[str], None]
 Confirm = Callable[[ChangeReport, list[Check]], bool]
@@ -126,160 +130,27 @@ class RefreshResult:
 
 # --------------------------------------------------------------------------- helpers
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _iso(t: datetime) -> str:
     return t.isoformat(timespec="seconds")
-
-
-def _remove(*paths: Path) -> None:
-    for p in paths:
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _sidecars(path: Path) -> list[Path]:
-    return [path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")]
-
-
-def new_version_id(versions_dir: Path, when: datetime | None = None) -> str:
-    """``dac_map-YYYYMMDDTHHMMSSZ``, with ``_01``, ``_02``... when already taken (names sort
-    in time order)."""
-    base = f"{VERSION_PREFIX}{(when or _now()):%Y%m%dT%H%M%SZ}"
-    vid, i = base, 0
-    while (versions_dir / f"{vid}.gpkg").exists():
-        i += 1
-        vid = f"{base}_{i:02d}"
-    return vid
-
-
-def list_version_files(versions_dir: Path) -> list[Path]:
-    """The kept versions, oldest first."""
-    if not versions_dir.is_dir():
-        return []
-    return sorted(p for p in versions_dir.glob(f"{VERSION_PREFIX}*.gpkg") if p.is_file())
-
-
-def update_metadata(path: Path, values: dict[str, object]) -> None:
-    """Set keys of the ``metadata`` table of a GeoPackage (JSON-encoded like write_store)."""
-    meta = store.read_layer(path, store.METADATA)
-    meta = meta[~meta["key"].isin(list(values))]
-    extra = pd.DataFrame({"key": list(values),
-                          "value": [v if isinstance(v, str) else json.dumps(v, default=str,
-                                                                            ensure_ascii=False)
-                                    for v in values.values()]})
-    table = pd.concat([meta[["key", "value"]], extra], ignore_index=True)
-    pyogrio.write_dataframe(table, path, layer=store.METADATA, driver="GPKG", use_arrow=True)
-
-
-def swap_in(version: Path, current: Path) -> None:
-    """Make ``current`` a copy of ``version`` atomically (copy beside it, fsync, os.replace).
-
-    Raises :class:`StoreError`; ``current`` is then untouched and the temporary copy removed.
-    """
-    current.parent.mkdir(parents=True, exist_ok=True)
-    tmp = current.with_name(f".{current.name}.{uuid.uuid4().hex[:8]}.swap")
-    try:
-        shutil.copyfile(version, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, current)
-    except BaseException as exc:
-        _remove(tmp)
-        if isinstance(exc, Exception) and not isinstance(exc, DacMapError):
-            raise StoreError(f"cannot swap in the new version: {exc}", path=str(current)) from exc
-        raise
-    _fsync_dir(current.parent)
-    _remove(*_sidecars(current))
-
-
-def prune_versions(versions_dir: Path, keep: int) -> list[str]:
-    """Delete all but the ``keep`` newest versions (and their report files); return their names."""
-    files = list_version_files(versions_dir)
-    removed = []
-    for old in files[:max(0, len(files) - max(1, keep))]:
-        stem = old.name[:-len(".gpkg")]
-        _remove(old, *_sidecars(old), *(old.with_name(stem + c) for c in _COMPANIONS))
-        removed.append(stem)
-    return removed
-
-
-def _stamp(meta: dict[str, object] | None, path: Path) -> str:
-    value = meta.get("etl_time") if meta else None
-    try:
-        t = datetime.fromisoformat(str(value)).astimezone(timezone.utc)
-    except (TypeError, ValueError):
-        t = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-    return f"{t:%Y%m%dT%H%M%SZ}"
-
-
-def archive_current(current: Path, meta: dict[str, object] | None, versions_dir: Path
-                    ) -> Path | None:
-    """Copy the current store into the versions folder unless one of the kept versions is the
-    same file. Returns the archive's path (``None`` when nothing had to be archived)."""
-    if not current.is_file():
-        return None
-    digest = sha256_file(current)
-    vid = meta.get("refresh_version") if meta else None
-    candidates = [versions_dir / f"{vid}.gpkg"] if isinstance(vid, str) else []
-    for cand in candidates:
-        if cand.is_file() and cand.stat().st_size == current.stat().st_size \
-                and sha256_file(cand) == digest:
-            return None
-    # "-archive" sorts before "." and "_01": an archive comes before the versions of its second.
-    name = (f"{vid}-archive" if isinstance(vid, str) and vid.startswith(VERSION_PREFIX)
-            else f"{VERSION_PREFIX}{_stamp(meta, current)}-archive")
-    target = versions_dir / f"{name}.gpkg"
-    if target.exists() and sha256_file(target) == digest:
-        return None
-    i = 0
-    while target.exists():
-        i += 1
-        target = versions_dir / f"{name}{i}.gpkg"
-    tmp = versions_dir / f".archive-{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        shutil.copyfile(current, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        _remove(tmp)
-        raise
-    return target
 
 
 def _cleanup_leftovers(config: RefreshConfig) -> list[str]:
     """Remove what a crashed run left behind (called under the lock)."""
     removed: list[str] = []
     patterns = [(config.store.versions_dir, ".staging-*"), (config.store.versions_dir, "*.tmp.gpkg*"),
-                (config.store.versions_dir, ".archive-*.tmp"),
+                (config.store.versions_dir, f".{VERSION_PREFIX}*.swap"),
                 (config.store.current.parent, f".{config.store.current.name}.*.swap")]
     for folder, pattern in patterns:
         if folder.is_dir():
             for p in folder.glob(pattern):
                 if p.is_file():
-                    _remove(p)
+                    unlink_quietly(p)
                     removed.append(p.name)
     incoming = config.download.raw_dir / "incoming"
     if incoming.is_dir():
         for p in incoming.iterdir():
             if p.is_file() and not p.name.endswith((".part", ".part.json")):
-                _remove(p)
+                unlink_quietly(p)
                 removed.append(p.name)
     return removed
 
@@ -299,7 +170,7 @@ def _read_current_meta(current: Path, result: RefreshResult, say: Say
     if not current.is_file():
         return None
     try:
-        return store.read_metadata(current)
+        return store.open_store(current).read_metadata()
     except DacMapError as exc:
         msg = f"le GeoPackage actuel est illisible, il sera archivé puis remplacé : {exc}"
         result.messages.append(msg)
@@ -329,7 +200,7 @@ def _record_failure(result: RefreshResult, exc: BaseException, *, refused_status
 
 def _finish(config: RefreshConfig, result: RefreshResult, t0: float) -> None:
     """Stamp the end time and duration and append the JSON log line (never raises)."""
-    result.finished = _iso(_now())
+    result.finished = _iso(now())
     result.duration_s = round(time.monotonic() - t0, 3)
     try:
         append_log(config.store.log_file, result)
@@ -354,7 +225,7 @@ def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False
     """
     say = progress or (lambda _m: None)
     t0 = time.monotonic()
-    result = RefreshResult(status="interrupted", exit_code=130, started=_iso(_now()),
+    result = RefreshResult(status="interrupted", exit_code=130, started=_iso(now()),
                            config=str(config.path), store=str(config.store.current),
                            dry_run=dry_run)
     try:
@@ -366,7 +237,7 @@ def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False
             if hold.is_file() and not dry_run:
                 result.status, result.exit_code = STATUS_HELD, 0
                 result.messages.append(
-                    f"mises à jour suspendues depuis un retour en arrière ({_hold_text(hold)}) : "
+                    f"mises à jour suspendues depuis un retour en arrière ({hold_text(hold)}) : "
                     "relancez avec --release pour reprendre")
                 say(result.messages[-1])
             else:
@@ -379,230 +250,257 @@ def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False
     return result
 
 
-def _hold_text(path: Path) -> str:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return f"version {data.get('version')} le {data.get('time')}"
-    except (OSError, ValueError, AttributeError):
-        return path.name
+@dataclass
+class _Run:
+    """What the stages of one refresh share (see the module doc for the stages)."""
+
+    config: RefreshConfig
+    result: RefreshResult
+    say: Say
+    fetched: dict[str, Fetched] = field(default_factory=dict)
+    inputs_sha: dict[str, str] = field(default_factory=dict)
+    prev_meta: dict[str, object] | None = None
+    vid: str = ""
+    staging: Path | None = None
+    staging_rejects: Path | None = None
+    report: ChangeReport | None = None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def current(self) -> Path:
+        return self.config.store.current
+
+    @property
+    def versions_dir(self) -> Path:
+        return self.config.store.versions_dir
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.config.download.raw_dir
 
 
 def _run(config: RefreshConfig, result: RefreshResult, *, dry_run: bool, force: bool,
          rebuild: bool, say: Say, show_progress: bool, confirm: Confirm | None) -> None:
-    cfg = config
-    current = cfg.store.current
-    versions_dir = cfg.store.versions_dir
-    raw_dir = cfg.download.raw_dir
-    incoming = raw_dir / "incoming"
-
-    leftovers = _cleanup_leftovers(cfg)
+    run = _Run(config, result, say)
+    leftovers = _cleanup_leftovers(config)
     if leftovers:
         result.messages.append(f"restes d'une exécution interrompue supprimés : {', '.join(leftovers)}")
-
-    fetched: dict[str, Fetched] = {}
-    staging: Path | None = None
-    staging_rejects: Path | None = None
     try:
-        # 1. fetch
-        for src in cfg.sources.all():
-            got = fetch(src, incoming / src.raw_name, cfg.download, say=say,
-                        show_progress=show_progress)
-            fetched[src.name] = got
-            last_good = raw_dir / src.raw_name
-            info = got.as_dict()
-            info["changed"] = not (last_good.is_file() and sha256_file(last_good) == got.sha256)
-            result.sources[src.name] = info
-        inputs_sha = {name: f.sha256 for name, f in fetched.items()}
-        # The shipped reference tables used when not configured count as inputs too, so that
-        # editing e.g. data/reference/categories_familles.csv triggers a rebuild.
-        defaults = EtlInputs(establishments=Path(), departments=Path())
-        for name in _REFERENCE_INPUTS:
-            path = getattr(defaults, name)
-            if name not in fetched and path is not None and Path(path).is_file():
-                inputs_sha[f"{name} (défaut)"] = sha256_file(Path(path))
-
-        # 2. unchanged?
-        prev_meta = _read_current_meta(current, result, say)
-        previous = current if prev_meta is not None else None
-        if prev_meta is not None:
-            result.previous_version = str(prev_meta.get("refresh_version") or current.name)
-        if (not rebuild and prev_meta is not None and prev_meta.get("refresh_inputs") == inputs_sha
-                and prev_meta.get("software_version") == __version__
-                and str(prev_meta.get("etl_version")) == str(settings.ETL_VERSION)):
-            result.status, result.exit_code = STATUS_UNCHANGED, 0
-            result.version = result.previous_version
-            result.messages.append("sources inchangées depuis la version servie : rien à faire "
-                                   "(--rebuild pour reconstruire quand même)")
-            say(result.messages[-1])
+        _fetch(run, show_progress)
+        if _unchanged(run, rebuild):
             return
-
-        # 3. build
-        versions_dir.mkdir(parents=True, exist_ok=True)
-        vid = new_version_id(versions_dir)
-        staging = versions_dir / f".staging-{vid}.gpkg"
-        staging_rejects = versions_dir / f".staging-{vid}.rejets.csv"
-        inputs = EtlInputs(establishments=fetched["establishments"].path,
-                           departments=fetched["departments"].path,
-                           equipment=fetched["equipment"].path if "equipment" in fetched else None,
-                           communes=[f.path for n, f in fetched.items() if n.startswith("communes-")])
-        for name in _REFERENCE_INPUTS:
-            if name in fetched:
-                setattr(inputs, name, fetched[name].path)
-        etl_report = run_etl(inputs, staging, progress=say, rejects_path=staging_rejects)
-        result.counts = dict(etl_report.counts)
-
-        # 4. validate, 5. compare
-        say("Vérification de la nouvelle version")
-        prev_facts = None
-        if previous is not None:
-            try:
-                prev_facts = store_facts(previous)
-            except DacMapError as exc:  # an old or damaged store: compare with nothing
-                previous = None
-                result.messages.append(f"version servie illisible, non comparée : {exc}")
-        checks = validate(store_facts(staging), prev_facts, cfg.validation)
-        result.checks = [c.as_dict() for c in checks]
-        bad = failed(checks)
-        say("Comparaison avec la version servie")
-        report = compare_stores(previous, staging, cfg.report.moved_threshold_m)
-        report = dataclasses.replace(report, current=dataclasses.replace(
-            report.current, file="(essai à blanc)" if dry_run else f"{vid}.gpkg",
-            version=None if dry_run else vid))
-        result.report = report
-        result.changes = dict(report.counts)
-        result.changes_total = report.total
-
-        if dry_run or (bad and not force):
-            folder = versions_dir / ("dry-run" if dry_run else "refused")
-            paths = write_reports(report, folder / "changements")
-            if staging_rejects.exists():
-                paths["rejects"] = Path(shutil.move(staging_rejects, folder / "rejets.csv"))
-            result.reports = {k: str(v) for k, v in paths.items()}
-        if bad and not force:
-            raise ValidationError(
-                f"{len(bad)} contrôle(s) en échec, les données servies sont conservées / "
-                f"{len(bad)} check(s) failed, the current data is kept: "
-                + " | ".join(f"{c.name}: {c.message}" for c in bad), path=str(current))
-        if bad:
-            result.messages.append("contrôles en échec acceptés (--force) : "
-                                   + ", ".join(c.name for c in bad))
-        if dry_run:
-            result.status, result.exit_code = STATUS_DRY_RUN, 0
-            say(f"Essai à blanc : {report.total} changement(s), rien n'a été remplacé")
+        _build(run)
+        _validate_and_compare(run, dry_run)
+        if not _may_swap(run, dry_run=dry_run, force=force, confirm=confirm):
             return
-        if confirm is not None and not confirm(report, checks):
-            result.status, result.exit_code = STATUS_CANCELLED, 0
-            result.messages.append("annulé : les données servies sont conservées")
-            return
-
-        # 6. finalise the version
-        version = versions_dir / f"{vid}.gpkg"
-        published: list[Path] = []
-        try:
-            say(f"Enregistrement de la version {vid}")
-            write_changes_layer(report, staging)
-            refresh_time = _iso(_now())
-            update_metadata(staging, {
-                "refresh_version": vid,
-                "refresh_time": refresh_time,
-                "refresh_config": str(cfg.path),
-                "refresh_sources": {n: f.location for n, f in fetched.items()},
-                "refresh_inputs": inputs_sha,
-                "refresh_forced": bool(bad),
-                "validation_checks": result.checks,
-                "previous_version": result.previous_version,
-                "previous_source_date": report.previous.source_date if report.previous else None,
-                "previous_etl_time": report.previous.etl_time if report.previous else None,
-                "changes_total": report.total,
-                "changes_counts": report.counts,
-                "changes_by_territory": report.by_territory,
-                "changes_by_family": report.by_family,
-                "changes_moved_threshold_m": report.moved_threshold_m,
-                "changes_capacity_compared": report.capacity_compared,
-                "changes_notes": list(report.notes),
-            })
-            os.replace(staging, version)
-            published.append(version)
-            if staging_rejects.exists():
-                rejects = version.with_name(f"{vid}.rejets.csv")
-                os.replace(staging_rejects, rejects)
-                published.append(rejects)
-                result.reports["rejects"] = str(rejects)
-            paths = write_reports(report, versions_dir / f"{vid}.changements")
-            published.extend(paths.values())
-            result.reports.update({k: str(v) for k, v in paths.items()})
-
-            # server mode (issue 14): publish the validated version into PostGIS and serve it
-            # (one transaction); a failure here stops the refresh before the file swap
-            from dac_map.server import config as server_config
-            if server_config.server_mode():
-                from dac_map.server.versions import publish_geopackage
-
-                say("Publication dans PostgreSQL/PostGIS")
-                result.messages.append("version publiée dans PostGIS : " + publish_geopackage(
-                    version, actor="dac-map refresh", keep=cfg.store.keep))
-
-            # 7. archive, 8. swap
-            archived = archive_current(current, prev_meta, versions_dir)
-            if archived is not None:
-                result.messages.append(f"version servie précédente archivée : {archived.name}")
-            say(f"Remplacement atomique de {current}")
-            swap_in(version, current)
-        except BaseException:
-            _remove(*published)
-            result.reports = {}
-            raise
-        result.status, result.exit_code = STATUS_OK, 0
-        result.version, result.version_path = vid, str(version)
-
-        # After the swap: problems are reported, the new data is served anyway.
-        for name, got in fetched.items():
-            try:
-                os.replace(got.path, raw_dir / got.path.name)
-            except OSError as exc:
-                result.messages.append(f"fichier brut {got.path.name} non conservé : {exc}")
-        fetched = {}
-        try:
-            result.pruned = prune_versions(versions_dir, cfg.store.keep)
-        except OSError as exc:
-            result.messages.append(f"nettoyage des anciennes versions impossible : {exc}")
-        say(f"Version {vid} en service : {report.total} changement(s)")
+        _finalise_and_swap(run, forced=bool(failed(run.checks)))
+        _after_swap(run)
     finally:
-        if staging is not None:
-            _remove(staging, *_sidecars(staging))
-        if staging_rejects is not None:
-            _remove(staging_rejects)
-        for got in fetched.values():
-            _remove(got.path)
+        if run.staging is not None:
+            remove_files(run.staging)
+        if run.staging_rejects is not None:
+            unlink_quietly(run.staging_rejects)
+        for got in run.fetched.values():
+            unlink_quietly(got.path)
 
 
-# --------------------------------------------------------------------------- versions
+def _fetch(run: _Run, show_progress: bool) -> None:
+    """Stage 1: every source into ``<raw_dir>/incoming/``, and the digests of the inputs."""
+    incoming = run.raw_dir / "incoming"
+    for src in run.config.sources.all():
+        got = fetch(src, incoming / src.raw_name, run.config.download, say=run.say,
+                    show_progress=show_progress)
+        run.fetched[src.name] = got
+        last_good = run.raw_dir / src.raw_name
+        info = got.as_dict()
+        info["changed"] = not (last_good.is_file() and sha256_file(last_good) == got.sha256)
+        run.result.sources[src.name] = info
+    run.inputs_sha = {name: f.sha256 for name, f in run.fetched.items()}
+    # The shipped reference tables used when not configured count as inputs too, so that
+    # editing e.g. data/reference/categories_familles.csv triggers a rebuild.
+    defaults = EtlInputs(establishments=Path(), departments=Path())
+    for name in _REFERENCE_INPUTS:
+        path = getattr(defaults, name)
+        if name not in run.fetched and path is not None and Path(path).is_file():
+            run.inputs_sha[f"{name} (défaut)"] = sha256_file(Path(path))
 
-def list_versions(config: RefreshConfig) -> list[dict[str, object]]:
-    """The kept versions, newest first: id, file, size, times, source date, counts, current."""
-    current_version = None
-    if config.store.current.is_file():
+
+def _unchanged(run: _Run, rebuild: bool) -> bool:
+    """Stage 2: reads the served version's metadata; unless ``rebuild``, whether it was built
+    from the same inputs and software (then the result says so and nothing else is done)."""
+    result = run.result
+    run.prev_meta = prev = _read_current_meta(run.current, result, run.say)
+    if prev is None:
+        return False
+    result.previous_version = str(prev.get("refresh_version") or run.current.name)
+    if (not rebuild and prev.get("refresh_inputs") == run.inputs_sha
+            and prev.get("software_version") == __version__
+            and str(prev.get("etl_version")) == str(settings.ETL_VERSION)):
+        result.status, result.exit_code = STATUS_UNCHANGED, 0
+        result.version = result.previous_version
+        result.messages.append("sources inchangées depuis la version servie : rien à faire "
+                               "(--rebuild pour reconstruire quand même)")
+        run.say(result.messages[-1])
+        return True
+    return False
+
+
+def _build(run: _Run) -> None:
+    """Stage 3: the ETL into a staging GeoPackage of the versions folder."""
+    run.versions_dir.mkdir(parents=True, exist_ok=True)
+    run.vid = new_version_id(run.versions_dir)
+    run.staging = run.versions_dir / f".staging-{run.vid}.gpkg"
+    run.staging_rejects = run.versions_dir / f".staging-{run.vid}.rejets.csv"
+    fetched = run.fetched
+    inputs = EtlInputs(establishments=fetched["establishments"].path,
+                       departments=fetched["departments"].path,
+                       equipment=fetched["equipment"].path if "equipment" in fetched else None,
+                       communes=[f.path for n, f in fetched.items() if n.startswith("communes-")])
+    for name in _REFERENCE_INPUTS:
+        if name in fetched:
+            setattr(inputs, name, fetched[name].path)
+    etl_report = run_etl(inputs, run.staging, progress=run.say, rejects_path=run.staging_rejects)
+    run.result.counts = dict(etl_report.counts)
+
+
+def _validate_and_compare(run: _Run, dry_run: bool) -> None:
+    """Stages 4 and 5: the checks against the served version, and the change report."""
+    result = run.result
+    run.say("Vérification de la nouvelle version")
+    previous = run.current if run.prev_meta is not None else None
+    prev_facts = None
+    if previous is not None:
         try:
-            current_version = store.read_metadata(config.store.current).get("refresh_version")
-        except DacMapError:
-            pass
-    out = []
-    for path in reversed(list_version_files(config.store.versions_dir)):
+            prev_facts = store_facts(previous)
+        except DacMapError as exc:  # an old or damaged store: compare with nothing
+            previous = None
+            result.messages.append(f"version servie illisible, non comparée : {exc}")
+    run.checks = validate(store_facts(run.staging), prev_facts, run.config.validation)
+    result.checks = [c.as_dict() for c in run.checks]
+    run.say("Comparaison avec la version servie")
+    report = compare_stores(previous, run.staging, run.config.report.moved_threshold_m)
+    run.report = dataclasses.replace(report, current=dataclasses.replace(
+        report.current, file="(essai à blanc)" if dry_run else f"{run.vid}.gpkg",
+        version=None if dry_run else run.vid))
+    result.report = run.report
+    result.changes = dict(run.report.counts)
+    result.changes_total = run.report.total
+
+
+def _may_swap(run: _Run, *, dry_run: bool, force: bool, confirm: Confirm | None) -> bool:
+    """Whether to go on to the swap: not for a dry run, a version failing its checks (unless
+    ``force``) or a steward saying no; the reports of a dry run or refused version are kept
+    in ``dry-run/`` or ``refused/``. Raises :class:`ValidationError` when refused."""
+    result, report = run.result, run.report
+    bad = failed(run.checks)
+    if dry_run or (bad and not force):
+        folder = run.versions_dir / ("dry-run" if dry_run else "refused")
+        paths = write_reports(report, folder / "changements")
+        if run.staging_rejects.exists():
+            paths["rejects"] = Path(shutil.move(run.staging_rejects, folder / "rejets.csv"))
+        result.reports = {k: str(v) for k, v in paths.items()}
+    if bad and not force:
+        raise ValidationError(
+            f"{len(bad)} contrôle(s) en échec, les données servies sont conservées / "
+            f"{len(bad)} check(s) failed, the current data is kept: "
+            + " | ".join(f"{c.name}: {c.message}" for c in bad), path=str(run.current))
+    if bad:
+        result.messages.append("contrôles en échec acceptés (--force) : "
+                               + ", ".join(c.name for c in bad))
+    if dry_run:
+        result.status, result.exit_code = STATUS_DRY_RUN, 0
+        run.say(f"Essai à blanc : {report.total} changement(s), rien n'a été remplacé")
+        return False
+    if confirm is not None and not confirm(report, run.checks):
+        result.status, result.exit_code = STATUS_CANCELLED, 0
+        result.messages.append("annulé : les données servies sont conservées")
+        return False
+    return True
+
+
+def _refresh_metadata(run: _Run, forced: bool) -> dict[str, object]:
+    report = run.report
+    return {
+        "refresh_version": run.vid,
+        "refresh_time": _iso(now()),
+        "refresh_config": str(run.config.path),
+        "refresh_sources": {n: f.location for n, f in run.fetched.items()},
+        "refresh_inputs": run.inputs_sha,
+        "refresh_forced": forced,
+        "validation_checks": run.result.checks,
+        "previous_version": run.result.previous_version,
+        "previous_source_date": report.previous.source_date if report.previous else None,
+        "previous_etl_time": report.previous.etl_time if report.previous else None,
+        "changes_total": report.total,
+        "changes_counts": report.counts,
+        "changes_by_territory": report.by_territory,
+        "changes_by_family": report.by_family,
+        "changes_moved_threshold_m": report.moved_threshold_m,
+        "changes_capacity_compared": report.capacity_compared,
+        "changes_notes": list(report.notes),
+    }
+
+
+def _finalise_and_swap(run: _Run, forced: bool) -> Path:
+    """Stages 6 to 8: the kept version (changes table, refresh metadata, reports), the
+    archive of the served store, the swap. On failure, what was published is removed."""
+    result, vid = run.result, run.vid
+    version = run.versions_dir / f"{vid}.gpkg"
+    published: list[Path] = []
+    try:
+        run.say(f"Enregistrement de la version {vid}")
+        write_changes_layer(run.report, run.staging)
+        GeoPackageStore(run.staging).update_metadata(_refresh_metadata(run, forced))
+        os.replace(run.staging, version)
+        published.append(version)
+        if run.staging_rejects.exists():
+            rejects = version.with_name(f"{vid}.rejets.csv")
+            os.replace(run.staging_rejects, rejects)
+            published.append(rejects)
+            result.reports["rejects"] = str(rejects)
+        paths = write_reports(run.report, run.versions_dir / f"{vid}.changements")
+        published.extend(paths.values())
+        result.reports.update({k: str(v) for k, v in paths.items()})
+
+        # server mode (issue 14): publish the validated version into PostGIS and serve it
+        # (one transaction); a failure here stops the refresh before the file swap
+        from dac_map.server import config as server_config
+        if server_config.server_mode():
+            from dac_map.server.versions import publish_geopackage
+
+            run.say("Publication dans PostgreSQL/PostGIS")
+            result.messages.append("version publiée dans PostGIS : " + publish_geopackage(
+                version, actor="dac-map refresh", keep=run.config.store.keep))
+
+        archived = archive_current(run.current, run.prev_meta, run.versions_dir)
+        if archived is not None:
+            result.messages.append(f"version servie précédente archivée : {archived.name}")
+        run.say(f"Remplacement atomique de {run.current}")
+        swap_in(version, run.current)
+    except BaseException:
+        unlink_quietly(*published)
+        result.reports = {}
+        raise
+    result.status, result.exit_code = STATUS_OK, 0
+    result.version, result.version_path = vid, str(version)
+    return version
+
+
+def _after_swap(run: _Run) -> None:
+    """After the swap: the raw files are promoted and old versions pruned; problems are
+    reported, the new data is served anyway."""
+    result = run.result
+    for got in run.fetched.values():
         try:
-            meta = store.read_metadata(path)
-        except DacMapError:
-            meta = {}
-        counts = meta.get("counts") if isinstance(meta.get("counts"), dict) else {}
-        vid = path.name[:-len(".gpkg")]
-        out.append({
-            "version": vid, "file": str(path), "bytes": path.stat().st_size,
-            "refresh_time": meta.get("refresh_time"), "etl_time": meta.get("etl_time"),
-            "source_date": meta.get("source_date"),
-            "establishments": counts.get("establishments"),
-            "changes_total": meta.get("changes_total"),
-            "current": meta.get("refresh_version", vid) == current_version,
-        })
-    return out
+            os.replace(got.path, run.raw_dir / got.path.name)
+        except OSError as exc:
+            result.messages.append(f"fichier brut {got.path.name} non conservé : {exc}")
+    run.fetched = {}
+    try:
+        result.pruned = prune_versions(run.versions_dir, run.config.store.keep)
+    except OSError as exc:
+        result.messages.append(f"nettoyage des anciennes versions impossible : {exc}")
+    run.say(f"Version {run.vid} en service : {run.report.total} changement(s)")
 
 
 def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None) -> RefreshResult:
@@ -611,7 +509,7 @@ def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None
     Logged like a refresh, with status ``rollback``."""
     say = progress or (lambda _m: None)
     t0 = time.monotonic()
-    result = RefreshResult(status="interrupted", exit_code=130, started=_iso(_now()),
+    result = RefreshResult(status="interrupted", exit_code=130, started=_iso(now()),
                            config=str(config.path), store=str(config.store.current))
     try:
         with RefreshLock(config.store.lock_file):
@@ -630,7 +528,7 @@ def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None
             say(f"Remise en service de {vid}")
             swap_in(path, config.store.current)
             hold = config.store.versions_dir / HOLD_FILE
-            hold.write_text(json.dumps({"version": vid, "time": _iso(_now())}), encoding="utf-8")
+            hold.write_text(json.dumps({"version": vid, "time": _iso(now())}), encoding="utf-8")
             result.messages.append("mises à jour suspendues jusqu'à `refresh --release`")
             result.status, result.exit_code = STATUS_ROLLBACK, 0
             result.version, result.version_path = vid, str(path)

@@ -58,16 +58,17 @@ class StoreFacts:
     unknown_categories: dict[str, int]
 
 
-def store_facts(path: str | Path) -> StoreFacts:
-    """Read the :class:`StoreFacts` of a GeoPackage."""
-    est = store.read_layer(path, store.ESTABLISHMENTS, columns=["dac_id", "geo_precision"],
-                           read_geometry=False)
-    meta = store.read_metadata(path)
+def store_facts(source: str | Path | store.Store) -> StoreFacts:
+    """Read the :class:`StoreFacts` of one version of the store."""
+    st = store.open_store(source)
+    est = st.read_layer(store.ESTABLISHMENTS, columns=["dac_id", "geo_precision"],
+                        read_geometry=False)
+    meta = st.read_metadata()
     counts = meta.get("counts") if isinstance(meta.get("counts"), dict) else {}
-    try:
-        terr = store.read_layer(path, store.TERRITORIES, columns=["dac_id"], read_geometry=False)
+    if st.has_layer(store.TERRITORIES):
+        terr = st.read_layer(store.TERRITORIES, columns=["dac_id"], read_geometry=False)
         territories = tuple(str(t) for t in terr["dac_id"].dropna())
-    except Exception:
+    else:
         territories = ()
     unknown = meta.get("unknown_categories")
     per = est["dac_id"].dropna().astype("str").value_counts()

@@ -1,10 +1,10 @@
-"""The PostGIS store: the served catalogue version seen through the store interface of
-:mod:`dac_map.store` (``exists``, ``token``, ``layers``, ``read_layer``, ``read_metadata``,
-``write``, ``replace_with``...). Geometries in EPSG:4326 (WGS84 degrees).
+"""The PostGIS store: the SERVED catalogue version behind the :class:`dac_map.store.Store`
+interface (``open_store("postgresql://...")``). Geometries in EPSG:4326 (WGS84 degrees).
 
-Reading always means the SERVED version (:mod:`dac_map.server.versions`); writing a whole new
-version publishes it and switches to it atomically; :meth:`PostGISStore.token` is the switch
-serial, so caches keyed by it reload when another process switches the version.
+Reading means the served version (:mod:`dac_map.server.versions`); :meth:`PostGISStore.write`
+and :meth:`PostGISStore.replace_with` publish a whole new version and switch to it atomically;
+:meth:`PostGISStore.token` holds the switch serial, so caches keyed by it reload when any
+process switches the version. :func:`load_served_catalogue` reads every layer in ONE snapshot.
 """
 
 from __future__ import annotations
@@ -13,21 +13,20 @@ import json
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
+from psycopg import sql
 
 from dac_map.errors import StoreError
 from dac_map.server import db, versions
+from dac_map.store import METADATA, Store
 
 
-class PostGISStore:
+class PostGISStore(Store):
     """The catalogue served from PostgreSQL/PostGIS at ``url``."""
 
     def __init__(self, url: str, actor: str = "dac-map") -> None:
         self.url = db.require_url(url)
         self.location = db.redact(self.url)
         self.actor = actor
-
-    def __repr__(self) -> str:
-        return f"PostGISStore({self.location!r})"
 
     def exists(self) -> bool:
         """True when a version is served."""
@@ -54,7 +53,7 @@ class PostGISStore:
         """Layer names of the served version (``metadata`` included), [] when none."""
         if not self.exists():
             return []
-        return [*self._spec()[1], "metadata"]
+        return [*self._spec()[1], METADATA]
 
     def fields(self, layer: str) -> dict[str, str]:
         """Column -> dtype name of ``layer`` (geometry excluded)."""
@@ -66,6 +65,10 @@ class PostGISStore:
     def read_layer(self, layer: str, *, columns: Sequence[str] | None = None,
                    read_geometry: bool = True) -> pd.DataFrame:
         """One layer of the served version (GeoDataFrame for spatial layers)."""
+        if layer == METADATA:
+            meta = self.read_metadata()
+            return pd.DataFrame({"key": list(meta), "value": [
+                v if isinstance(v, str) else json.dumps(v) for v in meta.values()]})
         served = versions.read_served(self.url, layers=[layer])
         if layer not in served.layers:
             raise StoreError(f"cannot read layer '{layer}': absent", path=self.location)
@@ -88,22 +91,34 @@ class PostGISStore:
                         "WHERE version = (SELECT version FROM dac_map.served_version)",
                         (json.dumps(dict(values), default=str),))
 
+    def write_table(self, layer: str, frame: pd.DataFrame) -> None:
+        """Add or replace one attribute table of the served version (e.g. ``changements``)."""
+        with db.connect(self.url) as con:
+            row = con.execute("SELECT s.version, c.schema_name FROM dac_map.served_version s "
+                              "JOIN dac_map.catalogue_versions c USING (version) "
+                              "FOR UPDATE OF c").fetchone()
+            if row is None:
+                raise StoreError("no catalogue version is served", path=self.location)
+            version, schema = row
+            con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(schema, layer)))
+            spec = versions._write_table(con, schema, layer, frame)
+            con.execute("UPDATE dac_map.catalogue_versions SET layers = layers || "
+                        "jsonb_build_object(%s::text, %s::jsonb) WHERE version = %s",
+                        (layer, json.dumps(spec), version))
+
     def write(self, layers: Mapping[str, pd.DataFrame], metadata: Mapping[str, object]) -> None:
         """Publish a whole new version and serve it (atomic)."""
         versions.publish(layers, metadata, actor=self.actor, url=self.url)
 
-    def replace_with(self, source) -> None:
+    def replace_with(self, source: Store) -> None:
         """Publish the content of another store (e.g. a validated GeoPackage) and serve it."""
-        path = getattr(source, "path", None) or getattr(source, "location", None)
-        if path is not None and str(path).endswith(".gpkg"):
-            versions.publish_geopackage(path, actor=self.actor, url=self.url)
-            return
-        layers = {name: source.read_layer(name) for name in source.layers() if name != "metadata"}
+        layers = {name: source.read_layer(name) for name in source.layers() if name != METADATA}
         self.write(layers, source.read_metadata())
 
 
 def load_served_catalogue(url: str | None = None):
-    """The :class:`~dac_map.query.Catalogue` of the served version (one consistent snapshot)."""
+    """The :class:`~dac_map.query.Catalogue` of the served version, every layer read in one
+    consistent snapshot (a switch during the load cannot mix two versions)."""
     import gc
 
     from dac_map import store

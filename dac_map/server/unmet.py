@@ -30,9 +30,14 @@ def is_url(location: object) -> bool:
 
 
 class UnmetLog:
-    """The unmet-need log at ``location`` (SQLite path or PostgreSQL URL)."""
+    """The unmet-need log at ``location``: a SQLite path or a PostgreSQL URL; None (read at
+    call time): ``DAC_MAP_DATABASE_URL`` in server mode, else ``settings.UNMET_NEEDS_DB``."""
 
-    def __init__(self, location: str | Path) -> None:
+    def __init__(self, location: str | Path | None = None) -> None:
+        if location is None:
+            from dac_map import settings
+
+            location = config.database_url() or settings.UNMET_NEEDS_DB
         self.location = location
 
     # ------------------------------------------------------------------ writes
@@ -145,13 +150,3 @@ def list_pg(url: str, *, ids: list[int] | None = None, start: date | datetime | 
     names = commune_names or {}
     frame["commune_name"] = frame["commune"].map(lambda c: names.get(c) if c else None)
     return frame[list(log.EXPORT_HEADERS)]
-
-
-def open_unmet_log(location: str | Path | None = None) -> UnmetLog:
-    """The log of the current mode: ``DAC_MAP_DATABASE_URL`` when set, else the SQLite file
-    ``settings.UNMET_NEEDS_DB``."""
-    if location is None:
-        from dac_map import settings
-
-        location = config.database_url() or settings.UNMET_NEEDS_DB
-    return UnmetLog(location)

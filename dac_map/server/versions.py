@@ -133,7 +133,7 @@ def publish(layers: Mapping[str, pd.DataFrame], metadata: Mapping[str, object], 
 
     Args:
         layers: layer name -> (Geo)DataFrame, geometries in EPSG:4326 (WGS84 degrees), as
-            written to the GeoPackage (:func:`dac_map.store.write_store`).
+            written to the GeoPackage (:meth:`dac_map.store.Store.write`).
         metadata: the version's metadata (JSON-serialisable values).
         actor: who publishes (account or ``cli:<user>``), for the audit log.
         source: where the version comes from (a GeoPackage path, a refresh run).
@@ -170,29 +170,17 @@ def publish(layers: Mapping[str, pd.DataFrame], metadata: Mapping[str, object], 
 
 def publish_geopackage(path: str | Path, *, actor: str, switch_to: bool = True,
                        url: str | None = None, keep: int | None = None) -> str:
-    """Load every layer of an existing dac-map GeoPackage and :func:`publish` it."""
-    import pyogrio
+    """Load every layer of an existing dac-map GeoPackage (through
+    :class:`~dac_map.store.GeoPackageStore`) and :func:`publish` it; the version id is the
+    GeoPackage's ``refresh_version`` when it has a new one."""
+    from dac_map.store import METADATA
+    from dac_map.store.geopackage import GeoPackageStore
 
-    from dac_map import store
-
-    path = Path(path)
-    if not path.exists():
+    src = GeoPackageStore(path)
+    if not src.exists():
         raise StoreError("GeoPackage not found", path=str(path))
-    layers: dict[str, pd.DataFrame] = {}
-    for name in store.list_store_layers(path):
-        if name == store.METADATA:
-            continue
-        info = pyogrio.read_info(path, layer=name)
-        dt_cols = [str(f) for f, d in zip(info["fields"], info["dtypes"])
-                   if str(d).startswith("datetime")]
-        frame = store.read_layer(path, name, datetime_as_string=bool(dt_cols))
-        for c in dt_cols:
-            values = pd.to_datetime(frame[c], format="ISO8601", errors="coerce")
-            if getattr(values.dt, "tz", None) is not None:
-                values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-            frame[c] = values.astype("datetime64[ms]")
-        layers[name] = frame
-    meta = store.read_metadata(path)
+    layers = {name: src.read_layer(name) for name in src.layers() if name != METADATA}
+    meta = src.read_metadata()
     version = meta.get("refresh_version") if isinstance(meta.get("refresh_version"), str) else None
     return publish(layers, meta, actor=actor, source=str(path), switch_to=switch_to, url=url,
                    keep=keep, version=version if version and not _exists(version, url) else None)

@@ -30,6 +30,7 @@ from openpyxl.utils import get_column_letter
 
 from dac_map.notes.model import Note
 from dac_map.query import FRENCH_HEADERS, to_french_table, to_geojson
+from dac_map.query.catalogue import offered_in
 from dac_map.query.search import plain_value
 from dac_map.ui.text import (
     format_date,
@@ -160,15 +161,13 @@ class SheetContext:
 
 def equipment_by_finess(equipment: pd.DataFrame, finess: Sequence[str]) -> dict[str, list[dict[str, str]]]:
     """Equipment lines (discipline, activity type, clientèle, installed / authorised places)
-    of the given establishments, as display strings; lines whose capacities are both flagged
-    removed are left out."""
+    of the given establishments, as display strings; only the lines offered now count
+    (:func:`dac_map.query.catalogue.offered_lines`, the rule of the search and coverage)."""
     out: dict[str, list[dict[str, str]]] = {f: [] for f in finess}
     if equipment is None or not len(equipment) or not finess:
         return out
     eq = equipment[equipment["finess"].isin(list(finess))]
-    if "removed_installed" in eq and "removed_authorised" in eq:
-        gone = eq["removed_installed"].fillna(False).astype(bool) & eq["removed_authorised"].fillna(False).astype(bool)
-        eq = eq[~gone]
+    eq = eq[offered_in(eq)]
     for rec in eq.to_dict(orient="records"):
         out[str(rec["finess"])].append({
             "discipline": plain(rec.get("discipline_label")) or plain(rec.get("discipline")),

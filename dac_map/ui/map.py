@@ -12,17 +12,17 @@ Two parts, so that a filter change never reloads the map:
   ``settings.MAP_MAX_POINTS`` results, one circle per grid cell with its count (national view),
   plus rings around the selected resources and the legend (families, colours, counts).
 
-Every asset URL points to the vendored files served by Streamlit (``settings.UI_ASSETS_URL``):
-no CDN. Untrusted text (establishment names...) only reaches the page through
-``textContent`` in the browser, or :func:`html.escape` here; data embedded in scripts goes
-through :func:`js_json`, which also escapes ``<``, ``>`` and ``&``.
+The Leaflet elements themselves (offline map, layers, legend, tooltips) are in
+:mod:`dac_map.ui.leaflet`: every asset URL points to the vendored files served by Streamlit
+(``settings.UI_ASSETS_URL``), no CDN. Untrusted text (establishment names...) only reaches the
+page through ``textContent`` in the browser, or :func:`html.escape` here; data embedded in
+scripts goes through :func:`~dac_map.ui.leaflet.js_json`.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,49 +31,35 @@ import folium
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
-from jinja2 import Template
 
 from dac_map import settings
+from dac_map.codes import FINESS_PATTERN, departments_of
+from dac_map.ui.leaflet import (
+    AggregateLayer,
+    Legend,
+    OfflineMap,
+    PointsLayer,
+    RawElement,
+    SelectionLayer,
+    StaticGeoJson,
+)
+from dac_map.ui.text import text_or_empty
 
-#: Folder of the vendored Leaflet under ``static/vendor`` (see static/vendor/README.md).
-LEAFLET_DIR = "leaflet-1.9.4"
 
-#: Radius (pixels) of a resource marker, and of the ring around a selected one.
-MARKER_RADIUS = 6
-SELECTED_RADIUS = 12
 
 #: A legend with more lines than this starts closed (one click opens it; the choice is kept).
 LEGEND_OPEN_MAX = 8
 
-#: Colour of the territory outline, of the other boundaries, of the selection rings.
+#: Colour of the territory outline and of the other boundaries.
 TERRITORY_COLOR = "#08306b"
 BOUNDARY_COLOR = "#8c96a0"
-SELECTED_COLOR = "#000000"
 
-#: Prefix of the FINESS line of a marker tooltip; :func:`finess_from_tooltip` reads it back
-#: from the text streamlit-folium returns for a click.
-TOOLTIP_FINESS_PREFIX = "N° FINESS "
 
 _HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
-_FINESS_IN_TEXT = re.compile(r"FINESS\D{0,3}([0-9][0-9A-Z][0-9]{7})")
+_FINESS_IN_TEXT = re.compile(rf"FINESS\D{{0,3}}({FINESS_PATTERN})")
 
 
 # --------------------------------------------------------------------------- helpers
-
-def js_json(value: object) -> str:
-    """JSON for embedding in a script: compact, UTF-8, and with ``<``, ``>``, ``&``, U+2028
-    and U+2029 escaped so that no data can close a ``<script>`` element or break a string."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for char, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                      ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        text = text.replace(char, esc)
-    return text
-
-
-def asset_url(name: str) -> str:
-    """URL of a vendored Leaflet file as seen from the map iframe."""
-    return f"{settings.UI_ASSETS_URL.rstrip('/')}/{LEAFLET_DIR}/{name}"
 
 
 def finess_from_tooltip(text: object) -> str | None:
@@ -192,7 +178,7 @@ def base_layers(catalogue, dac_id: str | None) -> BaseLayers:
     if len(communes):
         # the communes of the territory (not of its neighbours: their departments are drawn)
         own = {str(d) for d in str(catalogue.territories["departments"].iat[i] or "").split()}
-        dep_of = communes["code"].astype(str).map(lambda c: c[:3] if c.startswith("97") else c[:2])
+        dep_of = departments_of(communes["code"])
         sel = communes[dep_of.isin(own | near_codes).to_numpy()]
         if terr_geom is not None and not shapely.is_empty(terr_geom):
             shapely.prepare(terr_geom)
@@ -216,104 +202,6 @@ def base_layers(catalogue, dac_id: str | None) -> BaseLayers:
 
 
 # --------------------------------------------------------------------------- folium elements
-
-class _RawElement(Element):
-    """An element whose text is output as is (branca would compile it as a Jinja template,
-    which takes about 0.3 s per megabyte of embedded data)."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._text = text
-
-    def render(self, **kwargs: object) -> str:
-        return self._text
-
-
-class FastMacroElement(MacroElement):
-    """A MacroElement with only a ``script`` macro, rendered without recompiling its output
-    (see :class:`_RawElement`); streamlit-folium calls the macro itself."""
-
-    def render(self, **kwargs: object) -> None:
-        figure = self.get_root()
-        script = self._template.module.__dict__.get("script")
-        if script is not None:
-            figure.script.add_child(_RawElement(script(self, kwargs)), name=self.get_name())
-        for child in self._children.values():
-            child.render(**kwargs)
-
-
-class OfflineMap(folium.Map):
-    """``folium.Map`` loading only the vendored Leaflet (no jQuery, Bootstrap, Font Awesome or
-    CDN URL): streamlit-folium hands ``default_js``/``default_css`` to its iframe as is."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.default_js = [("leaflet", asset_url("leaflet.js"))]
-        self.default_css = [("leaflet_css", asset_url("leaflet.css"))]
-
-
-class StaticGeoJson(FastMacroElement):
-    """A non-interactive ``L.geoJSON`` outline layer (no events: clicks go through it)."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.geoJSON({{ this.data_js }}, {
-            interactive: false, style: {{ this.style_js }}
-        }).addTo({{ this._parent.get_name() }});
-        {% endmacro %}
-    """)
-
-    def __init__(self, data: Mapping[str, object], style: Mapping[str, object], name: str) -> None:
-        super().__init__()
-        self._name = name
-        self.data_js = js_json(data)
-        self.style_js = js_json(dict(style))
-
-
-class Legend(FastMacroElement):
-    """The legend control (bottom right), replaced at each results layer: it lives in the
-    results feature group and removes the previous one (its open / closed state is kept).
-    ``html_body`` must already be escaped (:func:`legend_html`)."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            if (window.dacMapLegend) { window.dacMapLegend.remove(); }
-            var ctl = L.control({position: "bottomright"});
-            ctl.onAdd = function () {
-                var div = L.DomUtil.create("div", "dacmap-legend");
-                div.innerHTML = {{ this.html_js }};
-                var d = div.querySelector("details");
-                if (d && typeof window.dacMapLegendOpen === "boolean") { d.open = window.dacMapLegendOpen; }
-                var s = d && d.querySelector("summary");
-                if (s) {  // a user's click (not the initial open attribute) sets the choice
-                    s.addEventListener("click", function () {
-                        setTimeout(function () { window.dacMapLegendOpen = d.open; }, 0);
-                    });
-                }
-                L.DomEvent.disableClickPropagation(div);
-                L.DomEvent.disableScrollPropagation(div);
-                return div;
-            };
-            ctl.addTo({{ this.map_name }});
-            window.dacMapLegend = ctl;
-            return ctl;
-        })();
-        {% endmacro %}
-    """)
-
-    def __init__(self, html_body: str) -> None:
-        super().__init__()
-        self._name = "Legend"
-        self.html_js = js_json(html_body)
-
-    @property
-    def map_name(self) -> str:
-        """The map variable: the parent's when it is the map, else the grandparent's."""
-        parent = self._parent
-        if isinstance(parent, folium.Map) or parent is None or parent._parent is None:
-            return parent.get_name()
-        return parent._parent.get_name()
 
 
 def legend_html(entries: Sequence[LegendEntry], title: str = "Familles",
@@ -371,7 +259,7 @@ def build_base_map(base: BaseLayers, tiles: str | None = None, height: int | Non
         folium.TileLayer(tiles=tiles.strip(), attr=settings.TILES_ATTRIBUTION, name="fond",
                          max_zoom=18).add_to(m)
     m.get_root().header.add_child(
-        _RawElement(_MAP_CSS.format(background=settings.MAP_BACKGROUND)), name="dacmap_css")
+        RawElement(_MAP_CSS.format(background=settings.MAP_BACKGROUND)), name="dacmap_css")
     m.add_child(StaticGeoJson(base.departments, {
         "color": BOUNDARY_COLOR, "weight": 1.2, "opacity": 0.9,
         "fillColor": "#ffffff", "fillOpacity": 0.0 if use_tiles else 0.55}, "departments"))
@@ -389,17 +277,6 @@ def build_base_map(base: BaseLayers, tiles: str | None = None, height: int | Non
 
 #: Record columns the map needs.
 MAP_COLUMNS = ("finess", "name", "category_label", "commune_name", "family", "lon", "lat")
-
-
-def _text(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
 
 
 def _index(values: Iterable[str]) -> tuple[list[str], dict[str, int]]:
@@ -420,10 +297,10 @@ def points_payload(records: pd.DataFrame, colors: Mapping[str, str],
     ``communes`` they index. Coordinates are rounded to 5 decimals (about 1 m)."""
     ok = records["lon"].notna() & records["lat"].notna() if len(records) else pd.Series(dtype=bool)
     rec = records.loc[ok] if len(records) else records
-    fam_ids = [_text(v) for v in rec["family"]] if len(rec) else []
+    fam_ids = [text_or_empty(v) for v in rec["family"]] if len(rec) else []
     families, fpos = _index([f for f in family_order if f in set(fam_ids)] + fam_ids)
-    categories, cpos = _index(_text(v) for v in rec["category_label"]) if len(rec) else ([], {})
-    communes, mpos = _index(_text(v) for v in rec["commune_name"]) if len(rec) else ([], {})
+    categories, cpos = _index(text_or_empty(v) for v in rec["category_label"]) if len(rec) else ([], {})
+    communes, mpos = _index(text_or_empty(v) for v in rec["commune_name"]) if len(rec) else ([], {})
     features = []
     if len(rec):
         for f, n, c, m_, k, x, y in zip(rec["finess"], rec["name"], rec["category_label"],
@@ -431,8 +308,8 @@ def points_payload(records: pd.DataFrame, colors: Mapping[str, str],
             features.append({"type": "Feature",
                              "geometry": {"type": "Point",
                                           "coordinates": [round(float(x), 5), round(float(y), 5)]},
-                             "properties": {"f": _text(f), "n": _text(n), "k": fpos[k],
-                                            "c": cpos[_text(c)], "m": mpos[_text(m_)]}})
+                             "properties": {"f": text_or_empty(f), "n": text_or_empty(n), "k": fpos[k],
+                                            "c": cpos[text_or_empty(c)], "m": mpos[text_or_empty(m_)]}})
     return {"data": {"type": "FeatureCollection", "features": features},
             "families": families,
             "palette": [colors.get(f, settings.MAP_FALLBACK_COLOR) for f in families],
@@ -482,127 +359,6 @@ def aggregate_payload(records: pd.DataFrame, colors: Mapping[str, str],
             "families": families,
             "palette": [colors.get(f, settings.MAP_FALLBACK_COLOR) for f in families],
             "cell_deg": cell}
-
-
-class PointsLayer(FastMacroElement):
-    """ONE ``L.geoJSON`` layer of canvas circle markers, coloured by family, with a tooltip
-    built with ``textContent`` (name, category · commune, FINESS number). Publishes the number
-    of markers drawn as ``window.dacMap`` and ``data-markers`` on the map container."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            var P = {{ this.payload_js }};
-            var layer = L.geoJSON(P.data, {
-                pointToLayer: function (feature, latlng) {
-                    return L.circleMarker(latlng, {
-                        radius: {{ this.radius }}, weight: 1, color: "#ffffff", opacity: 0.95,
-                        fillColor: P.palette[feature.properties.k] || {{ this.fallback_js }},
-                        fillOpacity: 0.88});
-                }
-            });
-            layer.bindTooltip(function (l) {
-                var p = l.feature.properties, div = document.createElement("div");
-                div.className = "dacmap-tip";
-                var b = document.createElement("b");
-                b.textContent = p.n;
-                div.appendChild(b);
-                div.appendChild(document.createTextNode("\\n" + (P.categories[p.c] || "")
-                    + (P.communes[p.m] ? " · " + P.communes[p.m] : "")
-                    + "\\n" + {{ this.finess_prefix_js }} + p.f));
-                return div;
-            }, {direction: "top", offset: [0, -4]});
-            {{ this._parent.get_name() }}.addLayer(layer);
-            var n = P.data.features.length;
-            window.dacMap = {mode: "points", markers: n, version: {{ this.version }}};
-            var c = document.getElementById("map_div");
-            if (c) { c.dataset.markers = n; c.dataset.mode = "points"; c.dataset.version = {{ this.version }}; }
-            return layer;
-        })();
-        {% endmacro %}
-    """)
-
-    def __init__(self, payload: Mapping[str, object], version: int = 0) -> None:
-        super().__init__()
-        self._name = "PointsLayer"
-        self.payload_js = js_json(payload)
-        self.radius = MARKER_RADIUS
-        self.fallback_js = js_json(settings.MAP_FALLBACK_COLOR)
-        self.finess_prefix_js = js_json(TOOLTIP_FINESS_PREFIX)
-        self.version = int(version)
-
-
-class AggregateLayer(FastMacroElement):
-    """Circles per grid cell sized by their count (national view); a click zooms in."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            var P = {{ this.payload_js }};
-            var max = 1;
-            P.data.features.forEach(function (f) { max = Math.max(max, f.properties.n); });
-            var layer = L.geoJSON(P.data, {
-                pointToLayer: function (feature, latlng) {
-                    var n = feature.properties.n;
-                    return L.circleMarker(latlng, {
-                        radius: 4 + 22 * Math.sqrt(n / max), weight: 1, color: "#ffffff",
-                        fillColor: P.palette[feature.properties.k] || {{ this.fallback_js }},
-                        fillOpacity: 0.75});
-                }
-            });
-            layer.bindTooltip(function (l) {
-                var div = document.createElement("div");
-                div.className = "dacmap-tip";
-                div.textContent = l.feature.properties.t;
-                return div;
-            }, {direction: "top"});
-            layer.on("click", function (e) {
-                var map = e.target._map;
-                if (map) { map.setView(e.latlng, Math.min(map.getZoom() + 2, 12)); }
-            });
-            {{ this._parent.get_name() }}.addLayer(layer);
-            var n = P.data.features.length;
-            window.dacMap = {mode: "aggregate", markers: n, version: {{ this.version }}};
-            var c = document.getElementById("map_div");
-            if (c) { c.dataset.markers = n; c.dataset.mode = "aggregate"; c.dataset.version = {{ this.version }}; }
-            return layer;
-        })();
-        {% endmacro %}
-    """)
-
-    def __init__(self, payload: Mapping[str, object], version: int = 0) -> None:
-        super().__init__()
-        self._name = "AggregateLayer"
-        self.payload_js = js_json(payload)
-        self.fallback_js = js_json(settings.MAP_FALLBACK_COLOR)
-        self.version = int(version)
-
-
-class SelectionLayer(FastMacroElement):
-    """Rings (non-interactive) around the selected resources; the focused one is thicker."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = (function () {
-            var rings = {{ this.rings_js }};
-            var group = L.featureGroup();
-            rings.forEach(function (r) {
-                L.circleMarker([r[0], r[1]], {radius: {{ this.radius }}, color: {{ this.color_js }},
-                    weight: r[2] ? 4 : 2, fill: false, interactive: false}).addTo(group);
-            });
-            {{ this._parent.get_name() }}.addLayer(group);
-            if (window.dacMap) { window.dacMap.rings = rings.length; }
-            return group;
-        })();
-        {% endmacro %}
-    """)
-
-    def __init__(self, rings: Sequence[tuple[float, float, bool]]) -> None:
-        super().__init__()
-        self._name = "SelectionLayer"
-        self.rings_js = js_json([[round(float(a), 6), round(float(b), 6), bool(c)] for a, b, c in rings])
-        self.radius = SELECTED_RADIUS
-        self.color_js = js_json(SELECTED_COLOR)
 
 
 @dataclass(frozen=True)
@@ -660,21 +416,16 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
 
 
 __all__ = [
-    "LEAFLET_DIR",
     "MAP_COLUMNS",
-    "TOOLTIP_FINESS_PREFIX",
     "BaseLayers",
     "LegendEntry",
-    "OfflineMap",
     "ResultsLayer",
     "aggregate_payload",
-    "asset_url",
     "base_layers",
     "build_base_map",
     "build_results_layer",
     "family_colors",
     "finess_from_tooltip",
-    "js_json",
     "legend_entries",
     "legend_html",
     "points_payload",

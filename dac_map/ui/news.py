@@ -80,12 +80,13 @@ def _cached(path: str, mtime: float) -> tuple[pd.DataFrame, dict[str, object]] |
     return load_news(path)
 
 
-def render_news(store_path: str | Path = settings.STORE_PATH, dac_id: str | None = None,
+def render_news(store_path: str | Path | None = None, dac_id: str | None = None,
                 expanded: bool = False) -> None:
     """Draw the news panel (an expander); nothing when the store was not built by a refresh.
 
     ``dac_id``: show the changes of this DAC territory only (all territories when ``None``).
     """
+    store_path = settings.STORE_PATH if store_path is None else store_path
     loaded = _cached(str(store_path), _mtime(store_path))
     if loaded is None:
         return

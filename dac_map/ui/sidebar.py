@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dac_map.codes import department_of
 from dac_map import settings
 from dac_map.ui.state import MAX_RADIUS_KM, MIN_RADIUS_KM, NATIONAL, ViewState
 from dac_map.ui.text import plain
@@ -127,7 +128,7 @@ def build_options(catalogue) -> Options:
     if len(com):
         order = com.assign(_n=com["name"].astype(str).str.lower()).sort_values(["_n", "code"])
         for code, name in zip(order["code"].astype(str), order["name"]):
-            dep = code[:3] if code.startswith("97") else code[:2]
+            dep = department_of(code)
             by_dep.setdefault(dep, []).append(code)
             com_labels[code] = f"{plain(name)} ({code})"
     return Options(

@@ -1,56 +1,37 @@
 """The view state of the app and its URL form, in pure Python (no Streamlit).
 
-A :class:`ViewState` is everything a link must reproduce: territory, filters, sort, page and the
+A :class:`ViewState` is everything a link must reproduce: the search
+(:class:`~dac_map.query.spec.SearchSpec`: territory, filters, sort) plus the page and the
 establishment shown in the detail panel. :func:`to_query_params` / :func:`from_query_params`
-convert it to and from ``st.query_params`` (French, readable keys, only non-default values);
-:func:`build_filters` turns it into the query-layer filters (:mod:`dac_map.query`), reporting
-unusable values as French warnings instead of failing.
+convert it to and from ``st.query_params`` (the spec's French keys, only non-default values,
+plus ``page`` and ``etab``); :func:`build_filters` turns it into the query-layer filters,
+reporting unusable values as French warnings instead of failing.
 
-URL keys: ``dac`` (territory id, ``france`` = national view), ``famille``, ``categorie``,
-``discipline``, ``clientele``, ``activite`` (comma-separated codes), ``capacite`` (minimum
-installed places), ``q`` (text search), ``autour`` (commune INSEE code, FINESS number, commune
-name or ``lon,lat``), ``rayon`` (km), ``contour`` (``1``: distance from the commune outline),
-``fermes`` (``1``: closed establishments too), ``tri``, ``page``, ``etab`` (FINESS number of
-the establishment shown).
+URL keys: those of :data:`dac_map.query.spec.PARAMS` (``dac``, ``famille``, ``categorie``,
+``discipline``, ``clientele``, ``activite``, ``capacite``, ``q``, ``autour`` — commune INSEE
+code, FINESS number, commune name or a point ``lat, lon`` —, ``rayon``, ``contour``,
+``fermes``, ``tri``...), ``page``, ``etab`` (FINESS number of the establishment shown).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 
 from dac_map import settings
-from dac_map.query import (
-    SORTS,
-    CapacityFilter,
-    CategoryFilter,
-    DistanceFilter,
-    FamilyFilter,
-    QueryError,
-    QueryFilter,
-    SpecialtyFilter,
-    StatusFilter,
-    TerritoryFilter,
-    TextFilter,
-    fold_text,
+from dac_map.codes import is_finess
+from dac_map.query import SORTS, DistanceFilter, QueryFilter, TextFilter
+from dac_map.query.spec import (
+    MAX_CAPACITY,
+    MAX_RADIUS_KM,
+    MAX_TEXT,
+    MIN_RADIUS_KM,
+    NATIONAL,
+    Near,
+    SearchSpec,
+    resolve_near,
 )
-from dac_map.query.filters import metric_epsg_for
 
-#: Value of ``dac`` for the national view (no territory filter).
-NATIONAL = "france"
-
-#: Largest accepted values (anything above is clamped).
-MAX_CAPACITY = 5000
-MIN_RADIUS_KM = 0.5
-MAX_RADIUS_KM = 200.0
-MAX_TEXT = 200
-
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-_FINESS = re.compile(r"[0-9][0-9A-Z][0-9]{7}")
-_CODE = re.compile(r"[0-9A-Za-z_\-]{1,40}")
-_POINT = re.compile(r"\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*[;, ]\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*")
 
 #: Sort keys offered, in the query layer's vocabulary; "" = the query layer's default order
 #: (distance with a distance filter, else text score with a search, else name).
@@ -65,165 +46,49 @@ SORT_LABELS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
-class ViewState:
-    """What the user asked for. ``dac`` is a territory id, :data:`NATIONAL`, or None (not
-    chosen yet: the app uses its default). Tuples hold codes (family ids, FINESS category
-    codes, equipment discipline / clientèle / activity type codes)."""
+class ViewState(SearchSpec):
+    """What the user asked for (:class:`~dac_map.query.spec.SearchSpec`) plus the page shown
+    and the establishment in the detail panel (``focus``, a FINESS number). ``dac`` None = not
+    chosen yet: the app uses its default."""
 
-    dac: str | None = None
-    families: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-    disciplines: tuple[str, ...] = ()
-    clienteles: tuple[str, ...] = ()
-    activity_types: tuple[str, ...] = ()
-    min_capacity: int = 0
-    text: str = ""
-    near: str = ""
-    radius_km: float = field(default_factory=lambda: float(settings.UI_DEFAULT_RADIUS_KM))
-    outline: bool = False
-    include_closed: bool = False
-    sort: str = ""
     page: int = 1
     focus: str | None = None
 
-    @property
-    def national(self) -> bool:
-        return self.dac == NATIONAL
-
-    def filter_key(self) -> tuple[object, ...]:
+    def filter_key(self) -> SearchSpec:
         """The part of the state that changes the result set (not the page nor the focus)."""
-        return tuple(getattr(self, f.name) for f in fields(self) if f.name not in ("page", "focus"))
+        return self.spec()
 
 
 # --------------------------------------------------------------------------- URL
 
-_LISTS = {"families": "famille", "categories": "categorie", "disciplines": "discipline",
-          "clienteles": "clientele", "activity_types": "activite"}
-
-
-def _one(params: Mapping[str, object], key: str) -> str | None:
-    value = params.get(key)
-    if isinstance(value, (list, tuple)):
-        value = value[-1] if value else None
-    if value is None:
-        return None
-    return str(value)
-
-
-def _codes(raw: str | None) -> tuple[str, ...]:
-    if not raw:
-        return ()
-    out: list[str] = []
-    for part in raw.split(","):
-        p = part.strip()
-        if p and _CODE.fullmatch(p) and p not in out:
-            out.append(p)
-    return tuple(out)
-
-
-def _number(raw: str | None) -> float | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        v = float(raw.strip().replace(",", "."))
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
-
-
 def from_query_params(params: Mapping[str, object]) -> tuple[ViewState, list[str]]:
     """Parse URL query parameters (as ``st.query_params.to_dict()``: one string per key, or
     lists). Unusable values are dropped and reported in French; unknown keys are ignored."""
-    warnings: list[str] = []
+    spec, warnings = SearchSpec.from_params(params)
     kw: dict[str, object] = {}
-    dac = _one(params, "dac")
-    if dac is not None:
-        dac = dac.strip()
-        if dac.lower() == NATIONAL:
-            kw["dac"] = NATIONAL
-        elif _CODE.fullmatch(dac):
-            kw["dac"] = dac
-        elif dac:
-            warnings.append("Territoire du lien illisible : territoire par défaut.")
-    for attr, key in _LISTS.items():
-        raw = _one(params, key)
-        codes = _codes(raw)
-        if raw and not codes:
-            warnings.append(f"Paramètre « {key} » illisible : ignoré.")
-        kw[attr] = codes
-    cap = _number(_one(params, "capacite"))
-    if cap is not None:
-        if cap < 0:
-            warnings.append("Capacité minimale négative : ignorée.")
-        else:
-            kw["min_capacity"] = int(min(cap, MAX_CAPACITY))
-    elif _one(params, "capacite"):
-        warnings.append("Capacité minimale illisible : ignorée.")
-    q = _one(params, "q")
-    if q:
-        kw["text"] = q[:MAX_TEXT]
-    near = _one(params, "autour")
-    if near:
-        kw["near"] = near.strip()[:MAX_TEXT]
-    radius = _number(_one(params, "rayon"))
-    if radius is not None:
-        if radius <= 0:
-            warnings.append("Rayon invalide : rayon par défaut.")
-        else:
-            kw["radius_km"] = float(min(max(radius, MIN_RADIUS_KM), MAX_RADIUS_KM))
-    elif _one(params, "rayon"):
-        warnings.append("Rayon illisible : rayon par défaut.")
-    kw["outline"] = _one(params, "contour") in ("1", "true", "oui")
-    kw["include_closed"] = _one(params, "fermes") in ("1", "true", "oui")
-    sort = _one(params, "tri")
-    if sort:
-        if sort in SORT_LABELS:
-            kw["sort"] = sort
-        else:
-            warnings.append(f"Tri inconnu « {sort[:30]} » : tri par défaut.")
-    page = _number(_one(params, "page"))
-    if page is not None and page >= 1:
-        kw["page"] = int(page)
-    focus = _one(params, "etab")
+    page = params.get("page")
+    page = page[-1] if isinstance(page, (list, tuple)) and page else page
+    try:
+        number = float(str(page).strip().replace(",", ".")) if page is not None else None
+    except ValueError:
+        number = None
+    if number is not None and number >= 1 and number == number and number != float("inf"):
+        kw["page"] = int(number)
+    focus = params.get("etab")
+    focus = focus[-1] if isinstance(focus, (list, tuple)) and focus else focus
     if focus:
         f = focus.strip().upper()
-        if _FINESS.fullmatch(f):
+        if is_finess(f):
             kw["focus"] = f
         else:
             warnings.append("N° FINESS du lien illisible : ignoré.")
-    return ViewState(**kw), warnings
-
-
-def _fmt_number(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+    return ViewState(**spec.__dict__, **kw), warnings
 
 
 def to_query_params(state: ViewState) -> dict[str, str]:
     """The URL query parameters of ``state``: ``dac`` always (a link must name its territory
     even where another default is configured), other keys only when not at their default."""
-    default = ViewState()
-    out: dict[str, str] = {}
-    if state.dac:
-        out["dac"] = state.dac
-    for attr, key in _LISTS.items():
-        values = getattr(state, attr)
-        if values:
-            out[key] = ",".join(values)
-    if state.min_capacity:
-        out["capacite"] = str(int(state.min_capacity))
-    if state.text.strip():
-        out["q"] = state.text
-    if state.near.strip():
-        out["autour"] = state.near.strip()
-        out["rayon"] = _fmt_number(state.radius_km)
-        if state.outline:
-            out["contour"] = "1"
-    elif state.radius_km != default.radius_km:
-        out["rayon"] = _fmt_number(state.radius_km)
-    if state.include_closed:
-        out["fermes"] = "1"
-    if state.sort:
-        out["tri"] = state.sort
+    out = state.spec().to_params()
     if state.page > 1:
         out["page"] = str(int(state.page))
     if state.focus:
@@ -279,129 +144,14 @@ def default_territory(catalogue, preferred: str | None = None) -> str:
     return NATIONAL
 
 
-# --------------------------------------------------------------------------- centre of a distance filter
-
-@dataclass(frozen=True)
-class Near:
-    """A resolved "around" centre: ``kind`` is ``commune``, ``finess`` or ``point``."""
-
-    kind: str
-    commune: str | None = None
-    finess: str | None = None
-    point: tuple[float, float] | None = None
-    note: str | None = None  # French explanation when the text was interpreted
-
-
-def _point(text: str) -> tuple[float, float] | None:
-    m = _POINT.fullmatch(text)
-    if not m:
-        return None
-    a, b = (float(g.replace(",", ".")) for g in m.groups())
-    for lon, lat in ((a, b), (b, a)):  # "lon, lat" or, as copied from most map sites, "lat, lon"
-        if -180 <= lon <= 180 and -90 <= lat <= 90:
-            try:
-                metric_epsg_for(lon, lat)
-            except QueryError:
-                continue
-            return (lon, lat)
-    return None
-
-
-def resolve_near(text: str, catalogue, departments: Sequence[str] = ()) -> Near | None:
-    """Interpret the "around" text: INSEE commune code, FINESS number, ``lon,lat`` (or
-    ``lat,lon``) in France, or a commune name (accent-insensitive; communes of
-    ``departments`` first). Raises :class:`QueryError` (French message) when nothing matches."""
-    t = (text or "").strip()
-    if not t:
-        return None
-    up = t.upper()
-    if _COMMUNE.fullmatch(up):
-        return Near("commune", commune=up)
-    if _FINESS.fullmatch(up):
-        return Near("finess", finess=up)
-    # "Abbeville (80001)" as shown in the commune list
-    m = re.fullmatch(r".*\(([0-9]{5}|2[AB][0-9]{3})\)\s*", up)
-    if m:
-        return Near("commune", commune=m.group(1))
-    pt = _point(t)
-    if pt is not None:
-        return Near("point", point=pt)
-    communes = catalogue.communes
-    if len(communes):
-        folded = fold_text(t)
-        names = communes["name"].astype(str).map(fold_text)
-        hits = communes.loc[(names == folded).to_numpy(), "code"].astype(str).tolist()
-        if hits:
-            def dep(c: str) -> str:
-                return c[:3] if c.startswith("97") else c[:2]
-            preferred = [c for c in hits if dep(c) in set(departments)]
-            code = (preferred or hits)[0]
-            note = None
-            if len(hits) > 1:
-                note = (f"{len(hits)} communes « {t} » : {catalogue.commune_name(code)} ({code}) "
-                        "retenue ; précisez le code INSEE au besoin.")
-            return Near("commune", commune=code, note=note)
-    raise QueryError(f"« {t[:60]} » : ni commune connue, ni code INSEE, ni n° FINESS, ni "
-                     "coordonnées « lon, lat ».")
-
-
 # --------------------------------------------------------------------------- filters
 
-def build_filters(state: ViewState, catalogue, departments: Sequence[str] = ()
+def build_filters(state: SearchSpec, catalogue, departments: Sequence[str] = ()
                   ) -> tuple[list[QueryFilter], list[str]]:
     """The query-layer filters of ``state`` (territory first), and French warnings for the
     parts that cannot be applied (they are left out rather than failing the whole page)."""
-    filters: list[QueryFilter] = []
     warnings: list[str] = []
-
-    def add(make) -> QueryFilter | None:
-        try:
-            f = make()
-        except QueryError as exc:
-            warnings.append(str(exc))
-            return None
-        filters.append(f)
-        return f
-
-    if state.include_closed:
-        add(lambda: StatusFilter(open_only=False))
-    if state.dac and state.dac != NATIONAL:
-        add(lambda: TerritoryFilter(dac_id=state.dac))
-    if state.families:
-        add(lambda: FamilyFilter(state.families))
-    if state.categories:
-        add(lambda: CategoryFilter(categories=state.categories))
-    specialty = None
-    if state.disciplines or state.clienteles or state.activity_types:
-        if catalogue.has_equipment:
-            specialty = add(lambda: SpecialtyFilter(disciplines=state.disciplines,
-                                                    activity_types=state.activity_types,
-                                                    clienteles=state.clienteles))
-        else:
-            warnings.append("Pas de données d'équipement dans ce GeoPackage : filtre de "
-                            "spécialité ignoré.")
-    if state.min_capacity:
-        add(lambda: CapacityFilter(min_places=state.min_capacity, specialty=specialty))
-    if state.text.strip():
-        add(lambda: TextFilter(state.text))
-    if state.near.strip():
-        try:
-            near = resolve_near(state.near, catalogue, departments)
-        except QueryError as exc:
-            warnings.append(str(exc))
-            near = None
-        if near is not None:
-            if near.note:
-                warnings.append(near.note)
-            f = add(lambda: DistanceFilter(state.radius_km, point=near.point, commune=near.commune,
-                                           finess=near.finess,
-                                           outline=state.outline and near.kind == "commune"))
-            if f is not None:
-                try:  # unknown commune / FINESS number: say so now, not in the middle of search
-                    f.centre(catalogue)
-                except QueryError as exc:
-                    filters.remove(f)
-                    warnings.append(str(exc))
+    filters = state.to_filters(catalogue, departments, warnings=warnings)
     return filters, warnings
 
 
@@ -420,6 +170,10 @@ def effective_sort(state: ViewState, filters: Iterable[QueryFilter]) -> str | No
 
 
 __all__ = [
+    "MAX_CAPACITY",
+    "MAX_RADIUS_KM",
+    "MAX_TEXT",
+    "MIN_RADIUS_KM",
     "NATIONAL",
     "SORT_LABELS",
     "Near",

@@ -25,19 +25,22 @@ PRECISION_LABELS = {
 }
 
 
-def plain(value: object) -> str:
-    """``value`` as one line of text: None/NaN -> ``""``, control and invisible characters
-    replaced by spaces, whitespace collapsed."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
+def text_or_empty(value: object) -> str:
+    """``str(value)``, or ``""`` for None, NaN and pandas' missing values."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     try:
         if pd.isna(value):
             return ""
     except (TypeError, ValueError):
         pass
-    return " ".join(_CONTROL.sub(" ", str(value)).split())
+    return str(value)
+
+
+def plain(value: object) -> str:
+    """``value`` as one line of text: None/NaN -> ``""``, control and invisible characters
+    replaced by spaces, whitespace collapsed."""
+    return " ".join(_CONTROL.sub(" ", text_or_empty(value)).split())
 
 
 def md(value: object) -> str:

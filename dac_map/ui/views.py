@@ -29,11 +29,11 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from dac_map import settings
-from dac_map.coverage.unmet import filters_to_json
 from dac_map.errors import DacMapError
 from dac_map.notes import open_notes
 from dac_map.query import (
     Catalogue,
+    DistanceFilter,
     SearchResult,
     StatusFilter,
     TerritoryFilter,
@@ -84,18 +84,23 @@ def _load_served_catalogue(url: str, serial: int) -> Catalogue:
     return load_served_catalogue(url)
 
 
-def get_catalogue() -> Catalogue:
-    """The catalogue of the store, loaded once per process and file version. Server mode: the
-    served PostGIS version, reloaded when the served version's switch serial changes (one cheap
-    query per rerun)."""
+def catalogue_at(path: str | Path) -> Catalogue:
+    """The catalogue of the GeoPackage at ``path``, loaded once per process and file version
+    (shared by the search, coverage and unmet-need pages). Server mode: the served PostGIS
+    version instead, reloaded when its switch serial changes (one cheap query per rerun)."""
     url = server_config.database_url()
     if url:
         from dac_map.server.versions import served_stamp
 
         return _load_served_catalogue(url, served_stamp(url)[1])
-    path = store_path()
+    path = Path(path)
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return _load_catalogue(str(path), mtime)
+
+
+def get_catalogue() -> Catalogue:
+    """The catalogue of the app's store (:func:`store_path`)."""
+    return catalogue_at(store_path())
 
 
 def _token(catalogue: Catalogue) -> str:
@@ -602,15 +607,17 @@ def main() -> None:
 
 
 def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[str]) -> None:
-    """The "no suitable resource found" form under the results (records the current search)."""
-    filters, _ = ustate.build_filters(current.state, catalogue, departments)
+    """The "no suitable resource found" form under the results (records the current search,
+    and the commune it was about when the centre resolved to one)."""
     state = current.state
+    filters, _ = ustate.build_filters(state, catalogue, departments)
+    commune = next((f.commune for f in filters if isinstance(f, DistanceFilter) and f.commune), None)
     dac = "national" if state.national else (state.dac or "national")
     # visitors, ARS, data stewards, other DACs: no form (and the write path refuses them anyway)
     if access.current_principal().may("unmet.write_dac", dac):
         with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
             coverage_view.render_unmet_need_button(
-                " ; ".join(current.result.labels), filters_to_json(filters), dac, None,
+                " ; ".join(current.result.labels), state.spec(), dac, commune,
                 store_path=store_path(),
                 db_path=server_config.database_url() or settings.UNMET_NEEDS_DB)
     page = int(st.session_state.get(KEYS["page"]) or 1)

@@ -11,6 +11,7 @@ from server import (CHROMIUM, CHROMIUM_ARGS, free_port, sign_in, start_oidc_prov
                     start_streamlit, stop, write_secrets)
 
 from dac_map import store
+from dac_map.store import open_store
 from dac_map.server import auth, versions
 
 TIMEOUT = 60000
@@ -70,7 +71,7 @@ def page(chromium):
 
 
 def _finess(demo_store) -> str:
-    est = store.read_layer(demo_store, store.ESTABLISHMENTS, read_geometry=False)
+    est = open_store(demo_store).read_layer(store.ESTABLISHMENTS, read_geometry=False)
     return str(est.loc[est["dac_id"] == "DAC-80", "finess"].iloc[0])
 
 

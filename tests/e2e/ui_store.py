@@ -11,7 +11,8 @@ import csv
 import io
 from pathlib import Path
 
-from dac_map import cli, synthetic
+from dac_map import cli
+from dac_map.testing import synthetic
 from dac_map.etl import EtlInputs, run_etl
 
 #: FINESS number -> name of the hostile test establishments (all in Amiens, 80021).

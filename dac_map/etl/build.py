@@ -2,10 +2,10 @@
 
 Stages, each callable alone:
 
-1. raw read -> typed tables: :mod:`dac_map.parser` and :mod:`dac_map.reference`;
+1. raw read -> typed tables: :mod:`dac_map.etl.parser` and :mod:`dac_map.etl.reference`;
 2. typed -> domain tables: :func:`build_establishments`, :func:`build_equipment`,
    :func:`build_territories`;
-3. domain -> store: :func:`dac_map.store.write_store` (atomic).
+3. domain -> store: :meth:`dac_map.store.Store.write` (atomic).
 
 :func:`run_etl` chains them, reports progress and returns an :class:`EtlReport`.
 Row problems are skipped or kept-and-flagged and reported; file problems abort before
@@ -19,7 +19,6 @@ overseas, see :data:`dac_map.settings.LOCAL_METRIC_CRS`).
 from __future__ import annotations
 
 import csv
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
@@ -36,9 +35,12 @@ import pyproj
 import shapely
 
 from dac_map import __version__, settings, store
+from dac_map.codes import assign_territory
+from dac_map.codes import metric_epsgs
 from dac_map.errors import RowIssue, ValidationError
-from dac_map.layouts import OVERSEAS_DEPARTMENTS
-from dac_map.parser import (
+from dac_map.files import sha256_file
+from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
+from dac_map.etl.parser import (
     EquipmentExtract,
     EstablishmentExtract,
     isin_text,
@@ -46,15 +48,10 @@ from dac_map.parser import (
     parse_equipment_text,
     parse_establishments,
 )
-from dac_map.reference import (
-    DEFAULT_ACTIVITIES,
-    DEFAULT_CATEGORIES,
-    DEFAULT_CATEGORY_FAMILIES,
-    DEFAULT_DISCIPLINES,
-    DEFAULT_FAMILIES,
-    DEFAULT_TERRITORIES,
+from dac_map.etl.reference import (
     OTHER_FAMILY,
     Families,
+    default_reference,
     read_activities,
     read_boundaries,
     read_categories,
@@ -79,12 +76,13 @@ class EtlInputs:
     departments: Path
     equipment: Path | None = None
     communes: list[Path] = field(default_factory=list)
-    territories: Path = DEFAULT_TERRITORIES
-    categories: Path = DEFAULT_CATEGORIES
-    families: Path = DEFAULT_FAMILIES
-    category_families: Path = DEFAULT_CATEGORY_FAMILIES
-    disciplines: Path | None = DEFAULT_DISCIPLINES
-    activities: Path | None = DEFAULT_ACTIVITIES
+    # The reference tables default to the shipped files (settings.DATA_DIR read when built).
+    territories: Path = field(default_factory=lambda: default_reference("territories"))
+    categories: Path = field(default_factory=lambda: default_reference("categories"))
+    families: Path = field(default_factory=lambda: default_reference("families"))
+    category_families: Path = field(default_factory=lambda: default_reference("category_families"))
+    disciplines: Path | None = field(default_factory=lambda: default_reference("disciplines"))
+    activities: Path | None = field(default_factory=lambda: default_reference("activities"))
 
 
 @dataclass
@@ -153,7 +151,7 @@ def _project(x: np.ndarray, y: np.ndarray, epsg: np.ndarray, target: np.ndarray 
     out_x = np.full(len(x), np.nan)
     out_y = np.full(len(x), np.nan)
     target_arr = np.broadcast_to(np.asarray(target), (len(x),))
-    ok = np.isfinite(x) & np.isfinite(y) & (epsg > 0)
+    ok = np.isfinite(x) & np.isfinite(y) & (epsg > 0) & (target_arr > 0)
     pairs = pd.DataFrame({"s": epsg[ok], "t": target_arr[ok]}).drop_duplicates()
     for s, t in pairs.itertuples(index=False, name=None):
         m = ok & (epsg == s) & (target_arr == t)
@@ -289,7 +287,7 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
         lat[idx] = shapely.get_y(pts[found].to_numpy())
         precision[idx] = PRECISION_COMMUNE
 
-    metric = out["department"].map(settings.LOCAL_METRIC_CRS).fillna(2154).astype("int64").to_numpy()
+    metric = metric_epsgs(out["department"]).to_numpy()  # 0: no metric CRS known, not projected
     # Source coordinates already in the row's metric CRS are kept as given (no round trip).
     as_given = (epsg == metric) & (precision == PRECISION_ADDRESS)
     x_m, y_m = _project(lon, lat, np.where(np.isfinite(lon) & ~as_given, 4326, 0), metric)
@@ -305,27 +303,6 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
     geometry[~np.isfinite(lon)] = None
     gdf = gpd.GeoDataFrame(out, geometry=geometry, crs=settings.CRS_DISPLAY)
     return gdf, issues, unknown
-
-
-def assign_territory(department: pd.Series, commune: pd.Series,
-                     territories: pd.DataFrame | None) -> pd.Series:
-    """Primary DAC id of each row: a territory listing its commune wins over one listing
-    its department; NA when no territory covers it."""
-    result = pd.Series(pd.NA, index=department.index, dtype="str")
-    if territories is None or not len(territories):
-        return result
-    by_dep: dict[str, str] = {}
-    by_com: dict[str, str] = {}
-    for dac_id, deps, coms in territories[["dac_id", "departments", "communes"]].itertuples(
-            index=False, name=None):
-        for d in deps:
-            by_dep.setdefault(d, dac_id)
-        for c in coms:
-            by_com.setdefault(c, dac_id)
-    by_department = department.map(by_dep).astype("str")
-    if not by_com:
-        return by_department
-    return commune.map(by_com).astype("str").fillna(by_department)
 
 
 # --------------------------------------------------------------------------- equipment
@@ -441,14 +418,6 @@ def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_rejects(issues: list[RowIssue], path: Path) -> Path:
     """Write the issues as a ``;`` CSV (UTF-8 with BOM, opens in Excel)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -460,16 +429,17 @@ def write_rejects(issues: list[RowIssue], path: Path) -> Path:
     return path
 
 
-def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
+def run_etl(inputs: EtlInputs, target: str | Path | None = None,
             progress: ProgressFn | None = None, rejects_path: Path | None = None) -> EtlReport:
-    """Run the whole ETL and atomically replace ``target``.
+    """Run the whole ETL and atomically replace the store ``target`` (a GeoPackage path;
+    default :data:`~dac_map.settings.STORE_PATH`, read at call time).
 
     Raises a :class:`~dac_map.errors.DacMapError` subclass on file problems or when more than
     :data:`~dac_map.settings.MAX_REJECT_SHARE` of the establishment lines are rejected; the
     previous store is then untouched.
     """
     say = progress or (lambda _msg: None)
-    target = Path(target)
+    target = Path(settings.STORE_PATH if target is None else target)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -485,7 +455,7 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="etl") as pool:
         ref_job = pool.submit(read_reference_tables, inputs)
         eq_job = pool.submit(parse_equipment, inputs.equipment) if inputs.equipment else None
-        digests = {p: pool.submit(_sha256, Path(p))
+        digests = {p: pool.submit(sha256_file, Path(p))
                    for p in (inputs.establishments, inputs.equipment) if p}
         say("Lecture des établissements FINESS")
         extract = parse_establishments(inputs.establishments)
@@ -592,7 +562,7 @@ def run_etl(inputs: EtlInputs, target: str | Path = settings.STORE_PATH,
     if activities is not None:
         layers[store.ACTIVITIES] = activities
     say(f"Écriture du GeoPackage {target}")
-    store.write_store(layers, target, metadata)
+    store.open_store(target).write(layers, metadata)
     lap("write")
 
     rejects = None

@@ -64,9 +64,6 @@ EQUIPEMENTSOCIAL = Section(
 #: Header line of every etalab extract: ``finess;etalab;NN;YYYY-MM-DD``.
 HEADER_TAG = "finess"
 
-#: Pattern of a FINESS number (9 characters, the second may be a letter for 2A/2B/9x).
-FINESS_PATTERN = r"[0-9][0-9A-Z][0-9]{7}"
-
 #: FINESS overseas department codes and the INSEE department they stand for.
 OVERSEAS_DEPARTMENTS: dict[str, str] = {
     "9A": "971",  # Guadeloupe

@@ -32,10 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from dac_map.codes import FINESS_PATTERN
 from dac_map.errors import InputFormatError, InputMissingError, RowIssue
-from dac_map.layouts import (
+from dac_map.etl.layouts import (
     EQUIPEMENTSOCIAL,
-    FINESS_PATTERN,
     GEOLOCALISATION,
     HEADER_TAG,
     KNOWN_EPSG,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from dac_map.layouts import EQUIPEMENTSOCIAL, GEOLOCALISATION, STRUCTUREET
+from dac_map.etl.layouts import EQUIPEMENTSOCIAL, GEOLOCALISATION, STRUCTUREET
 
 
 @dataclass

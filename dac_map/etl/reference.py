@@ -18,17 +18,26 @@ import pyogrio
 import shapely
 
 from dac_map import settings
+from dac_map.codes import is_commune, is_department
 from dac_map.errors import InputFormatError, InputMissingError
-from dac_map.parser import read_text
+from dac_map.etl.parser import read_text
+from dac_map.store.geopackage import GDAL_ERRORS
 
-#: Default locations of the shipped reference files.
-DEFAULT_CATEGORIES = settings.DATA_DIR / "nomenclatures" / (
-    "finess_nomenclature_categories_etablissement_avec_agregats_20211214.csv")
-DEFAULT_DISCIPLINES = settings.DATA_DIR / "nomenclatures" / "TRE_R280_DisciplineEquipementSocial_v20231215.csv"
-DEFAULT_ACTIVITIES = settings.DATA_DIR / "nomenclatures" / "nomenclature_AMM_V14_activites_de_soins.csv"
-DEFAULT_FAMILIES = settings.DATA_DIR / "reference" / "familles.csv"
-DEFAULT_CATEGORY_FAMILIES = settings.DATA_DIR / "reference" / "categories_familles.csv"
-DEFAULT_TERRITORIES = settings.DATA_DIR / "reference" / "territoires_dac.csv"
+#: The shipped reference files, relative to :data:`dac_map.settings.DATA_DIR`.
+REFERENCE_FILES: dict[str, str] = {
+    "categories": "nomenclatures/finess_nomenclature_categories_etablissement_avec_agregats_20211214.csv",
+    "disciplines": "nomenclatures/TRE_R280_DisciplineEquipementSocial_v20231215.csv",
+    "activities": "nomenclatures/nomenclature_AMM_V14_activites_de_soins.csv",
+    "families": "reference/familles.csv",
+    "category_families": "reference/categories_familles.csv",
+    "territories": "reference/territoires_dac.csv",
+}
+
+
+def default_reference(name: str) -> Path:
+    """Path of the shipped reference file ``name`` (a key of :data:`REFERENCE_FILES`), under
+    :data:`dac_map.settings.DATA_DIR` read at call time."""
+    return settings.DATA_DIR / REFERENCE_FILES[name]
 
 #: Family given to a category missing from the family table.
 OTHER_FAMILY = "autres"
@@ -59,14 +68,16 @@ def _read_csv(path: str | Path, required: tuple[str, ...]) -> tuple[list[dict[st
 
 # --------------------------------------------------------------------------- nomenclatures
 
-def read_categories(path: str | Path = DEFAULT_CATEGORIES) -> pd.DataFrame:
-    """FINESS establishment categories with their three aggregate levels.
+def read_categories(path: str | Path | None = None) -> pd.DataFrame:
+    """FINESS establishment categories with their three aggregate levels (default: the shipped
+    nomenclature).
 
     Columns: ``category, category_label, aggregate, aggregate_label, aggregate2,
     aggregate2_label, aggregate1, aggregate1_label, closed`` (``closed`` = has an end date).
     """
-    rows, p = _read_csv(path, ("code", "libelle", "codeagr3", "libelleagr3", "codeagr2",
-                               "libelleagr2", "codeagr1", "libelleagr1", "datefin"))
+    rows, p = _read_csv(path or default_reference("categories"),
+                        ("code", "libelle", "codeagr3", "libelleagr3", "codeagr2",
+                         "libelleagr2", "codeagr1", "libelleagr1", "datefin"))
     df = pd.DataFrame(rows)
     bad = ~df["code"].str.fullmatch(r"[0-9]{3}")
     if bad.any():
@@ -82,20 +93,20 @@ def read_categories(path: str | Path = DEFAULT_CATEGORIES) -> pd.DataFrame:
     })
 
 
-def read_disciplines(path: str | Path = DEFAULT_DISCIPLINES) -> pd.DataFrame:
+def read_disciplines(path: str | Path | None = None) -> pd.DataFrame:
     """Equipment disciplines (TRE-R280): ``discipline, discipline_label, closed``."""
-    rows, _ = _read_csv(path, ("code", "libelle"))
+    rows, _ = _read_csv(path or default_reference("disciplines"), ("code", "libelle"))
     df = pd.DataFrame(rows)
     return pd.DataFrame({"discipline": df["code"], "discipline_label": df["libelle"],
                          "closed": df.get("date_fin", pd.Series("", index=df.index)).ne("")})
 
 
-def read_activities(path: str | Path = DEFAULT_ACTIVITIES) -> pd.DataFrame:
+def read_activities(path: str | Path | None = None) -> pd.DataFrame:
     """Care activities after the 2023 reform (AMM V14): one row per activity/modality/mention.
 
     Columns: ``activity, activity_label, modality, modality_label, mention, mention_label``.
     """
-    rows, _ = _read_csv(path, ("Code Activité", "Libellé Activité"))
+    rows, _ = _read_csv(path or default_reference("activities"), ("Code Activité", "Libellé Activité"))
     df = pd.DataFrame(rows)
     return pd.DataFrame({
         "activity": df["Code Activité"], "activity_label": df["Libellé Activité"],
@@ -117,9 +128,11 @@ class Families:
         return str(row.iloc[0]) if len(row) else family
 
 
-def read_families(families: str | Path = DEFAULT_FAMILIES,
-                  category_families: str | Path = DEFAULT_CATEGORY_FAMILIES) -> Families:
+def read_families(families: str | Path | None = None,
+                  category_families: str | Path | None = None) -> Families:
     """Read the family table shipped in ``data/reference`` (or a replacement)."""
+    families = families or default_reference("families")
+    category_families = category_families or default_reference("category_families")
     rows, p = _read_csv(families, ("famille", "libelle", "couleur", "ordre"))
     fam = pd.DataFrame(rows)
     for r in rows:
@@ -149,14 +162,15 @@ def read_families(families: str | Path = DEFAULT_FAMILIES,
 
 # --------------------------------------------------------------------------- territories
 
-def read_territories(path: str | Path = DEFAULT_TERRITORIES) -> pd.DataFrame:
+def read_territories(path: str | Path | None = None) -> pd.DataFrame:
     """Read the DAC territory table.
 
     Columns of the file: ``id;nom;telephone;site_web;departements;communes`` where the last
     two are lists of INSEE codes separated by spaces, commas or ``|``. Returns columns
     ``dac_id, name, phone, website, departments (list[str]), communes (list[str])``.
     """
-    rows, p = _read_csv(path, ("id", "nom", "departements", "communes"))
+    rows, p = _read_csv(path or default_reference("territories"),
+                        ("id", "nom", "departements", "communes"))
     out = []
     seen: set[str] = set()
     for r in rows:
@@ -170,11 +184,11 @@ def read_territories(path: str | Path = DEFAULT_TERRITORIES) -> pd.DataFrame:
         deps = [c for c in re.split(r"[\s,|]+", r["departements"]) if c]
         coms = [c for c in re.split(r"[\s,|]+", r["communes"]) if c]
         for c in deps:
-            if not re.fullmatch(r"[0-9]{2}|2[AB]|97[0-9]", c):
+            if not is_department(c):
                 raise InputFormatError(f"invalid department code {c!r}", path=p, line=line,
                                        field="departements")
         for c in coms:
-            if not re.fullmatch(r"[0-9]{5}|2[AB][0-9]{3}", c):
+            if not is_commune(c):
                 raise InputFormatError(f"invalid commune INSEE code {c!r}", path=p, line=line,
                                        field="communes")
         if not deps and not coms:
@@ -205,7 +219,7 @@ def read_boundaries(path: str | Path) -> gpd.GeoDataFrame:
                                 path=str(p))
     try:
         gdf = pyogrio.read_dataframe(p, use_arrow=True)
-    except Exception as exc:  # pyogrio raises DataSourceError and friends
+    except GDAL_ERRORS as exc:
         raise InputFormatError(f"cannot read boundaries: {exc}", path=str(p)) from exc
     lower = {c.lower(): c for c in gdf.columns}
     code = next((lower[c] for c in _CODE_FIELDS if c in lower), None)

@@ -1,0 +1,233 @@
+"""The GeoPackage store (GDAL through pyogrio, Arrow I/O): the default, embedded store.
+
+Writing always goes to a temporary file beside the target, which replaces the target with
+``os.replace`` only once every layer is written and the file reopens; a failure at any point
+leaves the previous store untouched. The swap (:meth:`GeoPackageStore.replace_with`) copies the
+new version beside the target, syncs it, and renames it over the target. SQLite sidecar files
+(``-wal``, ``-shm``, ``-journal``) are removed with the file they belong to.
+
+Layers (geometries in EPSG:4326, WGS84 degrees):
+
+==========================  ===========  ===================================================
+``etablissements``          Point        one row per FINESS establishment
+``equipements``             (table)      one row per equipment line (discipline, capacities)
+``departements``            Polygon      department outlines
+``communes``                Polygon      commune outlines (when given)
+``territoires``             Polygon      DAC territories (unions of departments/communes)
+``familles``                (table)      user-facing families
+``categories``              (table)      category nomenclature with aggregates and family
+``disciplines``             (table)      equipment disciplines
+``activites_soins``         (table)      care activities nomenclature
+``metadata``                (table)      key/value: sources, dates, counts, ETL version
+``changements``             (table)      changes since the previous version (refresh only)
+==========================  ===========  ===================================================
+
+Polygon layers mixing polygons and multipolygons are written as MultiPolygon by pyogrio's own
+``promote_to_multi`` (its default for GeoPackage).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
+
+from dac_map.errors import StoreError
+from dac_map.files import unlink_quietly
+from dac_map.store.base import METADATA, Store, metadata_frame
+
+#: What GDAL/pyogrio raise for a bad file, layer, field or geometry, and the OS for I/O (also
+#: caught by the readers of input files: boundaries in the ETL, downloaded sources).
+GDAL_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, OSError)
+
+_SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def sidecars(path: Path) -> list[Path]:
+    """SQLite companion files of a GeoPackage."""
+    return [path.with_name(path.name + suffix) for suffix in _SIDECAR_SUFFIXES]
+
+
+def remove_files(*paths: Path) -> None:
+    """Delete files and the SQLite sidecars of each; missing ones are ignored."""
+    for path in paths:
+        unlink_quietly(path, *sidecars(path))
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _json_lists(frame: pd.DataFrame) -> pd.DataFrame:
+    """List/tuple-valued columns as JSON text (a GeoPackage has no list type)."""
+    frame = frame.copy(deep=False)
+    for col in frame.columns:
+        if col == "geometry" or frame[col].dtype != object or not len(frame):
+            continue
+        values = frame[col].dropna()
+        if len(values) and isinstance(values.iloc[0], (list, tuple)):
+            frame[col] = frame[col].map(lambda v: json.dumps(list(v)) if v is not None else None)
+    return frame
+
+
+def _parse_iso_datetimes(series: pd.Series) -> pd.Series:
+    """``YYYY-MM-DDTHH:MM:SS`` strings -> ``datetime64[ms]`` with Arrow (pandas' ISO 8601
+    parser as a fallback for any other shape)."""
+    try:
+        arr = series.array.__arrow_array__() if hasattr(series.array, "__arrow_array__") \
+            else pa.array(series.to_numpy(dtype=object), type=pa.string())
+        parsed = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S", unit="ms")
+        values = parsed.to_numpy(zero_copy_only=False).astype("datetime64[ms]")
+        return pd.Series(values, index=series.index, name=series.name)
+    except (pa.ArrowException, TypeError, ValueError):
+        return pd.to_datetime(series, format="ISO8601", errors="coerce")
+
+
+@contextmanager
+def _beside(target: Path, suffix: str, errors: tuple[type[BaseException], ...], what: str
+            ) -> Iterator[Path]:
+    """A temporary path beside ``target`` for the block to write and rename over it. On any
+    failure the temporary file (and its sidecars) is removed; ``errors`` become a
+    :class:`StoreError` starting with ``what``, anything else is re-raised as is."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{suffix}")
+    try:
+        yield tmp
+    except errors as exc:
+        remove_files(tmp)
+        raise StoreError(f"{what}: {exc}", path=str(target)) from exc
+    except BaseException:
+        remove_files(tmp)
+        raise
+
+
+class GeoPackageStore(Store):
+    """A store in one GeoPackage file (see the module doc)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+
+    # ------------------------------------------------------------------ probes
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def token(self) -> tuple:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return (self.location, None, None)
+        return (self.location, st.st_mtime_ns, st.st_size)
+
+    def _require(self) -> None:
+        if not self.path.exists():
+            raise StoreError("the GeoPackage does not exist: run `dac-map etl` first / "
+                             "le GeoPackage n'existe pas : lancer `dac-map etl`", path=self.location)
+
+    def layers(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        try:
+            return [str(name) for name, _ in pyogrio.list_layers(self.path)]
+        except GDAL_ERRORS as exc:
+            raise StoreError(f"cannot list the layers: {exc}", path=self.location) from exc
+
+    def fields(self, layer: str) -> dict[str, str]:
+        self._require()
+        try:
+            info = pyogrio.read_info(self.path, layer=layer)
+        except GDAL_ERRORS as exc:
+            raise StoreError(f"cannot read layer '{layer}': {exc}", path=self.location) from exc
+        return {str(f): str(d) for f, d in zip(info["fields"], info["dtypes"])}
+
+    # ------------------------------------------------------------------ reading
+
+    def read_layer(self, layer: str, *, columns: Sequence[str] | None = None,
+                   read_geometry: bool = True) -> pd.DataFrame:
+        fields = self.fields(layer)
+        wanted = fields if columns is None else [c for c in columns if c in fields]
+        dt_cols = [c for c in wanted if fields[c].startswith("datetime")]
+        kwargs: dict[str, object] = {"read_geometry": read_geometry}
+        if columns is not None:
+            kwargs["columns"] = list(columns)
+        if dt_cols:  # parsed below by Arrow: faster than GDAL's, same datetime64[ms] result
+            kwargs["datetime_as_string"] = True
+        try:
+            frame = pyogrio.read_dataframe(self.path, layer=layer, use_arrow=True, **kwargs)
+        except GDAL_ERRORS as exc:
+            raise StoreError(f"cannot read layer '{layer}': {exc}", path=self.location) from exc
+        for c in dt_cols:
+            if c in frame:
+                frame[c] = _parse_iso_datetimes(frame[c])
+        return frame
+
+    # ------------------------------------------------------------------ writing
+
+    @staticmethod
+    def _write_layer(frame: pd.DataFrame, path: Path, layer: str) -> None:
+        # geometry_type and promote_to_multi are left to pyogrio: a single geometry type is
+        # kept, mixed Polygon/MultiPolygon is promoted to MultiPolygon (GPKG default).
+        pyogrio.write_dataframe(_json_lists(frame), path, layer=layer, driver="GPKG",
+                                use_arrow=True)
+
+    def write(self, layers: Mapping[str, pd.DataFrame], metadata: Mapping[str, object]) -> None:
+        with _beside(self.path, ".tmp.gpkg", GDAL_ERRORS, "cannot write the GeoPackage") as tmp:
+            for name, frame in layers.items():
+                self._write_layer(frame, tmp, name)
+            self._write_layer(metadata_frame(metadata), tmp, METADATA)
+            missing = set(layers) - set(GeoPackageStore(tmp).layers())
+            if missing:
+                raise StoreError(f"layers not found after writing: {sorted(missing)}", path=str(tmp))
+            os.replace(tmp, self.path)
+        remove_files(*sidecars(self.path))
+
+    def write_table(self, layer: str, frame: pd.DataFrame) -> None:
+        self._require()
+        try:
+            self._write_layer(pd.DataFrame(frame), self.path, layer)
+        except GDAL_ERRORS as exc:
+            raise StoreError(f"cannot write table '{layer}': {exc}", path=self.location) from exc
+
+    def update_metadata(self, values: Mapping[str, object]) -> None:
+        meta = self.read_layer(METADATA, read_geometry=False)
+        meta = meta[~meta["key"].isin(list(values))]
+        table = pd.concat([meta[["key", "value"]], metadata_frame(values)], ignore_index=True)
+        self.write_table(METADATA, table)
+
+    def replace_with(self, source: Store) -> None:
+        current = self.path
+        if not isinstance(source, GeoPackageStore):  # another kind of store: rewrite it here
+            layers = {name: source.read_layer(name) for name in source.layers() if name != METADATA}
+            self.write(layers, source.read_metadata())
+            return
+        with _beside(current, ".swap", (OSError,), "cannot swap in the new version") as tmp:
+            shutil.copyfile(source.path, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, current)
+        _fsync_dir(current.parent)
+        remove_files(*sidecars(current))
+
+    def remove(self) -> None:
+        """Delete the file and its sidecars (staging versions, pruned versions)."""
+        remove_files(self.path)

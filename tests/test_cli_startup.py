@@ -1,0 +1,48 @@
+"""`dac-map --help` stays fast: the CLI imports its heavy libraries only inside the commands
+(the timing itself is a benchmark figure, not a test; this checks the cause)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pandas", "geopandas", "pyogrio", "shapely", "pyproj", "pyarrow", "numpy", "folium",
+         "streamlit", "rapidfuzz")
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("code", [
+    "import dac_map.cli",
+    "import dac_map.etl, dac_map.store, dac_map.coverage, dac_map.refresh, dac_map.codes",
+])
+def test_cli_and_packages_import_no_heavy_library(code):
+    loaded = _modules_after(code)
+    assert sorted(m for m in HEAVY if m in loaded) == []
+
+
+def test_help_lists_every_command():
+    out = subprocess.run([sys.executable, "-c", "from dac_map.cli import main; main()", "--help"],
+                         capture_output=True, text=True, timeout=120).stdout
+    for command in ("etl", "demo", "info", "search", "refresh", "coverage", "report"):
+        assert f" {command} " in out
+
+
+def test_lazy_package_export_is_the_module_object():
+    import dac_map.coverage as coverage
+    import dac_map.refresh as refresh
+    from dac_map.coverage import report
+    from dac_map.refresh import pipeline
+
+    assert coverage.build_report is report.build_report
+    assert refresh.refresh is pipeline.refresh
+    with pytest.raises(AttributeError):
+        coverage.no_such_name  # noqa: B018

@@ -1,0 +1,202 @@
+"""The store gateway (dac_map.store): the Store interface and its GeoPackage implementation.
+
+Expectations are read back with sqlite3 / pyogrio directly, not through the code under test."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from dac_map import settings, store
+from dac_map.errors import StoreError
+from dac_map.store import GeoPackageStore, Store, open_store
+
+
+def _layers() -> dict[str, pd.DataFrame]:
+    points = gpd.GeoDataFrame(
+        {"finess": ["800000001", "460000002"], "tags": [["a", "b"], None],
+         "opened": pd.to_datetime(["2001-02-03T04:05:06", "2010-01-01T00:00:00"])},
+        geometry=[shapely.Point(2.3, 49.9), shapely.Point(1.44, 44.45)], crs="EPSG:4326")
+    mixed = gpd.GeoDataFrame(
+        {"code": ["80", "46"]},
+        geometry=[shapely.box(2, 49, 3, 50),
+                  shapely.MultiPolygon([shapely.box(1, 44, 1.5, 44.5), shapely.box(1.6, 44, 2, 44.5)])],
+        crs="EPSG:4326")
+    single = gpd.GeoDataFrame({"code": ["80021"]}, geometry=[shapely.box(2.2, 49.8, 2.4, 50)],
+                              crs="EPSG:4326")
+    table = pd.DataFrame({"family": ["pa", "hop"], "order": [1, 2]})
+    return {store.ESTABLISHMENTS: points, store.DEPARTMENTS: mixed, store.COMMUNES: single,
+            store.FAMILIES: table}
+
+
+def _geometry_types(path) -> dict[str, str]:
+    with sqlite3.connect(path) as con:
+        return dict(con.execute("SELECT table_name, geometry_type_name FROM gpkg_geometry_columns"))
+
+
+def _metadata_rows(path) -> dict[str, str]:
+    with sqlite3.connect(path) as con:
+        return dict(con.execute("SELECT key, value FROM metadata"))
+
+
+@pytest.fixture()
+def written(tmp_path):
+    path = tmp_path / "s.gpkg"
+    open_store(path).write(_layers(), {"source_date": "2024-01-02", "counts": {"n": 2}})
+    return path
+
+
+def test_write_then_read_round_trip(written):
+    st = open_store(written)
+    assert isinstance(st, GeoPackageStore) and st.exists()
+    assert set(st.layers()) == {store.ESTABLISHMENTS, store.DEPARTMENTS, store.COMMUNES,
+                                store.FAMILIES, store.METADATA}
+    est = st.read_layer(store.ESTABLISHMENTS)
+    assert list(est["finess"]) == ["800000001", "460000002"]
+    assert est["tags"].iat[0] == json.dumps(["a", "b"]) and pd.isna(est["tags"].iat[1])  # JSON text
+    assert str(est["opened"].dtype) == "datetime64[ms]"
+    assert list(est["opened"].astype(str)) == ["2001-02-03 04:05:06", "2010-01-01 00:00:00"]
+    assert est.crs.to_epsg() == 4326
+    fam = st.read_layer(store.FAMILIES, columns=["family"], read_geometry=False)
+    assert list(fam.columns) == ["family"] and list(fam["family"]) == ["pa", "hop"]
+    assert st.fields(store.FAMILIES) == {"family": "object", "order": "int64"}
+
+
+def test_geometry_types_follow_pyogrio_promote_to_multi(written):
+    assert _geometry_types(written) == {store.ESTABLISHMENTS: "POINT",
+                                        store.DEPARTMENTS: "MULTIPOLYGON",
+                                        store.COMMUNES: "POLYGON"}
+
+
+def test_metadata_json_and_update_keeps_other_keys(written):
+    st = open_store(written)
+    assert st.read_metadata() == {"source_date": "2024-01-02", "counts": {"n": 2}}
+    st.update_metadata({"counts": {"n": 3}, "refresh_version": "v1", "notes": ["é"]})
+    raw = _metadata_rows(written)
+    assert raw == {"source_date": "2024-01-02", "counts": '{"n": 3}', "refresh_version": "v1",
+                   "notes": '["é"]'}
+    assert st.read_metadata()["notes"] == ["é"]
+
+
+def test_changes_table(written, tmp_path):
+    st = open_store(written)
+    assert st.read_changes() is None
+    st.write_changes(pd.DataFrame({"finess": ["800000001"], "change": ["opened"]}))
+    assert store.CHANGES in pyogrio.list_layers(written)[:, 0]
+    assert st.read_changes().to_dict("list") == {"finess": ["800000001"], "change": ["opened"]}
+    assert open_store(tmp_path / "absent.gpkg").read_changes() is None
+
+
+def test_errors_are_store_errors(tmp_path, written):
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(tmp_path / "absent.gpkg").read_layer(store.ESTABLISHMENTS)
+    with pytest.raises(StoreError, match="no_such_layer"):
+        open_store(written).read_layer("no_such_layer")
+    junk = tmp_path / "junk.gpkg"
+    junk.write_bytes(b"not a geopackage" * 100)
+    with pytest.raises(StoreError):
+        open_store(junk).layers()
+    assert not open_store(junk).has_layer(store.ESTABLISHMENTS)
+
+
+def test_failed_write_leaves_the_previous_content(written, monkeypatch):
+    before = written.read_bytes()
+    real = pyogrio.write_dataframe
+
+    def fail_on_communes(frame, path, layer=None, **kwargs):
+        if layer == store.COMMUNES:
+            raise pyogrio.errors.DataSourceError("simulated GDAL failure")
+        return real(frame, path, layer=layer, **kwargs)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", fail_on_communes)
+    with pytest.raises(StoreError, match="simulated GDAL failure"):
+        open_store(written).write(_layers(), {"x": 1})
+    assert written.read_bytes() == before
+    assert sorted(p.name for p in written.parent.iterdir()) == [written.name]
+
+
+def test_replace_with_is_atomic(tmp_path, written, monkeypatch):
+    current = tmp_path / "served" / "current.gpkg"
+    target = open_store(current)
+    target.replace_with(open_store(written))
+    assert current.read_bytes() == written.read_bytes()
+
+    other = tmp_path / "other.gpkg"
+    open_store(other).write({store.FAMILIES: _layers()[store.FAMILIES]}, {"v": 2})
+    before = current.read_bytes()
+
+    def no_space(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with pytest.raises(StoreError, match="No space left"):
+        target.replace_with(open_store(other))
+    assert current.read_bytes() == before
+    assert [p.name for p in current.parent.iterdir()] == ["current.gpkg"]
+
+
+class MemoryStore(Store):
+    """A second implementation of the interface (what a PostGIS store will be): enough for
+    replace_with to copy it into a GeoPackage without knowing its kind."""
+
+    def __init__(self, layers: Mapping[str, pd.DataFrame], metadata: Mapping[str, object]):
+        self.location = "memory://test"
+        self._layers = dict(layers)
+        self._meta = dict(metadata)
+
+    def exists(self) -> bool:
+        return True
+
+    def token(self) -> tuple:
+        return (self.location, id(self._layers))
+
+    def layers(self) -> list[str]:
+        return [*self._layers, store.METADATA]
+
+    def fields(self, layer: str) -> dict[str, str]:
+        return {c: str(t) for c, t in self._layers[layer].dtypes.items() if c != "geometry"}
+
+    def read_layer(self, layer: str, *, columns: Sequence[str] | None = None,
+                   read_geometry: bool = True) -> pd.DataFrame:
+        return self._layers[layer]
+
+    def read_metadata(self) -> dict[str, object]:
+        return dict(self._meta)
+
+    def write(self, layers, metadata) -> None:
+        self._layers, self._meta = dict(layers), dict(metadata)
+
+    def update_metadata(self, values) -> None:
+        self._meta.update(values)
+
+    def write_table(self, layer, frame) -> None:
+        self._layers[layer] = frame
+
+    def replace_with(self, source: Store) -> None:
+        self.write({n: source.read_layer(n) for n in source.layers() if n != store.METADATA},
+                   source.read_metadata())
+
+
+def test_geopackage_replaced_by_another_kind_of_store(tmp_path):
+    mem = MemoryStore(_layers(), {"source_date": "2025-05-05"})
+    target = open_store(tmp_path / "g.gpkg")
+    target.replace_with(mem)
+    assert _metadata_rows(tmp_path / "g.gpkg") == {"source_date": "2025-05-05"}
+    got = pyogrio.read_dataframe(tmp_path / "g.gpkg", layer=store.COMMUNES)
+    assert list(got["code"]) == ["80021"]
+    assert shapely.equals(got.geometry.iat[0], shapely.box(2.2, 49.8, 2.4, 50))
+
+
+def test_open_store_reads_the_setting_at_call_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings, "STORE_PATH", tmp_path / "x.gpkg")
+    assert open_store().location == str(tmp_path / "x.gpkg")
+    mem = MemoryStore({}, {})
+    assert open_store(mem) is mem
