@@ -20,10 +20,6 @@ import pandas as pd
 from dac_map.coverage import unmet as log
 from dac_map.server import auth, config
 
-_COLUMNS = ("id", "recorded_at", "dac_id", "commune", "resource_type", "filters_json",
-            "filters_label", "comment", "recorded_by_role")
-
-
 def is_url(location: object) -> bool:
     """True for a ``postgresql://`` location."""
     return str(location).startswith(("postgresql://", "postgres://"))
@@ -124,29 +120,8 @@ def list_pg(url: str, *, ids: list[int] | None = None, start: date | datetime | 
     """:func:`dac_map.coverage.unmet.list_unmet_needs` on the PostgreSQL log (same columns)."""
     from dac_map.server import db
 
-    where, args = [], []
-    lo, hi = log._bound(start, False), log._bound(end, True)
-    if lo:
-        where.append("recorded_at >= %s")
-        args.append(lo)
-    if hi:
-        where.append("recorded_at <= %s")
-        args.append(hi)
-    for col, value in (("dac_id", dac_id), ("commune", commune), ("resource_type", resource_type)):
-        if value:
-            where.append(f"{col} = %s")
-            args.append(value)
-    if ids is not None:
-        where.append("id = ANY(%s)")
-        args.append(list(ids))
-    query = f"SELECT {', '.join(_COLUMNS)} FROM dac_map.unmet_needs"
-    if where:
-        query += " WHERE " + " AND ".join(where)
-    query += " ORDER BY recorded_at DESC, id DESC"
+    query, args = log.list_query("dac_map.unmet_needs", start=start, end=end, dac_id=dac_id,
+                                 commune=commune, resource_type=resource_type, ids=ids)
     with db.connect(url) as con:
-        rows = con.execute(query, args).fetchall()
-    frame = pd.DataFrame(rows, columns=list(_COLUMNS), dtype="object")
-    frame["id"] = frame["id"].astype("int64")
-    names = commune_names or {}
-    frame["commune_name"] = frame["commune"].map(lambda c: names.get(c) if c else None)
-    return frame[list(log.EXPORT_HEADERS)]
+        rows = con.execute(query.replace("?", "%s"), args).fetchall()
+    return log.log_frame(rows, commune_names)

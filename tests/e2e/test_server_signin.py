@@ -1,14 +1,14 @@
 """Server mode end to end: PostgreSQL/PostGIS (the cluster of .ci/run), the local OpenID Connect
 test provider (oidc-provider-mock), ``streamlit run app.py`` with ``st.login``, and headless
-Debian chromium signing in as each role. Each role sees and may do exactly what it should."""
+Debian chromium signing in as each role (the ``page`` fixture of conftest.py: one Playwright for
+the whole session). Each role sees and may do exactly what it should."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
 from conftest import _require_browser
-from server import (CHROMIUM, CHROMIUM_ARGS, free_port, sign_in, start_oidc_provider,
-                    start_streamlit, stop, write_secrets)
+from server import free_port, sign_in, start_oidc_provider, start_streamlit, stop, write_secrets
 
 from dac_map import store
 from dac_map.store import open_store
@@ -46,28 +46,6 @@ def server_app(tmp_path_factory, pg_module_url, demo_store):
     finally:
         stop(app)
         stop(oidc)
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
-    pg = context.new_page()
-    try:
-        yield pg
-    finally:
-        context.close()
 
 
 def _finess(demo_store) -> str:
