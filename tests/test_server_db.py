@@ -300,4 +300,9 @@ def test_refresh_publishes_each_validated_version_into_postgis(pg_url, tmp_path,
     gpkg = open_store(tmp_path / "build" / "dac_map.gpkg").read_layer(store.ESTABLISHMENTS,
                                                                       read_geometry=False)
     assert sorted(gpkg["finess"]) == sorted(second.layers[store.ESTABLISHMENTS]["finess"])
+    # the news panel reads the refresh's changes from PostGIS as from the GeoPackage
+    from dac_map.ui.news import load_news
+    from_pg, from_file = load_news(pg_url), load_news(tmp_path / "build" / "dac_map.gpkg")
+    assert len(from_pg[0]) == len(from_file[0]) >= 1
+    assert sorted(from_pg[0]["finess"]) == sorted(from_file[0]["finess"])
     assert versions.rollback(actor="t", url=pg_url) == served.version

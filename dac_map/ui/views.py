@@ -588,7 +588,8 @@ def main() -> None:
         st.caption(md(sources_line(catalogue.metadata)))
 
     _header(catalogue, current.state, options)
-    render_news(store_path(), dac_id=None if current.state.national else current.state.dac)
+    render_news(server_config.database_url() or store_path(),
+                dac_id=None if current.state.national else current.state.dac)
     for w in [*warnings, *current.warnings]:
         st.warning(md(w), icon=":material/warning:")
     left, right = st.columns([0.62, 0.38], gap="medium")
