@@ -92,7 +92,9 @@ def test_switch_rollback_and_prune_keep_n_versions(pg_url):
     v1 = versions.publish(_layers("v1", 5), {"n": 5}, actor="t", url=pg_url, version="v1")
     v2 = versions.publish(_layers("v2", 6), {"n": 6}, actor="t", url=pg_url, version="v2")
     assert versions.served_stamp(pg_url)[0] == v2
+    serial = versions.served_stamp_cached(pg_url)[1]  # the per-process connection of the app
     assert versions.rollback(actor="t", url=pg_url) == v1
+    assert versions.served_stamp_cached(pg_url) == (v1, serial + 1)  # seen at once
     assert set(versions.read_served(pg_url).layers[store.ESTABLISHMENTS]["tag"]) == {"v1"}
     with pytest.raises(StoreError, match="antérieure"):
         versions.rollback(actor="t", url=pg_url)  # nothing older than v1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -267,6 +268,31 @@ def served_stamp(url: str | None = None) -> tuple[str | None, int]:
     with db.connect(url) as con:
         row = con.execute("SELECT version, serial FROM dac_map.served_version").fetchone()
     return (row[0], int(row[1])) if row else (None, 0)
+
+
+_STAMP_LOCK = threading.Lock()
+_STAMP_CONNECTIONS: dict[str, psycopg.Connection] = {}
+
+
+def served_stamp_cached(url: str) -> tuple[str | None, int]:
+    """:func:`served_stamp` over one connection kept per process (the check every rerun of
+    every session makes: no connection set-up each time); reconnects once on failure."""
+    with _STAMP_LOCK:
+        for attempt in (1, 2):
+            con = _STAMP_CONNECTIONS.get(url)
+            try:
+                if con is None or con.closed:
+                    con = _STAMP_CONNECTIONS[url] = psycopg.connect(
+                        url, autocommit=True, connect_timeout=max(1, int(config.db_timeout())))
+                row = con.execute("SELECT version, serial FROM dac_map.served_version").fetchone()
+                return (row[0], int(row[1])) if row else (None, 0)
+            except psycopg.Error as exc:
+                _STAMP_CONNECTIONS.pop(url, None)
+                if con is not None:
+                    con.close()
+                if attempt == 2:
+                    raise StoreError(f"PostgreSQL error: {exc}", path=db.redact(url)) from exc
+    raise AssertionError("unreachable")
 
 
 def list_versions(url: str | None = None) -> list[VersionInfo]:

@@ -90,9 +90,9 @@ def catalogue_at(path: str | Path) -> Catalogue:
     version instead, reloaded when its switch serial changes (one cheap query per rerun)."""
     url = server_config.database_url()
     if url:
-        from dac_map.server.versions import served_stamp
+        from dac_map.server.versions import served_stamp_cached
 
-        return _load_served_catalogue(url, served_stamp(url)[1])
+        return _load_served_catalogue(url, served_stamp_cached(url)[1])
     path = Path(path)
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return _load_catalogue(str(path), mtime)
