@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import threading
+import sys
 import time
+import types
 
 import geopandas as gpd
 import pandas as pd
@@ -125,10 +126,21 @@ def test_failed_publish_leaves_the_served_version_untouched(pg_url):
         assert con.execute("SELECT to_regnamespace('cat_bad')").fetchone()[0] is None
 
 
-def _reader(url: str, stop_at: float, out: mp.Queue) -> None:
-    """A reader process: reads the served version again and again; reports every anomaly."""
+@pytest.fixture
+def spawn(monkeypatch):
+    """A ``spawn`` multiprocessing context whose children do not re-run ``__main__`` (after an
+    AppTest in the same pytest process, ``__main__`` is AppTest's temporary script)."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    return mp.get_context("spawn")
+
+
+def _reader(url: str, ready: mp.Queue, go, end, out: mp.Queue) -> None:
+    """A reader process: once every reader is up, reads the served version again and again
+    until ``end``; reports the versions seen and every anomaly."""
+    ready.put(1)
+    go.wait()
     seen, bad = set(), []
-    while time.monotonic() < stop_at:
+    while time.time() < end.value:
         served = versions.read_served(url)
         est = served.layers[store.ESTABLISHMENTS]
         tags = set(est["tag"]) | set(served.layers[store.FAMILIES]["tag"])
@@ -138,17 +150,20 @@ def _reader(url: str, stop_at: float, out: mp.Queue) -> None:
     out.put((sorted(seen), bad))
 
 
-def test_readers_never_see_a_half_published_version(pg_url):
+def test_readers_never_see_a_half_published_version(pg_url, spawn):
     versions.publish(_layers("r0", 50), {"n": 50}, actor="t", url=pg_url, version="r0")
-    ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    stop_at = time.monotonic() + 12
-    readers = [ctx.Process(target=_reader, args=(pg_url, stop_at, out)) for _ in range(3)]
+    ctx = spawn
+    ready, out, go, end = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("d", 0.0)
+    readers = [ctx.Process(target=_reader, args=(pg_url, ready, go, end, out)) for _ in range(3)]
     for p in readers:
         p.start()
+    for _ in readers:  # started (imports done) before the clock runs
+        ready.get(timeout=180)
+    end.value = time.time() + 10
+    go.set()
     published = ["r0"]
     i = 0
-    while time.monotonic() < stop_at - 2:
+    while time.time() < end.value - 1:
         i += 1
         v = f"r{i}"
         versions.publish(_layers(v, 40 + 7 * i), {"n": 40 + 7 * i}, actor="t", url=pg_url,
@@ -156,7 +171,7 @@ def test_readers_never_see_a_half_published_version(pg_url):
         published.append(v)
         if i % 3 == 0:
             published.append(versions.rollback(actor="t", url=pg_url))
-    results = [out.get(timeout=60) for _ in readers]
+    results = [out.get(timeout=120) for _ in readers]
     for p in readers:
         p.join(30)
     assert all(not bad for _, bad in results), results
@@ -180,8 +195,8 @@ def _need_writer(url: str, worker: int, n: int, out: mp.Queue) -> None:
     out.put(ids)
 
 
-def test_concurrent_unmet_need_writers_lose_and_duplicate_nothing(pg_url):
-    ctx = mp.get_context("spawn")
+def test_concurrent_unmet_need_writers_lose_and_duplicate_nothing(pg_url, spawn):
+    ctx = spawn
     out = ctx.Queue()
     procs = [ctx.Process(target=_need_writer, args=(pg_url, w, 25, out)) for w in range(4)]
     for p in procs:
