@@ -3,9 +3,10 @@ territory (FINESS). Run with ``streamlit run app.py`` (or ``make run``); everyth
 :mod:`dac_map.ui`.
 
 Pages: the resource map (default), territory coverage and white zones, the unmet-need log,
-the periodic ARS report; in server mode (``DAC_MAP_DATABASE_URL``) also the coordinators'
-notes and the catalogue versions, each page shown AND checked according to the signed-in role
-(:mod:`dac_map.ui.access`, :mod:`dac_map.server.auth`).
+the periodic ARS report, the stewards' DAC territory editor, the coordinators' notes; in server
+mode (``DAC_MAP_DATABASE_URL``) also the catalogue versions. Each page is shown AND checked
+according to the signed-in role (:mod:`dac_map.ui.access`, :mod:`dac_map.server.auth`); in
+embedded mode the one local user has every role.
 """
 
 import streamlit as st
@@ -14,6 +15,7 @@ st.set_page_config(page_title="dac-map — ressources du territoire", layout="wi
                    initial_sidebar_state="expanded")
 
 from dac_map import settings  # noqa: E402
+from dac_map.errors import DacMapError  # noqa: E402
 from dac_map.server import config, logs  # noqa: E402
 from dac_map.ui import access, coverage_view, server_pages  # noqa: E402
 from dac_map.ui.views import main, store_path  # noqa: E402
@@ -45,6 +47,20 @@ def unmet_needs_page() -> None:
     coverage_view.render_unmet_needs_page(unmet_log(), store_path())
 
 
+def territories_page() -> None:
+    """The stewards' DAC territory editor."""
+    access.require("territories.write")
+    from dac_map.ui.territories_view import render_steward_page
+    from dac_map.ui.views import get_catalogue
+
+    try:
+        catalogue = get_catalogue()
+    except DacMapError as exc:
+        st.error(f"Impossible d'ouvrir les données : {exc}")
+        return
+    render_steward_page(catalogue)
+
+
 def ars_report_page() -> None:
     """The periodic report for the ARS (printable HTML and CSV, aggregates only)."""
     access.require("report.aggregates")
@@ -64,6 +80,9 @@ if principal.may("notes.read_dac"):
                          url_path="notes"))
 if principal.may("report.aggregates"):
     pages.append(st.Page(ars_report_page, title="Rapport ARS", url_path="rapport-ars"))
+if principal.may("territories.write"):
+    pages.append(st.Page(territories_page, title="Territoires DAC (référents)",
+                         url_path="territoires"))
 if config.server_mode() and principal.may("refresh.status"):
     pages.append(st.Page(server_pages.versions_page, title="Données et versions",
                          url_path="versions"))

@@ -17,16 +17,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The installed package (read only: dac-map never writes into it).
 PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"DAC_MAP_{name}", default)
 
 
-#: Folder of the shipped reference and demo data.
-DATA_DIR = Path(_env("DATA_DIR", str(PROJECT_DIR / "data")))
+def _project_dir() -> Path:
+    """The source checkout dac-map runs from (the folder holding ``pyproject.toml`` and
+    ``data/`` beside the package: ``make install`` is an editable install), else the current
+    directory (a regular install puts the package in site-packages, where nothing may be
+    written)."""
+    root = PACKAGE_DIR.parent
+    if (root / "pyproject.toml").is_file() and (root / "data").is_dir():
+        return root
+    return Path.cwd().resolve()
+
+
+#: The project folder: the source checkout, or the current directory for a regular install.
+PROJECT_DIR = _project_dir()
+
+#: Folder of the data: the shipped reference and demo data (read) and, by default, the built
+#: store, the unmet-need log and the reports (written). Default: ``data/`` of the checkout, or
+#: ``./data`` of the current directory for a regular (non-editable) install; never inside the
+#: package. Set ``DAC_MAP_DATA_DIR`` to use another folder (it must hold a copy of the
+#: checkout's ``data/`` reference files for the ETL and the demo).
+DATA_DIR = Path(_env("DATA_DIR", str(PROJECT_DIR / "data"))).expanduser()
 
 #: The GeoPackage the app reads and the ETL writes by default.
 STORE_PATH = Path(_env("STORE", str(DATA_DIR / "build" / "dac_map.gpkg")))
@@ -117,8 +135,30 @@ POPULATION_PATH = _env("POPULATION_PATH", str(
 #: that a refresh of the FINESS data never erases it.
 UNMET_NEEDS_DB = Path(_env("UNMET_NEEDS_DB", str(DATA_DIR / "unmet_needs.sqlite")))
 
+#: Longest free comment of an unmet need (characters). The coded reason and the search criteria
+#: carry the record; the comment is optional and short, which also limits what could leak into it.
+UNMET_COMMENT_MAX_CHARS = int(_env("UNMET_COMMENT_MAX_CHARS", "300"))
+
+#: Retention of the unmet-need log (months): older records are deleted each time the log is
+#: opened and by ``dac-map unmet purge``. 0 keeps everything.
+UNMET_RETENTION_MONTHS = int(_env("UNMET_RETENTION_MONTHS", "24"))
+
 #: Folder of the ARS reports (HTML, CSV) and of their JSON snapshots (changes since last report).
 REPORTS_DIR = Path(_env("REPORTS_DIR", str(DATA_DIR / "reports")))
+
+# --------------------------------------------------------------------------- downloads (dac_map.refresh)
+# Defaults of the [download] keys of a refresh configuration (the configuration file wins).
+
+#: Total time one source may take to download, in seconds, every attempt and wait included:
+#: a server that sends a few bytes now and then cannot hold the refresh lock for hours.
+DOWNLOAD_DEADLINE_S = float(_env("DOWNLOAD_DEADLINE_S", "1800"))
+
+#: Slowest accepted download, in bytes per second, averaged over DOWNLOAD_RATE_WINDOW_S
+#: (0 = no minimum). Slower: the attempt is abandoned (and retried/resumed within the deadline).
+DOWNLOAD_MIN_BYTES_PER_S = float(_env("DOWNLOAD_MIN_BYTES_PER_S", "2048"))
+
+#: Window of the throughput measure, in seconds (also the grace period of each connection).
+DOWNLOAD_RATE_WINDOW_S = float(_env("DOWNLOAD_RATE_WINDOW_S", "20"))
 
 # --------------------------------------------------------------------------- app (dac_map.ui)
 
@@ -136,7 +176,7 @@ MAP_MAX_POINTS = int(_env("MAP_MAX_POINTS", "12000"))
 MAP_AGGREGATE_CELL_DEG = float(_env("MAP_AGGREGATE_CELL_DEG", "0.25"))
 
 #: Height of the map, in pixels.
-MAP_HEIGHT_PX = int(_env("MAP_HEIGHT_PX", "620"))
+MAP_HEIGHT_PX = int(_env("MAP_HEIGHT_PX", "470"))
 
 #: Background colour of the map when no tile layer is drawn (``TILES=none``).
 MAP_BACKGROUND = _env("MAP_BACKGROUND", "#eef1f4")
@@ -150,6 +190,9 @@ MAP_SIMPLIFY_DEG = float(_env("MAP_SIMPLIFY_DEG", "0.0012"))
 #: Most commune outlines drawn around a territory (beyond: departments only).
 MAP_MAX_COMMUNES = int(_env("MAP_MAX_COMMUNES", "2500"))
 
+#: Largest height of the result list beside the map, in pixels.
+UI_LIST_HEIGHT_PX = int(_env("UI_LIST_HEIGHT_PX", "430"))
+
 #: Rows per page of the result list.
 UI_PAGE_SIZE = int(_env("UI_PAGE_SIZE", "100"))
 
@@ -161,3 +204,97 @@ UI_NATIONAL_VIEW = _env("UI_NATIONAL_VIEW", "1").lower() not in ("0", "false", "
 
 #: Most resources printed on one A4 sheet.
 UI_MAX_SHEET_ITEMS = int(_env("UI_MAX_SHEET_ITEMS", "40"))
+
+# --------------------------------------------------------------------------- data integrity (ETL checks)
+
+#: Most physical lines one record may span (a quoted value with line breaks); an opening quote
+#: still open after this many lines is an unbalanced quote, reported and ignored.
+PARSER_MAX_RECORD_LINES = int(_env("PARSER_MAX_RECORD_LINES", "4"))
+
+#: Most characters of one record spanning several lines (same rule as above).
+PARSER_MAX_RECORD_CHARS = int(_env("PARSER_MAX_RECORD_CHARS", "4000"))
+
+#: Share of the establishments with address coordinates whose position is found implausible
+#: (outside its department) and moved to a commune centroid, above which the ETL refuses the
+#: run (exit code 5): a wrong CRS or a corrupted file, not a few bad rows...
+MAX_CENTROID_SHARE = float(_env("MAX_CENTROID_SHARE", "0.03"))
+#: ... provided more than this many positions are moved.
+MIN_CENTROID_MOVES_TO_ABORT = int(_env("MIN_CENTROID_MOVES_TO_ABORT", "10"))
+
+#: Largest plausible capacity of one equipment line (places). A larger ``capinstot`` /
+#: ``capautot`` is ignored (blanked), flagged ``capacity_implausible`` and reported.
+CAPACITY_MAX_PLACES = int(_env("CAPACITY_MAX_PLACES", "5000"))
+
+#: Tighter bounds per discipline (FINESS ``de`` code -> places), as ``code:max`` pairs separated
+#: by commas. Defaults, far above any real site: 924 accueil pour personnes âgées (EHPAD),
+#: 925 résidence autonomie, 657 / 658 accueil temporaire (personnes âgées / handicapées).
+CAPACITY_MAX_BY_DISCIPLINE: dict[str, int] = {
+    code.strip(): int(value) for code, value in (
+        pair.split(":", 1) for pair in _env(
+            "CAPACITY_MAX_BY_DISCIPLINE", "924:1500,925:1000,657:300,658:300"
+        ).split(",") if ":" in pair)}
+
+#: Age (seconds) after which a temporary GeoPackage left by a crashed write is removed even
+#: when the process id in its name is alive again (process ids are reused).
+STALE_TEMP_SECONDS = float(_env("STALE_TEMP_SECONDS", "21600"))
+
+# --------------------------------------------------------------------------- territories (dac_map.territories)
+
+#: SQLite file of the versioned DAC territory table that stewards edit (embedded mode). Kept
+#: OUTSIDE the GeoPackage: the ETL and the refresh read it and never write it. Created (seeded
+#: from the shipped tables) when the steward page or ``dac-map territories`` first opens it; until
+#: then the shipped table ``reference/territoires_dac.csv`` is used.
+TERRITORIES_DB = Path(_env("TERRITORIES_DB", str(DATA_DIR / "territories.sqlite")))
+
+#: INSEE COG "mouvements des communes" CSV (``mvtcommune_AAAA.csv``) giving the successors of
+#: commune codes that no longer exist. Empty = none (dac-map ships none): unknown codes are
+#: reported without a successor.
+COMMUNE_MOVES = _env("COMMUNE_MOVES", "")
+
+# --------------------------------------------------------------------------- road network (dac_map.network)
+# Read at call time by dac_map.network (``settings.NAME``), so tests and the CLI may change them.
+
+#: Folder of the road-network caches, one sub-folder per territory (``<NETWORK_DIR>/<id>/``).
+#: Never inside the package: it lives under the data folder.
+NETWORK_DIR = Path(_env("NETWORK_DIR", str(DATA_DIR / "network")))
+
+#: Car speeds replacing the defaults of :mod:`dac_map.network.profile` (km/h per OSM
+#: ``highway`` class, ``"motorway=110,primary=70"``); empty = defaults.
+NETWORK_SPEEDS = _env("NETWORK_SPEEDS", "")
+
+#: TOML file with a ``[speeds]`` table (km/h per class) applied before ``NETWORK_SPEEDS``.
+NETWORK_SPEEDS_FILE = _env("NETWORK_SPEEDS_FILE", "")
+
+#: Longest edge (metres) kept between two intersections: longer roads get intermediate nodes,
+#: so that places along a long rural road snap close to where they are.
+NETWORK_MAX_EDGE_M = float(_env("NETWORK_MAX_EDGE_M", "500"))
+
+#: A place or resource further than this (metres) from the nearest road is "hors réseau": it
+#: gets no travel time and is listed as such.
+NETWORK_MAX_SNAP_M = float(_env("NETWORK_MAX_SNAP_M", "3000"))
+
+#: Share (0-1) of the territory's resources that may lie beyond ``NETWORK_MAX_SNAP_M`` before a
+#: build is refused as "covering another area than the territory".
+NETWORK_MAX_OFF_SHARE = float(_env("NETWORK_MAX_OFF_SHARE", "0.5"))
+
+#: Families whose resources go to the patient's home (comma-separated family codes of the
+#: ``familles`` table): their travel times are from the resource to the place (a professional
+#: drives to the patient); for every other family, from the place to the resource (the patient
+#: drives there). One-way streets make the two differ.
+NETWORK_HOME_FAMILIES: tuple[str, ...] = tuple(
+    v.strip() for v in _env("NETWORK_HOME_FAMILIES", "domicile").split(",") if v.strip())
+
+#: Buffer (metres) around the reachable road nodes when drawing the reachable area.
+NETWORK_HULL_BUFFER_M = float(_env("NETWORK_HULL_BUFFER_M", "400"))
+
+#: Default white-zone threshold by car (minutes from the commune centroid to the nearest resource
+#: of the kind), used when a road network is loaded.
+COVERAGE_WHITE_ZONE_MIN = float(_env("COVERAGE_WHITE_ZONE_MIN", "20"))
+
+#: Upper bounds (minutes) of the travel-time classes of the coverage map (with a road network),
+#: comma-separated, increasing; a last open class is added. Colours: COVERAGE_DISTANCE_COLORS.
+COVERAGE_TIME_BINS_MIN: tuple[float, ...] = tuple(
+    float(v) for v in _env("COVERAGE_TIME_BINS_MIN", "10,20,30,45").split(",") if v.strip())
+
+#: Number of resources returned by "Les plus proches" (nearest N, no radius).
+NEAREST_N = int(_env("NEAREST_N", "10"))

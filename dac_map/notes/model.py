@@ -7,8 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from dac_map.coverage.unmet import KIND_LABELS, detect_personal_data
 from dac_map.errors import ValidationError
+from dac_map.privacy import INVALID_CHARS, KIND_LABELS, find_personal_data
 
 #: Free-text fields: name -> (French label, maximum length in characters).
 FIELDS: dict[str, tuple[str, int]] = {
@@ -21,7 +21,6 @@ FIELDS: dict[str, tuple[str, int]] = {
 
 _FINESS = re.compile(r"[0-9][0-9AB][0-9]{7}")
 _DAC = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
-_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class NoteError(ValidationError):
@@ -99,12 +98,12 @@ def validate_note(note: NoteInput, allowed_names: frozenset[str] = frozenset()) 
             value = ""
         if not isinstance(value, str):
             raise NoteError(f"le champ « {label} » doit être un texte", field=name)
-        if _INVALID_CHARS.search(value):
+        if INVALID_CHARS.search(value):
             raise NoteError(f"le champ « {label} » contient des caractères non valides", field=name)
         value = value.strip()
         if len(value) > limit:
             raise NoteError(f"le champ « {label} » dépasse {limit} caractères", field=name)
-        kinds = detect_personal_data(value, allowed_names)
+        kinds = tuple(dict.fromkeys(f.kind for f in find_personal_data(value, allowed_names)))
         if kinds:
             raise NotePersonalDataError(_message(kinds, label), kinds=kinds, field=name)
         values[name] = value

@@ -45,7 +45,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dac_map import __version__, settings, store
-from dac_map.errors import DacMapError, LockedError, StoreError, ValidationError
+from dac_map.errors import DacMapError, LockedError, RowIssue, StoreError, ValidationError
 from dac_map.files import sha256_file, unlink_quietly
 from dac_map.etl import EtlInputs, run_etl
 from dac_map.refresh.config import RefreshConfig
@@ -53,8 +53,10 @@ from dac_map.refresh.diff import ChangeReport, compare_stores, write_changes_lay
 from dac_map.refresh.download import Fetched, fetch
 from dac_map.refresh.lock import RefreshLock
 from dac_map.refresh.validate import Check, failed, store_facts, validate
+from dac_map.paths import safe_join, safe_name
 from dac_map.refresh.versions import (
     HOLD_FILE,
+    VERSION_ID,
     VERSION_PREFIX,
     archive_current,
     hold_text,
@@ -106,6 +108,8 @@ class RefreshResult:
     reports: dict[str, str] = field(default_factory=dict)
     pruned: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    #: road networks (issue 12): territory id -> "reconstruit" / "inchangé" / "erreur : ..."
+    networks: dict[str, str] = field(default_factory=dict)
     error: dict[str, str] | None = None
     #: The change report (not written to the log).
     report: ChangeReport | None = field(default=None, repr=False, compare=False)
@@ -243,11 +247,40 @@ def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False
             else:
                 _run(config, result, dry_run=dry_run, force=force, rebuild=rebuild, say=say,
                      show_progress=show_progress, confirm=confirm)
+                if not dry_run and result.exit_code == 0:
+                    refresh_networks(config, result, say, rebuild=rebuild)
     except BaseException as exc:  # noqa: BLE001 - recorded in the result, then logged
         _record_failure(result, exc, refused_status=STATUS_REFUSED)
     finally:
         _finish(config, result, t0)
     return result
+
+
+def refresh_networks(config: RefreshConfig, result: RefreshResult, say: Say, *,
+                     rebuild: bool = False) -> None:
+    """Rebuild each configured road network whose extract changed (size or SHA-256), or whose
+    speeds changed. A failed build keeps the previous network and is reported in
+    ``result.networks`` and ``result.messages``; it does not undo the FINESS refresh."""
+    if not config.networks:
+        return
+    from dac_map.network import build_network, needs_rebuild
+    from dac_map.network.cli import territory_points
+
+    for territory, pbf in config.networks.items():
+        try:
+            if not rebuild and not needs_rebuild(pbf, territory):
+                result.networks[territory] = "inchangé"
+                continue
+            say(f"Réseau routier de {territory} : reconstruction depuis {pbf.name}")
+            lon, lat = territory_points(config.store.current, territory)
+            report = build_network(pbf, territory, check_lon=lon, check_lat=lat)
+            result.networks[territory] = "reconstruit"
+            result.messages.append(f"réseau routier {territory} reconstruit : {report.n_nodes} "
+                                   f"nœuds, {report.n_edges} tronçons")
+        except (DacMapError, OSError) as exc:
+            result.networks[territory] = f"erreur : {exc}"
+            result.messages.append(f"réseau routier {territory} non reconstruit (précédent "
+                                   f"conservé) : {exc}")
 
 
 @dataclass
@@ -263,6 +296,8 @@ class _Run:
     vid: str = ""
     staging: Path | None = None
     staging_rejects: Path | None = None
+    #: Row problems of the ETL run that built the staging version (to name lines in checks).
+    issues: list[RowIssue] = field(default_factory=list)
     report: ChangeReport | None = None
     checks: list[Check] = field(default_factory=list)
 
@@ -355,12 +390,14 @@ def _build(run: _Run) -> None:
     inputs = EtlInputs(establishments=fetched["establishments"].path,
                        departments=fetched["departments"].path,
                        equipment=fetched["equipment"].path if "equipment" in fetched else None,
-                       communes=[f.path for n, f in fetched.items() if n.startswith("communes-")])
+                       communes=[f.path for n, f in fetched.items() if n.startswith("communes-")],
+                       boundaries_crs=run.config.sources.boundaries_crs)
     for name in _REFERENCE_INPUTS:
         if name in fetched:
             setattr(inputs, name, fetched[name].path)
     etl_report = run_etl(inputs, run.staging, progress=run.say, rejects_path=run.staging_rejects)
     run.result.counts = dict(etl_report.counts)
+    run.issues = etl_report.issues
 
 
 def _validate_and_compare(run: _Run, dry_run: bool) -> None:
@@ -375,7 +412,7 @@ def _validate_and_compare(run: _Run, dry_run: bool) -> None:
         except DacMapError as exc:  # an old or damaged store: compare with nothing
             previous = None
             result.messages.append(f"version servie illisible, non comparée : {exc}")
-    run.checks = validate(store_facts(run.staging), prev_facts, run.config.validation)
+    run.checks = validate(store_facts(run.staging), prev_facts, run.config.validation, run.issues)
     result.checks = [c.as_dict() for c in run.checks]
     run.say("Comparaison avec la version servie")
     report = compare_stores(previous, run.staging, run.config.report.moved_threshold_m)
@@ -514,7 +551,8 @@ def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None
     try:
         with RefreshLock(config.store.lock_file):
             vid = version[:-len(".gpkg")] if version.endswith(".gpkg") else version
-            path = config.store.versions_dir / f"{vid}.gpkg"
+            safe_name(vid, pattern=VERSION_ID, what="version (attendu dac_map-AAAAMMJJTHHMMSSZ)")
+            path = safe_join(config.store.versions_dir, f"{vid}.gpkg", what="version")
             if not path.is_file():
                 known = ", ".join(p.name[:-5] for p in list_version_files(config.store.versions_dir))
                 raise StoreError(f"no kept version {vid!r} (kept: {known or 'none'})",

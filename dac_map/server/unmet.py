@@ -41,27 +41,29 @@ class UnmetLog:
                filters_json: Mapping[str, Any] | list | str | None, filters_label: str,
                comment: str = "", recorded_by_role: str | None = None,
                resource_type: str | None = None, *, client_key: str | None = None,
-               allowed_names: frozenset[str] = frozenset()) -> log.UnmetNeed:
+               allowed_names: frozenset[str] = frozenset(),
+               reason: str = log.DEFAULT_REASON) -> log.UnmetNeed:
         """Authorise, validate and store one need (see
         :func:`dac_map.coverage.unmet.record_unmet_need`)."""
         auth.authorize(principal, "unmet.write_dac", dac_id)
         if not is_url(self.location):
             return log.record_unmet_need(dac_id, commune, filters_json, filters_label, comment,
                                          recorded_by_role, resource_type, db_path=self.location,
-                                         allowed_names=allowed_names)
+                                         allowed_names=allowed_names, reason=reason)
         from dac_map.server import audit, db
 
         need = log.validate_unmet_need(dac_id, commune, filters_json, filters_label, comment,
-                                       recorded_by_role, resource_type, None, allowed_names)
+                                       recorded_by_role, resource_type, None, allowed_names,
+                                       reason)
         with db.connect(str(self.location)) as con:
             row = con.execute(
                 "INSERT INTO dac_map.unmet_needs (recorded_at, dac_id, commune, resource_type, "
-                "filters_json, filters_label, comment, recorded_by_role, client_key) VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (client_key) DO NOTHING "
-                "RETURNING id",
+                "filters_json, filters_label, comment, recorded_by_role, reason, client_key) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (client_key) "
+                "DO NOTHING RETURNING id",
                 (need.recorded_at, need.dac_id, need.commune, need.resource_type,
                  need.filters_json, need.filters_label, need.comment, need.recorded_by_role,
-                 client_key)).fetchone()
+                 need.reason, client_key)).fetchone()
             if row is None:  # the same submission was already stored
                 row = con.execute("SELECT id FROM dac_map.unmet_needs WHERE client_key = %s",
                                   (client_key,)).fetchone()

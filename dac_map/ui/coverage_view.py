@@ -23,15 +23,18 @@ from dac_map.query.spec import SearchSpec
 from dac_map.coverage.population import PopulationTable, is_demo_store, read_population
 from dac_map.coverage.report import build_report, fmt_number, render_csv, render_html, write_report
 from dac_map.coverage.unmet import (
+    DEFAULT_REASON,
+    REASONS,
     PersonalDataError,
     UnmetNeedError,
-    allowed_name_pairs,
     unmet_needs_csv,
 )
 from dac_map.errors import DacMapError, ForbiddenError
+from dac_map.privacy import allowed_name_pairs
 from dac_map.server.unmet import UnmetLog
+from dac_map.tabular import csv_bytes
 from dac_map.ui import access
-from dac_map.ui.choropleth import MODE_DISTANCE, MODE_LABELS, MODE_RATIO, coverage_map
+from dac_map.ui.choropleth import MODE_DISTANCE, MODE_LABELS, MODE_RATIO, MODE_TIME, coverage_map
 
 #: Roles offered in the unmet-need form (optional; never a name).
 ROLES = ("", "Coordinateur·rice de parcours", "Infirmier·ère", "Médecin", "Travailleur·se social·e",
@@ -170,13 +173,23 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
     c1, c2, c3 = st.columns([3, 2, 2])
     with c1:
         resource = _family_select(data, key)
-    modes = [MODE_DISTANCE] + ([MODE_RATIO] if population is not None else [])
+    from dac_map.network import try_load_network  # issue 12: travel times when a network exists
+
+    network = try_load_network(dac)
+    modes = ([MODE_TIME] if network is not None else []) + [MODE_DISTANCE] + (
+        [MODE_RATIO] if population is not None else [])
     with c2:
         mode = st.radio("Carte", modes, format_func=MODE_LABELS.get, key=f"{key}_mode")
     with c3:
         threshold = st.number_input("Seuil de zone blanche (km)", min_value=1.0, max_value=200.0,
                                     value=float(settings.COVERAGE_WHITE_ZONE_KM), step=1.0,
                                     format="%.0f", key=f"{key}_threshold")
+        threshold_min = None
+        if network is not None:
+            threshold_min = st.number_input(
+                "Seuil de zone blanche (minutes en voiture)", min_value=1.0, max_value=240.0,
+                value=float(settings.COVERAGE_WHITE_ZONE_MIN), step=5.0, format="%.0f",
+                key=f"{key}_threshold_min")
         radius = settings.COVERAGE_CATCHMENT_KM
         if mode == MODE_RATIO:
             radius = st.number_input("Rayon du ratio (km, 0 = la commune)", min_value=0.0,
@@ -188,15 +201,20 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
     _data_warnings(data, population)
     try:
         cov = commune_coverage(data, dac, resource, threshold,
-                               population.pop_75plus if population is not None else None, radius)
+                               population.pop_75plus if population is not None else None, radius,
+                               network=network, threshold_min=threshold_min)
     except (DacMapError, ValueError) as exc:
         st.error(f"Calcul impossible : {exc}")
         return
     s = cov.summary()
     k = st.columns(4)
     k[0].metric("Communes", fmt_number(s["communes"]))
-    k[1].metric("Zones blanches", fmt_number(s["white_zones"]))
-    k[2].metric("Distance moyenne", f"{fmt_number(s['distance_mean_km'], 1)} km")
+    if mode == MODE_TIME:
+        k[1].metric("Zones blanches (durée)", fmt_number(s["white_zones_time"]))
+        k[2].metric("Durée médiane", f"{fmt_number(s['travel_median_min'], 0)} min")
+    else:
+        k[1].metric("Zones blanches", fmt_number(s["white_zones"]))
+        k[2].metric("Distance moyenne", f"{fmt_number(s['distance_mean_km'], 1)} km")
     if "places_per_1000_75plus" in s:
         k[3].metric("Places / 1 000 hab. 75 ans +", fmt_number(s["places_per_1000_75plus"], 1))
     else:
@@ -208,8 +226,21 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
     m = coverage_map(cov, mode)
     st_folium(m, key=f"{key}_map_{dac}_{mode}", height=settings.MAP_HEIGHT_PX,
               use_container_width=True, returned_objects=[])
-    st.caption("Distances en ligne droite depuis le centre géométrique de chaque commune "
-               "(Lambert-93), pas des temps de trajet.")
+    if mode == MODE_TIME:
+        st.caption("Durées en voiture par la route depuis le centre géométrique de chaque commune "
+                   "(réseau OpenStreetMap, vitesses par type de route) : approximatives.")
+        wt = cov.white_zones_by_time
+        st.subheader(f"Zones blanches : {len(wt)} commune(s) à plus de "
+                     f"{fmt_number(cov.threshold_min, 0)} min en voiture")
+        if len(wt):
+            st.dataframe(wt.rename(columns={
+                "name": "Commune", "code": "Code INSEE", "travel_min": "Durée (min)",
+                "travel_nearest_name": "Ressource la plus proche (route)",
+                "distance_km": "Distance à vol d'oiseau (km)", "snap_m": "Distance à la route (m)",
+            }).round(1), hide_index=True, width="stretch")
+    else:
+        st.caption("Distances en ligne droite depuis le centre géométrique de chaque commune "
+                   "(Lambert-93), à vol d'oiseau, pas des temps de trajet.")
     wz = cov.white_zones
     st.subheader(f"Zones blanches : {len(wz)} commune(s) à plus de {fmt_number(threshold, 1)} km")
     if len(wz):
@@ -220,7 +251,7 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
         st.dataframe(show.round(1), hide_index=True, width="stretch")
     table = cov.table.drop(columns="geometry")
     st.download_button("Télécharger le tableau par commune (CSV)",
-                       table.to_csv(sep=";", index=False).encode("utf-8-sig"),
+                       csv_bytes(table, decimal="."),
                        file_name=f"couverture_{dac}_{resource.key().replace('=', '-')}.csv",
                        mime="text/csv", key=f"{key}_csv")
 
@@ -240,7 +271,8 @@ def render_unmet_need_button(filters_label: str,
                              store_path: str | Path | None = None,
                              allowed_names: frozenset[str] | None = None,
                              key: str = "unmet") -> int | None:
-    """"Aucune ressource adaptée" form under a search: a comment, an optional role and ONE
+    """"Aucune ressource adaptée" form under a search: a coded reason, a short optional
+    comment, an optional role and ONE
     submit that records the need with the search filters, territory and commune. Shows the
     French refusal when a field looks like patient data. Returns the new record id (or None).
 
@@ -248,7 +280,7 @@ def render_unmet_need_button(filters_label: str,
     (:mod:`dac_map.coverage.criteria`). ``commune`` None: read from the criteria when they
     name one.
 
-    ``allowed_names``: :func:`dac_map.coverage.unmet.allowed_name_pairs` of public names, so
+    ``allowed_names``: :func:`dac_map.privacy.allowed_name_pairs` of public names, so
     that generated filter labels quoting an establishment or commune name pass; by default
     those of the store at ``store_path`` (:func:`public_name_pairs`; none when ``store_path``
     is None). The comment never gets
@@ -257,8 +289,12 @@ def render_unmet_need_button(filters_label: str,
         st.markdown("**Aucune ressource adaptée ?** Signalez le besoin non couvert "
                     "(sans aucune donnée permettant d'identifier le patient).")
         st.caption(f"Critères : {filters_label}")
-        comment = st.text_area("Commentaire (facultatif)", key=f"{key}_comment", max_chars=2000,
-                               placeholder="Ex. : pas d'EHPAD avec unité Alzheimer à moins de 30 km")
+        reasons = list(REASONS)
+        reason = st.selectbox("Motif", reasons, index=reasons.index(DEFAULT_REASON),
+                              key=f"{key}_reason", format_func=REASONS.get)
+        comment = st.text_area("Commentaire court (facultatif, sans nom ni date de naissance)",
+                               key=f"{key}_comment", max_chars=settings.UNMET_COMMENT_MAX_CHARS,
+                               placeholder="Ex. : liste d'attente de 6 mois, aucune UHR sur le secteur")
         role = st.selectbox("Votre fonction (facultatif)", ROLES, key=f"{key}_role",
                             format_func=lambda r: r or "—")
         submitted = st.form_submit_button("Enregistrer : aucune ressource adaptée trouvée")
@@ -276,7 +312,7 @@ def render_unmet_need_button(filters_label: str,
         need = UnmetLog(db_path).record(
             access.current_principal(), dac_id, commune, filters_json, filters_label,
             comment or "", role or None, resource_type, client_key=_submission_key(key),
-            allowed_names=allowed_names)
+            allowed_names=allowed_names, reason=reason or DEFAULT_REASON)
     except ForbiddenError as exc:
         st.error(f"Enregistrement refusé : {exc.message}")
         return None
@@ -354,13 +390,21 @@ def render_unmet_needs_page(db_path: str | Path | None = None,
     st.caption(f"{len(frame)} signalement(s) sur {len(everything)} au total.")
     view = frame.drop(columns=["filters_json"]).assign(
         recorded_at=pd.to_datetime(frame["recorded_at"], utc=True).dt.strftime("%d/%m/%Y %H:%M"),
-        resource_type=frame["resource_type"].map(type_label))
+        resource_type=frame["resource_type"].map(type_label),
+        reason=frame["reason"].map(lambda r: REASONS.get(r, r)))
     view = view.rename(columns={
         "id": "N°", "recorded_at": "Date (UTC)", "dac_id": "Territoire", "commune": "Code INSEE",
-        "commune_name": "Commune", "resource_type": "Type", "filters_label": "Critères",
+        "commune_name": "Commune", "reason": "Motif", "resource_type": "Type",
+        "filters_label": "Critères",
         "comment": "Commentaire", "recorded_by_role": "Fonction"})
     st.dataframe(view, hide_index=True, width="stretch")
-    st.download_button("Exporter en CSV", unmet_needs_csv(frame),
+    with_comments = st.checkbox("Inclure les commentaires dans l'export", value=False,
+                                key=f"{key}_export_comments",
+                                help="Par défaut l'export ne contient que les motifs et critères.")
+    st.caption(f"Les signalements de plus de {settings.UNMET_RETENTION_MONTHS} mois sont "
+               "supprimés automatiquement." if settings.UNMET_RETENTION_MONTHS > 0 else
+               "Conservation illimitée (réglage UNMET_RETENTION_MONTHS = 0).")
+    st.download_button("Exporter en CSV", unmet_needs_csv(frame, include_comments=with_comments),
                        file_name=f"besoins_non_couverts_{today.isoformat()}.csv", mime="text/csv",
                        key=f"{key}_export")
     with st.expander("Supprimer un signalement (correction)"):

@@ -9,9 +9,9 @@ from datetime import date
 
 import streamlit as st
 
-from dac_map.coverage.unmet import allowed_name_pairs
 from dac_map.errors import DacMapError
 from dac_map.notes import FIELDS, Note, NoteError, NoteInput, open_notes
+from dac_map.privacy import allowed_name_pairs
 from dac_map.server import auth
 from dac_map.ui.text import format_date, md
 
