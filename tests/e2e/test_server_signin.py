@@ -140,7 +140,8 @@ def test_other_dac_ars_and_steward_see_no_note_and_cannot_record(page, server_ap
         ("ars1", {"Carte des ressources", "Couverture et zones blanches", "Rapport ARS"},
          ["Notes des coordinateurs", "Aucune ressource adaptée"]),
         ("ref1", {"Carte des ressources", "Couverture et zones blanches",
-                  "Données et versions"}, ["Notes des coordinateurs", "Aucune ressource adaptée"]),
+                  "Territoires DAC (référents)", "Données et versions"},
+         ["Notes des coordinateurs", "Aucune ressource adaptée"]),
         ("nobody", set(), ["Notes des coordinateurs", "Aucune ressource adaptée"]),
     ]:
         page.context.clear_cookies()
