@@ -1,4 +1,4 @@
-"""Command-line interface: ``dac-map etl|demo|info|search|refresh|coverage|report``.
+"""Command-line interface: ``dac-map etl|demo|info|search|refresh|coverage|report|db|users|health``.
 
 Errors of the :mod:`dac_map.errors` hierarchy are printed as one line naming the file, line
 and field, and turned into the exit codes documented there.
@@ -342,12 +342,14 @@ def _register_subsystems() -> None:
     from dac_map.coverage.cli import register as register_coverage
     from dac_map.network.cli import register as register_network
     from dac_map.refresh.cli import register as register_refresh
+    from dac_map.server.cli import register as register_server
     from dac_map.territories.cli import register as register_territories
 
     register_refresh(app)
     register_coverage(app)
     register_territories(app)
     register_network(app)
+    register_server(app)
 
 
 _register_subsystems()

@@ -504,6 +504,16 @@ def _finalise_and_swap(run: _Run, forced: bool) -> Path:
         published.extend(paths.values())
         result.reports.update({k: str(v) for k, v in paths.items()})
 
+        # server mode (issue 14): publish the validated version into PostGIS and serve it
+        # (one transaction); a failure here stops the refresh before the file swap
+        from dac_map.server import config as server_config
+        if server_config.server_mode():
+            from dac_map.server.versions import publish_geopackage
+
+            run.say("Publication dans PostgreSQL/PostGIS")
+            result.messages.append("version publiée dans PostGIS : " + publish_geopackage(
+                version, actor="dac-map refresh", keep=run.config.store.keep))
+
         archived = archive_current(run.current, run.prev_meta, run.versions_dir)
         if archived is not None:
             result.messages.append(f"version servie précédente archivée : {archived.name}")
