@@ -172,10 +172,7 @@ def pdf_text(data: bytes) -> str:
     return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
 
 
-def test_a4_sheet_is_a_real_pdf(downloads, monkeypatch):
-    import dac_map.ui.views as views
-
-    monkeypatch.setattr(views, "_sheet_notes", lambda finess: {"800000143": ["Entrée par le hall B"]})
+def test_a4_sheet_is_a_real_pdf(downloads):
     at = run({"dac": "DAC-80", "etab": "800000143"})
     at.button(key="btn_basket").click().run()
     name = next(n for n in downloads if str(n).endswith(".pdf"))
@@ -185,7 +182,6 @@ def test_a4_sheet_is_a_real_pdf(downloads, monkeypatch):
     assert "CH ABBEVILLE" in text and "800000143" in text
     assert "Ressources sélectionnées" in text
     assert "données FINESS du 08/01/2021" in text
-    assert "Entrée par le hall B" in text  # notes where they exist
     assert "None" not in text and "nan" not in text.split()
     header = text.split("Ressources sélectionnées")[0]
     assert header.count("Somme") == 1  # the DAC's name heads the sheet, not repeated

@@ -27,6 +27,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from dac_map.notes.model import Note
 from dac_map.query import FRENCH_HEADERS, to_french_table, to_geojson
 from dac_map.query.catalogue import offered_in
 from dac_map.query.search import plain_value
@@ -128,14 +129,11 @@ class SheetContext:
     sources: str = ""
     warnings: Sequence[str] = ()
     generated: datetime = field(default_factory=lambda: now_local())
-    # --- issue 15: the DAC named in the header, notes per establishment --------------------
+    # --- issue 15: the DAC named in the header --------------------------------------------
     #: DAC name and number (e.g. its FINESS or ARS number) heading the sheet; the territory
     #: line is then left out when it only repeats the name.
     dac_name: str = ""
     dac_number: str = ""
-    #: FINESS number -> shared notes to print under the establishment (already filtered by
-    #: whoever may read them; empty = no notes section).
-    notes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def equipment_by_finess(equipment: pd.DataFrame, finess: Sequence[str]) -> dict[str, list[dict[str, str]]]:
@@ -174,12 +172,13 @@ h1 { font-size: 15pt; margin: 0 0 2px 0; color: #08306b; }
 .item td.num { text-align: right; }
 .item caption { text-align: left; font-size: 8.5pt; color: #444; }
 .phone { font-size: 12pt; font-weight: bold; }
+.note { margin-top: 4px; padding: 3px 5px; border-left: 3px solid #5b7; font-size: 9pt; }
 .dac { font-size: 9pt; }
 .dac a { color: #08306b; }
 .notes { margin-top: 10px; border: 1px dashed #888; min-height: 25mm; padding: 4px; font-size: 9pt; color: #666; }
 footer { margin-top: 8px; border-top: 1px solid #08306b; padding-top: 4px; }
 .dac { font-size: 12pt; font-weight: bold; color: #08306b; }
-.est-notes { font-size: 9pt; margin-top: 3px; } .est-notes ul { margin: 0; padding-left: 16px; }
+
 @media screen { body { max-width: 186mm; margin: 10mm auto; } }
 """
 
@@ -190,16 +189,19 @@ def _e(value: object) -> str:
 
 def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
                   equipment: Mapping[str, list[dict[str, str]]] | None = None,
-                  illustrative: bool = False, dacs: Mapping[str, object] | None = None) -> str:
+                  illustrative: bool = False, dacs: Mapping[str, object] | None = None,
+                  notes: Mapping[str, Sequence[Note]] | None = None) -> str:
     """A printable A4 HTML sheet listing ``records`` (in their order) for a patient or a
     colleague: name, category, address, phone, capacities by discipline, FINESS number,
     distance, position precision; header with the territory and criteria, footer with the data
     date and sources. No script and no external resource (a Content-Security-Policy forbids
     them); every string is HTML-escaped. ``dacs``: commune INSEE code -> the
     :class:`~dac_map.territories.DacContact` covering it, printed under each resource with its
-    number as a ``tel:`` link."""
+    number as a ``tel:`` link. ``notes``: the coordinators' notes the reader may see, by FINESS
+    number (printed under each resource)."""
     equipment = equipment or {}
     dacs = dacs or {}
+    notes = notes or {}
     items = []
     for rec in records.to_dict(orient="records"):
         fin = plain(rec.get("finess"))
@@ -236,10 +238,8 @@ def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
             lines.append(f"<table><caption>{_e(caption)}</caption><tr><th>Discipline</th>"
                          f"<th>Type d'activité</th><th>Clientèle</th><th>Installées</th>"
                          f"<th>Autorisées</th></tr>{rows}</table>")
-        notes = [plain(x) for x in (context.notes.get(fin) or ()) if plain(x)]
-        if notes:
-            lines.append('<div class="est-notes"><b>Notes</b><ul>'
-                         + "".join(f"<li>{_e(x)}</li>" for x in notes) + "</ul></div>")
+        for note in notes.get(fin, ()):
+            lines.append(_note_html(note))
         items.append(f'<section class="item">{"".join(lines)}</section>')
     crit = "".join(f"<li>{_e(c)}</li>" for c in context.criteria)
     warns = "".join(f'<div class="warn">{_e(w)}</div>' for w in context.warnings)
@@ -275,12 +275,25 @@ def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
 
 def a4_sheet_pdf(records: pd.DataFrame, context: SheetContext,
                  equipment: Mapping[str, list[dict[str, str]]] | None = None,
-                 illustrative: bool = False, dacs: Mapping[str, object] | None = None) -> bytes:
+                 illustrative: bool = False, dacs: Mapping[str, object] | None = None,
+                 notes: Mapping[str, Sequence[Note]] | None = None) -> bytes:
     """The A4 sheet as a real PDF (:func:`dac_map.printing.html_to_pdf` of
     :func:`a4_sheet_html`), generated on the server."""
     from dac_map.printing import html_to_pdf
 
-    return html_to_pdf(a4_sheet_html(records, context, equipment, illustrative, dacs))
+    return html_to_pdf(a4_sheet_html(records, context, equipment, illustrative, dacs, notes))
+
+
+def _note_html(note: Note) -> str:
+    """One coordinators' note on the A4 sheet (escaped)."""
+    from dac_map.notes import FIELDS
+
+    parts = [f"<b>{_e(FIELDS[f][0].capitalize())}</b> : {_e(getattr(note, f))}"
+             for f in FIELDS if plain(getattr(note, f))]
+    when = (f"vérifié le {note.verified_on.strftime('%d/%m/%Y')}" if note.verified_on
+            else "non daté")
+    parts.append(f'<span class="meta">Note {_e(note.dac_id)} · {_e(when)} · {_e(note.author)}</span>')
+    return f'<div class="note">{"<br>".join(parts)}</div>'
 
 
 def sheet_filename(prefix: str, extension: str, when: datetime | None = None) -> str:

@@ -46,6 +46,10 @@ KEYS: dict[str, str] = {
     "communes": "f_communes",
     "aggregates": "f_agregats",
     "authorised": "f_autorisee",
+    "fp_types": "f_activites_fp",
+    "fp_publics": "f_publics_fp",
+    "fp_min_places": "f_places_fp",
+    "fp_authorised": "f_statut_places_fp",
 }
 
 # --- « Je cherche » (plain-word resource types, issue 15) -------------------------------
@@ -89,6 +93,9 @@ class Options:
     illustrative: bool
     #: FINESS category code -> plain names looked up by the « Je cherche » box (long label).
     category_names: Mapping[str, str] = None  # type: ignore[assignment]
+    #: FINESS+ activity types and publics offered (issue 11): code -> French label
+    fp_type_labels: Mapping[str, str] = None  # type: ignore[assignment]
+    fp_public_labels: Mapping[str, str] = None  # type: ignore[assignment]
 
 
 def build_options(catalogue) -> Options:
@@ -164,7 +171,14 @@ def build_options(catalogue) -> Options:
         communes_by_department={k: tuple(v) for k, v in by_dep.items()},
         commune_labels=com_labels, has_equipment=bool(catalogue.has_equipment),
         illustrative=bool(catalogue.equipment_illustrative),
-        category_names={c: cat_label.get(c, c) for c in categories})
+        category_names={c: cat_label.get(c, c) for c in categories},
+        **_finess_plus_options(catalogue))
+
+
+def _finess_plus_options(catalogue) -> dict[str, Mapping[str, str]]:
+    from dac_map.ui.finess_plus_view import sidebar_options  # FINESS+ (issue 11)
+
+    return sidebar_options(catalogue)
 
 
 def category_acronyms() -> dict[str, str]:
@@ -366,6 +380,9 @@ def render(options: Options, network_label=None) -> ViewState:
                                         "échéant), pas des places libres.")
         authorised = st.checkbox("Compter les places autorisées (au lieu d'installées)",
                                  key=KEYS["authorised"], disabled=not capacity)
+    from dac_map.ui.finess_plus_view import render_sidebar_activities  # FINESS+ (issue 11)
+
+    fp_types, fp_publics, fp_places, fp_authorised = render_sidebar_activities(options)
     with sb.expander("Options"):
         closed = st.checkbox("Inclure les établissements fermés", key=KEYS["include_closed"])
     carried = _carried_caption(options)
@@ -381,7 +398,9 @@ def render(options: Options, network_label=None) -> ViewState:
         max_minutes=float(minutes or 0.0), authorised=bool(authorised and capacity), **carried,
         sort=st.session_state.get(KEYS["sort"]) or "",
         page=int(st.session_state.get(KEYS["page"]) or 1),
-        focus=st.session_state.get(FOCUS))
+        focus=st.session_state.get(FOCUS),
+        fp_types=tuple(fp_types), fp_publics=tuple(fp_publics), fp_min_places=int(fp_places or 0),
+        fp_authorised=bool(fp_authorised))
 
 
 # --- « Je cherche » and the link's criteria without a widget ------------------------------
