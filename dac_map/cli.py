@@ -272,6 +272,7 @@ def search(
             out.print("Par famille : " + ", ".join(f"{result.family_labels.get(k, k)} {v}"
                                                    for k, v in result.counts_by_family.items()),
                       markup=False, highlight=False, soft_wrap=True)
+        _print_dac_for_communes(catalogue, [near_commune] if near_commune else [], _codes(commune))
         if result.data_date:
             out.print(f"Données FINESS du {result.data_date}", markup=False, highlight=False)
         if result.equipment_illustrative:
@@ -281,13 +282,33 @@ def search(
         err.print(result.message, markup=False, highlight=False, soft_wrap=True)
 
 
+def _print_dac_for_communes(catalogue, *code_lists: list[str]) -> None:
+    """"DAC pour <commune> : name — phone" for the communes of a search (issue 13)."""
+    from dac_map.territories.catalogue import dac_lookup
+
+    lookup = dac_lookup(catalogue)
+    for code in dict.fromkeys(c.upper() for codes in code_lists for c in codes):
+        name = catalogue.commune_name(code) or ""
+        found = lookup.for_commune(code)
+        label = f"{name} ({code})" if name else code
+        if not found:
+            out.print(f"DAC pour {label} : aucun territoire DAC ne couvre cette commune",
+                      markup=False, highlight=False, soft_wrap=True)
+            continue
+        more = f" (aussi revendiquée par : {', '.join(c.name for c in found[1:])})" if len(found) > 1 else ""
+        out.print(f"DAC pour {label} : {found[0].text()}{more}", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
 def _register_subsystems() -> None:
     from dac_map.coverage.cli import register as register_coverage
     from dac_map.network.cli import register as register_network
     from dac_map.refresh.cli import register as register_refresh
+    from dac_map.territories.cli import register as register_territories
 
     register_refresh(app)
     register_coverage(app)
+    register_territories(app)
     register_network(app)
 
 

@@ -238,6 +238,19 @@ CAPACITY_MAX_BY_DISCIPLINE: dict[str, int] = {
 #: when the process id in its name is alive again (process ids are reused).
 STALE_TEMP_SECONDS = float(_env("STALE_TEMP_SECONDS", "21600"))
 
+# --------------------------------------------------------------------------- territories (dac_map.territories)
+
+#: SQLite file of the versioned DAC territory table that stewards edit (embedded mode). Kept
+#: OUTSIDE the GeoPackage: the ETL and the refresh read it and never write it. Created (seeded
+#: from the shipped tables) when the steward page or ``dac-map territories`` first opens it; until
+#: then the shipped table ``reference/territoires_dac.csv`` is used.
+TERRITORIES_DB = Path(_env("TERRITORIES_DB", str(DATA_DIR / "territories.sqlite")))
+
+#: INSEE COG "mouvements des communes" CSV (``mvtcommune_AAAA.csv``) giving the successors of
+#: commune codes that no longer exist. Empty = none (dac-map ships none): unknown codes are
+#: reported without a successor.
+COMMUNE_MOVES = _env("COMMUNE_MOVES", "")
+
 # --------------------------------------------------------------------------- road network (dac_map.network)
 # Read at call time by dac_map.network (``settings.NAME``), so tests and the CLI may change them.
 

@@ -27,6 +27,18 @@ def demo_store(demo_build) -> Path:
     return demo_build[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_territory_table(tmp_path_factory):
+    """Every test reads and writes its own steward territory table, never the developer's
+    ``data/territories.sqlite`` (tests needing a table of their own pass a path)."""
+    from dac_map import settings
+
+    old = settings.TERRITORIES_DB
+    settings.TERRITORIES_DB = tmp_path_factory.mktemp("territories") / "territories.sqlite"
+    yield settings.TERRITORIES_DB
+    settings.TERRITORIES_DB = old
+
+
 @pytest.fixture(scope="session")
 def demo_catalogue(demo_store):
     """The demo store loaded as a query catalogue (read-only, shared)."""

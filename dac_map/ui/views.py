@@ -44,6 +44,7 @@ from dac_map.query import (
 from dac_map.ui import coverage_view, exports, sidebar
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
+from dac_map.ui import territories_view as tview
 from dac_map.ui.news import render_news
 from dac_map.ui.sidebar import BASKET, FOCUS, KEYS, MAP_CENTER, Options
 from dac_map.ui.text import (
@@ -386,6 +387,9 @@ def _detail(catalogue: Catalogue, current: Current, finess: str) -> None:
         href = tel_href(rec.get("phone"))
         if href:
             lines.append(f":material/call: [{md(format_phone(rec.get('phone')))}]({href})")
+        dac = tview.dac_line(catalogue, plain(rec.get("commune")), "DAC de la commune")
+        if dac:
+            lines.append(dac)
         if pd.notna(dist):
             lines.append(f":material/straighten: à {md(format_km(dist))} (à vol d'oiseau)")
         if pd.notna(rec.get("travel_min", np.nan)):
@@ -453,6 +457,14 @@ def _map(catalogue: Catalogue, current: Current, options: Options, colors: dict[
             center = (round(float(catalogue.lat[j]), 6) + req[2] * 1e-9,
                       round(float(catalogue.lon[j]), 6))
             # issue 12: pan only, at the current zoom (no street level, the others stay visible)
+    # DAC territories (issue 13): coloured territories in the national view, DAC directory layer
+    if state.national:
+        fill = tview.national_territories_layer(catalogue)
+        if fill is not None:
+            fmap.add_child(fill)
+    dac_layer = tview.directory_layer(catalogue)
+    if dac_layer is not None:
+        fmap.add_child(dac_layer)
     map_key = f"carte-{base.key}"
     st_folium(fmap, key=map_key, height=settings.MAP_HEIGHT_PX, use_container_width=True,
               feature_group_to_add=layer.group, center=center, zoom=zoom,
@@ -599,7 +611,9 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
             warnings=demo_flags(catalogue.metadata))
         return exports.a4_sheet_html(rows, context,
                                      exports.equipment_by_finess(catalogue.equipment, basket),
-                                     illustrative=catalogue.equipment_illustrative).encode("utf-8")
+                                     illustrative=catalogue.equipment_illustrative,
+                                     dacs=tview.contacts_by_commune(catalogue, rows.get("commune", []))
+                                     ).encode("utf-8")
 
     c4.download_button(f"Fiche A4 ({len(basket)})", data=sheet,
                        file_name=exports.sheet_filename(f"fiche-{prefix}", "html"),
@@ -697,10 +711,37 @@ def main() -> None:
             st.caption("Cliquer un point de la carte ou cocher une ligne de la liste pour voir "
                        "sa fiche (adresse, téléphone, capacités).")
     with right:
+        _dac_of_search(catalogue, current.state, departments)
         _summary(current)
+        if current.state.national:
+            tview.render_national_dacs(catalogue)
         _list(catalogue, current)
     _exports(catalogue, current, options)
     _unmet_need(catalogue, current, departments)
+
+
+def _search_commune(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]
+                    ) -> str | None:
+    """The commune of the search centre ("autour de"), if any."""
+    if not state.near.strip():
+        return None
+    try:
+        near = ustate.resolve_near(state.near, catalogue, departments)
+    except DacMapError:
+        return None
+    return tview.centre_commune(catalogue, near)
+
+
+def _dac_of_search(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]) -> None:
+    """Which DAC answers for the search centre's commune, else the territory's DAC number."""
+    line = tview.dac_line(catalogue, _search_commune(catalogue, state, departments),
+                          "DAC de la commune du centre de recherche")
+    if line is None and not state.national and state.dac:
+        contact = tview.dac_lookup(catalogue).contact(state.dac)
+        if contact is not None:
+            line = ":material/support_agent: Numéro unique du DAC : " + tview.contact_markdown(contact)
+    if line:
+        st.markdown(line)
 
 
 def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[str]) -> None:
@@ -710,6 +751,10 @@ def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[st
     filters, _ = ustate.build_filters(state, catalogue, departments)
     commune = next((f.commune for f in filters if isinstance(f, DistanceFilter) and f.commune), None)
     with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
+        line = tview.dac_line(catalogue, commune or _search_commune(catalogue, state, departments),
+                              "DAC à prévenir pour cette commune")
+        if line:
+            st.markdown(line)
         coverage_view.render_unmet_need_button(
             " ; ".join(current.result.labels), state.spec(),
             "national" if state.national else (state.dac or "national"), commune,
