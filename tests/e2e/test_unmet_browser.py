@@ -37,8 +37,8 @@ def unmet_app(tmp_path_factory) -> Iterator[tuple[str, object]]:
 
 @pytest.fixture(scope="module")
 def page(unmet_app, browser):
-    # the session's Playwright (conftest.py): a second sync_playwright in the same process fails
-    # once another browser test has started the first
+    """A page in the session's shared headless chromium (a second Playwright instance cannot
+    start while the session's one runs)."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1440, "height": 1000},
                                   accept_downloads=True, locale="fr-FR")
