@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import OUTPUT, _require_browser
-from server import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, stop
+from playwright.sync_api import Error as PlaywrightError
+from server import free_port, start_streamlit, stop
 from ui_store import build_ui_store
 
 pytestmark = pytest.mark.e2e
@@ -35,20 +36,14 @@ def unmet_app(tmp_path_factory) -> Iterator[tuple[str, object]]:
         stop(proc)
 
 
-@pytest.fixture(scope="module")
-def page(unmet_app):
-    from playwright.sync_api import sync_playwright
-
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 1000},
-                                      accept_downloads=True, locale="fr-FR")
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+@pytest.fixture()
+def unmet_page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True,
+                                  locale="fr-FR")
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def _export(page, name: str) -> str:
@@ -59,14 +54,27 @@ def _export(page, name: str) -> str:
     return target.read_bytes().decode("utf-8-sig")
 
 
-def test_record_refuse_and_export_without_comments(page, unmet_app):
+def test_record_refuse_and_export_without_comments(unmet_page, unmet_app):
     url, db = unmet_app
+    page = unmet_page
     page.goto(f"{url}/?dac=DAC-80&famille=pa_hebergement")
-    page.get_by_text("Aucune ressource adaptée ? Signaler un besoin non couvert").click()
-    reason = page.locator(".st-key-unmet_reason")
-    reason.wait_for(timeout=TIMEOUT)
+    page.wait_for_selector("[data-testid='stDataFrame']", timeout=TIMEOUT)  # results are in
+    reason = page.get_by_role("combobox", name="Motif")
+    header = page.get_by_text("Aucune ressource adaptée ? Signaler un besoin non couvert")
+    for _ in range(5):  # a rerun of a loaded machine may redraw the expander closed
+        if not reason.is_visible():
+            header.click()
+        try:
+            reason.wait_for(timeout=5000)
+            break
+        except PlaywrightError:
+            continue
+    assert reason.input_value() == "Autre motif"  # the default reason
     reason.click()
+    reason.fill("trop éloignée")
     page.get_by_role("option", name="Ressource trop éloignée").click()
+    page.wait_for_function("() => [...document.querySelectorAll('input[role=combobox]')]"
+                           ".some(e => e.value === 'Ressource trop éloignée')", timeout=TIMEOUT)
     comment = page.locator(".st-key-unmet_comment textarea")
     submit = page.get_by_role("button", name="Enregistrer : aucune ressource adaptée trouvée")
 
