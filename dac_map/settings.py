@@ -201,3 +201,36 @@ UI_NATIONAL_VIEW = _env("UI_NATIONAL_VIEW", "1").lower() not in ("0", "false", "
 
 #: Most resources printed on one A4 sheet.
 UI_MAX_SHEET_ITEMS = int(_env("UI_MAX_SHEET_ITEMS", "40"))
+
+# --------------------------------------------------------------------------- data integrity (ETL checks)
+
+#: Most physical lines one record may span (a quoted value with line breaks); an opening quote
+#: still open after this many lines is an unbalanced quote, reported and ignored.
+PARSER_MAX_RECORD_LINES = int(_env("PARSER_MAX_RECORD_LINES", "4"))
+
+#: Most characters of one record spanning several lines (same rule as above).
+PARSER_MAX_RECORD_CHARS = int(_env("PARSER_MAX_RECORD_CHARS", "4000"))
+
+#: Share of the establishments with address coordinates whose position is found implausible
+#: (outside its department) and moved to a commune centroid, above which the ETL refuses the
+#: run (exit code 5): a wrong CRS or a corrupted file, not a few bad rows...
+MAX_CENTROID_SHARE = float(_env("MAX_CENTROID_SHARE", "0.03"))
+#: ... provided more than this many positions are moved.
+MIN_CENTROID_MOVES_TO_ABORT = int(_env("MIN_CENTROID_MOVES_TO_ABORT", "10"))
+
+#: Largest plausible capacity of one equipment line (places). A larger ``capinstot`` /
+#: ``capautot`` is ignored (blanked), flagged ``capacity_implausible`` and reported.
+CAPACITY_MAX_PLACES = int(_env("CAPACITY_MAX_PLACES", "5000"))
+
+#: Tighter bounds per discipline (FINESS ``de`` code -> places), as ``code:max`` pairs separated
+#: by commas. Defaults, far above any real site: 924 accueil pour personnes âgées (EHPAD),
+#: 925 résidence autonomie, 657 / 658 accueil temporaire (personnes âgées / handicapées).
+CAPACITY_MAX_BY_DISCIPLINE: dict[str, int] = {
+    code.strip(): int(value) for code, value in (
+        pair.split(":", 1) for pair in _env(
+            "CAPACITY_MAX_BY_DISCIPLINE", "924:1500,925:1000,657:300,658:300"
+        ).split(",") if ":" in pair)}
+
+#: Age (seconds) after which a temporary GeoPackage left by a crashed write is removed even
+#: when the process id in its name is alive again (process ids are reused).
+STALE_TEMP_SECONDS = float(_env("STALE_TEMP_SECONDS", "21600"))
