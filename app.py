@@ -3,7 +3,7 @@ territory (FINESS). Run with ``streamlit run app.py`` (or ``make run``); everyth
 :mod:`dac_map.ui`.
 
 Pages: the resource map (default), territory coverage and white zones, the unmet-need log,
-and the periodic ARS report.
+the periodic ARS report, and the stewards' DAC territory editor.
 """
 
 import streamlit as st
@@ -12,6 +12,7 @@ st.set_page_config(page_title="dac-map — ressources du territoire", layout="wi
                    initial_sidebar_state="expanded")
 
 from dac_map import settings  # noqa: E402
+from dac_map.errors import DacMapError  # noqa: E402
 from dac_map.ui import coverage_view  # noqa: E402
 from dac_map.ui.views import main, store_path  # noqa: E402
 
@@ -24,6 +25,19 @@ def coverage_page() -> None:
 def unmet_needs_page() -> None:
     """The unmet-need log: list, filter, export."""
     coverage_view.render_unmet_needs_page(settings.UNMET_NEEDS_DB, store_path())
+
+
+def territories_page() -> None:
+    """The stewards' DAC territory editor."""
+    from dac_map.ui.territories_view import render_steward_page
+    from dac_map.ui.views import get_catalogue
+
+    try:
+        catalogue = get_catalogue()
+    except DacMapError as exc:
+        st.error(f"Impossible d'ouvrir les données : {exc}")
+        return
+    render_steward_page(catalogue)
 
 
 def ars_report_page() -> None:
@@ -39,4 +53,6 @@ st.navigation([
             url_path="besoins"),
     st.Page(ars_report_page, title="Rapport ARS",
             url_path="rapport-ars"),
+    st.Page(territories_page, title="Territoires DAC (référents)",
+            url_path="territoires"),
 ]).run()
