@@ -20,6 +20,10 @@ from dac_map.ui.views import main, store_path  # noqa: E402
 def coverage_page() -> None:
     """Choropleth of the territory's communes and white zones."""
     coverage_view.render_coverage_mode(store_path())
+    from dac_map.ui import finess_plus_view  # coverage by FINESS+ intervention zones (issue 11)
+    from dac_map.ui.views import get_catalogue
+
+    finess_plus_view.render_zone_coverage(get_catalogue())
 
 
 def unmet_needs_page() -> None:

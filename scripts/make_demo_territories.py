@@ -43,14 +43,14 @@ def main() -> None:
     none = set(codes[order[6:10]])
     west = [c for c, x in zip(codes, lon) if (x < SPLIT_LON and c not in none) or c in both]
     east = [c for c, x in zip(codes, lon) if (x >= SPLIT_LON and c not in none) or c in both]
-    note = "FICTIF : découpage inventé pour la démonstration"
+    note = "Découpage fictif inventé pour la démonstration, numéro fictif (plage réservée à la fiction)"
     items = [
         Territory("DEMO-80-OUEST", "DAC Somme Ouest (FICTIF, démonstration)", communes=tuple(west),
                   phone="0353010081", note=note),
         Territory("DEMO-80-EST", "DAC Somme Est (FICTIF, démonstration)", communes=tuple(east),
                   phone="0353010082", note=note),
         Territory("DAC-46", "DAC Lot (démonstration)", departments=("46",), phone="0536490046",
-                  note="FICTIF : numéro de démonstration"),
+                  note="Numéro fictif de démonstration (plage réservée à la fiction par l'Arcep)"),
     ]
     args.output.write_text(HEADER + table_text([validate(t) for t in items]), encoding="utf-8", newline="")
     print(f"{args.output}: ouest {len(west)}, est {len(east)}, chevauchements {len(both)}, "

@@ -156,3 +156,36 @@ def lot_network(tmp_path_factory):
     write_grid_pbf(pbf, (0.95, 44.18, 2.25, 45.08), 70, 66, seed=46)
     build_network(pbf, "DAC-46", base=base)
     return base, load_network("DAC-46", base=base)
+
+
+# --------------------------------------------------------------------------- FINESS+ (issue 11)
+
+FINESS_PLUS_DIR = Path(__file__).resolve().parents[1] / "data" / "finess_plus"
+FP_STRUCTURES = FINESS_PLUS_DIR / "exemple-finess-structures-journalier-20260309.json"
+FP_ACTIVITES = FINESS_PLUS_DIR / "exemple-finess-activites-journalier-20260401.json"
+
+
+@pytest.fixture(scope="session")
+def fp_paths() -> tuple[Path, Path]:
+    """The real ANS example flows shipped in data/finess_plus (Structures, Activités)."""
+    return FP_STRUCTURES, FP_ACTIVITES
+
+
+@pytest.fixture(scope="session")
+def fp_build(tmp_path_factory) -> tuple[EtlReport, Path]:
+    """ETL of the FINESS+ Ain example alone (both flows, Ain communes): report and store path."""
+    from dac_map.cli import DEMO_AIN_COMMUNES
+
+    out = tmp_path_factory.mktemp("finess_plus") / "ain.gpkg"
+    report = run_etl(EtlInputs(establishments=None, departments=DEMO_DEPARTMENTS,
+                               communes=[DEMO_AIN_COMMUNES], finess_plus_structures=FP_STRUCTURES,
+                               finess_plus_activites=FP_ACTIVITES), out)
+    return report, out
+
+
+@pytest.fixture(scope="session")
+def fp_catalogue(fp_build):
+    """The catalogue of the FINESS+ Ain store (read-only)."""
+    from dac_map.query import load_catalogue
+
+    return load_catalogue(fp_build[1])

@@ -387,10 +387,15 @@ def _build(run: _Run) -> None:
     run.staging = run.versions_dir / f".staging-{run.vid}.gpkg"
     run.staging_rejects = run.versions_dir / f".staging-{run.vid}.rejets.csv"
     fetched = run.fetched
-    inputs = EtlInputs(establishments=fetched["establishments"].path,
-                       departments=fetched["departments"].path,
-                       equipment=fetched["equipment"].path if "equipment" in fetched else None,
+    def path(name: str) -> Path | None:
+        return fetched[name].path if name in fetched else None
+
+    inputs = EtlInputs(establishments=path("establishments"), departments=fetched["departments"].path,
+                       equipment=path("equipment"),
                        communes=[f.path for n, f in fetched.items() if n.startswith("communes-")],
+                       # FINESS+ flows (issue 11)
+                       finess_plus_structures=path("finess_plus_structures"),
+                       finess_plus_activites=path("finess_plus_activites"),
                        boundaries_crs=run.config.sources.boundaries_crs)
     for name in _REFERENCE_INPUTS:
         if name in fetched:

@@ -142,8 +142,16 @@ def validate(t: Territory) -> Territory:
     if website and not _WEBSITE_OK.fullmatch(website):
         raise TerritoryError(f"site web invalide (http:// ou https://) / invalid website: {website!r}",
                              field="site_web")
+    note = _text(t.note)
+    if note:
+        from dac_map.privacy import FreeTextError, check_free_text
+
+        try:  # a note is free text typed by a person: no personal data in it
+            check_free_text(note, field="note", max_length=500)
+        except FreeTextError as exc:
+            raise TerritoryError(exc.message, field="note") from exc
     return Territory(id=tid, name=name, departments=tuple(deps), communes=tuple(coms), finess=finess, phone=normalise_phone(t.phone),
-                     website=website, note=_text(t.note))
+                     website=website, note=note)
 
 
 @dataclass(frozen=True)

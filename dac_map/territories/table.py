@@ -10,8 +10,9 @@ six columns are the historical ``territoires_dac.csv`` layout, still accepted al
 present, is the version the row was exported at: importing it over a territory changed since is
 a conflict (see :mod:`dac_map.territories.store`).
 
-Exports go through :mod:`dac_map.tabular` (formula-like cells get a leading ``'``), and imports
-remove that ``'`` again (when a formula character follows), so an export re-imports unchanged.
+Exports go through :mod:`dac_map.tabular` (formula-like cells get a leading ``'``, the spreadsheet
+text marker; a value that starts with ``'`` gets one more); imports remove one leading ``'``, so an
+export re-imports unchanged.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ class TableRead:
 
 
 def _unneutralise(value: str) -> str:
-    """Undo :func:`dac_map.tabular.neutralise` (the ``'`` it adds before a formula-like cell)."""
-    from dac_map.tabular import neutralise
-
-    return value[1:] if value.startswith("'") and neutralise(value[1:]) == value else value
+    """A leading ``'`` is the spreadsheet text marker: :mod:`dac_map.tabular` adds it before a
+    formula-like cell, and :func:`_row` before a value that starts with ``'`` itself; it is
+    removed on reading, so an export re-imports exactly."""
+    return value[1:] if value.startswith("'") else value
 
 
 def parse_table(text: str, path: str = "<territoires>") -> TableRead:
@@ -110,8 +111,9 @@ def read_table(path: str | Path) -> TableRead:
 
 
 def _row(t: Territory, version: int | None) -> list[str]:
-    return [t.id, t.name, t.phone, t.website, " ".join(t.departments), " ".join(t.communes),
-            t.finess, t.note, "" if version is None else str(version)]
+    cells = [t.id, t.name, t.phone, t.website, " ".join(t.departments), " ".join(t.communes),
+             t.finess, t.note, "" if version is None else str(version)]
+    return ["'" + c if c.startswith("'") else c for c in cells]
 
 
 def table_text(items: list[Territory] | list[Versioned]) -> str:

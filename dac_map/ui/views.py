@@ -42,6 +42,7 @@ from dac_map.query import (
     search,
 )
 from dac_map.ui import coverage_view, exports, sidebar
+from dac_map.ui import finess_plus_view as fpv
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
 from dac_map.ui import territories_view as tview
@@ -418,6 +419,7 @@ def _detail(catalogue: Catalogue, current: Current, finess: str) -> None:
                 "Installées": [x["installed"] for x in eq],
                 "Autorisées": [x["authorised"] for x in eq],
             }), hide_index=True, width="stretch")
+        fpv.render_activities(catalogue, finess)  # FINESS+ activities, publics, capacities (issue 11)
         in_basket = finess in (st.session_state.get(BASKET) or [])
         b1, b2 = st.columns(2)
         b3, b4 = st.columns(2)
@@ -447,6 +449,7 @@ def _map(catalogue: Catalogue, current: Current, options: Options, colors: dict[
                                      selected=basket, focus=focus,
                                      version=current.filter_version, legend=legend,
                                      search_area=search_area(current))
+    zone_caption = fpv.add_zone(layer.group, catalogue, focus)  # FINESS+ intervention zone (issue 11)
     center = None
     zoom = None
     req = st.session_state.get(MAP_CENTER)
@@ -475,6 +478,8 @@ def _map(catalogue: Catalogue, current: Current, options: Options, colors: dict[
                 "zones (cliquer une zone pour zoomer). Choisir un territoire ou des filtres "
                 f"pour voir chaque ressource (au plus {settings.MAP_MAX_POINTS}).",
                 icon=":material/grid_view:")
+    if zone_caption:
+        st.caption(md(zone_caption))
     missing = current.result.total - layer.located
     if missing > 0:
         st.caption(f"{missing} ressource{'s' if missing > 1 else ''} sans coordonnées : "
@@ -715,6 +720,8 @@ def main() -> None:
         _summary(current)
         if current.state.national:
             tview.render_national_dacs(catalogue)
+        if fpv.render_serving_section(catalogue, current.state, departments):  # issue 11
+            st.markdown("#### À proximité")
         _list(catalogue, current)
     _exports(catalogue, current, options)
     _unmet_need(catalogue, current, departments)
