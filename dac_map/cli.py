@@ -247,6 +247,10 @@ def _register_subsystems() -> None:
 
     register_refresh(app)
     register_coverage(app)
+    # --- issue 16: data·inclusion social services and local resources
+    from dac_map.inclusion.cli import register as register_inclusion
+
+    register_inclusion(app)
 
 
 _register_subsystems()

@@ -161,3 +161,17 @@ UI_NATIONAL_VIEW = _env("UI_NATIONAL_VIEW", "1").lower() not in ("0", "false", "
 
 #: Most resources printed on one A4 sheet.
 UI_MAX_SHEET_ITEMS = int(_env("UI_MAX_SHEET_ITEMS", "40"))
+
+# --- data·inclusion and local resources (issue 16, dac_map/inclusion/) ---------------------
+#: Path (str) of the DAC's local-resources table (CSV in the data·inclusion schema, see
+#: data/inclusion/modele_ressources_locales.csv). Default: the FICTITIOUS demo table of the Somme
+#: and the Lot. Kept outside the store: refreshes never touch it.
+INCLUSION_LOCAL_TABLE = Path(_env("INCLUSION_LOCAL_TABLE", str(
+    DATA_DIR / "inclusion" / "DEMO-FICTIF_ressources_locales_80_46.csv")))
+#: Path (str) of the steward's FINESS match decisions (CSV ``resource_id;finess;decision`` with
+#: ``lier`` / ``separer``). Default: ``data/inclusion/correspondances_manuelles.csv`` (optional).
+INCLUSION_OVERRIDES = Path(_env("INCLUSION_OVERRIDES", str(
+    DATA_DIR / "inclusion" / "correspondances_manuelles.csv")))
+#: Path (str) of an EPCI -> communes table (``epci;communes``, communes separated by ``|``), or
+#: "" (default) when none: EPCI zones are then kept as codes and reported as not expanded.
+INCLUSION_EPCI_TABLE = _env("INCLUSION_EPCI_TABLE", "")

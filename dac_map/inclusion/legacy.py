@@ -116,7 +116,7 @@ def convert_service(rec: dict) -> tuple[dict, list[Loss]]:
         out["publics_precisions"] = rec["profils_precisions"]
     fees = rec.get("frais") or []
     if isinstance(fees, str):
-        fees = [fees]
+        fees = [f.strip() for f in fees.replace("|", ",").strip("[]{}").split(",") if f.strip()]
     if fees:
         out["frais"] = "payant" if PAYING_FEES.intersection(fees) else "gratuit"
         extra = [f for f in fees if f not in ("gratuit", "payant")]

@@ -44,8 +44,8 @@ _RESYNC = re.compile(r",\s*(?=\{)|\]")
 LIST_FIELDS = frozenset({
     "thematiques", "publics", "modes_accueil", "zone_eligibilite", "modes_mobilisation",
     "mobilisable_par", "reseaux_porteurs",
-    # 2024 field set
-    "frais", "profils", "types", "modes_orientation_beneficiaire",
+    # 2024 field set (its list-valued ``frais`` is split by the converter)
+    "profils", "types", "modes_orientation_beneficiaire",
     "modes_orientation_accompagnateur", "justificatifs", "pre_requis", "labels_nationaux",
     "labels_autres",
 })

@@ -32,11 +32,10 @@ REQUIRED = {"service": frozenset({"source", "structure_id", "id", "nom", "descri
             "structure": frozenset({"source", "id", "nom", "date_maj"})}
 MODELS = {"service": v1.Service, "structure": v1.Structure}
 #: fields accepted beside the v1 ones (kept, not validated by the model)
-EXTENSIONS = frozenset({"contact_public", "score_qualite", "structure", "_di_surrogate_id",
+EXTENSIONS = frozenset({"contact_public", "score_qualite", "structure", "_di_surrogate_id", "finess",
                         "doublons", "extra", "_extra", "commentaire_dac", "fictif"})
-SIMPLE_EMAIL = re.compile(r"^[a-z0-9](?:[a-z0-9._+-]{0,62}[a-z0-9])?@"
-                          r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}$")
-_DOTS = re.compile(r"\.\.")
+SIMPLE_EMAIL = re.compile(r"^[a-z0-9][a-z0-9_+-]*(?:\.[a-z0-9_+-]+)*@"
+                          r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,24})$", re.IGNORECASE)
 MAX_EXAMPLES = 5
 
 
@@ -102,10 +101,19 @@ def _email_adapter() -> pydantic.TypeAdapter:
     return pydantic.TypeAdapter(v1.Service.model_fields["courriel"].annotation)
 
 
+@lru_cache(maxsize=1)
+def _special_use() -> frozenset[str]:
+    import email_validator
+
+    return frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+
+
 @lru_cache(maxsize=65536)
 def email_error(value: str) -> str | None:
     """``None`` when the official validator accepts ``value``, else its message."""
-    if SIMPLE_EMAIL.match(value) and not _DOTS.search(value):
+    m = SIMPLE_EMAIL.match(value)
+    if (m and len(value) <= 254 and value.index("@") <= 64 and "-." not in value and ".-" not in value
+            and m.group(1).lower() not in _special_use()):
         return None
     try:
         _email_adapter().validate_python(value)

@@ -58,8 +58,9 @@ def code_kind(code: str) -> str:
 
 @dataclass(frozen=True)
 class Zone:
-    """What a list of zone codes covers: ``communes`` (INSEE codes), ``national`` (everywhere),
-    ``unexpanded`` (EPCI codes with no composition known, unknown codes)."""
+    """What a list of zone codes covers: ``communes`` (INSEE codes, departments and known EPCIs
+    expanded), ``national`` (everywhere), ``unexpanded`` (EPCI codes with no composition
+    known, unknown codes) and a French ``label``."""
 
     communes: frozenset[str] = frozenset()
     national: bool = False
@@ -69,7 +70,7 @@ class Zone:
 
 @dataclass
 class ZoneExpander:
-    """Expands zone codes to commune codes.
+    """Zone codes -> communes and French labels.
 
     Args:
         commune_departments: commune code -> department code (the catalogue's communes).
@@ -77,7 +78,7 @@ class ZoneExpander:
         commune_names / department_names: for the French label of a zone.
     """
 
-    commune_departments: Mapping[str, str]
+    commune_departments: Mapping[str, str] = field(default_factory=dict)
     epci_communes: Mapping[str, Iterable[str]] = field(default_factory=dict)
     commune_names: Mapping[str, str] = field(default_factory=dict)
     department_names: Mapping[str, str] = field(default_factory=dict)
@@ -87,23 +88,26 @@ class ZoneExpander:
         for c, d in self.commune_departments.items():
             by_dep.setdefault(d, set()).add(c)
         self._by_department = {d: frozenset(cs) for d, cs in by_dep.items()}
-        self._cache: dict[tuple[str, ...], Zone] = {}
+        self._labels: dict[tuple[str, ...], Zone] = {}
 
-    def expand(self, codes: Iterable[str] | None) -> Zone:
+    def describe(self, codes: Iterable[str] | None) -> Zone:
+        """The zone without its commune set (label, national, unexpanded): cheap, cached."""
         key = tuple(codes or ())
-        zone = self._cache.get(key)
+        zone = self._labels.get(key)
         if zone is None:
-            zone = self._expand(key)
-            if len(self._cache) < 100_000:
-                self._cache[key] = zone
+            full = self.expand(key)
+            zone = Zone(frozenset(), full.national, full.unexpanded, full.label)
+            if len(self._labels) < 100_000:
+                self._labels[key] = zone
         return zone
 
-    def _expand(self, codes: tuple[str, ...]) -> Zone:
+    def expand(self, codes: Iterable[str] | None) -> Zone:
+        """The communes the codes cover (departments and known EPCIs expanded)."""
         communes: set[str] = set()
         unexpanded: list[str] = []
         labels: list[str] = []
         national = False
-        for code in codes:
+        for code in codes or ():
             kind = code_kind(code)
             if kind == "france":
                 national = True
@@ -119,9 +123,10 @@ class ZoneExpander:
                 members = self.epci_communes.get(code)
                 if members is None:
                     unexpanded.append(code)
+                    labels.append(f"EPCI {code} (communes non connues)")
                 else:
                     communes.update(members)
-                labels.append(f"EPCI {code}")
+                    labels.append(f"EPCI {code}")
             else:
                 unexpanded.append(code)
                 labels.append(code)
