@@ -9,6 +9,7 @@ shown as written, so nothing is lost (:func:`french_hours` never raises).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 DAYS = {"Mo": "lundi", "Tu": "mardi", "We": "mercredi", "Th": "jeudi", "Fr": "vendredi",
         "Sa": "samedi", "Su": "dimanche", "PH": "jours fériés", "SH": "vacances scolaires"}
@@ -70,6 +71,7 @@ def _rule(rule: str) -> str:
     return f"{days[0].upper()}{days[1:]} : {what}" if days else what[0].upper() + what[1:]
 
 
+@lru_cache(maxsize=4096)
 def french_hours(osm: str | None) -> str:
     """The opening hours in French, one rule per line (``""`` when blank)."""
     if not osm or not str(osm).strip():

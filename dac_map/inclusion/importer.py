@@ -14,6 +14,7 @@ raises :class:`~dac_map.errors.ValidationError` and the served store is left as 
 from __future__ import annotations
 
 import math
+import operator
 import shutil
 import uuid
 from collections.abc import Sequence
@@ -81,14 +82,14 @@ class _Columns:
     """Resource rows collected column by column (less memory than one dict per row)."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, list] = {c: [] for c in COLUMNS}
+        self.rows: list[tuple] = []
+        self._get = operator.itemgetter(*COLUMNS)
         self.zone_ids: list[str] = []
         self.zone_codes: list[str] = []
         self.zone_kinds: list[str] = []
 
     def add(self, r: res_mod.Resource) -> None:
-        for c, lst in self.cols.items():
-            lst.append(r.row[c])
+        self.rows.append(self._get(r.row))
         rid = r.row["resource_id"]
         for code, kind in r.zone:
             self.zone_ids.append(rid)
@@ -98,7 +99,14 @@ class _Columns:
     def frames(self):
         import pandas as pd
 
-        table = pd.DataFrame(self.cols, columns=list(COLUMNS))
+        cols = list(zip(*self.rows)) if self.rows else [() for _ in COLUMNS]
+        self.rows = []
+        table = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(COLUMNS, cols)},
+                             columns=list(COLUMNS))
+        for c in ("lon", "lat", "quality"):
+            table[c] = pd.to_numeric(table[c], errors="coerce").astype("float64")
+        for c in ("zone_national", "fictitious"):
+            table[c] = table[c].astype(bool)
         zones = pd.DataFrame({"resource_id": self.zone_ids, "code": self.zone_codes,
                               "kind": self.zone_kinds})
         return table, zones

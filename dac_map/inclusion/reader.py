@@ -54,7 +54,8 @@ LIST_FIELDS = frozenset({
 @dataclass(frozen=True)
 class Located:
     """One record and where it is: ``index`` (0-based record number), ``where`` (``$[12]``,
-    ``$.items[3].service`` or ``ligne 14``) and ``line`` (first line of the record, 1-based)."""
+    ``$.items[3].service`` or ``ligne 14``) and ``line`` (first line of the record, 1-based, for
+    CSV and JSON Lines; 0 in a JSON array, where ``where`` says it)."""
 
     index: int
     where: str
@@ -109,7 +110,7 @@ class _Buffer:
         self.text = ""
         self.pos = 0
         self.eof = False
-        self.line = 1  # line number at self.pos
+        self._base_line = 1  # line number at the start of self.text
 
     def more(self) -> bool:
         if self.eof:
@@ -118,12 +119,17 @@ class _Buffer:
         if not chunk:
             self.eof = True
             return False
+        self._base_line += self.text.count("\n", 0, self.pos)
         self.text = self.text[self.pos:] + chunk
         self.pos = 0
         return True
 
+    @property
+    def line(self) -> int:
+        """Line number (1-based) at the position (counted on demand)."""
+        return self._base_line + self.text.count("\n", 0, self.pos)
+
     def advance(self, to: int) -> None:
-        self.line += self.text.count("\n", self.pos, to)
         self.pos = to
 
     def skip_ws(self) -> str:
@@ -210,10 +216,11 @@ def iter_json(path: str | Path, issues: list[ReadIssue]) -> Iterator[Located]:
             if c == ",":
                 buf.advance(buf.pos + 1)
                 continue
-            where, line = f"{prefix}[{index}]", buf.line
+            where, start = f"{prefix}[{index}]", buf.pos
             try:
                 item = buf.decode(decoder)
             except json.JSONDecodeError as exc:
+                line = buf._base_line + buf.text.count("\n", 0, start)
                 issues.append(ReadIssue(spath, index, where, line, f"invalid JSON ({exc.msg})"))
                 index += 1
                 if not _resync(buf):
@@ -221,10 +228,10 @@ def iter_json(path: str | Path, issues: list[ReadIssue]) -> Iterator[Located]:
                 continue
             record, where = _unwrap(item, where)
             if not isinstance(record, dict):
-                issues.append(ReadIssue(spath, index, where, line,
+                issues.append(ReadIssue(spath, index, where, buf.line,
                                         f"a record must be a JSON object, not {type(record).__name__}"))
             else:
-                yield Located(index, where, line, record)
+                yield Located(index, where, 0, record)
             index += 1
 
 

@@ -7,6 +7,9 @@ Two modes:
   2024 field set is converted (:mod:`dac_map.inclusion.legacy`); a record whose *required*
   fields (``id``, ``nom``, ``source``, ``date_maj``, ``description``, ``structure_id``) are
   missing or invalid is rejected. Everything is counted in the :class:`DeviationReport`.
+A service without a valid ``score_qualite`` (0 to 1) gets the one data·inclusion computes, with
+the package's own criteria (:mod:`data_inclusion.schema.v1.score_qualite`).
+
 * **strict**: any deviation rejects the record, and the import refuses the file (nothing is
   written) when one record was rejected.
 
@@ -122,6 +125,17 @@ def email_error(value: str) -> str | None:
     return None
 
 
+def _valid_score(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0
+
+
+def _score(model: v1.Service) -> float:
+    """data·inclusion's quality score of a service (the package's own criteria)."""
+    from data_inclusion.schema.v1 import score_qualite
+
+    return score_qualite.score(model)[0]
+
+
 def _short(err: dict) -> str:
     if err["type"] == "enum":
         return f"valeur hors liste du schéma v1 : {err.get('input')!r}"
@@ -134,7 +148,9 @@ def _short(err: dict) -> str:
 class Validator:
     """Validates records of one kind (``service`` or ``structure``) into plain dicts."""
 
-    def __init__(self, kind: str, *, strict: bool = False, report: DeviationReport | None = None) -> None:
+    def __init__(self, kind: str, *, strict: bool = False, report: DeviationReport | None = None,
+                 score: bool = True) -> None:
+        self.score = score
         self.kind = kind
         self.strict = strict
         self.model = MODELS[kind]
@@ -143,8 +159,8 @@ class Validator:
         self.report = report if report is not None else DeviationReport()
 
     def validate(self, record: dict, *, path: str, index: int, where: str) -> dict | None:
-        """The record as v1 values (plain Python types, extensions kept) or ``None`` when
-        rejected; deviations go to :attr:`report`."""
+        """The record's v1 fields that passed the model (as read: JSON types, ``None`` values
+        dropped; extensions kept) or ``None`` when rejected; deviations go to :attr:`report`."""
         rep = self.report
         rep.records += 1
         devs: list[Deviation] = []
@@ -213,7 +229,13 @@ class Validator:
                         else:
                             data.pop(fld)
                 continue
-            result = model.model_dump(mode="json", exclude_none=True)
+            # the values as read (already JSON types): the model has checked them, and a dump
+            # would cost as much as the validation itself
+            result = data
+            if self.kind == "service" and self.score and not _valid_score(extras.get("score_qualite")):
+                if email is not None:
+                    model.courriel = email  # the criteria look at the e-mail too
+                extras["score_qualite"] = _score(model)
             break
         for d in devs:
             rep.add(d)
