@@ -115,6 +115,15 @@ def demo(
     except DacMapError as exc:
         _fail(exc)
     _print_report(report)
+    # --- issue 16: the demo's FICTITIOUS local resources (patient associations, Somme + Lot)
+    if settings.INCLUSION_LOCAL_TABLE.exists():
+        from dac_map.inclusion.importer import run_import
+
+        try:
+            social = run_import([], store=output, local_table=settings.INCLUSION_LOCAL_TABLE)
+        except DacMapError as exc:
+            _fail(exc)
+        err.print(f"Ressources locales (démonstration, FICTIVES) : {len(social.table)}")
 
 
 @app.command()

@@ -38,7 +38,7 @@ MAX_RECORD_LINES = 200
 _ARRAY_KEYS = ("items", "data", "results")
 _WS = re.compile(r"[\s]*")
 #: where the next element of an array may start after a broken one
-_RESYNC = re.compile(r",\s*(?=\{)|\]")
+_RESYNC = re.compile(r",\s*(?=\{)")
 
 #: Columns of the schema that hold lists (CSV cells are split for these).
 LIST_FIELDS = frozenset({
@@ -189,9 +189,10 @@ def iter_json(path: str | Path, issues: list[ReadIssue]) -> Iterator[Located]:
                     key = buf.decode(decoder)
                 except json.JSONDecodeError as exc:
                     raise InputFormatError(f"invalid JSON: {exc.msg}", path=spath, line=buf.line) from exc
-                buf.skip_ws()
-                buf.advance(buf.pos + 1)  # ':'
-                if key in _ARRAY_KEYS and buf.skip_ws() == "[":
+                if buf.skip_ws() != ":":
+                    raise InputFormatError("invalid JSON: ':' expected", path=spath, line=buf.line)
+                buf.advance(buf.pos + 1)
+                if buf.skip_ws() == "[" and key in _ARRAY_KEYS:
                     prefix = f"$.{key}"
                     break
                 try:
@@ -236,28 +237,35 @@ def iter_json(path: str | Path, issues: list[ReadIssue]) -> Iterator[Located]:
 
 
 def _resync(buf: _Buffer) -> bool:
-    """After a broken element: move to the next element that decodes (``False`` at the end)."""
+    """After a broken element: move to the next ``, {`` from which an object decodes and is
+    followed by ``,`` or ``]`` (the next element); ``False`` when there is none (end of file)."""
     decoder = json.JSONDecoder()
     start = buf.pos + 1
     while True:
         m = _RESYNC.search(buf.text, start)
+        old = buf.pos  # buf.more() drops the text before buf.pos: positions shift by `old`
         if m is None:
+            keep = max(old, len(buf.text) - 64)
             if not buf.more():
                 return False
-            start = 0
+            start = keep - old
             continue
-        if m.group(0) == "]":
-            buf.advance(m.start())
-            return True
         try:
-            decoder.raw_decode(buf.text, m.end())
+            _, end = decoder.raw_decode(buf.text, m.end())
         except json.JSONDecodeError:
             if buf.more():
+                start = m.start() - old
                 continue
             start = m.end()
             continue
-        buf.advance(m.end())
-        return True
+        rest = _WS.match(buf.text, end).end()
+        if rest >= len(buf.text) and buf.more():
+            start = m.start() - old
+            continue
+        if buf.text[rest:rest + 1] in (",", "]"):
+            buf.advance(m.end())
+            return True
+        start = m.end()
 
 
 def iter_jsonl(path: str | Path, issues: list[ReadIssue]) -> Iterator[Located]:
