@@ -61,8 +61,16 @@ def _bool(v: object) -> bool:
     return isinstance(v, str) and v.strip().lower() in _TRUE or v is True
 
 
+def _unneutralised(v: object) -> object:
+    """A cell as the steward typed it (the ``'`` our writer put before ``=``, ``+``... removed)."""
+    if isinstance(v, str) and v[:1] == "'" and v[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        return v[1:]
+    return v
+
+
 def _record(row: dict) -> tuple[dict, dict]:
     """One table row -> (v1 service with extensions, v1 structure)."""
+    row = {k: _unneutralised(v) for k, v in row.items()}
     svc = {k: v for k, v in row.items() if k not in _EXTRA and v not in (None, "")}
     svc.setdefault("source", "dac-local")
     svc.setdefault("structure_id", svc.get("id"))
@@ -131,9 +139,7 @@ def _clean_row(row: dict) -> dict:
         if isinstance(v, float) and v != v:
             v = None
         if isinstance(v, str):
-            v = v.strip()
-            if v.startswith("'") and v[1:2] in ("=", "+", "-", "@"):
-                v = v[1:]
+            v = _unneutralised(v.strip())
         out[c] = v if v not in ("", None) else None
     return out
 
