@@ -3,7 +3,7 @@ territory (FINESS). Run with ``streamlit run app.py`` (or ``make run``); everyth
 :mod:`dac_map.ui`.
 
 Pages: the resource map (default), territory coverage and white zones, the unmet-need log,
-and the periodic ARS report.
+the periodic ARS report, the social resources (data·inclusion, local) and their stewards' page.
 """
 
 import streamlit as st
@@ -12,7 +12,7 @@ st.set_page_config(page_title="dac-map — ressources du territoire", layout="wi
                    initial_sidebar_state="expanded")
 
 from dac_map import settings  # noqa: E402
-from dac_map.ui import coverage_view  # noqa: E402
+from dac_map.ui import coverage_view, social_view  # noqa: E402
 from dac_map.ui.views import main, store_path  # noqa: E402
 
 
@@ -24,6 +24,16 @@ def coverage_page() -> None:
 def unmet_needs_page() -> None:
     """The unmet-need log: list, filter, export."""
     coverage_view.render_unmet_needs_page(settings.UNMET_NEEDS_DB, store_path())
+
+
+def social_page() -> None:
+    """Social services (data·inclusion) and local resources (issue 16)."""
+    social_view.render_social_page(store_path())
+
+
+def steward_page() -> None:
+    """The stewards' editing page of the local resources (issue 16)."""
+    social_view.render_steward_page(social_view.steward_table_path())
 
 
 def ars_report_page() -> None:
@@ -39,4 +49,6 @@ st.navigation([
             url_path="besoins"),
     st.Page(ars_report_page, title="Rapport ARS",
             url_path="rapport-ars"),
+    st.Page(social_page, title="Ressources sociales", url_path="ressources-sociales"),
+    st.Page(steward_page, title="Ressources locales (référents)", url_path="ressources-locales"),
 ]).run()

@@ -165,8 +165,7 @@ def load_social(source=None) -> SocialCatalogue | None:
     names = {}
     if st.has_layer(store.COMMUNES):
         com = st.read_layer(store.COMMUNES, read_geometry=False)
-        if "commune" in com and "name" in com:
-            names = dict(zip(com["commune"], com["name"]))
+        names = dict(zip(com["code"], com["name"]))
     epci = {}
     if settings.INCLUSION_EPCI_TABLE:
         from dac_map.inclusion.zones import read_epci_table

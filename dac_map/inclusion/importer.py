@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from dac_map import settings, store as store_mod
+from dac_map import codes, settings, store as store_mod
 from dac_map.errors import ValidationError
 from dac_map.inclusion import resources as res_mod
 from dac_map.inclusion.dedup import Match, apply_matches, match_finess, matches_frame, read_overrides
@@ -117,25 +117,20 @@ def expander_from_store(st: store_mod.Store | None) -> tuple[ZoneExpander, dict]
     if st is None or not st.has_layer(store_mod.COMMUNES):
         return ZoneExpander(), {}
     communes = st.read_layer(store_mod.COMMUNES)
-    code_col = "commune" if "commune" in communes else communes.columns[0]
-    dep = communes["department"] if "department" in communes else communes[code_col].str[:2]
-    names = communes["name"] if "name" in communes else communes[code_col]
-    centroids = {}
-    if hasattr(communes, "geometry"):
-        pts = communes.geometry.representative_point()
-        centroids = {c: (p.x, p.y) for c, p in zip(communes[code_col], pts) if p is not None}
+    code = communes["code"].astype(str)
+    pts = communes.geometry.representative_point()
+    centroids = {c: (p.x, p.y) for c, p in zip(code, pts) if p is not None and not p.is_empty}
     dep_names = {}
     if st.has_layer(store_mod.DEPARTMENTS):
         d = st.read_layer(store_mod.DEPARTMENTS, read_geometry=False)
-        if "department" in d and "name" in d:
-            dep_names = dict(zip(d["department"], d["name"]))
+        dep_names = dict(zip(d["code"], d["name"]))
     epci = {}
     table = settings.INCLUSION_EPCI_TABLE
     if table:
         from dac_map.inclusion.zones import read_epci_table
         epci = read_epci_table(table)
-    return ZoneExpander(dict(zip(communes[code_col], dep)), epci, dict(zip(communes[code_col], names)),
-                        dep_names), centroids
+    return ZoneExpander({c: codes.department_of(c) for c in code}, epci,
+                        dict(zip(code, communes["name"])), dep_names), centroids
 
 
 def read_sources(services: Sequence[str | Path], structures: Sequence[str | Path] = (),
