@@ -13,6 +13,7 @@ raises :class:`~dac_map.errors.ValidationError` and the served store is left as 
 
 from __future__ import annotations
 
+import gc
 import math
 import operator
 import shutil
@@ -136,7 +137,22 @@ def expander_from_store(st: store_mod.Store | None) -> tuple[ZoneExpander, dict]
 def read_sources(services: Sequence[str | Path], structures: Sequence[str | Path] = (),
                  local_table: str | Path | None = None, *, strict: bool = False,
                  expander: ZoneExpander | None = None, centroids: dict | None = None) -> ImportResult:
-    """Stream and validate the files, map every kept service to a resource."""
+    """Stream and validate the files, map every kept service to a resource. The cyclic garbage
+    collector is paused meanwhile (hundreds of thousands of small acyclic objects: it would
+    only re-scan them, a quarter of the time at 20,000 services, more beyond)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_sources(services, structures, local_table, strict=strict, expander=expander,
+                             centroids=centroids)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_sources(services: Sequence[str | Path], structures: Sequence[str | Path],
+                  local_table: str | Path | None, *, strict: bool, expander: ZoneExpander | None,
+                  centroids: dict | None) -> ImportResult:
     expander = expander or ZoneExpander()
     cols = _Columns()
     issues: list[ReadIssue] = []

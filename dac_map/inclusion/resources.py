@@ -16,6 +16,7 @@ e-mails into the store. The structure's e-mail (an organisation's address) is ke
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -49,6 +50,8 @@ class Resource:
 
 
 def _num(v: object) -> float:
+    if v.__class__ is float:
+        return v  # type: ignore[return-value]
     try:
         f = float(v)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -56,11 +59,22 @@ def _num(v: object) -> float:
     return f if math.isfinite(f) else math.nan
 
 
-def _first(*values: object) -> object:
-    for v in values:
-        if v not in (None, "", []):
-            return v
-    return None
+_EMPTY: Mapping = {}
+
+
+@lru_cache(maxsize=8192)
+def _families(themes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(vocab.FAMILY_PREFIX + f for f in vocab.families_of(themes))
+
+
+@lru_cache(maxsize=1024)
+def _mobilisation(modes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(vocab.MOBILISATION_MODES.get(m, m) for m in modes))
+
+
+@lru_cache(maxsize=65536)
+def _zone_rows(codes: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((c, code_kind(c)) for c in dict.fromkeys(codes))
 
 
 def build_resource(service: Mapping, structure: Mapping | None, zones: ZoneExpander,
@@ -73,69 +87,69 @@ def build_resource(service: Mapping, structure: Mapping | None, zones: ZoneExpan
         centroids: commune code -> (lon, lat) WGS84 degrees, to place a resource that has no
             coordinates of its own nor its structure's at its commune.
     """
-    st = structure or {}
-    public = service.get("contact_public") is True
-    lon, lat = _num(service.get("longitude")), _num(service.get("latitude"))
+    st = structure or _EMPTY
+    sget, tget = service.get, st.get
+    public = sget("contact_public") is True
+    lon, lat = _num(sget("longitude")), _num(sget("latitude"))
     located = "service"
-    if math.isnan(lon) or math.isnan(lat):
-        lon, lat = _num(st.get("longitude")), _num(st.get("latitude"))
+    if lon != lon or lat != lat:
+        lon, lat = _num(tget("longitude")), _num(tget("latitude"))
         located = "structure"
-    commune = _first(service.get("code_insee"), st.get("code_insee"))
-    if (math.isnan(lon) or math.isnan(lat)) and centroids and commune in centroids:
+    commune = sget("code_insee") or tget("code_insee")
+    if (lon != lon or lat != lat) and centroids and commune in centroids:
         lon, lat = centroids[commune]
         located = "commune"
-    if math.isnan(lon) or math.isnan(lat):
+    if lon != lon or lat != lat:
         located = ""
-    themes = sorted(service.get("thematiques") or ())
-    zone_codes = list(service.get("zone_eligibilite") or ())
+    themes = tuple(sorted(sget("thematiques") or ()))
+    zone_codes = tuple(sget("zone_eligibilite") or ())
     zone = zones.describe(zone_codes)
-    zone_rows = tuple((c, code_kind(c)) for c in dict.fromkeys(zone_codes))
-    if not zone_codes and commune:
-        zone_rows = ((commune, "commune"),)  # no declared area: the service serves its commune
-    fam = list(service.get("families") or vocab.families_of(themes))
-    hours = _first(service.get("horaires_accueil"), st.get("horaires_accueil"))
-    source = service.get("source") or ""
+    zone_rows = _zone_rows(zone_codes) if zone_codes else (((commune, "commune"),) if commune else ())
+    fam = sget("families") or _families(themes)
+    hours = sget("horaires_accueil") or tget("horaires_accueil")
+    source = sget("source") or ""
+    sid = service["id"]
     row = {
-        "resource_id": f"{'di' if origin == ORIGIN_DI else 'local'}:{service['id']}",
+        "resource_id": ("di:" if origin == ORIGIN_DI else "local:") + sid,
         "origin": origin,
         "source": source,
-        "service_id": service["id"],
-        "structure_id": service.get("structure_id"),
-        "structure_name": st.get("nom"),
+        "service_id": sid,
+        "structure_id": sget("structure_id"),
+        "structure_name": tget("nom"),
         "name": service["nom"],
-        "description": service.get("description"),
-        "service_type": vocab.SERVICE_TYPES.get(service.get("type") or "", None),
-        "thematics": themes,
-        "families": [vocab.FAMILY_PREFIX + f for f in fam],
-        "publics": sorted(service.get("publics") or ()),
-        "fee": service.get("frais"),
-        "fee_details": service.get("frais_precisions"),
-        "publics_details": service.get("publics_precisions"),
-        "access_conditions": service.get("conditions_acces"),
-        "address": _first(service.get("adresse"), st.get("adresse")),
-        "postcode": _first(service.get("code_postal"), st.get("code_postal")),
-        "city": _first(service.get("commune"), st.get("commune")),
+        "description": sget("description"),
+        "service_type": vocab.SERVICE_TYPES.get(sget("type") or "", None),
+        "thematics": list(themes),
+        "families": list(fam),
+        "publics": sorted(sget("publics") or ()),
+        "fee": sget("frais"),
+        "fee_details": sget("frais_precisions"),
+        "publics_details": sget("publics_precisions"),
+        "access_conditions": sget("conditions_acces"),
+        "address": sget("adresse") or tget("adresse"),
+        "postcode": sget("code_postal") or tget("code_postal"),
+        "city": sget("commune") or tget("commune"),
         "commune": commune,
         "lon": lon,
         "lat": lat,
         "located_by": located,
-        "phone": _first(service.get("telephone"), st.get("telephone")),
-        "email": service.get("courriel") if public else st.get("courriel"),
-        "contact_name": service.get("contact_nom_prenom") if public else None,
-        "link": _first(service.get("lien_source"), st.get("site_web"), st.get("lien_source")),
-        "mobilisation_link": service.get("lien_mobilisation"),
-        "mobilisation": sorted(vocab.MOBILISATION_MODES.get(m, m) for m in service.get("modes_mobilisation") or ()),
+        "phone": sget("telephone") or tget("telephone"),
+        "email": sget("courriel") if public else tget("courriel"),
+        "contact_name": sget("contact_nom_prenom") if public else None,
+        "link": sget("lien_source") or tget("site_web") or tget("lien_source"),
+        "mobilisation_link": sget("lien_mobilisation"),
+        "mobilisation": list(_mobilisation(tuple(sget("modes_mobilisation") or ()))),
         "hours_osm": hours,
         "hours_fr": french_hours(hours),
-        "zone_codes": zone_codes,
+        "zone_codes": list(zone_codes),
         "zone_label": zone.label or (f"commune {commune}" if commune else ""),
         "zone_national": zone.national,
         "zone_unexpanded": list(zone.unexpanded),
-        "quality": _num(service.get("score_qualite")),
-        "updated": service.get("date_maj"),
-        "siret": st.get("siret"),
+        "quality": _num(sget("score_qualite")),
+        "updated": sget("date_maj"),
+        "siret": tget("siret"),
         "finess": None,
-        "fictitious": bool(service.get("fictif")),
+        "fictitious": bool(sget("fictif")),
         "sources_label": f"{origin} ({source})" if source else origin,
     }
     return Resource(row, zone_rows)
