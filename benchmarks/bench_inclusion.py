@@ -89,13 +89,13 @@ def generate(n_svc: int, n_est: int) -> dict[str, Path]:
 def run_import(p: dict[str, Path]) -> dict:
     from dac_map.inclusion.importer import changes, check, read_sources
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     result = read_sources([p["services"]], [p["structures"]])
     check(result, strict=False)
     changes(result, None)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     result.table.to_pickle(OUT / "di-resources.pkl")
-    return {"seconds": seconds, "resources": len(result.table), "rejected": result.services_report.rejected}
+    return {"seconds": seconds, "cpu_s": cpu, "resources": len(result.table), "rejected": result.services_report.rejected}
 
 
 def run_import_naive(p: dict[str, Path]) -> dict:
@@ -103,7 +103,7 @@ def run_import_naive(p: dict[str, Path]) -> dict:
     import pydantic
     from data_inclusion.schema import v1
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     kept = []
     for model, path in ((v1.Structure, p["structures"]), (v1.Service, p["services"])):
         with open(path, encoding="utf-8") as f:
@@ -115,7 +115,7 @@ def run_import_naive(p: dict[str, Path]) -> dict:
                 pass
         del data
     frame = pd.DataFrame(kept)
-    return {"seconds": time.perf_counter() - t, "resources": len(frame)}
+    return {"seconds": time.perf_counter() - t, "cpu_s": time.process_time() - c, "resources": len(frame)}
 
 
 def run_dedup(p: dict[str, Path]) -> dict:
@@ -125,12 +125,12 @@ def run_dedup(p: dict[str, Path]) -> dict:
 
     table = pd.read_pickle(OUT / "di-resources.pkl")
     est = _establishments(p["finess"])
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     matches = match_finess(table, est)
     by = {}
     for m in matches:
         by[m.method] = by.get(m.method, 0) + 1
-    return {"seconds": time.perf_counter() - t, "matches": len(matches), "by_method": by,
+    return {"seconds": time.perf_counter() - t, "cpu_s": time.process_time() - c, "matches": len(matches), "by_method": by,
             "resources": len(table), "establishments": len(est)}
 
 
@@ -145,14 +145,16 @@ def run_dedup_naive(p: dict[str, Path]) -> dict:
     sample = table.sample(n=min(NAIVE_DEDUP_SAMPLE, len(table)), random_state=0)
     e_names = [fold_text(x) for x in est["name"]]
     e_addr = [fold_text(x) for x in est["address"]]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for name, addr in zip(sample["structure_name"].fillna(sample["name"]), sample["address"]):
         n, a = fold_text(name), fold_text(addr)
         for en, ea in zip(e_names, e_addr):
             if fuzz.token_set_ratio(n, en) >= 85 and fuzz.token_sort_ratio(a, ea) >= 80:
                 pass
     per_resource = (time.perf_counter() - t) / len(sample)
-    return {"seconds": per_resource * len(table), "sample": len(sample), "extrapolated": True}
+    per_resource_cpu = (time.process_time() - c) / len(sample)
+    return {"seconds": per_resource * len(table), "cpu_s": per_resource_cpu * len(table),
+            "sample": len(sample), "extrapolated": True}
 
 
 RUNNERS = {"import": run_import, "import-naive": run_import_naive, "dedup": run_dedup,
@@ -178,14 +180,20 @@ def _whole_process(p: dict[str, Path]) -> dict:
     exe = Path(sys.executable).with_name("dac-map")
     cmd = [str(exe), "inclusion", "import", "--dry-run", "--no-local", "--store", str(OUT / "absent.gpkg"),
            "--services", str(p["services"]), "--structures", str(p["structures"])]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - t
-    if proc.returncode:
-        raise SystemExit(f"whole process failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds": seconds, "peak_mib": max(peak, before) / 1024}
+    # a fresh wrapper whose only child is dac-map: its children's peak RSS is dac-map's
+    wrapper = ("import json, resource, subprocess, sys, time\n"
+               "t = time.perf_counter()\n"
+               "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+               "s = time.perf_counter() - t\n"
+               "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+               "print(json.dumps({'rc': p.returncode, 'seconds': s, 'cpu_s': u.ru_utime + u.ru_stime,"
+               " 'peak_mib': u.ru_maxrss / 1024, 'err': p.stderr[-2000:]}))\n")
+    proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, check=False)
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if out.pop("rc"):
+        raise SystemExit(f"whole process failed:\n{out['err']}")
+    out.pop("err")
+    return out
 
 
 def main() -> None:
@@ -210,9 +218,11 @@ def main() -> None:
     def med(kind: str, key: str = "seconds") -> float:
         return statistics.median(r[key] for r in results[kind])
 
-    print(f"\n{'':24}{'median s':>10}{'peak MiB':>10}")
+    print(f"\n{'':24}{'median s':>10}{'CPU s':>10}{'peak MiB':>10}")
     for kind in ("import", "import-naive", "whole-process", "dedup", "dedup-naive"):
-        print(f"{kind:24}{med(kind):>10.2f}{med(kind, 'peak_mib'):>10.0f}")
+        print(f"{kind:24}{med(kind):>10.2f}{med(kind, 'cpu_s'):>10.2f}{med(kind, 'peak_mib'):>10.0f}")
+    print(f"(load average at the end: {', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())} "
+          "on this machine's cores; CPU seconds are less sensitive to other processes)")
     ratios = [n["seconds"] / o["seconds"] for o, n in zip(results["import"], results["import-naive"])]
     dratios = [n["seconds"] / o["seconds"] for o, n in zip(results["dedup"], results["dedup-naive"])]
     last = results["import"][-1]
