@@ -116,11 +116,11 @@ def demo(
         _fail(exc)
     _print_report(report)
     # --- issue 16: the demo's FICTITIOUS local resources (patient associations, Somme + Lot)
-    if settings.INCLUSION_LOCAL_TABLE.exists():
+    if settings.INCLUSION_DEMO_TABLE.exists():
         from dac_map.inclusion.importer import run_import
 
         try:
-            social = run_import([], store=output, local_table=settings.INCLUSION_LOCAL_TABLE)
+            social = run_import([], store=output, local_table=settings.INCLUSION_DEMO_TABLE)
         except DacMapError as exc:
             _fail(exc)
         err.print(f"Ressources locales (démonstration, FICTIVES) : {len(social.table)}")

@@ -307,24 +307,54 @@ def write(result: ImportResult, st: store_mod.Store, change_frame) -> None:
         st.update_metadata(meta)
 
 
+def _carry_over(result: ImportResult, source: store_mod.Store) -> None:
+    """Prepend the data·inclusion resources (and their zones) of ``source`` to ``result``."""
+    import json
+
+    import pandas as pd
+
+    if not source.has_layer(res_mod.RESOURCES_LAYER):
+        return
+    old = source.read_layer(res_mod.RESOURCES_LAYER, read_geometry=False)
+    old = old[old["origin"] == ORIGIN_DI]
+    for c in ("thematics", "families", "publics", "mobilisation", "zone_codes", "zone_unexpanded"):
+        old[c] = old[c].map(lambda v: json.loads(v) if isinstance(v, str) and v.startswith("[") else [])
+    old["finess"] = None  # linked again below
+    old["sources_label"] = old["origin"] + " (" + old["source"].fillna("") + ")"
+    zones = source.read_layer(res_mod.ZONES_LAYER, read_geometry=False) if source.has_layer(res_mod.ZONES_LAYER) else None
+    result.table = pd.concat([old[list(COLUMNS)], result.table], ignore_index=True)
+    if zones is not None:
+        zones = zones[zones["resource_id"].isin(set(old["resource_id"]))]
+        result.zones = pd.concat([zones[["resource_id", "code", "kind"]], result.zones], ignore_index=True)
+
+
 def run_import(services: Sequence[str | Path], structures: Sequence[str | Path] = (), *,
                store: str | Path | store_mod.Store | None = None, local_table: str | Path | None = None,
-               overrides: str | Path | None = None, strict: bool = False, dry_run: bool = False
+               overrides: str | Path | None = None, strict: bool = False, dry_run: bool = False,
+               keep_from: str | Path | None = None, compare_with: str | Path | None = None
                ) -> ImportResult:
-    """Read, validate, deduplicate and (unless ``dry_run``) write into the store."""
+    """Read, validate, deduplicate and (unless ``dry_run``) write into the store.
+
+    Args:
+        keep_from: a store whose data·inclusion resources are kept (a refresh with no
+            data·inclusion source configured carries the served ones over).
+        compare_with: the store the change report compares with (default: ``store``).
+    """
     st = store_mod.open_store(store) if store is not None or not dry_run else None
-    if st is not None and not st.exists():
-        st = None if dry_run else st
-    expander, centroids = expander_from_store(st if st is not None and st.exists() else None)
+    live = st if st is not None and st.exists() else None
+    expander, centroids = expander_from_store(live)
     result = read_sources(services, structures, local_table, strict=strict, expander=expander,
                           centroids=centroids)
     check(result, strict=strict)
-    link_finess(result, st if st is not None and st.exists() else None, overrides)
-    change_frame = changes(result, st if st is not None and st.exists() else None)
+    if keep_from is not None:
+        _carry_over(result, store_mod.open_store(keep_from))
+    link_finess(result, live, overrides)
+    previous = store_mod.open_store(compare_with) if compare_with is not None else live
+    change_frame = changes(result, previous if previous is not None and previous.exists() else None)
     if not dry_run:
-        if st is None or not st.exists():
+        if live is None:
             from dac_map.errors import StoreError
             raise StoreError("no catalogue to import into: build it first (dac-map demo / etl)",
                              path=str(getattr(st, "location", store)))
-        write(result, st, change_frame)
+        write(result, live, change_frame)
     return result

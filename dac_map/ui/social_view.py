@@ -168,6 +168,9 @@ def render_steward_page(table_path: Path) -> None:
                "versionné (qui, quand, quoi). Les mises à jour nationales ne la modifient jamais.")
     if "FICTIF" in table_path.name:
         st.warning(FICTITIOUS_BANNER, icon=":material/info:")
+    elif not table_path.exists():
+        st.info("Table vide : ajoutez des lignes ci-dessous (modèle documenté : "
+                "data/inclusion/modele_ressources_locales.csv) ; le premier enregistrement crée le fichier.")
     rows = steward.read_table(table_path).rows if table_path.exists() else []
     frame = pd.DataFrame(rows, columns=list(steward.TABLE_COLUMNS)).astype(object)
     for col in frame.columns:  # list cells edited as "a|b", like in the CSV
