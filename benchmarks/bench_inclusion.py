@@ -73,14 +73,16 @@ def generate(n_svc: int, n_est: int) -> dict[str, Path]:
 
     p = _paths(n_svc, n_est)
     OUT.mkdir(parents=True, exist_ok=True)
-    if not p["finess"].exists():
-        write_establishments_extract(p["finess"], n_est, seed=0)
+    if not p["finess"].exists():  # written beside then renamed: an interrupted run leaves nothing
+        tmp = p["finess"].with_suffix(".tmp")
+        write_establishments_extract(tmp, n_est, seed=0)
+        tmp.replace(p["finess"])
     if not p["services"].exists():
         est = _establishments(p["finess"])
         like = est.sample(n=min(len(est), n_svc // 60), random_state=0).to_dict("records")
         services, structures = synthetic_records(n_svc, seed=1, finess_like=like)
-        write_json(p["services"], services)
-        write_json(p["structures"], structures)
+        write_json(p["structures"].with_suffix(".tmp"), structures).replace(p["structures"])
+        write_json(p["services"].with_suffix(".tmp"), services).replace(p["services"])
     return p
 
 

@@ -68,6 +68,11 @@ def _families(themes: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1024)
+def _sources_label(origin: str, source: str) -> str:
+    return f"{origin} ({source})" if source else origin
+
+
+@lru_cache(maxsize=1024)
 def _mobilisation(modes: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(vocab.MOBILISATION_MODES.get(m, m) for m in modes))
 
@@ -150,7 +155,7 @@ def build_resource(service: Mapping, structure: Mapping | None, zones: ZoneExpan
         "siret": tget("siret"),
         "finess": None,
         "fictitious": bool(sget("fictif")),
-        "sources_label": f"{origin} ({source})" if source else origin,
+        "sources_label": _sources_label(origin, source),
     }
     return Resource(row, zone_rows)
 
