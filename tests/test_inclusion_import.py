@@ -201,3 +201,15 @@ def test_export_in_schema_v1(tmp_path):
     diab = next(s for s in services if s["id"] == "demo-80-diab")
     assert diab["contact_nom_prenom"] == "Camille Exemple"  # marked public by the steward
     assert all("contact_nom_prenom" not in s for s in services if s["id"] != "demo-80-diab")
+
+
+def test_cli_search(store_copy, inclusion_files):
+    run_import([inclusion_files["json"]], store=store_copy, local_table=DEMO_LOCAL)
+    runner = CliRunner()
+    r = runner.invoke(app, ["inclusion", "search", "--store", str(store_copy), "--intervient", "46042",
+                            "--famille", "aide_alimentaire"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("1 ressource(s) — Famille : Aide alimentaire et matérielle ; Intervient à Cahors (46042)")
+    assert 'Repas "chauds"; le soir' in r.output
+    r = runner.invoke(app, ["inclusion", "search", "--store", str(store_copy), "--frais", "gratis"])
+    assert r.exit_code != 0 and "gratis" in r.output

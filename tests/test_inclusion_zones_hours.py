@@ -108,3 +108,25 @@ def test_french_hours(osm, french):
 @given(st.text(max_size=60))
 def test_french_hours_never_raises(text):
     assert isinstance(french_hours(text), str)
+
+
+@pytest.mark.parametrize("params,expected", [
+    ({}, []),
+    ({"famille": ["aidants_famille"], "intervient": "80021"},
+     [SocialFamilyFilter(("aidants_famille",)), ServesCommuneFilter("80021")]),
+    ({"frais": "gratuit", "qualite": "0,5", "public": "seniors", "q": " "},
+     [PublicFilter(("seniors",)), FeeFilter("gratuit"), QualityFilter(0.5)]),
+])
+def test_params_registry(params, expected):
+    from dac_map.inclusion.filters import filters_from_params
+
+    assert filters_from_params(params) == expected
+
+
+@pytest.mark.parametrize("params", [{"inconnu": "x"}, {"frais": ["gratuit", "payant"]}, {"qualite": "beaucoup"},
+                                    {"intervient": "Amiens"}])
+def test_params_registry_refuses(params):
+    from dac_map.inclusion.filters import filters_from_params
+
+    with pytest.raises(QueryError):
+        filters_from_params(params)

@@ -9,6 +9,8 @@
   the FINESS match decisions and the change report.
 * ``dac-map inclusion export FOLDER``: the steward table as schema v1 ``services.json`` and
   ``structures.json``.
+* ``dac-map inclusion search [--intervient 80021] [--famille ...]``: the social resources
+  matching the criteria (the keys of :data:`dac_map.inclusion.filters.SOCIAL_PARAMS`).
 
 Exit codes are those of :mod:`dac_map.errors`. Heavy imports happen inside the commands.
 """
@@ -135,6 +137,38 @@ def export_cmd(
         _say(out, line)
     _say(out, f"{len(table.services)} services -> {paths['services']}, "
               f"{len(table.structures)} structures -> {paths['structures']}")
+
+
+@inclusion_app.command("search")
+def search_cmd(
+    intervient: Annotated[Optional[str], typer.Option(help="Intervient à cette commune (code INSEE)")] = None,
+    famille: Annotated[Optional[list[str]], typer.Option(help="Famille (ex. aidants_famille, sante_mentale)")] = None,
+    public: Annotated[Optional[list[str]], typer.Option(help="Public (ex. seniors)")] = None,
+    frais: Annotated[Optional[str], typer.Option(help="gratuit | payant")] = None,
+    qualite: Annotated[Optional[float], typer.Option(help="Score de qualité minimal (0 à 1)")] = None,
+    q: Annotated[Optional[str], typer.Option("--q", help="Mots du nom ou de la description")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="GeoPackage (défaut : celui de l'application)")] = None,
+    limit: Annotated[int, typer.Option(help="Lignes affichées au plus")] = 50,
+) -> None:
+    """Chercher une ressource sociale / search the social resources."""
+    from dac_map.inclusion.filters import describe, filters_from_params, load_social, search_social
+    from dac_map.inclusion.vocab import family_label
+
+    try:
+        cat = load_social(store)
+        if cat is None:
+            raise DacMapError("no social resources in this catalogue: run dac-map inclusion import")
+        filters = filters_from_params({"intervient": intervient or "", "famille": famille or [],
+                                       "public": public or [], "frais": frais or "",
+                                       "qualite": "" if qualite is None else str(qualite), "q": q or ""})
+    except DacMapError as exc:
+        _fail(exc)
+    found = search_social(cat, filters)
+    _say(out, f"{len(found)} ressource(s) — {describe(filters, cat)}", "bold")
+    for _, r in found.head(limit).iterrows():
+        fams = ", ".join(family_label(f) for f in r["families"])
+        fict = " [EXEMPLE FICTIF]" if r["fictitious"] else ""
+        _say(out, f"- {r['name']}{fict} — {r['city'] or ''} — {fams} — {r['sources_label']}")
 
 
 def register(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ Coordinates are WGS84 degrees (EPSG:4326).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +32,7 @@ from dac_map import codes, settings
 from dac_map.inclusion import vocab
 from dac_map.inclusion.resources import COLUMNS, RESOURCES_LAYER, ZONES_LAYER
 from dac_map.query.errors import QueryError
+from dac_map.query.filters import QueryFilter
 from dac_map.query.text import fold_column, fold_text
 
 
@@ -173,18 +174,9 @@ def load_social(source=None) -> SocialCatalogue | None:
     return SocialCatalogue.from_frames(table, zones, names, epci)
 
 
-class SocialFilter:
-    """Base of the social filters (same contract as :class:`dac_map.query.filters.QueryFilter`)."""
-
-    @property
-    def label(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def describe(self, catalogue: SocialCatalogue) -> str:
-        return self.label
-
-    def mask(self, catalogue: SocialCatalogue) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+class SocialFilter(QueryFilter):
+    """Base of the social filters: the contract of :class:`dac_map.query.filters.QueryFilter`
+    (``mask``, ``label``, ``describe``) over a :class:`SocialCatalogue`."""
 
 
 def _tuple(values: object, what: str, allowed: Iterable[str] | None = None) -> tuple[str, ...]:
@@ -300,6 +292,9 @@ class ServesCommuneFilter(SocialFilter):
         return f"Intervient à {name} ({self.commune})" if name else self.label
 
     def rows(self, catalogue: SocialCatalogue) -> np.ndarray:
+        """Sorted rows serving the commune. The index protocol (``rows_serving(commune)``) is
+        the one FINESS+'s intervention-zone index implements too, so that one « Intervient à »
+        filter can serve both catalogues."""
         return catalogue.zones.rows_serving(self.commune)
 
     def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
@@ -365,3 +360,43 @@ def describe(filters: Iterable[SocialFilter], catalogue: SocialCatalogue) -> str
     """French description of a search."""
     parts = [f.describe(catalogue) for f in filters]
     return " ; ".join(parts) if parts else "Toutes les ressources sociales"
+
+
+def _one(values: list[str], key: str) -> str:
+    if len(values) != 1:
+        raise QueryError(f"une seule valeur pour « {key} » / one value for {key!r}")
+    return values[0]
+
+
+#: The social search's keys (URL and ``dac-map inclusion search``), datasette style: one entry
+#: per key builds its filter from the given values; :func:`filters_from_params` drives it.
+SOCIAL_PARAMS: dict[str, Callable[[list[str]], SocialFilter]] = {
+    "famille": lambda v: SocialFamilyFilter(tuple(v)),
+    "public": lambda v: PublicFilter(tuple(v)),
+    "frais": lambda v: FeeFilter(_one(v, "frais")),
+    "qualite": lambda v: QualityFilter(_one(v, "qualite").replace(",", ".")),
+    "intervient": lambda v: ServesCommuneFilter(_one(v, "intervient")),
+    "situee": lambda v: LocatedInFilter(departments=tuple(x for x in v if codes.is_department(x)),
+                                        communes=tuple(x for x in v if codes.is_commune(x))),
+    "q": lambda v: SocialTextFilter(" ".join(v)),
+}
+
+
+def filters_from_params(params: Mapping[str, object]) -> list[SocialFilter]:
+    """The filters of ``params`` (key -> value or list of values; empty values ignored), in
+    :data:`SOCIAL_PARAMS` order. Unknown keys or invalid values raise :class:`QueryError`."""
+    unknown = sorted(set(params) - set(SOCIAL_PARAMS))
+    if unknown:
+        raise QueryError(f"critère inconnu / unknown key: {', '.join(unknown)} "
+                         f"(connus : {', '.join(SOCIAL_PARAMS)})")
+    out = []
+    for key, build in SOCIAL_PARAMS.items():
+        raw = params.get(key)
+        values = [raw] if isinstance(raw, str | int | float) else list(raw or ())
+        values = [str(v).strip() for v in values if str(v).strip()]
+        if values:
+            try:
+                out.append(build(values))
+            except (ValueError, TypeError) as exc:
+                raise QueryError(f"{key} : {exc}") from exc
+    return out

@@ -17,9 +17,8 @@ import streamlit as st
 
 from dac_map import settings
 from dac_map.inclusion import vocab
-from dac_map.inclusion.filters import (FeeFilter, PublicFilter, QualityFilter, ServesCommuneFilter,
-                                       SocialCatalogue, SocialFamilyFilter, SocialFilter,
-                                       SocialTextFilter, describe, load_social, search_social)
+from dac_map.inclusion.filters import (SocialCatalogue, SocialFilter, describe, filters_from_params,
+                                       load_social, search_social)
 from dac_map.ui.text import format_date, format_phone, md, plain, tel_href
 
 FICTITIOUS_BANNER = ("Les ressources locales de cette démonstration (associations de patients, "
@@ -39,21 +38,11 @@ def social_at(path: str | Path) -> SocialCatalogue | None:
 
 def filters_from(families: list[str], publics: list[str], fee: str, min_quality: float,
                  commune: str | None, text: str) -> list[SocialFilter]:
-    """The filters of the page's widgets (empty widgets add nothing)."""
-    out: list[SocialFilter] = []
-    if families:
-        out.append(SocialFamilyFilter(tuple(families)))
-    if publics:
-        out.append(PublicFilter(tuple(publics)))
-    if fee in vocab.FEES:
-        out.append(FeeFilter(fee))
-    if min_quality > 0:
-        out.append(QualityFilter(min_quality))
-    if commune:
-        out.append(ServesCommuneFilter(commune))
-    if text.strip():
-        out.append(SocialTextFilter(text))
-    return out
+    """The filters of the page's widgets, through the one registry
+    (:func:`~dac_map.inclusion.filters.filters_from_params`); empty widgets add nothing."""
+    return filters_from_params({"famille": families, "public": publics, "frais": fee,
+                                "qualite": str(min_quality) if min_quality > 0 else "",
+                                "intervient": commune or "", "q": text})
 
 
 def _join(values: object, labels: dict[str, str]) -> str:
