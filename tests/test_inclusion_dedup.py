@@ -75,24 +75,21 @@ def test_blocked_matcher_equals_brute_force():
                  f"{rng.integers(1, 5)} {rng.choice(streets).lower()}", rng.choice(communes)) for i in range(60)])
     got = {m.resource_id: m.finess for m in match_finess(res, est)}
 
-    expected = {}
-    for r in res.itertuples():
+    def best_in_commune(r, name: str) -> str | None:
         best, best_score = None, -1.0
         for e in est.itertuples():
             if e.commune != r.commune:
                 continue
-            n = fuzz.token_set_ratio(fold_text(r.structure_name), fold_text(e.name))
+            n = fuzz.token_set_ratio(fold_text(name), fold_text(e.name))
             a = fuzz.token_sort_ratio(fold_text(r.address), fold_text(e.address))
             if n >= NAME_MIN and a >= ADDRESS_MIN and n + a > best_score:
                 best, best_score = e.finess, n + a
-        if best is None:  # the service's own name is tried second
-            for e in est.itertuples():
-                if e.commune != r.commune:
-                    continue
-                n = fuzz.token_set_ratio(fold_text(r.name), fold_text(e.name))
-                a = fuzz.token_sort_ratio(fold_text(r.address), fold_text(e.address))
-                if n >= NAME_MIN and a >= ADDRESS_MIN and n + a > best_score:
-                    best, best_score = e.finess, n + a
+        return best
+
+    expected = {}
+    for r in res.itertuples():
+        # the structure's name first, then the service's own name
+        best = best_in_commune(r, r.structure_name) or best_in_commune(r, r.name)
         if best is not None:
             expected[r.resource_id] = best
     assert got == expected

@@ -213,3 +213,31 @@ def test_cli_search(store_copy, inclusion_files):
     assert 'Repas "chauds"; le soir' in r.output
     r = runner.invoke(app, ["inclusion", "search", "--store", str(store_copy), "--frais", "gratis"])
     assert r.exit_code != 0 and "gratis" in r.output
+
+
+def test_cli_reports(store_copy, tmp_path):
+    """The match decisions and changes are reported; a FINESS establishment of the demo found
+    again by name and address in the local table (expected from the raw extract)."""
+    from dac_map.cli import DEMO_ESTABLISHMENTS
+
+    raw = next(line.split(";") for line in DEMO_ESTABLISHMENTS.read_text(encoding="latin-1").splitlines()
+               if line.startswith("structureet;") and line.split(";")[13] == "80")
+    finess, name = raw[1], raw[3]
+    address = " ".join(x for x in (raw[7], raw[8], raw[9]) if x)
+    commune = raw[13] + raw[12]
+    table = tmp_path / "locales.csv"
+    shutil.copyfile(DEMO_LOCAL, table)
+    rows = steward.read_table(table).rows
+    rows.append({**rows[0], "id": "copie-finess", "structure_nom": name.title(), "adresse": address.lower(),
+                 "code_insee": commune, "structure_siret": None})
+    steward.save_table(table, rows, author="Test")
+    r = CliRunner().invoke(app, ["inclusion", "import", "--store", str(store_copy), "--local-table", str(table),
+                                 "--rapport", str(tmp_path / "rapports")])
+    assert r.exit_code == 0, r.output
+    lines = (tmp_path / "rapports" / "correspondances_finess.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "ressource;nom;finess;methode;score_nom;score_adresse;decision"
+    assert any(l.startswith(f"local:copie-finess;") and f";{finess};nom et adresse proches;" in l for l in lines)
+    changes = (tmp_path / "rapports" / "changements.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(changes) == 1 + 9 and all(l.endswith(";ajout") for l in changes[1:])
+    t = store.open_store(store_copy).read_layer(RESOURCES_LAYER, read_geometry=False).set_index("resource_id")
+    assert t.loc["local:copie-finess", "sources_label"] == f"ressource locale (DAC) (dac-local) + FINESS {finess}"

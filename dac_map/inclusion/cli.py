@@ -101,6 +101,8 @@ def import_cmd(
     overrides: Annotated[Optional[Path], typer.Option(help="Décisions du référent (resource_id;finess;decision)")] = None,
     strict: Annotated[bool, typer.Option(help="Refuser tout écart au schéma v1")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Tout vérifier, ne rien écrire")] = False,
+    report: Annotated[Optional[Path], typer.Option("--rapport", help="Dossier des rapports (écarts, "
+                                                   "correspondances FINESS, changements)")] = None,
 ) -> None:
     """Importer dans le catalogue / import into the catalogue."""
     from dac_map import settings
@@ -115,6 +117,11 @@ def import_cmd(
         _fail(exc)
     for line in result.lines():
         _say(out, line)
+    if report is not None:
+        from dac_map.inclusion.importer import write_reports
+
+        for path in write_reports(result, report).values():
+            _say(out, f"Rapport : {path}")
     _say(out, "Essai à blanc : rien n'a été écrit." if dry_run else
          f"{len(result.table)} ressources sociales écrites dans le catalogue.", "bold green")
 

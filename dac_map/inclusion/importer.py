@@ -54,6 +54,7 @@ class ImportResult:
     matches: list[Match] = field(default_factory=list)
     changes: dict = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    change_frame: object = None  # pandas DataFrame (resource_id, name, change)
 
     def lines(self) -> list[str]:
         out = ["Services data·inclusion :"] + self.services_report.lines()
@@ -328,6 +329,34 @@ def _carry_over(result: ImportResult, source: store_mod.Store) -> None:
         result.zones = pd.concat([zones[["resource_id", "code", "kind"]], result.zones], ignore_index=True)
 
 
+def write_reports(result: ImportResult, folder: str | Path) -> dict[str, Path]:
+    """The import's reports for the steward, in ``folder``: ``ecarts.json`` (deviation reports),
+    ``correspondances_finess.csv`` (every match decision) and ``changements.csv`` (``;``,
+    UTF-8 with BOM, formula-like cells neutralised)."""
+    import json
+
+    from dac_map.inclusion.dedup import METHOD_LABELS
+    from dac_map.inclusion.steward import write_csv
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"ecarts": folder / "ecarts.json", "correspondances": folder / "correspondances_finess.csv",
+             "changements": folder / "changements.csv"}
+    data = {"services": result.services_report.as_dict(), "structures": result.structures_report.as_dict(),
+            "ressources_locales": result.local_report.as_dict(),
+            "illisibles": [vars(i) for i in result.read_issues]}
+    paths["ecarts"].write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    names = dict(zip(result.table["resource_id"], result.table["name"]))
+    write_csv(paths["correspondances"],
+              ("ressource", "nom", "finess", "methode", "score_nom", "score_adresse", "decision"),
+              [(m.resource_id, names.get(m.resource_id), m.finess, METHOD_LABELS[m.method],
+                m.name_score, m.address_score, m.decision) for m in result.matches])
+    frame = result.change_frame if result.change_frame is not None else None
+    rows = [] if frame is None else list(zip(frame["resource_id"], frame["name"], frame["change"]))
+    write_csv(paths["changements"], ("ressource", "nom", "changement"), rows)
+    return paths
+
+
 def run_import(services: Sequence[str | Path], structures: Sequence[str | Path] = (), *,
                store: str | Path | store_mod.Store | None = None, local_table: str | Path | None = None,
                overrides: str | Path | None = None, strict: bool = False, dry_run: bool = False,
@@ -351,6 +380,7 @@ def run_import(services: Sequence[str | Path], structures: Sequence[str | Path] 
     link_finess(result, live, overrides)
     previous = store_mod.open_store(compare_with) if compare_with is not None else live
     change_frame = changes(result, previous if previous is not None and previous.exists() else None)
+    result.change_frame = change_frame
     if not dry_run:
         if live is None:
             from dac_map.errors import StoreError

@@ -112,7 +112,7 @@ def read_table(path: str | Path, *, strict: bool = False) -> LocalTable:
 
 
 def _cell(value: object) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):
         return ""
     if isinstance(value, (list, tuple, set)):
         value = "|".join(str(v) for v in value)
@@ -120,8 +120,9 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Atomic CSV write (``;``, UTF-8 with BOM), formula-like cells neutralised."""
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Atomic CSV write (``;``, UTF-8 with BOM), formula-like cells neutralised (the package's
+    one CSV writer; to be replaced by ``dac_map.tabular`` when it lands)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8-sig", newline="") as f:
@@ -196,7 +197,7 @@ def save_table(path: str | Path, rows: Sequence[dict], *, author: str, comment: 
         versions = path.with_name(path.name + ".versions")
         versions.mkdir(exist_ok=True)
         shutil.copy2(path, versions / f"{path.stem}-{now.replace(':', '')}.csv")
-    _write_csv(path, TABLE_COLUMNS, [[r.get(c) for c in TABLE_COLUMNS] for r in new])
+    write_csv(path, TABLE_COLUMNS, [[r.get(c) for c in TABLE_COLUMNS] for r in new])
     jpath = journal_path(path)
     exists = jpath.exists()
     with open(jpath, "a", encoding="utf-8", newline="") as f:

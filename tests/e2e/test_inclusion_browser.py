@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 from conftest import OUTPUT, _require_browser
-from server import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_streamlit, stop
+from server import ROOT, free_port, start_streamlit, stop
 from ui_store import build_ui_store
 
 pytestmark = pytest.mark.e2e
@@ -31,23 +31,8 @@ def social_app(tmp_path_factory):
     port = free_port()
     proc = start_streamlit(store, port, base / "streamlit.log",
                            extra_env={"DAC_MAP_INCLUSION_LOCAL_TABLE": str(table)})
-    try:
-        yield f"http://127.0.0.1:{port}", table
-    finally:
-        stop(proc)
-
-
-@pytest.fixture(scope="module")
-def chromium(social_app):
-    from playwright.sync_api import sync_playwright
-
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield f"http://127.0.0.1:{port}", table
+    stop(proc)
 
 
 def _count(page) -> int:
@@ -55,9 +40,9 @@ def _count(page) -> int:
     return int(text.split(" ")[0])
 
 
-def test_social_page(chromium, social_app):
+def test_social_page(browser, social_app):
     url, _ = social_app
-    page = chromium.new_page(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
+    page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{url}/ressources-sociales")
@@ -79,10 +64,10 @@ def test_social_page(chromium, social_app):
     page.close()
 
 
-def test_steward_page_save(chromium, social_app):
+def test_steward_page_save(browser, social_app):
     url, table = social_app
     before = table.read_bytes()
-    page = chromium.new_page(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
+    page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
     page.goto(f"{url}/ressources-locales")
     page.get_by_text("Enregistrer", exact=True).wait_for(timeout=TIMEOUT)
     page.get_by_text("Enregistrer", exact=True).click()
