@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_query.py
 	$(BIN)/python benchmarks/bench_coverage.py
 	$(BIN)/python benchmarks/bench_ui.py
+	$(BIN)/python benchmarks/bench_privacy.py
 	$(BIN)/python benchmarks/bench_inclusion.py
 
 clean:

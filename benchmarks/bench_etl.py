@@ -1,22 +1,29 @@
-"""ETL benchmark on a synthetic national-scale extract, against a naive baseline.
+"""ETL benchmark on a synthetic national-size extract, against a naive baseline.
 
 Usage::
 
-    python benchmarks/bench_etl.py [--establishments 100000] [--equipment 200000] [--runs 5]
+    python benchmarks/bench_etl.py [--establishments 95000] [--without-position 2000]
+                                   [--runs 5] [--equipment 200000]
 
 Generates (once, cached in ``benchmarks/output/``) a synthetic extract in the real etalab
-layouts with :mod:`dac_map.testing.synthetic`, then times, each run in a fresh Python process:
+layouts with :mod:`dac_map.testing.synthetic` — by default 95,000 establishments of which
+2,000 have no coordinates (93,000 geolocated, like the national file) — then measures, in
+pairs (ours, naive, ours, naive, ... after one warm-up pair, so that machine drift hits both):
 
-* ``ours``: :func:`dac_map.etl.run_etl`, establishments only (validation, per-row projections,
-  families, territories, plausibility checks, atomic GeoPackage);
-* ``ours+eq``: the same with the equipment extract;
-* ``naive``: a straightforward baseline doing less (``csv`` reader + pandas, a single
-  Lambert-93 projection, ``points_from_xy`` + ``sjoin`` with the departments for the
-  territory, ``GeoDataFrame.to_file`` without Arrow).
+* **whole process**, as a user runs it: ``dac-map etl -e ... -d ... -o ...`` against
+  ``python benchmarks/naive_etl.py ...`` (start-up and imports included). Wall time around the
+  child process; peak resident memory and CPU seconds (user + system) of that child from
+  ``os.wait4`` (what ``/usr/bin/time`` reports); CPU seconds stay meaningful on a busy machine;
+* **in-process**: the same work timed inside a fresh process around the call (imports
+  excluded): :func:`dac_map.etl.run_etl` against :func:`naive_etl.run`.
 
-Figures are the wall time measured inside each process around the work (imports excluded)
-and the process's peak resident memory. The two are run in turn (A B A B ...) and the
-naive/ours ratio is computed pair by pair; medians are printed.
+``ours`` is the full ETL (validation, per-row projections, plausibility checks, families,
+territories, atomic GeoPackage). ``naive`` does less: ``csv`` reader + pandas, one Lambert-93
+projection, ``points_from_xy`` + ``sjoin`` with the departments, ``GeoDataFrame.to_file``.
+With ``--equipment N`` the in-process runs are repeated with an N-line equipment extract.
+
+Medians, min/max, the naive/ours ratio per pair (median) and the peak memory are printed,
+with the targets of issue 9 (whole process <= 3 s and >= 2.5x naive, peak <= 600 MiB).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -35,22 +43,37 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "output"
 ROOT = HERE.parent
 DEPARTMENTS = ROOT / "data" / "geo" / "departements.geojson"
+NAIVE = HERE / "naive_etl.py"
+DAC_MAP = Path(sys.executable).with_name("dac-map")
+
+TARGET_WHOLE_S = 3.0
+TARGET_RATIO = 2.5
+TARGET_PEAK_MIB = 600
 
 
-def _paths(n_est: int, n_eq: int) -> tuple[Path, Path]:
-    return (OUT / f"synthetic-cs1100507-{n_est}.csv", OUT / f"synthetic-cs1100505-{n_eq}.csv")
-
-
-def generate(n_est: int, n_eq: int) -> tuple[Path, Path]:
+def generate(n_est: int, without_position: int, n_eq: int) -> tuple[Path, Path | None]:
     """Write the synthetic extracts if they are not cached yet."""
+    import numpy as np
     import pandas as pd
 
     from dac_map.testing.synthetic import write_equipment_extract, write_establishments_extract
 
-    est, eq = _paths(n_est, n_eq)
     OUT.mkdir(parents=True, exist_ok=True)
+    est = OUT / f"synthetic-cs1100507-{n_est}-{without_position}.csv"
     if not est.exists():
-        write_establishments_extract(est, n_est, seed=0)
+        tmp = est.with_suffix(".tmp")
+        write_establishments_extract(tmp, n_est, seed=0)
+        lines = tmp.read_bytes().split(b"\n")
+        geo = [i for i, ln in enumerate(lines) if ln.startswith(b"geolocalisation;")]
+        for i in np.random.default_rng(1).choice(geo, min(without_position, len(geo)), replace=False):
+            parts = lines[i].split(b";")
+            parts[2] = parts[3] = b""
+            lines[i] = b";".join(parts)
+        tmp.write_bytes(b"\n".join(lines))
+        tmp.replace(est)
+    if not n_eq:
+        return est, None
+    eq = OUT / f"synthetic-cs1100505-{n_est}-{n_eq}.csv"
     if not eq.exists():
         rows = []
         with open(est, encoding="latin-1", newline="") as f:
@@ -64,82 +87,67 @@ def generate(n_est: int, n_eq: int) -> tuple[Path, Path]:
 
 # --------------------------------------------------------------------------- one run
 
-def run_ours(est: Path, eq: Path | None, out: Path) -> dict:
-    from dac_map.etl import EtlInputs, run_etl
-
-    t = time.perf_counter()
-    report = run_etl(EtlInputs(establishments=est, departments=DEPARTMENTS, equipment=eq), out)
-    return {"seconds": time.perf_counter() - t, "rows": report.counts["establishments"],
-            "stages": report.timings}
-
-
-def run_naive(est: Path, eq: Path | None, out: Path) -> dict:
-    """The obvious implementation: csv + pandas + geopandas, one projection, no checks."""
-    import geopandas as gpd
-    import pandas as pd
-
-    from dac_map.etl.layouts import GEOLOCALISATION, STRUCTUREET
-
-    t = time.perf_counter()
-    st_rows, geo_rows = [], []
-    with open(est, encoding="latin-1", newline="") as f:
-        for r in csv.reader(f, delimiter=";"):
-            if r and r[0] == "structureet":
-                st_rows.append(r[1:])
-            elif r and r[0] == "geolocalisation":
-                geo_rows.append(r[1:])
-    st = pd.DataFrame(st_rows, columns=list(STRUCTUREET.fields))
-    geo = pd.DataFrame(geo_rows, columns=list(GEOLOCALISATION.fields))
-    df = st.merge(geo, on="nofinesset", how="left")
-    df["x"] = pd.to_numeric(df["coordxet"], errors="coerce")
-    df["y"] = pd.to_numeric(df["coordyet"], errors="coerce")
-    gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["x"], df["y"]), crs=2154)
-    gdf = gdf.to_crs(4326)
-    deps = gpd.read_file(DEPARTMENTS)
-    gdf = gpd.sjoin(gdf, deps[["code", "geometry"]], how="left", predicate="within")
-    gdf = gdf.drop(columns=["index_right"])
-    if out.exists():
-        out.unlink()
-    gdf.to_file(out, layer="etablissements", driver="GPKG")
-    if eq is not None:
-        from dac_map.etl.layouts import EQUIPEMENTSOCIAL
-        rows = []
-        with open(eq, encoding="latin-1", newline="") as f:
-            for r in csv.reader(f, delimiter=";"):
-                if r and r[0] == "equipementsocial":
-                    rows.append(r[1:len(EQUIPEMENTSOCIAL.fields) + 1])
-        e = pd.DataFrame(rows, columns=list(EQUIPEMENTSOCIAL.fields))
-        e["capinstot"] = pd.to_numeric(e["capinstot"], errors="coerce")
-        totals = e.groupby("nofinesset")["capinstot"].sum()
-        gdf["capacity"] = gdf["nofinesset"].map(totals)
-        gdf.to_file(out, layer="etablissements", driver="GPKG")
-        gpd.GeoDataFrame(e).to_file(out, layer="equipements", driver="GPKG")
-    return {"seconds": time.perf_counter() - t, "rows": len(gdf)}
-
-
 def _child(kind: str, est: str, eq: str, out: str) -> None:
+    """In-process measurement, in this (fresh) process: imports first, then the timed work."""
     eq_path = Path(eq) if eq else None
-    fn = run_naive if kind == "naive" else run_ours
-    result = fn(Path(est), eq_path, Path(out))
+    if kind == "naive":
+        sys.path.insert(0, str(HERE))
+        import naive_etl
+
+        t = time.perf_counter()
+        rows = naive_etl.run(Path(est), DEPARTMENTS, Path(out), eq_path)
+        result = {"seconds": time.perf_counter() - t, "rows": rows}
+    else:
+        from dac_map.etl import EtlInputs, run_etl
+
+        t = time.perf_counter()
+        report = run_etl(EtlInputs(establishments=Path(est), departments=DEPARTMENTS,
+                                   equipment=eq_path), Path(out))
+        result = {"seconds": time.perf_counter() - t, "rows": report.counts["establishments"],
+                  "stages": report.timings}
     result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(result, default=str))
 
 
-def _once(kind: str, est: Path, eq: Path | None) -> dict:
+def _run_child(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Run ``cmd``; wall seconds, the child's own peak RSS (MiB) and CPU seconds (user +
+    system) from ``os.wait4``, and its stdout."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = proc.stdout.read()
+    errs = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(map(str, cmd[:3]))} failed ({proc.returncode}):\n"
+                         f"{errs.decode(errors='replace')[-3000:]}")
+    return (seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime,
+            out.decode(errors="replace"))
+
+
+def _whole(kind: str, est: Path) -> dict:
+    out = OUT / f"whole-{kind}.gpkg"
+    if kind == "naive":
+        cmd = [sys.executable, str(NAIVE), str(est), str(DEPARTMENTS), str(out)]
+    else:
+        cmd = [str(DAC_MAP), "etl", "-e", str(est), "-d", str(DEPARTMENTS), "-o", str(out)]
+    seconds, peak, cpu, _ = _run_child(cmd)
+    return {"seconds": seconds, "peak_mib": peak, "cpu": cpu}
+
+
+def _in_process(kind: str, est: Path, eq: Path | None) -> dict:
     out = OUT / f"bench-{kind}.gpkg"
     cmd = [sys.executable, __file__, "--child", kind, str(est), str(eq or ""), str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode:
-        raise SystemExit(f"{kind} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    _, _, _, stdout = _run_child(cmd)
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
-def _paired(est: Path, eq: Path | None, runs: int) -> tuple[list[dict], list[dict]]:
-    """Run ours and naive in turn (A B A B ...) after one warm-up pair, so that machine drift
-    affects both alike; returns the counted runs of each."""
+def _paired(measure, runs: int) -> tuple[list[dict], list[dict]]:
+    """ours, naive, ours, naive... after one warm-up pair; returns the counted runs of each."""
     ours, naive = [], []
     for i in range(runs + 1):
-        a, b = _once("ours", est, eq), _once("naive", est, eq)
+        a, b = measure("ours"), measure("naive")
         if i:
             ours.append(a)
             naive.append(b)
@@ -148,35 +156,54 @@ def _paired(est: Path, eq: Path | None, runs: int) -> tuple[list[dict], list[dic
 
 def _row(name: str, res: list[dict]) -> str:
     secs = [r["seconds"] for r in res]
-    return (f"{name:<10}{statistics.median(secs):>10.2f}{min(secs):>9.2f}{max(secs):>9.2f}"
-            f"{max(r['peak_mib'] for r in res):>10.0f}")
+    cpu = f"{statistics.median(r['cpu'] for r in res):>9.2f}" if "cpu" in res[0] else f"{'':>9}"
+    return (f"{name:<22}{statistics.median(secs):>10.2f}{min(secs):>9.2f}{max(secs):>9.2f}"
+            f"{max(r['peak_mib'] for r in res):>10.0f}{cpu}")
+
+
+def _report(label: str, ours: list[dict], naive: list[dict]) -> tuple[float, float, float]:
+    print(_row(f"ours {label}", ours))
+    print(_row(f"naive {label}", naive))
+    ratios = [n["seconds"] / o["seconds"] for o, n in zip(ours, naive)]
+    med = statistics.median(ratios)
+    print(f"{'':<22}naive/ours per pair: median {med:.2f}x (min {min(ratios):.2f}x, "
+          f"max {max(ratios):.2f}x)")
+    if "cpu" in ours[0]:
+        cpu = [n["cpu"] / o["cpu"] for o, n in zip(ours, naive)]
+        print(f"{'':<22}CPU seconds naive/ours per pair: median {statistics.median(cpu):.2f}x")
+    return statistics.median(r["seconds"] for r in ours), med, max(r["peak_mib"] for r in ours)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--establishments", type=int, default=100_000)
-    ap.add_argument("--equipment", type=int, default=200_000)
+    ap.add_argument("--establishments", type=int, default=95_000)
+    ap.add_argument("--without-position", type=int, default=2_000)
+    ap.add_argument("--equipment", type=int, default=0,
+                    help="also time in-process runs with an equipment extract of N lines")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(*args.child)
         return
-    est, eq = generate(args.establishments, args.equipment)
-    print(f"synthetic extract: {args.establishments} establishments ({est.stat().st_size / 1e6:.1f} MB), "
-          f"{args.equipment} equipment lines; {args.runs} paired runs after one warm-up pair")
-    print(f"\n{'run':<10}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MiB':>10}")
-    stages = {}
-    for label, eq_path in (("", None), ("+eq", eq)):
-        ours, naive = _paired(est, eq_path, args.runs)
-        print(_row("ours" + label, ours))
-        print(_row("naive" + label, naive))
-        ratios = [n["seconds"] / o["seconds"] for o, n in zip(ours, naive)]
-        print(f"{'':<10}naive/ours per pair: median {statistics.median(ratios):.2f}x "
-              f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
-        stages["ours" + label] = ours[len(ours) // 2]["stages"]
-    for name, st in stages.items():
-        print(f"stages of one '{name}' run (s): {st}")
+    est, eq = generate(args.establishments, args.without_position, args.equipment)
+    print(f"synthetic extract: {args.establishments} establishments, "
+          f"{args.establishments - args.without_position} with coordinates "
+          f"({est.stat().st_size / 1e6:.1f} MB); {args.runs} paired runs after one warm-up pair")
+    print(f"\n{'run':<22}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MiB':>10}{'cpu s':>9}")
+    whole = _report("(whole process)", *_paired(lambda k: _whole(k, est), args.runs))
+    ours, naive = _paired(lambda k: _in_process(k, est, None), args.runs)
+    _report("(in-process)", ours, naive)
+    stages = ours[len(ours) // 2]["stages"]
+    if eq is not None:
+        ours_eq, naive_eq = _paired(lambda k: _in_process(k, est, eq), args.runs)
+        _report("+eq (in-process)", ours_eq, naive_eq)
+    print(f"\nstages of one in-process run (s): {stages}")
+    seconds, ratio, peak = whole
+    print(f"targets, whole process: <= {TARGET_WHOLE_S} s: {seconds:.2f} s "
+          f"{'met' if seconds <= TARGET_WHOLE_S else 'NOT met'}; >= {TARGET_RATIO}x naive: "
+          f"{ratio:.2f}x {'met' if ratio >= TARGET_RATIO else 'NOT met'}; peak <= "
+          f"{TARGET_PEAK_MIB} MiB: {peak:.0f} MiB {'met' if peak <= TARGET_PEAK_MIB else 'NOT met'}")
 
 
 if __name__ == "__main__":

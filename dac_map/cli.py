@@ -77,12 +77,16 @@ def etl(
         help="Table catégorie -> famille (CSV)")] = None,
     categories: Annotated[Optional[Path], typer.Option(help="Nomenclature des catégories")] = None,
     rejects: Annotated[Optional[Path], typer.Option(help="Fichier CSV des lignes rejetées")] = None,
+    boundaries_crs: Annotated[Optional[str], typer.Option(
+        "--boundaries-crs", help="SCR des fichiers de limites s'ils ne le déclarent pas "
+        "(ex. EPSG:2154)")] = None,
 ) -> None:
     """Charge les extraits FINESS et les limites dans un GeoPackage (remplacement atomique)."""
     from dac_map.etl import EtlInputs, run_etl
 
     inputs = EtlInputs(establishments=establishments, departments=departments,
-                       equipment=equipment, communes=list(communes or []))
+                       equipment=equipment, communes=list(communes or []),
+                       boundaries_crs=boundaries_crs)
     for name, value in (("territories", territories), ("families", families),
                         ("category_families", category_families), ("categories", categories)):
         if value is not None:
@@ -227,8 +231,11 @@ def search(
         _fail(exc)
 
     if fmt == "csv":
-        frame = q.to_french_table(result.records)
-        sys.stdout.write(frame.to_csv(sep=";", index=False, decimal=","))
+        from dac_map.tabular import write_csv
+
+        sys.stdout.flush()
+        write_csv(sys.stdout.buffer, q.to_french_table(result.records), bom=False,
+                  lineterminator="\n")
     elif fmt == "geojson":
         sys.stdout.write(json.dumps(q.to_geojson(result.records), ensure_ascii=False) + "\n")
     else:

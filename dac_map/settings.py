@@ -17,16 +17,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+#: The installed package (read only: dac-map never writes into it).
 PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = PACKAGE_DIR.parent
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"DAC_MAP_{name}", default)
 
 
-#: Folder of the shipped reference and demo data.
-DATA_DIR = Path(_env("DATA_DIR", str(PROJECT_DIR / "data")))
+def _project_dir() -> Path:
+    """The source checkout dac-map runs from (the folder holding ``pyproject.toml`` and
+    ``data/`` beside the package: ``make install`` is an editable install), else the current
+    directory (a regular install puts the package in site-packages, where nothing may be
+    written)."""
+    root = PACKAGE_DIR.parent
+    if (root / "pyproject.toml").is_file() and (root / "data").is_dir():
+        return root
+    return Path.cwd().resolve()
+
+
+#: The project folder: the source checkout, or the current directory for a regular install.
+PROJECT_DIR = _project_dir()
+
+#: Folder of the data: the shipped reference and demo data (read) and, by default, the built
+#: store, the unmet-need log and the reports (written). Default: ``data/`` of the checkout, or
+#: ``./data`` of the current directory for a regular (non-editable) install; never inside the
+#: package. Set ``DAC_MAP_DATA_DIR`` to use another folder (it must hold a copy of the
+#: checkout's ``data/`` reference files for the ETL and the demo).
+DATA_DIR = Path(_env("DATA_DIR", str(PROJECT_DIR / "data"))).expanduser()
 
 #: The GeoPackage the app reads and the ETL writes by default.
 STORE_PATH = Path(_env("STORE", str(DATA_DIR / "build" / "dac_map.gpkg")))
@@ -117,8 +135,30 @@ POPULATION_PATH = _env("POPULATION_PATH", str(
 #: that a refresh of the FINESS data never erases it.
 UNMET_NEEDS_DB = Path(_env("UNMET_NEEDS_DB", str(DATA_DIR / "unmet_needs.sqlite")))
 
+#: Longest free comment of an unmet need (characters). The coded reason and the search criteria
+#: carry the record; the comment is optional and short, which also limits what could leak into it.
+UNMET_COMMENT_MAX_CHARS = int(_env("UNMET_COMMENT_MAX_CHARS", "300"))
+
+#: Retention of the unmet-need log (months): older records are deleted each time the log is
+#: opened and by ``dac-map unmet purge``. 0 keeps everything.
+UNMET_RETENTION_MONTHS = int(_env("UNMET_RETENTION_MONTHS", "24"))
+
 #: Folder of the ARS reports (HTML, CSV) and of their JSON snapshots (changes since last report).
 REPORTS_DIR = Path(_env("REPORTS_DIR", str(DATA_DIR / "reports")))
+
+# --------------------------------------------------------------------------- downloads (dac_map.refresh)
+# Defaults of the [download] keys of a refresh configuration (the configuration file wins).
+
+#: Total time one source may take to download, in seconds, every attempt and wait included:
+#: a server that sends a few bytes now and then cannot hold the refresh lock for hours.
+DOWNLOAD_DEADLINE_S = float(_env("DOWNLOAD_DEADLINE_S", "1800"))
+
+#: Slowest accepted download, in bytes per second, averaged over DOWNLOAD_RATE_WINDOW_S
+#: (0 = no minimum). Slower: the attempt is abandoned (and retried/resumed within the deadline).
+DOWNLOAD_MIN_BYTES_PER_S = float(_env("DOWNLOAD_MIN_BYTES_PER_S", "2048"))
+
+#: Window of the throughput measure, in seconds (also the grace period of each connection).
+DOWNLOAD_RATE_WINDOW_S = float(_env("DOWNLOAD_RATE_WINDOW_S", "20"))
 
 # --------------------------------------------------------------------------- app (dac_map.ui)
 
@@ -162,6 +202,38 @@ UI_NATIONAL_VIEW = _env("UI_NATIONAL_VIEW", "1").lower() not in ("0", "false", "
 #: Most resources printed on one A4 sheet.
 UI_MAX_SHEET_ITEMS = int(_env("UI_MAX_SHEET_ITEMS", "40"))
 
+# --------------------------------------------------------------------------- data integrity (ETL checks)
+
+#: Most physical lines one record may span (a quoted value with line breaks); an opening quote
+#: still open after this many lines is an unbalanced quote, reported and ignored.
+PARSER_MAX_RECORD_LINES = int(_env("PARSER_MAX_RECORD_LINES", "4"))
+
+#: Most characters of one record spanning several lines (same rule as above).
+PARSER_MAX_RECORD_CHARS = int(_env("PARSER_MAX_RECORD_CHARS", "4000"))
+
+#: Share of the establishments with address coordinates whose position is found implausible
+#: (outside its department) and moved to a commune centroid, above which the ETL refuses the
+#: run (exit code 5): a wrong CRS or a corrupted file, not a few bad rows...
+MAX_CENTROID_SHARE = float(_env("MAX_CENTROID_SHARE", "0.03"))
+#: ... provided more than this many positions are moved.
+MIN_CENTROID_MOVES_TO_ABORT = int(_env("MIN_CENTROID_MOVES_TO_ABORT", "10"))
+
+#: Largest plausible capacity of one equipment line (places). A larger ``capinstot`` /
+#: ``capautot`` is ignored (blanked), flagged ``capacity_implausible`` and reported.
+CAPACITY_MAX_PLACES = int(_env("CAPACITY_MAX_PLACES", "5000"))
+
+#: Tighter bounds per discipline (FINESS ``de`` code -> places), as ``code:max`` pairs separated
+#: by commas. Defaults, far above any real site: 924 accueil pour personnes âgées (EHPAD),
+#: 925 résidence autonomie, 657 / 658 accueil temporaire (personnes âgées / handicapées).
+CAPACITY_MAX_BY_DISCIPLINE: dict[str, int] = {
+    code.strip(): int(value) for code, value in (
+        pair.split(":", 1) for pair in _env(
+            "CAPACITY_MAX_BY_DISCIPLINE", "924:1500,925:1000,657:300,658:300"
+        ).split(",") if ":" in pair)}
+
+#: Age (seconds) after which a temporary GeoPackage left by a crashed write is removed even
+#: when the process id in its name is alive again (process ids are reused).
+STALE_TEMP_SECONDS = float(_env("STALE_TEMP_SECONDS", "21600"))
 # --- data·inclusion and local resources (issue 16, dac_map/inclusion/) ---------------------
 #: Path of the DAC's local-resources table (CSV in the data·inclusion schema, see
 #: data/inclusion/modele_ressources_locales.csv), edited on the app's stewards' page and read by

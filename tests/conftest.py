@@ -102,6 +102,26 @@ def query_store(tmp_path_factory) -> Path:
     return target
 
 
+PRIVACY_CORPUS = Path(__file__).parent / "fixtures" / "privacy"
+
+
+@pytest.fixture(scope="session")
+def privacy_corpus() -> tuple[list[str], list[tuple[frozenset[str], str]]]:
+    """The hand-labelled coordinator comments: (clean comments, [(kinds, identifying comment)])
+    read from tests/fixtures/privacy/ (labels written by hand, never by the code)."""
+    clean = [line for line in (PRIVACY_CORPUS / "corpus_clean.txt").read_text(encoding="utf-8")
+             .splitlines() if line.strip() and not line.startswith("#")]
+    identifying = []
+    for n, line in enumerate((PRIVACY_CORPUS / "corpus_identifying.tsv").read_text(encoding="utf-8")
+                             .splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        kinds, sep, text = line.partition("\t")
+        assert sep and text.strip(), f"corpus_identifying.tsv line {n}: kinds<TAB>comment expected"
+        identifying.append((frozenset(kinds.split(",")), text))
+    return clean, identifying
+
+
 # --------------------------------------------------------------------------- data·inclusion (issue 16)
 
 INCLUSION_FIXTURES = Path(__file__).parent / "fixtures" / "data_inclusion"

@@ -22,6 +22,7 @@ from dac_map.coverage import (
     render_html,
     write_report,
 )
+from dac_map import settings
 from dac_map.coverage.cli import register
 from dac_map.coverage.report import compare_snapshots, latest_snapshot
 from dac_map.query import Catalogue
@@ -31,6 +32,13 @@ DEMO_POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.
 T1 = datetime(2024, 1, 31, 8, 0, tzinfo=timezone.utc)
 T2 = datetime(2024, 4, 30, 8, 0, tzinfo=timezone.utc)
 XSS = "<script>alert('x')</script>"
+
+
+@pytest.fixture(autouse=True)
+def _keep_old_records(monkeypatch):
+    """The records of these tests are dated 2024: the retention purge (24 months by default,
+    tested in test_privacy.py) must not delete them."""
+    monkeypatch.setattr(settings, "UNMET_RETENTION_MONTHS", 0)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -150,26 +151,50 @@ _HEADER = "finess;etalab;00;2021-01-08\n"
 _GOOD = NASTY.read_bytes().decode("latin-1").splitlines()[1]
 
 
+def _accounted_lines(ext) -> set[int]:
+    return ({int(n) for n in ext.structures["line"]} | {int(n) for n in ext.geolocations["line"]}
+            | {i.line for i in ext.issues})
+
+
 @hsettings(max_examples=300, deadline=None)
-@given(st.lists(st.text(max_size=200), max_size=20))
-def test_parser_never_crashes_on_arbitrary_lines(lines):
-    """Any extra lines are either parsed or reported: never an exception."""
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+                                               blacklist_characters='"\r\n\x0b\x0c\x1c\x1d\x1e'
+                                               '\x85\u2028\u2029'), max_size=200), max_size=20))
+def test_arbitrary_lines_are_parsed_or_reported_and_leave_the_good_line_intact(lines):
+    """Every extra non-blank line is an accepted row or an issue naming its line; the valid
+    line before them comes back exactly as when alone."""
+    alone = parse_establishments_text(_HEADER + _GOOD + "\n", "prop.csv")
     text = _HEADER + _GOOD + "\n" + "\n".join(lines)
     ext = parse_establishments_text(text, "prop.csv")
-    assert len(ext.structures) >= 1
+    first = ext.structures[ext.structures["line"] == 2].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first, alone.structures)
+    non_blank = {i + 3 for i, line in enumerate(lines) if line}
+    assert non_blank <= _accounted_lines(ext)
     for issue in ext.issues:
-        assert issue.path == "prop.csv" and issue.line >= 1 and issue.field
+        assert issue.path == "prop.csv" and issue.line >= 3 and issue.field
 
 
 @hsettings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=15),
                          min_size=1, max_size=40), max_size=10))
-def test_structure_like_rows_never_crash(rows):
-    """Rows starting with a real section name but arbitrary values are parsed or reported."""
-    body = "\n".join(";".join(["structureet", *r]) for r in rows)
-    text = _HEADER + _GOOD + "\n" + body
+def test_structure_like_rows_are_kept_only_when_valid(rows):
+    """Rows starting with a real section name but arbitrary values: a row of the right width
+    with a valid FINESS number is kept value for value, any other is reported."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=";", lineterminator="\n").writerows(["structureet", *r] for r in rows)
+    text = _HEADER + _GOOD + "\n" + buf.getvalue()
     ext = parse_establishments_text(text, "prop.csv")
     assert ext.section_lines["structureet"] >= 1
+    kept = ext.structures[ext.structures["line"] > 2]
+    for line, row in zip(kept["line"], kept.itertuples(index=False)):
+        physical = buf.getvalue().split("\n")
+        assert line >= 3 and physical[line - 3].startswith("structureet")
+    for r in rows:
+        if len(r) != 31 or not re.fullmatch(r"[0-9][0-9A-Z][0-9]{7}", r[0].strip()):
+            assert r[0].strip() not in set(kept["nofinesset"]) or r[0].strip() == "800000143"
 
 
 def test_quoted_newline_falls_back_to_exact_line_numbers():

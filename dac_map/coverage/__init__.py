@@ -13,7 +13,7 @@ Pure Python (no Streamlit):
 * :mod:`~dac_map.coverage.criteria` — search criteria as the log stores them (versioned
   JSON of :class:`~dac_map.query.spec.SearchSpec`, conversion of older rows);
 * :mod:`~dac_map.coverage.unmet` — the unmet-need log (SQLite, outside the GeoPackage), which
-  refuses patient-identifying data;
+  refuses personal data (checked by :mod:`dac_map.privacy`);
 * :mod:`~dac_map.coverage.report` — the periodic ARS report (printable HTML, CSV, snapshots).
 
 The Streamlit pieces are in :mod:`dac_map.ui.coverage_view`, the CLI commands in
@@ -31,9 +31,8 @@ _EXPORTS = {
         "white_zones"),
     "population": ("PopulationTable", "read_population"),
     "report": ("ArsReport", "build_report", "render_csv", "render_html", "write_report"),
-    "unmet": ("PersonalDataError", "UnmetNeed", "UnmetNeedError", "allowed_name_pairs",
-        "delete_unmet_need", "detect_personal_data",
-        "export_unmet_needs_csv", "list_unmet_needs",
+    "unmet": ("PersonalDataError", "UnmetNeed", "UnmetNeedError", "delete_unmet_need",
+        "export_unmet_needs_csv", "list_unmet_needs", "purge_unmet_needs",
         "record_unmet_need", "unmet_needs_csv"),
 }
 __getattr__, __dir__, __all__ = lazy_exports("dac_map.coverage", _EXPORTS)

@@ -149,14 +149,13 @@ def coverage(
     _out.print(t)
 
     if csv is not None:
-        table = cov.table.drop(columns="geometry")
-        csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(csv, sep=";", index=False, encoding="utf-8-sig")
+        from dac_map.tabular import write_csv
+
+        write_csv(csv, cov.table.drop(columns="geometry"), decimal=".")
         _out.print(f"Tableau par commune écrit : {csv}")
     if families_csv is not None:
         fc, _ = commune_indicators(catalogue, dac)
-        families_csv.parent.mkdir(parents=True, exist_ok=True)
-        fc.to_csv(families_csv, sep=";", index=False, encoding="utf-8-sig")
+        write_csv(families_csv, fc, decimal=".")
         _out.print(f"Indicateurs par famille et commune écrits : {families_csv}")
 
 
@@ -205,7 +204,54 @@ def report(
         _out.print(f"  {p}", highlight=False)
 
 
+unmet_app = typer.Typer(help="Journal des besoins non couverts : export, purge.",
+                        no_args_is_help=True)
+DbOpt = Annotated[Path, typer.Option("--db", help="Journal des besoins non couverts (SQLite)")]
+
+
+@unmet_app.command("export")
+def unmet_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Fichier CSV à écrire")],
+    db: DbOpt = settings.UNMET_NEEDS_DB,
+    dac: Annotated[Optional[str], typer.Option("--dac", help="Territoire DAC")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Début AAAA-MM-JJ")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Fin AAAA-MM-JJ")] = None,
+    with_comments: Annotated[bool, typer.Option(
+        "--with-comments", help="Inclure les commentaires libres (exclus par défaut)")] = False,
+) -> None:
+    """Exporte le journal en CSV (motifs et critères ; commentaires seulement sur demande)."""
+    from dac_map.coverage.unmet import export_unmet_needs_csv, list_unmet_needs
+
+    try:
+        path = export_unmet_needs_csv(output, db, include_comments=with_comments, start=since,
+                                      end=until, dac_id=dac)
+        count = len(list_unmet_needs(db, start=since, end=until, dac_id=dac))
+    except DacMapError as exc:
+        _fail(exc)
+    _out.print(f"{count} signalement(s) exporté(s) "
+               f"{'avec' if with_comments else 'sans'} commentaires : {path}", highlight=False)
+
+
+@unmet_app.command("purge")
+def unmet_purge(
+    db: DbOpt = settings.UNMET_NEEDS_DB,
+    months: Annotated[Optional[int], typer.Option(
+        "--months", min=0, help="Conserver N mois (défaut : réglage UNMET_RETENTION_MONTHS ; "
+        "0 = tout conserver)")] = None,
+) -> None:
+    """Supprime les signalements plus anciens que la durée de conservation."""
+    from dac_map.coverage.unmet import purge_unmet_needs
+
+    try:
+        deleted = purge_unmet_needs(db, months)
+    except DacMapError as exc:
+        _fail(exc)
+    kept = settings.UNMET_RETENTION_MONTHS if months is None else months
+    _out.print(f"{deleted} signalement(s) de plus de {kept} mois supprimé(s).", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``coverage`` and ``report`` commands to a Typer app."""
+    """Add the ``coverage``, ``report`` and ``unmet`` commands to a Typer app."""
     app.command("coverage")(coverage)
     app.command("report")(report)
+    app.add_typer(unmet_app, name="unmet")

@@ -14,9 +14,7 @@ Distances are straight-line kilometres from commune centroids (see
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import math
 import re
@@ -31,8 +29,10 @@ from dac_map import __version__, settings
 from dac_map.coverage.indicators import CommuneCoverage, commune_coverage, territory_indicators
 from dac_map.coverage.population import PopulationTable
 from dac_map.coverage.resources import ResourceType, commune_names, territory_label
-from dac_map.coverage.unmet import list_unmet_needs, unmet_needs_summary
+from dac_map.coverage.unmet import list_unmet_needs, unmet_needs_by_reason, unmet_needs_summary
+from dac_map.paths import safe_join
 from dac_map.query import Catalogue
+from dac_map.tabular import csv_bytes, write_bytes
 
 SNAPSHOT_VERSION = 1
 
@@ -76,6 +76,9 @@ class ArsReport:
     unmet_by_type: pd.DataFrame
     unmet_by_commune: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+    #: Needs by reason code (``reason``, ``label``, ``needs``), :func:`unmet_needs_by_reason`.
+    unmet_by_reason: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["reason", "label", "needs"]))
     previous: dict[str, Any] | None = None
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     white_zones_new: list[str] = field(default_factory=list)
@@ -109,6 +112,8 @@ def snapshot(report: ArsReport) -> dict[str, Any]:
         "unmet_total": report.unmet_total,
         "unmet_by_type": {str(r.resource_type): int(r.needs)
                           for r in report.unmet_by_type.itertuples(index=False)},
+        "unmet_by_reason": {str(r.reason): int(r.needs)
+                            for r in report.unmet_by_reason.itertuples(index=False)},
         "sources": report.sources,
     }
 
@@ -261,7 +266,7 @@ def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, thre
         radius_km=float(radius_km), sources=sources, families=fam, disciplines=dis,
         summary=cov.summary(), coverage=cov, white_zones=cov.white_zones,
         unmet_total=int(len(needs)), unmet_by_type=by_type, unmet_by_commune=by_commune,
-        notes=notes, previous=previous)
+        notes=notes, previous=previous, unmet_by_reason=unmet_needs_by_reason(needs))
     if previous is not None:
         report.changes, report.white_zones_new, report.white_zones_resolved = compare_snapshots(
             previous, snapshot(report))
@@ -406,6 +411,10 @@ def render_html(report: ArsReport) -> str:
                         [[x.resource_type, fmt_number(x.needs)]
                          for x in r.unmet_by_type.itertuples(index=False)], {1},
                         "Aucun besoin non couvert signalé sur la période."))
+    if len(r.unmet_by_reason):
+        parts.append(_table(["Motif", "Signalements"],
+                            [[x.label, fmt_number(x.needs)]
+                             for x in r.unmet_by_reason.itertuples(index=False)], {1}))
     parts.append(_table(["Commune", "Code INSEE", "Signalements"],
                         [[x.commune_name or "", x.commune, fmt_number(x.needs)]
                          for x in r.unmet_by_commune.itertuples(index=False)], {2}, ""))
@@ -486,6 +495,8 @@ def _csv_rows(report: ArsReport) -> list[list[Any]]:
         add(["besoins_type", "", x.resource_type, "signalements", int(x.needs)])
     for x in r.unmet_by_commune.itertuples(index=False):
         add(["besoins_commune", x.commune, x.commune_name, "signalements", int(x.needs)])
+    for x in r.unmet_by_reason.itertuples(index=False):
+        add(["besoins_motif", x.reason, x.label, "signalements", int(x.needs)])
     for x in r.changes.itertuples(index=False):
         add(["evolution", x.indicator, x.label, "precedent", "" if x.previous is None else x.previous])
         add(["evolution", x.indicator, x.label, "actuel", "" if x.current is None else x.current])
@@ -501,13 +512,8 @@ def render_csv(report: ArsReport) -> bytes:
     """The report as long-format CSV bytes: ``section;code;libelle;indicateur;valeur``
     (``;``, UTF-8 with BOM, decimal point). Text cells that look like spreadsheet formulas
     are prefixed with ``'``."""
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    w.writerow(["section", "code", "libelle", "indicateur", "valeur"])
-    for row in _csv_rows(report):
-        w.writerow([("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else
-                    ("" if v is None else v) for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    return csv_bytes(_csv_rows(report), ["section", "code", "libelle", "indicateur", "valeur"],
+                     decimal=".")
 
 
 @dataclass
@@ -525,10 +531,10 @@ def write_report(report: ArsReport, reports_dir: str | Path | None = None) -> Re
     folder = Path(settings.REPORTS_DIR if reports_dir is None else reports_dir)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.fromisoformat(report.generated_at).strftime("%Y%m%dT%H%M%SZ")
-    base = folder / f"rapport_{_slug(report.dac_id)}_{stamp}"
+    base = safe_join(folder, f"rapport_{_slug(report.dac_id)}_{stamp}", what="rapport")
     paths = ReportFiles(base.with_suffix(".html"), base.with_suffix(".csv"), base.with_suffix(".json"))
     paths.html.write_text(render_html(report), encoding="utf-8")
-    paths.csv.write_bytes(render_csv(report))
+    write_bytes(paths.csv, render_csv(report))
     paths.snapshot.write_text(json.dumps(snapshot(report), ensure_ascii=False, indent=1,
                                          default=str), encoding="utf-8")
     return paths

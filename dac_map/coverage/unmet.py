@@ -4,20 +4,22 @@ When a coordinator's search finds no suitable resource, one click records it: wh
 which DAC territory and commune, with which search filters (JSON + the French label shown to
 the user), of which type, with a free comment. The log is what the ARS report counts.
 
-**No patient data.** Every free-text field (the comment, the filters label, the role, every
-text value of the filters) is checked by :func:`detect_personal_data` and the record is
-REFUSED with :class:`PersonalDataError` (a French message naming what was detected) when it
-looks like it holds a French social security number (NIR: 13 to 15 digits starting with 1 or
-2, grouped or not, Corsican 2A/2B; a 14-digit SIRET is refused too), a date of birth or any
-full date (``12/03/1938``, ``1938-03-12``, ``3 mars 1938``, "né(e) le", "date de naissance",
-"DDN"), a phone number, an e-mail address or a person's name (a civility followed by a name:
-"Mme Dupont", "mme dupont", "M. Jean Martin", "monsieur X", "Dr Leroy"; a common first name
-from :mod:`~dac_map.coverage.firstnames` followed by a capitalised word: "Jean Martin",
-"Marie-Thérèse Lefebvre"; a surname in capitals followed by a first name: "DUPONT Marie").
-Names right after a place or institution word ("EHPAD Jean Jaurès", "rue Victor Hugo") are
-not names of persons. The checks are heuristics that err on the side of refusing: a refused
-user rewords the comment. Public names of the store (establishments, communes) can be exempted
-from the name check of the fields the app generates (:func:`allowed_name_pairs`).
+**Little free text, and no personal data.** A record is made of the search criteria and a
+coded reason (:data:`REASONS`: no resource, no capacity, too far, waiting time, refused
+admission, other); the comment is optional and short
+(:data:`~dac_map.settings.UNMET_COMMENT_MAX_CHARS`). Every free-text field (the comment, the
+filters label, the role, every text value of the filters) is checked by
+:func:`dac_map.privacy.check_free_text` and the record is REFUSED with
+:class:`PersonalDataError` (a French message naming what was detected) when it looks like it
+holds a NIR, a full or birth date, a phone number, an e-mail address or a person's name, in
+plain or obfuscated forms (see :mod:`dac_map.privacy`). Public names of the store
+(establishments, communes) can be exempted from the name check of the fields the app generates
+(:func:`~dac_map.privacy.allowed_name_pairs`).
+
+**Retention and exports.** Records older than
+:data:`~dac_map.settings.UNMET_RETENTION_MONTHS` months are deleted each time the log is opened
+(and by ``dac-map unmet purge``). Exports leave the comments out unless asked
+(``include_comments=True``, ``dac-map unmet export --with-comments``, the app's checkbox).
 
 Storage: a SQLite file (default :data:`dac_map.settings.UNMET_NEEDS_DB`) separate from the
 GeoPackage, so that refreshing the FINESS data never erases the log. Table ``unmet_needs``:
@@ -33,6 +35,7 @@ GeoPackage, so that refreshing the FINESS data never erases the log. Table ``unm
 ``filters_label``   TEXT     the search filters, French text
 ``comment``         TEXT     free comment (checked: no patient data)
 ``recorded_by_role`` TEXT    optional role of the person recording (``coordinatrice``...)
+``reason``          TEXT     reason code (:data:`REASONS`); rows of older logs get ``other``
 ``legacy_filters_json`` TEXT criteria as first stored by schema 1 (rows migrated), else NULL
 ==================  =======  =============================================================
 
@@ -46,12 +49,9 @@ Errors: every validation problem raises :class:`UnmetNeedError` (or its subclass
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import sqlite3
-import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
@@ -60,25 +60,37 @@ from typing import Any
 
 import pandas as pd
 
+from dac_map import privacy, settings
 from dac_map.codes import is_commune
-from dac_map import settings
 from dac_map.coverage import criteria
-from dac_map.coverage.firstnames import FIRST_NAMES
 from dac_map.errors import StoreError, ValidationError
 from dac_map.query.errors import QueryError
 from dac_map.query.spec import SearchSpec
+from dac_map.tabular import csv_bytes, write_bytes
 
 SCHEMA_VERSION = 2
 TABLE = "unmet_needs"
 
-#: Maximum lengths (characters) of the text fields.
-MAX_COMMENT = 2000
+#: Maximum lengths (characters) of the text fields (the comment: setting
+#: :data:`~dac_map.settings.UNMET_COMMENT_MAX_CHARS`, read at call time).
 MAX_LABEL = 2000
 MAX_ROLE = 80
 MAX_FILTERS_JSON = 20000
 
 #: Resource type recorded when none is given and none can be read from the filters.
 UNSPECIFIED_TYPE = "non précisé"
+
+#: Reason codes of an unmet need, with their French labels (order of the form).
+REASONS: dict[str, str] = {
+    "no_resource": "Aucune ressource de ce type",
+    "no_capacity": "Pas de place disponible",
+    "too_far": "Ressource trop éloignée",
+    "waiting_time": "Délai d'attente trop long",
+    "refused_admission": "Admission refusée",
+    "other": "Autre motif",
+}
+#: Reason of the records written before reasons existed.
+DEFAULT_REASON = "other"
 
 #: Columns of the list/export frames, with their French CSV headers.
 EXPORT_HEADERS: dict[str, str] = {
@@ -87,6 +99,7 @@ EXPORT_HEADERS: dict[str, str] = {
     "dac_id": "territoire",
     "commune": "commune",
     "commune_name": "nom_commune",
+    "reason": "motif",
     "resource_type": "type_de_ressource",
     "filters_label": "criteres",
     "comment": "commentaire",
@@ -99,25 +112,12 @@ class UnmetNeedError(ValidationError):
     """An unmet-need record was refused (invalid field). ``field`` names the field."""
 
 
-class PersonalDataError(UnmetNeedError):
-    """A field looks like it holds patient-identifying data; ``kinds`` says which kinds
-    (``nir``, ``date``, ``phone``, ``email``, ``name``)."""
-
-    def __init__(self, message: str, *, kinds: tuple[str, ...], field: str | None = None) -> None:
-        self.kinds = kinds
-        super().__init__(message, field=field)
+class PersonalDataError(UnmetNeedError, privacy.PersonalDataError):
+    """A field looks like it holds personal data; ``kinds`` says which kinds (``nir``,
+    ``date``, ``phone``, ``email``, ``name``, see :mod:`dac_map.privacy`)."""
 
 
-# --------------------------------------------------------------------------- detection
-
-#: French wording of each kind of personal data.
-KIND_LABELS: dict[str, str] = {
-    "nir": "un numéro de sécurité sociale (NIR)",
-    "date": "une date complète ou une date de naissance",
-    "phone": "un numéro de téléphone",
-    "email": "une adresse électronique",
-    "name": "un nom de personne",
-}
+# --------------------------------------------------------------------------- free text
 
 #: French wording of the checked fields.
 FIELD_LABELS: dict[str, str] = {
@@ -128,221 +128,21 @@ FIELD_LABELS: dict[str, str] = {
     "resource_type": "type de ressource",
 }
 
-_SEP = r"[ .\-]?"
-_NIR = [
-    # grouped as on the card: 1 85 05 78 006 084 36 (Corsica 2A/2B in the department)
-    re.compile(rf"(?<![\w])[12]{_SEP}[0-9]{{2}}{_SEP}[0-9]{{2}}{_SEP}(?:[0-9]{{2}}|2[AB]){_SEP}"
-               rf"[0-9]{{3}}{_SEP}[0-9]{{3}}(?:{_SEP}[0-9]{{2}})?(?![\w])", re.IGNORECASE),
-    # 13 to 15 digits in a row
-    re.compile(r"(?<![\w])[12][0-9]{12,14}(?![\w])"),
-]
-_MONTHS = ("janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|"
-           "novembre|décembre|decembre|janv|févr|fevr|avr|juil|sept|oct|nov|déc|dec")
-_DATES = [
-    re.compile(r"(?<![0-9])(?:0?[1-9]|[12][0-9]|3[01])\s?[/.\-]\s?(?:0?[1-9]|1[0-2])\s?[/.\-]\s?"
-               r"(?:[0-9]{4}|[0-9]{2})(?![0-9])"),
-    re.compile(r"(?<![0-9])(?:1[89]|20)[0-9]{2}[/.\-](?:0?[1-9]|1[0-2])[/.\-](?:0?[1-9]|[12][0-9]|3[01])"
-               r"(?![0-9])"),
-    re.compile(rf"(?<![\w])(?:1er|0?[1-9]|[12][0-9]|3[01])\s+(?:{_MONTHS})\.?\s+[0-9]{{2,4}}(?![0-9])",
-               re.IGNORECASE),
-    re.compile(r"(?<![\w])(?:née?s?|nee|né\s?\(e\)|né\.e|n[ée]e?\(e\))\s+(?:le|en|à|a)(?![\w])",
-               re.IGNORECASE),
-    re.compile(r"(?<![\w])(?:date\s+de\s+naissance|DDN|naissance\s*:)", re.IGNORECASE),
-]
-_PHONE = [
-    re.compile(r"(?<![\w+])(?:(?:\+|00)\s?33\s?(?:\(0\)\s?)?[1-9]|0[1-9])(?:[ .\-]?[0-9]{2}){4}"
-               r"(?![0-9])"),
-    re.compile(r"(?<![\w+])\+[1-9][0-9]{0,2}(?:[ .\-]?[0-9]){8,12}(?![0-9])"),
-]
-_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
-
-_UP = "A-ZÀ-ÖØ-Þ"
-_LOW = "a-zß-öø-ÿ"
-_CAP_WORD = rf"(?:[{_UP}][{_LOW}'’]+(?:-[{_UP}][{_LOW}'’]+)*|[{_UP}]{{2,}}(?:-[{_UP}]{{2,}})*)"
-_CIVILITY = re.compile(
-    rf"(?<![\w])(?:M\.|Mr\.?|MM\.|(?i:mme|mmes|mlle|melle|mle)\.?|(?i:monsieur|madame|mademoiselle|"
-    rf"messieurs|mesdames)|Dr\.?|(?i:docteur)|Pr\.?|(?i:professeur))"
-    rf"\s+(?:[{_UP}]\.?\s*)?(?:[{_UP}]|(?:d[e'’]|du|le|la)\s*[{_UP}])")
-#: Abbreviated civility followed by a word in lower case ("mme dupont"): a name unless the word
-#: is one of the :data:`_AFTER_CIVILITY` common words ("mme souhaite rester à domicile").
-_SHORT_CIVILITY = re.compile(rf"(?<![\w])(?i:mme|mmes|mlle|melle|mle|mr)\.?\s+([{_LOW}][{_LOW}'’\-]*)")
-_AFTER_CIVILITY = frozenset("""
-a ai as avait aura aurait est etait sera serait sont vit vivait habite habitait reste restait
-souhaite souhaitait veut voulait voudrait peut pourrait doit devrait refuse refusait accepte
-demande demandait attend attendait sort sortira rentre rentrera revient part est-elle
-et ou ni mais donc car ne n se s sa son ses lui elle il y en le la les l un une des du de
-pas plus tres aussi deja encore toujours seule seul avec sans chez pour par sur dans
-presente presentait beneficie beneficiait
-""".split())
-_WORD = re.compile(rf"[{_UP}{_LOW}]+(?:-[{_UP}{_LOW}]+)*")
-
-#: Words that, right before a "Prénom Nom", mean it names a place or an institution
-#: ("EHPAD Jean Jaurès", "rue Victor Hugo", "Centre hospitalier Pierre Janet"), not a person.
-_PLACE_WORDS = frozenset("""
-ehpad ehpa residence hopital hospitalier hospitaliere clinique centre ch chu chr chs chi
-foyer maison institut ime esat fam mas ssiad saad spasad sessad camsp cmpp cmp cattp csapa
-caarud ssr smr usld had uhr pasa puv chrs cada mecs itep savs samsah ccas clic mdph msp cds
-pmi pole unite service pavillon batiment site groupe groupement etablissement structure
-fondation association college lycee ecole universite faculte rue avenue av bd boulevard
-place allee chemin impasse quai route square cours passage rond-point voie parc jardin
-jardins domaine villa residences pharmacie laboratoire cabinet espace accueil dispensaire
-saint sainte st ste hameau quartier cite lotissement salle stade gymnase mediatheque
-fv fh pf ea lbm marpa atelier propharmacie relais relai serv trav
-""".split())
-_PARTICLES = frozenset({"de", "du", "des", "la", "le", "les", "l", "d", "dit", "dite"})
-_ACRONYMS = frozenset(w.upper() for w in _PLACE_WORDS if len(w) <= 6) | frozenset(
-    {"DAC", "ARS", "CPAM", "MSA", "CARSAT", "APA", "PCH", "AAH", "GIR", "HDJ", "EMG", "EMSP", "USP",
-     "LISP", "UCC", "UVP", "GCS", "CPTS", "PTA", "MAIA", "CLIC", "SAMU", "SMUR", "URG", "UMG",
-     "SSIAD", "SAAD", "PA", "PH", "PHV", "TSA", "TED", "TND", "UE", "HAS", "CNSA", "FINESS",
-     "INSEE", "SIRET", "RSA", "CMU", "CSS", "AME", "ALD", "IDE", "IDEL", "AS", "ASG", "AVS",
-     "AMP", "AES", "ESA", "ESAD", "PFR", "EMPP", "EMPPA", "CSA", "CH", "CHU", "IME"})
-
-
-def _fold(text: str) -> str:
-    """Lower case without accents."""
-    nfkd = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in nfkd if not unicodedata.combining(c)).lower()
-
-
-_FOLDED_FIRST_NAMES = frozenset(_fold(n) for n in FIRST_NAMES)
-
-
-def _is_first_name(word: str) -> bool:
-    """A (possibly compound: Jean-Pierre) common first name, capitalised or in capitals."""
-    parts = word.split("-")
-    return all(_fold(p) in _FOLDED_FIRST_NAMES for p in parts) and (
-        word[:1].isupper())
-
-
-def _is_capitalised(word: str) -> bool:
-    return bool(re.fullmatch(_CAP_WORD, word))
-
-
-def _preceded_by_place(text: str, start: int) -> bool:
-    """True when the word before ``start`` (skipping particles such as "de") names a place or
-    an institution, with no punctuation in between."""
-    before = text[:start]
-    for _ in range(3):
-        stripped = before.rstrip()
-        if not stripped or not (stripped[-1].isalnum() or stripped[-1] in "'’"):
-            return False
-        m = re.search(r"([\w'’\-]+)$", stripped)
-        if not m:
-            return False
-        word = _fold(m.group(1)).strip("'’")
-        word = re.sub(r"^[ld]['’]", "", word)
-        if word in _PLACE_WORDS:
-            return True
-        if word not in _PARTICLES:
-            return False
-        before = stripped[: m.start()]
-    return False
-
-
-def allowed_name_pairs(names: Iterable[str]) -> frozenset[str]:
-    """Pairs of consecutive words (folded: lower case, no accents) of public names — establishment
-    and commune names of the store — that the name check of *generated* fields (filters label
-    and JSON) must not mistake for a person ("CHRS LOUISE MICHEL", "FH GEORGES COUTHON")."""
-    pairs: set[str] = set()
-    for name in names:
-        if not isinstance(name, str):
-            continue
-        words = [_fold(w) for w in _WORD.findall(unicodedata.normalize("NFKC", name))]
-        pairs.update(f"{a} {b}" for a, b in zip(words, words[1:]))
-    return frozenset(pairs)
-
-
-def _pair(a: str, b: str) -> str:
-    return f"{_fold(a)} {_fold(b)}"
-
-
-def _person_names(text: str, allowed: frozenset[str] = frozenset()) -> bool:
-    for m in _SHORT_CIVILITY.finditer(text):
-        word = re.sub(r"^[ldns]['’]", "", _fold(m.group(1)))
-        if word not in _AFTER_CIVILITY and not _preceded_by_place(text, m.start()):
-            return True
-    for m in _CIVILITY.finditer(text):
-        if _preceded_by_place(text, m.start()):
-            continue
-        w = _WORD.findall(text[m.start():m.end() + 40])
-        if allowed and len(w) >= 2 and _pair(w[0], w[1]) in allowed:
-            continue
-        return True
-    words = [(m.group(0), m.start(), m.end()) for m in _WORD.finditer(text)]
-    for (w1, s1, e1), (w2, s2, _e2) in zip(words, words[1:]):
-        gap = text[e1:s2]
-        if not gap or not gap.isspace() or "\n" in gap:
-            continue
-        if s1 > 0 and text[s1 - 1] in "-'’":
-            continue  # Saint-Jean, d'Anne...
-        first_last = _is_first_name(w1) and _is_capitalised(w2)
-        last_first = (w1.isupper() and len(w1) >= 2 and w1 not in _ACRONYMS
-                      and _fold(w1) not in _PLACE_WORDS and _is_first_name(w2)
-                      and not _is_first_name(w1))
-        if not (first_last or last_first) or _preceded_by_place(text, s1):
-            continue
-        if allowed and _pair(w1, w2) in allowed:
-            continue
-        return True
-    return False
-
-
-def detect_personal_data(text: str, allowed_names: frozenset[str] = frozenset()) -> tuple[str, ...]:
-    """Kinds of patient-identifying data that ``text`` looks like it contains, in the order
-    ``nir``, ``date``, ``phone``, ``email``, ``name`` (empty tuple: nothing detected).
-
-    The text is NFKC-normalised first (full-width digits, non-breaking spaces...).
-    ``allowed_names`` (see :func:`allowed_name_pairs`) exempts known public names from the
-    person-name check only.
-    """
-    t = unicodedata.normalize("NFKC", text)
-    found = []
-    if any(p.search(t) for p in _NIR):
-        found.append("nir")
-    if any(p.search(t) for p in _DATES):
-        found.append("date")
-    if any(p.search(t) for p in _PHONE):
-        found.append("phone")
-    if _EMAIL.search(t):
-        found.append("email")
-    if _person_names(t, allowed_names):
-        found.append("name")
-    return tuple(found)
-
-
-def personal_data_message(kinds: tuple[str, ...], field: str) -> str:
-    """The French refusal message for ``kinds`` found in ``field``."""
-    what = ", ".join(KIND_LABELS[k] for k in kinds)
-    return (f"Enregistrement refusé : le champ « {FIELD_LABELS.get(field, field)} » semble contenir "
-            f"{what}. Le journal des besoins non couverts ne doit contenir aucune donnée permettant "
-            "d'identifier un patient (nom, date de naissance, n° de sécurité sociale, téléphone, "
-            "courriel) : reformulez sans ces informations.")
-
-
-_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-
 
 def check_text(value: str | None, field: str, max_length: int,
                allowed_names: frozenset[str] = frozenset()) -> str:
-    """Validate one free-text field: returns it stripped, or raises :class:`UnmetNeedError`
-    (bad type, too long, control or unpaired surrogate characters) or
-    :class:`PersonalDataError`."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise UnmetNeedError(f"le champ « {FIELD_LABELS.get(field, field)} » doit être un texte",
-                             field=field)
-    if _INVALID_CHARS.search(value):
-        raise UnmetNeedError(f"le champ « {FIELD_LABELS.get(field, field)} » contient des "
-                             "caractères non valides", field=field)
-    value = value.strip()
-    if len(value) > max_length:
-        raise UnmetNeedError(f"le champ « {FIELD_LABELS.get(field, field)} » dépasse "
-                             f"{max_length} caractères", field=field)
-    kinds = detect_personal_data(value, allowed_names)
-    if kinds:
-        raise PersonalDataError(personal_data_message(kinds, field), kinds=kinds, field=field)
-    return value
+    """Validate one free-text field with :func:`dac_map.privacy.check_free_text`: returns it
+    stripped, or raises :class:`UnmetNeedError` (bad type, too long, control or unpaired
+    surrogate characters) or :class:`PersonalDataError`."""
+    label = FIELD_LABELS.get(field, field)
+    try:
+        return privacy.check_free_text(value, field=label, max_length=max_length,
+                                       allowed_names=allowed_names)
+    except privacy.PersonalDataError as exc:
+        raise PersonalDataError(privacy.personal_data_message(exc.kinds, label), kinds=exc.kinds,
+                                field=field, findings=exc.findings) from None
+    except privacy.FreeTextError as exc:
+        raise UnmetNeedError(exc.message, field=field) from None
 
 
 def _text_leaves(obj: Any) -> Iterator[str]:
@@ -369,14 +169,14 @@ def _filters(filters_json: SearchSpec | Mapping[str, Any] | list | str | None,
     text = criteria.dumps(obj)
     if len(text) > MAX_FILTERS_JSON:
         raise UnmetNeedError("les critères de recherche sont trop longs", field="filters_json")
-    if _INVALID_CHARS.search(text):
+    if privacy.INVALID_CHARS.search(text):
         raise UnmetNeedError("les critères de recherche contiennent des caractères non valides",
                              field="filters_json")
     for leaf in _text_leaves(obj):
-        kinds = detect_personal_data(leaf, allowed_names)
+        kinds = privacy.personal_data_kinds(leaf, allowed_names)
         if kinds:
-            raise PersonalDataError(personal_data_message(kinds, "filters_json"), kinds=kinds,
-                                    field="filters_json")
+            raise PersonalDataError(privacy.personal_data_message(kinds, FIELD_LABELS["filters_json"]),
+                                    kinds=kinds, field="filters_json")
     return text, obj
 
 
@@ -396,17 +196,19 @@ class UnmetNeed:
     recorded_by_role: str | None
     recorded_at: str
     id: int | None = None
+    reason: str = DEFAULT_REASON
 
 
 def validate_unmet_need(dac_id: str, commune: str | None,
                         filters_json: SearchSpec | Mapping[str, Any] | list | str | None,
                         filters_label: str, comment: str = "", recorded_by_role: str | None = None,
                         resource_type: str | None = None, recorded_at: datetime | None = None,
-                        allowed_names: frozenset[str] = frozenset()) -> UnmetNeed:
+                        allowed_names: frozenset[str] = frozenset(),
+                        reason: str = DEFAULT_REASON) -> UnmetNeed:
     """Check every field and return the record to store. Raises only :class:`UnmetNeedError`
     (including its subclass :class:`PersonalDataError`).
 
-    ``allowed_names`` (:func:`allowed_name_pairs` of the store's establishment and commune
+    ``allowed_names`` (:func:`dac_map.privacy.allowed_name_pairs` of the store's establishment and commune
     names) exempts those public names from the person-name check of the fields the app
     generates (filters label, filters JSON, resource type) — never of the comment or role,
     which the user types."""
@@ -422,7 +224,10 @@ def validate_unmet_need(dac_id: str, commune: str | None,
         allowed_names = frozenset(allowed_names or ())
     fj, obj = _filters(filters_json, allowed_names)
     label = check_text(filters_label, "filters_label", MAX_LABEL, allowed_names)
-    text = check_text(comment, "comment", MAX_COMMENT)
+    if reason not in REASONS:
+        raise UnmetNeedError(f"motif inconnu : {reason!r} (attendu : {', '.join(REASONS)})",
+                             field="reason")
+    text = check_text(comment, "comment", settings.UNMET_COMMENT_MAX_CHARS)
     role = check_text(recorded_by_role, "recorded_by_role", MAX_ROLE) or None
     rtype = check_text(resource_type, "resource_type", MAX_LABEL, allowed_names) if resource_type else ""
     rtype = rtype or criteria.resource_type_of(obj) or UNSPECIFIED_TYPE
@@ -434,7 +239,8 @@ def validate_unmet_need(dac_id: str, commune: str | None,
         when = when.replace(tzinfo=timezone.utc)
     stamp = when.astimezone(timezone.utc).isoformat(timespec="seconds")
     return UnmetNeed(dac_id=dac_id.strip(), commune=commune, resource_type=rtype, filters_json=fj,
-                     filters_label=label, comment=text, recorded_by_role=role, recorded_at=stamp)
+                     filters_label=label, comment=text, recorded_by_role=role, recorded_at=stamp,
+                     reason=reason)
 
 
 # --------------------------------------------------------------------------- storage
@@ -478,11 +284,68 @@ def connect(db_path: str | Path | None = None) -> Iterator[sqlite3.Connection]:
         con.executescript(_DDL)
         if version < SCHEMA_VERSION:
             _migrate(con)
+        _ensure_reason_column(con)
+        _purge(con, settings.UNMET_RETENTION_MONTHS)
         yield con
         con.commit()
     except sqlite3.Error as exc:
         con.rollback()
         raise StoreError(f"journal des besoins non couverts illisible ou non modifiable : {exc}",
+                         path=str(path)) from exc
+    finally:
+        con.close()
+
+
+def _ensure_reason_column(con: sqlite3.Connection) -> None:
+    """Logs written before reason codes existed get a ``reason`` column; their rows read
+    :data:`DEFAULT_REASON` ("other": the reason was not recorded)."""
+    cols = {r[1] for r in con.execute(f"PRAGMA table_info({TABLE})")}
+    if "reason" not in cols:
+        con.execute(f"ALTER TABLE {TABLE} ADD COLUMN reason TEXT NOT NULL DEFAULT '{DEFAULT_REASON}'")
+
+
+def retention_cutoff(months: int, now: datetime | None = None) -> datetime:
+    """The instant (UTC) ``months`` calendar months before ``now`` (day clamped to the
+    month's length: 31 March minus one month is 28/29 February)."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    total = now.year * 12 + (now.month - 1) - months
+    year, month = divmod(total, 12)
+    month += 1
+    days = [31, 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28, 31, 30, 31,
+            30, 31, 31, 30, 31, 30, 31][month - 1]
+    return now.replace(year=year, month=month, day=min(now.day, days))
+
+
+def _purge(con: sqlite3.Connection, months: int, now: datetime | None = None) -> int:
+    if months <= 0:
+        return 0
+    cutoff = retention_cutoff(months, now).isoformat(timespec="seconds")
+    return con.execute(f"DELETE FROM {TABLE} WHERE recorded_at < ?", (cutoff,)).rowcount
+
+
+def purge_unmet_needs(db_path: str | Path | None = None, months: int | None = None,
+                      now: datetime | None = None) -> int:
+    """Delete the records older than ``months`` months (default: the
+    :data:`~dac_map.settings.UNMET_RETENTION_MONTHS` setting; 0 deletes nothing) from the log
+    (default :data:`~dac_map.settings.UNMET_NEEDS_DB`); returns how many were deleted. A
+    missing log is left missing."""
+    db_path = settings.UNMET_NEEDS_DB if db_path is None else db_path
+    if not Path(db_path).exists():
+        return 0
+    months = settings.UNMET_RETENTION_MONTHS if months is None else int(months)
+    if months < 0:
+        raise UnmetNeedError("durée de conservation négative", field="months")
+    path = Path(db_path)
+    try:
+        con = sqlite3.connect(path, timeout=10)
+    except sqlite3.Error as exc:
+        raise StoreError(f"impossible d'ouvrir le journal des besoins non couverts : {exc}",
+                         path=str(path)) from exc
+    try:
+        with con:
+            return _purge(con, months, now)
+    except sqlite3.Error as exc:
+        raise StoreError(f"journal des besoins non couverts non modifiable : {exc}",
                          path=str(path)) from exc
     finally:
         con.close()
@@ -522,7 +385,8 @@ def record_unmet_need(dac_id: str, commune: str | None,
                       resource_type: str | None = None, *,
                       db_path: str | Path | None = None,
                       recorded_at: datetime | None = None,
-                      allowed_names: frozenset[str] = frozenset()) -> UnmetNeed:
+                      allowed_names: frozenset[str] = frozenset(),
+                      reason: str = DEFAULT_REASON) -> UnmetNeed:
     """Validate and store one unmet need; returns it with its ``id``.
 
     Args:
@@ -532,32 +396,34 @@ def record_unmet_need(dac_id: str, commune: str | None,
             JSON form (dict or text), or a former form (converted,
             :func:`dac_map.coverage.criteria.normalise`).
         filters_label: the filters as French text (as shown to the user).
-        comment: free comment — no patient data (checked).
+        comment: free comment, optional and short (setting ``UNMET_COMMENT_MAX_CHARS``) —
+            no personal data (checked).
         recorded_by_role: optional role of the person recording (no name).
         resource_type: French label of the kind looked for; read from the filters when None.
         db_path: the SQLite file (created when missing).
         recorded_at: timestamp (default now, UTC).
         allowed_names: public names exempt from the name check of the generated fields
             (see :func:`validate_unmet_need`).
+        reason: reason code, one of :data:`REASONS`.
 
     Raises :class:`PersonalDataError` when a field looks like patient-identifying data,
     :class:`UnmetNeedError` for other invalid fields, :class:`StoreError` if the database
     cannot be written.
     """
     need = validate_unmet_need(dac_id, commune, filters_json, filters_label, comment,
-                               recorded_by_role, resource_type, recorded_at, allowed_names)
+                               recorded_by_role, resource_type, recorded_at, allowed_names, reason)
     with connect(db_path) as con:
         cur = con.execute(
             f"INSERT INTO {TABLE} (recorded_at, dac_id, commune, resource_type, filters_json, "
-            "filters_label, comment, recorded_by_role) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "filters_label, comment, recorded_by_role, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (need.recorded_at, need.dac_id, need.commune, need.resource_type, need.filters_json,
-             need.filters_label, need.comment, need.recorded_by_role))
+             need.filters_label, need.comment, need.recorded_by_role, need.reason))
         new_id = int(cur.lastrowid)
     return UnmetNeed(**{**need.__dict__, "id": new_id})
 
 
 _COLUMNS = ("id", "recorded_at", "dac_id", "commune", "resource_type", "filters_json",
-            "filters_label", "comment", "recorded_by_role")
+            "filters_label", "comment", "recorded_by_role", "reason")
 
 
 def _bound(value: date | datetime | str | None, end: bool) -> str | None:
@@ -586,7 +452,7 @@ def list_unmet_needs(db_path: str | Path | None = None, *,
     date means the whole UTC day), territory, commune code and resource type.
 
     Columns: ``id``, ``recorded_at``, ``dac_id``, ``commune``, ``commune_name`` (from
-    ``commune_names`` when given), ``resource_type``, ``filters_label``, ``comment``,
+    ``commune_names`` when given), ``reason`` (code, :data:`REASONS`), ``resource_type``, ``filters_label``, ``comment``,
     ``recorded_by_role``, ``filters_json``. A missing database file is an empty log.
     """
     cols = list(EXPORT_HEADERS)
@@ -623,33 +489,33 @@ def delete_unmet_need(need_id: int, db_path: str | Path | None = None) -> bool:
         return con.execute(f"DELETE FROM {TABLE} WHERE id = ?", (int(need_id),)).rowcount > 0
 
 
-def _safe_cell(value: object) -> object:
-    """Neutralise spreadsheet formulas in exported text (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def unmet_needs_csv(frame: pd.DataFrame) -> bytes:
-    """A list of needs (:func:`list_unmet_needs`) as CSV bytes: ``;``, UTF-8 with BOM (opens in
-    Excel), French headers, formula-looking cells neutralised."""
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter=";", lineterminator="\r\n")
-    cols = [c for c in EXPORT_HEADERS if c in frame.columns]
-    w.writerow([EXPORT_HEADERS[c] for c in cols])
-    for row in frame[cols].itertuples(index=False, name=None):
-        w.writerow(["" if v is None or (isinstance(v, float) and v != v) else _safe_cell(v)
-                    for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+def unmet_needs_csv(frame: pd.DataFrame, include_comments: bool = False) -> bytes:
+    """A list of needs (:func:`list_unmet_needs`) as CSV bytes (:mod:`dac_map.tabular`: ``;``,
+    UTF-8 with BOM, formulas neutralised), French headers, the reason as its French label.
+    The free comments are left out unless ``include_comments``."""
+    cols = [c for c in EXPORT_HEADERS if c in frame.columns
+            and (include_comments or c != "comment")]
+    out = frame[cols].copy()
+    if "reason" in out:
+        out["reason"] = out["reason"].map(lambda r: REASONS.get(r, r))
+    return csv_bytes(out, [EXPORT_HEADERS[c] for c in cols])
 
 
 def export_unmet_needs_csv(path: str | Path, db_path: str | Path | None = None,
-                           **filters: Any) -> Path:
-    """Write the (filtered, see :func:`list_unmet_needs`) log to a CSV file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(unmet_needs_csv(list_unmet_needs(db_path, **filters)))
-    return path
+                           include_comments: bool = False, **filters: Any) -> Path:
+    """Write the (filtered, see :func:`list_unmet_needs`) log to a CSV file, without the
+    comments unless ``include_comments``."""
+    return write_bytes(Path(path), unmet_needs_csv(list_unmet_needs(db_path, **filters),
+                                                   include_comments))
+
+
+def unmet_needs_by_reason(frame: pd.DataFrame) -> pd.DataFrame:
+    """Counts of needs by reason code (``reason``, French ``label``, ``needs``), in the order of
+    :data:`REASONS`, reasons with no record left out."""
+    counts = frame["reason"].value_counts() if "reason" in frame and len(frame) else {}
+    rows = [(code, label, int(counts[code])) for code, label in REASONS.items()
+            if code in counts and counts[code]]
+    return pd.DataFrame(rows, columns=["reason", "label", "needs"])
 
 
 def unmet_needs_summary(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -18,7 +18,6 @@ overseas, see :data:`dac_map.settings.LOCAL_METRIC_CRS`).
 
 from __future__ import annotations
 
-import csv
 import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
@@ -83,6 +82,8 @@ class EtlInputs:
     category_families: Path = field(default_factory=lambda: default_reference("category_families"))
     disciplines: Path | None = field(default_factory=lambda: default_reference("disciplines"))
     activities: Path | None = field(default_factory=lambda: default_reference("activities"))
+    #: CRS of the boundary files when they do not declare it (or wrongly), e.g. ``EPSG:2154``.
+    boundaries_crs: str | None = None
 
 
 @dataclass
@@ -302,6 +303,11 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
     geometry = shapely.points(lon, lat)
     geometry[~np.isfinite(lon)] = None
     gdf = gpd.GeoDataFrame(out, geometry=geometry, crs=settings.CRS_DISPLAY)
+    gdf.attrs["positions_given"] = int(has.sum())
+    gdf.attrs["positions_implausible"] = int(implausible.sum())
+    gdf.attrs["first_implausible"] = [
+        (int(line), str(fin)) for line, fin in zip(g["line"].to_numpy()[implausible][:5],
+                                                   out["finess"].to_numpy()[implausible][:5])]
     return gdf, issues, unknown
 
 
@@ -335,6 +341,7 @@ def build_equipment(extract: EquipmentExtract, known_finess: pd.Series
         "capacity_authorised": eq["capautot"],
         "removed_installed": eq["removed_installed"],
         "removed_authorised": eq["removed_authorised"],
+        "capacity_implausible": eq["capacity_implausible"],
         "source_info": _blank_to_na(eq["sourceinfo"]),
         "source_info_label": _blank_to_na(eq["libsourceinfo"]),
         "authorised_on": eq["dateautor"],
@@ -405,12 +412,13 @@ def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
     """Read every reference input of ``inputs`` (nomenclatures, families, boundaries, territories)."""
     communes = None
     if inputs.communes:
-        communes = pd.concat([read_boundaries(p) for p in inputs.communes], ignore_index=True)
+        communes = pd.concat([read_boundaries(p, inputs.boundaries_crs) for p in inputs.communes],
+                             ignore_index=True)
         communes = gpd.GeoDataFrame(communes.drop_duplicates("code"), crs=settings.CRS_DISPLAY)
     return ReferenceTables(
         categories=read_categories(inputs.categories),
         families=read_families(inputs.families, inputs.category_families),
-        departments=read_boundaries(inputs.departments),
+        departments=read_boundaries(inputs.departments, inputs.boundaries_crs),
         communes=communes,
         territories=read_territories(inputs.territories),
         disciplines=read_disciplines(inputs.disciplines) if inputs.disciplines else None,
@@ -418,15 +426,27 @@ def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
     )
 
 
+def _check_moved_positions(est: gpd.GeoDataFrame, path: str) -> None:
+    """Refuse a run that finds more than :data:`~dac_map.settings.MAX_CENTROID_SHARE` of the
+    given positions outside their department (a wrong CRS or a damaged file, not bad rows)."""
+    given = est.attrs.get("positions_given", 0)
+    moved = est.attrs.get("positions_implausible", 0)
+    if given and moved > settings.MIN_CENTROID_MOVES_TO_ABORT and \
+            moved / given > settings.MAX_CENTROID_SHARE:
+        first = ", ".join(f"line {line} ({fin})" for line, fin in est.attrs["first_implausible"])
+        raise ValidationError(
+            f"{moved} of {given} positions ({moved / given:.1%}) are outside their department "
+            f"and would be moved to a commune centroid (> {settings.MAX_CENTROID_SHARE:.0%}): "
+            "boundaries or coordinates in the wrong CRS, or a damaged file? Aborting, the "
+            f"previous data is kept. First: {first}", path=path, field="coordxet")
+
+
 def write_rejects(issues: list[RowIssue], path: Path) -> Path:
     """Write the issues as a ``;`` CSV (UTF-8 with BOM, opens in Excel)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8-sig") as f:
-        w = csv.writer(f, delimiter=";")
-        w.writerow(["fichier", "ligne", "champ", "probleme", "action", "valeur"])
-        for i in issues:
-            w.writerow([i.path, i.line, i.field, i.reason, i.action, i.raw])
-    return path
+    from dac_map.tabular import write_csv
+
+    return write_csv(path, ((i.path, i.line, i.field, i.reason, i.action, i.raw) for i in issues),
+                     ["fichier", "ligne", "champ", "probleme", "action", "valeur"])
 
 
 def run_etl(inputs: EtlInputs, target: str | Path | None = None,
@@ -484,6 +504,8 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     est, more, unknown = build_establishments(extract, categories, families, departments,
                                               communes, territories)
     issues += more
+    _check_moved_positions(est, str(inputs.establishments))
+    moved_to_centroid = int(est.attrs.get("positions_implausible", 0))
     lap("build_establishments")
 
     eq_meta: dict[str, object] = {}
@@ -519,6 +541,7 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
         "establishment_lines_rejected": rejected,
         "geolocated_address": int((est["geo_precision"] == PRECISION_ADDRESS).sum()),
         "geolocated_commune": int((est["geo_precision"] == PRECISION_COMMUNE).sum()),
+        "positions_moved_to_centroid": moved_to_centroid,
         "not_geolocated": int((est["geo_precision"] == PRECISION_NONE).sum()),
         "equipment_lines": len(equipment),
         "departments": len(departments),

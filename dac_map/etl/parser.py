@@ -18,10 +18,8 @@ The typed tables keep FINESS field names; renaming into the domain model is the 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from dac_map import settings
 from dac_map.codes import FINESS_PATTERN
 from dac_map.errors import InputFormatError, InputMissingError, RowIssue
+from dac_map.etl.rawtext import DecodeNote, LocalRecord, decode, local_records, safe_line
 from dac_map.etl.layouts import (
     EQUIPEMENTSOCIAL,
     GEOLOCALISATION,
@@ -45,6 +45,8 @@ from dac_map.etl.layouts import (
 )
 
 _RAW_EXCERPT = 300
+#: Field names of the header line ``finess;etalab;NN;YYYY-MM-DD`` by value index.
+_HEADER_FIELDS = {0: "section", 1: "source", 2: "numero", 3: "date"}
 _DATE_FIELDS_STRUCTURE = ("dateouv", "dateautor", "datemaj")
 _DATE_FIELDS_EQUIPMENT = ("datederinst", "datepremautor", "dateautor", "datemajaut", "datemajinst")
 #: Capacities typed as integers (the per-sex/per-housing breakdowns stay text: unused).
@@ -84,7 +86,10 @@ class EquipmentExtract:
     """Typed content of a cs1100505 extract: one row per ``equipementsocial`` line.
 
     Capacities are ``Int64`` (places), ``removed_installed`` / ``removed_authorised`` are
-    booleans from ``indsupinst`` / ``indsupaut`` (``O`` = removed).
+    booleans from ``indsupinst`` / ``indsupaut`` (``O`` = removed). A capacity above
+    :data:`~dac_map.settings.CAPACITY_MAX_PLACES` (or the discipline's bound in
+    :data:`~dac_map.settings.CAPACITY_MAX_BY_DISCIPLINE`) is blanked, reported and flagged in
+    ``capacity_implausible``.
     """
 
     path: str
@@ -97,13 +102,9 @@ class EquipmentExtract:
 
 # --------------------------------------------------------------------------- raw read
 
-def read_text(path: str | Path) -> tuple[str, str]:
-    """Return the decoded text of ``path`` and the encoding used.
-
-    UTF-8 (BOM or not) is tried first, then Windows-1252, then Latin-1. Gzip files are
-    decompressed. UTF-16, binary files, ZIP archives and HTML pages are refused with an
-    :class:`InputFormatError`.
-    """
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of ``path``, gunzipped when compressed; missing files and corrupt gzip
+    archives raise :class:`InputMissingError` / :class:`InputFormatError`."""
     p = Path(path)
     if not p.is_file():
         raise InputMissingError("file not found / fichier introuvable", path=str(p))
@@ -116,58 +117,33 @@ def read_text(path: str | Path) -> tuple[str, str]:
             data = gzip.decompress(data)
         except (OSError, EOFError) as exc:
             raise InputFormatError(f"truncated or corrupt gzip file: {exc}", path=str(p)) from exc
-    return decode_bytes(data, str(p))
+    return data
+
+
+def read_text(path: str | Path) -> tuple[str, str]:
+    """Return the decoded text of ``path`` and the encoding decided for the file.
+
+    See :func:`dac_map.etl.rawtext.decode`: UTF-8 (BOM or not) or Windows-1252/Latin-1, decided
+    from the evidence of the whole file, lines in the other encoding repaired. Gzip files are
+    decompressed. UTF-16, binary files, ZIP archives and HTML pages are refused with an
+    :class:`InputFormatError`.
+    """
+    decoded = decode(read_bytes(path), str(path))
+    return decoded.text, decoded.encoding
 
 
 def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
     """Decode raw bytes of an extract (see :func:`read_text`)."""
-    if data.startswith(codecs.BOM_UTF8):
-        try:
-            return data[3:].decode("utf-8"), "utf-8-sig"
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise InputFormatError("file starts with a UTF-8 BOM but is not valid UTF-8",
-                                   path=path, line=line) from exc
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InputFormatError("UTF-16 encoding is not supported: save the file as UTF-8 or Latin-1",
-                               path=path, line=1)
-    if data.startswith(b"PK\x03\x04"):
-        raise InputFormatError("this is a ZIP archive: extract the CSV first", path=path, line=1)
-    nul = data.find(b"\x00", 0, 65536)
-    if nul >= 0:
-        raise InputFormatError("binary content (NUL byte): not a text extract",
-                               path=path, line=data[:nul].count(b"\n") + 1)
-    head = data[:512].lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
-        raise InputFormatError("this is an HTML/XML page, not a CSV extract "
-                               "(an error page downloaded instead of the file?)", path=path, line=1)
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1"), "latin-1"
+    decoded = decode(data, path)
+    return decoded.text, decoded.encoding
 
 
-def _read_records(text: str, path: str) -> tuple[list[list[str]], list[int], list[RowIssue]]:
-    """All CSV records of ``text`` (``;``-separated) with their exact 1-based start line
-    numbers, even when quoted fields span several lines; unreadable records become issues."""
-    records, lines, issues = [], [], []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"')
-    prev = 0
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:  # e.g. a field larger than the csv field limit
-            issues.append(RowIssue(path, prev + 1, "*", f"unreadable CSV record: {exc}"))
-            prev = reader.line_num
-            continue
-        records.append(values)
-        lines.append(prev + 1)
-        prev = reader.line_num
-    return records, lines, issues
+def _encoding_issues(notes: list[DecodeNote], path: str,
+                     sections: tuple[Section, ...]) -> list[RowIssue]:
+    by_name = {s.name: s for s in sections}
+    return [RowIssue(path, n.line, _field_name(by_name.get(n.tag), n.index),
+                     f"bytes not valid in the file's encoding ({n.file_encoding}): read as "
+                     f"{n.decoded_as}, check the value", "kept") for n in notes]
 
 
 def _excerpt(values: list[str]) -> str:
@@ -181,59 +157,6 @@ class _Sections:
     issues: list[RowIssue]
     records: int
     seen: dict[str, int]
-
-
-def _split_sections_csv(text: str, path: str, sections: tuple[Section, ...]) -> _Sections:
-    """Group the records of ``text`` by section with Python's csv module (exact line numbers
-    even when quoted fields span several lines), checking the field count of each line.
-
-    Returns the header date, the rows and line numbers per section, the issues, the number
-    of records read and the number of lines seen per section (rejected ones included).
-    """
-    by_name = {s.name: s for s in sections}
-    rows: dict[str, list[list[str]]] = {s.name: [] for s in sections}
-    lines: dict[str, list[int]] = {s.name: [] for s in sections}
-    seen = {s.name: 0 for s in sections}
-    records, numbers, issues = _read_records(text, path)
-    source_date: str | None = None
-    n = 0
-    for line, values in zip(numbers, records):
-        if not values:
-            continue
-        n += 1
-        section = by_name.get(values[0])
-        if section is None:
-            tag = values[0].strip().lstrip("\ufeff").lower()
-            section = by_name.get(tag)
-            if section is None:
-                if tag == HEADER_TAG and n == 1:
-                    if len(values) >= 4:
-                        source_date = values[3].strip() or None
-                    continue
-                if n == 1:
-                    expected = " / ".join(s.name for s in sections)
-                    raise InputFormatError(
-                        f"first line starts with {values[0][:40]!r}: this is not a raw FINESS "
-                        f"etalab extract (expected a 'finess;etalab;...' header or '{expected}' "
-                        "lines)", path=path, line=line, field="section")
-                issues.append(RowIssue(path, line, "section",
-                                       f"unknown line type {values[0][:40]!r}", raw=_excerpt(values)))
-                continue
-        seen[section.name] += 1
-        width = len(values)
-        if width != section.width:
-            if section.trailing_empty_ok and width == section.width + 1 and not values[-1].strip():
-                values = values[:-1]
-            else:
-                issues.append(RowIssue(
-                    path, line, "*",
-                    f"{width} fields on a '{section.name}' line, expected {section.width}",
-                    raw=_excerpt(values)))
-                continue
-        rows[section.name].append(values)
-        lines[section.name].append(line)
-    frames = {sec.name: _frame(rows[sec.name], lines[sec.name], sec) for sec in sections}
-    return _Sections(source_date, frames, issues, n, seen)
 
 
 def _contiguous_block(text: str, starts: np.ndarray, name: str) -> tuple[int, int] | None:
@@ -257,65 +180,162 @@ def _contiguous_block(text: str, starts: np.ndarray, name: str) -> tuple[int, in
     return (first, last + 1) if inside == total - 1 else None
 
 
-def _split_sections(text: str, path: str, sections: tuple[Section, ...]) -> _Sections:
+def _field_name(section: Section | None, index: int | None) -> str:
+    """Name of the value at ``index`` of a line of ``section`` (0 is the section name)."""
+    if index is None:
+        return "*"
+    if index == 0:
+        return "section"
+    if section is not None and index <= len(section.fields):
+        return section.fields[index - 1]
+    return f"valeur {index + 1}"
+
+
+def _header(rec: LocalRecord, path: str) -> tuple[str | None, list[RowIssue]]:
+    """Source date of a ``finess;etalab;NN;YYYY-MM-DD`` header line, and its problems."""
+    values, issues = rec.values, []
+    if rec.note:
+        issues.append(RowIssue(path, rec.line, _HEADER_FIELDS.get(rec.note_index, "*"), rec.note,
+                               "kept", raw=_excerpt(values)))
+    if len(values) != len(_HEADER_FIELDS):
+        issues.append(RowIssue(path, rec.line, "*",
+                               f"header line has {len(values)} values, expected 4 "
+                               "(finess;etalab;NN;YYYY-MM-DD)", "kept", raw=_excerpt(values)))
+    date = values[3].strip() if len(values) >= 4 else ""
+    if date and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", date):
+        issues.append(RowIssue(path, rec.line, "date", f"header date is not YYYY-MM-DD: {date!r}",
+                               "kept", raw=_excerpt(values)))
+        date = ""
+    return date or None, issues
+
+
+def _split_sections(text: str, path: str, sections: tuple[Section, ...],
+                    engine: str = "arrow") -> _Sections:
     """Group the records of ``text`` by section into text DataFrames, checking field counts.
 
-    Uses Arrow's multi-threaded CSV reader on each section's lines when no quoted field spans
-    several lines (the common case); else falls back to :func:`_split_sections_csv`.
+    Lines with plain CSV quoting (nearly all) are parsed by Arrow's CSV reader, a block per
+    section; the header, the lines with irregular or unbalanced quotes (see
+    :mod:`~dac_map.etl.rawtext`) and lines of unknown type are read one by one with Python's
+    csv rules. ``engine="csv"`` reads every line that way (the reference the fast path is
+    tested against). Line numbers are physical 1-based lines (CR, LF and CRLF all end a line).
     """
-    normalised = text.replace("\r\n", "\n")
-    if "\r" in normalised:
-        return _split_sections_csv(text, path, sections)
+    normalised = text
+    if "\r" in text:  # CRLF, or bare CR (old Mac files)
+        normalised = text.replace("\r\n", "\n").replace("\r", "\n")
     lines = normalised.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    if '"' in normalised and any(line.count('"') % 2 for line in lines if '"' in line):
-        return _split_sections_csv(text, path, sections)
     by_name = {sec.name: sec for sec in sections}
     lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
     ends = np.cumsum(lengths + 1) - 1  # offset of the newline after each line
     starts = ends - lengths
-    selected: dict[str, list[int]] = {}
-    matched = np.zeros(len(lines), dtype=bool)
-    for name in by_name:
-        block = _contiguous_block(normalised, starts, name)
-        if block is None:  # interleaved sections: classify line by line
-            idx = [i for i, line in enumerate(lines) if line.startswith(name + ";")]
-            selected[name] = idx
-            matched[idx] = True
-        else:
-            selected[name] = list(range(*block))
-            matched[block[0]:block[1]] = True
     non_blank = lengths > 0
     first_line = int(np.argmax(non_blank)) if non_blank.any() else -1
+    if engine == "csv":
+        starts_local = np.flatnonzero(non_blank).tolist()
+    else:  # lines holding a quote: found from the quotes when they are few (the usual case)
+        n_quotes = normalised.count('"')
+        if n_quotes <= len(lines):
+            quoted = np.unique(np.searchsorted(
+                starts, [m.start() for m in re.finditer('"', normalised)], side="right") - 1)
+        else:  # quotes on most lines (a fully quoted export)
+            quoted = np.asarray([i for i, line in enumerate(lines) if '"' in line], dtype=np.int64)
+        starts_local = [i for i in quoted.tolist() if not safe_line(lines[i])]
+        if first_line >= 0 and first_line not in starts_local:
+            starts_local = sorted([first_line, *starts_local])
+    records, covered = local_records(lines, starts_local)
+
+    selected: dict[str, np.ndarray] = {}
+    matched = covered.copy()
+    if engine != "csv":
+        for name in by_name:
+            block = _contiguous_block(normalised, starts, name)
+            if block is None:  # interleaved sections: classify line by line
+                idx = np.asarray([i for i, line in enumerate(lines) if line.startswith(name + ";")],
+                                 dtype=np.int64)
+            else:
+                idx = np.arange(*block, dtype=np.int64)
+            idx = idx[~covered[idx]]
+            selected[name] = idx
+            matched[idx] = True
+        rest = np.flatnonzero(non_blank & ~matched).tolist()
+        if rest:  # lines of unknown type (or odd spellings of a section name)
+            more, _ = local_records(lines, rest)
+            records = sorted(records + more, key=lambda r: r.line)
+
     issues: list[RowIssue] = []
     source_date: str | None = None
-    for i in np.flatnonzero(non_blank & ~matched).tolist():
-        values = next(csv.reader([lines[i]], delimiter=";"), [""])
-        norm = values[0].strip().lstrip("\ufeff").lower()
-        if norm in by_name:
-            selected[norm].append(i)
-        elif i == first_line and norm == HEADER_TAG:
-            if len(values) >= 4:
-                source_date = values[3].strip() or None
-        elif i == first_line:
+    rows: dict[str, list[list[str]]] = {name: [] for name in by_name}
+    row_lines: dict[str, list[int]] = {name: [] for name in by_name}
+    first_unknown: LocalRecord | None = None
+    for rec in records:
+        values = rec.values
+        tag = values[0].strip().lstrip("\ufeff").lower() if values else ""
+        is_first = rec.line - 1 == first_line
+        if is_first and tag == HEADER_TAG:
+            source_date, more = _header(rec, path)
+            issues += more
+            continue
+        section = by_name.get(tag)
+        if section is None:
+            if is_first:
+                first_unknown = rec
+            else:
+                issues.append(RowIssue(path, rec.line, "section",
+                                       f"unknown line type {values[0][:40]!r}"
+                                       + (f"; {rec.note}" if rec.note else ""), raw=_excerpt(values)))
+            continue
+        width = len(values)
+        if section.trailing_empty_ok and width == section.width + 1 and not values[-1].strip():
+            values, width = values[:-1], width - 1
+        if width != section.width:
+            reason = f"{width} fields on a '{section.name}' line, expected {section.width}"
+            issues.append(RowIssue(path, rec.line, _field_name(section, rec.note_index)
+                                   if rec.note else "*",
+                                   f"{rec.note}; {reason}" if rec.note else reason,
+                                   raw=_excerpt(values)))
+            rows[section.name].append([])  # counted as seen, dropped below
+            row_lines[section.name].append(-1)
+            continue
+        if rec.note:
+            issues.append(RowIssue(path, rec.line, _field_name(section, rec.note_index), rec.note,
+                                   "kept", raw=_excerpt(values)))
+        rows[section.name].append(values)
+        row_lines[section.name].append(rec.line)
+
+    frames: dict[str, pd.DataFrame] = {}
+    seen: dict[str, int] = {}
+    for name, sec in by_name.items():
+        good = [(v, ln) for v, ln in zip(rows[name], row_lines[name]) if ln > 0]
+        local = _frame([v for v, _ in good], [ln for _, ln in good], sec)
+        idx = selected.get(name, np.zeros(0, dtype=np.int64))
+        seen[name] = len(rows[name]) + len(idx)
+        if len(idx):
+            fast, more = _arrow_frame(normalised, lines, starts, ends, idx, sec, path)
+            issues += more
+            if len(local):
+                fast = pd.concat([fast, local], ignore_index=True).sort_values(
+                    "line", kind="stable").reset_index(drop=True)
+            local = fast
+        frames[name] = local
+    if first_unknown is not None:
+        if not any(seen.values()):
             expected = " / ".join(by_name)
             raise InputFormatError(
-                f"first line starts with {values[0][:40]!r}: this is not a raw FINESS etalab "
-                f"extract (expected a 'finess;etalab;...' header or '{expected}' lines)",
-                path=path, line=i + 1, field="section")
-        else:
-            issues.append(RowIssue(path, i + 1, "section",
-                                   f"unknown line type {values[0][:40]!r}", raw=_excerpt(values)))
-    frames = {}
-    for name, idx in selected.items():
-        idx_arr = np.unique(np.asarray(idx, dtype=np.int64))
-        frames[name], more = _arrow_frame(normalised, lines, starts, ends, idx_arr,
-                                          by_name[name], path)
-        issues += more
+                f"first line starts with {first_unknown.values[0][:40]!r}: this is not a raw FINESS "
+                f"etalab extract (expected a 'finess;etalab;...' header or '{expected}' lines)",
+                path=path, line=first_unknown.line, field="section")
+        issues.append(RowIssue(path, first_unknown.line, "section",
+                               f"unknown first line {first_unknown.values[0][:40]!r} (a damaged "
+                               "header?)" + (f"; {first_unknown.note}" if first_unknown.note else ""),
+                               raw=_excerpt(first_unknown.values)))
+    if non_blank.any():  # an empty line before the last one: a damaged or deleted record?
+        last = int(np.flatnonzero(non_blank)[-1])
+        for i in np.flatnonzero(~non_blank[:last]).tolist():
+            issues.append(RowIssue(path, i + 1, "*", "empty line (a damaged record?)"))
     issues.sort(key=lambda issue: issue.line)
-    seen = {name: len(idx) for name, idx in selected.items()}
-    return _Sections(source_date, frames, issues, int(non_blank.sum()), seen)
+    n_records = int((non_blank & ~covered).sum()) + len(records)
+    return _Sections(source_date, frames, issues, n_records, seen)
 
 
 def _arrow_frame(text: str, lines: list[str], starts: np.ndarray, ends: np.ndarray,
@@ -453,15 +473,21 @@ def parse_projection(source: str) -> int | None:
 
 def parse_establishments(path: str | Path) -> EstablishmentExtract:
     """Parse a cs1100507 or cs1100502 extract file into typed tables (see module doc)."""
-    text, encoding = read_text(path)
-    return parse_establishments_text(text, str(path), encoding)
+    decoded = decode(read_bytes(path), str(path))
+    return parse_establishments_text(decoded.text, str(path), decoded.encoding, decoded.notes)
 
 
-def parse_establishments_text(text: str, path: str = "<text>", encoding: str = "utf-8"
+def parse_establishments_text(text: str, path: str = "<text>", encoding: str = "utf-8",
+                              notes: list[DecodeNote] | None = None, engine: str = "arrow"
                               ) -> EstablishmentExtract:
-    """Parse the decoded text of a cs1100507/cs1100502 extract; bad rows become issues."""
-    parts = _split_sections(text, path, (STRUCTUREET, GEOLOCALISATION))
-    issues = parts.issues
+    """Parse the decoded text of a cs1100507/cs1100502 extract; bad rows become issues.
+
+    ``notes`` are the lines the decoder repaired (reported as issues); ``engine`` is ``arrow``
+    (fast path, default) or ``csv`` (every line with Python's csv module: same result).
+    """
+    sections = (STRUCTUREET, GEOLOCALISATION)
+    parts = _split_sections(text, path, sections, engine)
+    issues = parts.issues + _encoding_issues(notes or [], path, sections)
     if not len(parts.frames["structureet"]):
         raise InputFormatError("no valid 'structureet' line: not a FINESS establishment extract "
                                "(or every line has the wrong number of fields)", path=path)
@@ -527,8 +553,8 @@ def _type_geolocations(geo: pd.DataFrame, known: pd.Series, path: str,
     out["epsg"] = epsg.astype("Int64")
     out.loc[bad_proj, ["x", "y"]] = np.nan
     out["sourcecoordet"] = geo["sourcecoordet"]
-    dates = pd.to_datetime(geo["datemaj"], format="%Y-%m-%d", errors="coerce")
-    out["datemaj"] = dates
+    issues += _parse_dates(geo, ("datemaj",), path)
+    out["datemaj"] = geo["datemaj"]
     return out
 
 
@@ -536,15 +562,17 @@ def _type_geolocations(geo: pd.DataFrame, known: pd.Series, path: str,
 
 def parse_equipment(path: str | Path) -> EquipmentExtract:
     """Parse a cs1100505 equipment extract file into a typed table (see module doc)."""
-    text, encoding = read_text(path)
-    return parse_equipment_text(text, str(path), encoding)
+    decoded = decode(read_bytes(path), str(path))
+    return parse_equipment_text(decoded.text, str(path), decoded.encoding, decoded.notes)
 
 
-def parse_equipment_text(text: str, path: str = "<text>", encoding: str = "utf-8"
+def parse_equipment_text(text: str, path: str = "<text>", encoding: str = "utf-8",
+                         notes: list[DecodeNote] | None = None, engine: str = "arrow"
                          ) -> EquipmentExtract:
-    """Parse the decoded text of a cs1100505 extract; bad rows become issues."""
-    parts = _split_sections(text, path, (EQUIPEMENTSOCIAL,))
-    issues = parts.issues
+    """Parse the decoded text of a cs1100505 extract; bad rows become issues (see
+    :func:`parse_establishments_text` for ``notes`` and ``engine``)."""
+    parts = _split_sections(text, path, (EQUIPEMENTSOCIAL,), engine)
+    issues = parts.issues + _encoding_issues(notes or [], path, (EQUIPEMENTSOCIAL,))
     eq = parts.frames["equipementsocial"]
     if not len(eq) and parts.records > 1:
         raise InputFormatError("no valid 'equipementsocial' line: not a FINESS equipment extract",
@@ -556,13 +584,24 @@ def parse_equipment_text(text: str, path: str = "<text>", encoding: str = "utf-8
     issues += _issues_for(eq, bad_de, path, "de",
                           lambda v: f"invalid discipline code {v!r}", "rejected")
     eq = eq[~(bad_no | bad_de)].reset_index(drop=True)
+    limit = eq["de"].map(settings.CAPACITY_MAX_BY_DISCIPLINE).fillna(
+        settings.CAPACITY_MAX_PLACES).astype("float64")
+    implausible = pd.Series(False, index=eq.index)
     for f in _CAPACITY_FIELDS:
         text_values = eq[f].fillna("")
         values = pd.to_numeric(text_values, errors="coerce")
         bad = (values.isna() & text_values.ne("")) | (values.notna() & ((values < 0) | (values % 1 != 0)))
         issues += _issues_for(eq, bad, path, f,
                               lambda v: f"capacity is not a whole non-negative number: {v!r}", "kept")
-        eq[f] = values.where(~bad).round().astype("Int64")
+        too_big = values.notna() & ~bad & (values > limit)
+        for line, value, de, lim in zip(eq.loc[too_big, "line"], values[too_big],
+                                        eq.loc[too_big, "de"], limit[too_big]):
+            issues.append(RowIssue(path, int(line), f,
+                                   f"implausible capacity {value:,.0f} places (more than {lim:,.0f} "
+                                   f"for discipline {de}): ignored", "kept", raw=str(value)))
+        implausible |= too_big
+        eq[f] = values.where(~bad & ~too_big).round().astype("Int64")
+    eq["capacity_implausible"] = implausible
     for flag, name in (("indsupinst", "removed_installed"), ("indsupaut", "removed_authorised")):
         eq[name] = eq[flag].fillna("").str.upper().eq("O")
     issues += _parse_dates(eq, _DATE_FIELDS_EQUIPMENT, path)

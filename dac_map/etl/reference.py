@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
 from dac_map import settings
@@ -207,11 +208,42 @@ _CODE_FIELDS = ("code", "insee_dep", "code_insee", "insee_com", "code_dep", "dep
 _NAME_FIELDS = ("nom", "name", "nom_dep", "nom_com", "libelle")
 
 
-def read_boundaries(path: str | Path) -> gpd.GeoDataFrame:
+def _check_units(gdf: gpd.GeoDataFrame, path: str, given: bool) -> None:
+    """Refuse coordinates that cannot be in the CRS of ``gdf`` (degrees vs metres)."""
+    if not len(gdf):
+        return
+    minx, miny, maxx, maxy = (float(v) for v in gdf.total_bounds)
+    where = "given with --boundaries-crs" if given else "declared by the file (GeoJSON: WGS84 by default)"
+    hint = ""
+    b = gdf.geometry.bounds
+    in_l93 = ((b["minx"] >= -400_000) & (b["maxx"] <= 1_400_000) & (b["miny"] >= 6_000_000)
+              & (b["maxy"] <= 7_200_000))
+    if in_l93.mean() >= 0.5:  # most features inside metropolitan France's Lambert-93 extent
+        hint = " They look like Lambert-93 metres: pass --boundaries-crs EPSG:2154."
+    if gdf.crs.is_geographic and (min(minx, miny) < -180 or max(maxx, maxy) > 180
+                                  or miny < -90 or maxy > 90):
+        raise InputFormatError(
+            f"coordinates from ({minx:.0f}, {miny:.0f}) to ({maxx:.0f}, {maxy:.0f}) cannot be "
+            f"degrees, yet the CRS {where} is {gdf.crs.to_string()}: the file is in a projected "
+            f"CRS (metres) that it does not declare.{hint or ' Pass --boundaries-crs EPSG:NNNN.'}",
+            path=path, field="geometry")
+    if gdf.crs.is_projected and -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90:
+        raise InputFormatError(
+            f"coordinates from ({minx:.4f}, {miny:.4f}) to ({maxx:.4f}, {maxy:.4f}) look like "
+            f"degrees, yet the CRS {where} is {gdf.crs.to_string()} (metres): pass "
+            "--boundaries-crs EPSG:4326 or fix the file", path=path, field="geometry")
+
+
+def read_boundaries(path: str | Path, crs: str | None = None) -> gpd.GeoDataFrame:
     """Read department or commune polygons (GeoJSON, GeoPackage or Shapefile) into
     ``code, name, geometry`` in EPSG:4326.
 
     The code column is found among ``code``, ``INSEE_DEP``, ``INSEE_COM`` ... (case-insensitive).
+    ``crs`` (e.g. ``EPSG:2154``) is the CRS of the file's coordinates when the file does not
+    declare it or declares it wrongly; it overrides the file's declaration. Coordinates that
+    cannot be in the CRS used (metres read as degrees — a GeoJSON without ``crs`` member is
+    WGS84 by definition — or degrees in a projected CRS) are refused with
+    :class:`InputFormatError`.
     """
     p = Path(path)
     if not p.exists():
@@ -227,8 +259,16 @@ def read_boundaries(path: str | Path) -> gpd.GeoDataFrame:
     if code is None:
         raise InputFormatError(f"no code column ({', '.join(_CODE_FIELDS)}) among "
                                f"{', '.join(map(str, gdf.columns))}", path=str(p), field="code")
+    if crs:
+        try:
+            gdf = gdf.set_crs(pyproj.CRS.from_user_input(crs), allow_override=True)
+        except pyproj.exceptions.CRSError as exc:
+            raise InputFormatError(f"unknown CRS {crs!r} given for the boundaries: {exc}",
+                                   path=str(p)) from exc
     if gdf.crs is None:
-        raise InputFormatError("boundary file has no CRS", path=str(p))
+        raise InputFormatError("boundary file has no CRS: pass --boundaries-crs (e.g. EPSG:2154)",
+                               path=str(p))
+    _check_units(gdf, str(p), given=bool(crs))
     gdf = gdf.to_crs(settings.CRS_DISPLAY)
     geoms = gdf.geometry.to_numpy()
     invalid = ~shapely.is_valid(geoms)

@@ -11,6 +11,7 @@ Layout (every section but ``[sources]`` is optional; defaults shown)::
     equipment = "https://..."             # FINESS cs1100505, optional
     departments = "https://..."           # department outlines, required
     communes = ["...", "..."]             # commune outlines, optional (list)
+    boundaries_crs = "EPSG:2154"          # CRS of the outlines when they do not declare it, optional
     territories = "..."                   # DAC territory table, default: shipped table
     categories = "..."                    # category nomenclature, default: shipped file
     families = "..."                      # family table, default: shipped file
@@ -34,7 +35,10 @@ Layout (every section but ``[sources]`` is optional; defaults shown)::
     row_tolerance = 0.10            # |new - previous| / previous, establishments and equipment lines
     territory_row_tolerance = 0.25  # same, per DAC territory...
     territory_min_rows = 20         # ... for territories that had at least this many rows
-    min_geolocated_share = 0.90     # rows with a position (address or commune centroid)
+    min_geolocated_share = 0.90     # rows with an address-level position (not a commune centroid)
+    max_vanished_share = 0.03       # served establishments (by FINESS number) absent from the new one
+    max_positions_lost_share = 0.02 # address positions of the served version lost in the new one
+    identity_min_count = 5          # ... up to this many are accepted whatever the share
     require_families = true         # refuse categories that have no family
     territories_required = "previous"  # "previous" | "all" | "none" | ["DAC-80", ...]
 
@@ -132,6 +136,8 @@ class Sources:
     category_families: Source | None = None
     disciplines: Source | None = None
     activities: Source | None = None
+    #: CRS of the boundary files when they do not declare it (``EPSG:2154``...), or None.
+    boundaries_crs: str | None = None
     inclusion_services: Source | None = None  # issue 16
     inclusion_structures: Source | None = None  # issue 16
     inclusion_local: Source | None = None  # issue 16 (default: settings.INCLUSION_LOCAL_TABLE)
@@ -163,6 +169,12 @@ class DownloadSettings:
     #: by content only).
     min_bytes: int = 1024
     user_agent: str = f"dac-map/{__version__} (refresh)"
+    #: Total time (seconds) one source may take, every attempt and wait included.
+    deadline_s: float = 1800.0
+    #: Slowest accepted transfer (bytes per second), measured over ``rate_window_s`` seconds.
+    min_bytes_per_s: float = 2048.0
+    #: Window (seconds) of the throughput measure (also the grace period of a new connection).
+    rate_window_s: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +183,9 @@ class ValidationSettings:
     territory_row_tolerance: float = 0.25
     territory_min_rows: int = 20
     min_geolocated_share: float = 0.90
+    max_vanished_share: float = 0.03
+    max_positions_lost_share: float = 0.02
+    identity_min_count: int = 5
     require_families: bool = True
     #: ``"previous"``, ``"all"``, ``"none"`` or a tuple of territory ids.
     territories_required: str | tuple[str, ...] = TERRITORIES_PREVIOUS
@@ -346,6 +361,7 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
                                 for i, v in enumerate(items, start=1))
         else:
             values[key] = _source(src, key, value, key)
+    values["boundaries_crs"] = src.string("boundaries_crs")
     src.finish()
     sources = Sources(**values)
 
@@ -358,6 +374,9 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
         backoff_max_s=float(dl.number("backoff_max_s", 60.0, lo=0)),
         min_bytes=int(dl.number("min_bytes", 1024, lo=0, integer=True)),
         user_agent=dl.string("user_agent", DownloadSettings.user_agent) or "",
+        deadline_s=float(dl.number("deadline_s", settings.DOWNLOAD_DEADLINE_S, lo=0.001)),
+        min_bytes_per_s=float(dl.number("min_bytes_per_s", settings.DOWNLOAD_MIN_BYTES_PER_S, lo=0)),
+        rate_window_s=float(dl.number("rate_window_s", settings.DOWNLOAD_RATE_WINDOW_S, lo=0.001)),
     )
     dl.finish()
 
@@ -378,6 +397,9 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
         territory_row_tolerance=float(va.number("territory_row_tolerance", 0.25, lo=0, hi=1)),
         territory_min_rows=int(va.number("territory_min_rows", 20, lo=0, integer=True)),
         min_geolocated_share=float(va.number("min_geolocated_share", 0.90, lo=0, hi=1)),
+        max_vanished_share=float(va.number("max_vanished_share", 0.03, lo=0, hi=1)),
+        max_positions_lost_share=float(va.number("max_positions_lost_share", 0.02, lo=0, hi=1)),
+        identity_min_count=int(va.number("identity_min_count", 5, lo=0, integer=True)),
         require_families=va.boolean("require_families", True),
         territories_required=required,
     )

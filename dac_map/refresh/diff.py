@@ -24,7 +24,6 @@ Writers: :func:`render_markdown`, :func:`render_html` (every value escaped), :fu
 
 from __future__ import annotations
 
-import csv
 import html
 import re
 from dataclasses import dataclass, field
@@ -416,25 +415,13 @@ def render_html(report: ChangeReport) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _cell(value) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    text = "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def write_csv(report: ChangeReport, path: str | Path) -> Path:
     """One row per change (``;``, UTF-8 with BOM, French headers :data:`CSV_HEADER`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8-sig") as f:
-        w = csv.writer(f, delimiter=";")
-        w.writerow(CSV_HEADER)
-        for ch in report.changes:
-            w.writerow([_cell(ch.finess), _cell(ch.name), ch.change, ch.change_label,
-                        _cell(ch.before), _cell(ch.after),
-                        "" if ch.distance_m is None else ch.distance_m,
-                        _cell(ch.dac_id), _cell(ch.family), _cell(ch.family_label)])
-    return path
+    from dac_map.tabular import write_csv
+
+    return write_csv(Path(path), ((ch.finess, ch.name, ch.change, ch.change_label, ch.before,
+                                   ch.after, ch.distance_m, ch.dac_id, ch.family, ch.family_label)
+                                  for ch in report.changes), CSV_HEADER, decimal=".")
 
 
 def write_reports(report: ChangeReport, base: str | Path) -> dict[str, Path]:

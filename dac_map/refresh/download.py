@@ -14,6 +14,11 @@ obtained (HTTP 404, network down, still incomplete after the retries), and
 :class:`~dac_map.errors.InputFormatError` (exit code 4) when it is obtained but is not what
 was expected (HTML page, ZIP, another CSV, truncated local file...).
 
+Slow servers: every source has a total deadline (``deadline_s``, attempts and waits included;
+the socket timeout never exceeds what is left) and a minimum throughput (``min_bytes_per_s``
+averaged over ``rate_window_s``): a server dripping a few bytes per second is abandoned instead
+of holding the refresh lock for hours (:class:`~dac_map.errors.InputMissingError`).
+
 When a download fails after its retries and the server accepts ranges, ``<dest>.part`` and
 ``<dest>.part.json`` (the URL and validators) stay, so that the next run resumes it.
 """
@@ -240,10 +245,21 @@ def _content_range(value: str | None) -> tuple[int, int | None] | None:
     return int(m.group(1)), None if m.group(3) == "*" else int(m.group(3))
 
 
-def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar
-             ) -> tuple[str | None, bool]:
-    """One HTTP request; appends to ``part``. Returns (content type, resumed)."""
+class _Deadline(Exception):
+    """The source's total deadline has passed: no more attempts."""
+
+
+def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar,
+             deadline: float) -> tuple[str | None, bool]:
+    """One HTTP request; appends to ``part``. Returns (content type, resumed).
+
+    ``deadline`` (:func:`time.monotonic` instant): past it, :class:`_Deadline`; the socket
+    timeout never exceeds what is left. Slower than ``policy.min_bytes_per_s`` over a window of
+    ``policy.rate_window_s`` seconds: :class:`_Retry` (the next attempt resumes)."""
     url = source.location
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _Deadline(f"more than {policy.deadline_s:g} s")
     state = _read_state(part, url)
     offset = part.stat().st_size if part.exists() and state else 0
     if offset and state.get("length") is not None and offset >= state["length"]:
@@ -257,7 +273,7 @@ def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar
         if validator:
             headers["If-Range"] = validator
     try:
-        resp = urlopen(Request(url, headers=headers), timeout=policy.timeout_s)
+        resp = urlopen(Request(url, headers=headers), timeout=max(0.001, min(policy.timeout_s, left)))
     except HTTPError as exc:
         exc.close()
         if exc.code == 416 and offset:
@@ -294,19 +310,46 @@ def _attempt(source: Source, part: Path, policy: DownloadSettings, bar: _Bar
             _state_path(part).write_text(json.dumps(state), encoding="utf-8")
         bar.update(received, total)
         first = mode == "wb"
+        window_t, window_bytes = time.monotonic(), received
+        head = b""
         try:
             with open(part, mode) as f:
                 while True:
-                    chunk = resp.read(_CHUNK)
+                    # read1: whatever has arrived (a slow server is seen at once), not 64 KiB
+                    chunk = resp.read1(_CHUNK)
+                    now = time.monotonic()
+                    if now > deadline:
+                        raise _Deadline(f"more than {policy.deadline_s:g} s, {received} bytes "
+                                        "received")
+                    if now - window_t >= policy.rate_window_s:
+                        rate = (received + len(chunk) - window_bytes) / (now - window_t)
+                        if rate < policy.min_bytes_per_s:
+                            if not first:
+                                f.write(chunk)  # kept for the resumed attempt
+                            raise _Retry(f"too slow: {rate:.0f} bytes/s over {now - window_t:.0f} s "
+                                         f"(minimum {policy.min_bytes_per_s:g})")
+                        window_t, window_bytes = now, received + len(chunk)
+                    if first:  # check the head once two lines (or 64 KiB, or all) are in
+                        head += chunk
+                        received += len(chunk)
+                        if chunk and head.count(b"\n") < 2 and len(head) < _HEAD:
+                            continue
+                        check_head(source.kind, head, url, source.name)
+                        first = False
+                        f.write(head)
+                        bar.update(received, total)
+                        if not chunk:
+                            break
+                        continue
                     if not chunk:
                         break
-                    if first:
-                        check_head(source.kind, chunk, url, source.name)
-                        first = False
                     f.write(chunk)
                     received += len(chunk)
                     bar.update(received, total)
         except (OSError, HTTPException) as exc:
+            if time.monotonic() > deadline:
+                raise _Deadline(f"more than {policy.deadline_s:g} s, {received} bytes "
+                                "received") from exc
             raise _Retry(f"connection lost after {received} bytes: {exc}") from exc
     if total is not None and received != total:
         if received > total:
@@ -320,24 +363,38 @@ def _download(source: Source, part: Path, policy: DownloadSettings, say: Say,
     bar = _Bar(show_progress, source.name)
     last: Exception | None = None
     attempts = 0
+    deadline = time.monotonic() + policy.deadline_s
     try:
         for attempt in range(policy.retries + 1):
             if attempt:
                 delay = min(policy.backoff_max_s, policy.backoff_s * 2 ** (attempt - 1))
+                if time.monotonic() + delay >= deadline:
+                    break
                 say(f"{source.name}: {last}; nouvel essai {attempt}/{policy.retries} "
                     f"dans {delay:g} s")
                 sleep(delay)
             attempts += 1
             try:
-                ctype, resumed = _attempt(source, part, policy, bar)
+                ctype, resumed = _attempt(source, part, policy, bar, deadline)
                 return ctype, attempts, resumed
             except _Retry as exc:
                 last = exc
+            except _Deadline as exc:
+                last = exc
+                say(f"{source.name}: délai total dépassé ({exc})")
+                break
             except DacMapError:
                 unlink_quietly(part, _state_path(part))
                 raise
     finally:
         bar.close()
+    if isinstance(last, _Deadline) or time.monotonic() >= deadline:
+        if not _read_state(part, source.location).get("accept_ranges"):
+            unlink_quietly(part, _state_path(part))
+        raise InputMissingError(
+            f"{source.name}: download abandoned, total deadline of {policy.deadline_s:g} s "
+            f"(setting deadline_s) exceeded after {attempts} attempt(s): {last}",
+            path=source.location)
     if not _read_state(part, source.location).get("accept_ranges"):
         unlink_quietly(part, _state_path(part))
     raise InputMissingError(f"{source.name}: download failed after {attempts} attempt(s): {last}",

@@ -45,7 +45,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dac_map import __version__, settings, store
-from dac_map.errors import DacMapError, LockedError, StoreError, ValidationError
+from dac_map.errors import DacMapError, LockedError, RowIssue, StoreError, ValidationError
 from dac_map.files import sha256_file, unlink_quietly
 from dac_map.etl import EtlInputs, run_etl
 from dac_map.refresh.config import RefreshConfig
@@ -53,8 +53,10 @@ from dac_map.refresh.diff import ChangeReport, compare_stores, write_changes_lay
 from dac_map.refresh.download import Fetched, fetch
 from dac_map.refresh.lock import RefreshLock
 from dac_map.refresh.validate import Check, failed, store_facts, validate
+from dac_map.paths import safe_join, safe_name
 from dac_map.refresh.versions import (
     HOLD_FILE,
+    VERSION_ID,
     VERSION_PREFIX,
     archive_current,
     hold_text,
@@ -263,6 +265,8 @@ class _Run:
     vid: str = ""
     staging: Path | None = None
     staging_rejects: Path | None = None
+    #: Row problems of the ETL run that built the staging version (to name lines in checks).
+    issues: list[RowIssue] = field(default_factory=list)
     report: ChangeReport | None = None
     checks: list[Check] = field(default_factory=list)
 
@@ -355,12 +359,14 @@ def _build(run: _Run) -> None:
     inputs = EtlInputs(establishments=fetched["establishments"].path,
                        departments=fetched["departments"].path,
                        equipment=fetched["equipment"].path if "equipment" in fetched else None,
-                       communes=[f.path for n, f in fetched.items() if n.startswith("communes-")])
+                       communes=[f.path for n, f in fetched.items() if n.startswith("communes-")],
+                       boundaries_crs=run.config.sources.boundaries_crs)
     for name in _REFERENCE_INPUTS:
         if name in fetched:
             setattr(inputs, name, fetched[name].path)
     etl_report = run_etl(inputs, run.staging, progress=run.say, rejects_path=run.staging_rejects)
     run.result.counts = dict(etl_report.counts)
+    run.issues = etl_report.issues
     _build_social(run)
 
 
@@ -403,7 +409,7 @@ def _validate_and_compare(run: _Run, dry_run: bool) -> None:
         except DacMapError as exc:  # an old or damaged store: compare with nothing
             previous = None
             result.messages.append(f"version servie illisible, non comparée : {exc}")
-    run.checks = validate(store_facts(run.staging), prev_facts, run.config.validation)
+    run.checks = validate(store_facts(run.staging), prev_facts, run.config.validation, run.issues)
     result.checks = [c.as_dict() for c in run.checks]
     run.say("Comparaison avec la version servie")
     report = compare_stores(previous, run.staging, run.config.report.moved_threshold_m)
@@ -532,7 +538,8 @@ def rollback(config: RefreshConfig, version: str, *, progress: Say | None = None
     try:
         with RefreshLock(config.store.lock_file):
             vid = version[:-len(".gpkg")] if version.endswith(".gpkg") else version
-            path = config.store.versions_dir / f"{vid}.gpkg"
+            safe_name(vid, pattern=VERSION_ID, what="version (attendu dac_map-AAAAMMJJTHHMMSSZ)")
+            path = safe_join(config.store.versions_dir, f"{vid}.gpkg", what="version")
             if not path.is_file():
                 known = ", ".join(p.name[:-5] for p in list_version_files(config.store.versions_dir))
                 raise StoreError(f"no kept version {vid!r} (kept: {known or 'none'})",

@@ -8,8 +8,15 @@ sees every problem at once). The checks:
   some (a new version without equipment then fails);
 * ``rows:territoire:<id>``: the same per DAC territory, with ``territory_row_tolerance``, for
   the territories that had at least ``territory_min_rows`` establishments;
-* ``geolocated``: the share of establishments with a position (address, or commune centroid)
-  is at least ``min_geolocated_share``;
+* ``geolocated``: the share of establishments with an address-level position (``adresse``:
+  a commune centroid does not count) is at least ``min_geolocated_share``;
+* ``vanished``: compared by FINESS number with the served version, the establishments that
+  disappeared are at most ``max_vanished_share`` of the served ones (the message names the first
+  FINESS numbers, and the line of the new extract where each was rejected, when it was);
+* ``positions``: of the establishments present in both versions with an address-level position
+  in the served one, those that lost it (now at a commune centroid or without position) are at
+  most ``max_positions_lost_share`` (same naming). Up to ``identity_min_count`` vanished
+  establishments or lost positions are accepted whatever the share (small territories);
 * ``territories``: every territory *in scope* has at least one establishment. The scope is
   ``territories_required``: ``"previous"`` (default) = the territories that had establishments
   in the previous version (with no previous version: at least one territory must be non-empty)
@@ -24,16 +31,20 @@ With no previous version, the comparisons are skipped (reported as passed, with 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from dac_map import store
+from dac_map.errors import RowIssue
 from dac_map.refresh.config import (
     TERRITORIES_ALL,
     TERRITORIES_NONE,
     TERRITORIES_PREVIOUS,
     ValidationSettings,
 )
+
+#: ``geo_precision`` of a position at the establishment's address (see :mod:`dac_map.etl.build`).
+PRECISION_ADDRESS = "adresse"
 
 
 @dataclass(frozen=True)
@@ -56,12 +67,14 @@ class StoreFacts:
     per_territory: dict[str, int]
     territories: tuple[str, ...]
     unknown_categories: dict[str, int]
+    #: FINESS number -> ``geo_precision`` (``adresse``, ``commune``, ``aucune``).
+    positions: dict[str, str] = field(default_factory=dict)
 
 
 def store_facts(source: str | Path | store.Store) -> StoreFacts:
     """Read the :class:`StoreFacts` of one version of the store."""
     st = store.open_store(source)
-    est = st.read_layer(store.ESTABLISHMENTS, columns=["dac_id", "geo_precision"],
+    est = st.read_layer(store.ESTABLISHMENTS, columns=["finess", "dac_id", "geo_precision"],
                         read_geometry=False)
     meta = st.read_metadata()
     counts = meta.get("counts") if isinstance(meta.get("counts"), dict) else {}
@@ -75,10 +88,11 @@ def store_facts(source: str | Path | store.Store) -> StoreFacts:
     return StoreFacts(
         establishments=len(est),
         equipment_lines=int(counts.get("equipment_lines") or 0),
-        geolocated=int((est["geo_precision"].fillna("aucune") != "aucune").sum()),
+        geolocated=int((est["geo_precision"] == PRECISION_ADDRESS).sum()),
         per_territory={str(k): int(v) for k, v in per.sort_index().items()},
         territories=territories,
         unknown_categories=dict(unknown) if isinstance(unknown, dict) else {},
+        positions=dict(zip(est["finess"].astype("str"), est["geo_precision"].fillna("aucune"))),
     )
 
 
@@ -89,10 +103,50 @@ def _within(new: int, old: int, tolerance: float) -> tuple[bool, float]:
     return abs(change) <= tolerance + 1e-12, change
 
 
+def _where(finess: list[str], issues: list[RowIssue], limit: int = 10) -> str:
+    """The first FINESS numbers, each with the line of the new extract where it was rejected."""
+    lines: dict[str, int] = {}
+    wanted = set(finess[:limit])
+    for issue in issues:
+        for f in wanted - set(lines):
+            if f in issue.raw or f in issue.reason:
+                lines[f] = issue.line
+    parts = [f"{f} (ligne {lines[f]} rejetée)" if f in lines else f for f in finess[:limit]]
+    return ", ".join(parts) + (" ..." if len(finess) > limit else "")
+
+
+def _identity_checks(new: StoreFacts, previous: StoreFacts, settings: ValidationSettings,
+                     issues: list[RowIssue]) -> list[Check]:
+    """Vanished establishments and lost positions, by FINESS number."""
+    old_ids, new_ids = previous.positions, new.positions
+    vanished = sorted(f for f in old_ids if f not in new_ids)
+    share = len(vanished) / len(old_ids) if old_ids else 0.0
+    ok = share <= settings.max_vanished_share + 1e-12 or len(vanished) <= settings.identity_min_count
+    checks = [Check("vanished", ok,
+                    f"{len(vanished)} établissement(s) de la version servie absent(s) de la "
+                    f"nouvelle ({share:.1%}, maximum {settings.max_vanished_share:.0%})"
+                    + (f" : {_where(vanished, issues)}" if vanished else ""))]
+    had = [f for f, p in old_ids.items() if p == PRECISION_ADDRESS and f in new_ids]
+    lost = sorted(f for f in had if new_ids[f] != PRECISION_ADDRESS)
+    share = len(lost) / len(had) if had else 0.0
+    ok = share <= settings.max_positions_lost_share + 1e-12 or len(lost) <= settings.identity_min_count
+    checks.append(Check(
+        "positions", ok,
+        f"{len(lost)} établissement(s) ont perdu leur position à l'adresse ({share:.1%} des "
+        f"{len(had)} localisés, maximum {settings.max_positions_lost_share:.0%})"
+        + (f" : {_where(lost, issues)}" if lost else "")))
+    return checks
+
+
 def validate(new: StoreFacts, previous: StoreFacts | None,
-             settings: ValidationSettings) -> list[Check]:
-    """Run every check of the new store against the previous one (``None``: first version)."""
+             settings: ValidationSettings, issues: list[RowIssue] | None = None) -> list[Check]:
+    """Run every check of the new store against the previous one (``None``: first version).
+
+    ``issues`` are the row problems of the ETL run that built ``new`` (to name the lines).
+    """
     checks: list[Check] = []
+    if previous is not None and previous.positions:
+        checks += _identity_checks(new, previous, settings, issues or [])
     tol = settings.row_tolerance
     if previous is None:
         checks.append(Check("rows:etablissements", True,
@@ -127,7 +181,7 @@ def validate(new: StoreFacts, previous: StoreFacts | None,
     share = new.geolocated / new.establishments if new.establishments else 0.0
     ok = new.establishments > 0 and share >= settings.min_geolocated_share
     checks.append(Check("geolocated", ok,
-                        f"{share:.1%} des établissements localisés ({new.geolocated} sur "
+                        f"{share:.1%} des établissements localisés à l'adresse ({new.geolocated} sur "
                         f"{new.establishments}), minimum {settings.min_geolocated_share:.0%}"))
 
     scope = settings.territories_required

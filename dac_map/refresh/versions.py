@@ -9,6 +9,7 @@ served store is whatever :func:`dac_map.store.open_store` opens.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from dac_map.store.geopackage import GeoPackageStore, remove_files
 HOLD_FILE = "hold.json"
 
 VERSION_PREFIX = "dac_map-"
+#: A version identifier: what :func:`new_version_id` and :func:`archive_current` create. Only
+#: such identifiers address a version (``--rollback``, the store's ``refresh_version``).
+VERSION_ID = re.compile(rf"{VERSION_PREFIX}\d{{8}}T\d{{6}}Z(?:_\d{{2,}})?(?:-archive\d*)?")
 _COMPANIONS = (".rejets.csv", ".changements.md", ".changements.html", ".changements.csv")
 
 
@@ -84,6 +88,8 @@ def archive_current(current: Path, meta: dict[str, object] | None, versions_dir:
         return None
     digest = sha256_file(current)
     vid = meta.get("refresh_version") if meta else None
+    if not (isinstance(vid, str) and VERSION_ID.fullmatch(vid)):
+        vid = None  # read from the store's metadata: only a valid identifier names a file
     candidates = [versions_dir / f"{vid}.gpkg"] if isinstance(vid, str) else []
     for cand in candidates:
         if cand.is_file() and cand.stat().st_size == current.stat().st_size \

@@ -28,9 +28,12 @@ Polygon layers mixing polygons and multipolygons are written as MultiPolygon by 
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -95,11 +98,105 @@ def _parse_iso_datetimes(series: pd.Series) -> pd.Series:
     try:
         arr = series.array.__arrow_array__() if hasattr(series.array, "__arrow_array__") \
             else pa.array(series.to_numpy(dtype=object), type=pa.string())
-        parsed = pc.strptime(arr, format="%Y-%m-%dT%H:%M:%S", unit="ms")
+        fmt = "%Y-%m-%d" if len(arr) and pc.max(pc.utf8_length(arr)).as_py() == 10 \
+            else "%Y-%m-%dT%H:%M:%S"  # DATE columns come as YYYY-MM-DD
+        parsed = pc.strptime(arr, format=fmt, unit="ms")
         values = parsed.to_numpy(zero_copy_only=False).astype("datetime64[ms]")
         return pd.Series(values, index=series.index, name=series.name)
     except (pa.ArrowException, TypeError, ValueError):
         return pd.to_datetime(series, format="ISO8601", errors="coerce")
+
+
+#: Name of a temporary store written by :meth:`GeoPackageStore.write`:
+#: ``.<target>.<pid>-<hex8>.tmp.gpkg`` (older versions wrote no pid), and its SQLite sidecars.
+_TEMP_NAME = re.compile(r"\.(?P<target>.+)\.(?:(?P<pid>[0-9]+)-)?[0-9a-f]{8}\.tmp\.gpkg"
+                        r"(?:-journal|-wal|-shm)?")
+
+
+def _pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+def clean_leftovers(target: str | os.PathLike) -> list[Path]:
+    """Remove the temporary stores (and their ``-journal``/``-wal``/``-shm`` files) that a
+    crashed write of ``target`` left beside it; return what was removed.
+
+    Only files named like our own temporaries of this very target are considered, and only
+    when nothing can be writing them any more: the process id in the name is gone (or a zombie),
+    or the file is older than :data:`~dac_map.settings.STALE_TEMP_SECONDS` (process ids are
+    reused; names without a process id are judged by age alone). A write in progress in this
+    process is never touched.
+    """
+    from dac_map import settings
+
+    target = Path(target)
+    removed: list[Path] = []
+    if not target.parent.is_dir():
+        return removed
+    now = time.time()
+    for p in target.parent.glob(f".{glob.escape(target.name)}.*.tmp.gpkg*"):
+        m = _TEMP_NAME.fullmatch(p.name)
+        if m is None or m["target"] != target.name or not p.is_file():
+            continue
+        pid = int(m["pid"]) if m["pid"] else None
+        if pid == os.getpid():
+            continue
+        try:
+            age = now - p.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if age <= settings.STALE_TEMP_SECONDS and (pid is None or _pid_alive(pid)):
+            continue
+        try:
+            p.unlink()
+            removed.append(p)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def _as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Datetime columns holding only dates (every value at midnight, no time zone) as Arrow
+    ``date32``, so that the GeoPackage gets ``DATE`` columns with ``YYYY-MM-DD`` values (a
+    datetime in a ``DATE`` column is non-conformant); other datetimes stay ``DATETIME``."""
+    for col in frame.columns:
+        values = frame[col]
+        if col == "geometry" or not pd.api.types.is_datetime64_dtype(values.dtype):
+            continue
+        present = values.dropna()
+        if len(present) and not (present == present.dt.normalize()).all():
+            continue
+        frame[col] = pd.Series(pa.array(values, from_pandas=True).cast(pa.date32()),
+                               index=frame.index, dtype=pd.ArrowDtype(pa.date32()))
+    return frame
+
+
+#: SQLite settings for writing a temporary GeoPackage: no rollback journal and no fsync per
+#: transaction (a failed write is thrown away whole; the finished file is fsynced once before
+#: it replaces the target), a larger page cache (MiB).
+_TEMP_WRITE_OPTIONS = {"OGR_SQLITE_JOURNAL": "OFF", "OGR_SQLITE_SYNCHRONOUS": "OFF",
+                       "OGR_SQLITE_CACHE": "256"}
+
+
+@contextmanager
+def _gdal_options(options: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(dict(options))
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(saved)
 
 
 @contextmanager
@@ -109,7 +206,7 @@ def _beside(target: Path, suffix: str, errors: tuple[type[BaseException], ...], 
     failure the temporary file (and its sidecars) is removed; ``errors`` become a
     :class:`StoreError` starting with ``what``, anything else is re-raised as is."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}{suffix}")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}")
     try:
         yield tmp
     except errors as exc:
@@ -187,17 +284,21 @@ class GeoPackageStore(Store):
     def _write_layer(frame: pd.DataFrame, path: Path, layer: str) -> None:
         # geometry_type and promote_to_multi are left to pyogrio: a single geometry type is
         # kept, mixed Polygon/MultiPolygon is promoted to MultiPolygon (GPKG default).
-        pyogrio.write_dataframe(_json_lists(frame), path, layer=layer, driver="GPKG",
+        pyogrio.write_dataframe(_as_dates(_json_lists(frame)), path, layer=layer, driver="GPKG",
                                 use_arrow=True)
 
     def write(self, layers: Mapping[str, pd.DataFrame], metadata: Mapping[str, object]) -> None:
+        clean_leftovers(self.path)
         with _beside(self.path, ".tmp.gpkg", GDAL_ERRORS, "cannot write the GeoPackage") as tmp:
-            for name, frame in layers.items():
-                self._write_layer(frame, tmp, name)
-            self._write_layer(metadata_frame(metadata), tmp, METADATA)
+            with _gdal_options(_TEMP_WRITE_OPTIONS):
+                for name, frame in layers.items():
+                    self._write_layer(frame, tmp, name)
+                self._write_layer(metadata_frame(metadata), tmp, METADATA)
             missing = set(layers) - set(GeoPackageStore(tmp).layers())
             if missing:
                 raise StoreError(f"layers not found after writing: {sorted(missing)}", path=str(tmp))
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
             os.replace(tmp, self.path)
         remove_files(*sidecars(self.path))
 

@@ -10,6 +10,8 @@ port. Routes are added with :meth:`LocalServer.route`; each has a ``mode``:
 ``truncated``   every request announces the full Content-Length and sends half (no ranges)
 ``fail_then``   ``fail_times`` answers with ``status`` (e.g. 503), then like ``full``
 ``status``      always ``status`` with the body
+``drip``        the full Content-Length, then ``drip_bytes`` bytes every ``drip_interval_s``
+                seconds (a slow-drip server); stops when the client hangs up
 
 Every request is recorded in :attr:`LocalServer.requests` as ``(path, headers)``.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,6 +38,8 @@ class Route:
     fail_times: int = 0
     hits: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    drip_bytes: int = 4
+    drip_interval_s: float = 0.5
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -57,6 +62,20 @@ class _Handler(BaseHTTPRequestHandler):
         body = route.body
         if route.mode == "status" or (route.mode == "fail_then" and hit <= route.fail_times):
             self._send(route.status, body, route.content_type)
+            return
+        if route.mode == "drip":
+            self.send_response(200)
+            self.send_header("Content-Type", route.content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for i in range(0, len(body), route.drip_bytes):
+                    self.wfile.write(body[i:i + route.drip_bytes])
+                    self.wfile.flush()
+                    time.sleep(route.drip_interval_s)
+            except OSError:  # the client gave up
+                pass
+            self.close_connection = True
             return
         if route.mode == "truncated" or (route.mode == "drop_once" and hit == 1):
             self.send_response(200)

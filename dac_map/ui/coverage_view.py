@@ -22,15 +22,18 @@ from dac_map.query.spec import SearchSpec
 from dac_map.coverage.population import PopulationTable, is_demo_store, read_population
 from dac_map.coverage.report import build_report, fmt_number, render_csv, render_html, write_report
 from dac_map.coverage.unmet import (
+    DEFAULT_REASON,
+    REASONS,
     PersonalDataError,
     UnmetNeedError,
-    allowed_name_pairs,
     delete_unmet_need,
     list_unmet_needs,
     record_unmet_need,
     unmet_needs_csv,
 )
 from dac_map.errors import DacMapError
+from dac_map.privacy import allowed_name_pairs
+from dac_map.tabular import csv_bytes
 from dac_map.ui.choropleth import MODE_DISTANCE, MODE_LABELS, MODE_RATIO, coverage_map
 
 #: Roles offered in the unmet-need form (optional; never a name).
@@ -220,7 +223,7 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
         st.dataframe(show.round(1), hide_index=True, width="stretch")
     table = cov.table.drop(columns="geometry")
     st.download_button("Télécharger le tableau par commune (CSV)",
-                       table.to_csv(sep=";", index=False).encode("utf-8-sig"),
+                       csv_bytes(table, decimal="."),
                        file_name=f"couverture_{dac}_{resource.key().replace('=', '-')}.csv",
                        mime="text/csv", key=f"{key}_csv")
 
@@ -235,7 +238,8 @@ def render_unmet_need_button(filters_label: str,
                              store_path: str | Path | None = None,
                              allowed_names: frozenset[str] | None = None,
                              key: str = "unmet") -> int | None:
-    """"Aucune ressource adaptée" form under a search: a comment, an optional role and ONE
+    """"Aucune ressource adaptée" form under a search: a coded reason, a short optional
+    comment, an optional role and ONE
     submit that records the need with the search filters, territory and commune. Shows the
     French refusal when a field looks like patient data. Returns the new record id (or None).
 
@@ -243,7 +247,7 @@ def render_unmet_need_button(filters_label: str,
     (:mod:`dac_map.coverage.criteria`). ``commune`` None: read from the criteria when they
     name one.
 
-    ``allowed_names``: :func:`dac_map.coverage.unmet.allowed_name_pairs` of public names, so
+    ``allowed_names``: :func:`dac_map.privacy.allowed_name_pairs` of public names, so
     that generated filter labels quoting an establishment or commune name pass; by default
     those of the store at ``store_path`` (:func:`public_name_pairs`; none when ``store_path``
     is None). The comment never gets
@@ -252,8 +256,12 @@ def render_unmet_need_button(filters_label: str,
         st.markdown("**Aucune ressource adaptée ?** Signalez le besoin non couvert "
                     "(sans aucune donnée permettant d'identifier le patient).")
         st.caption(f"Critères : {filters_label}")
-        comment = st.text_area("Commentaire (facultatif)", key=f"{key}_comment", max_chars=2000,
-                               placeholder="Ex. : pas d'EHPAD avec unité Alzheimer à moins de 30 km")
+        reasons = list(REASONS)
+        reason = st.selectbox("Motif", reasons, index=reasons.index(DEFAULT_REASON),
+                              key=f"{key}_reason", format_func=REASONS.get)
+        comment = st.text_area("Commentaire court (facultatif, sans nom ni date de naissance)",
+                               key=f"{key}_comment", max_chars=settings.UNMET_COMMENT_MAX_CHARS,
+                               placeholder="Ex. : liste d'attente de 6 mois, aucune UHR sur le secteur")
         role = st.selectbox("Votre fonction (facultatif)", ROLES, key=f"{key}_role",
                             format_func=lambda r: r or "—")
         submitted = st.form_submit_button("Enregistrer : aucune ressource adaptée trouvée")
@@ -269,7 +277,7 @@ def render_unmet_need_button(filters_label: str,
     try:
         need = record_unmet_need(dac_id, commune, filters_json, filters_label, comment or "",
                                  role or None, resource_type, db_path=db_path,
-                                 allowed_names=allowed_names)
+                                 allowed_names=allowed_names, reason=reason or DEFAULT_REASON)
     except PersonalDataError as exc:
         st.error(exc.message)
         return None
@@ -341,13 +349,21 @@ def render_unmet_needs_page(db_path: str | Path | None = None,
     st.caption(f"{len(frame)} signalement(s) sur {len(everything)} au total.")
     view = frame.drop(columns=["filters_json"]).assign(
         recorded_at=pd.to_datetime(frame["recorded_at"], utc=True).dt.strftime("%d/%m/%Y %H:%M"),
-        resource_type=frame["resource_type"].map(type_label))
+        resource_type=frame["resource_type"].map(type_label),
+        reason=frame["reason"].map(lambda r: REASONS.get(r, r)))
     view = view.rename(columns={
         "id": "N°", "recorded_at": "Date (UTC)", "dac_id": "Territoire", "commune": "Code INSEE",
-        "commune_name": "Commune", "resource_type": "Type", "filters_label": "Critères",
+        "commune_name": "Commune", "reason": "Motif", "resource_type": "Type",
+        "filters_label": "Critères",
         "comment": "Commentaire", "recorded_by_role": "Fonction"})
     st.dataframe(view, hide_index=True, width="stretch")
-    st.download_button("Exporter en CSV", unmet_needs_csv(frame),
+    with_comments = st.checkbox("Inclure les commentaires dans l'export", value=False,
+                                key=f"{key}_export_comments",
+                                help="Par défaut l'export ne contient que les motifs et critères.")
+    st.caption(f"Les signalements de plus de {settings.UNMET_RETENTION_MONTHS} mois sont "
+               "supprimés automatiquement." if settings.UNMET_RETENTION_MONTHS > 0 else
+               "Conservation illimitée (réglage UNMET_RETENTION_MONTHS = 0).")
+    st.download_button("Exporter en CSV", unmet_needs_csv(frame, include_comments=with_comments),
                        file_name=f"besoins_non_couverts_{today.isoformat()}.csv", mime="text/csv",
                        key=f"{key}_export")
     with st.expander("Supprimer un signalement (correction)"):

@@ -8,14 +8,14 @@
 * :func:`a4_sheet_html`: a printable A4 sheet of selected resources for a patient or a
   colleague: self-contained HTML, no script, no external resource, every string escaped.
 
-Spreadsheet formula injection: text cells starting with ``=``, ``+``, ``-``, ``@`` (or a tab /
-carriage return) are prefixed with ``'`` in the CSV and stored as text in the workbook.
+Spreadsheet formula injection: both files go through :mod:`dac_map.tabular` (text that a
+spreadsheet would run as a formula is prefixed with ``'`` in the CSV, every text cell is stored as
+text in the workbook).
 """
 
 from __future__ import annotations
 
 import html
-import io
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -24,13 +24,14 @@ from datetime import datetime
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from dac_map.query import FRENCH_HEADERS, to_french_table, to_geojson
 from dac_map.query.catalogue import offered_in
 from dac_map.query.search import plain_value
+from dac_map.tabular import csv_bytes as _csv_bytes
+from dac_map.tabular import workbook_bytes, xlsx_sheet
 from dac_map.ui.text import (
     format_date,
     format_km,
@@ -43,18 +44,9 @@ from dac_map.ui.text import (
 #: Columns of the GeoJSON properties (record columns, in order, when present).
 GEOJSON_COLUMNS = tuple(c for c in FRENCH_HEADERS if c not in ("lon", "lat"))
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutralise(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def export_table(records: pd.DataFrame) -> pd.DataFrame:
     """The records as exported: French headers (query layer's :func:`to_french_table`), text
-    cleaned of control characters, formula-like text neutralised."""
+    cleaned of control characters (formulas are neutralised by the writer)."""
     table = to_french_table(_rounded(records))
     for col in table.columns:
         if table[col].dtype == object or pd.api.types.is_string_dtype(table[col]):
@@ -72,21 +64,12 @@ def _rounded(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def _clean_cell(value: object) -> object:
-    return _neutralise(plain(value)) if isinstance(value, str) else value
+    return plain(value) if isinstance(value, str) else value
 
 
 def csv_bytes(records: pd.DataFrame) -> bytes:
     """CSV (``;``, decimal comma, UTF-8 with BOM, ``\\r\\n`` line ends) of the records."""
-    table = export_table(records)
-    text = table.to_csv(sep=";", index=False, decimal=",", lineterminator="\r\n")
-    return ("\ufeff" + text).encode("utf-8")
-
-
-def _xlsx_value(value: object) -> object:
-    value = plain_value(value)
-    if isinstance(value, str):
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
-    return value
+    return _csv_bytes(export_table(records))
 
 
 def excel_bytes(records: pd.DataFrame, about: Mapping[str, str] | None = None) -> bytes:
@@ -97,15 +80,9 @@ def excel_bytes(records: pd.DataFrame, about: Mapping[str, str] | None = None) -
     wb = Workbook()
     ws = wb.active
     ws.title = "Ressources"
-    ws.append(list(table.columns))
+    xlsx_sheet(ws, table.map(plain_value))
     for cell in ws[1]:
         cell.font = Font(bold=True)
-    for row in table.itertuples(index=False, name=None):
-        ws.append([_xlsx_value(v) for v in row])
-    for row in ws.iter_rows(min_row=2):
-        for cell in row:
-            if cell.data_type == "f":  # text starting with "=" must stay text
-                cell.data_type = "s"
     ws.freeze_panes = "A2"
     if len(table.columns):
         ws.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{max(len(table) + 1, 1)}"
@@ -113,21 +90,15 @@ def excel_bytes(records: pd.DataFrame, about: Mapping[str, str] | None = None) -
         sample = [len(str(col))] + [len(str(v)) for v in table[col].head(200) if v is not None]
         ws.column_dimensions[get_column_letter(i)].width = min(max(sample) + 2, 60)
     info = wb.create_sheet("À propos")
-    info.append(["Élément", "Valeur"])
+    xlsx_sheet(info, [(str(k), str(v)) for k, v in (about or {}).items()], ["Élément", "Valeur"])
     for cell in info[1]:
         cell.font = Font(bold=True)
-    for key, value in (about or {}).items():
-        info.append([_xlsx_value(str(key)), _xlsx_value(str(value))])
     for row in info.iter_rows(min_row=2):
         for cell in row:
-            if cell.data_type == "f":
-                cell.data_type = "s"
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     info.column_dimensions["A"].width = 28
     info.column_dimensions["B"].width = 100
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)
 
 
 def geojson_dict(records: pd.DataFrame) -> dict[str, object]:
