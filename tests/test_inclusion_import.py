@@ -17,6 +17,7 @@ from dac_map.cli import app
 from dac_map.errors import InputFormatError, ValidationError
 from dac_map.files import sha256_file
 from dac_map.inclusion import steward
+from dac_map.privacy import PersonalDataError
 from dac_map.inclusion.filters import ServesCommuneFilter, load_social, search_social
 from dac_map.inclusion.importer import run_import
 from dac_map.inclusion.resources import MATCHES_LAYER, RESOURCES_LAYER, ZONES_LAYER
@@ -241,3 +242,15 @@ def test_cli_reports(store_copy, tmp_path):
     assert len(changes) == 1 + 9 and all(l.endswith(";ajout") for l in changes[1:])
     t = store.open_store(store_copy).read_layer(RESOURCES_LAYER, read_geometry=False).set_index("resource_id")
     assert t.loc["local:copie-finess", "sources_label"] == f"ressource locale (DAC) (dac-local) + FINESS {finess}"
+
+
+def test_save_reason_refuses_patient_data(tmp_path):
+    path = tmp_path / "locales.csv"
+    shutil.copyfile(DEMO_LOCAL, path)
+    rows = steward.read_table(path).rows
+    rows[0] = {**rows[0], "nom": "Autre nom (EXEMPLE FICTIF)"}
+    before = path.read_bytes()
+    with pytest.raises(PersonalDataError) as exc:
+        steward.save_table(path, rows, author="A", comment="suite à l'appel de Mme Martine Dupont née le 12/03/1941")
+    assert "motif" in str(exc.value)
+    assert path.read_bytes() == before and not steward.journal_path(path).exists()

@@ -62,8 +62,11 @@ def _bool(v: object) -> bool:
 
 
 def _unneutralised(v: object) -> object:
-    """A cell as the steward typed it (the ``'`` our writer put before ``=``, ``+``... removed)."""
-    if isinstance(v, str) and v[:1] == "'" and v[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+    """A cell as the steward typed it (the ``'`` the CSV writer put before a formula-like text
+    removed: :func:`dac_map.tabular.neutralise` is undone exactly)."""
+    from dac_map import tabular
+
+    if isinstance(v, str) and v[:1] == "'" and tabular.neutralise(v[1:]) == v:
         return v[1:]
     return v
 
@@ -111,26 +114,19 @@ def read_table(path: str | Path, *, strict: bool = False) -> LocalTable:
     return LocalTable(path, rows, services, structures, report, issues)
 
 
-def _cell(value: object) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
+def _text(value: object) -> object:
+    """A cell value for the CSV writer: lists as ``a|b`` (the table's list syntax)."""
     if isinstance(value, (list, tuple, set)):
-        value = "|".join(str(v) for v in value)
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+        return "|".join(str(v) for v in value)
+    return value
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """Atomic CSV write (``;``, UTF-8 with BOM), formula-like cells neutralised (the package's
-    one CSV writer; to be replaced by ``dac_map.tabular`` when it lands)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8-sig", newline="") as f:
-        w = csv.writer(f, delimiter=";")
-        w.writerow(header)
-        for r in rows:
-            w.writerow([_cell(v) for v in r])
-    os.replace(tmp, path)
+    """The table's CSV (``;``, UTF-8 with BOM, decimal point as the schema wants) through
+    :mod:`dac_map.tabular`, the one writer (formula-like cells neutralised, atomic)."""
+    from dac_map import tabular
+
+    tabular.write_csv(path, [[_text(v) for v in r] for r in rows], header, decimal=".")
 
 
 def _clean_row(row: dict) -> dict:
@@ -153,10 +149,14 @@ def save_table(path: str | Path, rows: Sequence[dict], *, author: str, comment: 
     Raises :class:`~dac_map.errors.InputFormatError` (nothing written) on an invalid row or a
     duplicate ``id``.
     """
+    from dac_map import privacy, tabular
+
     path = Path(path)
     author = (author or "").strip()
     if not author:
         raise InputFormatError("a save needs the steward's name (auteur)", path=str(path), field="auteur")
+    # the reason goes into the journal: no patient-identifying data there
+    comment = privacy.check_free_text(comment, field="motif", max_length=500)
     new = [_clean_row(r) for r in rows if any(v not in (None, "") for v in r.values())]
     seen: set[str] = set()
     report = DeviationReport()
@@ -199,13 +199,10 @@ def save_table(path: str | Path, rows: Sequence[dict], *, author: str, comment: 
         shutil.copy2(path, versions / f"{path.stem}-{now.replace(':', '')}.csv")
     write_csv(path, TABLE_COLUMNS, [[r.get(c) for c in TABLE_COLUMNS] for r in new])
     jpath = journal_path(path)
-    exists = jpath.exists()
-    with open(jpath, "a", encoding="utf-8", newline="") as f:
-        w = csv.writer(f, delimiter=";")
-        if not exists:
-            w.writerow(JOURNAL_HEADER)
-        for line in journal:
-            w.writerow([_cell(v) for v in line])
+    payload = tabular.csv_bytes(journal, None if jpath.exists() else JOURNAL_HEADER, bom=False,
+                                lineterminator="\n")
+    with open(jpath, "ab") as f:  # appended: the journal only grows
+        f.write(payload)
     return [f"{a} {rid}" for _, _, a, rid, _, _ in journal]
 
 
