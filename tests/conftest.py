@@ -124,11 +124,6 @@ def privacy_corpus() -> tuple[list[str], list[tuple[frozenset[str], str]]]:
 
 # --------------------------------------------------------------------------- data·inclusion (issue 16)
 
-INCLUSION_FIXTURES = Path(__file__).parent / "fixtures" / "data_inclusion"
-#: The real 2024 API page (77 services), copied from the shared reference data (see its README).
-INCLUSION_SAMPLE_2024 = INCLUSION_FIXTURES / "api-response-search-services-2024.json"
-
-
 def _v1_models():
     """v1 structures and services built with the official package's models (nasty values
     included: quotes, semicolons, accents, a newline, ``<script>``, a formula-looking name)."""

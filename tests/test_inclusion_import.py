@@ -4,6 +4,8 @@ served store untouched, change report, the demo's fictitious local table; the st
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 import shutil
 
@@ -22,7 +24,7 @@ from dac_map.inclusion.filters import ServesCommuneFilter, load_social, search_s
 from dac_map.inclusion.importer import run_import
 from dac_map.inclusion.resources import MATCHES_LAYER, RESOURCES_LAYER, ZONES_LAYER
 
-from conftest import INCLUSION_SAMPLE_2024
+INCLUSION_SAMPLE_2024 = Path(__file__).parent / "fixtures" / "data_inclusion" / "api-response-search-services-2024.json"
 
 DEMO_LOCAL = settings.DATA_DIR / "inclusion" / "DEMO-FICTIF_ressources_locales_80_46.csv"
 TEMPLATE = settings.DATA_DIR / "inclusion" / "modele_ressources_locales.csv"

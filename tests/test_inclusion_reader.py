@@ -3,6 +3,8 @@ whatever the chunk size; a broken record spoils only itself and is reported."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gzip
 import json
 
@@ -13,7 +15,7 @@ from dac_map.errors import InputFormatError, InputMissingError
 from dac_map.inclusion import reader
 from dac_map.inclusion.reader import iter_records, split_list
 
-from conftest import INCLUSION_SAMPLE_2024
+INCLUSION_SAMPLE_2024 = Path(__file__).parent / "fixtures" / "data_inclusion" / "api-response-search-services-2024.json"
 
 
 def _read(path, fmt=None):

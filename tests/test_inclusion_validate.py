@@ -3,6 +3,8 @@ strict refuses; the 2024 field set is recognised, converted and reported."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import json
 
 import pydantic
@@ -13,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from dac_map.inclusion import legacy, vocab
 from dac_map.inclusion.validate import SIMPLE_EMAIL, Validator, email_error
 
-from conftest import INCLUSION_SAMPLE_2024
+INCLUSION_SAMPLE_2024 = Path(__file__).parent / "fixtures" / "data_inclusion" / "api-response-search-services-2024.json"
 
 
 def _v(kind="service", **kw):
