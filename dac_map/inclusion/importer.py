@@ -336,7 +336,7 @@ def write_reports(result: ImportResult, folder: str | Path) -> dict[str, Path]:
     import json
 
     from dac_map.inclusion.dedup import METHOD_LABELS
-    from dac_map.inclusion.steward import write_csv
+    from dac_map.tabular import write_csv
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -348,12 +348,12 @@ def write_reports(result: ImportResult, folder: str | Path) -> dict[str, Path]:
     paths["ecarts"].write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     names = dict(zip(result.table["resource_id"], result.table["name"]))
     write_csv(paths["correspondances"],
-              ("ressource", "nom", "finess", "methode", "score_nom", "score_adresse", "decision"),
               [(m.resource_id, names.get(m.resource_id), m.finess, METHOD_LABELS[m.method],
-                m.name_score, m.address_score, m.decision) for m in result.matches])
+                m.name_score, m.address_score, m.decision) for m in result.matches],
+              ("ressource", "nom", "finess", "methode", "score_nom", "score_adresse", "decision"))
     frame = result.change_frame if result.change_frame is not None else None
     rows = [] if frame is None else list(zip(frame["resource_id"], frame["name"], frame["change"]))
-    write_csv(paths["changements"], ("ressource", "nom", "changement"), rows)
+    write_csv(paths["changements"], rows, ("ressource", "nom", "changement"))
     return paths
 
 

@@ -64,9 +64,9 @@ def _bool(v: object) -> bool:
 def _unneutralised(v: object) -> object:
     """A cell as the steward typed it (the ``'`` the CSV writer put before a formula-like text
     removed: :func:`dac_map.tabular.neutralise` is undone exactly)."""
-    from dac_map import tabular
+    from dac_map.tabular import neutralise
 
-    if isinstance(v, str) and v[:1] == "'" and tabular.neutralise(v[1:]) == v:
+    if isinstance(v, str) and v[:1] == "'" and neutralise(v[1:]) == v:
         return v[1:]
     return v
 
@@ -124,9 +124,9 @@ def _text(value: object) -> object:
 def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
     """The table's CSV (``;``, UTF-8 with BOM, decimal point as the schema wants) through
     :mod:`dac_map.tabular`, the one writer (formula-like cells neutralised, atomic)."""
-    from dac_map import tabular
+    from dac_map.tabular import write_csv as tabular_csv
 
-    tabular.write_csv(path, [[_text(v) for v in r] for r in rows], header, decimal=".")
+    tabular_csv(path, [[_text(v) for v in r] for r in rows], header, decimal=".")
 
 
 def _clean_row(row: dict) -> dict:
@@ -149,7 +149,8 @@ def save_table(path: str | Path, rows: Sequence[dict], *, author: str, comment: 
     Raises :class:`~dac_map.errors.InputFormatError` (nothing written) on an invalid row or a
     duplicate ``id``.
     """
-    from dac_map import privacy, tabular
+    from dac_map import privacy
+    from dac_map.tabular import csv_bytes
 
     path = Path(path)
     author = (author or "").strip()
@@ -199,7 +200,7 @@ def save_table(path: str | Path, rows: Sequence[dict], *, author: str, comment: 
         shutil.copy2(path, versions / f"{path.stem}-{now.replace(':', '')}.csv")
     write_csv(path, TABLE_COLUMNS, [[r.get(c) for c in TABLE_COLUMNS] for r in new])
     jpath = journal_path(path)
-    payload = tabular.csv_bytes(journal, None if jpath.exists() else JOURNAL_HEADER, bom=False,
+    payload = csv_bytes(journal, None if jpath.exists() else JOURNAL_HEADER, bom=False,
                                 lineterminator="\n")
     with open(jpath, "ab") as f:  # appended: the journal only grows
         f.write(payload)
