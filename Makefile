@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_coverage.py
 	$(BIN)/python benchmarks/bench_ui.py
 	$(BIN)/python benchmarks/bench_privacy.py
+	$(BIN)/python benchmarks/bench_network.py
 	$(BIN)/python benchmarks/bench_inclusion.py
 
 clean:

@@ -3,7 +3,8 @@ territory (FINESS). Run with ``streamlit run app.py`` (or ``make run``); everyth
 :mod:`dac_map.ui`.
 
 Pages: the resource map (default), territory coverage and white zones, the unmet-need log,
-the periodic ARS report, the social resources (data·inclusion, local) and their stewards' page.
+the periodic ARS report, the stewards' DAC territory editor, the social resources (data·inclusion,
+local) and their stewards' page.
 """
 
 import streamlit as st
@@ -12,6 +13,7 @@ st.set_page_config(page_title="dac-map — ressources du territoire", layout="wi
                    initial_sidebar_state="expanded")
 
 from dac_map import settings  # noqa: E402
+from dac_map.errors import DacMapError  # noqa: E402
 from dac_map.ui import coverage_view, social_view  # noqa: E402
 from dac_map.ui.views import main, store_path  # noqa: E402
 
@@ -24,6 +26,19 @@ def coverage_page() -> None:
 def unmet_needs_page() -> None:
     """The unmet-need log: list, filter, export."""
     coverage_view.render_unmet_needs_page(settings.UNMET_NEEDS_DB, store_path())
+
+
+def territories_page() -> None:
+    """The stewards' DAC territory editor."""
+    from dac_map.ui.territories_view import render_steward_page
+    from dac_map.ui.views import get_catalogue
+
+    try:
+        catalogue = get_catalogue()
+    except DacMapError as exc:
+        st.error(f"Impossible d'ouvrir les données : {exc}")
+        return
+    render_steward_page(catalogue)
 
 
 def social_page() -> None:
@@ -49,6 +64,8 @@ st.navigation([
             url_path="besoins"),
     st.Page(ars_report_page, title="Rapport ARS",
             url_path="rapport-ars"),
+    st.Page(territories_page, title="Territoires DAC (référents)",
+            url_path="territoires"),
     st.Page(social_page, title="Ressources sociales", url_path="ressources-sociales"),
     st.Page(steward_page, title="Ressources locales (référents)", url_path="ressources-locales"),
 ]).run()

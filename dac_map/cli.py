@@ -170,7 +170,18 @@ def search(
     near_point: Annotated[Optional[str], typer.Option("--near-point",
                           help="Autour d'un point « LAT, LON » (WGS84, latitude d'abord)")] = None,
     near_finess: Annotated[Optional[str], typer.Option("--near-finess", help="Autour d'un établissement (FINESS)")] = None,
-    radius_km: Annotated[Optional[float], typer.Option("--radius-km", help="Rayon en km (défaut 10)")] = None,
+    radius_km: Annotated[Optional[float], typer.Option("--radius-km", help="Rayon en km (sans rayon : "
+                         "les plus proches)")] = None,
+    nearest: Annotated[Optional[int], typer.Option("--nearest", help="Nombre de ressources les plus "
+                       "proches (défaut : réglage NEAREST_N)")] = None,
+    max_km: Annotated[Optional[float], typer.Option("--max-km", help="Les plus proches : distance "
+                      "maximale (km, à vol d'oiseau)")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Les plus proches : "
+                           "durée maximale en voiture (minutes, réseau routier requis)")] = None,
+    network_dac: Annotated[Optional[str], typer.Option("--network", help="Réseau routier du territoire "
+                           "(défaut : celui de --dac s'il est construit)")] = None,
+    straight_line: Annotated[bool, typer.Option("--straight-line", help="Ignorer le réseau routier "
+                             "(distances à vol d'oiseau)")] = False,
     outline: Annotated[bool, typer.Option("--outline", help="Distance au contour de la commune")] = False,
     text: Annotated[Optional[str], typer.Option("--text", help="Recherche approchée (nom, commune, FINESS)")] = None,
     include_closed: Annotated[bool, typer.Option("--include-closed", help="Inclure les établissements fermés")] = False,
@@ -214,6 +225,15 @@ def search(
         if radius_km is not None and not near:
             raise q.QueryError("--radius-km demande un centre (--near-commune, --near-point ou "
                                "--near-finess) / --radius-km needs a centre")
+        # ---- proximity (issue 12): the N nearest by default, the radius when asked for
+        if not near and (nearest is not None or max_km is not None or max_minutes is not None):
+            raise q.QueryError("--nearest, --max-km et --max-minutes demandent un centre "
+                               "(--near-commune, --near-point ou --near-finess) / need a centre")
+        road = None
+        if near and not straight_line:
+            from dac_map.network import load_network, try_load_network
+
+            road = load_network(network_dac) if network_dac else try_load_network(dac)
         if authorised and min_capacity is None:
             raise q.QueryError("--authorised s'utilise avec --min-capacity / --authorised needs --min-capacity")
         wanted = spec.SearchSpec(
@@ -222,11 +242,15 @@ def search(
             aggregates=tuple(_codes(aggregate)), disciplines=tuple(_codes(discipline)),
             activity_types=tuple(activity_type or ()), clienteles=tuple(clientele or ()),
             min_capacity=min_capacity or 0, authorised=authorised, text=text or "", near=near or "",
-            radius_km=radius_km if radius_km is not None else 10.0, outline=outline,
-            include_closed=include_closed, sort=sort or "")
+            radius_km=radius_km if radius_km is not None else (
+                settings.UI_DEFAULT_RADIUS_KM if outline else None), outline=outline,
+            include_closed=include_closed, sort=sort or "",
+            nearest_n=nearest if nearest is not None else settings.NEAREST_N,
+            max_minutes=max_minutes or 0.0, max_km=max_km or 0.0)
         size = page_size if page_size is not None else (20 if fmt == "table" else None)
         catalogue = q.load_catalogue(store_path)
-        result = q.search(catalogue, wanted.to_filters(catalogue), sort=sort, page=page, page_size=size)
+        result = q.search(catalogue, wanted.to_filters(catalogue, has_network=road is not None),
+                          sort=sort, page=page, page_size=size, network=road)
     except DacMapError as exc:
         _fail(exc)
 
@@ -244,10 +268,20 @@ def search(
         else:
             out.print(to_rich_table(result))
         out.print("Critères : " + " · ".join(result.labels), markup=False, highlight=False, soft_wrap=True)
+        if result.centre is not None:
+            out.print("Durées en voiture par la route (réseau OpenStreetMap)" if result.by_road
+                      else "Distances à vol d'oiseau", markup=False, highlight=False)
+        if not result.by_road and result.centre_snap_m is not None:
+            out.print(f"Centre à {result.centre_snap_m / 1000:.1f} km de la route la plus proche du "
+                      "réseau chargé : distances à vol d'oiseau", markup=False, highlight=False)
+        if result.unreachable:
+            out.print(f"{len(result.unreachable)} ressource(s) hors du réseau routier (sans durée) : "
+                      + ", ".join(result.unreachable[:10]), markup=False, highlight=False, soft_wrap=True)
         if result.counts_by_family:
             out.print("Par famille : " + ", ".join(f"{result.family_labels.get(k, k)} {v}"
                                                    for k, v in result.counts_by_family.items()),
                       markup=False, highlight=False, soft_wrap=True)
+        _print_dac_for_communes(catalogue, [near_commune] if near_commune else [], _codes(commune))
         if result.data_date:
             out.print(f"Données FINESS du {result.data_date}", markup=False, highlight=False)
         if result.equipment_illustrative:
@@ -257,12 +291,34 @@ def search(
         err.print(result.message, markup=False, highlight=False, soft_wrap=True)
 
 
+def _print_dac_for_communes(catalogue, *code_lists: list[str]) -> None:
+    """"DAC pour <commune> : name — phone" for the communes of a search (issue 13)."""
+    from dac_map.territories.catalogue import dac_lookup
+
+    lookup = dac_lookup(catalogue)
+    for code in dict.fromkeys(c.upper() for codes in code_lists for c in codes):
+        name = catalogue.commune_name(code) or ""
+        found = lookup.for_commune(code)
+        label = f"{name} ({code})" if name else code
+        if not found:
+            out.print(f"DAC pour {label} : aucun territoire DAC ne couvre cette commune",
+                      markup=False, highlight=False, soft_wrap=True)
+            continue
+        more = f" (aussi revendiquée par : {', '.join(c.name for c in found[1:])})" if len(found) > 1 else ""
+        out.print(f"DAC pour {label} : {found[0].text()}{more}", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
 def _register_subsystems() -> None:
     from dac_map.coverage.cli import register as register_coverage
+    from dac_map.network.cli import register as register_network
     from dac_map.refresh.cli import register as register_refresh
+    from dac_map.territories.cli import register as register_territories
 
     register_refresh(app)
     register_coverage(app)
+    register_territories(app)
+    register_network(app)
     # --- issue 16: data·inclusion social services and local resources
     from dac_map.inclusion.cli import register as register_inclusion
 

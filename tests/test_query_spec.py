@@ -22,29 +22,34 @@ def cat():
 
 SPEC_FORMS = [
     # spec, URL parameters, JSON form
-    (SearchSpec(), {}, {"v": 1}),
-    (SearchSpec(dac="france"), {"dac": "france"}, {"v": 1, "dac": "france"}),
+    (SearchSpec(), {}, {"v": 2}),
+    (SearchSpec(dac="france"), {"dac": "france"}, {"v": 2, "dac": "france"}),
     (SearchSpec(dac="DAC-80", families=("pa_hebergement", "domicile"), min_capacity=30),
      {"dac": "DAC-80", "famille": "pa_hebergement,domicile", "capacite": "30"},
-     {"v": 1, "dac": "DAC-80", "famille": ["pa_hebergement", "domicile"], "capacite": 30}),
+     {"v": 2, "dac": "DAC-80", "famille": ["pa_hebergement", "domicile"], "capacite": 30}),
     (SearchSpec(departments=("80", "46"), communes=("80021",), categories=("500",),
                 aggregates=("4401",), disciplines=("924",), clienteles=("436",),
                 activity_types=("21",), min_capacity=5, authorised=True),
      {"departement": "80,46", "commune": "80021", "categorie": "500", "agregat": "4401",
       "discipline": "924", "clientele": "436", "activite": "21", "capacite": "5", "autorisee": "1"},
-     {"v": 1, "departement": ["80", "46"], "commune": ["80021"], "categorie": ["500"],
+     {"v": 2, "departement": ["80", "46"], "commune": ["80021"], "categorie": ["500"],
       "agregat": ["4401"], "discipline": ["924"], "clientele": ["436"], "activite": ["21"],
       "capacite": 5, "autorisee": True}),
     (SearchSpec(text="ehpad l'abbaye", near="49.894, 2.296", radius_km=12.5, outline=True,
                 include_closed=True, sort="distance"),
      {"q": "ehpad l'abbaye", "autour": "49.894, 2.296", "rayon": "12.5", "contour": "1",
       "fermes": "1", "tri": "distance"},
-     {"v": 1, "q": "ehpad l'abbaye", "autour": "49.894, 2.296", "rayon": 12.5, "contour": True,
+     {"v": 2, "q": "ehpad l'abbaye", "autour": "49.894, 2.296", "rayon": 12.5, "contour": True,
       "fermes": True, "tri": "distance"}),
-    # the radius is written with a centre, or alone when not the default; "contour" only with a centre
-    (SearchSpec(near="80021"), {"autour": "80021", "rayon": "10"},
-     {"v": 1, "autour": "80021", "rayon": 10}),
-    (SearchSpec(radius_km=25, outline=True), {"rayon": "25"}, {"v": 1, "rayon": 25}),
+    # a radius is written when it is the filter; without one, the N nearest (issue 12)
+    (SearchSpec(near="80021", radius_km=10), {"autour": "80021", "rayon": "10"},
+     {"v": 2, "autour": "80021", "rayon": 10}),
+    (SearchSpec(near="80021"), {"autour": "80021"}, {"v": 2, "autour": "80021"}),
+    (SearchSpec(near="80021", nearest_n=3, max_minutes=20, max_km=35.5),
+     {"autour": "80021", "n": "3", "minutes": "20", "km_max": "35.5"},
+     {"v": 2, "autour": "80021", "n": 3, "minutes": 20, "km_max": 35.5}),
+    # "contour" only with a centre
+    (SearchSpec(radius_km=25, outline=True), {"rayon": "25"}, {"v": 2, "rayon": 25}),
 ]
 
 
@@ -79,7 +84,8 @@ def test_from_params(params, spec, warnings):
 
 @pytest.mark.parametrize("obj, message", [
     ({"famille": ["x"]}, "version None inconnue"),
-    ({"v": 2}, "version 2 inconnue"),
+    ({"v": 3}, "version 3 inconnue"),
+    ({"v": 1, "n": 3}, "clé inconnue « n »"),  # version 1 had no nearest-N keys
     ({"v": True}, "version True inconnue"),
     ({"v": 1, "families": ["x"]}, "clé inconnue « families »"),
     ({"v": 1, "famille": "x"}, "valeur invalide pour « famille »"),
@@ -108,7 +114,9 @@ _specs = st.builds(
     families=_codes.map(tuple), categories=_codes.map(tuple), disciplines=_codes.map(tuple),
     min_capacity=st.integers(0, 5000), authorised=st.booleans(),
     text=st.text(max_size=200).filter(lambda t: t == "" or t.strip() == t and t),
-    near=st.text(max_size=50).map(str.strip), radius_km=st.floats(0.5, 200).map(lambda r: round(r, 2)),
+    near=st.text(max_size=50).map(str.strip),
+    radius_km=st.one_of(st.none(), st.floats(0.5, 200).map(lambda r: round(r, 2))),
+    nearest_n=st.integers(1, 200), max_minutes=st.sampled_from([0.0, 12.5, 240.0]),
     outline=st.booleans(), include_closed=st.booleans(),
     sort=st.sampled_from(["", "name", "distance", "capacity", "score", "finess"]))
 
@@ -117,7 +125,8 @@ _specs = st.builds(
 @given(_specs)
 def test_every_spec_round_trips_through_json(spec):
     back = SearchSpec.from_json(spec.to_json())
-    expected = spec if spec.near else SearchSpec(**{**spec.__dict__, "outline": False})
+    expected = (spec if spec.near and spec.radius_km is not None
+                else SearchSpec(**{**spec.__dict__, "outline": False}))
     assert back == expected
 
 
@@ -178,8 +187,11 @@ SPECIALTY = q.SpecialtyFilter(disciplines=("924",), activity_types=(), clientele
     (SearchSpec(near="Amiens", outline=True, radius_km=2),
      [q.DistanceFilter(2, commune="80021", outline=True)],
      ["À moins de 2 km de tout point de la commune Amiens (80021)"]),
-    (SearchSpec(near="800000011"), [q.DistanceFilter(10, finess="800000011")],
+    (SearchSpec(near="800000011", radius_km=10), [q.DistanceFilter(10, finess="800000011")],
      ["À moins de 10 km de l'établissement EHPAD LES TILLEULS (800000011)"]),
+    # issue 12: without a radius, the N nearest
+    (SearchSpec(near="800000011", nearest_n=5), [q.NearestFilter(finess="800000011", n=5)],
+     ["Les 5 plus proches de l'établissement EHPAD LES TILLEULS (800000011)"]),
 ])
 def test_to_filters_and_describe(cat, spec, filters, labels):
     assert spec.to_filters(cat) == filters
@@ -195,7 +207,7 @@ def test_to_filters_and_describe(cat, spec, filters, labels):
     (SearchSpec(dac="DAC-80", near="80999"),
      ["commune inconnue ou sans contour dans ce GeoPackage / unknown commune or commune without "
       "outline: '80999'"]),
-    (SearchSpec(near="800000037", outline=True),  # "contour" is for communes: ignored by the app
+    (SearchSpec(near="800000037", outline=True, radius_km=10),  # "contour" is for communes: ignored by the app
      []),
     (SearchSpec(authorised=True), ["la capacité autorisée s'utilise avec une capacité minimale / "
                                    "authorised needs a minimum capacity"]),

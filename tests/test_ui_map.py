@@ -109,7 +109,30 @@ def test_results_layer_switches_to_aggregation_above_threshold(cat, records):
     assert (agg.mode, agg.located) == ("aggregate", 5)
     assert agg.drawn >= 1
     kinds = [type(c).__name__ for c in points.group._children.values()]
-    assert kinds == ["PointsLayer"]
+    assert kinds == ["PointsLayer", "FitResultsLayer"]  # the view follows the results
+    assert [type(c).__name__ for c in agg.group._children.values()] == ["AggregateLayer"]
+
+
+def test_search_area_layer_draws_centre_shape_and_fits_the_results(cat, records):
+    colors = umap.family_colors(cat.families)
+    area = umap.SearchArea(lat=49.9, lon=2.3, label="Centre : <b>Amiens</b>",
+                           caption="Rayon de 5 km (à vol d'oiseau)", radius_m=5000.0)
+    bounds = umap.results_bounds(records, area)
+    # every located result, the centre and the whole circle are inside the fitted view
+    lat = records["lat"].dropna()
+    lon = records["lon"].dropna()
+    (s_, w), (n, e) = bounds
+    assert s_ <= min(lat.min(), 49.9 - 5000 / 111_320) and n >= max(lat.max(), 49.9 + 0.0449)
+    assert w <= lon.min() and e >= lon.max()
+    layer = umap.build_results_layer(records, colors, cat.family_order(), version=7,
+                                     search_area=umap.SearchArea(**{**area.__dict__, "bounds": bounds}))
+    kinds = [type(c).__name__ for c in layer.group._children.values()]
+    assert kinds == ["PointsLayer", "SearchAreaLayer"]
+    script = next(c for c in layer.group._children.values()
+                  if type(c).__name__ == "SearchAreaLayer").area_js
+    assert "<b>" not in script  # escaped for the script; the browser shows it as text
+    data = json.loads(script)
+    assert (data["label"], data["radius"], data["version"]) == ("Centre : <b>Amiens</b>", 5000.0, 7)
 
 
 def test_selection_rings(records):

@@ -14,6 +14,7 @@ from dac_map.query import (
     CategoryFilter,
     DistanceFilter,
     FamilyFilter,
+    NearestFilter,
     QueryError,
     SpecialtyFilter,
     StatusFilter,
@@ -75,6 +76,35 @@ def test_url_lists_and_clamping():
                               text="x" * ustate.MAX_TEXT)
 
 
+# ---- issue 12: the N nearest by default around a place; a radius in the link is explicit
+@pytest.mark.parametrize("params, expected, warnings", [
+    ({"autour": "46128"}, ViewState(near="46128"), []),
+    ({"autour": "46128", "rayon": "10"}, ViewState(near="46128", radius_km=10.0), []),
+    ({"autour": "46128", "n": "3", "minutes": "20"},
+     ViewState(near="46128", nearest_n=3, max_minutes=20.0), []),
+    ({"autour": "46128", "n": "9999", "minutes": "1e6"},
+     ViewState(near="46128", nearest_n=ustate.MAX_NEAREST, max_minutes=ustate.MAX_MINUTES), []),
+    ({"autour": "46128", "n": "zéro", "minutes": "-5"}, ViewState(near="46128"),
+     ["Nombre de résultats illisible : nombre par défaut.", "Durée maximale illisible : ignorée."]),
+])
+def test_nearest_mode_in_the_url(params, expected, warnings):
+    assert ustate.from_query_params(params) == (expected, warnings)
+    assert ustate.from_query_params(ustate.to_query_params(expected))[0] == expected
+
+
+def test_nearest_filters_and_time_without_network(cat):
+    state = ViewState(dac="DAC-80", near="80021", nearest_n=3, max_minutes=20.0)
+    filters, warnings = ustate.build_filters(state, cat, ["80"])
+    assert filters == [TerritoryFilter(dac_id="DAC-80"), NearestFilter(commune="80021", n=3)]
+    assert warnings == ["Durée maximale ignorée : pas de réseau routier pour ce territoire "
+                        "(distances à vol d'oiseau)."]
+    filters, warnings = ustate.build_filters(state, cat, ["80"], has_network=True)
+    assert filters[-1] == NearestFilter(commune="80021", n=3, max_minutes=20.0) and warnings == []
+    assert ustate.effective_sort(ViewState(sort="time"), filters, has_network=False) is None
+    assert ustate.effective_sort(ViewState(sort="time"), filters, has_network=True) == "time"
+    assert ustate.effective_sort(ViewState(sort="distance"), filters) == "distance"
+
+
 _codes = st.lists(st.from_regex(r"[0-9a-z_]{1,12}", fullmatch=True), max_size=4, unique=True).map(tuple)
 
 
@@ -87,13 +117,16 @@ _codes = st.lists(st.from_regex(r"[0-9a-z_]{1,12}", fullmatch=True), max_size=4,
     min_capacity=st.integers(0, ustate.MAX_CAPACITY),
     text=st.text(max_size=ustate.MAX_TEXT).filter(lambda s: s.strip() == s and s.strip() != "" or s == ""),
     near=st.one_of(st.just(""), st.from_regex(r"[0-9]{5}", fullmatch=True)),
-    radius_km=st.sampled_from([0.5, 1.0, 2.5, 10.0, 35.0, 200.0]),
+    radius_km=st.one_of(st.none(), st.sampled_from([0.5, 1.0, 2.5, 10.0, 35.0, 200.0])),
     outline=st.booleans(), include_closed=st.booleans(),
+    nearest_n=st.integers(1, ustate.MAX_NEAREST), max_minutes=st.sampled_from([0.0, 5.0, 17.5, 240.0]),
     sort=st.sampled_from(list(ustate.SORT_LABELS)), page=st.integers(1, 500),
     focus=st.one_of(st.none(), st.from_regex(r"[0-9]{2}[0-9]{7}", fullmatch=True)),
 ))
 def test_url_round_trip(state: ViewState):
     if not state.near:  # without a centre, outline is meaningless and not kept in the URL
+        state = ViewState(**{**state.__dict__, "outline": False})
+    if state.radius_km is None:  # issue 12: "contour" only goes with a radius
         state = ViewState(**{**state.__dict__, "outline": False})
     back, warnings = ustate.from_query_params(ustate.to_query_params(state))
     assert warnings == []

@@ -103,6 +103,11 @@ def coverage(
     families_csv: Annotated[Optional[Path], typer.Option(
         "--families-csv", help="Écrire les indicateurs par famille et par commune en CSV")] = None,
     top: Annotated[int, typer.Option("--top", help="Zones blanches affichées (les plus éloignées)")] = 20,
+    threshold_min: Annotated[Optional[float], typer.Option(
+        "--threshold-min", help="Seuil de zone blanche en minutes de voiture (avec un réseau routier ; "
+        "défaut : réglage COVERAGE_WHITE_ZONE_MIN)")] = None,
+    straight_line: Annotated[bool, typer.Option(
+        "--straight-line", help="Ignorer le réseau routier du territoire (distances à vol d'oiseau)")] = False,
 ) -> None:
     """Indicateurs de couverture d'un territoire DAC et zones blanches pour un type de ressource."""
     from dac_map.coverage.indicators import commune_coverage, commune_indicators, territory_indicators
@@ -114,8 +119,13 @@ def coverage(
         catalogue = load_catalogue(store)
         res = _resource(family, category, discipline, label)
         pop = _population(population, catalogue.metadata)
+        # ---- road network (issue 12): travel times when the territory has one
+        from dac_map.network import try_load_network
+
+        road = None if straight_line else try_load_network(dac)
         cov = commune_coverage(catalogue, dac, res, threshold,
-                               pop.pop_75plus if pop is not None else None, radius)
+                               pop.pop_75plus if pop is not None else None, radius,
+                               network=road, threshold_min=threshold_min)
         fam, _dis = territory_indicators(catalogue, dac)
     except DacMapError as exc:
         _fail(exc)
@@ -147,6 +157,20 @@ def coverage(
     for x in wz.head(top).itertuples(index=False):
         t.add_row(str(x.name), str(x.code), _km(x.distance_km), str(x.nearest_name or "—"))
     _out.print(t)
+
+    if cov.by_road:
+        wt = cov.white_zones_by_time
+        t = Table(title=f"Zones blanches par la route (> {fmt_number(cov.threshold_min, 0)} min en "
+                        f"voiture) : {len(wt)} commune(s)")
+        for col in ("Commune", "Code", "Durée (min)", "Ressource la plus proche par la route"):
+            t.add_column(col)
+        for x in wt.head(top).itertuples(index=False):
+            t.add_row(str(x.name), str(x.code), fmt_number(x.travel_min, 0) if x.travel_min == x.travel_min
+                      else "non atteinte", str(x.travel_nearest_name or "—"))
+        _out.print(t)
+    else:
+        _out.print("Distances à vol d'oiseau (pas de réseau routier construit pour ce territoire : "
+                   "dac-map network build)", highlight=False)
 
     if csv is not None:
         from dac_map.tabular import write_csv

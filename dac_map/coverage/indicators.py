@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from dac_map import settings
 from dac_map.coverage.resources import (
     ResourceType,
     commune_centroids_m,
@@ -317,6 +318,23 @@ class CommuneCoverage:
     notes: list[str] = field(default_factory=list)
     has_population: bool = False
     has_capacity: bool = True
+    #: white-zone threshold by car (minutes) when a road network was used, else None
+    threshold_min: float | None = None
+
+    @property
+    def by_road(self) -> bool:
+        """True when the table has car travel times (``travel_min``, ``white_zone_time``)."""
+        return self.threshold_min is not None
+
+    @property
+    def white_zones_by_time(self) -> pd.DataFrame:
+        """Communes beyond the time threshold (or reaching no resource), longest first."""
+        if not self.by_road:
+            return pd.DataFrame()
+        cols = ["code", "name", "travel_min", "travel_nearest_name", "distance_km", "snap_m"]
+        wz = self.table.loc[self.table["white_zone_time"], cols]
+        return pd.DataFrame(wz).sort_values("travel_min", ascending=False, kind="stable",
+                                            na_position="first")
 
     @property
     def white_zones(self) -> pd.DataFrame:
@@ -349,6 +367,12 @@ class CommuneCoverage:
                                              if total and self.has_capacity else None)
             w = pop[np.isfinite(t["distance_km"])]
             out["distance_mean_75plus_km"] = _r(float((d[w.index] * w).sum() / w.sum())) if w.sum() else None
+        if self.by_road:
+            m = t["travel_min"]
+            out["white_zones_time"] = int(t["white_zone_time"].sum())
+            out["travel_median_min"] = _r(m.median(), 1)
+            out["travel_max_min"] = _r(m.max(), 1)
+            out["communes_off_network"] = int((t["road"] == "hors réseau").sum())
         return out
 
 
@@ -360,13 +384,18 @@ def _r(v: float | None, nd: int = 2) -> float | None:
 
 def commune_coverage(catalogue: Catalogue, dac_id: str, resource: ResourceType,
                      threshold_km: float, population_75: pd.Series | None = None,
-                     radius_km: float = 0.0) -> CommuneCoverage:
+                     radius_km: float = 0.0, network=None,
+                     threshold_min: float | None = None) -> CommuneCoverage:
     """Per-commune coverage of territory ``dac_id`` for ``resource``.
 
     Distances look at every establishment of the store (a resource across the territory's
     border counts); ``resources``/``places`` count those located in the commune.
     ``threshold_km`` (km) defines white zones; ``radius_km`` (km) the catchment of the
     places-per-1,000 ratio (0 = the commune itself), computed when ``population_75`` is given.
+    With a road ``network`` (:class:`~dac_map.network.RoadNetwork`), the table also has the car
+    travel time to the nearest resource (``travel_min``...) and ``white_zone_time`` (more than
+    ``threshold_min`` minutes, setting ``COVERAGE_WHITE_ZONE_MIN`` by default): see
+    :mod:`dac_map.network.coverage`.
     """
     communes = territory_communes(catalogue, dac_id)
     est = catalogue.establishments
@@ -408,12 +437,34 @@ def commune_coverage(catalogue: Catalogue, dac_id: str, resource: ResourceType,
     elif has_pop and not has_capacity:
         notes.append("aucune capacité (places installées) connue pour ce type de ressource : "
                      "ratio par habitant non calculé")
+    # ---- road network (issue 12): travel time per commune, white zones by time
+    travel_threshold = None
+    if network is not None:
+        from dac_map.network.coverage import (add_travel_columns, commune_points, direction_for,
+                                              travel_coverage)
+
+        travel_threshold = float(threshold_min if threshold_min is not None
+                                 else settings.COVERAGE_WHITE_ZONE_MIN)
+        lon, lat = commune_points(communes)
+        travel = travel_coverage(network, communes["code"].to_numpy(), lon, lat,
+                                 np.asarray(catalogue.lon), np.asarray(catalogue.lat), mask,
+                                 direction=direction_for(resource.families))
+        add_travel_columns(table, travel, travel_threshold, est["finess"].to_numpy(),
+                           est["name"].to_numpy())
+        if travel.off_network:
+            notes.append(f"{len(travel.off_network)} commune(s) à plus de "
+                         f"{settings.NETWORK_MAX_SNAP_M / 1000:g} km d'une route du réseau chargé : "
+                         f"sans durée ({', '.join(travel.off_network[:10])})")
+        if len(travel.resources_off_network):
+            notes.append(f"{len(travel.resources_off_network)} ressource(s) hors du réseau routier "
+                         "chargé, ignorées pour les durées")
     deps = set(catalogue.department.values)
     return CommuneCoverage(dac_id=dac_id, territory_name=territory_label(catalogue, dac_id),
                            resource=resource, resource_label=resource.describe(catalogue),
                            threshold_km=float(threshold_km), radius_km=float(radius_km),
                            table=table, notes=notes + _border_note(communes, deps),
-                           has_population=has_pop, has_capacity=has_capacity)
+                           has_population=has_pop, has_capacity=has_capacity,
+                           threshold_min=travel_threshold)
 
 
 def _border_note(communes: pd.DataFrame, loaded_departments: Iterable[str]) -> list[str]:

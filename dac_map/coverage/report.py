@@ -50,6 +50,10 @@ SUMMARY_LABELS: dict[str, str] = {
     "pop_75plus_white_zones": "habitants de 75 ans ou plus en zone blanche",
     "places_per_1000_75plus": "places pour 1 000 habitants de 75 ans ou plus",
     "distance_mean_75plus_km": "distance moyenne pondérée par les 75 ans ou plus (km)",
+    "white_zones_time": "communes en zone blanche par la route (durée en voiture)",
+    "travel_median_min": "durée médiane en voiture (min)",
+    "travel_max_min": "durée maximale en voiture (min)",
+    "communes_off_network": "communes loin de toute route du réseau (sans durée)",
 }
 
 

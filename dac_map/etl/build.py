@@ -36,7 +36,7 @@ import shapely
 from dac_map import __version__, settings, store
 from dac_map.codes import assign_territory
 from dac_map.codes import metric_epsgs
-from dac_map.errors import RowIssue, ValidationError
+from dac_map.errors import InputFormatError, RowIssue, ValidationError
 from dac_map.files import sha256_file
 from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
 from dac_map.etl.parser import (
@@ -56,7 +56,6 @@ from dac_map.etl.reference import (
     read_categories,
     read_disciplines,
     read_families,
-    read_territories,
 )
 
 #: Values of ``geo_precision``.
@@ -75,8 +74,10 @@ class EtlInputs:
     departments: Path
     equipment: Path | None = None
     communes: list[Path] = field(default_factory=list)
+    #: DAC territory CSV; None = the steward table (:mod:`dac_map.territories`, setting
+    #: ``TERRITORIES_DB``; the shipped ``territoires_dac.csv`` until a steward edits it)
+    territories: Path | None = None
     # The reference tables default to the shipped files (settings.DATA_DIR read when built).
-    territories: Path = field(default_factory=lambda: default_reference("territories"))
     categories: Path = field(default_factory=lambda: default_reference("categories"))
     families: Path = field(default_factory=lambda: default_reference("families"))
     category_families: Path = field(default_factory=lambda: default_reference("category_families"))
@@ -360,37 +361,10 @@ def build_equipment(extract: EquipmentExtract, known_finess: pd.Series
 def build_territories(territories: pd.DataFrame, departments: gpd.GeoDataFrame,
                       communes: gpd.GeoDataFrame | None, path: str = "territoires"
                       ) -> tuple[gpd.GeoDataFrame, list[RowIssue]]:
-    """DAC territory polygons (EPSG:4326): union of their departments' and communes' outlines.
+    """DAC territory polygons (EPSG:4326): :func:`dac_map.territories.outlines.territory_outlines`."""
+    from dac_map.territories.outlines import territory_outlines
 
-    A code with no outline is reported; a territory with no outline at all keeps an empty
-    geometry (and is reported) so that it still lists its codes.
-    """
-    dep_geom = departments.set_index("code").geometry
-    com_geom = communes.set_index("code").geometry if communes is not None and len(communes) else None
-    geoms, issues = [], []
-    for i, row in enumerate(territories.itertuples(index=False), start=2):
-        parts = []
-        for d in row.departments:
-            if d in dep_geom.index:
-                parts.append(dep_geom[d])
-            else:
-                issues.append(RowIssue(path, i, "departements",
-                                       f"no outline for department {d} of {row.dac_id}", "kept"))
-        missing = []
-        for c in row.communes:
-            if com_geom is not None and c in com_geom.index:
-                parts.append(com_geom[c])
-            else:
-                missing.append(c)
-        if missing:
-            issues.append(RowIssue(path, i, "communes",
-                                   f"no outline for {len(missing)} commune(s) of {row.dac_id}: "
-                                   f"{', '.join(missing[:5])}", "kept"))
-        geoms.append(None if not parts else parts[0] if len(parts) == 1 else shapely.union_all(parts))
-    out = territories.copy()
-    out["departments"] = out["departments"].map(" ".join)
-    out["communes"] = out["communes"].map(" ".join)
-    return gpd.GeoDataFrame(out, geometry=geoms, crs=settings.CRS_DISPLAY), issues
+    return territory_outlines(territories, departments, communes, path)
 
 
 # --------------------------------------------------------------------------- the run
@@ -408,6 +382,42 @@ class ReferenceTables:
     activities: pd.DataFrame | None
 
 
+def _overlap_issues(territories: pd.DataFrame, communes: gpd.GeoDataFrame | None,
+                    path: str) -> list[RowIssue]:
+    """One kept-row warning per commune claimed by two territories (the first listed answers)."""
+    from dac_map.territories import CommuneReference, Territory, check_territories, primary_dac
+
+    if communes is None or not len(communes):
+        return []
+    items = [Territory(str(i), str(n), tuple(d), tuple(c)) for i, n, d, c in
+             territories[["dac_id", "name", "departments", "communes"]].itertuples(index=False, name=None)]
+    line = {t.id: k for k, t in enumerate(items, start=2)}
+    ref = CommuneReference(dict(zip(communes["code"].astype(str), communes["name"].astype(str))))
+    report = check_territories(items, ref, departments=[])
+    out = []
+    for o in report.overlaps:
+        answers = primary_dac(o.commune, items)[0]
+        out.append(RowIssue(path, line[answers], "communes",
+                            f"commune {o.commune} {o.name} claimed by {' and '.join(o.territories)}: "
+                            f"{answers} answers for it", "kept"))
+    return out
+
+
+def _read_territories(path: Path | None) -> pd.DataFrame:
+    """The territory table: the steward table (read only, never written) when ``path`` is None,
+    else a CSV file, strictly (a bad row aborts, naming its line and field: skipping a territory
+    would silently change who covers what)."""
+    from dac_map.territories import current_territories, read_table, territory_frame
+
+    if path is None:
+        return territory_frame(current_territories())
+    read = read_table(path)
+    if read.issues:
+        first = read.issues[0]
+        raise InputFormatError(first.reason, path=first.path, line=first.line, field=first.field)
+    return territory_frame(read.territories)
+
+
 def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
     """Read every reference input of ``inputs`` (nomenclatures, families, boundaries, territories)."""
     communes = None
@@ -420,7 +430,7 @@ def read_reference_tables(inputs: EtlInputs) -> ReferenceTables:
         families=read_families(inputs.families, inputs.category_families),
         departments=read_boundaries(inputs.departments, inputs.boundaries_crs),
         communes=communes,
-        territories=read_territories(inputs.territories),
+        territories=_read_territories(inputs.territories),
         disciplines=read_disciplines(inputs.disciplines) if inputs.disciplines else None,
         activities=read_activities(inputs.activities) if inputs.activities else None,
     )
@@ -528,8 +538,10 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     lap("equipment")
 
     say("Construction des territoires DAC")
-    terr, more = build_territories(territories, departments, communes, str(inputs.territories))
+    terr_source = str(inputs.territories or "territoires (table des référents)")
+    terr, more = build_territories(territories, departments, communes, terr_source)
     issues += more
+    issues += _overlap_issues(territories, communes, terr_source)
     counts_by_dac = est["dac_id"].value_counts()
     terr["establishments"] = terr["dac_id"].map(counts_by_dac).fillna(0).astype("int64")
     lap("territories")
@@ -562,7 +574,8 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
         "source_date": extract.source_date,
         "departments_file": Path(inputs.departments).name,
         "communes_files": [Path(p).name for p in inputs.communes],
-        "territories_file": Path(inputs.territories).name,
+        "territories_file": Path(inputs.territories).name if inputs.territories else "",
+        "territories_source": "file" if inputs.territories else "steward",
         "categories_file": Path(inputs.categories).name,
         "counts": counts,
         "establishments_per_department": per_dep,

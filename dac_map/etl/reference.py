@@ -1,4 +1,5 @@
-"""Readers of the reference tables: FINESS nomenclatures, families, DAC territories, boundaries.
+"""Readers of the reference tables: FINESS nomenclatures, families, boundaries (the DAC
+territory table is read by :mod:`dac_map.territories`).
 
 Each reader returns a typed table and raises :class:`~dac_map.errors.InputMissingError` or
 :class:`~dac_map.errors.InputFormatError` naming the file, line and field of the first problem.
@@ -19,18 +20,24 @@ import pyproj
 import shapely
 
 from dac_map import settings
-from dac_map.codes import is_commune, is_department
 from dac_map.errors import InputFormatError, InputMissingError
 from dac_map.etl.parser import read_text
 from dac_map.store.geopackage import GDAL_ERRORS
 
 #: The shipped reference files, relative to :data:`dac_map.settings.DATA_DIR`.
 REFERENCE_FILES: dict[str, str] = {
-    "categories": "nomenclatures/finess_nomenclature_categories_etablissement_avec_agregats_20211214.csv",
+    # the current ANS category table (322 categories with aggregates, incl. 606 DAC, 209 SAAS)
+    "categories": "nomenclatures/TRE_R397_categorie-entite-geographique-exercice.csv",
+    # categories withdrawn before R397 but found in older extracts (801, the temporary DAC code
+    # withdrawn on 2022-01-28), in the R397 layout
+    "extra_categories": "nomenclatures/categories_hors_R397.csv",
+    # the FINESS nomenclature flow cs1500106 of 2021-12-14 (older layout, also accepted)
+    "legacy_categories": "nomenclatures/finess_nomenclature_categories_etablissement_avec_agregats_20211214.csv",
     "disciplines": "nomenclatures/TRE_R280_DisciplineEquipementSocial_v20231215.csv",
     "activities": "nomenclatures/nomenclature_AMM_V14_activites_de_soins.csv",
     "families": "reference/familles.csv",
     "category_families": "reference/categories_familles.csv",
+    # the shipped DAC territory table: seed of the stewards' table (dac_map.territories)
     "territories": "reference/territoires_dac.csv",
 }
 
@@ -69,28 +76,63 @@ def _read_csv(path: str | Path, required: tuple[str, ...]) -> tuple[list[dict[st
 
 # --------------------------------------------------------------------------- nomenclatures
 
-def read_categories(path: str | Path | None = None) -> pd.DataFrame:
+def read_categories(path: str | Path | None = None,
+                    extra: str | Path | None = "") -> pd.DataFrame:
     """FINESS establishment categories with their three aggregate levels (default: the shipped
-    nomenclature).
+    ANS table TRE_R397 plus :func:`default_reference` ``("extra_categories")``).
+
+    Reads either the ANS table TRE_R397 (``code;libelle;niveau;...;agregat_niv1..3``: the
+    level-4 codes are the categories, levels 1-3 their aggregates) or the older FINESS
+    nomenclature flow cs1500106 (``code;libelle;...;codeagr3;...;datefin``). ``extra`` (same
+    layouts) adds codes absent from ``path`` (e.g. 801, withdrawn before R397); ``path`` wins;
+    ``""`` (default) = the shipped ``extra_categories`` file, None = nothing added.
 
     Columns: ``category, category_label, aggregate, aggregate_label, aggregate2,
-    aggregate2_label, aggregate1, aggregate1_label, closed`` (``closed`` = has an end date).
+    aggregate2_label, aggregate1, aggregate1_label, closed`` (``closed`` = withdrawn or ended).
     """
-    rows, p = _read_csv(path or default_reference("categories"),
-                        ("code", "libelle", "codeagr3", "libelleagr3", "codeagr2",
-                         "libelleagr2", "codeagr1", "libelleagr1", "datefin"))
-    df = pd.DataFrame(rows)
+    frame = _read_category_file(path or default_reference("categories"))
+    extra = default_reference("extra_categories") if extra == "" else extra
+    if extra is not None and Path(extra).exists():
+        more = _read_category_file(extra)
+        frame = pd.concat([frame, more[~more["category"].isin(frame["category"])]],
+                          ignore_index=True)
+    return frame
+
+
+def _read_category_file(path: str | Path) -> pd.DataFrame:
+    text, _ = read_text(path)
+    first = _INVISIBLE.sub("", text.split("\n", 1)[0])
+    if "niveau" in first.split(";"):
+        rows, p = _read_csv(path, ("code", "libelle", "niveau", "agregat_niv3", "libelle_agregat_niv3",
+                                   "agregat_niv2", "libelle_agregat_niv2", "agregat_niv1",
+                                   "libelle_agregat_niv1", "statut", "date_fin_validite"))
+        rows = [r for r in rows if r["niveau"] == "4"]
+        cols = {"code": "code", "libelle": "libelle", "codeagr3": "agregat_niv3",
+                "libelleagr3": "libelle_agregat_niv3", "codeagr2": "agregat_niv2",
+                "libelleagr2": "libelle_agregat_niv2", "codeagr1": "agregat_niv1",
+                "libelleagr1": "libelle_agregat_niv1"}
+        closed = [r["statut"] != "active" or r["date_fin_validite"] != "" for r in rows]
+    else:
+        rows, p = _read_csv(path, ("code", "libelle", "codeagr3", "libelleagr3", "codeagr2",
+                                   "libelleagr2", "codeagr1", "libelleagr1", "datefin"))
+        cols = {k: k for k in ("code", "libelle", "codeagr3", "libelleagr3", "codeagr2",
+                               "libelleagr2", "codeagr1", "libelleagr1")}
+        closed = [r["datefin"] != "" for r in rows]
+    if not rows:
+        raise InputFormatError("no category (level 4) in the file", path=p, line=2, field="code")
+    df = pd.DataFrame({k: [r[v] for r in rows] for k, v in cols.items()})
+    lines = [r["__line__"] for r in rows]
     bad = ~df["code"].str.fullmatch(r"[0-9]{3}")
     if bad.any():
-        line = int(df.loc[bad, "__line__"].iloc[0])
-        raise InputFormatError(f"invalid category code {df.loc[bad, 'code'].iloc[0]!r}",
-                               path=p, line=line, field="code")
+        i = int(bad.to_numpy().nonzero()[0][0])
+        raise InputFormatError(f"invalid category code {df['code'].iat[i]!r}",
+                               path=p, line=int(lines[i]), field="code")
     return pd.DataFrame({
         "category": df["code"], "category_label": df["libelle"],
         "aggregate": df["codeagr3"], "aggregate_label": df["libelleagr3"],
         "aggregate2": df["codeagr2"], "aggregate2_label": df["libelleagr2"],
         "aggregate1": df["codeagr1"], "aggregate1_label": df["libelleagr1"],
-        "closed": df["datefin"].ne(""),
+        "closed": closed,
     })
 
 
@@ -159,47 +201,6 @@ def read_families(families: str | Path | None = None,
         raise InputFormatError(f"category {cat.loc[dup, 'category'].iloc[0]} listed twice",
                                path=p2, line=line, field="categetab")
     return Families(fam.sort_values("order").reset_index(drop=True), cat)
-
-
-# --------------------------------------------------------------------------- territories
-
-def read_territories(path: str | Path | None = None) -> pd.DataFrame:
-    """Read the DAC territory table.
-
-    Columns of the file: ``id;nom;telephone;site_web;departements;communes`` where the last
-    two are lists of INSEE codes separated by spaces, commas or ``|``. Returns columns
-    ``dac_id, name, phone, website, departments (list[str]), communes (list[str])``.
-    """
-    rows, p = _read_csv(path or default_reference("territories"),
-                        ("id", "nom", "departements", "communes"))
-    out = []
-    seen: set[str] = set()
-    for r in rows:
-        line = int(r["__line__"])
-        if not r["id"]:
-            raise InputFormatError("empty territory id", path=p, line=line, field="id")
-        if r["id"] in seen:
-            raise InputFormatError(f"territory id {r['id']!r} listed twice", path=p, line=line,
-                                   field="id")
-        seen.add(r["id"])
-        deps = [c for c in re.split(r"[\s,|]+", r["departements"]) if c]
-        coms = [c for c in re.split(r"[\s,|]+", r["communes"]) if c]
-        for c in deps:
-            if not is_department(c):
-                raise InputFormatError(f"invalid department code {c!r}", path=p, line=line,
-                                       field="departements")
-        for c in coms:
-            if not is_commune(c):
-                raise InputFormatError(f"invalid commune INSEE code {c!r}", path=p, line=line,
-                                       field="communes")
-        if not deps and not coms:
-            raise InputFormatError("a territory needs departments or communes", path=p,
-                                   line=line, field="departements")
-        out.append({"dac_id": r["id"], "name": r["nom"] or r["id"],
-                    "phone": r.get("telephone", ""), "website": r.get("site_web", ""),
-                    "departments": deps, "communes": coms})
-    return pd.DataFrame(out, columns=["dac_id", "name", "phone", "website", "departments",
-                                      "communes"])
 
 
 # --------------------------------------------------------------------------- boundaries

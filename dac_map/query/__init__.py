@@ -8,7 +8,9 @@ distance and name, over the GeoPackage built by the ETL. Pure Python (no Streaml
 Public API: :func:`load_catalogue`, :func:`search`, :func:`fold_text`, the filters
 (:class:`TerritoryFilter`, :class:`FamilyFilter`, :class:`CategoryFilter`,
 :class:`SpecialtyFilter`, :class:`CapacityFilter`, :class:`DistanceFilter`,
-:class:`TextFilter`, :class:`StatusFilter`), :class:`Catalogue`, :class:`SearchResult`,
+:class:`TextFilter`, :class:`StatusFilter`, :class:`NearestFilter` — the N nearest, by road
+time with a :class:`~dac_map.network.RoadNetwork` given to :func:`search`), :class:`Catalogue`,
+:class:`SearchResult`,
 :class:`QueryError`, and the exports :func:`to_french_table` and :func:`to_geojson`.
 """
 
@@ -26,12 +28,13 @@ from dac_map.query.filters import (
     TerritoryFilter,
     TextFilter,
 )
+from dac_map.query.nearest import NearestFilter
 from dac_map.query.search import SORTS, SearchResult, search
 from dac_map.query.text import fold_text
 
 __all__ = [
     "Catalogue", "load_catalogue", "search", "SearchResult", "SORTS", "fold_text", "QueryError",
     "QueryFilter", "StatusFilter", "TerritoryFilter", "FamilyFilter", "CategoryFilter",
-    "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter",
+    "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter", "NearestFilter",
     "to_french_table", "to_geojson", "FRENCH_HEADERS",
 ]

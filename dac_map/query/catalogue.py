@@ -583,10 +583,20 @@ def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
     gc_was_enabled = gc.isenabled()
     gc.disable()  # hundreds of thousands of small objects: the cyclic GC only slows the load
     try:
+        establishments = st.read_layer(store.ESTABLISHMENTS)
+        communes, departments = opt(store.COMMUNES), opt(store.DEPARTMENTS)
+        # -- territories (issue 13): the steward table, read at load, wins over the ETL's copy
+        from dac_map.territories.catalogue import steward_layers
+
+        territories, dac_id = steward_layers(meta, opt(store.TERRITORIES), departments, communes,
+                                             establishments)
+        if dac_id is not None:
+            establishments["dac_id"] = dac_id
+        # --
         return Catalogue.from_frames(
-            establishments=st.read_layer(store.ESTABLISHMENTS),
-            equipment=opt(store.EQUIPMENT), territories=opt(store.TERRITORIES),
-            communes=opt(store.COMMUNES), departments=opt(store.DEPARTMENTS),
+            establishments=establishments,
+            equipment=opt(store.EQUIPMENT), territories=territories,
+            communes=communes, departments=departments,
             families=opt(store.FAMILIES), categories=opt(store.CATEGORIES),
             disciplines=opt(store.DISCIPLINES), care_activities=opt(CARE_ACTIVITY_LAYER),
             metadata=meta, path=Path(st.location))

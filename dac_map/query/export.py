@@ -42,6 +42,7 @@ FRENCH_HEADERS: dict[str, str] = {
     "specialty_installed": "Places installées (spécialité demandée)",
     "specialty_authorised": "Places autorisées (spécialité demandée)",
     "distance_km": "Distance (km)",
+    "travel_min": "Durée en voiture (min)",
     "score": "Score de recherche",
     "status": "Statut",
     "updated": "Mise à jour FINESS",
@@ -59,6 +60,8 @@ def to_french_table(records: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(records[cols]).copy()
     if "distance_km" in frame:
         frame["distance_km"] = frame["distance_km"].round(2)
+    if "travel_min" in frame:
+        frame["travel_min"] = frame["travel_min"].round(1)
     for c in ("capacity_installed", "capacity_authorised", "specialty_installed", "specialty_authorised"):
         if c in frame:
             frame[c] = frame[c].astype("Int64")
@@ -109,6 +112,8 @@ def to_rich_table(result: SearchResult) -> Table:
         cols.append(("specialty_installed", "Spéc.", "right"))
     if "distance_km" in rec:
         cols.append(("distance_km", "km", "right"))
+    if "travel_min" in rec:
+        cols.append(("travel_min", "min", "right"))
     if "score" in rec:
         cols.append(("score", "Score", "right"))
     for key, header, justify in cols:
@@ -127,7 +132,7 @@ def to_rich_table(result: SearchResult) -> Table:
                 cells.append(escape(str(value)) + (f"\n[dim]{escape(label)}[/dim]" if label else ""))
             elif value is None or (isinstance(value, float) and math.isnan(value)):
                 cells.append("")
-            elif key == "distance_km":
+            elif key in ("distance_km", "travel_min"):
                 cells.append(f"{value:.1f}".replace(".", ","))
             elif key in ("capacity_installed", "specialty_installed"):
                 cells.append(str(int(value)))

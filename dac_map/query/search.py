@@ -27,10 +27,11 @@ from dac_map.query.filters import (
     TextFilter,
     specialty_capacity,
 )
+from dac_map.query.nearest import NearestFilter, Ranking
 from dac_map.query.text import TextMatch
 
 #: Accepted values of ``sort`` (``None`` picks distance, then score, then name).
-SORTS: tuple[str, ...] = ("distance", "score", "name", "finess", "capacity")
+SORTS: tuple[str, ...] = ("distance", "score", "name", "finess", "capacity", "time")
 
 #: Largest page size accepted (``page_size=None`` returns everything on one page).
 MAX_PAGE_SIZE = 10_000
@@ -63,6 +64,16 @@ class SearchResult:
     data_date: str | None = None
     equipment_illustrative: bool = False
     family_labels: dict[str, str] = field(default_factory=dict)
+    # ---- proximity (issue 12): centre of the search, straight line or road network
+    #: (lon, lat) WGS84 degrees of the search centre, and its name (None without a centre)
+    centre: tuple[float, float] | None = None
+    centre_label: str | None = None
+    #: True when ``travel_min`` comes from a road network (else distances are straight-line)
+    by_road: bool = False
+    #: metres from the centre to the road it was snapped to (None without a network)
+    centre_snap_m: float | None = None
+    #: FINESS numbers matching the filters but off the road network (no travel time)
+    unreachable: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -113,13 +124,17 @@ def _first(filters: Sequence[QueryFilter], kind: type) -> QueryFilter | None:
 
 
 def search(catalogue: Catalogue, filters: Iterable[QueryFilter] = (), sort: str | None = None,
-           page: int = 1, page_size: int | None = 50) -> SearchResult:
+           page: int = 1, page_size: int | None = 50, network=None) -> SearchResult:
     """Apply ``filters`` (all combined with AND, in order) and return one page of results.
 
     Open establishments only unless a :class:`StatusFilter` is given (the default one is
     applied first). Order: ``sort`` if given, else by distance when a DistanceFilter is present,
     else by text score (exact FINESS number first) when a TextFilter is present, else by name;
     ties are always broken by name then FINESS number, so the order is stable across pages.
+    A :class:`~dac_map.query.nearest.NearestFilter` keeps the N nearest of the rows matching
+    the other filters, ordered by travel time when ``network`` (a
+    :class:`~dac_map.network.RoadNetwork`) is given, else by straight-line distance; with a
+    network and a DistanceFilter, rows also get their travel time (``travel_min``).
     ``page`` starts at 1; a page past the end is empty. ``page_size=None``: everything.
     Raises :class:`~dac_map.query.errors.QueryError` for bad arguments or unknown codes.
     """
@@ -143,12 +158,16 @@ def search(catalogue: Catalogue, filters: Iterable[QueryFilter] = (), sort: str 
     emptied_by: str | None = None
     distance: np.ndarray | None = None
     match: TextMatch | None = None
+    nearest: NearestFilter | None = None
     for f in flist:
         if isinstance(f, DistanceFilter):
             d = f.distances_km(catalogue)
             m = np.less_equal(d, f.radius_km)
             if distance is None:
                 distance = d
+        elif isinstance(f, NearestFilter):
+            nearest = f
+            continue  # ranked once every other filter is applied
         elif isinstance(f, TextFilter):
             tm = f.match(catalogue)
             m = f.mask_of(tm)
@@ -161,24 +180,40 @@ def search(catalogue: Catalogue, filters: Iterable[QueryFilter] = (), sort: str 
         if new == 0 and count > 0 and emptied_by is None:
             emptied_by = f.describe(catalogue)
         count = new
-    labels = [f.describe(catalogue) for f in flist]
+    labels = [f.describe(catalogue, by_time=network is not None) if isinstance(f, NearestFilter)
+              else f.describe(catalogue) for f in flist]
 
     idx = np.flatnonzero(mask)
+    # ---- proximity (issue 12): nearest N, travel times
+    proximity = _proximity(catalogue, flist, nearest, mask, idx, network)
+    if nearest is not None:
+        idx = proximity.rows
+        distance = proximity.distance_km
+        if len(idx) == 0 and count > 0 and emptied_by is None:
+            emptied_by = labels[flist.index(nearest)]
+    travel = proximity.travel_min if proximity is not None else None
     specialty = _first(flist, SpecialtyFilter)
     cap_filter = _first(flist, CapacityFilter)
     if specialty is None and cap_filter is not None:
         specialty = cap_filter.specialty
+    if sort is None and nearest is not None:
+        sort = "time" if travel is not None else "distance"
     if sort is None:
         sort = ("distance" if distance is not None
                 else "score" if match is not None and match.active else "name")
     if sort == "distance" and distance is None:
         raise QueryError("tri par distance sans critère de distance / sort by distance needs a "
                          "distance filter")
+    if sort == "time" and travel is None:
+        raise QueryError("tri par durée sans réseau routier / sort by time needs a road network "
+                         "and a centre")
     if sort == "score" and match is None:
         raise QueryError("tri par score sans recherche texte / sort by score needs a text search")
 
     name_rank = catalogue.name_rank[idx]
-    if sort == "distance":
+    if sort == "time":
+        order = np.lexsort((name_rank, travel[idx]))
+    elif sort == "distance":
         order = np.lexsort((name_rank, distance[idx]))
     elif sort == "score":
         order = np.lexsort((name_rank, -match.tiebreak[idx], -match.scores[idx], ~match.exact[idx]))
@@ -211,6 +246,8 @@ def search(catalogue: Catalogue, filters: Iterable[QueryFilter] = (), sort: str 
                        specialty_capacity(catalogue, specialty, authorised=True, rows=page_idx))
     if distance is not None:
         records.insert(records.columns.get_loc("status"), "distance_km", distance[page_idx])
+    if travel is not None:
+        records.insert(records.columns.get_loc("status"), "travel_min", travel[page_idx])
     if match is not None:
         records.insert(records.columns.get_loc("status"), "score", match.scores[page_idx])
         records.insert(records.columns.get_loc("status"), "exact_finess", match.exact[page_idx])
@@ -220,4 +257,38 @@ def search(catalogue: Catalogue, filters: Iterable[QueryFilter] = (), sort: str 
         records=records, total=total, page=int(page), page_size=int(size), pages=pages,
         counts_by_family=counts_by_family, labels=labels, emptied_by=emptied_by, sort=sort,
         data_date=catalogue.data_date, equipment_illustrative=catalogue.equipment_illustrative,
-        family_labels={f: catalogue.family_label(f) for f in counts_by_family})
+        family_labels={f: catalogue.family_label(f) for f in counts_by_family},
+        **_proximity_fields(catalogue, proximity))
+
+
+# --------------------------------------------------------------------------- proximity (issue 12)
+
+def _proximity(catalogue: Catalogue, flist: Sequence[QueryFilter], nearest: NearestFilter | None,
+               mask: np.ndarray, idx: np.ndarray, network) -> Ranking | None:
+    """The nearest ranking, or (radius search) the centre and the travel times of ``idx``."""
+    if nearest is not None:
+        return nearest.rank(catalogue, mask, network)
+    radius = _first(flist, DistanceFilter)
+    if radius is None:
+        return None
+    finder = NearestFilter(point=radius.point, commune=radius.commune, finess=radius.finess,
+                           n=None, max_km=radius.radius_km)
+    if network is None:
+        centre, c = finder.centre_lonlat(catalogue)
+        return Ranking(rows=idx, distance_km=np.full(len(catalogue), np.nan), travel_min=None,
+                       centre=centre, centre_label=c.name)
+    only = np.zeros(len(catalogue), dtype=bool)
+    only[idx] = True
+    return finder.rank(catalogue, only, network)
+
+
+def _proximity_fields(catalogue: Catalogue, proximity: Ranking | None) -> dict[str, object]:
+    if proximity is None:
+        return {}
+    unreachable = ()
+    if len(proximity.unreachable):
+        finess = catalogue.records_base["finess"].iloc[proximity.unreachable]
+        unreachable = tuple(str(f) for f in finess)
+    return {"centre": proximity.centre, "centre_label": proximity.centre_label,
+            "by_road": proximity.travel_min is not None,
+            "centre_snap_m": proximity.centre_snap_m, "unreachable": unreachable}

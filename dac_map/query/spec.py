@@ -18,11 +18,18 @@ Keys (URL and JSON): ``dac`` (territory id, ``france`` = national view), ``depar
 line), ``capacite`` (minimum places), ``autorisee`` (authorised instead of installed places),
 ``q`` (text search), ``autour`` (centre: INSEE commune code, FINESS number, commune name or a
 point ``lat, lon``), ``rayon`` (km), ``contour`` (distance from the commune outline),
-``fermes`` (closed establishments too), ``tri`` (sort).
+``fermes`` (closed establishments too), ``tri`` (sort), and around a place (issue 12):
+``n`` (how many nearest resources, default setting ``NEAREST_N``), ``minutes`` (maximum car
+travel time, with a road network), ``km_max`` (maximum straight-line distance).
 
-JSON form (:meth:`SearchSpec.to_json`), stored by the unmet-need log, version 1::
+Around a place, the search returns the ``n`` nearest resources (no radius to guess) unless a
+``rayon`` is given: a radius is an explicit filter (``radius_km`` not None). Links and logged
+searches made before (which always carried ``rayon`` with ``autour``) keep their meaning.
 
-    {"v": 1, "dac": "DAC-80", "famille": ["pa_hebergement"], "capacite": 30,
+JSON form (:meth:`SearchSpec.to_json`), stored by the unmet-need log, version 2 (version 1,
+without ``n``/``minutes``/``km_max``, is still read)::
+
+    {"v": 2, "dac": "DAC-80", "famille": ["pa_hebergement"], "capacite": 30,
      "autour": "80021", "rayon": 12.5, "contour": true}
 
 ``v`` is the format version (an integer, always present); the other keys are the keys above,
@@ -51,8 +58,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from dac_map.query.catalogue import Catalogue
     from dac_map.query.filters import QueryFilter
 
-#: Version of the JSON form written by :meth:`SearchSpec.to_json`.
-JSON_VERSION = 1
+#: Version of the JSON form written by :meth:`SearchSpec.to_json` (2: issue 12's ``n``,
+#: ``minutes``, ``km_max``); :data:`JSON_VERSIONS` are read.
+JSON_VERSION = 2
+JSON_VERSIONS = (1, 2)
 
 #: Value of ``dac`` for the national view (no territory filter).
 NATIONAL = "france"
@@ -62,9 +71,11 @@ MAX_CAPACITY = 5000
 MIN_RADIUS_KM = 0.5
 MAX_RADIUS_KM = 200.0
 MAX_TEXT = 200
+MAX_NEAREST = 200
+MAX_MINUTES = 240.0
 
 #: Sort keys (the query layer's, :data:`dac_map.query.search.SORTS`); "" = default order.
-SORT_KEYS = ("", "name", "distance", "capacity", "score", "finess")
+SORT_KEYS = ("", "name", "distance", "time", "capacity", "score", "finess")
 
 _CODE = re.compile(r"[0-9A-Za-z_\-]{1,40}")
 _POINT = re.compile(r"\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*[;, ]\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*")
@@ -74,8 +85,8 @@ _TRUE = ("1", "true", "oui")
 POINT_FORMAT = "« lat, lon » (degrés WGS84, latitude d'abord, ex. 49.894, 2.296)"
 
 
-def _default_radius() -> float:
-    return float(settings.UI_DEFAULT_RADIUS_KM)
+def _default_nearest() -> int:
+    return int(settings.NEAREST_N)
 
 
 @dataclass(frozen=True)
@@ -84,8 +95,10 @@ class SearchSpec:
     family ids, FINESS category / aggregate codes, equipment discipline / clientèle / activity
     type codes or label words). ``dac`` is a territory id, :data:`NATIONAL` or None (no
     territory criterion; the app then uses its default territory). ``near`` is the centre of a
-    distance criterion as typed (see :func:`resolve_near`), ``radius_km`` in kilometres;
-    ``min_capacity`` in places (0 = no minimum)."""
+    distance criterion as typed (see :func:`resolve_near`); ``min_capacity`` in places (0 = no
+    minimum). Around a place (issue 12): with ``radius_km`` (kilometres) every resource within
+    that radius; without (None, the default), the ``nearest_n`` nearest, optionally within
+    ``max_minutes`` minutes by car and ``max_km`` km (0 = no bound)."""
 
     dac: str | None = None
     departments: tuple[str, ...] = ()
@@ -100,10 +113,14 @@ class SearchSpec:
     authorised: bool = False
     text: str = ""
     near: str = ""
-    radius_km: float = field(default_factory=_default_radius)
+    radius_km: float | None = None
     outline: bool = False
     include_closed: bool = False
     sort: str = ""
+    # ---- issue 12: around a place, without a radius
+    nearest_n: int = field(default_factory=_default_nearest)
+    max_minutes: float = 0.0
+    max_km: float = 0.0
 
     @property
     def national(self) -> bool:
@@ -151,7 +168,7 @@ class SearchSpec:
         if not isinstance(obj, Mapping):
             raise QueryError("critères : objet JSON attendu / criteria: JSON object expected")
         v = obj.get("v")
-        if v != JSON_VERSION or isinstance(v, bool):
+        if v not in JSON_VERSIONS or isinstance(v, bool):
             raise QueryError(f"critères : version {v!r} inconnue (attendu {JSON_VERSION}) / "
                              f"criteria: unknown version {v!r}")
         by_key = {p.key: p for p in PARAMS}
@@ -160,7 +177,7 @@ class SearchSpec:
             if key == "v":
                 continue
             p = by_key.get(key)
-            if p is None:
+            if p is None or (v == 1 and key in _V2_KEYS):
                 raise QueryError(f"critères : clé inconnue « {key} » / criteria: unknown key {key!r}")
             kw[p.attr] = p.from_json(value)
         return cls(**kw)
@@ -168,13 +185,15 @@ class SearchSpec:
     # ------------------------------------------------------------------ query
 
     def to_filters(self, catalogue: Catalogue, departments: Sequence[str] = (),
-                   warnings: list[str] | None = None) -> list[QueryFilter]:
+                   warnings: list[str] | None = None, has_network: bool | None = None
+                   ) -> list[QueryFilter]:
         """The query-layer filters, one per criterion of :data:`CRITERIA` that applies, in
         that order (territory first). ``departments`` orders commune-name look-ups of
         ``near``. With a ``warnings`` list, a criterion that cannot be applied is left out and
         its French message appended (the app); without, :class:`QueryError` is raised (the
-        command line)."""
-        ctx = _Context(catalogue, tuple(departments), warnings)
+        command line). ``has_network`` False: a maximum travel time cannot be applied (no road
+        network for the search); None: not known here (the search will say)."""
+        ctx = _Context(catalogue, tuple(departments), warnings, has_network)
         out: list[QueryFilter] = []
         for criterion in CRITERIA:
             try:
@@ -201,6 +220,7 @@ class _Context:
     catalogue: Catalogue
     departments: tuple[str, ...]
     warnings: list[str] | None  # None: strict (raise)
+    has_network: bool | None = None
     built: dict[str, QueryFilter] = field(default_factory=dict)
 
 
@@ -272,6 +292,21 @@ def _distance(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
         return None
     if near.note and ctx.warnings is not None:
         ctx.warnings.append(near.note)
+    if spec.radius_km is None:  # issue 12: the N nearest, no radius to guess
+        from dac_map.query.nearest import NearestFilter
+
+        minutes = spec.max_minutes or None
+        if minutes and ctx.has_network is False:
+            msg = ("Durée maximale ignorée : pas de réseau routier pour ce territoire (distances "
+                   "à vol d'oiseau).")
+            if ctx.warnings is None:
+                raise QueryError(msg)
+            ctx.warnings.append(msg)
+            minutes = None
+        nf = NearestFilter(point=near.lonlat, commune=near.commune, finess=near.finess,
+                           n=spec.nearest_n, max_minutes=minutes, max_km=spec.max_km or None)
+        nf.centre_lonlat(ctx.catalogue)
+        return nf
     # The app offers "contour" for communes only and ignores it otherwise; the command line
     # reports the mistake.
     outline = spec.outline and (ctx.warnings is None or near.kind == "commune")
@@ -302,7 +337,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("specialty", ("discipline", "clientele", "activite"), _specialty),
     Criterion("capacity", ("capacite", "autorisee"), _capacity),
     Criterion("text", ("q",), _text),
-    Criterion("distance", ("autour", "rayon", "contour"), _distance),
+    Criterion("distance", ("autour", "rayon", "contour", "n", "minutes", "km_max"), _distance),
 )
 
 
@@ -452,7 +487,28 @@ def _has_near(spec: SearchSpec, value: object) -> bool:
 
 
 def _radius_included(spec: SearchSpec, value: object) -> bool:
-    return bool(spec.near.strip()) or value != _default_radius()
+    return value is not None  # issue 12: a radius is written only when it is the filter
+
+
+def _parse_nearest(raw: str) -> tuple[object | None, str | None]:
+    n = _number(raw)
+    if n is None or n < 1:
+        return None, ("Nombre de résultats illisible : nombre par défaut." if raw else None)
+    return int(min(n, MAX_NEAREST)), None
+
+
+def _parse_minutes(raw: str) -> tuple[object | None, str | None]:
+    v = _number(raw)
+    if v is None or v <= 0:
+        return None, ("Durée maximale illisible : ignorée." if raw else None)
+    return float(min(v, MAX_MINUTES)), None
+
+
+def _parse_max_km(raw: str) -> tuple[object | None, str | None]:
+    v = _number(raw)
+    if v is None or v <= 0:
+        return None, ("Distance maximale illisible : ignorée." if raw else None)
+    return float(min(v, MAX_RADIUS_KM)), None
 
 
 def _codes_param(key: str, attr: str) -> Param:
@@ -476,7 +532,11 @@ PARAMS: tuple[Param, ...] = (
     Param("q", "text", "text", _parse_text, lambda s, v: bool(str(v).strip())),
     Param("autour", "near", "text", _parse_near, _nonempty),
     Param("rayon", "radius_km", "float", _parse_radius, _radius_included),
-    Param("contour", "outline", "bool", _parse_bool, lambda s, v: bool(v) and _has_near(s, v)),
+    Param("contour", "outline", "bool", _parse_bool,
+          lambda s, v: bool(v) and _has_near(s, v) and s.radius_km is not None),
+    Param("n", "nearest_n", "int", _parse_nearest, lambda s, v: v != _default_nearest()),
+    Param("minutes", "max_minutes", "float", _parse_minutes, _nonempty),
+    Param("km_max", "max_km", "float", _parse_max_km, _nonempty),
     Param("fermes", "include_closed", "bool", _parse_bool, _nonempty),
     Param("tri", "sort", "choice", _parse_sort, _nonempty),
 )
@@ -495,6 +555,10 @@ def _read(params: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:
         if value is not None:
             kw[p.attr] = value
     return kw, warnings
+
+
+#: Keys added by version 2 of the JSON form.
+_V2_KEYS = frozenset({"n", "minutes", "km_max"})
 
 
 # --------------------------------------------------------------------------- centre of a distance criterion
@@ -573,5 +637,5 @@ def resolve_near(text: str, catalogue: Catalogue, departments: Sequence[str] = (
                      f"coordonnées {POINT_FORMAT}.")
 
 
-__all__ = ["CRITERIA", "JSON_VERSION", "NATIONAL", "PARAMS", "Criterion", "POINT_FORMAT", "Near", "Param", "SearchSpec",
+__all__ = ["CRITERIA", "JSON_VERSION", "NATIONAL", "MAX_NEAREST", "MAX_MINUTES", "PARAMS", "Criterion", "POINT_FORMAT", "Near", "Param", "SearchSpec",
            "format_point", "parse_point", "resolve_near"]

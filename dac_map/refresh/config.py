@@ -215,6 +215,8 @@ class RefreshConfig:
     validation: ValidationSettings
     store: StoreSettings
     report: ReportSettings
+    #: road networks (issue 12): territory id -> local ``.osm.pbf`` extract, rebuilt when it changes
+    networks: dict[str, Path] = field(default_factory=dict)
 
 
 def is_url(location: str) -> bool:
@@ -324,7 +326,7 @@ def load_config(path: str | Path) -> RefreshConfig:
 
 def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
     """Build a :class:`RefreshConfig` from parsed TOML ``data`` read from ``path``."""
-    known = ("sources", "download", "validation", "store", "report")
+    known = ("sources", "download", "validation", "store", "report", "network")
     for section in data:
         if section not in known:
             raise ConfigError(f"unknown section (known: {', '.join(known)})", path=str(path),
@@ -408,4 +410,15 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
     rp = _Reader(path, "report", data.get("report", {}))
     report = ReportSettings(moved_threshold_m=float(rp.number("moved_threshold_m", 100.0, lo=0)))
     rp.finish()
-    return RefreshConfig(path, sources, download, validation, store, report)
+    # [network] (issue 12): DAC-46 = "extraits/midi-pyrenees.osm.pbf" (local files)
+    nw = _Reader(path, "network", data.get("network", {}))
+    networks: dict[str, Path] = {}
+    for key in list(nw.table):
+        value = nw.get(key)
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", key) or ".." in key:
+            nw.fail(key, "must be a territory id such as DAC-46")
+        if not isinstance(value, str) or not value.strip() or is_url(value):
+            nw.fail(key, "must be the local path of an OpenStreetMap extract (.osm.pbf)")
+        networks[key] = resolve(value, path)
+    nw.finish()
+    return RefreshConfig(path, sources, download, validation, store, report, networks)

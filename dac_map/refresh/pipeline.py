@@ -108,6 +108,8 @@ class RefreshResult:
     reports: dict[str, str] = field(default_factory=dict)
     pruned: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    #: road networks (issue 12): territory id -> "reconstruit" / "inchangé" / "erreur : ..."
+    networks: dict[str, str] = field(default_factory=dict)
     error: dict[str, str] | None = None
     #: The change report (not written to the log).
     report: ChangeReport | None = field(default=None, repr=False, compare=False)
@@ -245,11 +247,40 @@ def refresh(config: RefreshConfig, *, dry_run: bool = False, force: bool = False
             else:
                 _run(config, result, dry_run=dry_run, force=force, rebuild=rebuild, say=say,
                      show_progress=show_progress, confirm=confirm)
+                if not dry_run and result.exit_code == 0:
+                    refresh_networks(config, result, say, rebuild=rebuild)
     except BaseException as exc:  # noqa: BLE001 - recorded in the result, then logged
         _record_failure(result, exc, refused_status=STATUS_REFUSED)
     finally:
         _finish(config, result, t0)
     return result
+
+
+def refresh_networks(config: RefreshConfig, result: RefreshResult, say: Say, *,
+                     rebuild: bool = False) -> None:
+    """Rebuild each configured road network whose extract changed (size or SHA-256), or whose
+    speeds changed. A failed build keeps the previous network and is reported in
+    ``result.networks`` and ``result.messages``; it does not undo the FINESS refresh."""
+    if not config.networks:
+        return
+    from dac_map.network import build_network, needs_rebuild
+    from dac_map.network.cli import territory_points
+
+    for territory, pbf in config.networks.items():
+        try:
+            if not rebuild and not needs_rebuild(pbf, territory):
+                result.networks[territory] = "inchangé"
+                continue
+            say(f"Réseau routier de {territory} : reconstruction depuis {pbf.name}")
+            lon, lat = territory_points(config.store.current, territory)
+            report = build_network(pbf, territory, check_lon=lon, check_lat=lat)
+            result.networks[territory] = "reconstruit"
+            result.messages.append(f"réseau routier {territory} reconstruit : {report.n_nodes} "
+                                   f"nœuds, {report.n_edges} tronçons")
+        except (DacMapError, OSError) as exc:
+            result.networks[territory] = f"erreur : {exc}"
+            result.messages.append(f"réseau routier {territory} non reconstruit (précédent "
+                                   f"conservé) : {exc}")
 
 
 @dataclass

@@ -30,8 +30,10 @@ from dac_map.ui.leaflet import Legend, OfflineMap, js_json, tooltip_js
 
 MODE_DISTANCE = "distance"
 MODE_RATIO = "ratio"
+MODE_TIME = "duree"  # issue 12: car travel time, with a road network
 MODE_LABELS = {MODE_DISTANCE: "Distance à la ressource la plus proche (km)",
-               MODE_RATIO: "Places pour 1 000 habitants de 75 ans ou plus"}
+               MODE_RATIO: "Places pour 1 000 habitants de 75 ans ou plus",
+               MODE_TIME: "Durée en voiture à la ressource la plus proche (min)"}
 
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 _FALLBACK_DISTANCE = ("#1a9850", "#91cf60", "#fee08b", "#fc8d59", "#d73027")
@@ -59,7 +61,7 @@ def classify(values: np.ndarray | pd.Series, bins: Sequence[float], mode: str) -
     """
     v = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce"), dtype=float)
     b = np.asarray(sorted(float(x) for x in bins), dtype=float)
-    side = "left" if mode == MODE_DISTANCE else "right"
+    side = "left" if mode in (MODE_DISTANCE, MODE_TIME) else "right"
     out = np.searchsorted(b, np.where(np.isnan(v), 0, v), side=side).astype(int)
     out[np.isnan(v)] = -1
     return out
@@ -69,22 +71,23 @@ def legend_classes(bins: Sequence[float], mode: str) -> list[str]:
     """French labels of the classes of :func:`classify`."""
     b = sorted(float(x) for x in bins)
     f = lambda x: fmt_number(x, 0 if float(x).is_integer() else 1)  # noqa: E731
-    if mode == MODE_DISTANCE:
-        labels = [f"≤ {f(b[0])} km"] + [f"{f(a)} – {f(c)} km" for a, c in zip(b, b[1:])]
-        return labels + [f"> {f(b[-1])} km"]
+    if mode in (MODE_DISTANCE, MODE_TIME):
+        u = "min" if mode == MODE_TIME else "km"
+        labels = [f"≤ {f(b[0])} {u}"] + [f"{f(a)} – {f(c)} {u}" for a, c in zip(b, b[1:])]
+        return labels + [f"> {f(b[-1])} {u}"]
     labels = [f"< {f(b[0])}"] + [f"{f(a)} – {f(c)}" for a, c in zip(b, b[1:])]
     return labels + [f"≥ {f(b[-1])}"]
 
 
 def legend_body(title: str, labels: Sequence[str], colors: Sequence[str], no_data: str,
-                threshold_km: float | None) -> str:
+                threshold_km: float | None, unit: str = "km") -> str:
     """Escaped HTML of the choropleth legend (classes, no data, white-zone outline)."""
     rows = [f'<li><span class="sq" style="background:{c}"></span>{html.escape(lab)}</li>'
             for lab, c in zip(labels, colors)]
     rows.append(f'<li><span class="sq" style="background:{no_data}"></span>Sans donnée</li>')
     if threshold_km is not None:
         rows.append('<li><span class="sq wz"></span>Zone blanche (&gt; '
-                    f'{html.escape(fmt_number(threshold_km, 1))} km)</li>')
+                    f'{html.escape(fmt_number(threshold_km, 1))} {html.escape(unit)})</li>')
     return (f"<details open><summary>{html.escape(title)}</summary>"
             f"<ul>{''.join(rows)}</ul></details>")
 
@@ -147,7 +150,12 @@ def _tooltip(row: Any, mode: str, has_pop: bool) -> str:
     if has_pop:
         lines.append(f"Habitants de 75 ans ou plus : {fmt_number(row.pop_75plus)}")
         lines.append(f"Places pour 1 000 hab. de 75 ans ou + : {fmt_number(row.places_per_1000, 1)}")
-    if row.white_zone:
+    if mode == MODE_TIME:  # issue 12
+        t = row.travel_min
+        lines.insert(1, "Ressource la plus proche par la route : " + (
+            f"{fmt_number(t, 0)} min en voiture ({row.travel_nearest_name or '?'})"
+            if t == t else f"non atteinte ({row.road})"))
+    if (row.white_zone_time if mode == MODE_TIME else row.white_zone):
         lines.append("ZONE BLANCHE")
     return "\n".join(lines)
 
@@ -164,8 +172,15 @@ def coverage_map(coverage: CommuneCoverage, mode: str = MODE_DISTANCE,
         raise ValueError(f"mode must be one of {sorted(MODE_LABELS)}")
     if mode == MODE_RATIO and not coverage.has_population:
         raise ValueError("ratio mode needs a population table")
+    if mode == MODE_TIME and not coverage.by_road:
+        raise ValueError("time mode needs a road network")
     t = coverage.table
-    if mode == MODE_DISTANCE:
+    if mode == MODE_TIME:  # issue 12
+        bins = list(bins or settings.COVERAGE_TIME_BINS_MIN)
+        palette = _palette(colors or settings.COVERAGE_DISTANCE_COLORS, len(bins) + 1, _FALLBACK_DISTANCE)
+        values = t["travel_min"]
+        title = f"Durée en voiture (réseau routier) — {coverage.resource_label}"
+    elif mode == MODE_DISTANCE:
         bins = list(bins or settings.COVERAGE_DISTANCE_BINS_KM)
         palette = _palette(colors or settings.COVERAGE_DISTANCE_COLORS, len(bins) + 1, _FALLBACK_DISTANCE)
         values = t["distance_km"]
@@ -190,7 +205,9 @@ def coverage_map(coverage: CommuneCoverage, mode: str = MODE_DISTANCE,
         if g is None or shapely.is_empty(g):
             continue
         features.append({"type": "Feature", "geometry": json.loads(shapely.to_geojson(g)),
-                         "properties": {"n": str(row.name), "k": int(k), "w": bool(row.white_zone),
+                         "properties": {"n": str(row.name), "k": int(k),
+                                        "w": bool(row.white_zone_time if mode == MODE_TIME
+                                                  else row.white_zone),
                                         "t": _tooltip(row, mode, has_pop)}})
     payload = {"data": {"type": "FeatureCollection", "features": features}, "palette": palette,
                "nodata": no_data, "wz": "#000000"}
@@ -205,6 +222,7 @@ def coverage_map(coverage: CommuneCoverage, mode: str = MODE_DISTANCE,
     m.get_root().header.add_child(Element(_CSS % settings.MAP_BACKGROUND), name="dacmap_cov_css")
     m.add_child(ChoroplethLayer(payload))
     m.add_child(Legend(legend_body(title, legend_classes(bins, mode), palette, no_data,
-                                   coverage.threshold_km)))
+                                   coverage.threshold_min if mode == MODE_TIME else coverage.threshold_km,
+                                   "min" if mode == MODE_TIME else "km")))
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     return m

@@ -34,7 +34,7 @@ from dac_map.coverage.unmet import (
 from dac_map.errors import DacMapError
 from dac_map.privacy import allowed_name_pairs
 from dac_map.tabular import csv_bytes
-from dac_map.ui.choropleth import MODE_DISTANCE, MODE_LABELS, MODE_RATIO, coverage_map
+from dac_map.ui.choropleth import MODE_DISTANCE, MODE_LABELS, MODE_RATIO, MODE_TIME, coverage_map
 
 #: Roles offered in the unmet-need form (optional; never a name).
 ROLES = ("", "Coordinateur·rice de parcours", "Infirmier·ère", "Médecin", "Travailleur·se social·e",
@@ -173,13 +173,23 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
     c1, c2, c3 = st.columns([3, 2, 2])
     with c1:
         resource = _family_select(data, key)
-    modes = [MODE_DISTANCE] + ([MODE_RATIO] if population is not None else [])
+    from dac_map.network import try_load_network  # issue 12: travel times when a network exists
+
+    network = try_load_network(dac)
+    modes = ([MODE_TIME] if network is not None else []) + [MODE_DISTANCE] + (
+        [MODE_RATIO] if population is not None else [])
     with c2:
         mode = st.radio("Carte", modes, format_func=MODE_LABELS.get, key=f"{key}_mode")
     with c3:
         threshold = st.number_input("Seuil de zone blanche (km)", min_value=1.0, max_value=200.0,
                                     value=float(settings.COVERAGE_WHITE_ZONE_KM), step=1.0,
                                     format="%.0f", key=f"{key}_threshold")
+        threshold_min = None
+        if network is not None:
+            threshold_min = st.number_input(
+                "Seuil de zone blanche (minutes en voiture)", min_value=1.0, max_value=240.0,
+                value=float(settings.COVERAGE_WHITE_ZONE_MIN), step=5.0, format="%.0f",
+                key=f"{key}_threshold_min")
         radius = settings.COVERAGE_CATCHMENT_KM
         if mode == MODE_RATIO:
             radius = st.number_input("Rayon du ratio (km, 0 = la commune)", min_value=0.0,
@@ -191,15 +201,20 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
     _data_warnings(data, population)
     try:
         cov = commune_coverage(data, dac, resource, threshold,
-                               population.pop_75plus if population is not None else None, radius)
+                               population.pop_75plus if population is not None else None, radius,
+                               network=network, threshold_min=threshold_min)
     except (DacMapError, ValueError) as exc:
         st.error(f"Calcul impossible : {exc}")
         return
     s = cov.summary()
     k = st.columns(4)
     k[0].metric("Communes", fmt_number(s["communes"]))
-    k[1].metric("Zones blanches", fmt_number(s["white_zones"]))
-    k[2].metric("Distance moyenne", f"{fmt_number(s['distance_mean_km'], 1)} km")
+    if mode == MODE_TIME:
+        k[1].metric("Zones blanches (durée)", fmt_number(s["white_zones_time"]))
+        k[2].metric("Durée médiane", f"{fmt_number(s['travel_median_min'], 0)} min")
+    else:
+        k[1].metric("Zones blanches", fmt_number(s["white_zones"]))
+        k[2].metric("Distance moyenne", f"{fmt_number(s['distance_mean_km'], 1)} km")
     if "places_per_1000_75plus" in s:
         k[3].metric("Places / 1 000 hab. 75 ans +", fmt_number(s["places_per_1000_75plus"], 1))
     else:
@@ -211,8 +226,21 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
     m = coverage_map(cov, mode)
     st_folium(m, key=f"{key}_map_{dac}_{mode}", height=settings.MAP_HEIGHT_PX,
               use_container_width=True, returned_objects=[])
-    st.caption("Distances en ligne droite depuis le centre géométrique de chaque commune "
-               "(Lambert-93), pas des temps de trajet.")
+    if mode == MODE_TIME:
+        st.caption("Durées en voiture par la route depuis le centre géométrique de chaque commune "
+                   "(réseau OpenStreetMap, vitesses par type de route) : approximatives.")
+        wt = cov.white_zones_by_time
+        st.subheader(f"Zones blanches : {len(wt)} commune(s) à plus de "
+                     f"{fmt_number(cov.threshold_min, 0)} min en voiture")
+        if len(wt):
+            st.dataframe(wt.rename(columns={
+                "name": "Commune", "code": "Code INSEE", "travel_min": "Durée (min)",
+                "travel_nearest_name": "Ressource la plus proche (route)",
+                "distance_km": "Distance à vol d'oiseau (km)", "snap_m": "Distance à la route (m)",
+            }).round(1), hide_index=True, width="stretch")
+    else:
+        st.caption("Distances en ligne droite depuis le centre géométrique de chaque commune "
+                   "(Lambert-93), à vol d'oiseau, pas des temps de trajet.")
     wz = cov.white_zones
     st.subheader(f"Zones blanches : {len(wz)} commune(s) à plus de {fmt_number(threshold, 1)} km")
     if len(wz):

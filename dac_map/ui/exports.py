@@ -165,6 +165,8 @@ h1 { font-size: 15pt; margin: 0 0 2px 0; color: #08306b; }
 .item td.num { text-align: right; }
 .item caption { text-align: left; font-size: 8.5pt; color: #444; }
 .phone { font-size: 12pt; font-weight: bold; }
+.dac { font-size: 9pt; }
+.dac a { color: #08306b; }
 .notes { margin-top: 10px; border: 1px dashed #888; min-height: 25mm; padding: 4px; font-size: 9pt; color: #666; }
 footer { margin-top: 8px; border-top: 1px solid #08306b; padding-top: 4px; }
 @media screen { body { max-width: 186mm; margin: 10mm auto; } }
@@ -177,13 +179,16 @@ def _e(value: object) -> str:
 
 def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
                   equipment: Mapping[str, list[dict[str, str]]] | None = None,
-                  illustrative: bool = False) -> str:
+                  illustrative: bool = False, dacs: Mapping[str, object] | None = None) -> str:
     """A printable A4 HTML sheet listing ``records`` (in their order) for a patient or a
     colleague: name, category, address, phone, capacities by discipline, FINESS number,
     distance, position precision; header with the territory and criteria, footer with the data
     date and sources. No script and no external resource (a Content-Security-Policy forbids
-    them); every string is HTML-escaped."""
+    them); every string is HTML-escaped. ``dacs``: commune INSEE code -> the
+    :class:`~dac_map.territories.DacContact` covering it, printed under each resource with its
+    number as a ``tel:`` link."""
     equipment = equipment or {}
+    dacs = dacs or {}
     items = []
     for rec in records.to_dict(orient="records"):
         fin = plain(rec.get("finess"))
@@ -198,6 +203,9 @@ def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
             lines.append(f"<div>{_e(addr1)}{'<br>' if addr1 and addr2 else ''}{_e(addr2)}</div>")
         if phone:
             lines.append(f'<div class="phone">Tél. {_e(phone)}</div>')
+        dac = dacs.get(plain(rec.get("commune")))
+        if dac is not None:
+            lines.append(f'<div class="dac">DAC : {dac.html()}</div>')
         dist = format_km(rec.get("distance_km"))
         details = [f"N° FINESS {_e(fin)}"]
         if dist:

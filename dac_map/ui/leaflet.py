@@ -275,6 +275,88 @@ class SelectionLayer(FastMacroElement):
         self.color_js = js_json(SELECTED_COLOR)
 
 
-__all__ = ["LEAFLET_DIR", "TOOLTIP_FINESS_PREFIX", "AggregateLayer", "FastMacroElement", "Legend",
+
+# --------------------------------------------------------------------------- search area (issue 12)
+
+#: Colour of the search centre, the radius circle and the reachable area.
+SEARCH_COLOR = "#c2185b"
+#: Most zoom the view takes when fitted to the results (never street level).
+FIT_MAX_ZOOM = 13
+
+
+class SearchAreaLayer(FastMacroElement):
+    """The search centre (a marker with its name), the radius circle or the reachable area
+    (dashed, with its caption), and, once per result set (``version``), the view fitted to the
+    results (at most zoom :data:`FIT_MAX_ZOOM`). Text goes through ``textContent``."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var A = {{ this.area_js }};
+            var group = L.featureGroup();
+            var style = {color: A.color, weight: 2, dashArray: "6 4", fillColor: A.color,
+                         fillOpacity: 0.06, interactive: true};
+            var shape = null;
+            if (A.area) { shape = L.geoJSON(A.area, {style: function () { return style; }}); }
+            else if (A.radius) { shape = L.circle([A.lat, A.lon], Object.assign({radius: A.radius}, style)); }
+            function tip(text) { var d = document.createElement("div"); d.className = "dacmap-tip";
+                                 d.textContent = text; return d; }
+            if (shape) { shape.bindTooltip(tip(A.caption), {sticky: true}); shape.addTo(group); }
+            L.circleMarker([A.lat, A.lon], {radius: 8, color: "#ffffff", weight: 3,
+                fillColor: A.color, fillOpacity: 1}).bindTooltip(tip(A.label),
+                {direction: "top", permanent: false}).addTo(group);
+            {{ this._parent.get_name() }}.addLayer(group);
+            var m = window.map;
+            if (m && A.bounds && window.__dacmapFitted !== A.version) {
+                window.__dacmapFitted = A.version;
+                m.fitBounds(A.bounds, {maxZoom: {{ this.max_zoom }}, padding: [24, 24]});
+            }
+            window.dacMapArea = {shape: A.area ? "area" : (A.radius ? "circle" : "none"),
+                                 caption: A.caption, version: A.version};
+            var c = document.getElementById("map_div");
+            if (c) { c.dataset.area = window.dacMapArea.shape; c.dataset.areaCaption = A.caption; }
+            return group;
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, area, version: int = 0) -> None:
+        """``area``: a :class:`dac_map.ui.map.SearchArea`."""
+        super().__init__()
+        self._name = "SearchAreaLayer"
+        self.area_js = js_json({
+            "lat": round(float(area.lat), 6), "lon": round(float(area.lon), 6),
+            "label": area.label, "caption": area.caption,
+            "radius": float(area.radius_m) if area.radius_m else None, "area": area.area,
+            "bounds": [list(b) for b in area.bounds] if area.bounds else None,
+            "color": SEARCH_COLOR, "version": int(version)})
+        self.max_zoom = FIT_MAX_ZOOM
+
+
+class FitResultsLayer(FastMacroElement):
+    """Without a search centre: the view fitted once per result set to ``bounds``."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var m = window.map, b = {{ this.bounds_js }}, v = {{ this.version }};
+            if (m && b && window.__dacmapFitted !== v) {
+                window.__dacmapFitted = v;
+                m.fitBounds(b, {maxZoom: {{ this.max_zoom }}, padding: [24, 24]});
+            }
+            return null;
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, bounds, version: int = 0) -> None:
+        super().__init__()
+        self._name = "FitResultsLayer"
+        self.bounds_js = js_json([list(b) for b in bounds] if bounds else None)
+        self.version = int(version)
+        self.max_zoom = FIT_MAX_ZOOM
+
+
+__all__ = ["FIT_MAX_ZOOM", "FitResultsLayer", "SEARCH_COLOR", "SearchAreaLayer", "LEAFLET_DIR", "TOOLTIP_FINESS_PREFIX", "AggregateLayer", "FastMacroElement", "Legend",
            "OfflineMap", "PointsLayer", "RawElement", "SelectionLayer", "StaticGeoJson", "asset_url",
            "js_json", "tooltip_js"]

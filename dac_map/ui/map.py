@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from dac_map import settings
 from dac_map.codes import FINESS_PATTERN, departments_of
 from dac_map.ui.leaflet import (
     AggregateLayer,
+    FitResultsLayer,
+    SearchAreaLayer,
     Legend,
     OfflineMap,
     PointsLayer,
@@ -389,11 +392,14 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
                         family_labels: Mapping[str, str] | None = None,
                         selected: Sequence[str] = (), focus: str | None = None,
                         max_points: int | None = None, version: int = 0,
-                        legend: Sequence[LegendEntry] = ()) -> ResultsLayer:
+                        legend: Sequence[LegendEntry] = (),
+                        search_area: SearchArea | None = None) -> ResultsLayer:
     """The results as a feature group: points (at most ``max_points``, default
     ``settings.MAP_MAX_POINTS``) or counts per grid cell above, plus selection rings and the
     legend (``legend``, with the counts of the result; none when empty). ``version`` is
-    published with the marker count (browser tests wait on it)."""
+    published with the marker count (browser tests wait on it). ``search_area``: the centre
+    and radius / reachable area of a search around a place; the view is fitted to the results
+    once per ``version`` (without a centre too, unless the result set is aggregated)."""
     limit = settings.MAP_MAX_POINTS if max_points is None else max_points
     group = folium.FeatureGroup(name="resultats", control=False)
     located = int((records["lon"].notna() & records["lat"].notna()).sum()) if len(records) else 0
@@ -412,10 +418,58 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
         # open when short; a long legend starts closed so as not to hide the map
         title = f"Familles ({len(legend)})"
         group.add_child(Legend(legend_html(legend, title, opened=len(legend) <= LEGEND_OPEN_MAX)))
+    # ---- issue 12: the map follows the search
+    if search_area is not None:
+        group.add_child(SearchAreaLayer(search_area, version))
+    elif mode == "points" and located:
+        group.add_child(FitResultsLayer(results_bounds(records, None), version))
     return ResultsLayer(group, mode, drawn, located)
 
 
+# --------------------------------------------------------------------------- search area (issue 12)
+
+@dataclass(frozen=True)
+class SearchArea:
+    """What the map shows of a search around a place: the centre (WGS84 ``lat``/``lon``
+    degrees, ``label``), a circle of ``radius_m`` metres or a reachable ``area`` (GeoJSON
+    geometry, WGS84), the ``caption`` of that shape, and ``bounds`` ([[south, west],
+    [north, east]], degrees) the view is fitted to."""
+
+    lat: float
+    lon: float
+    label: str
+    caption: str
+    radius_m: float | None = None
+    area: Mapping[str, object] | None = None
+    bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
+
+
+def results_bounds(records: pd.DataFrame, area: SearchArea | None
+                   ) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """[[south, west], [north, east]] (degrees) around the located results and the search
+    centre and shape; None when there is nothing to fit."""
+    lat = list(pd.to_numeric(records.get("lat", pd.Series(dtype=float)), errors="coerce").dropna())
+    lon = list(pd.to_numeric(records.get("lon", pd.Series(dtype=float)), errors="coerce").dropna())
+    if area is not None:
+        lat.append(area.lat)
+        lon.append(area.lon)
+        if area.radius_m:
+            dlat = area.radius_m / 111_320.0
+            dlon = dlat / max(math.cos(math.radians(area.lat)), 0.01)
+            lat += [area.lat - dlat, area.lat + dlat]
+            lon += [area.lon - dlon, area.lon + dlon]
+        if area.area is not None:
+            w, s_, e, n = shapely.bounds(shapely.from_geojson(json.dumps(area.area)))
+            lat += [s_, n]
+            lon += [w, e]
+    if not lat:
+        return None
+    return ((round(min(lat), 6), round(min(lon), 6)), (round(max(lat), 6), round(max(lon), 6)))
+
+
 __all__ = [
+    "SearchArea",
+    "results_bounds",
     "MAP_COLUMNS",
     "BaseLayers",
     "LegendEntry",

@@ -19,7 +19,8 @@ import streamlit as st
 
 from dac_map.codes import department_of
 from dac_map import settings
-from dac_map.ui.state import MAX_RADIUS_KM, MIN_RADIUS_KM, NATIONAL, ViewState
+from dac_map.ui.state import (MAX_MINUTES, MAX_NEAREST, MAX_RADIUS_KM, MIN_RADIUS_KM, NATIONAL,
+                              NEAREST, RADIUS, ViewState, mode_of)
 from dac_map.ui.text import plain
 
 #: ViewState attribute -> widget key in st.session_state.
@@ -35,6 +36,8 @@ KEYS: dict[str, str] = {
     "near": "f_autour",
     "radius_km": "f_rayon",
     "outline": "f_contour",
+    "nearest_n": "f_n",
+    "max_minutes": "f_minutes",
     "include_closed": "f_fermes",
     "sort": "f_tri",
     "page": "f_page",
@@ -45,6 +48,9 @@ KEYS: dict[str, str] = {
 FOCUS = "focus"
 BASKET = "basket"
 MAP_CENTER = "map_center"
+
+#: Widget key of the "around" mode (issue 12): the N nearest or a radius (``radius_km`` None or not).
+MODE_KEY = "f_mode"
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,10 @@ def seed(state: ViewState) -> None:
             value = list(value)
         if attr == "near":
             value = value or None
+        if attr == "radius_km" and value is None:  # issue 12: no radius = the nearest ones
+            value = float(settings.UI_DEFAULT_RADIUS_KM)
         st.session_state[key] = value
+    st.session_state[MODE_KEY] = mode_of(state)
     st.session_state[FOCUS] = state.focus
 
 
@@ -173,8 +182,11 @@ def reset_filters() -> None:
         if attr == "dac":
             continue
         value = getattr(default, attr)
+        if attr == "radius_km":
+            value = float(settings.UI_DEFAULT_RADIUS_KM)
         st.session_state[key] = list(value) if isinstance(value, tuple) else (
             None if attr == "near" else value)
+    st.session_state[MODE_KEY] = NEAREST
     st.session_state[FOCUS] = None
     st.session_state[MAP_CENTER] = None
 
@@ -195,9 +207,10 @@ def _keep_known(key: str, allowed: Sequence[str]) -> None:
         st.session_state[key] = [v for v in cur if v in ok]
 
 
-def render(options: Options) -> ViewState:
+def render(options: Options, network_label=None) -> ViewState:
     """Draw the sidebar and return the state of its widgets (sort and page come from the
-    list's widgets, drawn later: their session values are used here)."""
+    list's widgets, drawn later: their session values are used here). ``network_label``:
+    a callable giving, for a territory id, the name of its road network (None without one)."""
     sb = st.sidebar
     sb.header("Rechercher une ressource")
     territories = list(options.territories)
@@ -239,12 +252,40 @@ def render(options: Options) -> ViewState:
                         placeholder="ex. Abbeville, 80001, « 49.89, 2.30 »",
                         help="Choisir une commune du territoire, ou taper un code INSEE, un "
                              "n° FINESS, un nom de commune ou « latitude, longitude ».")
-    radius = sb.number_input("Rayon (km)", min_value=MIN_RADIUS_KM, max_value=MAX_RADIUS_KM, step=1.0,
-                             key=KEYS["radius_km"], format="%g")
-    outline = sb.checkbox("Mesurer depuis les limites de la commune", key=KEYS["outline"],
-                          disabled=not near,
-                          help="0 km pour toute ressource située dans la commune ; sinon depuis "
-                               "son centre.")
+    # ---- proximity (issue 12): the N nearest by default, the radius as an explicit choice
+    road = network_label(dac) if network_label is not None else None
+    mode = sb.radio("Résultats", [NEAREST, RADIUS], key=MODE_KEY, horizontal=True,
+                    format_func=lambda m: "Les plus proches" if m == NEAREST else "Dans un rayon",
+                    help="Les plus proches : les N ressources les plus proches du lieu, sans rayon "
+                         "à deviner" + (" (par la route)." if road else " (à vol d'oiseau).")
+                         + " Dans un rayon : toutes les ressources à moins de X km.")
+    # the widgets of the other mode are not drawn, and Streamlit forgets their values: restore
+    for key, default in ((KEYS["radius_km"], float(settings.UI_DEFAULT_RADIUS_KM)),
+                         (KEYS["nearest_n"], int(settings.NEAREST_N)), (KEYS["max_minutes"], 0.0)):
+        if st.session_state.get(key) is None:
+            st.session_state[key] = default
+    radius = float(st.session_state[KEYS["radius_km"]])
+    outline = False
+    nearest_n = int(st.session_state[KEYS["nearest_n"]])
+    minutes = float(st.session_state[KEYS["max_minutes"]])
+    if mode == RADIUS:
+        radius = sb.number_input("Rayon (km)", min_value=MIN_RADIUS_KM, max_value=MAX_RADIUS_KM,
+                                 step=1.0, key=KEYS["radius_km"], format="%g")
+        outline = sb.checkbox("Mesurer depuis les limites de la commune", key=KEYS["outline"],
+                              disabled=not near,
+                              help="0 km pour toute ressource située dans la commune ; sinon "
+                                   "depuis son centre.")
+    else:
+        c1, c2 = sb.columns(2)
+        nearest_n = c1.number_input("Nombre", min_value=1, max_value=MAX_NEAREST, step=1,
+                                    key=KEYS["nearest_n"])
+        minutes = c2.number_input("Durée max. (min)", min_value=0.0, max_value=MAX_MINUTES,
+                                  step=5.0, key=KEYS["max_minutes"], format="%g",
+                                  disabled=not road,
+                                  help="0 = sans limite. En voiture, par la route : demande un "
+                                       "réseau routier (dac-map network build).")
+    sb.caption(f"Durées en voiture : réseau routier {road}" if road
+               else "Pas de réseau routier pour ce territoire : distances à vol d'oiseau.")
 
     spec_disc: list[str] = []
     spec_clt: list[str] = []
@@ -284,7 +325,9 @@ def render(options: Options) -> ViewState:
         dac=dac, families=tuple(families), categories=tuple(categories),
         disciplines=tuple(spec_disc), clienteles=tuple(spec_clt), activity_types=tuple(spec_act),
         min_capacity=int(capacity or 0), text=text or "", near=(near or "").strip(),
-        radius_km=float(radius), outline=bool(outline and near), include_closed=bool(closed),
+        radius_km=float(radius) if mode == RADIUS else None, outline=bool(outline and near),
+        include_closed=bool(closed), nearest_n=int(nearest_n or settings.NEAREST_N),
+        max_minutes=float(minutes or 0.0),
         sort=st.session_state.get(KEYS["sort"]) or "",
         page=int(st.session_state.get(KEYS["page"]) or 1),
         focus=st.session_state.get(FOCUS))
@@ -295,6 +338,7 @@ __all__ = [
     "FOCUS",
     "KEYS",
     "MAP_CENTER",
+    "MODE_KEY",
     "Options",
     "build_options",
     "render",

@@ -10,7 +10,9 @@ reporting unusable values as French warnings instead of failing.
 URL keys: those of :data:`dac_map.query.spec.PARAMS` (``dac``, ``famille``, ``categorie``,
 ``discipline``, ``clientele``, ``activite``, ``capacite``, ``q``, ``autour`` — commune INSEE
 code, FINESS number, commune name or a point ``lat, lon`` —, ``rayon``, ``contour``,
-``fermes``, ``tri``...), ``page``, ``etab`` (FINESS number of the establishment shown).
+``fermes``, ``tri``, ``n``, ``minutes``...), ``page``, ``etab`` (FINESS number of the
+establishment shown). Around a place the app shows the N nearest by default (issue 12); a
+``rayon`` makes it the radius search.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from dataclasses import dataclass, replace
 
 from dac_map import settings
 from dac_map.codes import is_finess
-from dac_map.query import SORTS, DistanceFilter, QueryFilter, TextFilter
+from dac_map.query import SORTS, DistanceFilter, NearestFilter, QueryFilter, TextFilter
 from dac_map.query.spec import (
     MAX_CAPACITY,
+    MAX_MINUTES,
+    MAX_NEAREST,
     MAX_RADIUS_KM,
     MAX_TEXT,
     MIN_RADIUS_KM,
@@ -33,12 +37,24 @@ from dac_map.query.spec import (
 )
 
 
+#: Modes of the "around" widgets (issue 12): the N nearest (default, ``radius_km`` None) or an
+#: explicit radius.
+NEAREST = "proches"
+RADIUS = "rayon"
+
+
+def mode_of(state: SearchSpec) -> str:
+    """:data:`RADIUS` when the search has a radius, else :data:`NEAREST`."""
+    return NEAREST if state.radius_km is None else RADIUS
+
+
 #: Sort keys offered, in the query layer's vocabulary; "" = the query layer's default order
 #: (distance with a distance filter, else text score with a search, else name).
 SORT_LABELS: dict[str, str] = {
     "": "Pertinence (distance, score ou nom)",
     "name": "Nom",
     "distance": "Distance",
+    "time": "Durée en voiture",
     "capacity": "Capacité installée",
     "score": "Score de recherche",
     "finess": "N° FINESS",
@@ -146,21 +162,27 @@ def default_territory(catalogue, preferred: str | None = None) -> str:
 
 # --------------------------------------------------------------------------- filters
 
-def build_filters(state: SearchSpec, catalogue, departments: Sequence[str] = ()
-                  ) -> tuple[list[QueryFilter], list[str]]:
+def build_filters(state: SearchSpec, catalogue, departments: Sequence[str] = (),
+                  has_network: bool = False) -> tuple[list[QueryFilter], list[str]]:
     """The query-layer filters of ``state`` (territory first), and French warnings for the
-    parts that cannot be applied (they are left out rather than failing the whole page)."""
+    parts that cannot be applied (they are left out rather than failing the whole page).
+    ``has_network``: a road network is loaded (a maximum travel time can be applied)."""
     warnings: list[str] = []
-    filters = state.to_filters(catalogue, departments, warnings=warnings)
+    filters = state.to_filters(catalogue, departments, warnings=warnings, has_network=has_network)
     return filters, warnings
 
 
-def effective_sort(state: ViewState, filters: Iterable[QueryFilter]) -> str | None:
+def effective_sort(state: ViewState, filters: Iterable[QueryFilter],
+                   has_network: bool = False) -> str | None:
     """The sort handed to :func:`dac_map.query.search`: the state's, when the filters allow it
-    (``distance`` needs a distance filter, ``score`` a text search), else the default."""
+    (``distance`` needs a centre, ``time`` a centre and a road network, ``score`` a text
+    search), else the default."""
     flist = list(filters)
     sort = state.sort or None
-    if sort == "distance" and not any(isinstance(f, DistanceFilter) for f in flist):
+    centred = any(isinstance(f, (DistanceFilter, NearestFilter)) for f in flist)
+    if sort == "distance" and not centred:
+        return None
+    if sort == "time" and not (centred and has_network):
         return None
     if sort == "score" and not any(isinstance(f, TextFilter) for f in flist):
         return None
@@ -171,6 +193,10 @@ def effective_sort(state: ViewState, filters: Iterable[QueryFilter]) -> str | No
 
 __all__ = [
     "MAX_CAPACITY",
+    "MAX_MINUTES",
+    "MAX_NEAREST",
+    "NEAREST",
+    "RADIUS",
     "MAX_RADIUS_KM",
     "MAX_TEXT",
     "MIN_RADIUS_KM",
@@ -181,6 +207,7 @@ __all__ = [
     "build_filters",
     "default_territory",
     "effective_sort",
+    "mode_of",
     "from_query_params",
     "resolve_near",
     "sanitize",

@@ -153,3 +153,15 @@ __all__ = [
     "sources_line",
     "tel_href",
 ]
+
+
+def format_minutes(value: object) -> str:
+    """``"25 min"``, ``"1 h 05"`` (car travel time in minutes); empty when unknown."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return ""
+    if not math.isfinite(v):
+        return ""
+    m = int(round(v))
+    return f"{m} min" if m < 60 else f"{m // 60} h {m % 60:02d}"

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -43,12 +44,14 @@ from dac_map.query import (
 from dac_map.ui import coverage_view, exports, sidebar
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
+from dac_map.ui import territories_view as tview
 from dac_map.ui.news import render_news
 from dac_map.ui.sidebar import BASKET, FOCUS, KEYS, MAP_CENTER, Options
 from dac_map.ui.text import (
     demo_flags,
     format_date,
     format_km,
+    format_minutes,
     format_phone,
     md,
     plain,
@@ -117,14 +120,16 @@ class Current:
     result: SearchResult
     warnings: tuple[str, ...]
     filter_version: int
+    network: object | None = None  # the territory's RoadNetwork (issue 12), or None
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _search(_catalogue: Catalogue, _filters: list, token: str, filters_key: str,
-            sort: str | None) -> tuple[SearchResult, str | None]:
+            sort: str | None, _network=None, network_key: str = "") -> tuple[SearchResult, str | None]:
     """The search, shared by the sessions (bounded cache); the result is read-only."""
     try:
-        return search(_catalogue, _filters, sort=sort, page=1, page_size=None), None
+        return search(_catalogue, _filters, sort=sort, page=1, page_size=None,
+                      network=_network), None
     except DacMapError as exc:  # a filter the query layer refuses at evaluation time
         basic = [f for f in _filters if isinstance(f, (TerritoryFilter, StatusFilter))]
         return (search(_catalogue, basic, page=1, page_size=None),
@@ -134,15 +139,97 @@ def _search(_catalogue: Catalogue, _filters: list, token: str, filters_key: str,
 def run_search(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]
                ) -> Current:
     """Build the filters and search (all pages at once: the map needs every point); a search
-    already made with the same filters (by any session) is reused."""
-    filters, warnings = ustate.build_filters(state, catalogue, departments)
-    sort = ustate.effective_sort(state, filters)
+    already made with the same filters (by any session) is reused. With a road network for the
+    territory, distances come with car travel times."""
+    network = get_network(state)
+    filters, warnings = ustate.build_filters(state, catalogue, departments,
+                                             has_network=network is not None)
+    sort = ustate.effective_sort(state, filters, has_network=network is not None)
     token = _token(catalogue)
-    result, problem = _search(catalogue, filters, token, repr(filters), sort)
+    nkey = _network_key(network)
+    result, problem = _search(catalogue, filters, token, repr(filters), sort, network, nkey)
     if problem:
         warnings.append(problem)
-    version = zlib.crc32(repr((token, repr(filters), sort)).encode("utf-8"))
-    return Current(state, result, tuple(warnings), version)
+    version = zlib.crc32(repr((token, repr(filters), sort, nkey)).encode("utf-8"))
+    return Current(state, result, tuple(warnings), version, network)
+
+
+# --------------------------------------------------------------------------- road network (issue 12)
+
+def get_network(state: ustate.ViewState):
+    """The road network of the state's territory (:mod:`dac_map.network`, loaded once per
+    file version), or None (national view, or no network built for the territory)."""
+    from dac_map.network import try_load_network
+
+    if state.national or not state.dac:
+        return None
+    return try_load_network(state.dac)
+
+
+def network_label(dac: str | None) -> str | None:
+    """Name of the road network of a territory (its source file), or None."""
+    if not dac or dac == ustate.NATIONAL:
+        return None
+    from dac_map.network import try_load_network
+
+    network = try_load_network(dac)
+    return (network.source_name or "OpenStreetMap") if network is not None else None
+
+
+def _network_key(network) -> str:
+    if network is None:
+        return ""
+    return f"{id(network)}:{(network.meta.get('source') or {}).get('sha256', '')}"
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _reachable_area(_network, network_key: str, lon: float, lat: float, minutes: float):
+    """GeoJSON geometry (WGS84) of the area reachable in ``minutes`` from (lon, lat)."""
+    import json
+
+    import shapely
+
+    area = _network.reachable_area((lon, lat), minutes * 60.0)
+    if area is None:
+        return None
+    return json.loads(shapely.to_geojson(shapely.simplify(area, 0.0005)))
+
+
+def search_area(current: Current) -> umap.SearchArea | None:
+    """The centre and shape the map draws for a search around a place: the radius circle;
+    with the N nearest, the area reachable by road in the chosen time (or the time of the
+    farthest result), else the circle up to the farthest result (straight line)."""
+    res = current.result
+    if res.centre is None:
+        return None
+    state = current.state
+    lon, lat = res.centre
+    records = res.records
+    label = f"Centre de la recherche : {plain(res.centre_label) or state.near}"
+    radius_m = None
+    area = None
+    if state.radius_km is not None:
+        radius_m = state.radius_km * 1000.0
+        caption = f"Rayon de {state.radius_km:g} km (à vol d'oiseau)".replace(".", ",")
+    elif res.by_road and current.network is not None:
+        times = pd.to_numeric(records.get("travel_min", pd.Series(dtype=float)), errors="coerce")
+        minutes = state.max_minutes or (float(np.ceil(times.max())) if times.notna().any() else 0.0)
+        if minutes <= 0:
+            return umap.SearchArea(lat=lat, lon=lon, label=label, caption="",
+                                   bounds=umap.results_bounds(records, None))
+        area = _reachable_area(current.network, _network_key(current.network), lon, lat, minutes)
+        caption = (f"Zone atteignable en {minutes:g} min en voiture (approximative : enveloppe du "
+                   "réseau routier atteint)")
+    else:
+        dist = pd.to_numeric(records.get("distance_km", pd.Series(dtype=float)), errors="coerce")
+        if not dist.notna().any():
+            return umap.SearchArea(lat=lat, lon=lon, label=label, caption="")
+        radius_m = float(dist.max()) * 1000.0
+        caption = (f"Les {len(records)} plus proches : jusqu'à {format_km(float(dist.max()))} "
+                   "(à vol d'oiseau)")
+    shape = umap.SearchArea(lat=lat, lon=lon, label=label, caption=caption, radius_m=radius_m,
+                            area=area)
+    return umap.SearchArea(**{**shape.__dict__, "bounds": umap.results_bounds(records, shape)})
 
 
 def records_for(catalogue: Catalogue, finess: Sequence[str],
@@ -251,19 +338,32 @@ def _header(catalogue: Catalogue, state: ustate.ViewState, options: Options) -> 
         st.warning("  \n".join(md(f) for f in flags), icon=":material/science:")
 
 
+#: Less empty space above the page, so that the map and the list fit on a laptop screen.
+_COMPACT_CSS = ("<style>.block-container{padding-top:2.2rem!important;padding-bottom:1rem!important}"
+                "h4{padding-top:0!important;padding-bottom:0.2rem!important}</style>")
+
+
 def _summary(current: Current) -> None:
     res = current.result
     n = res.total
+    labels = [lab for lab in res.labels if lab != "Établissements ouverts uniquement"]
+    how = ""
+    if res.centre is not None:  # issue 12: say how distances are measured
+        how = (" · durées en voiture par la route" if res.by_road
+               else " · distances à vol d'oiseau")
     st.markdown(f"**{n} ressource{'s' if n > 1 else ''}** correspond{'ent' if n > 1 else ''} "
-                "aux critères.")
+                f"aux critères{how}.  \n"
+                + (" · ".join(md(lab) for lab in labels) if labels
+                   else "Aucun filtre : toutes les ressources ouvertes du territoire."))
     if res.emptied_by:
         st.info(md(f"Aucun résultat : le critère « {res.emptied_by} » a vidé la sélection."),
                 icon=":material/filter_alt_off:")
-    labels = [lab for lab in res.labels if lab != "Établissements ouverts uniquement"]
-    if labels:
-        st.markdown("**Critères actifs**  \n" + "  \n".join(f"• {md(lab)}" for lab in labels))
-    else:
-        st.caption("Aucun filtre : toutes les ressources ouvertes du territoire.")
+    if res.unreachable:
+        st.caption(f"{len(res.unreachable)} ressource(s) loin de toute route du réseau chargé : "
+                   "sans durée.")
+    if not res.by_road and res.centre_snap_m is not None:
+        st.caption(f"Le lieu est à {res.centre_snap_m / 1000:.1f} km de la route la plus proche du "
+                   "réseau chargé : distances à vol d'oiseau.".replace(".", ",", 1))
 
 
 def _detail(catalogue: Catalogue, current: Current, finess: str) -> None:
@@ -287,8 +387,14 @@ def _detail(catalogue: Catalogue, current: Current, finess: str) -> None:
         href = tel_href(rec.get("phone"))
         if href:
             lines.append(f":material/call: [{md(format_phone(rec.get('phone')))}]({href})")
+        dac = tview.dac_line(catalogue, plain(rec.get("commune")), "DAC de la commune")
+        if dac:
+            lines.append(dac)
         if pd.notna(dist):
             lines.append(f":material/straighten: à {md(format_km(dist))} (à vol d'oiseau)")
+        if pd.notna(rec.get("travel_min", np.nan)):
+            lines.append(f":material/directions_car: {md(format_minutes(rec.get('travel_min')))} "
+                         "en voiture (par la route)")
         lines.append(f"N° FINESS {md(finess)}"
                      + (f" · entité juridique {md(rec.get('finess_ej'))}" if plain(rec.get("finess_ej")) else ""))
         summary = plain(rec.get("capacity_summary"))
@@ -339,7 +445,8 @@ def _map(catalogue: Catalogue, current: Current, options: Options, colors: dict[
                                  catalogue.family_order())
     layer = umap.build_results_layer(records, colors, catalogue.family_order(), labels,
                                      selected=basket, focus=focus,
-                                     version=current.filter_version, legend=legend)
+                                     version=current.filter_version, legend=legend,
+                                     search_area=search_area(current))
     center = None
     zoom = None
     req = st.session_state.get(MAP_CENTER)
@@ -349,7 +456,15 @@ def _map(catalogue: Catalogue, current: Current, options: Options, colors: dict[
             # + nonce * 1e-9 degree (0.1 mm): a new request always differs from the last one
             center = (round(float(catalogue.lat[j]), 6) + req[2] * 1e-9,
                       round(float(catalogue.lon[j]), 6))
-            zoom = 14
+            # issue 12: pan only, at the current zoom (no street level, the others stay visible)
+    # DAC territories (issue 13): coloured territories in the national view, DAC directory layer
+    if state.national:
+        fill = tview.national_territories_layer(catalogue)
+        if fill is not None:
+            fmap.add_child(fill)
+    dac_layer = tview.directory_layer(catalogue)
+    if dac_layer is not None:
+        fmap.add_child(dac_layer)
     map_key = f"carte-{base.key}"
     st_folium(fmap, key=map_key, height=settings.MAP_HEIGHT_PX, use_container_width=True,
               feature_group_to_add=layer.group, center=center, zoom=zoom,
@@ -382,16 +497,21 @@ def _table_tel(phone: object) -> str | None:
 
 
 def page_table(records: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the list as displayed: French headers, phone as a ``tel:`` link."""
-    out = pd.DataFrame({
-        "Nom": records["name"].map(plain),
-        "Catégorie": records["category_label"].map(plain),
-        "Commune": records["commune_name"].map(plain),
-        "Téléphone": records["phone"].map(_table_tel),
-        "Capacité (places)": pd.to_numeric(records["capacity_installed"], errors="coerce").round(0).astype("Int64"),
-    })
+    """The rows of the list as displayed: French headers, phone as a ``tel:`` link. Next to the
+    name: the car travel time and the distance when known, then the places of the chosen
+    specialty (issue 12), then the other columns."""
+    out = pd.DataFrame({"Nom": records["name"].map(plain)})
+    if "travel_min" in records.columns:
+        out["Durée (min)"] = pd.to_numeric(records["travel_min"], errors="coerce").round(0).astype("Int64")
     if "distance_km" in records.columns:
         out["Distance (km)"] = pd.to_numeric(records["distance_km"], errors="coerce").round(1)
+    if "specialty_installed" in records.columns:
+        out["Places (spécialité)"] = pd.to_numeric(records["specialty_installed"],
+                                                   errors="coerce").round(0).astype("Int64")
+    out["Capacité (places)"] = pd.to_numeric(records["capacity_installed"], errors="coerce").round(0).astype("Int64")
+    out["Commune"] = records["commune_name"].map(plain)
+    out["Catégorie"] = records["category_label"].map(plain)
+    out["Téléphone"] = records["phone"].map(_table_tel)
     out["N° FINESS"] = records["finess"].map(plain)
     return out.reset_index(drop=True)
 
@@ -426,15 +546,22 @@ def _list(catalogue: Catalogue, current: Current) -> None:
     st.dataframe(
         table, key=table_key, on_select=lambda: _on_table_select(table_key),
         selection_mode="multi-row", hide_index=True, width="stretch",
-        height=min(38 + 35 * max(len(table), 1), 520),
+        height=min(38 + 35 * max(len(table), 1), settings.UI_LIST_HEIGHT_PX),
         column_config={
-            "Nom": st.column_config.TextColumn(width="large"),
+            "Nom": st.column_config.TextColumn(width=180, pinned=True),
+            "Durée (min)": st.column_config.NumberColumn(
+                format="%d", width="small",
+                help="Durée en voiture par la route, en minutes (réseau OpenStreetMap)"),
+            "Places (spécialité)": st.column_config.NumberColumn(
+                help="Places installées pour la spécialité choisie" + (
+                    " — FICTIVES (démonstration)" if catalogue.equipment_illustrative else "")),
             "Catégorie": st.column_config.TextColumn(width="medium"),
             "Téléphone": st.column_config.LinkColumn(display_text=r"tel:(.*)"),
             "Capacité (places)": st.column_config.NumberColumn(
                 help="Places installées" + (" — FICTIVES (démonstration)"
                                             if catalogue.equipment_illustrative else "")),
-            "Distance (km)": st.column_config.NumberColumn(format="%.1f"),
+            "Distance (km)": st.column_config.NumberColumn(format="%.1f", width="small",
+                                                           help="À vol d'oiseau"),
         })
     st.caption("Cocher des lignes : elles sont entourées sur la carte, la dernière est "
                "détaillée, et toutes vont dans la fiche A4.")
@@ -484,7 +611,9 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
             warnings=demo_flags(catalogue.metadata))
         return exports.a4_sheet_html(rows, context,
                                      exports.equipment_by_finess(catalogue.equipment, basket),
-                                     illustrative=catalogue.equipment_illustrative).encode("utf-8")
+                                     illustrative=catalogue.equipment_illustrative,
+                                     dacs=tview.contacts_by_commune(catalogue, rows.get("commune", []))
+                                     ).encode("utf-8")
 
     c4.download_button(f"Fiche A4 ({len(basket)})", data=sheet,
                        file_name=exports.sheet_filename(f"fiche-{prefix}", "html"),
@@ -548,7 +677,7 @@ def main() -> None:
     colors = _colors(catalogue, token)
     warnings = _init_session(catalogue)
 
-    state = sidebar.render(options)
+    state = sidebar.render(options, network_label)
     departments = sidebar.territory_departments(options, state.dac)
     filter_key = state.filter_key()
     if st.session_state.get(_LAST_FILTER_KEY) not in (None, filter_key):
@@ -560,7 +689,7 @@ def main() -> None:
     if focus not in catalogue.finess_row:
         focus = None
     current = Current(ustate.ViewState(**{**current.state.__dict__, "focus": focus}),
-                      current.result, current.warnings, current.filter_version)
+                      current.result, current.warnings, current.filter_version, current.network)
 
     with st.sidebar:
         st.divider()
@@ -570,19 +699,49 @@ def main() -> None:
     render_news(store_path(), dac_id=None if current.state.national else current.state.dac)
     for w in [*warnings, *current.warnings]:
         st.warning(md(w), icon=":material/warning:")
-    left, right = st.columns([0.62, 0.38], gap="medium")
+    # issue 12: the map and the first rows of the list side by side (visible together on a
+    # 1366x768 screen); the detail panel under the map
+    st.html(_COMPACT_CSS)
+    left, right = st.columns([0.55, 0.45], gap="small")
     with left:
         _map(catalogue, current, options, colors)
-    with right:
-        _summary(current)
         if focus:
             _detail(catalogue, current, focus)
         else:
             st.caption("Cliquer un point de la carte ou cocher une ligne de la liste pour voir "
                        "sa fiche (adresse, téléphone, capacités).")
-    _list(catalogue, current)
+    with right:
+        _dac_of_search(catalogue, current.state, departments)
+        _summary(current)
+        if current.state.national:
+            tview.render_national_dacs(catalogue)
+        _list(catalogue, current)
     _exports(catalogue, current, options)
     _unmet_need(catalogue, current, departments)
+
+
+def _search_commune(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]
+                    ) -> str | None:
+    """The commune of the search centre ("autour de"), if any."""
+    if not state.near.strip():
+        return None
+    try:
+        near = ustate.resolve_near(state.near, catalogue, departments)
+    except DacMapError:
+        return None
+    return tview.centre_commune(catalogue, near)
+
+
+def _dac_of_search(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]) -> None:
+    """Which DAC answers for the search centre's commune, else the territory's DAC number."""
+    line = tview.dac_line(catalogue, _search_commune(catalogue, state, departments),
+                          "DAC de la commune du centre de recherche")
+    if line is None and not state.national and state.dac:
+        contact = tview.dac_lookup(catalogue).contact(state.dac)
+        if contact is not None:
+            line = ":material/support_agent: Numéro unique du DAC : " + tview.contact_markdown(contact)
+    if line:
+        st.markdown(line)
 
 
 def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[str]) -> None:
@@ -592,6 +751,10 @@ def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[st
     filters, _ = ustate.build_filters(state, catalogue, departments)
     commune = next((f.commune for f in filters if isinstance(f, DistanceFilter) and f.commune), None)
     with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
+        line = tview.dac_line(catalogue, commune or _search_commune(catalogue, state, departments),
+                              "DAC à prévenir pour cette commune")
+        if line:
+            st.markdown(line)
         coverage_view.render_unmet_need_button(
             " ; ".join(current.result.labels), state.spec(),
             "national" if state.national else (state.dac or "national"), commune,

@@ -7,28 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import OUTPUT
+from conftest import OUTPUT, map_frame
 from playwright.sync_api import Error as PlaywrightError
 from ui_store import KNOWN_FINESS, KNOWN_NAME, NASTY
 
 pytestmark = pytest.mark.e2e
 
 TIMEOUT = 30_000
-
-
-def map_frame(page):
-    """The streamlit-folium iframe, once its results layer is drawn."""
-    page.wait_for_selector("iframe[title='streamlit_folium.st_folium']", timeout=TIMEOUT)
-    for _ in range(300):
-        for f in page.frames:
-            if "streamlit_folium" in f.url:
-                try:
-                    if f.evaluate("() => !!window.dacMap"):
-                        return f
-                except PlaywrightError:  # frame still navigating
-                    pass
-        page.wait_for_timeout(100)
-    raise AssertionError("the map was not drawn")
 
 
 def map_state(page) -> dict:
@@ -176,7 +161,10 @@ def test_hostile_names_are_shown_as_text(page, app_url):
     field.press("Enter")
     page.wait_for_function("() => document.body.innerText.includes('Recherche : « alert »')",
                            timeout=TIMEOUT)
-    page.wait_for_timeout(500)
+    # the list is redrawn after the summary: wait for its rows
+    page.wait_for_function("""(name) => Array.from(document.querySelectorAll(
+        "[data-testid='stDataFrame'] [role='gridcell']")).some((c) => c.innerText === name)""",
+                           arg=NASTY["800999992"], timeout=TIMEOUT)
     cells = list_cells(page)
     assert NASTY["800999991"] in cells and NASTY["800999992"] in cells
     assert page.locator("img[src='x']").count() == 0
@@ -223,19 +211,20 @@ def test_row_selection_centres_and_circles_the_marker(page, app_url):
     detail = page.locator(".st-key-detail")
     detail.wait_for(timeout=TIMEOUT)
     assert first_name in detail.inner_text()
-    frame.wait_for_function("() => window.dacMap.rings === 1 && window.map.getZoom() > "
-                            f"{zoom0}", timeout=TIMEOUT)
+    frame.wait_for_function("() => window.dacMap.rings === 1", timeout=TIMEOUT)
     state = map_state(page)
     assert state["version"] == before["version"]  # same results, only the selection changed
+    # issue 12: the map pans to the marker but keeps its zoom (no street level)
+    assert frame.evaluate("() => window.map.getZoom()") == zoom0
     finess = re.search(r"etab=(\w+)", page.url).group(1)
-    centre = frame.evaluate("""(finess) => {
+    frame.wait_for_function("""(finess) => {
         var found = null;
         window.map.eachLayer(function (l) {
             if (l.feature && l.feature.properties && l.feature.properties.f === finess) { found = l; }
         });
-        return window.map.getCenter().distanceTo(found.getLatLng());
-    }""", finess)
-    assert centre < 50  # metres
+        var p = window.map.latLngToContainerPoint(found.getLatLng()), c = window.map.getSize();
+        return Math.abs(p.x - c.x / 2) <= 2 && Math.abs(p.y - c.y / 2) <= 2;  // centred (pixels)
+    }""", arg=finess, timeout=TIMEOUT)
     assert "Fiche A4 (1)" in page.get_by_role("button", name=re.compile("Fiche A4")).inner_text()
 
 
