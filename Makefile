@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_privacy.py
 	$(BIN)/python benchmarks/bench_network.py
 	$(BIN)/python benchmarks/bench_finess_plus.py
+	$(BIN)/python benchmarks/bench_inclusion.py
 
 clean:
 	rm -rf data/build benchmarks/output tests/output

@@ -308,3 +308,21 @@ COVERAGE_TIME_BINS_MIN: tuple[float, ...] = tuple(
 
 #: Number of resources returned by "Les plus proches" (nearest N, no radius).
 NEAREST_N = int(_env("NEAREST_N", "10"))
+
+# --- data·inclusion and local resources (issue 16, dac_map/inclusion/) ---------------------
+#: Path of the DAC's local-resources table (CSV in the data·inclusion schema, see
+#: data/inclusion/modele_ressources_locales.csv), edited on the app's stewards' page and read by
+#: every import and refresh. Default: ``data/inclusion/ressources_locales.csv`` (created by the
+#: first save). Kept outside the store: refreshes never touch it. (The demo's FICTITIOUS table,
+#: ``data/inclusion/DEMO-FICTIF_ressources_locales_80_46.csv``, is imported by ``dac-map demo``.)
+INCLUSION_LOCAL_TABLE = Path(_env("INCLUSION_LOCAL_TABLE", str(
+    DATA_DIR / "inclusion" / "ressources_locales.csv")))
+#: The demo's FICTITIOUS local resources (patient associations of the Somme and the Lot).
+INCLUSION_DEMO_TABLE = DATA_DIR / "inclusion" / "DEMO-FICTIF_ressources_locales_80_46.csv"
+#: Path (str) of the steward's FINESS match decisions (CSV ``resource_id;finess;decision`` with
+#: ``lier`` / ``separer``). Default: ``data/inclusion/correspondances_manuelles.csv`` (optional).
+INCLUSION_OVERRIDES = Path(_env("INCLUSION_OVERRIDES", str(
+    DATA_DIR / "inclusion" / "correspondances_manuelles.csv")))
+#: Path (str) of an EPCI -> communes table (``epci;communes``, communes separated by ``|``), or
+#: "" (default) when none: EPCI zones are then kept as codes and reported as not expanded.
+INCLUSION_EPCI_TABLE = _env("INCLUSION_EPCI_TABLE", "")
