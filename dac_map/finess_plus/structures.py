@@ -119,18 +119,12 @@ class _StructuresReader(ItemReader):
         pm["updated"].append(_str(item.get("dateDerniereMaj")))
         pm["commune"].append(_str(_address(item.get("adresse")).get("cogCommune")))
         pm["json_path"].append(base)
-        eges = item.get("ege")
-        if eges is None:
-            return
-        if not isinstance(eges, list):
-            self.dev("not_an_object", f"{base}.ege", "ege n'est pas un tableau", SKIPPED)
-            return
-        for k, e in enumerate(eges):
+        for k, e in enumerate(self.array(item, "ege", base)):
             self.establishment(e, f"{base}.ege[{k}]", fin_ej, pm_id)
 
     def establishment(self, e: object, path: str, fin_ej: str, pm_id: str | None) -> None:
-        if not isinstance(e, dict):
-            self.dev("not_an_object", path, "établissement qui n'est pas un objet JSON", SKIPPED)
+        e = self.establishment_object(e, path)
+        if e is None:
             return
         self._nulls_and_extras(e, self.keys["ege_structures"], path)
         info = e.get("informationsGeneralesEGE")
