@@ -87,18 +87,26 @@ class _StructuresReader(ItemReader):
         self.dev("invalid_date", path, f"date invalide : {s[:40]!r}")
         return None
 
+    def _general_info(self, obj: dict, key: str, known: str, path: str, missing: str) -> dict | None:
+        """``obj[key]``, the general-information object (unknown and null fields reported against
+        the schema keys ``known``), or None after reporting ``missing`` as skipped."""
+        info = obj.get(key)
+        if not isinstance(info, dict):
+            self.dev("missing_field", f"{path}.{key}", missing, SKIPPED)
+            return None
+        self._nulls_and_extras(info, self.keys[known], f"{path}.{key}")
+        return info
+
     def item(self, i: int, item: object) -> None:
         base = f"$.pmej[{i}]"
         item = self.begin(i, item)
         if item is None:
             return
         self._nulls_and_extras(item, self.keys["pmej_structures"], base)
-        info = item.get("informationsGeneralesPMEJ")
-        if not isinstance(info, dict):
-            self.dev("missing_field", f"{base}.informationsGeneralesPMEJ",
-                     "entité juridique sans informationsGeneralesPMEJ (ignorée avec ses établissements)", SKIPPED)
+        info = self._general_info(item, "informationsGeneralesPMEJ", "infos_pmej", base,
+                                  "entité juridique sans informationsGeneralesPMEJ (ignorée avec ses établissements)")
+        if info is None:
             return
-        self._nulls_and_extras(info, self.keys["infos_pmej"], f"{base}.informationsGeneralesPMEJ")
         fin_ej = self.finess(info.get("numFinessPm"), f"{base}.informationsGeneralesPMEJ.numFinessPm",
                              "entité juridique et ses établissements")
         if fin_ej is None:
@@ -127,13 +135,11 @@ class _StructuresReader(ItemReader):
         if e is None:
             return
         self._nulls_and_extras(e, self.keys["ege_structures"], path)
-        info = e.get("informationsGeneralesEGE")
-        if not isinstance(info, dict):
-            self.dev("missing_field", f"{path}.informationsGeneralesEGE",
-                     "établissement sans informationsGeneralesEGE (ignoré)", SKIPPED)
+        info = self._general_info(e, "informationsGeneralesEGE", "infos_ege", path,
+                                  "établissement sans informationsGeneralesEGE (ignoré)")
+        if info is None:
             return
         ip = f"{path}.informationsGeneralesEGE"
-        self._nulls_and_extras(info, self.keys["infos_ege"], ip)
         fin = self.finess(info.get("numFinessEge"), f"{ip}.numFinessEge", "établissement")
         if fin is None:
             return
