@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ import numpy as np
 
 from dac_map.query.catalogue import Catalogue
 from dac_map.query.errors import QueryError
-from dac_map.query.filters import QueryFilter, _number, _plural, _tuple, clean_for_display
+from dac_map.query.filters import QueryFilter, _plural, _tuple, clean_for_display, min_places, places_text
 
 _COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
 
@@ -121,19 +120,13 @@ class ActivityCapacityFilter(QueryFilter):
     activity: ActivityTypeFilter | None = None
 
     def __post_init__(self) -> None:
-        v = self.min_places
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(v)) or float(v) < 0:
-            raise QueryError(f"capacité minimale invalide (nombre ≥ 0) / invalid minimum capacity: {v!r}")
+        n = min_places(self.min_places)
         if self.activity is not None and not isinstance(self.activity, ActivityTypeFilter):
             raise QueryError("activity doit être un ActivityTypeFilter / activity must be an ActivityTypeFilter")
-        object.__setattr__(self, "min_places", int(v) if float(v).is_integer() else float(v))
+        object.__setattr__(self, "min_places", n)
 
     def _text(self, what: str | None) -> str:
-        kind = "autorisée" if self.authorised else "installée"
-        n = self.min_places
-        s = f"Capacité FINESS+ {kind} ≥ {_number(n)} {'place' if n < 2 else 'places'}"
-        return f"{s} ({what})" if what else s
+        return places_text("Capacité FINESS+", self.authorised, self.min_places, what)
 
     @property
     def label(self) -> str:

@@ -63,6 +63,21 @@ def _number(x: float) -> str:
     return s.replace(".", ",")
 
 
+def min_places(v: object) -> int | float:
+    """A minimum number of places (a finite number >= 0, not a bool): int when whole, else float."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(v)) or float(v) < 0:
+        raise QueryError(f"capacité minimale invalide (nombre ≥ 0) / invalid minimum capacity: {v!r}")
+    return int(v) if float(v).is_integer() else float(v)
+
+
+def places_text(title: str, authorised: bool, n: float, what: str | None) -> str:
+    """``« {title} installée|autorisée ≥ n place(s) »``, followed by `` (what)`` when given."""
+    kind = "autorisée" if authorised else "installée"
+    s = f"{title} {kind} ≥ {_number(n)} {'place' if n < 2 else 'places'}"
+    return f"{s} ({what})" if what else s
+
+
 def clean_for_display(text: str, limit: int = 60) -> str:
     """Non-printable characters (control, format, unassigned, private use, separators other
     than the space) replaced by spaces, whitespace collapsed, cut at ``limit`` characters (with
@@ -490,19 +505,13 @@ class CapacityFilter(QueryFilter):
     specialty: SpecialtyFilter | None = None
 
     def __post_init__(self) -> None:
-        v = self.min_places
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(v)) or float(v) < 0:
-            raise QueryError(f"capacité minimale invalide (nombre ≥ 0) / invalid minimum capacity: {v!r}")
+        n = min_places(self.min_places)
         if self.specialty is not None and not isinstance(self.specialty, SpecialtyFilter):
             raise QueryError("specialty doit être un SpecialtyFilter / specialty must be a SpecialtyFilter")
-        object.__setattr__(self, "min_places", int(v) if float(v).is_integer() else float(v))
+        object.__setattr__(self, "min_places", n)
 
     def _text(self, specialty: str | None) -> str:
-        kind = "autorisée" if self.authorised else "installée"
-        n = self.min_places
-        s = f"Capacité {kind} ≥ {_number(n)} {'place' if n < 2 else 'places'}"
-        return f"{s} ({specialty})" if specialty else s
+        return places_text("Capacité", self.authorised, self.min_places, specialty)
 
     @property
     def label(self) -> str:
