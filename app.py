@@ -17,7 +17,7 @@ st.set_page_config(page_title="dac-map — ressources du territoire", layout="wi
 from dac_map import settings  # noqa: E402
 from dac_map.errors import DacMapError  # noqa: E402
 from dac_map.server import config, logs  # noqa: E402
-from dac_map.ui import access, coverage_view, server_pages  # noqa: E402
+from dac_map.ui import access, coverage_view, guide, server_pages  # noqa: E402
 from dac_map.ui.views import main, store_path  # noqa: E402
 
 logs.configure()
@@ -71,6 +71,12 @@ def ars_report_page() -> None:
     coverage_view.render_ars_report_download(store_path(), db_path=unmet_log())
 
 
+def guide_page() -> None:
+    """The coordinator's guide (docs/guide-coordinateur.md)."""
+    guide.render_guide()
+
+
+guide.french_page()
 access.render_account()
 principal = access.current_principal()
 pages = [st.Page(map_page, title="Carte des ressources", default=True)]
@@ -90,4 +96,5 @@ if principal.may("territories.write"):
 if config.server_mode() and principal.may("refresh.status"):
     pages.append(st.Page(server_pages.versions_page, title="Données et versions",
                          url_path="versions"))
+pages.append(st.Page(guide_page, title="Guide du coordinateur", url_path="guide"))
 st.navigation(pages).run()

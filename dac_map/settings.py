@@ -126,10 +126,20 @@ COVERAGE_CATCHMENT_KM = float(_env("COVERAGE_CATCHMENT_KM", "15"))
 #: Family whose installed places feed the default places-per-1,000-aged-75+ ratio.
 COVERAGE_RATIO_FAMILY = _env("COVERAGE_RATIO_FAMILY", "pa_hebergement")
 
+#: Families meant for the elderly (space-separated ids of data/reference/familles.csv): the ratio
+#: of places per 1,000 people aged 75+ is computed only for resources all of these families
+#: (the ARS "taux d'équipement" of EHPAD, SSIAD...), never for, say, CSAPA.
+COVERAGE_ELDERLY_FAMILIES = _env("COVERAGE_ELDERLY_FAMILIES", "pa_hebergement pa_domicile domicile")
+
 #: Population table (INSEE layout, see dac_map.coverage.population). The default is the shipped
 #: demo table with FICTITIOUS values; empty = no population ratios.
 POPULATION_PATH = _env("POPULATION_PATH", str(
     DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"))
+
+#: Plain-word synonyms of the "Je cherche" box (CSV, ``;``, UTF-8; see
+#: :mod:`dac_map.query.synonyms` and data/README.md): what callers say (EHPAD, aide à domicile...)
+#: -> FINESS categories, equipment disciplines, activity types and clientèles. Stewards edit it.
+SYNONYMS_PATH = Path(_env("SYNONYMS_PATH", str(DATA_DIR / "reference" / "synonymes.csv")))
 
 #: SQLite file of the unmet-need log ("besoins non couverts"). Kept OUTSIDE the GeoPackage so
 #: that a refresh of the FINESS data never erases it.

@@ -610,11 +610,10 @@ class DistanceFilter(QueryFilter):
             try:
                 lon, lat = (float(v) for v in self.point)
             except (TypeError, ValueError):
-                raise QueryError(f"point invalide, attendu (lon, lat) / bad point, expected "
-                                 f"(lon, lat): {self.point!r}") from None
+                raise QueryError(f"point invalide / bad point: {self.point!r}") from None
             if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-                raise QueryError(f"point invalide / bad point: lon {lon}, lat {lat} "
-                                 "(WGS84 degrees, lon in [-180, 180], lat in [-90, 90])")
+                raise QueryError(f"point invalide / bad point: « {lat:g}, {lon:g} » (lat, lon en "
+                                 "degrés WGS84 : latitude entre -90 et 90, longitude entre -180 et 180)")
             object.__setattr__(self, "point", (lon, lat))
         if self.commune is not None:
             c = str(self.commune).strip().upper()
@@ -663,8 +662,7 @@ class DistanceFilter(QueryFilter):
         if self.commune is not None:
             i = catalogue.commune_row.get(self.commune)
             if i is None:
-                raise QueryError(f"commune inconnue ou sans contour dans ce GeoPackage / unknown "
-                                 f"commune or commune without outline: {self.commune!r}")
+                return commune_point_centre(catalogue, self.commune)
             return area_centre(self.commune, catalogue.communes.geometry.iat[i],
                                str(catalogue.communes["name"].iat[i]), keep_area=self.outline)
         i = catalogue.finess_row.get(self.finess)
@@ -685,6 +683,38 @@ class DistanceFilter(QueryFilter):
 
     def mask(self, catalogue: Catalogue) -> np.ndarray:
         return np.less_equal(self.distances_km(catalogue), self.radius_km)
+
+
+# --- commune without outline (issue 10): a point from its establishments ---------------------
+
+#: Communes with municipal arrondissements: FINESS files code establishments by arrondissement.
+ARRONDISSEMENTS: dict[str, tuple[str, ...]] = {
+    "75056": tuple(f"751{k:02d}" for k in range(1, 21)),   # Paris
+    "13055": tuple(f"132{k:02d}" for k in range(1, 17)),   # Marseille
+    "69123": tuple(f"6938{k}" for k in range(1, 10)),      # Lyon
+}
+
+
+def commune_point_centre(catalogue: Catalogue, commune: str) -> Centre:
+    """Centre of a commune the store has no outline for: the median position of its located
+    establishments (by commune code; Paris, Lyon and Marseille through their arrondissements),
+    in the metric CRS of the first of them. Raises :class:`QueryError` with a plain French
+    explanation when none is located."""
+    codes_ = (commune, *ARRONDISSEMENTS.get(commune, ()))
+    est = catalogue.establishments
+    if "commune" not in est:
+        rows = np.zeros(len(catalogue), dtype=bool)
+    else:
+        rows = est["commune"].astype(str).isin(codes_).to_numpy() & catalogue.has_point
+    if not rows.any():
+        raise QueryError(
+            f"commune inconnue ou sans contour dans ce GeoPackage / unknown commune or commune "
+            f"without outline: {commune!r} — aucun établissement localisé n'en donne le centre : "
+            "indiquez plutôt un point « lat, lon » ou le n° FINESS d'un établissement proche.")
+    lon = float(np.median(catalogue.lon[rows]))
+    lat = float(np.median(catalogue.lat[rows]))
+    return point_centre(lon, lat, f"commune {commune} (centre approché d'après {int(rows.sum())} "
+                                  "établissement(s))")
 
 
 # --------------------------------------------------------------------------- text
