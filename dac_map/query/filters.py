@@ -21,6 +21,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import shapely
@@ -479,37 +480,68 @@ class SpecialtyFilter(QueryFilter):
 # --------------------------------------------------------------------------- capacity
 
 @dataclass(frozen=True)
-class CapacityFilter(QueryFilter):
-    """Establishments with at least ``min_places`` places, installed (default) or authorised
-    (``authorised=True``): the establishment's total, or, with ``specialty``, the sum over its
-    equipment lines matching that specialty. Installed places are not free places.
-    Establishments without capacity data never match."""
+class MinPlacesFilter(QueryFilter):
+    """Base of the « at least ``min_places`` places » filters (installed places by default,
+    ``authorised=True`` for authorised ones), narrowed by an optional sub-filter (:meth:`narrowing`)
+    whose name ends the label. Subclasses give :meth:`values` (places per row, NaN when unknown)
+    and :attr:`title`."""
 
     min_places: float
     authorised: bool = False
-    specialty: SpecialtyFilter | None = None
+
+    #: First words of the label.
+    title: ClassVar[str] = "Capacité"
 
     def __post_init__(self) -> None:
         v = self.min_places
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(float(v)) or float(v) < 0:
             raise QueryError(f"capacité minimale invalide (nombre ≥ 0) / invalid minimum capacity: {v!r}")
-        if self.specialty is not None and not isinstance(self.specialty, SpecialtyFilter):
-            raise QueryError("specialty doit être un SpecialtyFilter / specialty must be a SpecialtyFilter")
         object.__setattr__(self, "min_places", int(v) if float(v).is_integer() else float(v))
 
-    def _text(self, specialty: str | None) -> str:
+    def narrowing(self) -> QueryFilter | None:
+        """The sub-filter the places are counted on, if any."""
+        return None
+
+    def _text(self, what: str | None) -> str:
         kind = "autorisée" if self.authorised else "installée"
         n = self.min_places
-        s = f"Capacité {kind} ≥ {_number(n)} {'place' if n < 2 else 'places'}"
-        return f"{s} ({specialty})" if specialty else s
+        s = f"{self.title} {kind} ≥ {_number(n)} {'place' if n < 2 else 'places'}"
+        return f"{s} ({what})" if what else s
 
     @property
     def label(self) -> str:
-        return self._text(self.specialty.label if self.specialty else None)
+        sub = self.narrowing()
+        return self._text(sub.label if sub else None)
 
     def describe(self, catalogue: Catalogue) -> str:
-        return self._text(self.specialty.describe(catalogue) if self.specialty else None)
+        sub = self.narrowing()
+        return self._text(sub.describe(catalogue) if sub else None)
+
+    @abstractmethod
+    def values(self, catalogue: Catalogue) -> np.ndarray:
+        """Places per row (NaN when unknown)."""
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        return np.greater_equal(self.values(catalogue), self.min_places)
+
+
+@dataclass(frozen=True)
+class CapacityFilter(MinPlacesFilter):
+    """Establishments with at least ``min_places`` places, installed (default) or authorised
+    (``authorised=True``): the establishment's total, or, with ``specialty``, the sum over its
+    equipment lines matching that specialty. Installed places are not free places.
+    Establishments without capacity data never match."""
+
+    specialty: SpecialtyFilter | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.specialty is not None and not isinstance(self.specialty, SpecialtyFilter):
+            raise QueryError("specialty doit être un SpecialtyFilter / specialty must be a SpecialtyFilter")
+
+    def narrowing(self) -> SpecialtyFilter | None:
+        return self.specialty
 
     def values(self, catalogue: Catalogue) -> np.ndarray:
         """Capacity compared with ``min_places`` per row (NaN when unknown), in places."""
@@ -521,9 +553,6 @@ class CapacityFilter(QueryFilter):
             return values
 
         return catalogue.cached(("capacity", self.specialty, self.authorised), compute)
-
-    def mask(self, catalogue: Catalogue) -> np.ndarray:
-        return np.greater_equal(self.values(catalogue), self.min_places)
 
 
 def specialty_capacity(catalogue: Catalogue, specialty: SpecialtyFilter,
@@ -730,5 +759,5 @@ class TextFilter(QueryFilter):
 
 
 __all__ = ["QueryFilter", "StatusFilter", "TerritoryFilter", "FamilyFilter", "CategoryFilter",
-           "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter",
+           "SpecialtyFilter", "MinPlacesFilter", "CapacityFilter", "DistanceFilter", "TextFilter",
            "specialty_capacity", "clean_for_display", "ACTIVITY_TYPE_ALIASES"]

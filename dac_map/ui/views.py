@@ -800,13 +800,7 @@ def main() -> None:
 def _search_commune(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]
                     ) -> str | None:
     """The commune of the search centre ("autour de"), if any."""
-    if not state.near.strip():
-        return None
-    try:
-        near = ustate.resolve_near(state.near, catalogue, departments)
-    except DacMapError:
-        return None
-    return tview.centre_commune(catalogue, near)
+    return tview.centre_commune(catalogue, ustate.search_centre(state, catalogue, departments))
 
 
 def _dac_of_search(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]) -> None:
