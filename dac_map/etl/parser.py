@@ -329,10 +329,10 @@ def _split_sections(text: str, path: str, sections: tuple[Section, ...],
                                f"unknown first line {first_unknown.values[0][:40]!r} (a damaged "
                                "header?)" + (f"; {first_unknown.note}" if first_unknown.note else ""),
                                raw=_excerpt(first_unknown.values)))
-    if non_blank.any():  # an empty line before the last one: a damaged or deleted record?
-        last = int(np.flatnonzero(non_blank)[-1])
-        for i in np.flatnonzero(~non_blank[:last]).tolist():
-            issues.append(RowIssue(path, i + 1, "*", "empty line (a damaged record?)"))
+    # an empty line anywhere, the end of the file included (the newline that ends the last line is
+    # not a line): a damaged or deleted record?
+    for i in np.flatnonzero(~non_blank).tolist():
+        issues.append(RowIssue(path, i + 1, "*", "empty line (a damaged record?)"))
     issues.sort(key=lambda issue: issue.line)
     n_records = int((non_blank & ~covered).sum()) + len(records)
     return _Sections(source_date, frames, issues, n_records, seen)
