@@ -11,8 +11,10 @@ PORT ?= 8501
 run: install demo-data
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
+# Server-mode tests need PostgreSQL + PostGIS: a throw-away cluster is started for the run
+# (scripts/pg-test-cluster) unless DAC_MAP_TEST_DATABASE_URL already names a database.
 test: install browser
-	$(BIN)/python -m pytest
+	scripts/pg-test-cluster run $(BIN)/python -m pytest
 
 install: $(VENV)/.installed
 
@@ -38,6 +40,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_ui.py
 	$(BIN)/python benchmarks/bench_privacy.py
 	$(BIN)/python benchmarks/bench_network.py
+	$(BIN)/python benchmarks/bench_finess_plus.py
 
 clean:
 	rm -rf data/build benchmarks/output tests/output

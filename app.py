@@ -3,7 +3,10 @@ territory (FINESS). Run with ``streamlit run app.py`` (or ``make run``); everyth
 :mod:`dac_map.ui`.
 
 Pages: the resource map (default), territory coverage and white zones, the unmet-need log,
-the periodic ARS report, and the stewards' DAC territory editor.
+the periodic ARS report, the stewards' DAC territory editor, the coordinators' notes; in server
+mode (``DAC_MAP_DATABASE_URL``) also the catalogue versions. Each page is shown AND checked
+according to the signed-in role (:mod:`dac_map.ui.access`, :mod:`dac_map.server.auth`); in
+embedded mode the one local user has every role.
 """
 
 import streamlit as st
@@ -13,22 +16,44 @@ st.set_page_config(page_title="dac-map — ressources du territoire", layout="wi
 
 from dac_map import settings  # noqa: E402
 from dac_map.errors import DacMapError  # noqa: E402
-from dac_map.ui import coverage_view  # noqa: E402
+from dac_map.server import config, logs  # noqa: E402
+from dac_map.ui import access, coverage_view, server_pages  # noqa: E402
 from dac_map.ui.views import main, store_path  # noqa: E402
+
+logs.configure()
+access.refuse_unless_configured()  # server mode never starts without sign-in
+
+
+def unmet_log():
+    """The unmet-need log of the current mode (SQLite file or PostgreSQL URL)."""
+    return config.database_url() or settings.UNMET_NEEDS_DB
+
+
+def map_page() -> None:
+    """The resource map (every role, visitors included)."""
+    access.require("map.read")
+    main()
 
 
 def coverage_page() -> None:
     """Choropleth of the territory's communes and white zones."""
+    access.require("coverage.read")
     coverage_view.render_coverage_mode(store_path())
+    from dac_map.ui import finess_plus_view  # coverage by FINESS+ intervention zones (issue 11)
+    from dac_map.ui.views import get_catalogue
+
+    finess_plus_view.render_zone_coverage(get_catalogue())
 
 
 def unmet_needs_page() -> None:
-    """The unmet-need log: list, filter, export."""
-    coverage_view.render_unmet_needs_page(settings.UNMET_NEEDS_DB, store_path())
+    """The unmet-need log: list, filter, export (the coordinator's DACs only)."""
+    access.require("unmet.read_dac")
+    coverage_view.render_unmet_needs_page(unmet_log(), store_path())
 
 
 def territories_page() -> None:
     """The stewards' DAC territory editor."""
+    access.require("territories.write")
     from dac_map.ui.territories_view import render_steward_page
     from dac_map.ui.views import get_catalogue
 
@@ -41,18 +66,28 @@ def territories_page() -> None:
 
 
 def ars_report_page() -> None:
-    """The periodic report for the ARS (printable HTML and CSV)."""
-    coverage_view.render_ars_report_download(store_path())
+    """The periodic report for the ARS (printable HTML and CSV, aggregates only)."""
+    access.require("report.aggregates")
+    coverage_view.render_ars_report_download(store_path(), db_path=unmet_log())
 
 
-st.navigation([
-    st.Page(main, title="Carte des ressources", default=True),
-    st.Page(coverage_page, title="Couverture et zones blanches",
-            url_path="couverture"),
-    st.Page(unmet_needs_page, title="Besoins non couverts",
-            url_path="besoins"),
-    st.Page(ars_report_page, title="Rapport ARS",
-            url_path="rapport-ars"),
-    st.Page(territories_page, title="Territoires DAC (référents)",
-            url_path="territoires"),
-]).run()
+access.render_account()
+principal = access.current_principal()
+pages = [st.Page(map_page, title="Carte des ressources", default=True)]
+if principal.may("coverage.read"):
+    pages.append(st.Page(coverage_page, title="Couverture et zones blanches",
+                         url_path="couverture"))
+if principal.may("unmet.read_dac"):
+    pages.append(st.Page(unmet_needs_page, title="Besoins non couverts", url_path="besoins"))
+if principal.may("notes.read_dac"):
+    pages.append(st.Page(server_pages.notes_page, title="Notes des coordinateurs",
+                         url_path="notes"))
+if principal.may("report.aggregates"):
+    pages.append(st.Page(ars_report_page, title="Rapport ARS", url_path="rapport-ars"))
+if principal.may("territories.write"):
+    pages.append(st.Page(territories_page, title="Territoires DAC (référents)",
+                         url_path="territoires"))
+if config.server_mode() and principal.may("refresh.status"):
+    pages.append(st.Page(server_pages.versions_page, title="Données et versions",
+                         url_path="versions"))
+st.navigation(pages).run()

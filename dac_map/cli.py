@@ -1,4 +1,4 @@
-"""Command-line interface: ``dac-map etl|demo|info|search|refresh|coverage|report``.
+"""Command-line interface: ``dac-map etl|demo|info|search|refresh|coverage|report|db|users|health``.
 
 Errors of the :mod:`dac_map.errors` hierarchy are printed as one line naming the file, line
 and field, and turned into the exit codes documented there.
@@ -28,6 +28,10 @@ DEMO_EQUIPMENT = DEMO_DIR / "finess" / "DEMO-FICTIF_etalab-cs1100505-equipements
 DEMO_DEPARTMENTS = DEMO_DIR / "geo" / "departements.geojson"
 DEMO_COMMUNES = [DEMO_DIR / "geo" / "communes-80-somme.geojson",
                  DEMO_DIR / "geo" / "communes-46-lot.geojson"]
+# FINESS+ example of the Ain (issue 11): ANS's published example flows and the Ain communes.
+DEMO_FINESS_PLUS_STRUCTURES = DEMO_DIR / "finess_plus" / "exemple-finess-structures-journalier-20260309.json"
+DEMO_FINESS_PLUS_ACTIVITES = DEMO_DIR / "finess_plus" / "exemple-finess-activites-journalier-20260401.json"
+DEMO_AIN_COMMUNES = DEMO_DIR / "geo" / "communes-01-ain.geojson"
 
 
 #: Help of the store options: the default is the STORE setting, read when the command runs.
@@ -49,6 +53,12 @@ def _print_report(report) -> None:
     if report.unknown_categories:
         out.print("Catégories sans famille (classées « Autres ») : "
                   + ", ".join(f"{k} ({v})" for k, v in report.unknown_categories.items()))
+    if getattr(report, "finess_plus", None) is not None:  # FINESS+ deviation report (issue 11)
+        lines = report.finess_plus.summary_lines()
+        if lines:
+            out.print(f"Écarts des flux FINESS+ ({report.deviations_path}) :", highlight=False)
+            for line in lines[:15]:
+                out.print(f"  - {line}", highlight=False, soft_wrap=True)
     if report.issues:
         by_action: dict[str, int] = {}
         for i in report.issues:
@@ -63,10 +73,10 @@ def _print_report(report) -> None:
 
 @app.command()
 def etl(
-    establishments: Annotated[Path, typer.Option("--establishments", "-e",
-                              help="Extrait FINESS cs1100507 (ou cs1100502)")],
+    establishments: Annotated[Optional[Path], typer.Option("--establishments", "-e",
+                              help="Extrait FINESS cs1100507 (ou cs1100502)")] = None,
     departments: Annotated[Path, typer.Option("--departments", "-d",
-                           help="Limites des départements (GeoJSON, GPKG, SHP)")],
+                           help="Limites des départements (GeoJSON, GPKG, SHP)")] = DEMO_DEPARTMENTS,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help=_STORE_HELP)] = None,
     equipment: Annotated[Optional[Path], typer.Option("--equipment", help="Extrait cs1100505")] = None,
     communes: Annotated[Optional[list[Path]], typer.Option("--communes", "-c",
@@ -80,13 +90,25 @@ def etl(
     boundaries_crs: Annotated[Optional[str], typer.Option(
         "--boundaries-crs", help="SCR des fichiers de limites s'ils ne le déclarent pas "
         "(ex. EPSG:2154)")] = None,
+    finess_plus_structures: Annotated[Optional[Path], typer.Option(
+        "--finess-plus-structures", help="Flux FINESS+ Structures (JSON, éventuellement gzippé)")] = None,
+    finess_plus_activites: Annotated[Optional[Path], typer.Option(
+        "--finess-plus-activites", help="Flux FINESS+ Activités (JSON, éventuellement gzippé)")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="FINESS+ : refuser tout écart au schéma publié")] = False,
 ) -> None:
-    """Charge les extraits FINESS et les limites dans un GeoPackage (remplacement atomique)."""
+    """Charge les extraits FINESS (etalab et/ou flux FINESS+) et les limites dans un GeoPackage
+    (remplacement atomique)."""
     from dac_map.etl import EtlInputs, run_etl
 
+    if establishments is None and finess_plus_structures is None and finess_plus_activites is None:
+        err.print("[bold red]Erreur / error[/]: donner --establishments et/ou --finess-plus-structures / "
+                  "--finess-plus-activites")
+        raise typer.Exit(2)
     inputs = EtlInputs(establishments=establishments, departments=departments,
                        equipment=equipment, communes=list(communes or []),
-                       boundaries_crs=boundaries_crs)
+                       boundaries_crs=boundaries_crs,
+                       finess_plus_structures=finess_plus_structures,
+                       finess_plus_activites=finess_plus_activites, finess_plus_strict=strict)
     for name, value in (("territories", territories), ("families", families),
                         ("category_families", category_families), ("categories", categories)):
         if value is not None:
@@ -105,7 +127,8 @@ def demo(
     if_missing: Annotated[bool, typer.Option("--if-missing",
                           help="Ne rien faire si le GeoPackage existe déjà")] = False,
 ) -> None:
-    """Construit le GeoPackage de démonstration (Somme + Lot) à partir de data/."""
+    """Construit le GeoPackage de démonstration (Somme + Lot, et l'exemple FINESS+ de l'Ain) à partir
+    de data/."""
     output = settings.STORE_PATH if output is None else output
     if if_missing and output.exists():
         err.print(f"GeoPackage déjà présent : {output}")
@@ -113,7 +136,9 @@ def demo(
     from dac_map.etl import EtlInputs, run_etl
 
     inputs = EtlInputs(establishments=DEMO_ESTABLISHMENTS, departments=DEMO_DEPARTMENTS,
-                       equipment=DEMO_EQUIPMENT, communes=DEMO_COMMUNES)
+                       equipment=DEMO_EQUIPMENT, communes=[*DEMO_COMMUNES, DEMO_AIN_COMMUNES],
+                       finess_plus_structures=DEMO_FINESS_PLUS_STRUCTURES,
+                       finess_plus_activites=DEMO_FINESS_PLUS_ACTIVITES)
     try:
         report = run_etl(inputs, output, progress=lambda m: err.print(f"[cyan]•[/] {m}"))
     except DacMapError as exc:
@@ -176,6 +201,14 @@ def search(
     outline: Annotated[bool, typer.Option("--outline", help="Distance au contour de la commune")] = False,
     text: Annotated[Optional[str], typer.Option("--text", help="Recherche approchée (nom, commune, FINESS)")] = None,
     include_closed: Annotated[bool, typer.Option("--include-closed", help="Inclure les établissements fermés")] = False,
+    serves_commune: Annotated[Optional[str], typer.Option(
+        "--serves-commune", help="Intervient à cette commune (INSEE) : zone d'intervention FINESS+")] = None,
+    activity: Annotated[Optional[list[str]], typer.Option(
+        "--activity", help="Activité FINESS+ : code TRE_R392, code d'activité (ex. 358) ou mots du libellé")] = None,
+    public: Annotated[Optional[list[str]], typer.Option(
+        "--public", help="Public FINESS+ : code TRE_R403 (ex. 436) ou mots (ex. alzheimer)")] = None,
+    activity_min_capacity: Annotated[Optional[int], typer.Option(
+        "--activity-min-capacity", help="Places FINESS+ minimum (installées ; autorisées avec --authorised)")] = None,
     sort: Annotated[Optional[str], typer.Option("--sort", help="distance|score|name|finess|capacity")] = None,
     page: Annotated[int, typer.Option("--page", help="Page (à partir de 1)")] = 1,
     page_size: Annotated[Optional[int], typer.Option("--page-size",
@@ -225,19 +258,24 @@ def search(
             from dac_map.network import load_network, try_load_network
 
             road = load_network(network_dac) if network_dac else try_load_network(dac)
-        if authorised and min_capacity is None:
+        if authorised and min_capacity is None and activity_min_capacity is None:
             raise q.QueryError("--authorised s'utilise avec --min-capacity / --authorised needs --min-capacity")
         wanted = spec.SearchSpec(
             dac=dac, departments=tuple(_codes(department)), communes=tuple(_codes(commune)),
             families=tuple(_codes(family)), categories=tuple(_codes(category)),
             aggregates=tuple(_codes(aggregate)), disciplines=tuple(_codes(discipline)),
             activity_types=tuple(activity_type or ()), clienteles=tuple(clientele or ()),
-            min_capacity=min_capacity or 0, authorised=authorised, text=text or "", near=near or "",
+            min_capacity=min_capacity or 0, authorised=authorised and min_capacity is not None,
+            text=text or "", near=near or "",
             radius_km=radius_km if radius_km is not None else (
                 settings.UI_DEFAULT_RADIUS_KM if outline else None), outline=outline,
             include_closed=include_closed, sort=sort or "",
             nearest_n=nearest if nearest is not None else settings.NEAREST_N,
-            max_minutes=max_minutes or 0.0, max_km=max_km or 0.0)
+            max_minutes=max_minutes or 0.0, max_km=max_km or 0.0,
+            # FINESS+ activities and intervention zones (issue 11)
+            serves=(serves_commune or "").strip().upper(), fp_types=tuple(activity or ()),
+            fp_publics=tuple(public or ()), fp_min_places=activity_min_capacity or 0,
+            fp_authorised=authorised and activity_min_capacity is not None)
         size = page_size if page_size is not None else (20 if fmt == "table" else None)
         catalogue = q.load_catalogue(store_path)
         result = q.search(catalogue, wanted.to_filters(catalogue, has_network=road is not None),
@@ -304,12 +342,14 @@ def _register_subsystems() -> None:
     from dac_map.coverage.cli import register as register_coverage
     from dac_map.network.cli import register as register_network
     from dac_map.refresh.cli import register as register_refresh
+    from dac_map.server.cli import register as register_server
     from dac_map.territories.cli import register as register_territories
 
     register_refresh(app)
     register_coverage(app)
     register_territories(app)
     register_network(app)
+    register_server(app)
 
 
 _register_subsystems()

@@ -14,6 +14,7 @@ Exit codes (``dac-map`` CLI):
 5     too many rejected rows, or an inconsistent dataset (validation failed)
 6     the store could not be written (the previous store is untouched)
 7     another refresh holds the lock
+8     forbidden: the signed-in role may not do this (server mode)
 ====  =====================================================================
 """
 
@@ -74,6 +75,12 @@ class LockedError(DacMapError):
     """Another refresh is running."""
 
     exit_code = 7
+
+
+class ForbiddenError(DacMapError):
+    """The principal's roles do not allow the action (server mode, :mod:`dac_map.server.auth`)."""
+
+    exit_code = 8
 
 
 @dataclass(frozen=True)

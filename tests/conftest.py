@@ -156,3 +156,88 @@ def lot_network(tmp_path_factory):
     write_grid_pbf(pbf, (0.95, 44.18, 2.25, 45.08), 70, 66, seed=46)
     build_network(pbf, "DAC-46", base=base)
     return base, load_network("DAC-46", base=base)
+
+
+# --------------------------------------------------------------------------- FINESS+ (issue 11)
+
+FINESS_PLUS_DIR = Path(__file__).resolve().parents[1] / "data" / "finess_plus"
+FP_STRUCTURES = FINESS_PLUS_DIR / "exemple-finess-structures-journalier-20260309.json"
+FP_ACTIVITES = FINESS_PLUS_DIR / "exemple-finess-activites-journalier-20260401.json"
+
+
+@pytest.fixture(scope="session")
+def fp_paths() -> tuple[Path, Path]:
+    """The real ANS example flows shipped in data/finess_plus (Structures, Activités)."""
+    return FP_STRUCTURES, FP_ACTIVITES
+
+
+@pytest.fixture(scope="session")
+def fp_build(tmp_path_factory) -> tuple[EtlReport, Path]:
+    """ETL of the FINESS+ Ain example alone (both flows, Ain communes): report and store path."""
+    from dac_map.cli import DEMO_AIN_COMMUNES
+
+    out = tmp_path_factory.mktemp("finess_plus") / "ain.gpkg"
+    report = run_etl(EtlInputs(establishments=None, departments=DEMO_DEPARTMENTS,
+                               communes=[DEMO_AIN_COMMUNES], finess_plus_structures=FP_STRUCTURES,
+                               finess_plus_activites=FP_ACTIVITES), out)
+    return report, out
+
+
+@pytest.fixture(scope="session")
+def fp_catalogue(fp_build):
+    """The catalogue of the FINESS+ Ain store (read-only)."""
+    from dac_map.query import load_catalogue
+
+    return load_catalogue(fp_build[1])
+
+
+# --------------------------------------------------------------------------- server mode (issue 14)
+
+def _pg_admin_url() -> str | None:
+    """The test cluster (``DAC_MAP_TEST_DATABASE_URL``, set by ``.ci/run`` and ``make test``).
+
+    Unset: the server-mode tests are skipped on a developer machine, but FAIL in CI (``CI`` or
+    ``DAC_MAP_REQUIRE_POSTGRES`` set), like the browser tests without chromium."""
+    import os
+
+    url = os.environ.get("DAC_MAP_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("CI") or os.environ.get("DAC_MAP_REQUIRE_POSTGRES"):
+            pytest.fail("server-mode tests required but DAC_MAP_TEST_DATABASE_URL is unset "
+                        "(start scripts/pg-test-cluster)")
+        pytest.skip("no PostgreSQL test cluster: run `make test` (starts one) or set "
+                    "DAC_MAP_TEST_DATABASE_URL")
+    return url
+
+
+def fresh_database():
+    """Create a FRESH PostgreSQL + PostGIS database, migrated (``dac-map db upgrade``); yields
+    its URL and drops it afterwards. Nothing is mocked."""
+    import uuid
+
+    import psycopg
+
+    from dac_map.server import migrate
+
+    admin = _pg_admin_url()
+    name = "t_" + uuid.uuid4().hex[:12]
+    base, _, template = admin.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = f"{base}/{name}"
+    migrate.upgrade(url)
+    yield url
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A fresh migrated database for one test (see :func:`fresh_database`)."""
+    yield from fresh_database()
+
+
+@pytest.fixture(scope="module")
+def pg_module_url() -> str:
+    """A fresh migrated database shared by one test module (browser tests)."""
+    yield from fresh_database()

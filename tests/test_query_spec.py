@@ -84,8 +84,9 @@ def test_from_params(params, spec, warnings):
 
 @pytest.mark.parametrize("obj, message", [
     ({"famille": ["x"]}, "version None inconnue"),
-    ({"v": 3}, "version 3 inconnue"),
+    ({"v": 4}, "version 4 inconnue"),  # 3 = the FINESS+ keys (issue 11)
     ({"v": 1, "n": 3}, "clé inconnue « n »"),  # version 1 had no nearest-N keys
+    ({"v": 2, "activite_fp": ["1514"]}, "clé inconnue « activite_fp »"),  # FINESS+ keys need version 3
     ({"v": True}, "version True inconnue"),
     ({"v": 1, "families": ["x"]}, "clé inconnue « families »"),
     ({"v": 1, "famille": "x"}, "valeur invalide pour « famille »"),

@@ -20,7 +20,7 @@ from typing import Any
 
 from dac_map.codes import COMMUNE_RE
 from dac_map.query.errors import QueryError
-from dac_map.query.spec import JSON_VERSION, JSON_VERSIONS, PARAMS, SearchSpec, format_point
+from dac_map.query.spec import JSON_VERSION, JSON_VERSION_FINESS_PLUS, JSON_VERSIONS, PARAMS, SearchSpec, format_point
 
 #: Field names of the former JSON (query filter dataclasses, or free dicts) -> key.
 _LEGACY_KEYS: dict[str, str] = {
@@ -131,7 +131,7 @@ def migrate_text(text: str | None) -> str | None:
         obj = json.loads(text) if text and text.strip() else None
     except ValueError:
         obj = text
-    if isinstance(obj, Mapping) and obj.get("v") == JSON_VERSION:
+    if isinstance(obj, Mapping) and obj.get("v") in (JSON_VERSION, JSON_VERSION_FINESS_PLUS):  # current
         return None
     if isinstance(obj, Mapping) and obj.get("v") in JSON_VERSIONS:  # an older version: same keys
         try:

@@ -456,8 +456,27 @@ def list_unmet_needs(db_path: str | Path | None = None, *,
     ``recorded_by_role``, ``filters_json``. A missing database file is an empty log.
     """
     cols = list(EXPORT_HEADERS)
+    db_path = settings.UNMET_NEEDS_DB if db_path is None else db_path
+    if str(db_path).startswith(("postgresql://", "postgres://")):  # server mode (issue 14)
+        from dac_map.server.unmet import list_pg
+
+        return list_pg(str(db_path), start=start, end=end, dac_id=dac_id, commune=commune,
+                       resource_type=resource_type, commune_names=commune_names)
     if not Path(db_path).exists():
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    sql, args = list_query(TABLE, start=start, end=end, dac_id=dac_id, commune=commune,
+                           resource_type=resource_type)
+    with connect(db_path) as con:
+        rows = [tuple(r) for r in con.execute(sql, args).fetchall()]
+    return log_frame(rows, commune_names)
+
+
+def list_query(table: str, *, start: date | datetime | str | None = None,
+               end: date | datetime | str | None = None, dac_id: str | None = None,
+               commune: str | None = None, resource_type: str | None = None,
+               ids: list[int] | None = None) -> tuple[str, list]:
+    """The SELECT of :func:`list_unmet_needs` (``?`` placeholders) and its arguments; shared
+    with the PostgreSQL log (:mod:`dac_map.server.unmet`)."""
     where, args = [], []
     lo, hi = _bound(start, False), _bound(end, True)
     if lo:
@@ -470,17 +489,23 @@ def list_unmet_needs(db_path: str | Path | None = None, *,
         if value:
             where.append(f"{col} = ?")
             args.append(value)
-    sql = f"SELECT {', '.join(_COLUMNS)} FROM {TABLE}"
+    if ids is not None:
+        where.append(f"id IN ({', '.join('?' for _ in ids) or 'NULL'})")
+        args.extend(int(i) for i in ids)
+    sql = f"SELECT {', '.join(_COLUMNS)} FROM {table}"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += " ORDER BY recorded_at DESC, id DESC"
-    with connect(db_path) as con:
-        rows = [tuple(r) for r in con.execute(sql, args).fetchall()]
+    return sql + " ORDER BY recorded_at DESC, id DESC", args
+
+
+def log_frame(rows: list[tuple], commune_names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The rows of :func:`list_query` as the list/export frame (columns of
+    :data:`EXPORT_HEADERS`)."""
     frame = pd.DataFrame(rows, columns=list(_COLUMNS), dtype="object")
     frame["id"] = frame["id"].astype("int64")
     names = commune_names or {}
     frame["commune_name"] = frame["commune"].map(lambda c: names.get(c) if c else None)
-    return frame[cols]
+    return frame[list(EXPORT_HEADERS)]
 
 
 def delete_unmet_need(need_id: int, db_path: str | Path | None = None) -> bool:

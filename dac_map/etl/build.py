@@ -36,7 +36,7 @@ import shapely
 from dac_map import __version__, settings, store
 from dac_map.codes import assign_territory
 from dac_map.codes import metric_epsgs
-from dac_map.errors import InputFormatError, RowIssue, ValidationError
+from dac_map.errors import InputFormatError, InputMissingError, RowIssue, ValidationError
 from dac_map.files import sha256_file
 from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
 from dac_map.etl.parser import (
@@ -68,9 +68,10 @@ ProgressFn = Callable[[str], None]
 
 @dataclass
 class EtlInputs:
-    """Paths of the ETL inputs. Only ``establishments`` and ``departments`` are required."""
+    """Paths of the ETL inputs: ``departments`` and at least one establishment source
+    (``establishments``, an etalab extract, and/or the FINESS+ flows) are required."""
 
-    establishments: Path
+    establishments: Path | None
     departments: Path
     equipment: Path | None = None
     communes: list[Path] = field(default_factory=list)
@@ -85,6 +86,10 @@ class EtlInputs:
     activities: Path | None = field(default_factory=lambda: default_reference("activities"))
     #: CRS of the boundary files when they do not declare it (or wrongly), e.g. ``EPSG:2154``.
     boundaries_crs: str | None = None
+    # ---- FINESS+ JSON flows (issue 11, dac_map.finess_plus)
+    finess_plus_structures: Path | None = None
+    finess_plus_activites: Path | None = None
+    finess_plus_strict: bool = False
 
 
 @dataclass
@@ -98,6 +103,9 @@ class EtlReport:
     timings: dict[str, float]
     metadata: dict[str, object]
     rejects_path: Path | None = None
+    #: FINESS+ deviation report and where it was written (issue 11), when FINESS+ flows were read
+    finess_plus: object | None = None
+    deviations_path: Path | None = None
 
     @property
     def rejected(self) -> int:
@@ -487,8 +495,12 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
         eq_job = pool.submit(parse_equipment, inputs.equipment) if inputs.equipment else None
         digests = {p: pool.submit(sha256_file, Path(p))
                    for p in (inputs.establishments, inputs.equipment) if p}
+        if inputs.establishments is None and not (inputs.finess_plus_structures
+                                                  or inputs.finess_plus_activites):
+            raise InputMissingError("no establishment source: give an etalab extract and/or the "
+                                    "FINESS+ flows / aucune source d'établissements")
         say("Lecture des établissements FINESS")
-        extract = parse_establishments(inputs.establishments)
+        extract = parse_establishments(inputs.establishments) if inputs.establishments else None
         lap("parse_establishments")
         say("Lecture des référentiels et des limites")
         ref = ref_job.result()
@@ -499,10 +511,10 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     communes, territories = ref.communes, ref.territories
     disciplines, activities = ref.disciplines, ref.activities
 
-    issues = list(extract.issues)
-    n_struct_lines = extract.section_lines.get("structureet", 0)
-    rejected = extract.rejected_structures
-    if (n_struct_lines and rejected > settings.MIN_REJECTS_TO_ABORT
+    issues = list(extract.issues) if extract else []
+    n_struct_lines = extract.section_lines.get("structureet", 0) if extract else 0
+    rejected = extract.rejected_structures if extract else 0
+    if extract and (n_struct_lines and rejected > settings.MIN_REJECTS_TO_ABORT
             and rejected / n_struct_lines > settings.MAX_REJECT_SHARE):
         raise ValidationError(
             f"{rejected} of {n_struct_lines} establishment lines rejected "
@@ -510,13 +522,29 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
             f"First problem: {next((str(i) for i in extract.issues if i.action == 'rejected'), '')}",
             path=str(inputs.establishments))
 
-    say("Construction de la table des établissements")
-    est, more, unknown = build_establishments(extract, categories, families, departments,
-                                              communes, territories)
-    issues += more
-    _check_moved_positions(est, str(inputs.establishments))
-    moved_to_centroid = int(est.attrs.get("positions_implausible", 0))
-    lap("build_establishments")
+    est, unknown, moved_to_centroid = None, {}, 0
+    if extract is not None:
+        say("Construction de la table des établissements")
+        est, more, unknown = build_establishments(extract, categories, families, departments,
+                                                  communes, territories)
+        issues += more
+        _check_moved_positions(est, str(inputs.establishments))
+        moved_to_centroid = int(est.attrs.get("positions_implausible", 0))
+        lap("build_establishments")
+
+    # ---- FINESS+ flows (issue 11): FINESS+ wins where both sources speak -------------------
+    finess_plus = None
+    if inputs.finess_plus_structures or inputs.finess_plus_activites:
+        from dac_map.finess_plus.load import load_finess_plus
+
+        say("Lecture des flux FINESS+")
+        finess_plus = load_finess_plus(inputs.finess_plus_structures, inputs.finess_plus_activites,
+                                       etalab=est, categories=categories, families=families,
+                                       communes=communes, strict=inputs.finess_plus_strict)
+        est = finess_plus.establishments
+        est["dac_id"] = assign_territory(est["department"], est["commune"], territories)
+        lap("finess_plus")
+    # ----------------------------------------------------------------------------------------
 
     eq_meta: dict[str, object] = {}
     if eq_extract is None:  # no equipment extract: the same tables, empty; capacities unknown
@@ -526,7 +554,11 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     issues += eq_extract.issues
     equipment, totals, more = build_equipment(eq_extract, est["finess"])
     issues += more
-    est = est.join(totals, on="finess")
+    if "capacity_installed" in est:  # FINESS+ capacities win; equipment totals fill the gaps
+        for col in ("capacity_installed", "capacity_authorised"):
+            est[col] = est[col].astype("Int64").fillna(est["finess"].map(totals[col]).astype("Int64"))
+    else:
+        est = est.join(totals, on="finess")
     if inputs.equipment:
         eq_meta = {
             "equipment_file": Path(inputs.equipment).name,
@@ -567,11 +599,11 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
         "etl_version": settings.ETL_VERSION,
         "software_version": __version__,
         "etl_time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "establishments_file": Path(inputs.establishments).name,
-        "establishments_sha256": digests[inputs.establishments],
-        "establishments_layout": extract.layout,
-        "establishments_encoding": extract.encoding,
-        "source_date": extract.source_date,
+        "establishments_file": Path(inputs.establishments).name if extract else None,
+        "establishments_sha256": digests[inputs.establishments] if extract else None,
+        "establishments_layout": extract.layout if extract else None,
+        "establishments_encoding": extract.encoding if extract else None,
+        "source_date": extract.source_date if extract else None,
         "departments_file": Path(inputs.departments).name,
         "communes_files": [Path(p).name for p in inputs.communes],
         "territories_file": Path(inputs.territories).name if inputs.territories else "",
@@ -597,6 +629,14 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
         layers[store.DISCIPLINES] = disciplines
     if activities is not None:
         layers[store.ACTIVITIES] = activities
+    if finess_plus is not None:  # FINESS+ (issue 11): activites, capacites, zones_intervention
+        layers.update(finess_plus.layers())
+        counts.update(finess_plus.counts)
+        metadata.update(finess_plus.metadata)
+        if not metadata.get("source_date"):
+            metadata["source_date"] = (metadata.get("finess_plus_structures_date")
+                                       or metadata.get("finess_plus_activites_date"))
+        issues += [d.as_row_issue() for d in finess_plus.report.skipped]
     say(f"Écriture du GeoPackage {target}")
     store.open_store(target).write(layers, metadata)
     lap("write")
@@ -604,4 +644,8 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     rejects = None
     if issues:
         rejects = write_rejects(issues, rejects_path or target.with_suffix(".rejets.csv"))
-    return EtlReport(target, counts, issues, unknown, timings, metadata, rejects)
+    report = EtlReport(target, counts, issues, unknown, timings, metadata, rejects)
+    if finess_plus is not None:
+        report.finess_plus = finess_plus.report
+        report.deviations_path = finess_plus.report.write(target.with_suffix(".finess_plus.json"))
+    return report

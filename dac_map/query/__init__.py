@@ -32,9 +32,17 @@ from dac_map.query.nearest import NearestFilter
 from dac_map.query.search import SORTS, SearchResult, search
 from dac_map.query.text import fold_text
 
+# FINESS+ activity filters (issue 11); imported last: they build on the filters above.
+from dac_map.finess_plus.filters import (  # noqa: E402
+    ActivityCapacityFilter,
+    ActivityTypeFilter,
+    ServesCommuneFilter,
+)
+
 __all__ = [
     "Catalogue", "load_catalogue", "search", "SearchResult", "SORTS", "fold_text", "QueryError",
     "QueryFilter", "StatusFilter", "TerritoryFilter", "FamilyFilter", "CategoryFilter",
     "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter", "NearestFilter",
     "to_french_table", "to_geojson", "FRENCH_HEADERS",
+    "ServesCommuneFilter", "ActivityTypeFilter", "ActivityCapacityFilter",
 ]

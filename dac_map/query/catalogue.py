@@ -236,6 +236,8 @@ class Catalogue:
     #: small cache of derived arrays (e.g. equipment line masks per specialty filter); its
     #: values are pure functions of the catalogue and the key, so sharing it is safe
     cache: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
+    #: FINESS+ activities, capacities and intervention zones (issue 11), None without them
+    finess_plus: object | None = field(default=None, repr=False, compare=False)
 
     # ----------------------------------------------------------------- conveniences
 
@@ -310,7 +312,8 @@ class Catalogue:
                     disciplines: pd.DataFrame | None = None,
                     care_activities: pd.DataFrame | None = None,
                     metadata: Mapping[str, object] | None = None,
-                    path: Path | None = None) -> Catalogue:
+                    path: Path | None = None,
+                    finess_plus: Mapping[str, pd.DataFrame] | None = None) -> Catalogue:
         """Prepare a catalogue from tables shaped like the store layers (see
         :mod:`dac_map.store`); :func:`load_catalogue` reads them from a GeoPackage."""
         est = establishments.reset_index(drop=True)
@@ -469,7 +472,18 @@ class Catalogue:
             commune_row={str(k): i for i, k in enumerate(communes["code"])},
             territory_bounds=prepared(territories), department_bounds=prepared(departments),
             commune_bounds=prepared(communes),
+            finess_plus=_finess_plus_index(finess_plus, finess_row),
         )
+
+
+def _finess_plus_index(layers: Mapping[str, pd.DataFrame] | None, finess_row: Mapping[str, int]):
+    """FINESS+ layers (``activites``, ``capacites``, ``zones_intervention``) -> index (issue 11)."""
+    if not layers:
+        return None
+    from dac_map.finess_plus.index import FinessPlusIndex
+
+    return FinessPlusIndex.build(layers.get("activites"), layers.get("capacites"),
+                                 layers.get("zones_intervention"), finess_row)
 
 
 def _summary(a: float, b: float) -> str:
@@ -599,7 +613,9 @@ def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
             communes=communes, departments=departments,
             families=opt(store.FAMILIES), categories=opt(store.CATEGORIES),
             disciplines=opt(store.DISCIPLINES), care_activities=opt(CARE_ACTIVITY_LAYER),
-            metadata=meta, path=Path(st.location))
+            metadata=meta, path=Path(st.location),
+            finess_plus={name: opt(name) for name in ("activites", "capacites", "zones_intervention")
+                         if name in layers})
     finally:
         if gc_was_enabled:
             gc.enable()

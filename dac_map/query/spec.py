@@ -20,7 +20,10 @@ line), ``capacite`` (minimum places), ``autorisee`` (authorised instead of insta
 point ``lat, lon``), ``rayon`` (km), ``contour`` (distance from the commune outline),
 ``fermes`` (closed establishments too), ``tri`` (sort), and around a place (issue 12):
 ``n`` (how many nearest resources, default setting ``NEAREST_N``), ``minutes`` (maximum car
-travel time, with a road network), ``km_max`` (maximum straight-line distance).
+travel time, with a road network), ``km_max`` (maximum straight-line distance); FINESS+ (issue 11, version 3): ``intervient``
+(« Intervient à » : commune INSEE code), ``activite_fp`` (activity types: TRE_R392 codes,
+activity codes or label words), ``public`` (TRE_R403 codes or words), ``places_fp`` (minimum
+places of those activities), ``places_fp_autorisees`` (authorised instead of installed).
 
 Around a place, the search returns the ``n`` nearest resources (no radius to guess) unless a
 ``rayon`` is given: a radius is an explicit filter (``radius_km`` not None). Links and logged
@@ -59,9 +62,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from dac_map.query.filters import QueryFilter
 
 #: Version of the JSON form written by :meth:`SearchSpec.to_json` (2: issue 12's ``n``,
-#: ``minutes``, ``km_max``); :data:`JSON_VERSIONS` are read.
+#: ``minutes``, ``km_max``); with a FINESS+ key (:data:`FINESS_PLUS_KEYS`, issue 11) version
+#: :data:`JSON_VERSION_FINESS_PLUS` is written; :data:`JSON_VERSIONS` are read.
 JSON_VERSION = 2
-JSON_VERSIONS = (1, 2)
+JSON_VERSION_FINESS_PLUS = 3
+JSON_VERSIONS = (1, 2, 3)
+#: Keys added by version 3 (FINESS+ activities and intervention zones, issue 11).
+FINESS_PLUS_KEYS = ("intervient", "activite_fp", "public", "places_fp", "places_fp_autorisees")
 
 #: Value of ``dac`` for the national view (no territory filter).
 NATIONAL = "france"
@@ -121,6 +128,14 @@ class SearchSpec:
     nearest_n: int = field(default_factory=_default_nearest)
     max_minutes: float = 0.0
     max_km: float = 0.0
+    # ---- FINESS+ (issue 11): « Intervient à » (commune INSEE code), activity types (TRE_R392
+    # codes, activity codes or label words), publics (TRE_R403), minimum places of those
+    # activities, installed (default) or authorised
+    serves: str = ""
+    fp_types: tuple[str, ...] = ()
+    fp_publics: tuple[str, ...] = ()
+    fp_min_places: int = 0
+    fp_authorised: bool = False
 
     @property
     def national(self) -> bool:
@@ -159,6 +174,8 @@ class SearchSpec:
             value = getattr(self, p.attr)
             if p.include(self, value):
                 out[p.key] = p.json_value(value)
+        if any(k in out for k in FINESS_PLUS_KEYS):
+            out["v"] = JSON_VERSION_FINESS_PLUS
         return out
 
     @classmethod
@@ -177,7 +194,8 @@ class SearchSpec:
             if key == "v":
                 continue
             p = by_key.get(key)
-            if p is None or (v == 1 and key in _V2_KEYS):
+            if p is None or (v == 1 and key in _V2_KEYS) or (v != JSON_VERSION_FINESS_PLUS
+                                                              and key in FINESS_PLUS_KEYS):
                 raise QueryError(f"critères : clé inconnue « {key} » / criteria: unknown key {key!r}")
             kw[p.attr] = p.from_json(value)
         return cls(**kw)
@@ -276,6 +294,44 @@ def _capacity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
     return None
 
 
+def _fp_activity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    """FINESS+ activity types and publics (issue 11)."""
+    from dac_map.finess_plus.filters import ActivityTypeFilter
+
+    if not (spec.fp_types or spec.fp_publics):
+        return None
+    _needs_finess_plus(ctx)
+    return ActivityTypeFilter(spec.fp_types, spec.fp_publics)
+
+
+def _fp_capacity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    """Installed or authorised places of the FINESS+ activities (issue 11)."""
+    from dac_map.finess_plus.filters import ActivityCapacityFilter
+
+    if spec.fp_min_places:
+        _needs_finess_plus(ctx)
+        return ActivityCapacityFilter(spec.fp_min_places, authorised=spec.fp_authorised,
+                                      activity=ctx.built.get("finess_plus_activity"))  # type: ignore[arg-type]
+    return None
+
+
+def _serves(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    """« Intervient à <commune> »: the FINESS+ intervention zones (issue 11)."""
+    from dac_map.finess_plus.filters import ServesCommuneFilter
+
+    if not spec.serves.strip():
+        return None
+    f = ServesCommuneFilter(spec.serves)
+    _needs_finess_plus(ctx)
+    return f
+
+
+def _needs_finess_plus(ctx: _Context) -> None:
+    if getattr(ctx.catalogue, "finess_plus", None) is None:
+        raise QueryError("Pas d'activités FINESS+ dans ce GeoPackage : critère d'activité ou de zone "
+                         "d'intervention ignoré (charger le flux Activités).")
+
+
 def _text(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
     from dac_map.query.filters import TextFilter
 
@@ -336,6 +392,9 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("category", ("categorie", "agregat"), _category),
     Criterion("specialty", ("discipline", "clientele", "activite"), _specialty),
     Criterion("capacity", ("capacite", "autorisee"), _capacity),
+    Criterion("finess_plus_activity", ("activite_fp", "public"), _fp_activity),
+    Criterion("finess_plus_capacity", ("places_fp", "places_fp_autorisees"), _fp_capacity),
+    Criterion("serves", ("intervient",), _serves),
     Criterion("text", ("q",), _text),
     Criterion("distance", ("autour", "rayon", "contour", "n", "minutes", "km_max"), _distance),
 )
@@ -539,6 +598,12 @@ PARAMS: tuple[Param, ...] = (
     Param("km_max", "max_km", "float", _parse_max_km, _nonempty),
     Param("fermes", "include_closed", "bool", _parse_bool, _nonempty),
     Param("tri", "sort", "choice", _parse_sort, _nonempty),
+    # FINESS+ (issue 11; JSON version 2)
+    Param("intervient", "serves", "text", _parse_near, _nonempty),
+    _codes_param("activite_fp", "fp_types"),
+    _codes_param("public", "fp_publics"),
+    Param("places_fp", "fp_min_places", "int", _parse_capacity, _nonempty),
+    Param("places_fp_autorisees", "fp_authorised", "bool", _parse_bool, lambda s, v: bool(v) and bool(s.fp_min_places)),
 )
 
 

@@ -7,7 +7,9 @@ values raise :class:`ConfigError` naming the file and the key (``[validation] ro
 Layout (every section but ``[sources]`` is optional; defaults shown)::
 
     [sources]
-    establishments = "https://..."        # FINESS cs1100507 (or cs1100502), required
+    establishments = "https://..."        # FINESS cs1100507 (or cs1100502), required unless FINESS+
+    finess_plus_structures = "https://..."  # FINESS+ Structures flow (JSON, may be gzipped), optional
+    finess_plus_activites = "https://..."   # FINESS+ Activités flow (JSON, may be gzipped), optional
     equipment = "https://..."             # FINESS cs1100505, optional
     departments = "https://..."           # department outlines, required
     communes = ["...", "..."]             # commune outlines, optional (list)
@@ -67,6 +69,8 @@ KIND_FINESS_ESTABLISHMENTS = "finess-etablissements"
 KIND_FINESS_EQUIPMENT = "finess-equipements"
 KIND_BOUNDARIES = "limites"
 KIND_TABLE = "table"
+KIND_FINESS_PLUS_STRUCTURES = "finess-plus-structures"
+KIND_FINESS_PLUS_ACTIVITES = "finess-plus-activites"
 
 #: Source name -> (kind, default file suffix, required).
 SOURCE_KINDS: dict[str, tuple[str, str, bool]] = {
@@ -80,9 +84,12 @@ SOURCE_KINDS: dict[str, tuple[str, str, bool]] = {
     "category_families": (KIND_TABLE, ".csv", False),
     "disciplines": (KIND_TABLE, ".csv", False),
     "activities": (KIND_TABLE, ".csv", False),
+    # FINESS+ JSON flows (issue 11); ``establishments`` is then optional
+    "finess_plus_structures": (KIND_FINESS_PLUS_STRUCTURES, ".json", False),
+    "finess_plus_activites": (KIND_FINESS_PLUS_ACTIVITES, ".json", False),
 }
 
-_KNOWN_SUFFIXES = (".csv.gz", ".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".gz", ".shp")
+_KNOWN_SUFFIXES = (".json.gz", ".csv.gz", ".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".gz", ".shp")
 
 #: Default configuration file: ``refresh.toml`` in the project folder.
 DEFAULT_CONFIG = settings.PROJECT_DIR / "refresh.toml"
@@ -116,7 +123,7 @@ class Source:
 
 @dataclass(frozen=True)
 class Sources:
-    establishments: Source
+    establishments: Source | None
     departments: Source
     equipment: Source | None = None
     communes: tuple[Source, ...] = ()
@@ -128,10 +135,13 @@ class Sources:
     activities: Source | None = None
     #: CRS of the boundary files when they do not declare it (``EPSG:2154``...), or None.
     boundaries_crs: str | None = None
+    finess_plus_structures: Source | None = None
+    finess_plus_activites: Source | None = None
 
     def all(self) -> tuple[Source, ...]:
         """Every configured source, in a stable order."""
-        out: list[Source] = [self.establishments]
+        out: list[Source] = [s for s in (self.establishments, self.finess_plus_structures,
+                                         self.finess_plus_activites) if s is not None]
         if self.equipment:
             out.append(self.equipment)
         out.append(self.departments)
@@ -338,8 +348,10 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
     for key, (_, _, required) in SOURCE_KINDS.items():
         value = src.get(key)
         if value is None:
-            if required:
-                src.fail(key, "missing: this source is required")
+            finess_plus = src.get("finess_plus_structures") or src.get("finess_plus_activites")
+            if required and not (key == "establishments" and finess_plus):
+                src.fail(key, "missing: this source is required"
+                         + (" (or give the FINESS+ flows)" if key == "establishments" else ""))
             continue
         if key == "communes":
             items = [value] if isinstance(value, str) else value
@@ -351,6 +363,7 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
             values[key] = _source(src, key, value, key)
     values["boundaries_crs"] = src.string("boundaries_crs")
     src.finish()
+    values.setdefault("establishments", None)
     sources = Sources(**values)
 
     dl = _Reader(path, "download", data.get("download", {}))

@@ -38,8 +38,16 @@ from dac_map.errors import StoreError
 #: Layer of the store holding the changes since the previous version.
 CHANGES_LAYER = store.CHANGES
 
-CHANGE_TYPES = ("opened", "closed", "moved", "renamed", "category", "phone", "capacity")
+# FINESS+ activity changes (issue 11): see dac_map.finess_plus.changes
+ACTIVITY_CHANGE_TYPES = ("activity_opened", "activity_closed", "zone_extended", "zone_reduced",
+                         "activity_capacity")
+CHANGE_TYPES = ("opened", "closed", "moved", "renamed", "category", "phone", "capacity", *ACTIVITY_CHANGE_TYPES)
 CHANGE_LABELS = {
+    "activity_opened": "Activité ouverte",
+    "activity_closed": "Activité fermée",
+    "zone_extended": "Zone d'intervention étendue",
+    "zone_reduced": "Zone d'intervention réduite",
+    "activity_capacity": "Capacité d'une activité modifiée",
     "opened": "Ouverture",
     "closed": "Fermeture",
     "moved": "Déplacement",
@@ -103,7 +111,8 @@ class ChangeReport:
     moved_threshold_m: float
     capacity_compared: bool
     changes: tuple[Change, ...]
-    #: Change type -> count, every type listed (zeros included), in :data:`CHANGE_TYPES` order.
+    #: Change type -> count, in :data:`CHANGE_TYPES` order: the establishment types always (zeros
+    #: included), the FINESS+ activity types when at least one activity changed.
     counts: dict[str, int]
     #: DAC territory -> change type -> count (types with a count only).
     by_territory: dict[str, dict[str, int]]
@@ -177,7 +186,8 @@ def load_version(source: str | Path | store.Store) -> tuple[pd.DataFrame, Versio
     frame = frame.drop_duplicates("finess").set_index("finess", drop=False)
     meta = st.read_metadata()
     counts = meta.get("counts") if isinstance(meta.get("counts"), dict) else {}
-    has_equipment = bool(counts.get("equipment_lines")) or bool(meta.get("equipment_file"))
+    has_equipment = (bool(counts.get("equipment_lines")) or bool(meta.get("equipment_file"))
+                     or bool(meta.get("finess_plus_activites_file")))  # FINESS+ capacities (issue 11)
     info = VersionInfo(
         file=Path(st.location).name,
         version=_text(meta.get("refresh_version")),
@@ -265,7 +275,8 @@ def _group_counts(changes: tuple[Change, ...], key) -> dict[str, dict[str, int]]
 def build_report(changes: tuple[Change, ...], previous: VersionInfo | None,
                  current: VersionInfo, moved_threshold_m: float, capacity_compared: bool,
                  notes: tuple[str, ...] = ()) -> ChangeReport:
-    counts = {t: 0 for t in CHANGE_TYPES}
+    counts = {t: 0 for t in CHANGE_TYPES if t not in ACTIVITY_CHANGE_TYPES
+              or any(c.change in ACTIVITY_CHANGE_TYPES for c in changes)}
     for ch in changes:
         counts[ch.change] += 1
     return ChangeReport(
@@ -290,7 +301,27 @@ def compare_stores(previous: str | Path | None, current: str | Path,
         notes.append("Capacités non comparées : l'une des deux versions a été construite sans "
                      "extrait des équipements (cs1100505).")
     changes = compare_frames(old, new, moved_threshold_m, capacity)
+    changes = changes + _activity_changes(previous, current, old, new, notes)
     return build_report(changes, old_info, new_info, moved_threshold_m, capacity, tuple(notes))
+
+
+def _activity_changes(previous: str | Path, current: str | Path, old: pd.DataFrame, new: pd.DataFrame,
+                      notes: list[str]) -> tuple[Change, ...]:
+    """FINESS+ activity, zone and capacity changes (issue 11), when both versions have them."""
+    from dac_map.finess_plus.changes import compare_activities, has_activities
+
+    if not (has_activities(previous) and has_activities(current)):
+        if has_activities(current):
+            notes.append("Activités FINESS+ non comparées : la version précédente n'en avait pas.")
+        return ()
+    out = []
+    for ch in compare_activities(previous, current):
+        row = new.loc[ch.finess] if ch.finess in new.index else (old.loc[ch.finess] if ch.finess in old.index
+                                                                    else {"finess": ch.finess})
+        out.append(Change(finess=ch.finess, name=_text(row.get("name")), change=ch.change, before=_text(ch.before),
+                          after=_text(ch.after), dac_id=_text(row.get("dac_id")), family=_text(row.get("family")),
+                          family_label=_text(row.get("family_label"))))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- writers

@@ -48,6 +48,8 @@ from dac_map.refresh.config import (
     KIND_BOUNDARIES,
     KIND_FINESS_EQUIPMENT,
     KIND_FINESS_ESTABLISHMENTS,
+    KIND_FINESS_PLUS_ACTIVITES,
+    KIND_FINESS_PLUS_STRUCTURES,
     KIND_TABLE,
     DownloadSettings,
     Source,
@@ -116,6 +118,11 @@ def check_head(kind: str, head: bytes, where: str, name: str) -> None:
         return  # GeoJSON, GeoPackage, zipped Shapefile...: checked by GDAL once complete
     if head[:2] == b"\x1f\x8b":
         head = _gunzip_head(head)
+    if kind in (KIND_FINESS_PLUS_STRUCTURES, KIND_FINESS_PLUS_ACTIVITES):  # FINESS+ JSON (issue 11)
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"{":
+            raise InputFormatError(f"{name}: not a FINESS+ JSON flow (it does not start with '{{')",
+                                   path=where, line=1)
+        return
     # Cut at the last line break so that decoding never stops mid-character.
     cut = head.rfind(b"\n")
     sample = head[:cut + 1] if cut > 0 else head
@@ -163,6 +170,10 @@ def validate_file(kind: str, path: Path, where: str, name: str, min_bytes: int =
                                    path=where) from exc
         if not info.get("features"):
             raise InputFormatError(f"{name}: the boundary file has no feature", path=where)
+    elif kind in (KIND_FINESS_PLUS_STRUCTURES, KIND_FINESS_PLUS_ACTIVITES):  # FINESS+ (issue 11)
+        from dac_map.finess_plus.source import ACTIVITES, STRUCTURES, sniff_flow
+
+        sniff_flow(path, STRUCTURES if kind == KIND_FINESS_PLUS_STRUCTURES else ACTIVITES)
     elif kind == KIND_TABLE:
         text, _ = decode_bytes(path.read_bytes(), where)
         if len([ln for ln in text.splitlines() if ln.strip()]) < 2:

@@ -387,10 +387,15 @@ def _build(run: _Run) -> None:
     run.staging = run.versions_dir / f".staging-{run.vid}.gpkg"
     run.staging_rejects = run.versions_dir / f".staging-{run.vid}.rejets.csv"
     fetched = run.fetched
-    inputs = EtlInputs(establishments=fetched["establishments"].path,
-                       departments=fetched["departments"].path,
-                       equipment=fetched["equipment"].path if "equipment" in fetched else None,
+    def path(name: str) -> Path | None:
+        return fetched[name].path if name in fetched else None
+
+    inputs = EtlInputs(establishments=path("establishments"), departments=fetched["departments"].path,
+                       equipment=path("equipment"),
                        communes=[f.path for n, f in fetched.items() if n.startswith("communes-")],
+                       # FINESS+ flows (issue 11)
+                       finess_plus_structures=path("finess_plus_structures"),
+                       finess_plus_activites=path("finess_plus_activites"),
                        boundaries_crs=run.config.sources.boundaries_crs)
     for name in _REFERENCE_INPUTS:
         if name in fetched:
@@ -498,6 +503,16 @@ def _finalise_and_swap(run: _Run, forced: bool) -> Path:
         paths = write_reports(run.report, run.versions_dir / f"{vid}.changements")
         published.extend(paths.values())
         result.reports.update({k: str(v) for k, v in paths.items()})
+
+        # server mode (issue 14): publish the validated version into PostGIS and serve it
+        # (one transaction); a failure here stops the refresh before the file swap
+        from dac_map.server import config as server_config
+        if server_config.server_mode():
+            from dac_map.server.versions import publish_geopackage
+
+            run.say("Publication dans PostgreSQL/PostGIS")
+            result.messages.append("version publiée dans PostGIS : " + publish_geopackage(
+                version, actor="dac-map refresh", keep=run.config.store.keep))
 
         archived = archive_current(run.current, run.prev_meta, run.versions_dir)
         if archived is not None:

@@ -28,10 +28,15 @@ from dac_map.store.base import (
 
 def open_store(location: str | os.PathLike | Store | None = None) -> Store:
     """The store at ``location``: a :class:`Store` is returned as is, a path opens a
-    :class:`~dac_map.store.geopackage.GeoPackageStore`, ``None`` the configured store
+    :class:`~dac_map.store.geopackage.GeoPackageStore`, a ``postgresql://`` URL the served
+    version in PostGIS (:class:`dac_map.server.pgstore.PostGISStore`), ``None`` the configured store
     (:data:`dac_map.settings.STORE_PATH`, read at call time). Nothing is read yet."""
     if isinstance(location, Store):
         return location
+    if str(location).startswith(("postgresql://", "postgres://")):  # server mode (issue 14)
+        from dac_map.server.pgstore import PostGISStore
+
+        return PostGISStore(str(location))
     from dac_map import settings
     from dac_map.store.geopackage import GeoPackageStore
 

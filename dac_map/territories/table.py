@@ -125,10 +125,10 @@ def table_text(items: list[Territory] | list[Versioned]) -> str:
 
 def table_bytes(items: list[Territory] | list[Versioned], bom: bool = True) -> bytes:
     """The table as UTF-8 CSV bytes, with a BOM by default (opens in Excel)."""
-    from dac_map import tabular
+    from dac_map.tabular import csv_bytes
 
     rows = []
     for item in items:
         t, v = (item.territory, item.version) if isinstance(item, Versioned) else (item, None)
         rows.append(_row(t, v))
-    return tabular.csv_bytes(rows, header=COLUMNS, bom=bom)
+    return csv_bytes(rows, header=COLUMNS, bom=bom)

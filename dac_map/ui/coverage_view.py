@@ -5,6 +5,7 @@ map itself (pure folium, tested without Streamlit) in :mod:`dac_map.ui.choroplet
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,14 +27,13 @@ from dac_map.coverage.unmet import (
     REASONS,
     PersonalDataError,
     UnmetNeedError,
-    delete_unmet_need,
-    list_unmet_needs,
-    record_unmet_need,
     unmet_needs_csv,
 )
-from dac_map.errors import DacMapError
+from dac_map.errors import DacMapError, ForbiddenError
 from dac_map.privacy import allowed_name_pairs
+from dac_map.server.unmet import UnmetLog
 from dac_map.tabular import csv_bytes
+from dac_map.ui import access
 from dac_map.ui.choropleth import MODE_DISTANCE, MODE_LABELS, MODE_RATIO, MODE_TIME, coverage_map
 
 #: Roles offered in the unmet-need form (optional; never a name).
@@ -258,6 +258,11 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
 
 # --------------------------------------------------------------------------- unmet needs
 
+def _submission_key(key: str) -> str:
+    """Idempotency key of the form's current submission (a retried submit is stored once)."""
+    return st.session_state.setdefault(f"{key}_client_key", uuid.uuid4().hex)
+
+
 def render_unmet_need_button(filters_label: str,
                              filters_json: SearchSpec | Mapping[str, Any] | Sequence[Any] | str | None,
                              dac_id: str, commune: str | None, *,
@@ -303,9 +308,14 @@ def render_unmet_need_button(filters_label: str,
     if allowed_names is None:
         allowed_names = public_name_pairs(store_path) if store_path is not None else frozenset()
     try:
-        need = record_unmet_need(dac_id, commune, filters_json, filters_label, comment or "",
-                                 role or None, resource_type, db_path=db_path,
-                                 allowed_names=allowed_names, reason=reason or DEFAULT_REASON)
+        # the write path checks the role itself (server mode), whatever the page showed
+        need = UnmetLog(db_path).record(
+            access.current_principal(), dac_id, commune, filters_json, filters_label,
+            comment or "", role or None, resource_type, client_key=_submission_key(key),
+            allowed_names=allowed_names, reason=reason or DEFAULT_REASON)
+    except ForbiddenError as exc:
+        st.error(f"Enregistrement refusé : {exc.message}")
+        return None
     except PersonalDataError as exc:
         st.error(exc.message)
         return None
@@ -315,6 +325,7 @@ def render_unmet_need_button(filters_label: str,
     except DacMapError as exc:
         st.error(f"Journal indisponible : {exc}")
         return None
+    st.session_state.pop(f"{key}_client_key", None)  # the next submission is a new need
     st.success(f"Besoin non couvert enregistré (n° {need.id}). Merci : il sera compté dans le "
                "rapport à l'ARS.")
     return need.id
@@ -343,7 +354,9 @@ def render_unmet_needs_page(db_path: str | Path | None = None,
             return ""
         return ", ".join(families.get(p, p) for p in value.split(", "))
     try:
-        everything = list_unmet_needs(db_path, commune_names=names)
+        log_ = UnmetLog(db_path)
+        principal = access.current_principal()
+        everything = log_.list(principal, commune_names=names)  # the principal's DACs only
     except DacMapError as exc:
         st.error(f"Journal indisponible : {exc}")
         return
@@ -372,8 +385,8 @@ def render_unmet_needs_page(db_path: str | Path | None = None,
                              format_func=lambda t: type_label(t) or "Tous")
     start, end = (period if isinstance(period, (tuple, list)) and len(period) == 2
                   else (period, period) if isinstance(period, date) else (None, None))
-    frame = list_unmet_needs(db_path, start=start, end=end, dac_id=dac or None,
-                             commune=com or None, resource_type=rtype or None, commune_names=names)
+    frame = log_.list(principal, start=start, end=end, dac_id=dac or None, commune=com or None,
+                      resource_type=rtype or None, commune_names=names)
     st.caption(f"{len(frame)} signalement(s) sur {len(everything)} au total.")
     view = frame.drop(columns=["filters_json"]).assign(
         recorded_at=pd.to_datetime(frame["recorded_at"], utc=True).dt.strftime("%d/%m/%Y %H:%M"),
@@ -400,7 +413,7 @@ def render_unmet_needs_page(db_path: str | Path | None = None,
         sure = st.checkbox("Je confirme la suppression", key=f"{key}_del_ok")
         if st.button("Supprimer", key=f"{key}_del", disabled=target is None or not sure):
             try:
-                deleted = delete_unmet_need(int(target), db_path)
+                deleted = log_.delete(principal, int(target))
             except DacMapError as exc:
                 st.error(f"Suppression impossible : {exc}")
             else:

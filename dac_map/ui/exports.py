@@ -27,6 +27,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
+from dac_map.notes.model import Note
 from dac_map.query import FRENCH_HEADERS, to_french_table, to_geojson
 from dac_map.query.catalogue import offered_in
 from dac_map.query.search import plain_value
@@ -165,6 +166,7 @@ h1 { font-size: 15pt; margin: 0 0 2px 0; color: #08306b; }
 .item td.num { text-align: right; }
 .item caption { text-align: left; font-size: 8.5pt; color: #444; }
 .phone { font-size: 12pt; font-weight: bold; }
+.note { margin-top: 4px; padding: 3px 5px; border-left: 3px solid #5b7; font-size: 9pt; }
 .dac { font-size: 9pt; }
 .dac a { color: #08306b; }
 .notes { margin-top: 10px; border: 1px dashed #888; min-height: 25mm; padding: 4px; font-size: 9pt; color: #666; }
@@ -179,16 +181,19 @@ def _e(value: object) -> str:
 
 def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
                   equipment: Mapping[str, list[dict[str, str]]] | None = None,
-                  illustrative: bool = False, dacs: Mapping[str, object] | None = None) -> str:
+                  illustrative: bool = False, dacs: Mapping[str, object] | None = None,
+                  notes: Mapping[str, Sequence[Note]] | None = None) -> str:
     """A printable A4 HTML sheet listing ``records`` (in their order) for a patient or a
     colleague: name, category, address, phone, capacities by discipline, FINESS number,
     distance, position precision; header with the territory and criteria, footer with the data
     date and sources. No script and no external resource (a Content-Security-Policy forbids
     them); every string is HTML-escaped. ``dacs``: commune INSEE code -> the
     :class:`~dac_map.territories.DacContact` covering it, printed under each resource with its
-    number as a ``tel:`` link."""
+    number as a ``tel:`` link. ``notes``: the coordinators' notes the reader may see, by FINESS
+    number (printed under each resource)."""
     equipment = equipment or {}
     dacs = dacs or {}
+    notes = notes or {}
     items = []
     for rec in records.to_dict(orient="records"):
         fin = plain(rec.get("finess"))
@@ -225,6 +230,8 @@ def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
             lines.append(f"<table><caption>{_e(caption)}</caption><tr><th>Discipline</th>"
                          f"<th>Type d'activité</th><th>Clientèle</th><th>Installées</th>"
                          f"<th>Autorisées</th></tr>{rows}</table>")
+        for note in notes.get(fin, ()):
+            lines.append(_note_html(note))
         items.append(f'<section class="item">{"".join(lines)}</section>')
     crit = "".join(f"<li>{_e(c)}</li>" for c in context.criteria)
     warns = "".join(f'<div class="warn">{_e(w)}</div>' for w in context.warnings)
@@ -250,6 +257,18 @@ def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
         + warns + "</header><main>" + "".join(items)
         + '<div class="notes">Notes :</div></main>'
         f"<footer>{footer}</footer></body></html>\n")
+
+
+def _note_html(note: Note) -> str:
+    """One coordinators' note on the A4 sheet (escaped)."""
+    from dac_map.notes import FIELDS
+
+    parts = [f"<b>{_e(FIELDS[f][0].capitalize())}</b> : {_e(getattr(note, f))}"
+             for f in FIELDS if plain(getattr(note, f))]
+    when = (f"vérifié le {note.verified_on.strftime('%d/%m/%Y')}" if note.verified_on
+            else "non daté")
+    parts.append(f'<span class="meta">Note {_e(note.dac_id)} · {_e(when)} · {_e(note.author)}</span>')
+    return f'<div class="note">{"<br>".join(parts)}</div>'
 
 
 def sheet_filename(prefix: str, extension: str, when: datetime | None = None) -> str:

@@ -59,6 +59,10 @@ def news_counts(changes: pd.DataFrame, dac_id: str | None = None) -> pd.DataFram
 
 
 def _mtime(path: str | Path) -> float:
+    if str(path).startswith(("postgresql://", "postgres://")):  # server mode: the switch serial
+        from dac_map.server.versions import served_stamp_cached
+
+        return float(served_stamp_cached(str(path))[1])
     try:
         return Path(path).stat().st_mtime
     except OSError:

@@ -41,6 +41,10 @@ KEYS: dict[str, str] = {
     "include_closed": "f_fermes",
     "sort": "f_tri",
     "page": "f_page",
+    "fp_types": "f_activites_fp",
+    "fp_publics": "f_publics_fp",
+    "fp_min_places": "f_places_fp",
+    "fp_authorised": "f_statut_places_fp",
 }
 
 #: Session keys outside the widgets: the establishment in the detail panel, the resources
@@ -75,6 +79,9 @@ class Options:
     commune_labels: Mapping[str, str]
     has_equipment: bool
     illustrative: bool
+    #: FINESS+ activity types and publics offered (issue 11): code -> French label
+    fp_type_labels: Mapping[str, str] = None  # type: ignore[assignment]
+    fp_public_labels: Mapping[str, str] = None  # type: ignore[assignment]
 
 
 def build_options(catalogue) -> Options:
@@ -145,7 +152,14 @@ def build_options(catalogue) -> Options:
         activity_types=activities, activity_labels=act_labels,
         communes_by_department={k: tuple(v) for k, v in by_dep.items()},
         commune_labels=com_labels, has_equipment=bool(catalogue.has_equipment),
-        illustrative=bool(catalogue.equipment_illustrative))
+        illustrative=bool(catalogue.equipment_illustrative),
+        **_finess_plus_options(catalogue))
+
+
+def _finess_plus_options(catalogue) -> dict[str, Mapping[str, str]]:
+    from dac_map.ui.finess_plus_view import sidebar_options  # FINESS+ (issue 11)
+
+    return sidebar_options(catalogue)
 
 
 def territory_departments(options: Options, dac: str | None) -> tuple[str, ...]:
@@ -316,6 +330,9 @@ def render(options: Options, network_label=None) -> ViewState:
                                    max_value=5000, step=5, key=KEYS["min_capacity"],
                                    help="Places installées (sur la spécialité choisie le cas "
                                         "échéant), pas des places libres.")
+    from dac_map.ui.finess_plus_view import render_sidebar_activities  # FINESS+ (issue 11)
+
+    fp_types, fp_publics, fp_places, fp_authorised = render_sidebar_activities(options)
     with sb.expander("Options"):
         closed = st.checkbox("Inclure les établissements fermés", key=KEYS["include_closed"])
     sb.button("Réinitialiser les filtres", on_click=reset_filters, width="stretch",
@@ -330,7 +347,9 @@ def render(options: Options, network_label=None) -> ViewState:
         max_minutes=float(minutes or 0.0),
         sort=st.session_state.get(KEYS["sort"]) or "",
         page=int(st.session_state.get(KEYS["page"]) or 1),
-        focus=st.session_state.get(FOCUS))
+        focus=st.session_state.get(FOCUS),
+        fp_types=tuple(fp_types), fp_publics=tuple(fp_publics), fp_min_places=int(fp_places or 0),
+        fp_authorised=bool(fp_authorised))
 
 
 __all__ = [

@@ -128,10 +128,17 @@ def sources_line(metadata: dict[str, object]) -> str:
     text; pass it through :func:`md` for Markdown)."""
     date_ = format_date(metadata.get("source_date")) or "date inconnue"
     parts = [f"Données FINESS (DREES, Licence Ouverte / Etalab) extraites le {date_}"]
+    if not metadata.get("establishments_file") and metadata.get("finess_plus_structures_file"):
+        parts = []  # FINESS+ flows only (issue 11): their own line below names them and their dates
     if metadata.get("equipment_source_date") or metadata.get("equipment_file"):
         eq = "fictives" if metadata.get("equipment_illustrative") else (
             format_date(metadata.get("equipment_source_date")) or "date inconnue")
         parts.append(f"capacités : {eq}")
+    from dac_map.ui.finess_plus_view import flows_line  # FINESS+ flows (issue 11)
+
+    flows = flows_line(metadata)
+    if flows:
+        parts.append(flows)
     parts.append("limites administratives : IGN Admin Express / INSEE COG")
     etl = format_date(metadata.get("etl_time"))
     if etl:

@@ -31,6 +31,7 @@ from streamlit_folium import st_folium
 
 from dac_map import settings
 from dac_map.errors import DacMapError
+from dac_map.notes import open_notes
 from dac_map.query import (
     Catalogue,
     DistanceFilter,
@@ -41,7 +42,9 @@ from dac_map.query import (
     load_catalogue,
     search,
 )
-from dac_map.ui import coverage_view, exports, sidebar
+from dac_map.server import config as server_config
+from dac_map.ui import access, coverage_view, exports, notes_view, sidebar
+from dac_map.ui import finess_plus_view as fpv
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
 from dac_map.ui import territories_view as tview
@@ -78,9 +81,22 @@ def _load_catalogue(path: str, mtime: float) -> Catalogue:
     return load_catalogue(path)
 
 
+@st.cache_resource(max_entries=2, show_spinner="Chargement des données FINESS…")
+def _load_served_catalogue(url: str, serial: int) -> Catalogue:
+    from dac_map.server.pgstore import load_served_catalogue
+
+    return load_served_catalogue(url)
+
+
 def catalogue_at(path: str | Path) -> Catalogue:
     """The catalogue of the GeoPackage at ``path``, loaded once per process and file version
-    (shared by the search, coverage and unmet-need pages)."""
+    (shared by the search, coverage and unmet-need pages). Server mode: the served PostGIS
+    version instead, reloaded when its switch serial changes (one cheap query per rerun)."""
+    url = server_config.database_url()
+    if url:
+        from dac_map.server.versions import served_stamp_cached
+
+        return _load_served_catalogue(url, served_stamp_cached(url)[1])
     path = Path(path)
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return _load_catalogue(str(path), mtime)
@@ -418,6 +434,9 @@ def _detail(catalogue: Catalogue, current: Current, finess: str) -> None:
                 "Installées": [x["installed"] for x in eq],
                 "Autorisées": [x["authorised"] for x in eq],
             }), hide_index=True, width="stretch")
+        fpv.render_activities(catalogue, finess)  # FINESS+ activities, publics, capacities (issue 11)
+        notes_view.render_resource_notes(finess, plain(rec["name"]), plain(rec.get("dac_id")),
+                                         access.current_principal())
         in_basket = finess in (st.session_state.get(BASKET) or [])
         b1, b2 = st.columns(2)
         b3, b4 = st.columns(2)
@@ -447,6 +466,7 @@ def _map(catalogue: Catalogue, current: Current, options: Options, colors: dict[
                                      selected=basket, focus=focus,
                                      version=current.filter_version, legend=legend,
                                      search_area=search_area(current))
+    zone_caption = fpv.add_zone(layer.group, catalogue, focus)  # FINESS+ intervention zone (issue 11)
     center = None
     zoom = None
     req = st.session_state.get(MAP_CENTER)
@@ -475,6 +495,8 @@ def _map(catalogue: Catalogue, current: Current, options: Options, colors: dict[
                 "zones (cliquer une zone pour zoomer). Choisir un territoire ou des filtres "
                 f"pour voir chaque ressource (au plus {settings.MAP_MAX_POINTS}).",
                 icon=":material/grid_view:")
+    if zone_caption:
+        st.caption(md(zone_caption))
     missing = current.result.total - layer.located
     if missing > 0:
         st.caption(f"{missing} ressource{'s' if missing > 1 else ''} sans coordonnées : "
@@ -601,6 +623,7 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
                        disabled=res.total == 0)
     basket = [f for f in (st.session_state.get(BASKET) or []) if f in catalogue.finess_row]
     basket = basket[: settings.UI_MAX_SHEET_ITEMS]
+    principal = access.current_principal()  # resolved here: sheet() runs in another thread
 
     def sheet() -> bytes:
         rows = records_for(catalogue, basket, records)
@@ -609,11 +632,13 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
             contact=_dac_contact(catalogue, state), criteria=criteria,
             data_date=catalogue.data_date or "", sources=sources_line(catalogue.metadata),
             warnings=demo_flags(catalogue.metadata))
+        notes = (open_notes().for_resources(basket, principal)
+                 if principal.may("notes.read_dac") else None)
         return exports.a4_sheet_html(rows, context,
                                      exports.equipment_by_finess(catalogue.equipment, basket),
                                      illustrative=catalogue.equipment_illustrative,
-                                     dacs=tview.contacts_by_commune(catalogue, rows.get("commune", []))
-                                     ).encode("utf-8")
+                                     dacs=tview.contacts_by_commune(catalogue, rows.get("commune", [])),
+                                     notes=notes).encode("utf-8")
 
     c4.download_button(f"Fiche A4 ({len(basket)})", data=sheet,
                        file_name=exports.sheet_filename(f"fiche-{prefix}", "html"),
@@ -696,7 +721,8 @@ def main() -> None:
         st.caption(md(sources_line(catalogue.metadata)))
 
     _header(catalogue, current.state, options)
-    render_news(store_path(), dac_id=None if current.state.national else current.state.dac)
+    render_news(server_config.database_url() or store_path(),
+                dac_id=None if current.state.national else current.state.dac)
     for w in [*warnings, *current.warnings]:
         st.warning(md(w), icon=":material/warning:")
     # issue 12: the map and the first rows of the list side by side (visible together on a
@@ -715,6 +741,8 @@ def main() -> None:
         _summary(current)
         if current.state.national:
             tview.render_national_dacs(catalogue)
+        if fpv.render_serving_section(catalogue, current.state, departments):  # issue 11
+            st.markdown("#### À proximité")
         _list(catalogue, current)
     _exports(catalogue, current, options)
     _unmet_need(catalogue, current, departments)
@@ -750,15 +778,18 @@ def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[st
     state = current.state
     filters, _ = ustate.build_filters(state, catalogue, departments)
     commune = next((f.commune for f in filters if isinstance(f, DistanceFilter) and f.commune), None)
-    with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
-        line = tview.dac_line(catalogue, commune or _search_commune(catalogue, state, departments),
-                              "DAC à prévenir pour cette commune")
-        if line:
-            st.markdown(line)
-        coverage_view.render_unmet_need_button(
-            " ; ".join(current.result.labels), state.spec(),
-            "national" if state.national else (state.dac or "national"), commune,
-            store_path=store_path())
+    dac = "national" if state.national else (state.dac or "national")
+    # visitors, ARS, data stewards, other DACs: no form (and the write path refuses them anyway)
+    if access.current_principal().may("unmet.write_dac", dac):
+        with st.expander("Aucune ressource adaptée ? Signaler un besoin non couvert"):
+            line = tview.dac_line(catalogue, commune or _search_commune(catalogue, state, departments),
+                                  "DAC à prévenir pour cette commune")
+            if line:
+                st.markdown(line)
+            coverage_view.render_unmet_need_button(
+                " ; ".join(current.result.labels), state.spec(), dac, commune,
+                store_path=store_path(),
+                db_path=server_config.database_url() or settings.UNMET_NEEDS_DB)
     page = int(st.session_state.get(KEYS["page"]) or 1)
     _sync_url(ustate.ViewState(**{**current.state.__dict__, "page": page,
                                   "sort": st.session_state.get(KEYS["sort"]) or ""}))

@@ -26,7 +26,8 @@ def free_port() -> int:
 
 
 def start_streamlit(store: Path, port: int, log: Path, extra_env: dict[str, str] | None = None,
-                    script: Path = ROOT / "app.py") -> subprocess.Popen:
+                    script: Path = ROOT / "app.py",
+                    extra_args: list[str] | None = None) -> subprocess.Popen:
     """Start ``streamlit run`` on ``port`` reading ``store``, tiles off; returns the process
     (its own process group) once ``/_stcore/health`` answers."""
     env = {**os.environ, "DAC_MAP_STORE": str(store), "DAC_MAP_TILES": "none",
@@ -35,7 +36,7 @@ def start_streamlit(store: Path, port: int, log: Path, extra_env: dict[str, str]
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false"],
+             "--browser.gatherUsageStats", "false", *(extra_args or [])],
             cwd=script.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)
     deadline = time.monotonic() + 90
@@ -61,3 +62,57 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+# --------------------------------------------------------------------------- server mode (issue 14)
+
+def start_oidc_provider(port: int, users: list[dict], log: Path) -> subprocess.Popen:
+    """The local OpenID Connect test provider (PyPI ``oidc-provider-mock``) on 127.0.0.1:``port``,
+    with ``users`` (each a claims dict with ``sub``); returns once its discovery answers."""
+    import json
+
+    args = [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port)]
+    for user in users:
+        args += ["--user-claims", json.dumps(user)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/.well-known/openid-configuration"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"OIDC provider exited: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.2)
+    stop(proc)
+    raise RuntimeError("OIDC provider did not start")
+
+
+def write_secrets(path: Path, app_port: int, oidc_port: int) -> Path:
+    """A ``secrets.toml`` whose ``[auth]`` points ``st.login`` at the local test provider
+    (test values only: the cookie secret is random, the client secret is a dummy)."""
+    import secrets
+
+    path.write_text(
+        "[auth]\n"
+        f'redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"\n'
+        f'cookie_secret = "{secrets.token_hex(24)}"\n'
+        'client_id = "dac-map-test"\n'
+        'client_secret = "test-only-not-a-secret"\n'
+        f'server_metadata_url = "http://127.0.0.1:{oidc_port}/.well-known/openid-configuration"\n',
+        encoding="utf-8")
+    return path
+
+
+def sign_in(page, app_url: str, sub: str, timeout: int = 60000) -> None:
+    """Sign in through the app's button and the provider's form, as a person does."""
+    page.goto(app_url)
+    page.get_by_role("button", name="Se connecter").click(timeout=timeout)
+    page.wait_for_selector("input[name='sub']", timeout=timeout)
+    page.fill("input[name='sub']", sub)
+    page.get_by_role("button", name="Authorize").click()
+    page.wait_for_function(f"() => document.body.innerText.includes('Connecté·e : {sub}')",
+                           timeout=timeout)

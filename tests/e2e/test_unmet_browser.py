@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import OUTPUT, _require_browser
-from server import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, stop
+from server import free_port, start_streamlit, stop
 from ui_store import build_ui_store
 
 pytestmark = pytest.mark.e2e
@@ -36,19 +36,16 @@ def unmet_app(tmp_path_factory) -> Iterator[tuple[str, object]]:
 
 
 @pytest.fixture(scope="module")
-def page(unmet_app):
-    from playwright.sync_api import sync_playwright
-
+def page(unmet_app, browser):
+    """A page in the session's shared headless chromium (a second Playwright instance cannot
+    start while the session's one runs)."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1440, "height": 1000},
-                                      accept_downloads=True, locale="fr-FR")
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
-            browser.close()
+    context = browser.new_context(viewport={"width": 1440, "height": 1000},
+                                  accept_downloads=True, locale="fr-FR")
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def _export(page, name: str) -> str:

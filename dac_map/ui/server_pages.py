@@ -1,0 +1,51 @@
+"""Pages added by server mode and notes: the coordinators' notes page and the data steward's
+catalogue versions page (each checks its role first)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dac_map.errors import DacMapError
+from dac_map.ui import access, notes_view
+from dac_map.ui.text import md
+from dac_map.ui.views import get_catalogue
+
+
+def notes_page() -> None:
+    """Search the notes; orphans (closed establishments)."""
+    principal = access.require("notes.read_dac")
+    try:
+        catalogue = get_catalogue()
+        est = catalogue.establishments
+        names = dict(zip(est["finess"], est["name"]))
+    except DacMapError:
+        names = {}
+    notes_view.render_notes_page(set(names), names, principal)
+
+
+def versions_page() -> None:
+    """Served catalogue version, published versions, recent audit entries (data steward)."""
+    access.require("refresh.status")
+    from dac_map.server import audit, versions
+
+    try:
+        vers = versions.list_versions()
+        entries = audit.entries(limit=100)
+    except DacMapError as exc:
+        st.error(f"Base indisponible : {exc}")
+        return
+    st.subheader("Versions du catalogue")
+    served = next((v for v in vers if v.served), None)
+    st.markdown(f"Version servie : **{md(served.version)}** (publiée le "
+                f"{served.published_at:%d/%m/%Y %H:%M} UTC par {md(served.published_by)})"
+                if served else "Aucune version servie : publier avec `dac-map db publish`.")
+    st.dataframe(pd.DataFrame([{
+        "Servie": "▶" if v.served else "", "Version": v.version,
+        "Publiée le (UTC)": v.published_at.strftime("%d/%m/%Y %H:%M"), "Par": v.published_by,
+        "Établissements": v.layers.get("etablissements")} for v in vers]),
+        hide_index=True, width="stretch")
+    st.caption("Publier : `dac-map db publish FICHIER.gpkg` ou `dac-map refresh` ; revenir à la "
+               "version précédente : `dac-map db rollback`.")
+    st.subheader("Journal d'audit (100 dernières actions)")
+    st.dataframe(entries.drop(columns=["details"]), hide_index=True, width="stretch")

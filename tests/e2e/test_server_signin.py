@@ -1,0 +1,156 @@
+"""Server mode end to end: PostgreSQL/PostGIS (the cluster of .ci/run), the local OpenID Connect
+test provider (oidc-provider-mock), ``streamlit run app.py`` with ``st.login``, and headless
+Debian chromium signing in as each role (the ``page`` fixture of conftest.py: one Playwright for
+the whole session). Each role sees and may do exactly what it should."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from conftest import _require_browser
+from server import free_port, sign_in, start_oidc_provider, start_streamlit, stop, write_secrets
+
+from dac_map import store
+from dac_map.store import open_store
+from dac_map.server import auth, versions
+
+TIMEOUT = 60000
+USERS = [
+    {"sub": "coord80", "dac_map_roles": ["coordinateur:DAC-80"]},
+    {"sub": "coord46", "dac_map_roles": ["coordinateur:DAC-46"]},
+    {"sub": "ars1", "dac_map_roles": ["ars"]},
+    {"sub": "ref1"},  # no role claim: mapped by the users table below
+    {"sub": "nobody"},  # signed in, no role at all: a visitor
+]
+
+
+@pytest.fixture(scope="module")
+def server_app(tmp_path_factory, pg_module_url, demo_store):
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("server_mode")
+    versions.publish_geopackage(demo_store, actor="test", url=pg_module_url)
+    auth.set_user("ref1", ["referent_donnees"], actor="test", url=pg_module_url)
+    oidc_port, app_port = free_port(), free_port()
+    oidc = start_oidc_provider(oidc_port, USERS, tmp / "oidc.log")
+    secrets = write_secrets(tmp / "secrets.toml", app_port, oidc_port)
+    try:
+        app = start_streamlit(demo_store, app_port, tmp / "streamlit.log",
+                              extra_env={"DAC_MAP_DATABASE_URL": pg_module_url,
+                                         "DAC_MAP_STORE": str(tmp / "absent.gpkg")},
+                              extra_args=["--secrets.files", str(secrets)])
+    except Exception:
+        stop(oidc)
+        raise
+    try:
+        yield f"http://127.0.0.1:{app_port}", pg_module_url
+    finally:
+        stop(app)
+        stop(oidc)
+
+
+def _finess(demo_store) -> str:
+    est = open_store(demo_store).read_layer(store.ESTABLISHMENTS, read_geometry=False)
+    return str(est.loc[est["dac_id"] == "DAC-80", "finess"].iloc[0])
+
+
+def _nav(page, expected: set[str] | None = None) -> list[str]:
+    """The page links of the sidebar (waits up to 10 s for ``expected`` to appear)."""
+    nav = page.locator("[data-testid='stSidebarNav'] a")
+    for _ in range(50):
+        found = [t.strip() for t in nav.all_inner_texts()]
+        if expected is None or set(found) == expected:
+            break
+        page.wait_for_timeout(200)
+    return found
+
+
+def _wait_text(page, text: str) -> None:
+    page.wait_for_function(f"() => document.body.innerText.includes({text!r})", timeout=TIMEOUT)
+
+
+def _detail(page, url: str, finess: str) -> None:
+    page.goto(f"{url}/?dac=DAC-80&etab={finess}")
+    page.locator(".st-key-detail").wait_for(timeout=TIMEOUT)
+    # the notes come before these buttons in the panel, the unmet-need form after the exports
+    page.get_by_role("button", name="Ajouter à la fiche A4").wait_for(timeout=TIMEOUT)
+    _wait_text(page, "Exporter le résultat")
+    page.wait_for_timeout(1000)
+
+
+def test_visitor_sees_the_public_map_only(page, server_app, demo_store):
+    url, db = server_app
+    page.goto(url)
+    _wait_text(page, "Carte publique")
+    page.get_by_role("button", name="Se connecter").wait_for(timeout=TIMEOUT)
+    assert _nav(page) == []  # one page: no navigation at all
+    _detail(page, url, _finess(demo_store))
+    body = page.inner_text("body")
+    assert "Notes des coordinateurs" not in body and "Aucune ressource adaptée" not in body
+    page.goto(f"{url}/besoins")  # a page the visitor does not have
+    page.wait_for_timeout(1500)
+    assert "Besoins non couverts signalés" not in page.inner_text("body")
+
+
+def test_coordinator_writes_notes_and_unmet_needs_of_their_dac(page, server_app, demo_store):
+    url, db = server_app
+    finess = _finess(demo_store)
+    sign_in(page, url, "coord80")
+    expected = {"Carte des ressources", "Couverture et zones blanches", "Besoins non couverts",
+                "Notes des coordinateurs", "Rapport ARS"}
+    assert set(_nav(page, expected)) == expected
+    _detail(page, url, finess)
+    _wait_text(page, "Notes des coordinateurs (0)")
+    page.get_by_text("Ajouter une note").click()
+    page.get_by_label("Horaires d'ouverture").fill("lun-ven 9h-17h")
+    page.get_by_label("Fonction de la personne à contacter").fill("cadre de santé")
+    page.get_by_role("button", name="Enregistrer la note").click()
+    _wait_text(page, "Notes des coordinateurs (1)")
+    # a patient's name is refused, in the browser too
+    page.get_by_text("Ajouter une note").click()
+    page.get_by_label("Autres informations").fill("demander Mme Dupont")
+    page.get_by_role("button", name="Enregistrer la note").click()
+    _wait_text(page, "Note refusée")
+    page.get_by_text("Aucune ressource adaptée ? Signaler").click()
+    page.get_by_role("button", name="Enregistrer : aucune ressource adaptée trouvée").click()
+    _wait_text(page, "Besoin non couvert enregistré")
+    with psycopg.connect(db) as con:
+        notes = con.execute("SELECT finess, dac_id, author, opening_hours FROM dac_map.notes"
+                            ).fetchall()
+        needs = con.execute("SELECT dac_id FROM dac_map.unmet_needs").fetchall()
+        actions = {r[0] for r in con.execute("SELECT action FROM dac_map.audit_log "
+                                             "WHERE actor = 'coord80'")}
+    assert notes == [(finess, "DAC-80", "coord80", "lun-ven 9h-17h")]
+    assert needs == [("DAC-80",)] and {"notes.add", "unmet.add"} <= actions
+    page.goto(f"{url}/besoins")
+    _wait_text(page, "Besoins non couverts signalés")
+
+
+def test_other_dac_ars_and_steward_see_no_note_and_cannot_record(page, server_app, demo_store):
+    url, db = server_app
+    finess = _finess(demo_store)
+    with psycopg.connect(db) as con:  # the previous test's note (or one written now)
+        if not con.execute("SELECT 1 FROM dac_map.notes").fetchone():
+            con.execute("INSERT INTO dac_map.notes (finess, dac_id, other, author, created_at, "
+                        "updated_at) VALUES (%s, 'DAC-80', 'x', 'coord80', 'now', 'now')",
+                        (finess,))
+    for sub, nav, absent in [
+        ("coord46", {"Carte des ressources", "Couverture et zones blanches",
+                     "Besoins non couverts", "Notes des coordinateurs", "Rapport ARS"},
+         ["lun-ven 9h-17h", "Aucune ressource adaptée"]),  # DAC-80 is not theirs
+        ("ars1", {"Carte des ressources", "Couverture et zones blanches", "Rapport ARS"},
+         ["Notes des coordinateurs", "Aucune ressource adaptée"]),
+        ("ref1", {"Carte des ressources", "Couverture et zones blanches",
+                  "Territoires DAC (référents)", "Données et versions"},
+         ["Notes des coordinateurs", "Aucune ressource adaptée"]),
+        ("nobody", set(), ["Notes des coordinateurs", "Aucune ressource adaptée"]),
+    ]:
+        page.context.clear_cookies()
+        sign_in(page, url, sub)
+        assert set(_nav(page, nav)) == nav, sub
+        _detail(page, url, finess)
+        body = page.inner_text("body")
+        for text in absent:
+            assert text not in body, (sub, text)
+        if sub == "ref1":  # the data steward's versions page shows the served version
+            page.goto(f"{url}/versions")
+            _wait_text(page, f"Version servie : {versions.served_stamp(db)[0]}")
