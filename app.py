@@ -3,7 +3,8 @@ territory (FINESS). Run with ``streamlit run app.py`` (or ``make run``); everyth
 :mod:`dac_map.ui`.
 
 Pages: the resource map (default), territory coverage and white zones, the unmet-need log,
-the periodic ARS report, the stewards' DAC territory editor, the coordinators' notes; in server
+the periodic ARS report, the stewards' DAC territory editor, the coordinators' notes, the social
+resources (data·inclusion, local) and their stewards' page; in server
 mode (``DAC_MAP_DATABASE_URL``) also the catalogue versions. Each page is shown AND checked
 according to the signed-in role (:mod:`dac_map.ui.access`, :mod:`dac_map.server.auth`); in
 embedded mode the one local user has every role.
@@ -17,7 +18,7 @@ st.set_page_config(page_title="dac-map — ressources du territoire", layout="wi
 from dac_map import settings  # noqa: E402
 from dac_map.errors import DacMapError  # noqa: E402
 from dac_map.server import config, logs  # noqa: E402
-from dac_map.ui import access, coverage_view, server_pages  # noqa: E402
+from dac_map.ui import access, coverage_view, guide, server_pages, social_view  # noqa: E402
 from dac_map.ui.views import main, store_path  # noqa: E402
 
 logs.configure()
@@ -65,12 +66,30 @@ def territories_page() -> None:
     render_steward_page(catalogue)
 
 
+def social_page() -> None:
+    """Social services (data·inclusion) and local resources (issue 16)."""
+    access.require("map.read")
+    social_view.render_social_page(store_path())
+
+
+def steward_page() -> None:
+    """The stewards' editing page of the local resources (issue 16)."""
+    access.require("territories.write")
+    social_view.render_steward_page(social_view.steward_table_path())
+
+
 def ars_report_page() -> None:
     """The periodic report for the ARS (printable HTML and CSV, aggregates only)."""
     access.require("report.aggregates")
     coverage_view.render_ars_report_download(store_path(), db_path=unmet_log())
 
 
+def guide_page() -> None:
+    """The coordinator's guide (docs/guide-coordinateur.md)."""
+    guide.render_guide()
+
+
+guide.french_page()
 access.render_account()
 principal = access.current_principal()
 pages = [st.Page(map_page, title="Carte des ressources", default=True)]
@@ -90,4 +109,9 @@ if principal.may("territories.write"):
 if config.server_mode() and principal.may("refresh.status"):
     pages.append(st.Page(server_pages.versions_page, title="Données et versions",
                          url_path="versions"))
+pages.append(st.Page(social_page, title="Ressources sociales", url_path="ressources-sociales"))
+if principal.may("territories.write"):
+    pages.append(st.Page(steward_page, title="Ressources locales (référents)",
+                         url_path="ressources-locales"))
+pages.append(st.Page(guide_page, title="Guide du coordinateur", url_path="guide"))
 st.navigation(pages).run()

@@ -144,6 +144,15 @@ def demo(
     except DacMapError as exc:
         _fail(exc)
     _print_report(report)
+    # --- issue 16: the demo's FICTITIOUS local resources (patient associations, Somme + Lot)
+    if settings.INCLUSION_DEMO_TABLE.exists():
+        from dac_map.inclusion.importer import run_import
+
+        try:
+            social = run_import([], store=output, local_table=settings.INCLUSION_DEMO_TABLE)
+        except DacMapError as exc:
+            _fail(exc)
+        err.print(f"Ressources locales (démonstration, FICTIVES) : {len(social.table)}")
 
 
 @app.command()
@@ -350,6 +359,10 @@ def _register_subsystems() -> None:
     register_territories(app)
     register_network(app)
     register_server(app)
+    # --- issue 16: data·inclusion social services and local resources
+    from dac_map.inclusion.cli import register as register_inclusion
+
+    register_inclusion(app)
 
 
 _register_subsystems()

@@ -28,6 +28,12 @@ class DacMapError(Exception):
 
     exit_code = 1
 
+    def __init_subclass__(cls, *, exit_code: int | None = None, **kw: object) -> None:
+        """``class XError(DacMapError, exit_code=N)`` sets the CLI exit code of a new domain."""
+        super().__init_subclass__(**kw)
+        if exit_code is not None:
+            cls.exit_code = exit_code
+
     def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
                  field: str | None = None) -> None:
         self.message = message
@@ -47,40 +53,28 @@ class DacMapError(Exception):
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
 
-class InputMissingError(DacMapError):
+class InputMissingError(DacMapError, exit_code=3):
     """An input file does not exist or cannot be read."""
 
-    exit_code = 3
 
-
-class InputFormatError(DacMapError):
+class InputFormatError(DacMapError, exit_code=4):
     """An input file is not in the expected layout or encoding."""
 
-    exit_code = 4
 
-
-class ValidationError(DacMapError):
+class ValidationError(DacMapError, exit_code=5):
     """The dataset as a whole failed a check (too many rejects, empty territory...)."""
 
-    exit_code = 5
 
-
-class StoreError(DacMapError):
+class StoreError(DacMapError, exit_code=6):
     """The GeoPackage could not be written or read."""
 
-    exit_code = 6
 
-
-class LockedError(DacMapError):
+class LockedError(DacMapError, exit_code=7):
     """Another refresh is running."""
 
-    exit_code = 7
 
-
-class ForbiddenError(DacMapError):
+class ForbiddenError(DacMapError, exit_code=8):
     """The principal's roles do not allow the action (server mode, :mod:`dac_map.server.auth`)."""
-
-    exit_code = 8
 
 
 @dataclass(frozen=True)

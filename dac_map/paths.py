@@ -18,10 +18,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from dac_map.errors import DacMapError
 
 
-class UnsafePathError(DacMapError):
+class UnsafePathError(DacMapError, exit_code=2):
     """A name or path given by a user or a configuration would leave its folder."""
-
-    exit_code = 2
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

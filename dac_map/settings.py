@@ -126,10 +126,20 @@ COVERAGE_CATCHMENT_KM = float(_env("COVERAGE_CATCHMENT_KM", "15"))
 #: Family whose installed places feed the default places-per-1,000-aged-75+ ratio.
 COVERAGE_RATIO_FAMILY = _env("COVERAGE_RATIO_FAMILY", "pa_hebergement")
 
+#: Families meant for the elderly (space-separated ids of data/reference/familles.csv): the ratio
+#: of places per 1,000 people aged 75+ is computed only for resources all of these families
+#: (the ARS "taux d'équipement" of EHPAD, SSIAD...), never for, say, CSAPA.
+COVERAGE_ELDERLY_FAMILIES = _env("COVERAGE_ELDERLY_FAMILIES", "pa_hebergement pa_domicile domicile")
+
 #: Population table (INSEE layout, see dac_map.coverage.population). The default is the shipped
 #: demo table with FICTITIOUS values; empty = no population ratios.
 POPULATION_PATH = _env("POPULATION_PATH", str(
     DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"))
+
+#: Plain-word synonyms of the "Je cherche" box (CSV, ``;``, UTF-8; see
+#: :mod:`dac_map.query.synonyms` and data/README.md): what callers say (EHPAD, aide à domicile...)
+#: -> FINESS categories, equipment disciplines, activity types and clientèles. Stewards edit it.
+SYNONYMS_PATH = Path(_env("SYNONYMS_PATH", str(DATA_DIR / "reference" / "synonymes.csv")))
 
 #: SQLite file of the unmet-need log ("besoins non couverts"). Kept OUTSIDE the GeoPackage so
 #: that a refresh of the FINESS data never erases it.
@@ -298,3 +308,21 @@ COVERAGE_TIME_BINS_MIN: tuple[float, ...] = tuple(
 
 #: Number of resources returned by "Les plus proches" (nearest N, no radius).
 NEAREST_N = int(_env("NEAREST_N", "10"))
+
+# --- data·inclusion and local resources (issue 16, dac_map/inclusion/) ---------------------
+#: Path of the DAC's local-resources table (CSV in the data·inclusion schema, see
+#: data/inclusion/modele_ressources_locales.csv), edited on the app's stewards' page and read by
+#: every import and refresh. Default: ``data/inclusion/ressources_locales.csv`` (created by the
+#: first save). Kept outside the store: refreshes never touch it. (The demo's FICTITIOUS table,
+#: ``data/inclusion/DEMO-FICTIF_ressources_locales_80_46.csv``, is imported by ``dac-map demo``.)
+INCLUSION_LOCAL_TABLE = Path(_env("INCLUSION_LOCAL_TABLE", str(
+    DATA_DIR / "inclusion" / "ressources_locales.csv")))
+#: The demo's FICTITIOUS local resources (patient associations of the Somme and the Lot).
+INCLUSION_DEMO_TABLE = DATA_DIR / "inclusion" / "DEMO-FICTIF_ressources_locales_80_46.csv"
+#: Path (str) of the steward's FINESS match decisions (CSV ``resource_id;finess;decision`` with
+#: ``lier`` / ``separer``). Default: ``data/inclusion/correspondances_manuelles.csv`` (optional).
+INCLUSION_OVERRIDES = Path(_env("INCLUSION_OVERRIDES", str(
+    DATA_DIR / "inclusion" / "correspondances_manuelles.csv")))
+#: Path (str) of an EPCI -> communes table (``epci;communes``, communes separated by ``|``), or
+#: "" (default) when none: EPCI zones are then kept as codes and reported as not expanded.
+INCLUSION_EPCI_TABLE = _env("INCLUSION_EPCI_TABLE", "")

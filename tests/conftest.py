@@ -241,3 +241,99 @@ def pg_url() -> str:
 def pg_module_url() -> str:
     """A fresh migrated database shared by one test module (browser tests)."""
     yield from fresh_database()
+
+
+# --------------------------------------------------------------------------- data·inclusion (issue 16)
+
+def _v1_models():
+    """v1 structures and services built with the official package's models (nasty values
+    included: quotes, semicolons, accents, a newline, ``<script>``, a formula-looking name)."""
+    from data_inclusion.schema import v1
+
+    s1 = v1.Structure(source="dora", id="dora--ccas-amiens", nom="CCAS d'Amiens",
+                      date_maj="2025-02-14", siret="21800021700019", adresse="12 rue des Jacobins",
+                      code_postal="80000", commune="Amiens", code_insee="80021", longitude=2.2957,
+                      latitude=49.8941, telephone="+33322000000", courriel="ccas@amiens.fr",
+                      horaires_accueil="Mo-Fr 08:30-12:30,13:30-17:00; PH off")
+    s2 = v1.Structure(source="soliguide", id="soliguide--resto-cahors",
+                      nom='Restos "du cœur"; antenne de Cahors', date_maj="2024-11-02",
+                      adresse="3 place Rousseau", code_postal="46000", commune="Cahors",
+                      code_insee="46042", longitude=1.4405, latitude=44.4475)
+    s3 = v1.Structure(source="dora", id="dora--epci", nom="=HYPERLINK(\"x\") <script>alert(1)</script>",
+                      date_maj="2025-01-01")
+    svc = [
+        v1.Service(source="dora", structure_id=s1.id, id="dora--aide-alim", nom="Aide alimentaire d'urgence",
+                   description="Colis alimentaires sur orientation d'un travailleur social.\nSans condition de ressources.",
+                   date_maj="2025-03-01", type="aide-materielle",
+                   thematiques=["equipement-et-alimentation--alimentation"], frais="gratuit",
+                   publics=["tous-publics"], code_insee="80021", adresse="12 rue des Jacobins",
+                   commune="Amiens", code_postal="80000", zone_eligibilite=["80021"],
+                   modes_accueil=["en-presentiel"], modes_mobilisation=["telephoner", "se-presenter"],
+                   mobilisable_par=["usagers", "professionnels"], telephone="+33322000000",
+                   horaires_accueil="Mo-Fr 09:00-12:00", contact_nom_prenom="Jeanne Exemple",
+                   courriel="jeanne.exemple@amiens.fr"),
+        v1.Service(source="dora", structure_id=s1.id, id="dora--droits", nom="Permanence accès aux droits",
+                   description="Aide aux démarches : CAF, CPAM, retraite ; rendez-vous conseillé.",
+                   date_maj="2025-01-10", thematiques=[
+                       "difficultes-administratives-ou-juridiques--accompagnement-pour-lacces-aux-droits",
+                       "sante--constituer-un-dossier-mdph-invalidite"], frais="gratuit",
+                   publics=["seniors", "personnes-en-situation-de-handicap"], zone_eligibilite=["80"]),
+        v1.Service(source="soliguide", structure_id=s2.id, id="soliguide--repas", nom='Repas "chauds"; le soir',
+                   description="Distribution de repas chauds le soir, accueil inconditionnel.",
+                   date_maj="2024-12-01", thematiques=["equipement-et-alimentation--alimentation",
+                                                       "remobilisation--lien-social"],
+                   frais="payant", frais_precisions="1 € symbolique", publics=["personnes-en-situation-durgence"],
+                   zone_eligibilite=["46042", "46102"], longitude=1.4405, latitude=44.4475,
+                   horaires_accueil="Mo-Su 18:30-20:00"),
+        v1.Service(source="dora", structure_id=s3.id, id="dora--national", nom="Écoute santé mentale",
+                   description="Ligne d'écoute nationale, anonyme et gratuite.", date_maj="2025-04-01",
+                   thematiques=["sante--sante-mentale"], frais="gratuit", publics=["tous-publics"],
+                   zone_eligibilite=["france"], modes_accueil=["a-distance"]),
+        v1.Service(source="dora", structure_id=s3.id, id="dora--epci", nom="Transport à la demande",
+                   description="Transport solidaire dans l'intercommunalité.", date_maj="2025-04-01",
+                   thematiques=["mobilite--mobilite-douce-partagee-collective"],
+                   zone_eligibilite=["248000531", "80620"]),
+    ]
+    return [s1, s2, s3], svc
+
+
+@pytest.fixture(scope="session")
+def inclusion_v1():
+    """``(structures, services)``: v1 records as plain dicts (JSON types), built by the models."""
+    structures, services = _v1_models()
+    dump = lambda m: m.model_dump(mode="json", exclude_none=True)  # noqa: E731
+    return [dump(s) for s in structures], [dump(s) for s in services]
+
+
+@pytest.fixture
+def inclusion_files(tmp_path, inclusion_v1):
+    """The v1 fixtures written in every supported shape: ``services.json``, ``.json.gz``,
+    ``.jsonl``, ``.csv`` (``;``, lists as ``a|b``), an API page, ``structures.json``."""
+    import csv
+    import gzip
+    import json
+
+    structures, services = inclusion_v1
+    out = {"structures": tmp_path / "structures.json", "json": tmp_path / "services.json",
+           "gz": tmp_path / "services.json.gz", "jsonl": tmp_path / "services.jsonl",
+           "csv": tmp_path / "services.csv", "page": tmp_path / "page.json"}
+    out["structures"].write_text(json.dumps(structures, ensure_ascii=False, indent=2), encoding="utf-8")
+    out["json"].write_text(json.dumps(services, ensure_ascii=False, indent=2), encoding="utf-8")
+    with gzip.open(out["gz"], "wt", encoding="utf-8") as f:
+        json.dump(services, f, ensure_ascii=False)
+    out["jsonl"].write_text("".join(json.dumps(s, ensure_ascii=False) + "\n" for s in services), encoding="utf-8")
+    by_id = {s["id"]: s for s in structures}
+    page = {"total": len(services), "page": 1, "size": 500, "pages": 1,
+            "items": [{"service": {**s, "structure": by_id[s["structure_id"]]}, "distance": 3}
+                      for s in services]}
+    out["page"].write_text(json.dumps(page, ensure_ascii=False), encoding="utf-8")
+    columns = sorted({k for s in services for k in s})
+    columns.remove("id")
+    columns = ["id", *columns]
+    with open(out["csv"], "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f, delimiter=";")
+        w.writerow(columns)
+        for s in services:
+            w.writerow(["|".join(v) if isinstance(v, list) else ("" if v is None else v)
+                        for v in (s.get(c) for c in columns)])
+    return out

@@ -91,12 +91,12 @@ def test_report_content_and_escaping(data, population, tmp_path):
         assert x.code in html_text
 
     rows = _csv_rows(render_csv(rep))
-    assert rows[0] == ["section", "code", "libelle", "indicateur", "valeur"]
+    assert rows[0] == ["Section", "Code", "Libellé", "Indicateur", "Valeur"]  # French (issue 15)
     sections = {r[0] for r in rows[1:]}
     assert {"rapport", "synthese", "famille", "commune", "besoins_type", "besoins_commune"} <= sections
     zb = [r for r in rows if r[0] == "commune" and r[3] == "zone_blanche" and r[4] == "1"]
     assert len(zb) == n_wz
-    fam = {r[1]: float(r[4]) for r in rows if r[0] == "famille" and r[3] == "etablissements"}
+    fam = {r[1]: float(r[4].replace(",", ".")) for r in rows if r[0] == "famille" and r[3] == "etablissements"}
     expected = data.establishments.loc[data.establishments["dac_id"] == "DAC-46", "family"].value_counts()
     assert fam == {k: float(v) for k, v in expected.items()}
     by_type = {r[2]: r[4] for r in rows if r[0] == "besoins_type"}

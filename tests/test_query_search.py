@@ -289,7 +289,10 @@ def test_distance_bad_arguments(kwargs: dict, fragment: str) -> None:
 
 def test_distance_unknown_centres(cat: Catalogue) -> None:
     with pytest.raises(QueryError, match="unknown commune"):
-        search(cat, [DistanceFilter(5, commune="46042")])  # Lot outlines not loaded
+        search(cat, [DistanceFilter(5, commune="46999")])  # no outline, no establishment
+    # issue 10: a commune without outline (Lot outlines not loaded) is placed at its
+    # establishments instead of failing
+    assert search(cat, [DistanceFilter(5, commune="46042")], page_size=None).total > 0
     with pytest.raises(QueryError, match="unknown FINESS"):
         search(cat, [DistanceFilter(5, finess="800000002")])
     with pytest.raises(QueryError, match="outside France"):

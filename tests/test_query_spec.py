@@ -207,7 +207,8 @@ def test_to_filters_and_describe(cat, spec, filters, labels):
       "(« lat, lon », latitude d'abord / latitude first)"]),
     (SearchSpec(dac="DAC-80", near="80999"),
      ["commune inconnue ou sans contour dans ce GeoPackage / unknown commune or commune without "
-      "outline: '80999'"]),
+      "outline: '80999' — aucun établissement localisé n'en donne le centre : indiquez plutôt un "
+      "point « lat, lon » ou le n° FINESS d'un établissement proche."]),
     (SearchSpec(near="800000037", outline=True, radius_km=10),  # "contour" is for communes: ignored by the app
      []),
     (SearchSpec(authorised=True), ["la capacité autorisée s'utilise avec une capacité minimale / "

@@ -8,9 +8,12 @@ Wire them into the main Typer app with :func:`register` (``dac_map/cli.py``)::
 
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional, get_type_hints
 
 import typer
 from rich.console import Console
@@ -88,16 +91,43 @@ RadiusOpt = Annotated[Optional[float], typer.Option(
     "commune ; défaut : réglage COVERAGE_CATCHMENT_KM)")]
 
 
+@dataclass(frozen=True)
+class CommonOptions:
+    """The options ``coverage`` and ``report`` share, declared once (left out = ``None``)."""
+
+    store: StoreOpt = None
+    dac: DacOpt = None
+    family: FamilyOpt = None
+    category: CategoryOpt = None
+    discipline: DisciplineOpt = None
+    label: LabelOpt = None
+    threshold: ThresholdOpt = None
+    population: PopulationOpt = None
+    radius: RadiusOpt = None
+
+
+def _with_common_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give the command ``fn(opts: CommonOptions, ...)`` the fields of :class:`CommonOptions`
+    as its first Typer options; ``fn`` receives them gathered in ``opts``."""
+    hints = get_type_hints(CommonOptions, include_extras=True)
+    shared = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=t, default=None)
+              for n, t in hints.items()]
+    own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+           for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "opts"]
+
+    @functools.wraps(fn)
+    def command(**kwargs: object) -> None:
+        opts = CommonOptions(**{n: kwargs.pop(n) for n in hints})
+        fn(opts, **kwargs)
+
+    command.__signature__ = inspect.Signature(shared + own, return_annotation=None)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in shared + own}
+    return command
+
+
+@_with_common_options
 def coverage(
-    store: StoreOpt = None,
-    dac: DacOpt = None,
-    family: FamilyOpt = None,
-    category: CategoryOpt = None,
-    discipline: DisciplineOpt = None,
-    label: LabelOpt = None,
-    threshold: ThresholdOpt = None,
-    population: PopulationOpt = None,
-    radius: RadiusOpt = None,
+    opts: CommonOptions,
     csv: Annotated[Optional[Path], typer.Option(
         "--csv", help="Écrire le tableau par commune (distance, zone blanche, ratio) en CSV")] = None,
     families_csv: Annotated[Optional[Path], typer.Option(
@@ -114,11 +144,11 @@ def coverage(
     from dac_map.coverage.report import SUMMARY_LABELS, fmt_number
     from dac_map.query import load_catalogue
 
-    dac, threshold, radius = _defaults(dac, threshold, radius)
+    dac, threshold, radius = _defaults(opts.dac, opts.threshold, opts.radius)
     try:
-        catalogue = load_catalogue(store)
-        res = _resource(family, category, discipline, label)
-        pop = _population(population, catalogue.metadata)
+        catalogue = load_catalogue(opts.store)
+        res = _resource(opts.family, opts.category, opts.discipline, opts.label)
+        pop = _population(opts.population, catalogue.metadata)
         # ---- road network (issue 12): travel times when the territory has one
         from dac_map.network import try_load_network
 
@@ -183,16 +213,9 @@ def coverage(
         _out.print(f"Indicateurs par famille et commune écrits : {families_csv}")
 
 
+@_with_common_options
 def report(
-    store: StoreOpt = None,
-    dac: DacOpt = None,
-    family: FamilyOpt = None,
-    category: CategoryOpt = None,
-    discipline: DisciplineOpt = None,
-    label: LabelOpt = None,
-    threshold: ThresholdOpt = None,
-    population: PopulationOpt = None,
-    radius: RadiusOpt = None,
+    opts: CommonOptions,
     db: Annotated[Optional[Path], typer.Option(
         "--db", help="Journal des besoins non couverts, SQLite (défaut : réglage UNMET_NEEDS_DB)")] = None,
     output: Annotated[Optional[Path], typer.Option(
@@ -211,12 +234,13 @@ def report(
     except ValueError as exc:
         _err.print(f"[bold red]Erreur / error[/]: date invalide ({exc}) : format AAAA-MM-JJ")
         raise typer.Exit(2)
-    dac, threshold, radius = _defaults(dac, threshold, radius)
+    dac, threshold, radius = _defaults(opts.dac, opts.threshold, opts.radius)
     output = settings.REPORTS_DIR if output is None else output
     try:
-        catalogue = load_catalogue(store)
-        rep = build_report(catalogue, dac, _resource(family, category, discipline, label), threshold,
-                           _population(population, catalogue.metadata), radius, db, output, start, end)
+        catalogue = load_catalogue(opts.store)
+        rep = build_report(catalogue, dac, _resource(opts.family, opts.category, opts.discipline, opts.label),
+                           threshold, _population(opts.population, catalogue.metadata), radius, db, output,
+                           start, end)
         files = write_report(rep, output)
     except DacMapError as exc:
         _fail(exc)

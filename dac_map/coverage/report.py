@@ -26,6 +26,9 @@ from typing import Any
 import pandas as pd
 
 from dac_map import __version__, settings
+from dac_map.coverage.labels import dac_number, need_type_label
+from dac_map.errors import DacMapError
+from dac_map.printing import TIMEZONE
 from dac_map.coverage.indicators import CommuneCoverage, commune_coverage, territory_indicators
 from dac_map.coverage.population import PopulationTable
 from dac_map.coverage.resources import ResourceType, commune_names, territory_label
@@ -87,6 +90,12 @@ class ArsReport:
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)
     white_zones_new: list[str] = field(default_factory=list)
     white_zones_resolved: list[str] = field(default_factory=list)
+    # --- issue 15: for the ARS reader ---------------------------------------------------------
+    data_date: str | None = None  # date of the FINESS extract (ISO)
+    ratio_meaningful: bool = True  # the resource is meant for the elderly (75+ ratio shown)
+    needs_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)   # month (YYYY-MM), needs
+    white_zones_by_type: pd.DataFrame = field(default_factory=pd.DataFrame)  # label, white_zones
+    dac_number: str = ""  # the DAC's number when the territories table has one
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -234,16 +243,16 @@ def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, thre
     end = _iso(period_end) or stamp
 
     fam, dis = territory_indicators(catalogue, dac_id)
-    pop75 = population.pop_75plus if population is not None else None
+    elderly = resource.for_elderly(catalogue)
+    pop75 = population.pop_75plus if population is not None and elderly else None
     cov = commune_coverage(catalogue, dac_id, resource, threshold_km, pop75, radius_km)
     names = commune_names(catalogue)
     # A previous period end is a full timestamp: records after it (strictly) are new.
     needs = list_unmet_needs(db_path, start=start, end=end, dac_id=dac_id, commune_names=names)
     if start and "T" in start:
         needs = needs[needs["recorded_at"] > start]
-    labels = dict(catalogue.family_labels)
-    needs = needs.assign(resource_type=needs["resource_type"].map(
-        lambda v: ", ".join(labels.get(p, p) for p in str(v).split(", ")) if isinstance(v, str) else v))
+    needs = needs.assign(resource_type=[
+        need_type_label(t, f, catalogue) for t, f in zip(needs["resource_type"], needs["filters_json"])])
     by_type, by_commune = unmet_needs_summary(needs)
 
     meta = catalogue.metadata
@@ -260,7 +269,10 @@ def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, thre
     if sources["equipment_illustrative"]:
         notes.append("Les capacités (places installées) de ce jeu de données sont FICTIVES "
                      "(démonstration) : ne pas les utiliser pour une décision.")
-    if population is not None and population.fictitious:
+    if population is not None and not elderly:
+        notes.append(f"Ratio par 1 000 habitants de 75 ans ou plus non calculé : « {cov.resource_label} » "
+                     "n'est pas une ressource destinée aux personnes âgées.")
+    if population is not None and population.fictitious and elderly:
         notes.append("La table de population utilisée est FICTIVE (démonstration) : les ratios "
                      "par habitant de 75 ans ou plus sont illustratifs.")
     report = ArsReport(
@@ -270,11 +282,94 @@ def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, thre
         radius_km=float(radius_km), sources=sources, families=fam, disciplines=dis,
         summary=cov.summary(), coverage=cov, white_zones=cov.white_zones,
         unmet_total=int(len(needs)), unmet_by_type=by_type, unmet_by_commune=by_commune,
-        notes=notes, previous=previous, unmet_by_reason=unmet_needs_by_reason(needs))
+        notes=notes, previous=previous, unmet_by_reason=unmet_needs_by_reason(needs),
+        data_date=meta.get("source_date"), ratio_meaningful=elderly,
+        dac_number=dac_number(catalogue, dac_id), needs_by_month=_needs_by_month(needs),
+        white_zones_by_type=white_zones_by_type(catalogue, dac_id, threshold_km))
     if previous is not None:
         report.changes, report.white_zones_new, report.white_zones_resolved = compare_snapshots(
             previous, snapshot(report))
     return report
+
+
+# --- issue 15: charts' data --------------------------------------------------------------
+
+#: Resource types of the "white zones by type" chart: terms of the synonyms table (those whose
+#: codes are categories and/or disciplines, which coverage understands).
+WHITE_ZONE_TYPES = ("EHPAD", "SSIAD", "SAAD", "HAD", "CSAPA", "CMP", "IME", "ESAT")
+
+
+def _needs_by_month(needs: pd.DataFrame) -> pd.DataFrame:
+    """Needs per calendar month (Europe/Paris local time), oldest first."""
+    if not len(needs):
+        return pd.DataFrame(columns=["month", "needs"])
+    when = pd.to_datetime(needs["recorded_at"], utc=True, errors="coerce").dt.tz_convert(TIMEZONE)
+    month = when.dt.strftime("%Y-%m").dropna()
+    out = month.value_counts().rename_axis("month").rename("needs").reset_index()
+    return out.sort_values("month", kind="stable").reset_index(drop=True)
+
+
+def white_zones_by_type(catalogue: Catalogue, dac_id: str, threshold_km: float,
+                        terms: tuple[str, ...] = WHITE_ZONE_TYPES) -> pd.DataFrame:
+    """Number of communes of the territory farther than ``threshold_km`` (km, straight line
+    from the commune centroid) from the nearest resource of each type of ``terms`` (labels from
+    the synonyms table; types absent from the data count every commune). Columns ``label``,
+    ``white_zones``, ``communes``."""
+    from dac_map.query.errors import QueryError
+    from dac_map.query.synonyms import load_synonyms
+
+    try:
+        table = {s.term: s for s in load_synonyms()}
+    except QueryError:
+        return pd.DataFrame(columns=["label", "white_zones", "communes"])
+    rows = []
+    for term in terms:
+        syn = table.get(term)
+        if syn is None or syn.activity_types or syn.clienteles:
+            continue
+        if syn.disciplines and not catalogue.has_equipment:
+            continue
+        rt = ResourceType(categories=syn.categories, disciplines=syn.disciplines, label=syn.label)
+        try:
+            cov = commune_coverage(catalogue, dac_id, rt, threshold_km, None)
+        except (DacMapError, ValueError):
+            continue
+        summ = cov.summary()
+        rows.append({"label": syn.label, "white_zones": int(summ.get("white_zones") or 0),
+                     "communes": int(summ.get("communes") or 0)})
+    return pd.DataFrame(rows, columns=["label", "white_zones", "communes"])
+
+
+def _bar_chart(title: str, items: list[tuple[str, float]], unit: str = "") -> str:
+    """A horizontal bar chart as inline SVG (prints sharp, black on white, no script)."""
+    if not items:
+        return ""
+    top = max(v for _, v in items) or 1
+    bar_h, gap, label_w, width = 14, 5, 230, 640
+    h = len(items) * (bar_h + gap) + 6
+    out = [f"<figure class='chart'><figcaption>{_esc(title)}</figcaption>"
+           f"<svg width='100%' viewBox='0 0 {width} {h}' "
+           f"role='img' aria-label='{_esc(title)}'>"]
+    for k, (label, value) in enumerate(items):
+        y = 3 + k * (bar_h + gap)
+        w = (width - label_w - 60) * (float(value) / top)
+        out.append(f"<text x='{label_w - 6}' y='{y + bar_h - 3}' text-anchor='end' "
+                   f"font-size='11'>{_esc(label[:45])}</text>"
+                   f"<rect x='{label_w}' y='{y}' width='{w:.1f}' height='{bar_h}' fill='#08306b'/>"
+                   f"<text x='{label_w + w + 4:.1f}' y='{y + bar_h - 3}' font-size='11'>"
+                   f"{_esc(fmt_number(value))}{_esc(unit)}</text>")
+    out.append("</svg></figure>")
+    return "".join(out)
+
+
+def _month_fr(month: str) -> str:
+    names = ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+             "nov.", "déc."]
+    try:
+        y, m = month.split("-")
+        return f"{names[int(m) - 1]} {y}"
+    except (ValueError, IndexError):
+        return month
 
 
 # --------------------------------------------------------------------------- formatting
@@ -312,7 +407,10 @@ def _date_fr(iso: str | None) -> str:
         d = datetime.fromisoformat(iso)
     except ValueError:
         return iso
-    return d.strftime("%d/%m/%Y %H:%M UTC") if "T" in iso else d.strftime("%d/%m/%Y")
+    if "T" not in iso:
+        return d.strftime("%d/%m/%Y")
+    d = d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    return d.astimezone(TIMEZONE).strftime("%d/%m/%Y à %H:%M")  # Europe/Paris local time
 
 
 def _esc(value: Any) -> str:
@@ -344,6 +442,9 @@ th { background: #eee; } td.num, th.num { text-align: right; white-space: nowrap
 .warn { border: 1px solid #c60; background: #fff4e5; padding: 4pt 6pt; margin: 6pt 0; }
 .kpi { display: inline-block; border: 1px solid #bbb; padding: 4pt 8pt; margin: 2pt 4pt 2pt 0; }
 .kpi b { display: block; font-size: 13pt; } .empty { color: #555; font-style: italic; }
+table.about { width: auto; } table.about th { text-align: left; }
+figure.chart { margin: 6pt 0; page-break-inside: avoid; break-inside: avoid; }
+figure.chart figcaption { font-weight: bold; font-size: 9.5pt; margin-bottom: 2pt; }
 @media screen { body { max-width: 190mm; margin: 10mm auto; } }
 """
 
@@ -357,10 +458,18 @@ def render_html(report: ArsReport) -> str:
         "<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'>",
         f"<title>{e('Observatoire des ruptures de parcours — ' + r.territory_name)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        f"<h1>Observatoire des ruptures de parcours — {e(r.territory_name)}</h1>",
-        f"<p class='meta'>Rapport à l'ARS · territoire {e(r.dac_id)} · établi le "
-        f"{e(_date_fr(r.generated_at))} · besoins non couverts du {e(_date_fr(r.period_start))} "
-        f"au {e(_date_fr(r.period_end))} · dac-map {e(r.sources.get('software_version'))}</p>",
+        f"<h1>Observatoire des ruptures de parcours — {e(r.territory_name)}"
+        + (f" (n° {e(r.dac_number)})" if r.dac_number else "") + "</h1>",
+        f"<p class='meta'>Rapport à l'ARS · établi le {e(_date_fr(r.generated_at))} (heure de "
+        f"Paris) · dac-map {e(r.sources.get('software_version'))}</p>",
+        "<table class='about'><tbody>"
+        f"<tr><th>Territoire</th><td>{e(r.territory_name)}</td></tr>"
+        f"<tr><th>Période des besoins</th><td>du {e(_date_fr(r.period_start))} au "
+        f"{e(_date_fr(r.period_end))}</td></tr>"
+        f"<tr><th>Données FINESS</th><td>extraction du {e(_date_fr(r.data_date))}</td></tr>"
+        "<tr><th>Depuis le dernier rapport</th><td>"
+        + (e(_changes_sentence(r)) if r.previous is not None else "premier rapport pour ce territoire")
+        + "</td></tr></tbody></table>",
     ]
     for note in r.notes:
         parts.append(f"<p class='warn'>{e(note)}</p>")
@@ -370,7 +479,7 @@ def render_html(report: ArsReport) -> str:
             ("Distance moyenne (km)", fmt_number(s.get("distance_mean_km"), 1)),
             ("Distance maximale (km)", fmt_number(s.get("distance_max_km"), 1)),
             ("Besoins non couverts signalés", fmt_number(r.unmet_total))]
-    if "places_per_1000_75plus" in s:
+    if r.ratio_meaningful and "places_per_1000_75plus" in s:
         kpis.append(("Places / 1 000 hab. de 75 ans ou +", fmt_number(s.get("places_per_1000_75plus"), 1)))
         kpis.append(("Hab. de 75 ans ou + en zone blanche", fmt_number(s.get("pop_75plus_white_zones"))))
     parts.append("<h2>1. Synthèse</h2>")
@@ -387,10 +496,10 @@ def render_html(report: ArsReport) -> str:
 
     parts.append("<h2>3. Offre par discipline d'équipement</h2>")
     parts.append(_table(
-        ["Discipline", "Code", "Établissements", "Places installées"],
-        [[x.discipline_label or "", x.discipline, fmt_number(x.establishments),
+        ["Discipline", "Établissements", "Places installées"],
+        [[x.discipline_label or "Discipline non libellée", fmt_number(x.establishments),
           fmt_number(x.capacity_installed)] for x in r.disciplines.itertuples(index=False)],
-        {2, 3}, "Aucun équipement renseigné."))
+        {1, 2}, "Aucun équipement renseigné."))
 
     parts.append(f"<h2>4. Zones blanches — {e(r.resource_label)} à plus de "
                  f"{e(fmt_number(r.threshold_km, 1))} km</h2>")
@@ -407,6 +516,11 @@ def render_html(report: ArsReport) -> str:
             row.append(fmt_number(x.pop_75plus))
         rows.append(row)
     parts.append(_table(headers, rows, {2, 5}, "Aucune commune au-delà du seuil."))
+    if len(r.white_zones_by_type):
+        parts.append(_bar_chart(
+            f"Zones blanches par type de ressource (communes à plus de "
+            f"{fmt_number(r.threshold_km, 1)} km)",
+            [(x.label, x.white_zones) for x in r.white_zones_by_type.itertuples(index=False)]))
 
     parts.append("<h2>5. Besoins non couverts signalés</h2>")
     parts.append(f"<p>{e(fmt_number(r.unmet_total))} signalement(s) sur la période, sans donnée "
@@ -419,6 +533,14 @@ def render_html(report: ArsReport) -> str:
         parts.append(_table(["Motif", "Signalements"],
                             [[x.label, fmt_number(x.needs)]
                              for x in r.unmet_by_reason.itertuples(index=False)], {1}))
+        parts.append(_bar_chart("Besoins non couverts par motif",
+                                [(x.label, x.needs) for x in r.unmet_by_reason.itertuples(index=False)]))
+    if len(r.unmet_by_type):
+        parts.append(_bar_chart("Besoins non couverts par type de ressource",
+                                [(x.resource_type, x.needs) for x in r.unmet_by_type.itertuples(index=False)]))
+    if len(r.needs_by_month):
+        parts.append(_bar_chart("Besoins non couverts par mois",
+                                [(_month_fr(x.month), x.needs) for x in r.needs_by_month.itertuples(index=False)]))
     parts.append(_table(["Commune", "Code INSEE", "Signalements"],
                         [[x.commune_name or "", x.commune, fmt_number(x.needs)]
                          for x in r.unmet_by_commune.itertuples(index=False)], {2}, ""))
@@ -464,6 +586,26 @@ def render_html(report: ArsReport) -> str:
                  "nominative n'y est acceptée.</li></ul>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _changes_sentence(r: ArsReport) -> str:
+    prev = r.previous or {}
+    bits = [f"rapport précédent du {_date_fr(prev.get('generated_at'))}"]
+    moved = [x for x in r.changes.itertuples(index=False)
+             if x.change is not None and x.change == x.change and x.change != 0] if len(r.changes) else []
+    bits.append(f"{len(moved)} indicateur(s) modifié(s)" if moved else "aucun indicateur modifié")
+    if r.white_zones_new:
+        bits.append(f"{len(r.white_zones_new)} nouvelle(s) zone(s) blanche(s)")
+    if r.white_zones_resolved:
+        bits.append(f"{len(r.white_zones_resolved)} commune(s) sortie(s) des zones blanches")
+    return " ; ".join(bits) + " (détail en partie 6)."
+
+
+def render_pdf(report: ArsReport) -> bytes:
+    """The report as a real PDF (A4), generated on the server from :func:`render_html`."""
+    from dac_map.printing import html_to_pdf
+
+    return html_to_pdf(render_html(report))
 
 
 def _csv_rows(report: ArsReport) -> list[list[Any]]:
@@ -512,12 +654,15 @@ def _csv_rows(report: ArsReport) -> list[list[Any]]:
     return rows
 
 
+#: Header of the report's CSV (French, for spreadsheet readers).
+CSV_HEADERS = ["Section", "Code", "Libellé", "Indicateur", "Valeur"]
+
+
 def render_csv(report: ArsReport) -> bytes:
-    """The report as long-format CSV bytes: ``section;code;libelle;indicateur;valeur``
-    (``;``, UTF-8 with BOM, decimal point). Text cells that look like spreadsheet formulas
-    are prefixed with ``'``."""
-    return csv_bytes(_csv_rows(report), ["section", "code", "libelle", "indicateur", "valeur"],
-                     decimal=".")
+    """The report as long-format CSV bytes: ``Section;Code;Libellé;Indicateur;Valeur``
+    (``;``, UTF-8 with BOM, decimal comma). Text cells that look like spreadsheet formulas
+    are neutralised (:mod:`dac_map.tabular`)."""
+    return csv_bytes(_csv_rows(report), CSV_HEADERS, decimal=",")  # the one writer (tabular)
 
 
 @dataclass

@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from dac_map import settings
 from dac_map.codes import assign_territory, departments_of, metric_epsgs
 from dac_map.errors import StoreError, ValidationError
 from dac_map.query import (
@@ -113,6 +114,19 @@ class ResourceType:
         else:
             cap = catalogue.capacity_installed
         return np.where(m, np.nan_to_num(cap, nan=0.0), 0.0)
+
+    def for_elderly(self, catalogue: Catalogue) -> bool:
+        """True when every open establishment of this kind belongs to a family meant for the
+        elderly (:data:`~dac_map.settings.COVERAGE_ELDERLY_FAMILIES`, read now): only then is
+        a ratio per 1,000 people aged 75+ meaningful."""
+        elderly = set(str(settings.COVERAGE_ELDERLY_FAMILIES).split())
+        if self.families:
+            return set(self.families) <= elderly
+        m = self.mask(catalogue)
+        if not m.any():
+            return False
+        fam = catalogue.establishments["family"].to_numpy()[m]
+        return set(map(str, fam)) <= elderly
 
     def describe(self, catalogue: Catalogue | None = None) -> str:
         """French label: :attr:`label`, or one built from the family/category/discipline

@@ -177,6 +177,23 @@ class ItemReader:
             return None
         return item
 
+    def array(self, obj: dict, key: str, path: str) -> list:
+        """``obj[key]`` when it is an array (absent: empty), else empty after reporting it as skipped."""
+        value = obj.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.dev("not_an_object", f"{path}.{key}", f"{key} n'est pas un tableau", SKIPPED)
+            return []
+        return value
+
+    def establishment_object(self, e: object, path: str) -> dict | None:
+        """The establishment ``e`` when it is an object, else None (reported as skipped)."""
+        if not isinstance(e, dict):
+            self.dev("not_an_object", path, "établissement qui n'est pas un objet JSON", SKIPPED)
+            return None
+        return e
+
     def finess(self, value: object, path: str, what: str) -> str | None:
         """A FINESS number, or None after reporting ``what`` (the object left out) as skipped."""
         fin = _str(value)
@@ -232,37 +249,21 @@ class _ActivitesReader(ItemReader):
         for k in sorted(extra):
             self.dev("extra_field", f"{base}.{k}", f"champ « {k} » absent du schéma")
         self.pm_rows.append((fin_ej, pm_id))
-        acts = item.get("activitesAutorisees")
-        if isinstance(acts, list):
-            for j, a in enumerate(acts):
-                self.activity(a, f"{base}.activitesAutorisees[{j}]", LEVEL_ENTITY, None, fin_ej, pm_id, None)
-        elif acts is not None:
-            self.dev("not_an_object", f"{base}.activitesAutorisees", "activitesAutorisees n'est pas un tableau",
-                     SKIPPED)
-        eges = item.get("ege")
-        if eges is None:
-            return
-        if not isinstance(eges, list):
-            self.dev("not_an_object", f"{base}.ege", "ege n'est pas un tableau", SKIPPED)
-            return
-        for k, e in enumerate(eges):
+        for j, a in enumerate(self.array(item, "activitesAutorisees", base)):
+            self.activity(a, f"{base}.activitesAutorisees[{j}]", LEVEL_ENTITY, None, fin_ej, pm_id, None)
+        for k, e in enumerate(self.array(item, "ege", base)):
             epath = f"{base}.ege[{k}]"
-            if not isinstance(e, dict):
-                self.dev("not_an_object", epath, "établissement qui n'est pas un objet JSON", SKIPPED)
+            e = self.establishment_object(e, epath)
+            if e is None:
                 continue
             fin = self.finess(e.get("numFinessEge"), f"{epath}.numFinessEge", "établissement et ses activités")
             if fin is None:
                 continue
             ege_id = _str(e.get("egeId"))
             self.ege_rows.append((fin, ege_id, fin_ej, pm_id))
-            acts = e.get("activitesExercees")
-            if isinstance(acts, list):
-                for j, a in enumerate(acts):
-                    self.activity(a, f"{epath}.activitesExercees[{j}]", LEVEL_ESTABLISHMENT, fin, fin_ej,
-                                  pm_id, ege_id)
-            elif acts is not None:
-                self.dev("not_an_object", f"{epath}.activitesExercees", "activitesExercees n'est pas un tableau",
-                         SKIPPED)
+            for j, a in enumerate(self.array(e, "activitesExercees", epath)):
+                self.activity(a, f"{epath}.activitesExercees[{j}]", LEVEL_ESTABLISHMENT, fin, fin_ej,
+                              pm_id, ege_id)
 
     def _bad_dates(self, column: str, rows: np.ndarray, values: pa.Array) -> None:
         paths = self.act.column("json_path")

@@ -12,15 +12,15 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from dac_map.query.catalogue import Catalogue
 from dac_map.query.errors import QueryError
-from dac_map.query.filters import QueryFilter, _number, _plural, _tuple, clean_for_display
+from dac_map.query.filters import MinPlacesFilter, QueryFilter, _plural, _tuple, clean_for_display
 
 _COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
 
@@ -111,36 +111,22 @@ class ActivityTypeFilter(QueryFilter):
 
 
 @dataclass(frozen=True)
-class ActivityCapacityFilter(QueryFilter):
+class ActivityCapacityFilter(MinPlacesFilter):
     """Establishments with at least ``min_places`` places on their active FINESS+ activities
     (those matching ``activity`` when given): installed (« installé constaté », the default) or
     authorised (``authorised=True``). Installed places are not free places."""
 
-    min_places: float
-    authorised: bool = False
     activity: ActivityTypeFilter | None = None
 
+    title: ClassVar[str] = "Capacité FINESS+"
+
     def __post_init__(self) -> None:
-        v = self.min_places
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(v)) or float(v) < 0:
-            raise QueryError(f"capacité minimale invalide (nombre ≥ 0) / invalid minimum capacity: {v!r}")
+        super().__post_init__()
         if self.activity is not None and not isinstance(self.activity, ActivityTypeFilter):
             raise QueryError("activity doit être un ActivityTypeFilter / activity must be an ActivityTypeFilter")
-        object.__setattr__(self, "min_places", int(v) if float(v).is_integer() else float(v))
 
-    def _text(self, what: str | None) -> str:
-        kind = "autorisée" if self.authorised else "installée"
-        n = self.min_places
-        s = f"Capacité FINESS+ {kind} ≥ {_number(n)} {'place' if n < 2 else 'places'}"
-        return f"{s} ({what})" if what else s
-
-    @property
-    def label(self) -> str:
-        return self._text(self.activity.label if self.activity else None)
-
-    def describe(self, catalogue: Catalogue) -> str:
-        return self._text(self.activity.describe(catalogue) if self.activity else None)
+    def narrowing(self) -> ActivityTypeFilter | None:
+        return self.activity
 
     def values(self, catalogue: Catalogue) -> np.ndarray:
         """Places per row (NaN without a capacity line of that status)."""
@@ -154,9 +140,6 @@ class ActivityCapacityFilter(QueryFilter):
             return v
 
         return catalogue.cached(("fp_capacity", self.activity, self.authorised), compute)
-
-    def mask(self, catalogue: Catalogue) -> np.ndarray:
-        return np.greater_equal(self.values(catalogue), self.min_places)
 
 
 __all__ = ["ServesCommuneFilter", "ActivityTypeFilter", "ActivityCapacityFilter"]

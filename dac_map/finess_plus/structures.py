@@ -87,18 +87,26 @@ class _StructuresReader(ItemReader):
         self.dev("invalid_date", path, f"date invalide : {s[:40]!r}")
         return None
 
+    def _general_info(self, obj: dict, key: str, known: str, path: str, missing: str) -> dict | None:
+        """``obj[key]``, the general-information object (unknown and null fields reported against
+        the schema keys ``known``), or None after reporting ``missing`` as skipped."""
+        info = obj.get(key)
+        if not isinstance(info, dict):
+            self.dev("missing_field", f"{path}.{key}", missing, SKIPPED)
+            return None
+        self._nulls_and_extras(info, self.keys[known], f"{path}.{key}")
+        return info
+
     def item(self, i: int, item: object) -> None:
         base = f"$.pmej[{i}]"
         item = self.begin(i, item)
         if item is None:
             return
         self._nulls_and_extras(item, self.keys["pmej_structures"], base)
-        info = item.get("informationsGeneralesPMEJ")
-        if not isinstance(info, dict):
-            self.dev("missing_field", f"{base}.informationsGeneralesPMEJ",
-                     "entité juridique sans informationsGeneralesPMEJ (ignorée avec ses établissements)", SKIPPED)
+        info = self._general_info(item, "informationsGeneralesPMEJ", "infos_pmej", base,
+                                  "entité juridique sans informationsGeneralesPMEJ (ignorée avec ses établissements)")
+        if info is None:
             return
-        self._nulls_and_extras(info, self.keys["infos_pmej"], f"{base}.informationsGeneralesPMEJ")
         fin_ej = self.finess(info.get("numFinessPm"), f"{base}.informationsGeneralesPMEJ.numFinessPm",
                              "entité juridique et ses établissements")
         if fin_ej is None:
@@ -119,27 +127,19 @@ class _StructuresReader(ItemReader):
         pm["updated"].append(_str(item.get("dateDerniereMaj")))
         pm["commune"].append(_str(_address(item.get("adresse")).get("cogCommune")))
         pm["json_path"].append(base)
-        eges = item.get("ege")
-        if eges is None:
-            return
-        if not isinstance(eges, list):
-            self.dev("not_an_object", f"{base}.ege", "ege n'est pas un tableau", SKIPPED)
-            return
-        for k, e in enumerate(eges):
+        for k, e in enumerate(self.array(item, "ege", base)):
             self.establishment(e, f"{base}.ege[{k}]", fin_ej, pm_id)
 
     def establishment(self, e: object, path: str, fin_ej: str, pm_id: str | None) -> None:
-        if not isinstance(e, dict):
-            self.dev("not_an_object", path, "établissement qui n'est pas un objet JSON", SKIPPED)
+        e = self.establishment_object(e, path)
+        if e is None:
             return
         self._nulls_and_extras(e, self.keys["ege_structures"], path)
-        info = e.get("informationsGeneralesEGE")
-        if not isinstance(info, dict):
-            self.dev("missing_field", f"{path}.informationsGeneralesEGE",
-                     "établissement sans informationsGeneralesEGE (ignoré)", SKIPPED)
+        info = self._general_info(e, "informationsGeneralesEGE", "infos_ege", path,
+                                  "établissement sans informationsGeneralesEGE (ignoré)")
+        if info is None:
             return
         ip = f"{path}.informationsGeneralesEGE"
-        self._nulls_and_extras(info, self.keys["infos_ege"], ip)
         fin = self.finess(info.get("numFinessEge"), f"{ip}.numFinessEge", "établissement")
         if fin is None:
             return

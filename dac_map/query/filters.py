@@ -21,6 +21,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import shapely
@@ -479,37 +480,68 @@ class SpecialtyFilter(QueryFilter):
 # --------------------------------------------------------------------------- capacity
 
 @dataclass(frozen=True)
-class CapacityFilter(QueryFilter):
-    """Establishments with at least ``min_places`` places, installed (default) or authorised
-    (``authorised=True``): the establishment's total, or, with ``specialty``, the sum over its
-    equipment lines matching that specialty. Installed places are not free places.
-    Establishments without capacity data never match."""
+class MinPlacesFilter(QueryFilter):
+    """Base of the « at least ``min_places`` places » filters (installed places by default,
+    ``authorised=True`` for authorised ones), narrowed by an optional sub-filter (:meth:`narrowing`)
+    whose name ends the label. Subclasses give :meth:`values` (places per row, NaN when unknown)
+    and :attr:`title`."""
 
     min_places: float
     authorised: bool = False
-    specialty: SpecialtyFilter | None = None
+
+    #: First words of the label.
+    title: ClassVar[str] = "Capacité"
 
     def __post_init__(self) -> None:
         v = self.min_places
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                 or not math.isfinite(float(v)) or float(v) < 0:
             raise QueryError(f"capacité minimale invalide (nombre ≥ 0) / invalid minimum capacity: {v!r}")
-        if self.specialty is not None and not isinstance(self.specialty, SpecialtyFilter):
-            raise QueryError("specialty doit être un SpecialtyFilter / specialty must be a SpecialtyFilter")
         object.__setattr__(self, "min_places", int(v) if float(v).is_integer() else float(v))
 
-    def _text(self, specialty: str | None) -> str:
+    def narrowing(self) -> QueryFilter | None:
+        """The sub-filter the places are counted on, if any."""
+        return None
+
+    def _text(self, what: str | None) -> str:
         kind = "autorisée" if self.authorised else "installée"
         n = self.min_places
-        s = f"Capacité {kind} ≥ {_number(n)} {'place' if n < 2 else 'places'}"
-        return f"{s} ({specialty})" if specialty else s
+        s = f"{self.title} {kind} ≥ {_number(n)} {'place' if n < 2 else 'places'}"
+        return f"{s} ({what})" if what else s
 
     @property
     def label(self) -> str:
-        return self._text(self.specialty.label if self.specialty else None)
+        sub = self.narrowing()
+        return self._text(sub.label if sub else None)
 
     def describe(self, catalogue: Catalogue) -> str:
-        return self._text(self.specialty.describe(catalogue) if self.specialty else None)
+        sub = self.narrowing()
+        return self._text(sub.describe(catalogue) if sub else None)
+
+    @abstractmethod
+    def values(self, catalogue: Catalogue) -> np.ndarray:
+        """Places per row (NaN when unknown)."""
+
+    def mask(self, catalogue: Catalogue) -> np.ndarray:
+        return np.greater_equal(self.values(catalogue), self.min_places)
+
+
+@dataclass(frozen=True)
+class CapacityFilter(MinPlacesFilter):
+    """Establishments with at least ``min_places`` places, installed (default) or authorised
+    (``authorised=True``): the establishment's total, or, with ``specialty``, the sum over its
+    equipment lines matching that specialty. Installed places are not free places.
+    Establishments without capacity data never match."""
+
+    specialty: SpecialtyFilter | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.specialty is not None and not isinstance(self.specialty, SpecialtyFilter):
+            raise QueryError("specialty doit être un SpecialtyFilter / specialty must be a SpecialtyFilter")
+
+    def narrowing(self) -> SpecialtyFilter | None:
+        return self.specialty
 
     def values(self, catalogue: Catalogue) -> np.ndarray:
         """Capacity compared with ``min_places`` per row (NaN when unknown), in places."""
@@ -521,9 +553,6 @@ class CapacityFilter(QueryFilter):
             return values
 
         return catalogue.cached(("capacity", self.specialty, self.authorised), compute)
-
-    def mask(self, catalogue: Catalogue) -> np.ndarray:
-        return np.greater_equal(self.values(catalogue), self.min_places)
 
 
 def specialty_capacity(catalogue: Catalogue, specialty: SpecialtyFilter,
@@ -581,11 +610,10 @@ class DistanceFilter(QueryFilter):
             try:
                 lon, lat = (float(v) for v in self.point)
             except (TypeError, ValueError):
-                raise QueryError(f"point invalide, attendu (lon, lat) / bad point, expected "
-                                 f"(lon, lat): {self.point!r}") from None
+                raise QueryError(f"point invalide / bad point: {self.point!r}") from None
             if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-                raise QueryError(f"point invalide / bad point: lon {lon}, lat {lat} "
-                                 "(WGS84 degrees, lon in [-180, 180], lat in [-90, 90])")
+                raise QueryError(f"point invalide / bad point: « {lat:g}, {lon:g} » (lat, lon en "
+                                 "degrés WGS84 : latitude entre -90 et 90, longitude entre -180 et 180)")
             object.__setattr__(self, "point", (lon, lat))
         if self.commune is not None:
             c = str(self.commune).strip().upper()
@@ -634,8 +662,7 @@ class DistanceFilter(QueryFilter):
         if self.commune is not None:
             i = catalogue.commune_row.get(self.commune)
             if i is None:
-                raise QueryError(f"commune inconnue ou sans contour dans ce GeoPackage / unknown "
-                                 f"commune or commune without outline: {self.commune!r}")
+                return commune_point_centre(catalogue, self.commune)
             return area_centre(self.commune, catalogue.communes.geometry.iat[i],
                                str(catalogue.communes["name"].iat[i]), keep_area=self.outline)
         i = catalogue.finess_row.get(self.finess)
@@ -656,6 +683,38 @@ class DistanceFilter(QueryFilter):
 
     def mask(self, catalogue: Catalogue) -> np.ndarray:
         return np.less_equal(self.distances_km(catalogue), self.radius_km)
+
+
+# --- commune without outline (issue 10): a point from its establishments ---------------------
+
+#: Communes with municipal arrondissements: FINESS files code establishments by arrondissement.
+ARRONDISSEMENTS: dict[str, tuple[str, ...]] = {
+    "75056": tuple(f"751{k:02d}" for k in range(1, 21)),   # Paris
+    "13055": tuple(f"132{k:02d}" for k in range(1, 17)),   # Marseille
+    "69123": tuple(f"6938{k}" for k in range(1, 10)),      # Lyon
+}
+
+
+def commune_point_centre(catalogue: Catalogue, commune: str) -> Centre:
+    """Centre of a commune the store has no outline for: the median position of its located
+    establishments (by commune code; Paris, Lyon and Marseille through their arrondissements),
+    in the metric CRS of the first of them. Raises :class:`QueryError` with a plain French
+    explanation when none is located."""
+    codes_ = (commune, *ARRONDISSEMENTS.get(commune, ()))
+    est = catalogue.establishments
+    if "commune" not in est:
+        rows = np.zeros(len(catalogue), dtype=bool)
+    else:
+        rows = est["commune"].astype(str).isin(codes_).to_numpy() & catalogue.has_point
+    if not rows.any():
+        raise QueryError(
+            f"commune inconnue ou sans contour dans ce GeoPackage / unknown commune or commune "
+            f"without outline: {commune!r} — aucun établissement localisé n'en donne le centre : "
+            "indiquez plutôt un point « lat, lon » ou le n° FINESS d'un établissement proche.")
+    lon = float(np.median(catalogue.lon[rows]))
+    lat = float(np.median(catalogue.lat[rows]))
+    return point_centre(lon, lat, f"commune {commune} (centre approché d'après {int(rows.sum())} "
+                                  "établissement(s))")
 
 
 # --------------------------------------------------------------------------- text
@@ -700,5 +759,5 @@ class TextFilter(QueryFilter):
 
 
 __all__ = ["QueryFilter", "StatusFilter", "TerritoryFilter", "FamilyFilter", "CategoryFilter",
-           "SpecialtyFilter", "CapacityFilter", "DistanceFilter", "TextFilter",
+           "SpecialtyFilter", "MinPlacesFilter", "CapacityFilter", "DistanceFilter", "TextFilter",
            "specialty_capacity", "clean_for_display", "ACTIVITY_TYPE_ALIASES"]

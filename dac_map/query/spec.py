@@ -698,8 +698,36 @@ def resolve_near(text: str, catalogue: Catalogue, departments: Sequence[str] = (
                 note = (f"{len(hits)} communes « {t} » : {catalogue.commune_name(code)} ({code}) "
                         "retenue ; précisez le code INSEE au besoin.")
             return Near("commune", commune=code, note=note)
+    code = _commune_from_cities(t, catalogue)
+    if code is not None:
+        return Near("commune", commune=code)
     raise QueryError(f"« {t[:60]} » : ni commune connue, ni code INSEE, ni n° FINESS, ni "
                      f"coordonnées {POINT_FORMAT}.")
+
+
+def _commune_from_cities(text: str, catalogue: Catalogue) -> str | None:
+    """A commune code for a name the store has no outline for (issue 10): the most common
+    commune code of the establishments whose city (``CEDEX`` and numbers dropped) is ``text``;
+    an arrondissement of Paris, Lyon or Marseille gives the whole commune."""
+    from dac_map.query.filters import ARRONDISSEMENTS
+    from dac_map.query.text import fold_text
+
+    est = catalogue.establishments
+    if not len(est) or "city" not in est or "commune" not in est:
+        return None
+    folded = fold_text(text)
+
+    def clean(city: object) -> str:
+        return " ".join(re.sub(r"\b(cedex|\d+)\b", " ", fold_text(str(city or ""))).split())
+
+    wanted = clean(text)
+    cities = catalogue.cached("_spec_city_names", lambda: est["city"].astype(str).map(clean).to_numpy())
+    hit = cities == wanted
+    if not folded or not wanted or not hit.any():
+        return None
+    code = str(est.loc[hit, "commune"].astype(str).value_counts().index[0])
+    parent = {a: c for c, arr in ARRONDISSEMENTS.items() for a in arr}
+    return parent.get(code, code)
 
 
 __all__ = ["CRITERIA", "JSON_VERSION", "NATIONAL", "MAX_NEAREST", "MAX_MINUTES", "PARAMS", "Criterion", "POINT_FORMAT", "Near", "Param", "SearchSpec",

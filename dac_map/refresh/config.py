@@ -20,6 +20,9 @@ Layout (every section but ``[sources]`` is optional; defaults shown)::
     category_families = "..."             # category -> family table, default: shipped file
     disciplines = "..."                   # equipment disciplines, default: shipped file
     activities = "..."                    # care activities, default: shipped file
+    inclusion_services = "..."            # data·inclusion services (JSON/JSONL/CSV, .gz), optional
+    inclusion_structures = "..."          # data·inclusion structures, optional
+    inclusion_local = "..."               # the DAC's local resources, default: INCLUSION_LOCAL_TABLE
 
     [download]
     raw_dir = "<folder of the current store>/raw"
@@ -71,6 +74,8 @@ KIND_BOUNDARIES = "limites"
 KIND_TABLE = "table"
 KIND_FINESS_PLUS_STRUCTURES = "finess-plus-structures"
 KIND_FINESS_PLUS_ACTIVITES = "finess-plus-activites"
+#: data·inclusion open-data files (issue 16): JSON / JSON Lines / CSV, optionally gzipped.
+KIND_DATA_INCLUSION = "data-inclusion"
 
 #: Source name -> (kind, default file suffix, required).
 SOURCE_KINDS: dict[str, tuple[str, str, bool]] = {
@@ -87,9 +92,14 @@ SOURCE_KINDS: dict[str, tuple[str, str, bool]] = {
     # FINESS+ JSON flows (issue 11); ``establishments`` is then optional
     "finess_plus_structures": (KIND_FINESS_PLUS_STRUCTURES, ".json", False),
     "finess_plus_activites": (KIND_FINESS_PLUS_ACTIVITES, ".json", False),
+    # --- issue 16: data·inclusion open-data files (services, structures), validated on import
+    "inclusion_services": (KIND_DATA_INCLUSION, ".json", False),
+    "inclusion_structures": (KIND_DATA_INCLUSION, ".json", False),
+    "inclusion_local": (KIND_DATA_INCLUSION, ".csv", False),
 }
 
-_KNOWN_SUFFIXES = (".json.gz", ".csv.gz", ".csv", ".txt", ".geojson", ".json", ".gpkg", ".zip", ".gz", ".shp")
+_KNOWN_SUFFIXES = (".json.gz", ".csv.gz", ".jsonl.gz", ".csv", ".txt", ".geojson", ".jsonl", ".json", ".gpkg",
+                   ".zip", ".gz", ".shp")
 
 #: Default configuration file: ``refresh.toml`` in the project folder.
 DEFAULT_CONFIG = settings.PROJECT_DIR / "refresh.toml"
@@ -137,6 +147,9 @@ class Sources:
     boundaries_crs: str | None = None
     finess_plus_structures: Source | None = None
     finess_plus_activites: Source | None = None
+    inclusion_services: Source | None = None  # issue 16
+    inclusion_structures: Source | None = None  # issue 16
+    inclusion_local: Source | None = None  # issue 16 (default: settings.INCLUSION_LOCAL_TABLE)
 
     def all(self) -> tuple[Source, ...]:
         """Every configured source, in a stable order."""
@@ -147,7 +160,8 @@ class Sources:
         out.append(self.departments)
         out.extend(self.communes)
         for name in ("territories", "categories", "families", "category_families",
-                     "disciplines", "activities"):
+                     "disciplines", "activities", "inclusion_services", "inclusion_structures",
+                     "inclusion_local"):
             s = getattr(self, name)
             if s is not None:
                 out.append(s)

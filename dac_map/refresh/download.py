@@ -48,6 +48,7 @@ from dac_map.refresh.config import (
     KIND_BOUNDARIES,
     KIND_FINESS_EQUIPMENT,
     KIND_FINESS_ESTABLISHMENTS,
+    KIND_DATA_INCLUSION,
     KIND_FINESS_PLUS_ACTIVITES,
     KIND_FINESS_PLUS_STRUCTURES,
     KIND_TABLE,
@@ -145,6 +146,9 @@ def check_head(kind: str, head: bytes, where: str, name: str) -> None:
     elif kind == KIND_TABLE and ";" not in first:
         raise InputFormatError(f"{name}: first line {first[:60]!r} has no ';': "
                                "not a ';'-separated table", path=where, line=1)
+    elif kind == KIND_DATA_INCLUSION and not (first.lstrip()[:1] in ("[", "{") or "id" in first):
+        raise InputFormatError(f"{name}: starts with {first[:60]!r}: neither JSON nor a CSV header "
+                               "with an 'id' column: not a data·inclusion file", path=where, line=1)
 
 
 def validate_file(kind: str, path: Path, where: str, name: str, min_bytes: int = 0) -> None:

@@ -403,6 +403,34 @@ def _build(run: _Run) -> None:
     etl_report = run_etl(inputs, run.staging, progress=run.say, rejects_path=run.staging_rejects)
     run.result.counts = dict(etl_report.counts)
     run.issues = etl_report.issues
+    _build_social(run)
+
+
+def _build_social(run: _Run) -> None:
+    """Stage 3b (issue 16): the social resources into the staging version: the configured
+    data·inclusion files (validated; too many rejects refuse the version) or, when none is
+    configured, the served version's data·inclusion resources carried over; plus the DAC's
+    local table, read again (it lives outside the store, so refreshes never lose it)."""
+    from dac_map import settings
+    from dac_map.inclusion.importer import run_import
+
+    fetched = run.fetched
+    services = [fetched["inclusion_services"].path] if "inclusion_services" in fetched else []
+    structures = [fetched["inclusion_structures"].path] if "inclusion_structures" in fetched else []
+    local = fetched["inclusion_local"].path if "inclusion_local" in fetched else settings.INCLUSION_LOCAL_TABLE
+    previous = run.current if run.current.exists() else None
+    if not services and not Path(local).exists() and previous is None:
+        return
+    overrides = settings.INCLUSION_OVERRIDES
+    social = run_import(services, structures, store=run.staging,
+                        local_table=local if Path(local).exists() else None,
+                        overrides=overrides if Path(overrides).exists() else None,
+                        keep_from=None if services else previous, compare_with=previous)
+    if len(social.table) or social.services_report.records:
+        run.result.messages.append(
+            f"ressources sociales : {len(social.table)} (data·inclusion {social.services_report.kept} "
+            f"retenus / {social.services_report.rejected} rejetés) ; changements : {social.changes}")
+        run.say(run.result.messages[-1])
 
 
 def _validate_and_compare(run: _Run, dry_run: bool) -> None:

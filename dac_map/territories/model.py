@@ -26,18 +26,14 @@ _PHONE_OK = re.compile(r"\+?[0-9]{4,15}")
 _WEBSITE_OK = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 
 
-class TerritoryError(DacMapError):
+class TerritoryError(DacMapError, exit_code=4):
     """A territory or a territory table is invalid (names the field, and the line in a file)."""
 
-    exit_code = 4
 
-
-class ConflictError(DacMapError):
+class ConflictError(DacMapError, exit_code=8):
     """Someone else saved the territory since it was read: nothing was written.
 
     ``current`` is the stored :class:`Versioned` (None when it was deleted meanwhile)."""
-
-    exit_code = 8
 
     def __init__(self, message: str, *, current: "Versioned | None" = None, **kw) -> None:
         self.current = current

@@ -21,7 +21,16 @@ from dac_map.coverage.resources import ResourceType, commune_names
 from dac_map.query import Catalogue
 from dac_map.query.spec import SearchSpec
 from dac_map.coverage.population import PopulationTable, is_demo_store, read_population
-from dac_map.coverage.report import build_report, fmt_number, render_csv, render_html, write_report
+from dac_map.coverage.labels import need_type_label
+from dac_map.coverage.report import (
+    build_report,
+    fmt_number,
+    render_csv,
+    render_html,
+    render_pdf,
+    write_report,
+)
+from dac_map.printing import TIMEZONE
 from dac_map.coverage.unmet import (
     DEFAULT_REASON,
     REASONS,
@@ -118,6 +127,9 @@ def _family_select(data: Catalogue, key: str, label: str = "Type de ressource") 
     chosen = st.selectbox(label, ids, index=default, format_func=lambda f: labels.get(f, f),
                           key=f"{key}_family")
     family = ResourceType.family(chosen, labels.get(chosen, chosen))
+    precise = _precise_type_select(data, key)
+    if precise is not None:
+        return precise
     if not data.has_equipment:
         return family
     # Disciplines offered by establishments of that family (the one rule, offered_lines).
@@ -132,6 +144,49 @@ def _family_select(data: Catalogue, key: str, label: str = "Type de ressource") 
         return family
     return ResourceType(families=(chosen,), disciplines=(disc,),
                         label=f"{labels.get(chosen, chosen)} — {names.get(disc) or disc}")
+
+
+# --- issue 15: coverage by category / discipline, in the coordinators' words ---------------
+
+def precise_types(data: Catalogue) -> dict[str, ResourceType]:
+    """Resource types finer than a family, offered by the coverage and report pages: entries
+    of the synonyms table made of categories and/or disciplines present in the data (« EHPAD »,
+    « SSIAD », « Addictologie (CSAPA) »...), then every FINESS category present. Keyed by the
+    label shown."""
+    from dac_map.query.errors import QueryError
+    from dac_map.query.synonyms import load_synonyms
+
+    present = set(data.establishments["category"].astype(str))
+    discs = (set(str(d) for d in data.equipment_arrays.labels.get("discipline", {}))
+             if data.has_equipment else set())
+    out: dict[str, ResourceType] = {}
+    try:
+        table = load_synonyms()
+    except QueryError:
+        table = ()
+    for syn in table:
+        if syn.activity_types or syn.clienteles:
+            continue
+        cats = tuple(c for c in syn.categories if c in present)
+        dis = tuple(d for d in syn.disciplines if d in discs)
+        if (syn.categories and not cats) or (syn.disciplines and not dis):
+            continue
+        out.setdefault(syn.label, ResourceType(categories=cats, disciplines=dis, label=syn.label))
+    cat = data.categories
+    names = dict(zip(cat["category"].astype(str), cat["category_label"].astype(str)))
+    for c in sorted(present, key=lambda c: names.get(c, c).lower()):
+        label = f"Catégorie FINESS : {names.get(c, c)}"
+        out.setdefault(label, ResourceType(categories=(c,), label=names.get(c, c)))
+    return out
+
+
+def _precise_type_select(data: Catalogue, key: str) -> ResourceType | None:
+    types = precise_types(data)
+    chosen = st.selectbox("Ou un type précis (sigle, catégorie FINESS)", ["", *types],
+                          format_func=lambda t: t or "— famille entière —", key=f"{key}_precise",
+                          help="Ex. EHPAD, SSIAD, Addictologie (CSAPA), ou toute catégorie FINESS "
+                               "présente : remplace la famille choisie au-dessus.")
+    return types.get(chosen) if chosen else None
 
 
 def _data_warnings(data: Catalogue, population: PopulationTable | None) -> None:
@@ -173,6 +228,9 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
     c1, c2, c3 = st.columns([3, 2, 2])
     with c1:
         resource = _family_select(data, key)
+    elderly = resource.for_elderly(data)  # 75+ ratio only for resources meant for the elderly
+    if not elderly:
+        population = None
     from dac_map.network import try_load_network  # issue 12: travel times when a network exists
 
     network = try_load_network(dac)
@@ -195,7 +253,10 @@ def render_coverage_mode(store_path: str | Path | None = None, dac_id: str | Non
             radius = st.number_input("Rayon du ratio (km, 0 = la commune)", min_value=0.0,
                                      max_value=100.0, value=float(settings.COVERAGE_CATCHMENT_KM),
                                      step=5.0, format="%.0f", key=f"{key}_radius")
-    if population is None:
+    if not elderly:
+        st.caption("Ratio par 1 000 habitants de 75 ans ou plus proposé seulement pour les "
+                   "ressources destinées aux personnes âgées.")
+    elif population is None:
         st.caption("Aucune table de population : ratios par habitant indisponibles "
                    "(réglage POPULATION_PATH).")
     _data_warnings(data, population)
@@ -339,20 +400,19 @@ def render_unmet_needs_page(db_path: str | Path | None = None,
     codes only; ``db_path`` None: :data:`~dac_map.settings.UNMET_NEEDS_DB`."""
     names: dict[str, str] = {}
     territories: dict[str, str] = {}
-    families: dict[str, str] = {}
+    catalogue_for_labels: Catalogue | None = None
     if store_path is not None:
         try:
             data = load_data(store_path)
             names = commune_names(data)
             territories = dict(zip(data.territories["dac_id"], data.territories["name"]))
-            families = dict(data.family_labels)
+            catalogue_for_labels = data
         except DacMapError:
             pass
 
-    def type_label(value: object) -> str:
-        if not isinstance(value, str):
-            return ""
-        return ", ".join(families.get(p, p) for p in value.split(", "))
+    def type_label(value: object, filters_json: object = None) -> str:
+        """« Addictologie (CSAPA) », not 197 (:func:`dac_map.coverage.labels.need_type_label`)."""
+        return need_type_label(value, filters_json, catalogue_for_labels)
     try:
         log_ = UnmetLog(db_path)
         principal = access.current_principal()
@@ -388,14 +448,16 @@ def render_unmet_needs_page(db_path: str | Path | None = None,
     frame = log_.list(principal, start=start, end=end, dac_id=dac or None, commune=com or None,
                       resource_type=rtype or None, commune_names=names)
     st.caption(f"{len(frame)} signalement(s) sur {len(everything)} au total.")
-    view = frame.drop(columns=["filters_json"]).assign(
-        recorded_at=pd.to_datetime(frame["recorded_at"], utc=True).dt.strftime("%d/%m/%Y %H:%M"),
-        resource_type=frame["resource_type"].map(type_label),
+    readable = frame.assign(  # labels (« Addictologie (CSAPA) ») and Paris local time
+        recorded_at=pd.to_datetime(frame["recorded_at"], utc=True).dt.tz_convert(TIMEZONE)
+        .dt.strftime("%d/%m/%Y %H:%M"),
+        resource_type=[type_label(t, f) for t, f in zip(frame["resource_type"], frame["filters_json"])])
+    view = readable.drop(columns=["filters_json"]).assign(
         reason=frame["reason"].map(lambda r: REASONS.get(r, r)))
     view = view.rename(columns={
-        "id": "N°", "recorded_at": "Date (UTC)", "dac_id": "Territoire", "commune": "Code INSEE",
-        "commune_name": "Commune", "reason": "Motif", "resource_type": "Type",
-        "filters_label": "Critères",
+        "id": "N°", "recorded_at": "Date (heure de Paris)", "dac_id": "Territoire",
+        "commune": "Code INSEE", "commune_name": "Commune", "reason": "Motif",
+        "resource_type": "Type", "filters_label": "Critères",
         "comment": "Commentaire", "recorded_by_role": "Fonction"})
     st.dataframe(view, hide_index=True, width="stretch")
     with_comments = st.checkbox("Inclure les commentaires dans l'export", value=False,
@@ -404,7 +466,7 @@ def render_unmet_needs_page(db_path: str | Path | None = None,
     st.caption(f"Les signalements de plus de {settings.UNMET_RETENTION_MONTHS} mois sont "
                "supprimés automatiquement." if settings.UNMET_RETENTION_MONTHS > 0 else
                "Conservation illimitée (réglage UNMET_RETENTION_MONTHS = 0).")
-    st.download_button("Exporter en CSV", unmet_needs_csv(frame, include_comments=with_comments),
+    st.download_button("Exporter en CSV", unmet_needs_csv(readable, include_comments=with_comments),
                        file_name=f"besoins_non_couverts_{today.isoformat()}.csv", mime="text/csv",
                        key=f"{key}_export")
     with st.expander("Supprimer un signalement (correction)"):
@@ -467,6 +529,11 @@ def render_ars_report_download(store_path: str | Path | None = None,
             st.error(f"Rapport impossible : {exc}")
             return
         st.session_state[f"{key}_html"] = render_html(rep).encode("utf-8")
+        try:
+            st.session_state[f"{key}_pdf"] = render_pdf(rep)
+        except DacMapError as exc:  # WeasyPrint / Pango missing: HTML still offered
+            st.session_state[f"{key}_pdf"] = None
+            st.warning(f"PDF indisponible : {exc}")
         st.session_state[f"{key}_csv"] = render_csv(rep)
         st.session_state[f"{key}_name"] = f"rapport_ars_{dac}_{rep.generated_at[:10]}"
         st.session_state[f"{key}_info"] = (
@@ -477,10 +544,12 @@ def render_ars_report_download(store_path: str | Path | None = None,
     if f"{key}_html" in st.session_state:
         st.success(st.session_state[f"{key}_info"])
         name = st.session_state[f"{key}_name"]
-        d1, d2 = st.columns(2)
-        d1.download_button("Rapport imprimable (HTML, A4)", st.session_state[f"{key}_html"],
+        d0, d1, d2 = st.columns(3)
+        pdf = st.session_state.get(f"{key}_pdf")
+        d0.download_button("Rapport PDF (A4)", pdf or b"", file_name=f"{name}.pdf",
+                           mime="application/pdf", key=f"{key}_dl_pdf", type="primary",
+                           disabled=not pdf, icon=":material/picture_as_pdf:")
+        d1.download_button("Rapport HTML (A4)", st.session_state[f"{key}_html"],
                            file_name=f"{name}.html", mime="text/html", key=f"{key}_dl_html")
         d2.download_button("Indicateurs (CSV)", st.session_state[f"{key}_csv"],
                            file_name=f"{name}.csv", mime="text/csv", key=f"{key}_dl_csv")
-        st.caption("Ouvrez le fichier HTML dans le navigateur puis « Imprimer » (format A4) "
-                   "pour obtenir un PDF.")

@@ -31,6 +31,7 @@ from dac_map.notes.model import Note
 from dac_map.query import FRENCH_HEADERS, to_french_table, to_geojson
 from dac_map.query.catalogue import offered_in
 from dac_map.query.search import plain_value
+from dac_map.printing import now_local
 from dac_map.tabular import csv_bytes as _csv_bytes
 from dac_map.tabular import workbook_bytes, xlsx_sheet
 from dac_map.ui.text import (
@@ -127,7 +128,12 @@ class SheetContext:
     data_date: str = ""
     sources: str = ""
     warnings: Sequence[str] = ()
-    generated: datetime = field(default_factory=datetime.now)
+    generated: datetime = field(default_factory=lambda: now_local())
+    # --- issue 15: the DAC named in the header --------------------------------------------
+    #: DAC name and number (e.g. its FINESS or ARS number) heading the sheet; the territory
+    #: line is then left out when it only repeats the name.
+    dac_name: str = ""
+    dac_number: str = ""
 
 
 def equipment_by_finess(equipment: pd.DataFrame, finess: Sequence[str]) -> dict[str, list[dict[str, str]]]:
@@ -171,6 +177,8 @@ h1 { font-size: 15pt; margin: 0 0 2px 0; color: #08306b; }
 .dac a { color: #08306b; }
 .notes { margin-top: 10px; border: 1px dashed #888; min-height: 25mm; padding: 4px; font-size: 9pt; color: #666; }
 footer { margin-top: 8px; border-top: 1px solid #08306b; padding-top: 4px; }
+.dac { font-size: 12pt; font-weight: bold; color: #08306b; }
+
 @media screen { body { max-width: 186mm; margin: 10mm auto; } }
 """
 
@@ -235,7 +243,10 @@ def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
         items.append(f'<section class="item">{"".join(lines)}</section>')
     crit = "".join(f"<li>{_e(c)}</li>" for c in context.criteria)
     warns = "".join(f'<div class="warn">{_e(w)}</div>' for w in context.warnings)
-    head_meta = [x for x in (context.territory, context.contact) if plain(x)]
+    dac = plain(context.dac_name)
+    heading = dac + (f" — n° {plain(context.dac_number)}" if plain(context.dac_number) else "")
+    head_meta = [x for x in (context.territory, context.contact)
+                 if plain(x) and plain(x) != dac and plain(x) not in plain(context.title)]
     n = len(items)
     foot = [_e(context.sources)] if plain(context.sources) else []
     if context.data_date:
@@ -249,14 +260,28 @@ def a4_sheet_html(records: pd.DataFrame, context: SheetContext,
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
         "style-src 'unsafe-inline'\">"
         f"<title>{_e(context.title)}</title><style>{_SHEET_CSS}</style></head><body>"
-        f"<header><h1>{_e(context.title)}</h1>"
+        + (f'<header><div class="dac">{_e(heading)}</div>' if heading else "<header>")
+        + f"<h1>{_e(context.title)}</h1>"
         + (f'<div class="meta">{" · ".join(_e(x) for x in head_meta)}</div>' if head_meta else "")
         + f'<div class="meta">{n} ressource{"s" if n > 1 else ""} · fiche éditée le '
-        f'{_e(context.generated.strftime("%d/%m/%Y à %H:%M"))}</div>'
+        f'{_e(context.generated.strftime("%d/%m/%Y à %H:%M"))}'
+        + (f" · données FINESS du {_e(format_date(context.data_date))}" if context.data_date else "")
+        + "</div>"
         + (f'<ul class="criteria">{crit}</ul>' if crit else "")
         + warns + "</header><main>" + "".join(items)
         + '<div class="notes">Notes :</div></main>'
         f"<footer>{footer}</footer></body></html>\n")
+
+
+def a4_sheet_pdf(records: pd.DataFrame, context: SheetContext,
+                 equipment: Mapping[str, list[dict[str, str]]] | None = None,
+                 illustrative: bool = False, dacs: Mapping[str, object] | None = None,
+                 notes: Mapping[str, Sequence[Note]] | None = None) -> bytes:
+    """The A4 sheet as a real PDF (:func:`dac_map.printing.html_to_pdf` of
+    :func:`a4_sheet_html`), generated on the server."""
+    from dac_map.printing import html_to_pdf
+
+    return html_to_pdf(a4_sheet_html(records, context, equipment, illustrative, dacs, notes))
 
 
 def _note_html(note: Note) -> str:
@@ -282,6 +307,7 @@ __all__ = [
     "GEOJSON_COLUMNS",
     "SheetContext",
     "a4_sheet_html",
+    "a4_sheet_pdf",
     "csv_bytes",
     "equipment_by_finess",
     "excel_bytes",

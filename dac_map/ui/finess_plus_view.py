@@ -74,12 +74,7 @@ def render_sidebar_activities(options) -> tuple[list[str], list[str], int, bool]
 
 def chosen_commune(state: ustate.ViewState, catalogue: Catalogue, departments: Sequence[str]) -> str | None:
     """The INSEE code of the commune chosen in « Autour de », or None."""
-    if not state.near.strip():
-        return None
-    try:
-        near = ustate.resolve_near(state.near, catalogue, departments)
-    except Exception:
-        return None
+    near = ustate.search_centre(state, catalogue, departments)
     return near.commune if near is not None and near.kind == "commune" else None
 
 

@@ -162,7 +162,36 @@ def tooltip_js(text_js: str) -> str:
             '}')
 
 
-class PointsLayer(FastMacroElement):
+#: End of the script of a payload layer (``layer`` built from ``P``): add it to the map and publish
+#: its mode, the number of markers drawn and the payload version as ``window.dacMap`` and as
+#: ``data-*`` attributes of the map container (the browser tests read them).
+_PUBLISH_JS = """\
+            {{ this._parent.get_name() }}.addLayer(layer);
+            var n = P.data.features.length;
+            window.dacMap = {mode: {{ this.mode_js }}, markers: n, version: {{ this.version }}};
+            var c = document.getElementById("map_div");
+            if (c) { c.dataset.markers = n; c.dataset.mode = {{ this.mode_js }}; c.dataset.version = {{ this.version }}; }
+            return layer;
+        })();
+        {% endmacro %}
+    """
+
+
+class _PayloadLayer(FastMacroElement):
+    """A layer drawn from a result payload (``P`` in its script), published as mode ``mode``."""
+
+    mode = ""
+
+    def __init__(self, payload: Mapping[str, object], version: int = 0) -> None:
+        super().__init__()
+        self._name = type(self).__name__
+        self.payload_js = js_json(payload)
+        self.fallback_js = js_json(settings.MAP_FALLBACK_COLOR)
+        self.mode_js = js_json(self.mode)
+        self.version = int(version)
+
+
+class PointsLayer(_PayloadLayer):
     """ONE ``L.geoJSON`` layer of canvas circle markers, coloured by family, with a tooltip
     built with ``textContent`` (name, category · commune, FINESS number). Publishes the number
     of markers drawn as ``window.dacMap`` and ``data-markers`` on the map container."""
@@ -180,29 +209,19 @@ class PointsLayer(FastMacroElement):
                 }
             });
             layer.bindTooltip({{ this.tooltip_js }}, {direction: "top", offset: [0, -4]});
-            {{ this._parent.get_name() }}.addLayer(layer);
-            var n = P.data.features.length;
-            window.dacMap = {mode: "points", markers: n, version: {{ this.version }}};
-            var c = document.getElementById("map_div");
-            if (c) { c.dataset.markers = n; c.dataset.mode = "points"; c.dataset.version = {{ this.version }}; }
-            return layer;
-        })();
-        {% endmacro %}
-    """)
+""" + _PUBLISH_JS)
+
+    mode = "points"
 
     def __init__(self, payload: Mapping[str, object], version: int = 0) -> None:
-        super().__init__()
-        self._name = "PointsLayer"
-        self.payload_js = js_json(payload)
+        super().__init__(payload, version)
         self.radius = MARKER_RADIUS
-        self.fallback_js = js_json(settings.MAP_FALLBACK_COLOR)
         self.tooltip_js = tooltip_js(
             '(P.categories[p.c] || "") + (P.communes[p.m] ? " · " + P.communes[p.m] : "")'
             f' + "\\n" + {js_json(TOOLTIP_FINESS_PREFIX)} + p.f')
-        self.version = int(version)
 
 
-class AggregateLayer(FastMacroElement):
+class AggregateLayer(_PayloadLayer):
     """Circles per grid cell sized by their count (national view); a click zooms in."""
 
     _template = Template("""
@@ -230,22 +249,9 @@ class AggregateLayer(FastMacroElement):
                 var map = e.target._map;
                 if (map) { map.setView(e.latlng, Math.min(map.getZoom() + 2, 12)); }
             });
-            {{ this._parent.get_name() }}.addLayer(layer);
-            var n = P.data.features.length;
-            window.dacMap = {mode: "aggregate", markers: n, version: {{ this.version }}};
-            var c = document.getElementById("map_div");
-            if (c) { c.dataset.markers = n; c.dataset.mode = "aggregate"; c.dataset.version = {{ this.version }}; }
-            return layer;
-        })();
-        {% endmacro %}
-    """)
+""" + _PUBLISH_JS)
 
-    def __init__(self, payload: Mapping[str, object], version: int = 0) -> None:
-        super().__init__()
-        self._name = "AggregateLayer"
-        self.payload_js = js_json(payload)
-        self.fallback_js = js_json(settings.MAP_FALLBACK_COLOR)
-        self.version = int(version)
+    mode = "aggregate"
 
 
 class SelectionLayer(FastMacroElement):

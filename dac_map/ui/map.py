@@ -218,6 +218,8 @@ def legend_html(entries: Sequence[LegendEntry], title: str = "Familles",
         count = f' <span class="n">{int(e.count)}</span>' if e.count is not None else ""
         rows.append(f'<li><span class="dot" style="background:{color}"></span>'
                     f"{html.escape(e.label)}{count}</li>")
+    if not rows:
+        rows.append('<li class="none">Aucune ressource ne correspond</li>')
     return (f'<details{" open" if opened else ""}><summary>{html.escape(title)}</summary>'
             f'<ul>{"".join(rows)}</ul></details>')
 
@@ -392,14 +394,15 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
                         family_labels: Mapping[str, str] | None = None,
                         selected: Sequence[str] = (), focus: str | None = None,
                         max_points: int | None = None, version: int = 0,
-                        legend: Sequence[LegendEntry] = (),
+                        legend: Sequence[LegendEntry] | None = None,
                         search_area: SearchArea | None = None) -> ResultsLayer:
     """The results as a feature group: points (at most ``max_points``, default
     ``settings.MAP_MAX_POINTS``) or counts per grid cell above, plus selection rings and the
-    legend (``legend``, with the counts of the result; none when empty). ``version`` is
-    published with the marker count (browser tests wait on it). ``search_area``: the centre
-    and radius / reachable area of a search around a place; the view is fitted to the results
-    once per ``version`` (without a centre too, unless the result set is aggregated)."""
+    legend (``legend``, with the counts of the result, « Aucune ressource » when empty; None:
+    no legend). ``version`` is published with the marker count (browser tests wait on it).
+    ``search_area``: the centre and radius / reachable area of a search around a place; the
+    view is fitted to the results once per ``version`` (without a centre too, unless the
+    result set is aggregated)."""
     limit = settings.MAP_MAX_POINTS if max_points is None else max_points
     group = folium.FeatureGroup(name="resultats", control=False)
     located = int((records["lon"].notna() & records["lat"].notna()).sum()) if len(records) else 0
@@ -414,8 +417,9 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
     rings = selection_rings(records, selected, focus)
     if rings:
         group.add_child(SelectionLayer(rings))
-    if legend:
-        # open when short; a long legend starts closed so as not to hide the map
+    if legend is not None:
+        # Even for an empty result: it replaces the previous legend, whose counts would
+        # otherwise stay on screen (issue 10). Open when short; a long one starts closed.
         title = f"Familles ({len(legend)})"
         group.add_child(Legend(legend_html(legend, title, opened=len(legend) <= LEGEND_OPEN_MAX)))
     # ---- issue 12: the map follows the search

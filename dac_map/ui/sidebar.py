@@ -41,11 +41,23 @@ KEYS: dict[str, str] = {
     "include_closed": "f_fermes",
     "sort": "f_tri",
     "page": "f_page",
+    # --- kept from the URL (issue 9 keys without a field of their own) / capacity basis
+    "departments": "f_departements",
+    "communes": "f_communes",
+    "aggregates": "f_agregats",
+    "authorised": "f_autorisee",
     "fp_types": "f_activites_fp",
     "fp_publics": "f_publics_fp",
     "fp_min_places": "f_places_fp",
     "fp_authorised": "f_statut_places_fp",
 }
+
+# --- « Je cherche » (plain-word resource types, issue 15) -------------------------------
+#: Session keys of the « Je cherche » box: the text typed, the entry applied, the suggestions.
+NEED = "f_jecherche"
+NEED_APPLIED = "_dacmap_need_applied"
+NEED_SUGGESTIONS = "_dacmap_need_suggestions"
+NEED_MESSAGE = "_dacmap_need_message"
 
 #: Session keys outside the widgets: the establishment in the detail panel, the resources
 #: kept for the A4 sheet, the map centre requested by a row selection.
@@ -79,6 +91,8 @@ class Options:
     commune_labels: Mapping[str, str]
     has_equipment: bool
     illustrative: bool
+    #: FINESS category code -> plain names looked up by the « Je cherche » box (long label).
+    category_names: Mapping[str, str] = None  # type: ignore[assignment]
     #: FINESS+ activity types and publics offered (issue 11): code -> French label
     fp_type_labels: Mapping[str, str] = None  # type: ignore[assignment]
     fp_public_labels: Mapping[str, str] = None  # type: ignore[assignment]
@@ -123,7 +137,11 @@ def build_options(catalogue) -> Options:
         for c, f in zip(first["category"], first["family"]):
             cat_family.setdefault(str(c), str(f))
     categories = tuple(sorted(present, key=lambda c: (cat_label.get(c, c).lower(), c)))
-    cat_labels = {c: f"{cat_label.get(c, c)} ({c})" for c in categories}
+    acronyms = category_acronyms()
+    # The acronym people say first (« EHPAD — ... (500) »): the box's own filter ranks a label
+    # starting with the typed word above loose matches, so Enter picks the right category.
+    cat_labels = {c: (f"{acronyms[c]} — " if c in acronyms else "") + f"{cat_label.get(c, c)} ({c})"
+                  for c in categories}
 
     eq_labels = catalogue.equipment_arrays.labels
 
@@ -153,6 +171,7 @@ def build_options(catalogue) -> Options:
         communes_by_department={k: tuple(v) for k, v in by_dep.items()},
         commune_labels=com_labels, has_equipment=bool(catalogue.has_equipment),
         illustrative=bool(catalogue.equipment_illustrative),
+        category_names={c: cat_label.get(c, c) for c in categories},
         **_finess_plus_options(catalogue))
 
 
@@ -160,6 +179,24 @@ def _finess_plus_options(catalogue) -> dict[str, Mapping[str, str]]:
     from dac_map.ui.finess_plus_view import sidebar_options  # FINESS+ (issue 11)
 
     return sidebar_options(catalogue)
+
+
+def category_acronyms() -> dict[str, str]:
+    """Category code -> the acronym callers use, from the synonyms table: entries whose term is
+    an acronym (capitals) and which select exactly one category and nothing else."""
+    from dac_map.query.errors import QueryError
+    from dac_map.query.synonyms import load_synonyms
+
+    try:
+        table = load_synonyms()
+    except QueryError:
+        return {}
+    out: dict[str, str] = {}
+    for syn in table:
+        if (syn.term.isupper() and len(syn.categories) == 1 and not syn.disciplines
+                and not syn.activity_types and not syn.clienteles):
+            out.setdefault(syn.categories[0], syn.term)
+    return out
 
 
 def territory_departments(options: Options, dac: str | None) -> tuple[str, ...]:
@@ -182,6 +219,7 @@ def seed(state: ViewState) -> None:
         st.session_state[key] = value
     st.session_state[MODE_KEY] = mode_of(state)
     st.session_state[FOCUS] = state.focus
+    st.session_state[NEED] = ""
 
 
 def _defaults() -> ViewState:
@@ -203,6 +241,10 @@ def reset_filters() -> None:
     st.session_state[MODE_KEY] = NEAREST
     st.session_state[FOCUS] = None
     st.session_state[MAP_CENTER] = None
+    st.session_state[NEED] = ""
+    st.session_state[NEED_APPLIED] = None
+    st.session_state[NEED_SUGGESTIONS] = []
+    st.session_state[NEED_MESSAGE] = None
 
 
 def _on_territory_change() -> None:
@@ -211,6 +253,8 @@ def _on_territory_change() -> None:
     st.session_state[KEYS["page"]] = 1
     st.session_state[FOCUS] = None
     st.session_state[MAP_CENTER] = None
+    st.session_state[KEYS["departments"]] = []  # a link's departments / communes belong to
+    st.session_state[KEYS["communes"]] = []     # its territory
 
 
 def _keep_known(key: str, allowed: Sequence[str]) -> None:
@@ -241,10 +285,11 @@ def render(options: Options, network_label=None) -> ViewState:
                             "ressources par zone au-delà de "
                             f"{settings.MAP_MAX_POINTS} résultats.")
 
+    _need_box(options)
     _keep_known(KEYS["families"], options.families)
     families = sb.multiselect("Familles", options.families, key=KEYS["families"],
                               format_func=lambda f: options.family_labels.get(f, f),
-                              placeholder="Toutes les familles")
+                              placeholder="Toutes les familles", select_all=False)
     cat_choices = [c for c in options.categories
                    if not families or options.category_family.get(c) in set(families)]
     chosen = [c for c in st.session_state.get(KEYS["categories"]) or [] if c in options.categories]
@@ -253,6 +298,9 @@ def render(options: Options, network_label=None) -> ViewState:
     categories = sb.multiselect("Catégories FINESS", cat_choices, key=KEYS["categories"],
                                 format_func=lambda c: options.category_labels.get(c, c),
                                 placeholder="Toutes les catégories",
+                                # substring matching (not fuzzy subsequences: « EHPAD » must not
+                                # offer EHPA or CHS), no English « Select all matches » entry
+                                filter_mode="contains", select_all=False,
                                 help="Ex. EHPAD (500), SSIAD (354), CSAPA (197).")
     text = sb.text_input("Recherche par nom, commune ou n° FINESS", key=KEYS["text"],
                          placeholder="ex. ehpad abeville (fautes tolérées)", max_chars=200)
@@ -314,14 +362,14 @@ def render(options: Options, network_label=None) -> ViewState:
             _keep_known(KEYS["clienteles"], options.clienteles)
             _keep_known(KEYS["activity_types"], options.activity_types)
             spec_disc = st.multiselect("Discipline d'équipement", options.disciplines,
-                                       key=KEYS["disciplines"], placeholder="Toutes",
+                                       key=KEYS["disciplines"], placeholder="Toutes", select_all=False,
                                        format_func=lambda c: f"{options.discipline_labels.get(c, c)} ({c})")
             spec_clt = st.multiselect("Clientèle", options.clienteles, key=KEYS["clienteles"],
-                                      placeholder="Toutes",
+                                      placeholder="Toutes", select_all=False,
                                       format_func=lambda c: f"{options.clientele_labels.get(c, c)} ({c})",
                                       help="Ex. personnes Alzheimer, handicap psychique.")
             spec_act = st.multiselect("Type d'activité", options.activity_types,
-                                      key=KEYS["activity_types"], placeholder="Tous",
+                                      key=KEYS["activity_types"], placeholder="Tous", select_all=False,
                                       format_func=lambda c: f"{options.activity_labels.get(c, c)} ({c})",
                                       help="Hébergement complet, accueil de jour, temporaire…")
         else:
@@ -330,11 +378,14 @@ def render(options: Options, network_label=None) -> ViewState:
                                    max_value=5000, step=5, key=KEYS["min_capacity"],
                                    help="Places installées (sur la spécialité choisie le cas "
                                         "échéant), pas des places libres.")
+        authorised = st.checkbox("Compter les places autorisées (au lieu d'installées)",
+                                 key=KEYS["authorised"], disabled=not capacity)
     from dac_map.ui.finess_plus_view import render_sidebar_activities  # FINESS+ (issue 11)
 
     fp_types, fp_publics, fp_places, fp_authorised = render_sidebar_activities(options)
     with sb.expander("Options"):
         closed = st.checkbox("Inclure les établissements fermés", key=KEYS["include_closed"])
+    carried = _carried_caption(options)
     sb.button("Réinitialiser les filtres", on_click=reset_filters, width="stretch",
               icon=":material/restart_alt:")
 
@@ -344,7 +395,7 @@ def render(options: Options, network_label=None) -> ViewState:
         min_capacity=int(capacity or 0), text=text or "", near=(near or "").strip(),
         radius_km=float(radius) if mode == RADIUS else None, outline=bool(outline and near),
         include_closed=bool(closed), nearest_n=int(nearest_n or settings.NEAREST_N),
-        max_minutes=float(minutes or 0.0),
+        max_minutes=float(minutes or 0.0), authorised=bool(authorised and capacity), **carried,
         sort=st.session_state.get(KEYS["sort"]) or "",
         page=int(st.session_state.get(KEYS["page"]) or 1),
         focus=st.session_state.get(FOCUS),
@@ -352,7 +403,146 @@ def render(options: Options, network_label=None) -> ViewState:
         fp_authorised=bool(fp_authorised))
 
 
+# --- « Je cherche » and the link's criteria without a widget ------------------------------
+
+def _need_codes_present(syn, options: Options):
+    """``syn`` restricted to the codes of this catalogue, or None when a criterion it uses has
+    none of its codes here (no resource of that type in the data)."""
+    from dataclasses import replace
+
+    present = {
+        "categories": set(options.categories),
+        "disciplines": set(options.disciplines) if options.has_equipment else set(),
+        "activity_types": set(options.activity_types) if options.has_equipment else set(),
+        "clienteles": set(options.clienteles) if options.has_equipment else set(),
+    }
+    kept: dict[str, tuple[str, ...]] = {}
+    for attr, have in present.items():
+        codes = getattr(syn, attr)
+        if codes:
+            ok = tuple(c for c in codes if c in have)
+            if not ok:
+                return None
+            kept[attr] = ok
+    return replace(syn, **kept)
+
+
+def apply_need(syn, options: Options) -> None:
+    """Write the resource type of a synonym entry into the filter widgets (family and
+    category boxes, specialty lists); place, name search, capacity and territory kept."""
+    st.session_state[NEED_SUGGESTIONS] = []
+    usable = _need_codes_present(syn, options)
+    if usable is None:
+        st.session_state[NEED_APPLIED] = None
+        st.session_state[NEED_MESSAGE] = (
+            f"Aucune ressource « {syn.label} » dans les données chargées : filtres inchangés.")
+        return
+    st.session_state[KEYS["families"]] = []
+    st.session_state[KEYS["aggregates"]] = []
+    st.session_state[KEYS["categories"]] = list(usable.categories)
+    st.session_state[KEYS["disciplines"]] = list(usable.disciplines)
+    st.session_state[KEYS["activity_types"]] = list(usable.activity_types)
+    st.session_state[KEYS["clienteles"]] = list(usable.clienteles)
+    st.session_state[KEYS["page"]] = 1
+    st.session_state[FOCUS] = None
+    st.session_state[NEED_APPLIED] = usable
+    st.session_state[NEED_MESSAGE] = None
+
+
+def _on_need_change(options: Options) -> None:
+    """Callback of the « Je cherche » box: one clear match is applied at once, several are
+    offered as buttons, none is explained."""
+    from dac_map.query.errors import QueryError
+    from dac_map.query.synonyms import best_match, load_synonyms, match
+
+    text = (st.session_state.get(NEED) or "").strip()
+    st.session_state[NEED_MESSAGE] = None
+    st.session_state[NEED_SUGGESTIONS] = []
+    if not text:
+        return
+    try:
+        table = load_synonyms()
+    except QueryError as exc:
+        st.session_state[NEED_MESSAGE] = f"Table des synonymes illisible : {exc}"
+        return
+    names = options.category_names or {}
+    best = best_match(text, table, names)
+    if best is not None:
+        apply_need(best, options)
+        return
+    found = match(text, table, names)
+    if found:
+        st.session_state[NEED_SUGGESTIONS] = found
+    else:
+        st.session_state[NEED_MESSAGE] = (
+            f"Aucun type de ressource ne correspond à « {text[:60]} ». Essayez un sigle (EHPAD, "
+            "SSIAD, CSAPA…) ou un mot courant (aide à domicile, accueil de jour), ou cherchez "
+            "par nom ci-dessous.")
+
+
+def _need_box(options: Options) -> None:
+    """The « Je cherche » box (plain words: sigles and common words, see
+    :mod:`dac_map.query.synonyms`) and what it did."""
+    sb = st.sidebar
+    sb.text_input("Je cherche", key=NEED, on_change=_on_need_change, args=(options,),
+                  placeholder="ex. EHPAD, aide à domicile, CSAPA, accueil de jour",
+                  max_chars=100,
+                  help="Sigles et mots du téléphone : EHPAD, SSIAD, SAAD, HAD, CMP, IME, "
+                       "maison de retraite, soins infirmiers, plateforme de répit, unité "
+                       "Alzheimer… (table des synonymes modifiable par l'équipe). Les "
+                       "catégories FINESS exactes restent disponibles en dessous.")
+    applied = st.session_state.get(NEED_APPLIED)
+    if applied is not None:
+        current = _current_types()
+        if applied.matches_spec(current):
+            sb.caption(f":material/check: {plain(applied.label)}")
+        else:
+            st.session_state[NEED_APPLIED] = None
+    message = st.session_state.get(NEED_MESSAGE)
+    if message:
+        sb.caption(message)
+    suggestions = st.session_state.get(NEED_SUGGESTIONS) or []
+    if suggestions:
+        sb.caption("Plusieurs types possibles : choisir")
+        for k, syn in enumerate(suggestions):
+            sb.button(plain(syn.label), key=f"need_sugg_{k}", on_click=apply_need,
+                      args=(syn, options), width="stretch")
+
+
+def _current_types():
+    from dac_map.query.spec import SearchSpec
+
+    def codes(attr: str) -> tuple[str, ...]:
+        return tuple(st.session_state.get(KEYS[attr]) or ())
+
+    return SearchSpec(families=codes("families"), aggregates=codes("aggregates"),
+                      categories=codes("categories"), disciplines=codes("disciplines"),
+                      activity_types=codes("activity_types"), clienteles=codes("clienteles"))
+
+
+def _carried_caption(options: Options) -> dict[str, tuple[str, ...]]:
+    """Criteria of a link that have no widget (departments, communes, category aggregates):
+    kept as they are, shown, and cleared by « Réinitialiser »."""
+    out = {attr: tuple(st.session_state.get(KEYS[attr]) or ())
+           for attr in ("departments", "communes", "aggregates")}
+    parts = []
+    if out["departments"]:
+        parts.append("département(s) " + ", ".join(out["departments"]))
+    if out["communes"]:
+        parts.append("commune(s) " + ", ".join(options.commune_labels.get(c, c)
+                                               for c in out["communes"]))
+    if out["aggregates"]:
+        parts.append("agrégat(s) de catégories " + ", ".join(out["aggregates"]))
+    if parts:
+        st.sidebar.caption("Critères du lien conservés : " + " ; ".join(parts)
+                           + " (« Réinitialiser » les retire).")
+    return out
+
+
 __all__ = [
+    "NEED",
+    "apply_need",
+    "category_acronyms",
     "BASKET",
     "FOCUS",
     "KEYS",

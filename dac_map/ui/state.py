@@ -160,6 +160,17 @@ def default_territory(catalogue, preferred: str | None = None) -> str:
     return NATIONAL
 
 
+def search_centre(state: ViewState, catalogue, departments: Sequence[str] = ()) -> Near | None:
+    """The search centre typed in « Autour de », resolved; None when none is typed or nothing
+    matches (the search itself reports that)."""
+    from dac_map.query.errors import QueryError
+
+    try:
+        return resolve_near(state.near, catalogue, departments)
+    except QueryError:
+        return None
+
+
 # --------------------------------------------------------------------------- filters
 
 def build_filters(state: SearchSpec, catalogue, departments: Sequence[str] = (),
@@ -211,5 +222,6 @@ __all__ = [
     "from_query_params",
     "resolve_near",
     "sanitize",
+    "search_centre",
     "to_query_params",
 ]

@@ -42,6 +42,7 @@ from dac_map.query import (
     load_catalogue,
     search,
 )
+from dac_map.coverage.labels import dac_number, readable_criteria
 from dac_map.server import config as server_config
 from dac_map.ui import access, coverage_view, exports, notes_view, sidebar
 from dac_map.ui import finess_plus_view as fpv
@@ -359,10 +360,12 @@ _COMPACT_CSS = ("<style>.block-container{padding-top:2.2rem!important;padding-bo
                 "h4{padding-top:0!important;padding-bottom:0.2rem!important}</style>")
 
 
-def _summary(current: Current) -> None:
+def _summary(current: Current, criteria: Sequence[str] | None = None) -> None:
+    """Count and active criteria; ``criteria`` in plain words (issue 15) when given."""
     res = current.result
     n = res.total
-    labels = [lab for lab in res.labels if lab != "Établissements ouverts uniquement"]
+    labels = (list(criteria) if criteria is not None
+              else [lab for lab in res.labels if lab != "Établissements ouverts uniquement"])
     how = ""
     if res.centre is not None:  # issue 12: say how distances are measured
         how = (" · durées en voiture par la route" if res.by_road
@@ -518,6 +521,10 @@ def _table_tel(phone: object) -> str | None:
     return tel_href(phone)
 
 
+#: Shown in the list for a missing value (never "None").
+MISSING = "—"
+
+
 def page_table(records: pd.DataFrame) -> pd.DataFrame:
     """The rows of the list as displayed: French headers, phone as a ``tel:`` link. Next to the
     name: the car travel time and the distance when known, then the places of the chosen
@@ -561,6 +568,9 @@ def _list(catalogue: Catalogue, current: Current) -> None:
                "(trier aussi en cliquant un en-tête de colonne, dans la page)")
     table = page_table(chunk)
     st.session_state[_PAGE_FINESS] = list(table["N° FINESS"])
+    if not len(table):  # the grid's own empty state is in English ("empty")
+        st.caption("Aucune ressource à afficher avec ces critères.")
+        return
     table_key = f"liste-{current.filter_version}-{page}"
     if st.session_state.get("_dacmap_table_key") != table_key:
         st.session_state["_dacmap_table_key"] = table_key
@@ -568,7 +578,9 @@ def _list(catalogue: Catalogue, current: Current) -> None:
     st.dataframe(
         table, key=table_key, on_select=lambda: _on_table_select(table_key),
         selection_mode="multi-row", hide_index=True, width="stretch",
-        height=min(38 + 35 * max(len(table), 1), settings.UI_LIST_HEIGHT_PX),
+        # two-line rows: long names wrap instead of being cut (issue 15); "—", never "None"
+        height=min(38 + 48 * max(len(table), 1), settings.UI_LIST_HEIGHT_PX), row_height=48,
+        placeholder=MISSING,
         column_config={
             "Nom": st.column_config.TextColumn(width=180, pinned=True),
             "Durée (min)": st.column_config.NumberColumn(
@@ -596,7 +608,8 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
     prefix = "france" if state.national else (state.dac or "territoire")
     title_terr = ("France entière" if state.national
                   else catalogue.territory_name(state.dac or "") or state.dac or "")
-    criteria = [lab for lab in res.labels if lab != "Établissements ouverts uniquement"]
+    criteria = readable_criteria(state.spec(), catalogue,
+                                 sidebar.territory_departments(options, state.dac), res.labels)
     about = {
         "Territoire": title_terr,
         "Critères": " ; ".join(criteria) or "aucun",
@@ -606,7 +619,7 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
         "Avertissements": " ".join(demo_flags(catalogue.metadata)) or "aucun",
     }
     st.markdown("**Exporter le résultat**")
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.download_button("Liste CSV", data=lambda: exports.csv_bytes(records),
                        file_name=exports.sheet_filename(prefix, "csv"), mime="text/csv",
                        key="dl_csv", icon=":material/download:", width="stretch",
@@ -625,41 +638,70 @@ def _exports(catalogue: Catalogue, current: Current, options: Options) -> None:
     basket = basket[: settings.UI_MAX_SHEET_ITEMS]
     principal = access.current_principal()  # resolved here: sheet() runs in another thread
 
-    def sheet() -> bytes:
-        rows = records_for(catalogue, basket, records)
-        context = exports.SheetContext(
-            title=f"Ressources — {title_terr}", territory=title_terr,
+    def sheet_context() -> exports.SheetContext:
+        dac_name, dac_number = _dac_identity(catalogue, state)
+        return exports.SheetContext(
+            title="Ressources sélectionnées", territory=title_terr,
             contact=_dac_contact(catalogue, state), criteria=criteria,
             data_date=catalogue.data_date or "", sources=sources_line(catalogue.metadata),
-            warnings=demo_flags(catalogue.metadata))
+            warnings=demo_flags(catalogue.metadata), dac_name=dac_name or title_terr,
+            dac_number=dac_number)
+
+    def sheet_args():
+        rows = records_for(catalogue, basket, records)
         notes = (open_notes().for_resources(basket, principal)
                  if principal.may("notes.read_dac") else None)
-        return exports.a4_sheet_html(rows, context,
-                                     exports.equipment_by_finess(catalogue.equipment, basket),
-                                     illustrative=catalogue.equipment_illustrative,
-                                     dacs=tview.contacts_by_commune(catalogue, rows.get("commune", [])),
-                                     notes=notes).encode("utf-8")
+        return (rows, sheet_context(), exports.equipment_by_finess(catalogue.equipment, basket),
+                tview.contacts_by_commune(catalogue, rows.get("commune", [])), notes)
 
-    c4.download_button(f"Fiche A4 ({len(basket)})", data=sheet,
+    def sheet() -> bytes:
+        rows, context, eq, dacs, notes = sheet_args()
+        return exports.a4_sheet_html(rows, context, eq, illustrative=catalogue.equipment_illustrative,
+                                     dacs=dacs, notes=notes).encode("utf-8")
+
+    def sheet_pdf() -> bytes:
+        rows, context, eq, dacs, notes = sheet_args()
+        return exports.a4_sheet_pdf(rows, context, eq, illustrative=catalogue.equipment_illustrative,
+                                    dacs=dacs, notes=notes)
+
+    c4.download_button(f"Fiche A4 PDF ({len(basket)})", data=sheet_pdf,
+                       file_name=exports.sheet_filename(f"fiche-{prefix}", "pdf"),
+                       mime="application/pdf", key="dl_sheet_pdf", icon=":material/picture_as_pdf:",
+                       width="stretch", on_click="ignore", disabled=not basket, type="primary",
+                       help="Fiche A4 en PDF (générée sur le serveur) des ressources cochées "
+                            "dans la liste ou ajoutées depuis leur fiche.")
+    c5.download_button(f"Fiche A4 HTML ({len(basket)})", data=sheet,
                        file_name=exports.sheet_filename(f"fiche-{prefix}", "html"),
                        mime="text/html", key="dl_sheet", icon=":material/print:",
                        width="stretch", on_click="ignore", disabled=not basket,
-                       help="Fiche imprimable (HTML, format A4 : ouvrir puis imprimer) des "
-                            "ressources cochées dans la liste ou ajoutées depuis leur fiche.")
+                       help="La même fiche en HTML (ouvrir puis imprimer).")
     if basket:
         names = [plain(catalogue.establishments["name"].iat[catalogue.finess_row[f]]) for f in basket]
         st.caption("Fiche A4 : " + md(" · ".join(names)))
         st.button("Vider la sélection", on_click=_clear_basket, key="btn_clear_basket")
 
 
+# --- A4 sheet header and notes (issue 15) -------------------------------------------------
+
+def _dac_identity(catalogue: Catalogue, state: ustate.ViewState) -> tuple[str, str]:
+    """(DAC name, DAC number) of the current territory; empty strings when unknown."""
+    if state.national or not state.dac:
+        return "", ""
+    i = catalogue.territory_row.get(state.dac)
+    if i is None:
+        return "", ""
+    return plain(catalogue.territories["name"].iat[i]), dac_number(catalogue, state.dac)
+
+
 def _dac_contact(catalogue: Catalogue, state: ustate.ViewState) -> str:
+    """Phone and website of the current DAC (its name heads the sheet)."""
     if state.national or not state.dac:
         return ""
     t = catalogue.territories
     i = catalogue.territory_row.get(state.dac)
     if i is None:
         return ""
-    parts = [plain(t["name"].iat[i])]
+    parts: list[str] = []
     if "phone" in t and plain(t["phone"].iat[i]):
         parts.append("Tél. " + format_phone(t["phone"].iat[i]))
     if "website" in t and plain(t["website"].iat[i]):
@@ -705,7 +747,8 @@ def main() -> None:
     state = sidebar.render(options, network_label)
     departments = sidebar.territory_departments(options, state.dac)
     filter_key = state.filter_key()
-    if st.session_state.get(_LAST_FILTER_KEY) not in (None, filter_key):
+    results_changed = st.session_state.get(_LAST_FILTER_KEY) not in (None, filter_key)
+    if results_changed:
         st.session_state[KEYS["page"]] = 1  # new result set: back to page 1
         state = ustate.ViewState(**{**state.__dict__, "page": 1})
     st.session_state[_LAST_FILTER_KEY] = filter_key
@@ -713,11 +756,16 @@ def main() -> None:
     focus = st.session_state.get(FOCUS)
     if focus not in catalogue.finess_row:
         focus = None
+    if focus and results_changed and not current.result.records["finess"].eq(focus).any():
+        focus = None  # no longer in the new results: the detail sheet closes (issue 10)
+        st.session_state[FOCUS] = None
     current = Current(ustate.ViewState(**{**current.state.__dict__, "focus": focus}),
                       current.result, current.warnings, current.filter_version, current.network)
 
     with st.sidebar:
         st.divider()
+        st.markdown(":material/menu_book: [Guide du coordinateur](./guide) : les cinq appels "
+                    "les plus fréquents")
         st.caption(md(sources_line(catalogue.metadata)))
 
     _header(catalogue, current.state, options)
@@ -738,7 +786,8 @@ def main() -> None:
                        "sa fiche (adresse, téléphone, capacités).")
     with right:
         _dac_of_search(catalogue, current.state, departments)
-        _summary(current)
+        _summary(current, readable_criteria(current.state.spec(), catalogue, departments,
+                                            current.result.labels))
         if current.state.national:
             tview.render_national_dacs(catalogue)
         if fpv.render_serving_section(catalogue, current.state, departments):  # issue 11
@@ -751,13 +800,7 @@ def main() -> None:
 def _search_commune(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]
                     ) -> str | None:
     """The commune of the search centre ("autour de"), if any."""
-    if not state.near.strip():
-        return None
-    try:
-        near = ustate.resolve_near(state.near, catalogue, departments)
-    except DacMapError:
-        return None
-    return tview.centre_commune(catalogue, near)
+    return tview.centre_commune(catalogue, ustate.search_centre(state, catalogue, departments))
 
 
 def _dac_of_search(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]) -> None:
@@ -787,7 +830,8 @@ def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[st
             if line:
                 st.markdown(line)
             coverage_view.render_unmet_need_button(
-                " ; ".join(current.result.labels), state.spec(), dac, commune,
+                " ; ".join(readable_criteria(state.spec(), catalogue, departments,
+                                             current.result.labels)), state.spec(), dac, commune,
                 store_path=store_path(),
                 db_path=server_config.database_url() or settings.UNMET_NEEDS_DB)
     page = int(st.session_state.get(KEYS["page"]) or 1)

@@ -51,7 +51,9 @@ def app_url(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser(app_url):
+def browser():
+    """Debian's headless chromium (no app needed: tests ask for the server they use)."""
+    _require_browser()
     from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(parents=True, exist_ok=True)

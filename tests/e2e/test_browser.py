@@ -225,7 +225,7 @@ def test_row_selection_centres_and_circles_the_marker(page, app_url):
         var p = window.map.latLngToContainerPoint(found.getLatLng()), c = window.map.getSize();
         return Math.abs(p.x - c.x / 2) <= 2 && Math.abs(p.y - c.y / 2) <= 2;  // centred (pixels)
     }""", arg=finess, timeout=TIMEOUT)
-    assert "Fiche A4 (1)" in page.get_by_role("button", name=re.compile("Fiche A4")).inner_text()
+    assert "Fiche A4 PDF (1)" in page.get_by_role("button", name=re.compile("Fiche A4 PDF")).inner_text()
 
 
 def test_coverage_page_draws_offline(page, app_url):

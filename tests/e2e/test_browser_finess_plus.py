@@ -4,13 +4,11 @@ sheet (activities in plain French) and draws its zone on the map; nothing leaves
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from server import CHROMIUM, CHROMIUM_ARGS, free_port, start_streamlit, stop
+from server import free_port, start_streamlit, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -19,23 +17,14 @@ LOCAL = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 @pytest.fixture(scope="module")
-def fp_app(fp_build, tmp_path_factory):
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        if os.environ.get("DAC_MAP_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"browser tests required but chromium not found at {CHROMIUM}")
-        pytest.skip(f"chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
+def fp_app(fp_build, browser, tmp_path_factory):
+    """The app on the FINESS+ Ain store, in the session's shared chromium (a second
+    sync_playwright() in the same run fails once another browser test has started one)."""
     port = free_port()
     proc = start_streamlit(fp_build[1], port, tmp_path_factory.getbasetemp() / "streamlit_fp.log",
                            extra_env={"DAC_MAP_DEFAULT_DAC": "DAC-01"})
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                yield browser, f"http://127.0.0.1:{port}"
-            finally:
-                browser.close()
+        yield browser, f"http://127.0.0.1:{port}"
     finally:
         stop(proc)
 

@@ -53,6 +53,10 @@ def _finess(demo_store) -> str:
     return str(est.loc[est["dac_id"] == "DAC-80", "finess"].iloc[0])
 
 
+#: Pages every role has, visitors included (public map, social resources, the guide).
+PUBLIC = {"Carte des ressources", "Ressources sociales", "Guide du coordinateur"}
+
+
 def _nav(page, expected: set[str] | None = None) -> list[str]:
     """The page links of the sidebar (waits up to 10 s for ``expected`` to appear)."""
     nav = page.locator("[data-testid='stSidebarNav'] a")
@@ -82,7 +86,7 @@ def test_visitor_sees_the_public_map_only(page, server_app, demo_store):
     page.goto(url)
     _wait_text(page, "Carte publique")
     page.get_by_role("button", name="Se connecter").wait_for(timeout=TIMEOUT)
-    assert _nav(page) == []  # one page: no navigation at all
+    assert set(_nav(page, PUBLIC)) == PUBLIC  # the public pages only
     _detail(page, url, _finess(demo_store))
     body = page.inner_text("body")
     assert "Notes des coordinateurs" not in body and "Aucune ressource adaptée" not in body
@@ -95,8 +99,8 @@ def test_coordinator_writes_notes_and_unmet_needs_of_their_dac(page, server_app,
     url, db = server_app
     finess = _finess(demo_store)
     sign_in(page, url, "coord80")
-    expected = {"Carte des ressources", "Couverture et zones blanches", "Besoins non couverts",
-                "Notes des coordinateurs", "Rapport ARS"}
+    expected = PUBLIC | {"Couverture et zones blanches", "Besoins non couverts",
+                         "Notes des coordinateurs", "Rapport ARS"}
     assert set(_nav(page, expected)) == expected
     _detail(page, url, finess)
     _wait_text(page, "Notes des coordinateurs (0)")
@@ -134,15 +138,15 @@ def test_other_dac_ars_and_steward_see_no_note_and_cannot_record(page, server_ap
                         "updated_at) VALUES (%s, 'DAC-80', 'x', 'coord80', 'now', 'now')",
                         (finess,))
     for sub, nav, absent in [
-        ("coord46", {"Carte des ressources", "Couverture et zones blanches",
-                     "Besoins non couverts", "Notes des coordinateurs", "Rapport ARS"},
+        ("coord46", PUBLIC | {"Couverture et zones blanches",
+                              "Besoins non couverts", "Notes des coordinateurs", "Rapport ARS"},
          ["lun-ven 9h-17h", "Aucune ressource adaptée"]),  # DAC-80 is not theirs
-        ("ars1", {"Carte des ressources", "Couverture et zones blanches", "Rapport ARS"},
+        ("ars1", PUBLIC | {"Couverture et zones blanches", "Rapport ARS"},
          ["Notes des coordinateurs", "Aucune ressource adaptée"]),
-        ("ref1", {"Carte des ressources", "Couverture et zones blanches",
-                  "Territoires DAC (référents)", "Données et versions"},
+        ("ref1", PUBLIC | {"Couverture et zones blanches", "Territoires DAC (référents)",
+                           "Ressources locales (référents)", "Données et versions"},
          ["Notes des coordinateurs", "Aucune ressource adaptée"]),
-        ("nobody", set(), ["Notes des coordinateurs", "Aucune ressource adaptée"]),
+        ("nobody", PUBLIC, ["Notes des coordinateurs", "Aucune ressource adaptée"]),
     ]:
         page.context.clear_cookies()
         sign_in(page, url, sub)

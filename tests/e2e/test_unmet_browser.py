@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import OUTPUT, _require_browser
+from playwright.sync_api import Error as PlaywrightError
 from server import free_port, start_streamlit, stop
 from ui_store import build_ui_store
 
@@ -35,13 +36,11 @@ def unmet_app(tmp_path_factory) -> Iterator[tuple[str, object]]:
         stop(proc)
 
 
-@pytest.fixture(scope="module")
-def page(unmet_app, browser):
-    """A page in the session's shared headless chromium (a second Playwright instance cannot
-    start while the session's one runs)."""
+@pytest.fixture()
+def unmet_page(browser):
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1440, "height": 1000},
-                                  accept_downloads=True, locale="fr-FR")
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True,
+                                  locale="fr-FR")
     try:
         yield context.new_page()
     finally:
@@ -56,14 +55,27 @@ def _export(page, name: str) -> str:
     return target.read_bytes().decode("utf-8-sig")
 
 
-def test_record_refuse_and_export_without_comments(page, unmet_app):
+def test_record_refuse_and_export_without_comments(unmet_page, unmet_app):
     url, db = unmet_app
+    page = unmet_page
     page.goto(f"{url}/?dac=DAC-80&famille=pa_hebergement")
-    page.get_by_text("Aucune ressource adaptée ? Signaler un besoin non couvert").click()
-    reason = page.locator(".st-key-unmet_reason")
-    reason.wait_for(timeout=TIMEOUT)
+    page.wait_for_selector("[data-testid='stDataFrame']", timeout=TIMEOUT)  # results are in
+    reason = page.get_by_role("combobox", name="Motif")
+    header = page.get_by_text("Aucune ressource adaptée ? Signaler un besoin non couvert")
+    for _ in range(5):  # a rerun of a loaded machine may redraw the expander closed
+        if not reason.is_visible():
+            header.click()
+        try:
+            reason.wait_for(timeout=5000)
+            break
+        except PlaywrightError:
+            continue
+    assert reason.input_value() == "Autre motif"  # the default reason
     reason.click()
+    reason.fill("trop éloignée")
     page.get_by_role("option", name="Ressource trop éloignée").click()
+    page.wait_for_function("() => [...document.querySelectorAll('input[role=combobox]')]"
+                           ".some(e => e.value === 'Ressource trop éloignée')", timeout=TIMEOUT)
     comment = page.locator(".st-key-unmet_comment textarea")
     submit = page.get_by_role("button", name="Enregistrer : aucune ressource adaptée trouvée")
 

@@ -1,0 +1,402 @@
+"""The social resources as a read-only catalogue, and their filters.
+
+:class:`SocialCatalogue` is loaded once from the store's ``ressources_sociales`` and
+``zones_ressources_sociales`` tables (:func:`load_social`). Its filters follow the contract of
+:mod:`dac_map.query.filters` (frozen dataclass, ``mask(catalogue)``, French ``label`` and
+``describe(catalogue)``), one per criterion:
+
+* :class:`SocialFamilyFilter` — families in plain French ("Aide alimentaire", "Santé
+  mentale"...), from the data·inclusion thematics (:mod:`dac_map.inclusion.vocab`);
+* :class:`PublicFilter` — services for one of the publics (``tous-publics`` services always
+  match), :class:`FeeFilter` — free or paying, :class:`QualityFilter` — data·inclusion's
+  quality score at least a value (0-1; resources without a score are kept out);
+* :class:`ServesCommuneFilter` — « Intervient à <commune> »: the resource's intervention area
+  (``zone_eligibilite``) lists the commune, its department, an EPCI known to contain it, or
+  ``france``; a resource without an area serves its own commune;
+* :class:`LocatedInFilter` — located in departments / communes; :class:`SocialTextFilter` —
+  words of the name, the structure or the description.
+
+Coordinates are WGS84 degrees (EPSG:4326).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from dac_map import codes, settings
+from dac_map.inclusion import vocab
+from dac_map.inclusion.resources import COLUMNS, RESOURCES_LAYER, ZONES_LAYER
+from dac_map.query.errors import QueryError
+from dac_map.query.filters import QueryFilter
+from dac_map.query.text import fold_column, fold_text
+
+
+def _list(v: object) -> list[str]:
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [str(x) for x in v]
+    if isinstance(v, str) and v.startswith("["):
+        try:
+            return [str(x) for x in json.loads(v)]
+        except ValueError:
+            return []
+    return []
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """A list column as (row, value) pairs, for masks: rows having one of some values."""
+
+    rows: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def build(cls, column: Iterable[object]) -> _Pairs:
+        rows, values = [], []
+        for i, v in enumerate(column):
+            for x in _list(v):
+                rows.append(i)
+                values.append(x)
+        return cls(np.asarray(rows, dtype=np.int64), np.asarray(values, dtype=object))
+
+    def mask(self, n: int, wanted: Iterable[str]) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        hit = np.isin(self.values, list(wanted))
+        out[self.rows[hit]] = True
+        return out
+
+
+@dataclass(frozen=True)
+class ZoneIndex:
+    """Zone code -> catalogue rows, and the EPCIs of each commune (when a table is known)."""
+
+    by_code: Mapping[str, np.ndarray]
+    epci_of_commune: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def rows_serving(self, commune: str) -> np.ndarray:
+        """Sorted rows of the resources whose area includes ``commune`` (INSEE code)."""
+        keys = [commune, codes.department_of(commune), "france", "99100",
+                *self.epci_of_commune.get(commune, ())]
+        parts = [self.by_code[k] for k in keys if k in self.by_code]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(parts))
+
+
+@dataclass(frozen=True, repr=False)
+class SocialCatalogue:
+    """Read-only social resources (``table``, one row per resource, :data:`COLUMNS`) and the
+    arrays the filters use."""
+
+    table: pd.DataFrame
+    families: _Pairs
+    publics: _Pairs
+    fee: np.ndarray
+    quality: np.ndarray
+    commune: np.ndarray
+    department: np.ndarray
+    folded: np.ndarray
+    zones: ZoneIndex
+    commune_names: Mapping[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def commune_name(self, code: str) -> str | None:
+        return self.commune_names.get(code)
+
+    @property
+    def fictitious(self) -> np.ndarray:
+        return self.table["fictitious"].fillna(False).to_numpy(dtype=bool)
+
+    @classmethod
+    def from_frames(cls, table: pd.DataFrame, zones: pd.DataFrame | None = None,
+                    commune_names: Mapping[str, str] | None = None,
+                    epci_communes: Mapping[str, Iterable[str]] | None = None) -> SocialCatalogue:
+        table = table.reset_index(drop=True).copy()
+        for c in COLUMNS:
+            if c not in table:
+                table[c] = None
+        for c in ("thematics", "families", "publics", "zone_codes", "zone_unexpanded", "mobilisation"):
+            table[c] = table[c].map(_list)
+        n = len(table)
+        by_code: dict[str, np.ndarray] = {}
+        if zones is not None and len(zones):
+            pos = pd.Series(np.arange(n), index=table["resource_id"].astype(str))
+            rows = pos.reindex(zones["resource_id"].astype(str)).to_numpy()
+            ok = ~np.isnan(rows)
+            z = pd.DataFrame({"code": zones["code"].astype(str).to_numpy()[ok], "row": rows[ok].astype(np.int64)})
+            by_code = {k: np.sort(g.to_numpy()) for k, g in z.groupby("code")["row"]}
+        epci_of: dict[str, list[str]] = {}
+        for e, members in (epci_communes or {}).items():
+            for c in members:
+                epci_of.setdefault(c, []).append(e)
+        commune = table["commune"].astype(object).where(table["commune"].notna(), None).to_numpy(dtype=object)
+        department = np.array([codes.department_of(c) if isinstance(c, str) and codes.is_commune(c) else None
+                               for c in commune], dtype=object)
+        text = (table["name"].fillna("").astype(str) + " " + table["structure_name"].fillna("").astype(str)
+                + " " + table["description"].fillna("").astype(str).str[:400])
+        return cls(
+            table=table,
+            families=_Pairs.build(table["families"]),
+            publics=_Pairs.build(table["publics"]),
+            fee=table["fee"].astype(object).where(table["fee"].notna(), None).to_numpy(dtype=object),
+            quality=pd.to_numeric(table["quality"], errors="coerce").to_numpy(dtype="float64"),
+            commune=commune,
+            department=department,
+            folded=fold_column(text.to_numpy(dtype=object)),
+            zones=ZoneIndex(by_code, {k: tuple(v) for k, v in epci_of.items()}),
+            commune_names=dict(commune_names or {}),
+        )
+
+
+def load_social(source=None) -> SocialCatalogue | None:
+    """The social catalogue of the store (``None`` when it has no social resources)."""
+    from dac_map import store
+
+    st = store.open_store(source)
+    if not st.exists() or not st.has_layer(RESOURCES_LAYER):
+        return None
+    table = st.read_layer(RESOURCES_LAYER, read_geometry=False)
+    zones = st.read_layer(ZONES_LAYER, read_geometry=False) if st.has_layer(ZONES_LAYER) else None
+    names = {}
+    if st.has_layer(store.COMMUNES):
+        com = st.read_layer(store.COMMUNES, read_geometry=False)
+        names = dict(zip(com["code"], com["name"]))
+    epci = {}
+    if settings.INCLUSION_EPCI_TABLE:
+        from dac_map.inclusion.zones import read_epci_table
+        epci = read_epci_table(settings.INCLUSION_EPCI_TABLE)
+    return SocialCatalogue.from_frames(table, zones, names, epci)
+
+
+class SocialFilter(QueryFilter):
+    """Base of the social filters: the contract of :class:`dac_map.query.filters.QueryFilter`
+    (``mask``, ``label``, ``describe``) over a :class:`SocialCatalogue`."""
+
+
+def _tuple(values: object, what: str, allowed: Iterable[str] | None = None) -> tuple[str, ...]:
+    if isinstance(values, str):
+        values = [values]
+    out = tuple(dict.fromkeys(str(v).strip() for v in values or () if str(v).strip()))
+    if not out:
+        raise QueryError(f"aucune valeur pour le filtre {what} / no value given")
+    if allowed is not None:
+        bad = [v for v in out if v not in allowed]
+        if bad:
+            raise QueryError(f"{what} inconnu(s) / unknown: {', '.join(bad)}")
+    return out
+
+
+@dataclass(frozen=True)
+class SocialFamilyFilter(SocialFilter):
+    """Resources of one of the families (keys of :data:`vocab.FAMILIES`, prefix optional)."""
+
+    families: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        keys = tuple(f.removeprefix(vocab.FAMILY_PREFIX) for f in _tuple(self.families, "famille"))
+        _tuple(keys, "famille", vocab.FAMILIES)
+        object.__setattr__(self, "families", keys)
+
+    @property
+    def label(self) -> str:
+        names = [vocab.FAMILIES[f] for f in self.families]
+        return ("Famille : " if len(names) == 1 else "Familles : ") + ", ".join(names)
+
+    def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
+        return catalogue.families.mask(len(catalogue), [vocab.FAMILY_PREFIX + f for f in self.families])
+
+
+@dataclass(frozen=True)
+class PublicFilter(SocialFilter):
+    """Services for one of ``publics`` (v1 codes); ``tous-publics`` services always match."""
+
+    publics: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "publics", _tuple(self.publics, "public", vocab.PUBLICS))
+
+    @property
+    def label(self) -> str:
+        return "Public : " + ", ".join(vocab.PUBLICS[p] for p in self.publics)
+
+    def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
+        return catalogue.publics.mask(len(catalogue), {*self.publics, "tous-publics"})
+
+
+@dataclass(frozen=True)
+class FeeFilter(SocialFilter):
+    """Free (``gratuit``) or paying (``payant``) services; unknown fees never match."""
+
+    fee: str
+
+    def __post_init__(self) -> None:
+        if self.fee not in vocab.FEES:
+            raise QueryError(f"frais inconnus / unknown fee: {self.fee!r} (gratuit, payant)")
+
+    @property
+    def label(self) -> str:
+        return f"Frais : {vocab.FEES[self.fee].lower()}"
+
+    def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
+        return catalogue.fee == self.fee
+
+
+@dataclass(frozen=True)
+class QualityFilter(SocialFilter):
+    """data·inclusion quality score at least ``minimum`` (0 to 1)."""
+
+    minimum: float
+
+    def __post_init__(self) -> None:
+        try:
+            v = float(self.minimum)
+        except (TypeError, ValueError):
+            raise QueryError(f"score de qualité invalide / invalid quality score: {self.minimum!r}") from None
+        if not 0.0 <= v <= 1.0:
+            raise QueryError(f"le score de qualité va de 0 à 1 / quality score is 0-1: {v}")
+        object.__setattr__(self, "minimum", v)
+
+    @property
+    def label(self) -> str:
+        return f"Score de qualité data·inclusion ≥ {self.minimum:.2f}".replace(".", ",")
+
+    def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
+        q = catalogue.quality
+        return ~np.isnan(q) & (q >= self.minimum - 1e-9)
+
+
+@dataclass(frozen=True)
+class ServesCommuneFilter(SocialFilter):
+    """« Intervient à <commune> »: resources whose intervention area includes ``commune``."""
+
+    commune: str
+
+    def __post_init__(self) -> None:
+        c = str(self.commune or "").strip().upper()
+        if not codes.is_commune(c):
+            raise QueryError(f"code INSEE de commune invalide / invalid commune INSEE code: {self.commune!r}")
+        object.__setattr__(self, "commune", c)
+
+    @property
+    def label(self) -> str:
+        return f"Intervient à {self.commune}"
+
+    def describe(self, catalogue: SocialCatalogue) -> str:
+        name = catalogue.commune_name(self.commune)
+        return f"Intervient à {name} ({self.commune})" if name else self.label
+
+    def rows(self, catalogue: SocialCatalogue) -> np.ndarray:
+        """Sorted rows serving the commune. The index protocol (``rows_serving(commune)``) is
+        the one FINESS+'s intervention-zone index implements too, so that one « Intervient à »
+        filter can serve both catalogues."""
+        return catalogue.zones.rows_serving(self.commune)
+
+    def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
+        out = np.zeros(len(catalogue), dtype=bool)
+        out[self.rows(catalogue)] = True
+        return out
+
+
+@dataclass(frozen=True)
+class LocatedInFilter(SocialFilter):
+    """Resources located in one of ``departments`` or ``communes``."""
+
+    departments: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "departments", tuple(self.departments))
+        object.__setattr__(self, "communes", tuple(self.communes))
+        if not self.departments and not self.communes:
+            raise QueryError("ni département ni commune / no department or commune given")
+
+    @property
+    def label(self) -> str:
+        return "Situées dans : " + ", ".join([*self.departments, *self.communes])
+
+    def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
+        return np.isin(catalogue.department, list(self.departments)) | np.isin(catalogue.commune, list(self.communes))
+
+
+@dataclass(frozen=True)
+class SocialTextFilter(SocialFilter):
+    """Every word of ``text`` (accent- and case-insensitive) in the name, the structure's name
+    or the start of the description."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not fold_text(self.text):
+            raise QueryError("texte de recherche vide / empty search text")
+
+    @property
+    def label(self) -> str:
+        return f"Texte : « {self.text.strip()[:60]} »"
+
+    def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
+        out = np.ones(len(catalogue), dtype=bool)
+        for word in fold_text(self.text).split():
+            out &= np.array([word in t for t in catalogue.folded], dtype=bool)
+        return out
+
+
+def search_social(catalogue: SocialCatalogue, filters: Iterable[SocialFilter]) -> pd.DataFrame:
+    """The resources matching every filter, best quality first then by name."""
+    mask = np.ones(len(catalogue), dtype=bool)
+    for f in filters:
+        mask &= f.mask(catalogue)
+    out = catalogue.table[mask].copy()
+    out["_q"] = pd.to_numeric(out["quality"], errors="coerce").fillna(-1)
+    return out.sort_values(["_q", "name"], ascending=[False, True], kind="stable").drop(columns="_q")
+
+
+def describe(filters: Iterable[SocialFilter], catalogue: SocialCatalogue) -> str:
+    """French description of a search."""
+    parts = [f.describe(catalogue) for f in filters]
+    return " ; ".join(parts) if parts else "Toutes les ressources sociales"
+
+
+def _one(values: list[str], key: str) -> str:
+    if len(values) != 1:
+        raise QueryError(f"une seule valeur pour « {key} » / one value for {key!r}")
+    return values[0]
+
+
+#: The social search's keys (URL and ``dac-map inclusion search``), datasette style: one entry
+#: per key builds its filter from the given values; :func:`filters_from_params` drives it.
+SOCIAL_PARAMS: dict[str, Callable[[list[str]], SocialFilter]] = {
+    "famille": lambda v: SocialFamilyFilter(tuple(v)),
+    "public": lambda v: PublicFilter(tuple(v)),
+    "frais": lambda v: FeeFilter(_one(v, "frais")),
+    "qualite": lambda v: QualityFilter(_one(v, "qualite").replace(",", ".")),
+    "intervient": lambda v: ServesCommuneFilter(_one(v, "intervient")),
+    "situee": lambda v: LocatedInFilter(departments=tuple(x for x in v if codes.is_department(x)),
+                                        communes=tuple(x for x in v if codes.is_commune(x))),
+    "q": lambda v: SocialTextFilter(" ".join(v)),
+}
+
+
+def filters_from_params(params: Mapping[str, object]) -> list[SocialFilter]:
+    """The filters of ``params`` (key -> value or list of values; empty values ignored), in
+    :data:`SOCIAL_PARAMS` order. Unknown keys or invalid values raise :class:`QueryError`."""
+    unknown = sorted(set(params) - set(SOCIAL_PARAMS))
+    if unknown:
+        raise QueryError(f"critère inconnu / unknown key: {', '.join(unknown)} "
+                         f"(connus : {', '.join(SOCIAL_PARAMS)})")
+    out = []
+    for key, build in SOCIAL_PARAMS.items():
+        raw = params.get(key)
+        values = [raw] if isinstance(raw, str | int | float) else list(raw or ())
+        values = [str(v).strip() for v in values if str(v).strip()]
+        if values:
+            try:
+                out.append(build(values))
+            except (ValueError, TypeError) as exc:
+                raise QueryError(f"{key} : {exc}") from exc
+    return out

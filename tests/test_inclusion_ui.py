@@ -1,0 +1,110 @@
+"""The social-resources pages with AppTest, and the sheet's Markdown (escaping, privacy)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dac_map import settings
+from dac_map.inclusion.importer import run_import
+from dac_map.ui.social_view import sheet_markdown
+
+DEMO_LOCAL = settings.DATA_DIR / "inclusion" / "DEMO-FICTIF_ressources_locales_80_46.csv"
+
+
+@pytest.fixture(scope="module")
+def social_store(demo_store, tmp_path_factory):
+    path = tmp_path_factory.mktemp("social") / "store.gpkg"
+    shutil.copyfile(demo_store, path)
+    run_import([], store=path, local_table=DEMO_LOCAL)
+    return path
+
+
+def _social_app(store: str) -> None:
+    from pathlib import Path
+
+    from dac_map.ui.social_view import render_social_page
+
+    render_social_page(Path(store))
+
+
+def _steward_app(table: str) -> None:
+    from pathlib import Path
+
+    from dac_map.ui.social_view import render_steward_page
+
+    render_steward_page(Path(table))
+
+
+def _caption_count(at: AppTest) -> int:
+    for c in at.caption:
+        if "ressource(s)" in c.value:
+            return int(c.value.split(" ")[0])
+    raise AssertionError("no count")
+
+
+def test_social_page_filters(social_store):
+    at = AppTest.from_function(_social_app, args=(str(social_store),), default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert any("EXEMPLES FICTIFS" in w.value for w in at.warning)
+    with open(DEMO_LOCAL, encoding="utf-8-sig", newline="") as f:
+        raw = list(csv.DictReader(f, delimiter=";"))
+    assert _caption_count(at) == len(raw)
+    at.multiselect(key="soc_families").set_value(["aidants_famille"]).run()
+    caregivers = {"famille--soutien-aidants", "famille--prise-en-charge-personne-dependante"}
+    assert _caption_count(at) == sum(bool(caregivers & set(r["thematiques"].split("|"))) for r in raw)
+    at.multiselect(key="soc_families").set_value([]).run()
+    at.selectbox(key="soc_commune").set_value("80001").run()  # Abbeville
+
+    def serves(r):
+        zone = r["zone_eligibilite"].split("|")
+        return "80001" in zone or "80" in zone
+    assert _caption_count(at) == sum(serves(r) for r in raw)
+    assert any("Intervient à" in c.value for c in at.caption)
+    at.selectbox(key="soc_fee").set_value("payant").run()
+    assert _caption_count(at) == sum(serves(r) and r["frais"] == "payant" for r in raw)
+
+
+def test_empty_store_says_how_to_import(demo_store):
+    at = AppTest.from_function(_social_app, args=(str(demo_store),), default_timeout=60)
+    at.run()
+    assert not at.exception and "dac-map inclusion import" in at.info[0].value
+
+
+def test_steward_page_save_needs_a_name(tmp_path):
+    table = tmp_path / "DEMO-FICTIF_locales.csv"
+    shutil.copyfile(DEMO_LOCAL, table)
+    at = AppTest.from_function(_steward_app, args=(str(table),), default_timeout=60)
+    at.run()
+    assert not at.exception
+    at.button(key="stw_save").click().run()
+    assert "auteur" in at.error[0].value
+    at.text_input(key="stw_author").set_value("Référente A").run()
+    at.button(key="stw_save").click().run()
+    assert at.success[0].value == "Aucun changement."
+    assert table.read_bytes() == DEMO_LOCAL.read_bytes()
+
+
+def test_sheet_escapes_and_shows_source():
+    row = pd.Series({"name": "x", "structure_name": "<script>alert(1)</script> [lien](http://x)",
+                     "families": ["social_sante_mentale"], "thematics": ["sante--sante-mentale"],
+                     "description": "**gras** :red[rouge]", "publics": ["seniors"], "fee": "payant",
+                     "fee_details": "5 €", "zone_label": "Somme (80)", "phone": "0322000000", "email": None,
+                     "contact_name": None, "hours_fr": "Du lundi au vendredi : de 9 h à 12 h\nJours fériés : fermé",
+                     "quality": 0.75, "sources_label": "data·inclusion (dora) + FINESS 800000001",
+                     "updated": "2025-03-01", "fictitious": True, "mobilisation": ["Téléphoner"]})
+    text = sheet_markdown(row)
+    assert "<script>" not in text and "\\<script\\>" in text and "\\[lien\\]" in text
+    assert "\\*\\*gras\\*\\*" in text and "\\:red\\[rouge\\]" in text
+    assert "EXEMPLE FICTIF" in text
+    assert "**Famille :** Santé mentale" in text and "**Publics :** Séniors" in text
+    assert "**Frais :** Payant — 5 €" in text
+    assert "**Horaires :** Du lundi au vendredi \\: de 9 h à 12 h ; Jours fériés \\: fermé" in text
+    assert "**Score de qualité data·inclusion :** 0,75 / 1" in text
+    assert text.endswith("**Source :** data·inclusion \\(dora\\) \\+ FINESS 800000001 · mis à jour le 01\\/03\\/2025")
+    assert "Contact" not in text
