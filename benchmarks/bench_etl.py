@@ -24,6 +24,12 @@ With ``--equipment N`` the in-process runs are repeated with an N-line equipment
 
 Medians, min/max, the naive/ours ratio per pair (median) and the peak memory are printed,
 with the targets of issue 9 (whole process <= 3 s and >= 2.5x naive, peak <= 600 MiB).
+
+Output check (a speed-up must not change the store): ``--reference STORE`` compares the store of
+the last whole-process run with ``STORE`` (written earlier, e.g. by another commit, from the same
+extract): same layers, same columns and types, same geometry type and CRS, same rows (every
+value; the ``etl_time`` metadata row excepted). ``--compare A B`` compares two stores and exits
+(1 when they differ); use it on the demo store too (``make demo`` before and after a change).
 """
 
 from __future__ import annotations
@@ -83,6 +89,52 @@ def generate(n_est: int, without_position: int, n_eq: int) -> tuple[Path, Path |
         df = pd.DataFrame(rows, columns=["nofinesset", "categetab"])
         write_equipment_extract(eq, df, n_lines=n_eq, seed=0)
     return est, eq
+
+
+# --------------------------------------------------------------------------- output check
+
+#: Metadata keys expected to differ between two runs on the same inputs.
+_VOLATILE_METADATA = {"etl_time"}
+
+
+def compare_stores(a: Path, b: Path) -> list[str]:
+    """Differences between two GeoPackage stores (empty when equivalent): layer names, then
+    per layer the fields and their types, geometry type, CRS, row count and every value (rows
+    compared in file order; geometries as WKB). Read with pyogrio directly, not with dac_map."""
+    import pyogrio
+
+    diffs: list[str] = []
+    la = {str(n): str(g) for n, g in pyogrio.list_layers(a)}
+    lb = {str(n): str(g) for n, g in pyogrio.list_layers(b)}
+    if la != lb:
+        diffs.append(f"layers differ: {sorted(la.items())} != {sorted(lb.items())}")
+    for layer in sorted(set(la) & set(lb)):
+        ia, ib = pyogrio.read_info(a, layer=layer), pyogrio.read_info(b, layer=layer)
+        fa = list(zip(ia["fields"].tolist(), ia["dtypes"].tolist()))
+        fb = list(zip(ib["fields"].tolist(), ib["dtypes"].tolist()))
+        for key, va, vb in (("fields", fa, fb), ("geometry_type", ia["geometry_type"], ib["geometry_type"]),
+                            ("crs", ia["crs"], ib["crs"]), ("features", ia["features"], ib["features"])):
+            if va != vb:
+                diffs.append(f"{layer}: {key} differ: {va} != {vb}")
+        if fa != fb or ia["features"] != ib["features"]:
+            continue
+        ta = pyogrio.read_arrow(a, layer=layer, datetime_as_string=True)[1]
+        tb = pyogrio.read_arrow(b, layer=layer, datetime_as_string=True)[1]
+        da, db = ta.to_pandas(), tb.to_pandas()
+        if layer == "metadata":
+            da = da[~da["key"].isin(_VOLATILE_METADATA)].reset_index(drop=True)
+            db = db[~db["key"].isin(_VOLATILE_METADATA)].reset_index(drop=True)
+        for col in da.columns:
+            if col not in db.columns:
+                diffs.append(f"{layer}: column {col} missing")
+                continue
+            sa, sb = da[col], db[col]
+            same = (sa.isna() & sb.isna()) | (sa == sb).fillna(False).astype(bool)
+            if not bool(same.all()):
+                first = int((~same).to_numpy().nonzero()[0][0])
+                diffs.append(f"{layer}.{col}: {int((~same).sum())} rows differ "
+                             f"(first: row {first}: {sa.iloc[first]!r} != {sb.iloc[first]!r})")
+    return diffs
 
 
 # --------------------------------------------------------------------------- one run
@@ -181,17 +233,29 @@ def main() -> None:
     ap.add_argument("--equipment", type=int, default=0,
                     help="also time in-process runs with an equipment extract of N lines")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--reference", type=Path,
+                    help="a store written earlier from the same extract: the output must match it")
+    ap.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"),
+                    help="compare two stores and exit (1 when they differ)")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(*args.child)
         return
+    if args.compare:
+        diffs = compare_stores(*args.compare)
+        print("\n".join(diffs) or "stores are equivalent (layers, columns, types, rows)")
+        raise SystemExit(1 if diffs else 0)
     est, eq = generate(args.establishments, args.without_position, args.equipment)
     print(f"synthetic extract: {args.establishments} establishments, "
           f"{args.establishments - args.without_position} with coordinates "
           f"({est.stat().st_size / 1e6:.1f} MB); {args.runs} paired runs after one warm-up pair")
     print(f"\n{'run':<22}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MiB':>10}{'cpu s':>9}")
     whole = _report("(whole process)", *_paired(lambda k: _whole(k, est), args.runs))
+    if args.reference:
+        diffs = compare_stores(args.reference, OUT / "whole-ours.gpkg")
+        print("output check against", args.reference, ":",
+              "; ".join(diffs) if diffs else "identical layers, columns, types and rows")
     ours, naive = _paired(lambda k: _in_process(k, est, None), args.runs)
     _report("(in-process)", ours, naive)
     stages = ours[len(ours) // 2]["stages"]

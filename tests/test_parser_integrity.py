@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings as hsettings, strate
 
 from dac_map.etl.layouts import STRUCTUREET
 from dac_map.etl.parser import parse_establishments_text
-from dac_map.etl.rawtext import decode
+from dac_map.etl.rawtext import _high_bytes, decode
 from dac_map.testing.synthetic import write_establishments_extract
 
 MULTILINE_NAME = "FOYER DES ÉTANGS\nSUR DEUX LIGNES"
@@ -235,6 +235,18 @@ def test_latin1_file_with_one_utf8_line_keeps_its_other_lines():
     assert result.encoding == "cp1252"
     assert [(i.line, "utf-8" in i.reason) for i in result.issues] == [(k, True)]
     assert set(result.structures["rs"]) == set(clean_parse().structures["rs"])
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.integers(1, 64))
+def test_high_bytes_chunked_scan_equals_the_whole_file_mask(data, step):
+    # the chunked scan (a MiB at a time in the ETL) against numpy's one-pass answer,
+    # with steps small enough to cut the data at every position
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    expected = [i for i, b in enumerate(data) if b >= 0x80]
+    assert _high_bytes(arr, step).tolist() == expected == np.flatnonzero(arr >= 0x80).tolist()
 
 
 def test_ascii_and_latin1_files_need_no_repair():
