@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from conftest import _require_browser
 from server import free_port, sign_in, start_oidc_provider, start_streamlit, stop, write_secrets
 
@@ -114,8 +115,17 @@ def test_coordinator_writes_notes_and_unmet_needs_of_their_dac(page, server_app,
     page.get_by_label("Autres informations").fill("demander Mme Dupont")
     page.get_by_role("button", name="Enregistrer la note").click()
     _wait_text(page, "Note refusée")
-    page.get_by_text("Aucune ressource adaptée ? Signaler").click()
-    page.get_by_role("button", name="Enregistrer : aucune ressource adaptée trouvée").click()
+    header = page.get_by_text("Aucune ressource adaptée ? Signaler")
+    submit = page.get_by_role("button", name="Enregistrer : aucune ressource adaptée trouvée")
+    for _ in range(5):  # a rerun on a loaded machine may redraw the expander closed
+        if not submit.is_visible():
+            header.click()
+        try:
+            submit.wait_for(timeout=10_000)
+            break
+        except PlaywrightError:
+            page.wait_for_timeout(500)
+    submit.click()
     _wait_text(page, "Besoin non couvert enregistré")
     with psycopg.connect(db) as con:
         notes = con.execute("SELECT finess, dac_id, author, opening_hours FROM dac_map.notes"
