@@ -367,6 +367,19 @@ def aggregate_payload(records: pd.DataFrame, colors: Mapping[str, str],
 
 
 @dataclass(frozen=True)
+class SocialLayerInput:
+    """The social resources of a search for :func:`build_results_layer` (issue 16): the
+    payload of :func:`dac_map.ui.social_layer.social_payload`, the counts per social family
+    (legend), their located ``points`` (``lat``/``lon`` columns, WGS84 degrees, to fit the view)
+    and whether FINESS results are shown beside them."""
+
+    payload: Mapping[str, object]
+    counts: Mapping[str, int]
+    points: pd.DataFrame
+    finess_shown: bool = True
+
+
+@dataclass(frozen=True)
 class ResultsLayer:
     """The feature group for ``st_folium(feature_group_to_add=...)`` and what it draws."""
 
@@ -395,14 +408,17 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
                         selected: Sequence[str] = (), focus: str | None = None,
                         max_points: int | None = None, version: int = 0,
                         legend: Sequence[LegendEntry] | None = None,
-                        search_area: SearchArea | None = None) -> ResultsLayer:
+                        search_area: SearchArea | None = None,
+                        social: SocialLayerInput | None = None) -> ResultsLayer:
     """The results as a feature group: points (at most ``max_points``, default
     ``settings.MAP_MAX_POINTS``) or counts per grid cell above, plus selection rings and the
     legend (``legend``, with the counts of the result, « Aucune ressource » when empty; None:
     no legend). ``version`` is published with the marker count (browser tests wait on it).
     ``search_area``: the centre and radius / reachable area of a search around a place; the
     view is fitted to the results once per ``version`` (without a centre too, unless the
-    result set is aggregated)."""
+    result set is aggregated). ``social`` (issue 16): the social resources of the search, drawn
+    by their own layer (:mod:`dac_map.ui.social_layer`) with their own legend section; without
+    FINESS results (``social.finess_shown`` False) the legend has only that section."""
     limit = settings.MAP_MAX_POINTS if max_points is None else max_points
     group = folium.FeatureGroup(name="resultats", control=False)
     located = int((records["lon"].notna() & records["lat"].notna()).sum()) if len(records) else 0
@@ -417,16 +433,29 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
     rings = selection_rings(records, selected, focus)
     if rings:
         group.add_child(SelectionLayer(rings))
-    if legend is not None:
+    body = ""
+    if legend is not None and (social is None or social.finess_shown):
         # Even for an empty result: it replaces the previous legend, whose counts would
         # otherwise stay on screen (issue 10). Open when short; a long one starts closed.
         title = f"Familles ({len(legend)})"
-        group.add_child(Legend(legend_html(legend, title, opened=len(legend) <= LEGEND_OPEN_MAX)))
+        body = legend_html(legend, title, opened=len(legend) <= LEGEND_OPEN_MAX)
+    social_points = pd.DataFrame({"lat": [], "lon": []})
+    if social is not None:
+        from dac_map.ui.social_layer import SocialLayer, legend_section
+
+        group.add_child(SocialLayer(social.payload, version))
+        body += legend_section(social.counts)
+        social_points = social.points
+    if body:
+        group.add_child(Legend(body))
     # ---- issue 12: the map follows the search
     if search_area is not None:
         group.add_child(SearchAreaLayer(search_area, version))
-    elif mode == "points" and located:
-        group.add_child(FitResultsLayer(results_bounds(records, None), version))
+    elif (mode == "points" and located) or len(social_points):
+        shown = records[["lat", "lon"]] if mode == "points" and len(records) else None
+        both = pd.concat([p for p in (shown, social_points[["lat", "lon"]]) if p is not None and len(p)],
+                         ignore_index=True)
+        group.add_child(FitResultsLayer(results_bounds(both, None), version))
     return ResultsLayer(group, mode, drawn, located)
 
 
@@ -473,6 +502,7 @@ def results_bounds(records: pd.DataFrame, area: SearchArea | None
 
 __all__ = [
     "SearchArea",
+    "SocialLayerInput",
     "results_bounds",
     "MAP_COLUMNS",
     "BaseLayers",
