@@ -151,6 +151,9 @@ def readable_criteria(spec: SearchSpec, catalogue: Catalogue, departments=(),
             if line in out:
                 continue
         out.append(line)
+    from dac_map.query.social import describe_social  # issue 16: the social criteria
+
+    out.extend(line for line in describe_social(spec) if line not in out)
     return out
 
 
