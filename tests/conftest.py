@@ -337,3 +337,25 @@ def inclusion_files(tmp_path, inclusion_v1):
             w.writerow(["|".join(v) if isinstance(v, list) else ("" if v is None else v)
                         for v in (s.get(c) for c in columns)])
     return out
+
+
+# --------------------------------------------------------------------------- social resources on the main map (issue 16)
+
+@pytest.fixture(scope="session")
+def social_ui_store(tmp_path_factory) -> Path:
+    """The app-test GeoPackage with the fictitious social resources of
+    ``tests/fixtures/social/ressources_sociales_test.csv`` imported (built once per session)."""
+    from e2e.ui_store import build_social_ui_store
+
+    return build_social_ui_store(tmp_path_factory.getbasetemp() / "social_ui_store" / "store.gpkg")
+
+
+@pytest.fixture(scope="session")
+def social_raw() -> list[dict[str, str]]:
+    """The raw rows of the social test table (read with :mod:`csv`, not with our reader)."""
+    import csv
+
+    from e2e.ui_store import SOCIAL_TABLE
+
+    with open(SOCIAL_TABLE, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter=";"))
