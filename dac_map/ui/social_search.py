@@ -84,6 +84,87 @@ def render_sidebar(communes: Sequence[str], commune_labels: Mapping[str, str]) -
             "serves": (serves or "").strip().upper()}
 
 
+# --------------------------------------------------------------------------- search (cached)
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _search(_catalogue, token: str, key: str, _spec, departments: tuple[str, ...]
+            ) -> tuple[SocialResult | None, tuple[str, ...]]:
+    from dac_map.query.social import search_social_spec
+
+    warnings: list[str] = []
+    return search_social_spec(_spec, _catalogue, departments, warnings=warnings), tuple(warnings)
+
+
+def run_search(catalogue, spec, departments: Sequence[str], token: str) -> tuple[SocialResult | None, tuple[str, ...]]:
+    """The social search of ``spec`` (None when its scope has none), shared by the sessions
+    (bounded cache, read-only result), and its French warnings."""
+    wanted = spec.spec()
+    return _search(catalogue, token, repr(wanted), wanted, tuple(departments))
+
+
+def layer_input(result: SocialResult, finess_records: pd.DataFrame | None):
+    """What the map draws of ``result``: resources merged with a FINESS establishment shown in
+    ``finess_records`` (None: no FINESS results shown) are drawn once, by the FINESS marker."""
+    from dac_map.ui.map import SocialLayerInput
+    from dac_map.ui.social_layer import social_payload
+
+    rec = result.records
+    if finess_records is not None and len(finess_records) and len(rec):
+        shown = set(finess_records["finess"].astype(str))
+        rec = rec.assign(merged=rec["finess"].map(lambda f: isinstance(f, str) and f in shown))
+    lat = pd.to_numeric(rec["lat"], errors="coerce") if len(rec) else pd.Series(dtype=float)
+    lon = pd.to_numeric(rec["lon"], errors="coerce") if len(rec) else pd.Series(dtype=float)
+    points = pd.DataFrame({"lat": lat, "lon": lon}).dropna()
+    return SocialLayerInput(social_payload(rec), result.counts_by_family(), points,
+                            finess_shown=finess_records is not None)
+
+
+def on_map_click(value: Mapping[str, object] | None) -> bool:
+    """A click on the map (``st_folium`` value): a social marker opens its sheet (and closes the
+    FINESS one). Returns whether it was a social marker."""
+    from dac_map.ui.social_layer import resource_from_tooltip
+
+    rid = resource_from_tooltip((value or {}).get("last_object_clicked_tooltip"))
+    if rid is None:
+        return False
+    st.session_state[SOCIAL_FOCUS] = rid
+    st.session_state["focus"] = None
+    return True
+
+
+def focused_row(catalogue, result: SocialResult | None) -> pd.Series | None:
+    """The social resource in the detail panel (from the result, with its distance, else from
+    the social catalogue), or None."""
+    from dac_map.query.social import social_catalogue
+
+    rid = st.session_state.get(SOCIAL_FOCUS)
+    if not rid:
+        return None
+    if result is not None and len(result.records):
+        hit = result.records[result.records["resource_id"] == rid]
+        if len(hit):
+            return hit.iloc[0]
+    social = social_catalogue(catalogue)
+    if social is not None:
+        hit = social.table[social.table["resource_id"] == rid]
+        if len(hit):
+            return hit.iloc[0]
+    st.session_state[SOCIAL_FOCUS] = None
+    return None
+
+
+def render_linked(catalogue, finess: str) -> None:
+    """On a FINESS establishment's sheet: the social resources merged with it (both sources)."""
+    from dac_map.query.social import social_catalogue
+
+    social = social_catalogue(catalogue)
+    if social is None or "finess" not in social.table:
+        return
+    rows = social.table[social.table["finess"].astype(object) == finess]
+    for line in linked_lines(rows):
+        st.markdown(line)
+
+
 # --------------------------------------------------------------------------- list
 
 def _families(values: object) -> str:
