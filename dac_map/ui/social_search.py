@@ -41,7 +41,7 @@ FICTITIOUS_BADGE = "EXEMPLE FICTIF"
 # --------------------------------------------------------------------------- sidebar
 
 def render_sidebar(communes: Sequence[str], commune_labels: Mapping[str, str]) -> dict[str, object]:
-    """The « Ressources sociales » expander: which resources (scope), families in plain French,
+    """The « Filtres des ressources sociales » expander: which resources (scope), families in plain French,
     publics, fees, minimal quality score and « Intervient à » (a commune of the territory, or
     any INSEE code typed). Returns the :class:`~dac_map.query.spec.SearchSpec` fields."""
     ss = st.session_state
@@ -55,7 +55,7 @@ def render_sidebar(communes: Sequence[str], commune_labels: Mapping[str, str]) -
         ss[KEYS["social_fee"]] = ""
     opened = any(bool(ss.get(k)) for k in KEYS.values())
     serves_choices = list(dict.fromkeys([*communes, *([ss[KEYS["serves"]]] if ss.get(KEYS["serves"]) else [])]))
-    with st.sidebar.expander("Ressources sociales", expanded=opened):
+    with st.sidebar.expander("Filtres des ressources sociales", expanded=opened):
         scope = st.selectbox("Ressources affichées", list(SCOPES), key=KEYS["resources"],
                              format_func=SCOPES.get,
                              help="Selon les filtres : les ressources sociales dès qu'un filtre social "
