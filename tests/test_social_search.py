@@ -179,3 +179,34 @@ def test_cli_without_social_resources_says_so(social_ui_store):
         assert not con.execute("SELECT 1 FROM gpkg_contents WHERE table_name = 'ressources_sociales'").fetchall()
     res = run("--store", str(plain), "--social-family", "aide_alimentaire")
     assert res.exit_code != 0 and "aucune ressource sociale" in res.output
+
+
+# --------------------------------------------------------------------------- coverage / ARS report figures
+
+def test_social_counts_per_territory_match_the_raw_table(catalogue, social_ui_store, social_raw):
+    from dac_map.coverage.social import social_resources_by_family, social_total
+    from dac_map.inclusion.vocab import FAMILIES, family_of
+
+    deps = _territory_departments(social_ui_store)
+    inside = [r for r in social_raw if r["code_insee"][:2] in deps]
+    expected: dict[str, int] = {}
+    for r in inside:
+        for fam in {family_of(t) for t in r["thematiques"].split("|")}:
+            expected[FAMILIES[fam]] = expected.get(FAMILIES[fam], 0) + 1
+    got = social_resources_by_family(catalogue, "DAC-80")
+    assert dict(zip(got["family"], got["resources"])) == expected
+    assert list(got["fictitious"]) == list(got["resources"])  # every test row is fictitious
+    assert social_total(catalogue, "DAC-80") == len(inside)
+    assert social_total(catalogue, "DAC-99") == 0
+
+
+def test_needs_by_social_family_counts_each_family():
+    import pandas as pd
+
+    from dac_map.coverage.social import needs_by_social_family
+
+    logged = [SearchSpec(social_families=("logement", "mobilite")), SearchSpec(categories=("500",)),
+              SearchSpec(social_families=("logement",), serves="80021")]
+    frame = pd.DataFrame({"filters_json": [json.dumps(s.to_json()) for s in logged] + ["pas du JSON", None]})
+    got = needs_by_social_family(frame)
+    assert list(zip(got["family"], got["needs"])) == [("Logement", 2), ("Mobilité", 1)]

@@ -161,6 +161,19 @@ class SocialTerritoryFilter:
                 | np.isin(social.commune, list(self.communes)))
 
 
+def territory_filter(catalogue: Catalogue, dac_id: str) -> SocialTerritoryFilter:
+    """The :class:`SocialTerritoryFilter` of a DAC territory of the catalogue (its departments
+    and communes). Raises :class:`QueryError` for an unknown territory."""
+    i = catalogue.territory_row.get(dac_id)
+    if i is None:
+        raise QueryError(f"territoire DAC inconnu / unknown DAC id: {dac_id!r}")
+    t = catalogue.territories
+    return SocialTerritoryFilter(
+        dac_id, tuple(str(t["departments"].iat[i] or "").split()),
+        tuple(str(t["communes"].iat[i] or "").split()) if "communes" in t else (),
+        catalogue.territory_name(dac_id) or dac_id)
+
+
 @dataclass(frozen=True)
 class SocialNearFilter:
     """Around a place: the social resources within ``radius_km`` of the centre, or the ``n``
@@ -226,14 +239,7 @@ def _territory(spec: SearchSpec, catalogue: Catalogue) -> list:
 
     out: list = []
     if spec.dac and spec.dac != NATIONAL:
-        i = catalogue.territory_row.get(spec.dac)
-        if i is None:
-            raise QueryError(f"territoire DAC inconnu / unknown DAC id: {spec.dac!r}")
-        t = catalogue.territories
-        out.append(SocialTerritoryFilter(
-            spec.dac, tuple(str(t["departments"].iat[i] or "").split()),
-            tuple(str(t["communes"].iat[i] or "").split()) if "communes" in t else (),
-            catalogue.territory_name(spec.dac) or spec.dac))
+        out.append(territory_filter(catalogue, spec.dac))
     if spec.departments or spec.communes:
         out.append(LocatedInFilter(departments=tuple(spec.departments), communes=tuple(spec.communes)))
     return out
@@ -495,4 +501,4 @@ __all__ = ["SOCIAL_HEADERS", "check_spec", "social_family_key", "to_rich_social_
            "FINESS_TYPE_FIELDS", "KIND_FINESS", "KIND_SOCIAL", "SCOPES", "SOCIAL_FIELDS", "Scope",
            "SocialNearFilter", "SocialResult", "SocialTerritoryFilter", "describe_social",
            "has_finess_type_criteria", "has_social_criteria", "run_social", "scope",
-           "search_social_spec", "social_catalogue", "social_distances_km", "social_filters"]
+           "search_social_spec", "social_catalogue", "territory_filter", "social_distances_km", "social_filters"]
