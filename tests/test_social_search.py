@@ -210,3 +210,29 @@ def test_needs_by_social_family_counts_each_family():
     frame = pd.DataFrame({"filters_json": [json.dumps(s.to_json()) for s in logged] + ["pas du JSON", None]})
     got = needs_by_social_family(frame)
     assert list(zip(got["family"], got["needs"])) == [("Logement", 2), ("Mobilité", 1)]
+
+
+def test_ars_report_counts_social_needs_and_resources(catalogue, social_raw, tmp_path):
+    from datetime import datetime, timezone
+
+    from dac_map.coverage import ResourceType, build_report, record_unmet_need, render_csv, render_html
+
+    db = tmp_path / "besoins.sqlite"
+    when = datetime(2026, 11, 10, tzinfo=timezone.utc)
+    for spec in (SearchSpec(dac="DAC-80", social_families=("aide_alimentaire",), serves="80016"),
+                 SearchSpec(dac="DAC-80", social_families=("aide_alimentaire", "logement")),
+                 SearchSpec(dac="DAC-80", categories=("500",))):
+        record_unmet_need("DAC-80", "80016", spec, "besoin", db_path=db, recorded_at=when)
+    rep = build_report(catalogue, "DAC-80", ResourceType.family("pa_hebergement"), 25.0, None, 15.0, db,
+                       generated_at=datetime(2026, 11, 20, tzinfo=timezone.utc))
+    assert list(zip(rep.unmet_by_social_family["family"], rep.unmet_by_social_family["needs"])) == \
+        [("Aide alimentaire et matérielle", 2), ("Logement", 1)]
+    html = render_html(rep)
+    assert "Besoin social recherché" in html and "Ressources sociales (data·inclusion" in html
+    n_somme = sum(r["code_insee"].startswith("80") for r in social_raw)
+    assert f"{n_somme} ressource(s) sociale(s) comptée(s) ci-dessus sont des EXEMPLES FICTIFS" in html
+    rows = list(csv.reader(io.StringIO(render_csv(rep).decode("utf-8-sig")), delimiter=";"))
+    assert ["besoins_famille_sociale", "", "Aide alimentaire et matérielle", "signalements", "2"] in rows
+    food = sum(r["code_insee"].startswith("80") and r["thematiques"].startswith("equipement-et-alimentation")
+               for r in social_raw)
+    assert ["ressources_sociales", "DAC-80", "Aide alimentaire et matérielle", "ressources", str(food)] in rows
