@@ -102,6 +102,12 @@ def run_search(catalogue, spec, departments: Sequence[str], token: str) -> tuple
     return _search(catalogue, token, repr(wanted), wanted, tuple(departments))
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def cached_layer_input(version: int, _result: SocialResult, _finess_records: pd.DataFrame | None):
+    """:func:`layer_input`, built once per result ``version`` (shared by the sessions)."""
+    return layer_input(_result, _finess_records)
+
+
 def layer_input(result: SocialResult, finess_records: pd.DataFrame | None):
     """What the map draws of ``result``: resources merged with a FINESS establishment shown in
     ``finess_records`` (None: no FINESS results shown) are drawn once, by the FINESS marker."""
