@@ -42,20 +42,20 @@ def run(params: dict[str, str] | None = None) -> AppTest:
     return at
 
 
-def social_count(at: AppTest) -> int | None:
+def _count(at: AppTest, pattern: str) -> int | None:
     for m in at.markdown:
-        hit = re.match(r"\*\*(\d+) ressources? sociales?\*\*", m.value)
+        hit = re.match(pattern, m.value)
         if hit:
             return int(hit.group(1))
     return None
+
+
+def social_count(at: AppTest) -> int | None:
+    return _count(at, r"\*\*(\d+) ressources? sociales?\*\*")
 
 
 def finess_count(at: AppTest) -> int | None:
-    for m in at.markdown:
-        hit = re.match(r"\*\*(\d+) ressources?\*\* correspond", m.value)
-        if hit:
-            return int(hit.group(1))
-    return None
+    return _count(at, r"\*\*(\d+) ressources?\*\* correspond")
 
 
 def unescape(text: str) -> str:
@@ -159,7 +159,7 @@ def test_social_layer_payload_and_click_reference(social_ui_store, social_raw):
     # grid aggregation above the limit: counts per cell add up to the located resources
     agg = social_payload(res.records, max_points=2)
     assert agg["mode"] == "aggregate"
-    assert sum(f["properties"]["c"] for f in agg["data"]["features"]) == len(social_raw)
+    assert sum(f["properties"]["n"] for f in agg["data"]["features"]) == len(social_raw)
 
 
 def _render(layer) -> str:

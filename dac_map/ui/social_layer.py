@@ -26,6 +26,7 @@ from jinja2 import Template
 
 from dac_map import settings
 from dac_map.ui.leaflet import FastMacroElement, js_json
+from dac_map.ui.map import _index, aggregate_payload
 from dac_map.ui.text import plain
 
 #: Border colour of every social marker (FINESS markers have a thin white border).
@@ -65,24 +66,14 @@ def family_key(families: object) -> str:
     return "autres"
 
 
-def _index(values: Sequence[str]) -> tuple[list[str], dict[str, int]]:
-    table: list[str] = []
-    pos: dict[str, int] = {}
-    for v in values:
-        if v not in pos:
-            pos[v] = len(table)
-            table.append(v)
-    return table, pos
-
-
 def social_payload(records: pd.DataFrame, max_points: int | None = None) -> dict[str, object]:
     """What :class:`SocialLayer` draws: the located resources of ``records`` (those not
     ``merged`` into a FINESS marker of the result) as a GeoJSON FeatureCollection with compact
     properties — ``r`` resource id, ``n`` name, ``k`` family index, ``m`` commune index,
     ``x`` 1 for a fictitious row — and the tables ``families``/``palette``/``labels``/
-    ``communes``; above ``max_points`` (default ``settings.MAP_MAX_POINTS``) one feature per
-    grid cell of ``settings.MAP_AGGREGATE_CELL_DEG`` degrees instead (``c`` count, ``t`` text)
-    and ``mode`` "aggregate". Coordinates rounded to 5 decimals (about 1 m)."""
+    ``communes``; above ``max_points`` (default ``settings.MAP_MAX_POINTS``) the grid cells of
+    :func:`dac_map.ui.map.aggregate_payload` instead (``n`` count, ``k`` main family, ``t``
+    text) and ``mode`` "aggregate". Coordinates rounded to 5 decimals (about 1 m)."""
     from dac_map.inclusion import vocab
 
     limit = settings.MAP_MAX_POINTS if max_points is None else max_points
@@ -105,31 +96,21 @@ def social_payload(records: pd.DataFrame, max_points: int | None = None) -> dict
     }
     features: list[dict[str, object]] = []
     if len(rec) > limit:
-        cell = settings.MAP_AGGREGATE_CELL_DEG
-        frame = pd.DataFrame({"gx": np.floor(lon / cell).astype(np.int64),
-                              "gy": np.floor(lat / cell).astype(np.int64),
-                              "lon": lon, "lat": lat, "k": [fpos[k] for k in keys]})
-        for (_, _), g in frame.groupby(["gx", "gy"], sort=True):
-            top = int(g["k"].value_counts().sort_index().idxmax())
-            n = len(g)
-            features.append({"type": "Feature",
-                             "geometry": {"type": "Point", "coordinates": [round(float(g["lon"].mean()), 4),
-                                                                           round(float(g["lat"].mean()), 4)]},
-                             "properties": {"c": n, "k": top,
-                                            "t": f"{n} ressource{'s' if n > 1 else ''} sociale{'s' if n > 1 else ''}"}})
-        out.update(mode="aggregate", communes=[])
-    else:
-        communes, mpos = _index([plain(c) for c in rec["city"]] if len(rec) else [])
-        fict = rec["fictitious"].fillna(False).astype(bool).to_numpy() if len(rec) else []
-        for rid, name, city, k, x, y, fx in zip(rec["resource_id"], rec["name"], rec["city"] if len(rec) else [],
-                                                keys, lon, lat, fict):
-            props = {"r": plain(rid), "n": plain(name), "k": fpos[k], "m": mpos[plain(city)]}
-            if fx:
-                props["x"] = 1
-            features.append({"type": "Feature",
-                             "geometry": {"type": "Point", "coordinates": [round(float(x), 5), round(float(y), 5)]},
-                             "properties": props})
-        out.update(mode="points", communes=communes)
+        cells = aggregate_payload(pd.DataFrame({"lon": lon, "lat": lat, "family": keys}), FAMILY_COLORS,
+                                  {k: vocab.family_label(k) for k in families})
+        out.update(cells, mode="aggregate", communes=[], labels=[vocab.family_label(k) for k in cells["families"]])
+        return out
+    communes, mpos = _index([plain(c) for c in rec["city"]] if len(rec) else [])
+    fict = rec["fictitious"].fillna(False).astype(bool).to_numpy() if len(rec) else []
+    for rid, name, city, k, x, y, fx in zip(rec["resource_id"], rec["name"], rec["city"] if len(rec) else [],
+                                            keys, lon, lat, fict):
+        props = {"r": plain(rid), "n": plain(name), "k": fpos[k], "m": mpos[plain(city)]}
+        if fx:
+            props["x"] = 1
+        features.append({"type": "Feature",
+                         "geometry": {"type": "Point", "coordinates": [round(float(x), 5), round(float(y), 5)]},
+                         "properties": props})
+    out.update(mode="points", communes=communes)
     out["data"] = {"type": "FeatureCollection", "features": features}
     return out
 
@@ -145,12 +126,13 @@ class SocialLayer(FastMacroElement):
         var {{ this.get_name() }} = (function () {
             var S = {{ this.payload_js }};
             var max = 1;
-            S.data.features.forEach(function (f) { if (f.properties.c) { max = Math.max(max, f.properties.c); } });
+            var agg = S.mode === "aggregate";
+            S.data.features.forEach(function (f) { if (agg) { max = Math.max(max, f.properties.n); } });
             var layer = L.geoJSON(S.data, {
                 pointToLayer: function (feature, latlng) {
                     var p = feature.properties;
                     return L.circleMarker(latlng, {
-                        radius: p.c ? 5 + 20 * Math.sqrt(p.c / max) : {{ this.radius }},
+                        radius: agg ? 5 + 20 * Math.sqrt(p.n / max) : {{ this.radius }},
                         weight: 3, color: {{ this.border_js }}, opacity: 0.95,
                         fillColor: S.palette[p.k] || {{ this.fallback_js }}, fillOpacity: 0.9});
                 }
@@ -158,7 +140,7 @@ class SocialLayer(FastMacroElement):
             layer.bindTooltip(function (l) {
                 var p = l.feature.properties, div = document.createElement("div");
                 div.className = "dacmap-tip";
-                if (p.c) { div.textContent = p.t; return div; }
+                if (agg) { div.textContent = p.t; return div; }
                 var b = document.createElement("b");
                 b.textContent = p.n;
                 div.appendChild(b);
@@ -169,7 +151,7 @@ class SocialLayer(FastMacroElement):
                 div.appendChild(document.createTextNode(lines));
                 return div;
             }, {direction: "top", offset: [0, -4]});
-            if (S.mode === "aggregate") {
+            if (agg) {
                 layer.on("click", function (e) {
                     var map = e.target._map;
                     if (map) { map.setView(e.latlng, Math.min(map.getZoom() + 2, 12)); }
