@@ -65,12 +65,15 @@ _FINESS_IN_TEXT = re.compile(rf"FINESS\D{{0,3}}({FINESS_PATTERN})")
 # --------------------------------------------------------------------------- helpers
 
 
+def tooltip_match(pattern: re.Pattern[str], text: object) -> str | None:
+    """The first group of ``pattern`` in the text of a clicked marker's tooltip, or None."""
+    m = pattern.search(text) if isinstance(text, str) else None
+    return m.group(1) if m else None
+
+
 def finess_from_tooltip(text: object) -> str | None:
     """The FINESS number in the text of a marker tooltip (as returned for a click), or None."""
-    if not isinstance(text, str):
-        return None
-    m = _FINESS_IN_TEXT.search(text)
-    return m.group(1) if m else None
+    return tooltip_match(_FINESS_IN_TEXT, text)
 
 
 def family_colors(families: pd.DataFrame) -> dict[str, str]:
@@ -208,10 +211,11 @@ def base_layers(catalogue, dac_id: str | None) -> BaseLayers:
 
 
 def legend_html(entries: Sequence[LegendEntry], title: str = "Familles",
-                opened: bool = True) -> str:
-    """HTML of the legend: a ``<details>`` element (open unless ``opened`` is False) listing
-    the families with their colour and count; every label escaped, colours validated
-    ``#rrggbb``."""
+                opened: bool = True, css_class: str = "",
+                empty: str = "Aucune ressource ne correspond") -> str:
+    """HTML of the legend: a ``<details>`` element (open unless ``opened`` is False; class
+    ``css_class``, e.g. ``social``) listing the families with their colour and count, ``empty``
+    when there is none; every label escaped, colours validated ``#rrggbb``."""
     rows = []
     for e in entries:
         color = e.color if _HEX_COLOR.fullmatch(e.color or "") else settings.MAP_FALLBACK_COLOR
@@ -219,8 +223,9 @@ def legend_html(entries: Sequence[LegendEntry], title: str = "Familles",
         rows.append(f'<li><span class="dot" style="background:{color}"></span>'
                     f"{html.escape(e.label)}{count}</li>")
     if not rows:
-        rows.append('<li class="none">Aucune ressource ne correspond</li>')
-    return (f'<details{" open" if opened else ""}><summary>{html.escape(title)}</summary>'
+        rows.append(f'<li class="none">{html.escape(empty)}</li>')
+    klass = f' class="{html.escape(css_class)}"' if css_class else ""
+    return (f'<details{klass}{" open" if opened else ""}><summary>{html.escape(title)}</summary>'
             f'<ul>{"".join(rows)}</ul></details>')
 
 
@@ -242,6 +247,7 @@ _MAP_CSS = """<style>
 .dacmap-legend ul {{ list-style: none; margin: 4px 0 0 0; padding: 0; }}
 .dacmap-legend .dot {{ display: inline-block; width: 10px; height: 10px; border-radius: 50%;
   margin-right: 6px; border: 1px solid #fff; box-shadow: 0 0 0 1px #999; vertical-align: -1px; }}
+.dacmap-legend .social .dot {{ border: 2px solid #3f007d; box-shadow: none; }}
 .dacmap-tip {{ white-space: pre-line; font: 12px/1.35 sans-serif; max-width: 280px; }}
 .dacmap-tip b {{ font-weight: 600; }}
 </style>"""

@@ -16,7 +16,6 @@ the page only through ``textContent`` (browser) or :func:`html.escape` (legend);
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping, Sequence
 
@@ -26,7 +25,7 @@ from jinja2 import Template
 
 from dac_map import settings
 from dac_map.ui.leaflet import FastMacroElement, js_json
-from dac_map.ui.map import _index, aggregate_payload
+from dac_map.ui.map import LegendEntry, _index, aggregate_payload, legend_html, tooltip_match
 from dac_map.ui.text import plain
 
 #: Border colour of every social marker (FINESS markers have a thin white border).
@@ -46,15 +45,11 @@ FAMILY_COLORS: dict[str, str] = {
 #: Prefix of the reference line of a social marker's tooltip (read back on a click).
 TOOLTIP_REF_PREFIX = "Réf. ressource sociale : "
 _REF_IN_TEXT = re.compile(re.escape(TOOLTIP_REF_PREFIX) + r"(\S+)")
-_HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 def resource_from_tooltip(text: object) -> str | None:
     """The social resource id in the text of a clicked marker's tooltip, or None."""
-    if not isinstance(text, str):
-        return None
-    m = _REF_IN_TEXT.search(text)
-    return m.group(1) if m else None
+    return tooltip_match(_REF_IN_TEXT, text)
 
 
 def family_key(families: object) -> str:
@@ -181,21 +176,15 @@ class SocialLayer(FastMacroElement):
 
 
 def legend_section(counts: Mapping[str, int]) -> str:
-    """HTML of the legend's « Ressources sociales » part: one line per social family of the
-    result (its colour in a violet-bordered dot, label and count); labels escaped, colours
-    validated ``#rrggbb``."""
+    """HTML of the legend's « Ressources sociales » part (:func:`dac_map.ui.map.legend_html`,
+    class ``social``: violet-bordered dots): one line per social family of the result with its
+    colour, label and count; labels escaped."""
     from dac_map.inclusion import vocab
 
-    rows = []
-    for key, n in counts.items():
-        color = FAMILY_COLORS.get(key, settings.MAP_FALLBACK_COLOR)
-        color = color if _HEX.fullmatch(color) else settings.MAP_FALLBACK_COLOR
-        rows.append(f'<li><span class="dot" style="background:{color};box-shadow:0 0 0 2px {SOCIAL_BORDER}">'
-                    f'</span>{html.escape(vocab.family_label(key))} <span class="n">{int(n)}</span></li>')
-    if not rows:
-        rows.append('<li class="none">Aucune ressource sociale ne correspond</li>')
-    return (f'<details open class="social"><summary>Ressources sociales ({sum(counts.values())})</summary>'
-            f'<ul>{"".join(rows)}</ul></details>')
+    entries = [LegendEntry(k, vocab.family_label(k), FAMILY_COLORS.get(k, settings.MAP_FALLBACK_COLOR), int(n))
+               for k, n in counts.items()]
+    return legend_html(entries, f"Ressources sociales ({sum(counts.values())})", css_class="social",
+                       empty="Aucune ressource sociale ne correspond")
 
 
 __all__ = ["FAMILY_COLORS", "SOCIAL_BORDER", "SocialLayer", "TOOLTIP_REF_PREFIX", "family_key",

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from conftest import OUTPUT, _require_browser, map_frame
-from server import free_port, start_streamlit, stop
+from server import serve_app
 from ui_store import SOCIAL_TABLE, build_social_ui_store
 
 pytestmark = pytest.mark.e2e
@@ -21,13 +21,8 @@ TIMEOUT = 45_000
 def social_map_url(tmp_path_factory):
     _require_browser()
     base = tmp_path_factory.mktemp("social_map_e2e")
-    store = build_social_ui_store(base / "store.gpkg")
-    port = free_port()
-    proc = start_streamlit(store, port, base / "streamlit.log")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc)
+    with serve_app(build_social_ui_store(base / "store.gpkg"), base / "streamlit.log") as url:
+        yield url
 
 
 def _raw() -> list[dict[str, str]]:
@@ -55,9 +50,9 @@ def test_food_aid_markers_and_sheet(browser, social_map_url):
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
 
+    page.get_by_text(re.compile(rf"^{len(food)} ressources sociales")).first.wait_for(timeout=TIMEOUT)
     frame = map_frame(page, "window.dacMapSocial")
     frame.wait_for_function(f"() => window.dacMapSocial.markers === {len(food)}", timeout=TIMEOUT)
-    page.get_by_text(re.compile(rf"^{len(food)} ressources sociales")).first.wait_for(timeout=TIMEOUT)
     legend = frame.evaluate("() => document.querySelector('.dacmap-legend').innerText")
     assert f"Ressources sociales ({len(food)})" in legend and "Aide alimentaire et matérielle" in legend
     assert "Familles (" not in legend  # only social resources asked for: no FINESS legend
