@@ -19,15 +19,9 @@ import numpy as np
 
 from dac_map.query.catalogue import Catalogue
 from dac_map.query.errors import QueryError
-<<<<<<< HEAD
 from dac_map.query.filters import QueryFilter, _plural, _tuple, clean_for_display
-from dac_map.query.specialty import MinPlacesFilter
-
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
-=======
-from dac_map.query.filters import MinPlacesFilter, QueryFilter, _plural, _tuple, clean_for_display
 from dac_map.query.serving import ServesCommuneFilter
->>>>>>> 31fe19a
+from dac_map.query.specialty import MinPlacesFilter
 
 
 def _index(catalogue: Catalogue):
