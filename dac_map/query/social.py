@@ -16,7 +16,7 @@ filters of :mod:`dac_map.inclusion.filters`. One spec drives both kinds:
 * **shared criteria** apply to both kinds: the territory (a social resource is in a territory
   when its commune or department is one of the territory's), departments / communes, the text
   ``q`` (name, structure, description), « Intervient à » (``intervient``: the resource's
-  intervention area, :class:`~dac_map.inclusion.filters.ServesCommuneFilter`) and « Autour
+  intervention area, :class:`~dac_map.query.serving.ServesCommuneFilter`, the filter FINESS+ zones use too) and « Autour
   de » (radius or the N nearest, straight-line distances in the metric CRS of the centre).
   FINESS-only criteria (families, categories, specialties, capacities, FINESS+ activities,
   closed establishments) never filter social resources.
@@ -247,9 +247,9 @@ def _territory(spec: SearchSpec, catalogue: Catalogue) -> list:
 
 def _near(spec: SearchSpec, catalogue: Catalogue, departments: Sequence[str],
           warnings: list[str] | None) -> SocialNearFilter | None:
-    from dac_map.query.filters import DistanceFilter
+    from dac_map.query.distance import DistanceFilter
+    from dac_map.query.near import resolve_near
     from dac_map.query.nearest import NearestFilter
-    from dac_map.query.spec import resolve_near
 
     near = resolve_near(spec.near, catalogue, departments)
     if near is None:
@@ -278,6 +278,7 @@ def social_filters(spec: SearchSpec, catalogue: Catalogue, departments: Sequence
     « Autour de » (last). With a ``warnings`` list a criterion that cannot be applied is left
     out and its French message appended (the app); without, :class:`QueryError` is raised."""
     from dac_map.inclusion import filters as sf
+    from dac_map.query.serving import ServesCommuneFilter  # « Intervient à »: one filter for both kinds
 
     steps = (
         lambda: _territory(spec, catalogue),
@@ -285,7 +286,7 @@ def social_filters(spec: SearchSpec, catalogue: Catalogue, departments: Sequence
         lambda: [sf.PublicFilter(tuple(spec.social_publics))] if spec.social_publics else [],
         lambda: [sf.FeeFilter(spec.social_fee)] if spec.social_fee else [],
         lambda: [sf.QualityFilter(spec.social_min_quality)] if spec.social_min_quality else [],
-        lambda: [sf.ServesCommuneFilter(spec.serves)] if spec.serves.strip() else [],
+        lambda: [ServesCommuneFilter(spec.serves)] if spec.serves.strip() else [],
         lambda: [sf.SocialTextFilter(spec.text)] if spec.text.strip() else [],
         lambda: [f for f in [_near(spec, catalogue, departments, warnings)] if f is not None],
     )
