@@ -387,3 +387,19 @@ def social_raw() -> list[dict[str, str]]:
 
     with open(SOCIAL_TABLE, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f, delimiter=";"))
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, object]:
+    """AppTest: file name -> generator of every deferred download button of the runs."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured: dict[str, object] = {}
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        captured[file_name or coordinates] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return captured

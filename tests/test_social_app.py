@@ -168,3 +168,21 @@ def _render(layer) -> str:
     m = folium.Map(tiles=None)
     m.add_child(layer.group)
     return m.get_root().render()
+
+
+def test_je_cherche_a_social_need_and_csv_export(social_raw, downloads):
+    import csv
+    import io
+
+    at = run({"dac": "DAC-80"})
+    at.text_input(key="f_jecherche").input("banque alimentaire").run()
+    assert at.multiselect(key="f_familles_sociales").value == ["aide_alimentaire"]
+    assert any("Besoin social : Aide alimentaire et matérielle" in c.value for c in at.sidebar.caption)
+    food = [r for r in social_raw if _food(r) and r["code_insee"].startswith("80")]
+    assert social_count(at) == len(food)
+    data = downloads["ressources-sociales.csv"]()
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert sorted(r["Identifiant"] for r in rows) == sorted("local:" + r["id"] for r in food)
+    hostile = next(r for r in rows if r["Identifiant"] == "local:t-alim-abbeville")
+    assert hostile["Nom"] == next(r["nom"] for r in food if r["id"] == "t-alim-abbeville")
+    assert hostile["Frais"] == "Payant" and hostile["Exemple fictif"] == "oui"

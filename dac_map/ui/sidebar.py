@@ -21,6 +21,7 @@ from dac_map.ui.state import (MAX_MINUTES, MAX_NEAREST, MAX_RADIUS_KM, MIN_RADIU
 from dac_map.ui.options import Options, territory_departments
 from dac_map.ui.social_search import KEYS as SOCIAL_KEYS
 from dac_map.ui.social_search import SOCIAL_FOCUS
+from dac_map.ui.social_search import apply_need as apply_social_need
 from dac_map.ui.text import plain
 
 #: ViewState attribute -> widget key in st.session_state.
@@ -341,8 +342,11 @@ def _on_need_change(options: Options) -> None:
         apply_need(best, options)
         return
     found = match(text, table, names)
+    social = None if found else apply_social_need(text)  # issue 16: « aide alimentaire », « CCAS »…
     if found:
         st.session_state[NEED_SUGGESTIONS] = found
+    elif social:
+        st.session_state[NEED_MESSAGE] = social
     else:
         st.session_state[NEED_MESSAGE] = (
             f"Aucun type de ressource ne correspond à « {text[:60]} ». Essayez un sigle (EHPAD, "

@@ -84,6 +84,46 @@ def render_sidebar(communes: Sequence[str], commune_labels: Mapping[str, str]) -
             "serves": (serves or "").strip().upper()}
 
 
+# --------------------------------------------------------------------------- « Je cherche »
+
+#: Words callers use for social needs (folded, whole phrase inside the text) -> social family;
+#: the start of a family's French label works too (:func:`need_family`).
+SOCIAL_WORDS: dict[str, str] = {
+    "banque alimentaire": "aide_alimentaire", "colis alimentaire": "aide_alimentaire",
+    "epicerie solidaire": "aide_alimentaire", "restos du coeur": "aide_alimentaire",
+    "distribution alimentaire": "aide_alimentaire", "ccas": "acces_droits", "france services": "acces_droits",
+    "acces aux droits": "acces_droits", "transport solidaire": "mobilite", "hebergement d urgence": "logement",
+    "groupe de parole": "aidants_famille", "association de patients": "associations_patients",
+    "association de malades": "associations_patients", "surendettement": "budget",
+}
+
+
+def need_family(text: str) -> str | None:
+    """The social family a « Je cherche » text names (« aide alimentaire », « banque
+    alimentaire », « CCAS »…), or None."""
+    from dac_map.query.errors import QueryError
+    from dac_map.query.social import social_family_key
+    from dac_map.query.text import fold_text
+
+    try:
+        return social_family_key(text)
+    except QueryError:
+        pass
+    folded = " " + " ".join(fold_text(text).replace("'", " ").split()) + " "
+    return next((key for words, key in SOCIAL_WORDS.items() if f" {words} " in folded), None)
+
+
+def apply_need(text: str) -> str | None:
+    """« Je cherche » with a social need: select its family in the social filters (other
+    filters kept); returns the French message, or None when the text names no social need."""
+    key = need_family(text)
+    if key is None:
+        return None
+    st.session_state[KEYS["social_families"]] = [key]
+    st.session_state[SOCIAL_FOCUS] = None
+    return f"Besoin social : {vocab.FAMILIES[key]} (ressources sociales, filtres ci-dessous)"
+
+
 # --------------------------------------------------------------------------- search (cached)
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -225,6 +265,18 @@ def render_list(result: SocialResult, version: int, page_size: int = 50) -> None
                  selection_mode="single-row", hide_index=True, width="stretch", placeholder="—")
     if n > page_size:
         st.caption(f"{page_size} premières sur {n} : précisez les critères (commune, besoin, public).")
+    st.download_button("Ressources sociales CSV", data=lambda: export_csv(result),
+                       file_name="ressources-sociales.csv", mime="text/csv", key="dl_social_csv",
+                       icon=":material/download:", on_click="ignore")
+
+
+def export_csv(result: SocialResult) -> bytes:
+    """Every social resource of the result as CSV (French headers, the one writer
+    :mod:`dac_map.tabular`: ``;``, decimal comma, formulas neutralised)."""
+    from dac_map.query.social import social_french_table
+    from dac_map.tabular import csv_bytes
+
+    return csv_bytes(social_french_table(result.records))
 
 
 # --------------------------------------------------------------------------- sheet
