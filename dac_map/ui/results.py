@@ -19,6 +19,7 @@ from dac_map.notes import open_notes
 from dac_map.query import Catalogue
 from dac_map.ui import access, exports, notes_view
 from dac_map.ui import social_search as soc
+from dac_map.ui.leaflet import SelectionLayer
 from dac_map.ui import finess_plus_view as fpv
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
@@ -239,6 +240,11 @@ def render_map(catalogue: Catalogue, current: Current, options: Options, colors:
             center = (round(float(catalogue.lat[j]), 6) + req[2] * 1e-9,
                       round(float(catalogue.lon[j]), 6))
             # issue 12: pan only, at the current zoom (no street level, the others stay visible)
+    social_at = soc.location(soc.focused_row(catalogue, current.social))  # issue 16: its sheet is open
+    if social_at is not None:
+        layer.group.add_child(SelectionLayer([(*social_at, True)]))
+        if req and req[0] == "social" and req[1] == st.session_state.get(soc.SOCIAL_FOCUS):
+            center = (round(social_at[0], 6) + req[2] * 1e-9, round(social_at[1], 6))
     # DAC territories (issue 13): coloured territories in the national view, DAC directory layer
     if state.national:
         fill = tview.national_territories_layer(catalogue)

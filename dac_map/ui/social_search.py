@@ -241,6 +241,25 @@ def _on_select(key: str) -> None:
     if rows and 0 <= rows[-1] < len(ids):
         st.session_state[SOCIAL_FOCUS] = ids[rows[-1]]
         st.session_state["focus"] = None  # one sheet at a time
+        request_center(ids[rows[-1]])
+
+
+def request_center(resource_id: str) -> None:
+    """Ask the map to pan to a social resource (the same request the FINESS list makes, with a
+    ``social`` kind; the nonce makes a repeated request differ from the last one)."""
+    from dac_map.ui.sidebar import MAP_CENTER
+
+    nonce = int(st.session_state.get("_dacmap_center_requests") or 0) + 1
+    st.session_state["_dacmap_center_requests"] = nonce
+    st.session_state[MAP_CENTER] = ("social", resource_id, nonce)
+
+
+def location(row: pd.Series | None) -> tuple[float, float] | None:
+    """(lat, lon) WGS84 degrees of a social resource, or None without coordinates."""
+    if row is None:
+        return None
+    lat, lon = pd.to_numeric(row.get("lat"), errors="coerce"), pd.to_numeric(row.get("lon"), errors="coerce")
+    return None if pd.isna(lat) or pd.isna(lon) else (float(lat), float(lon))
 
 
 def render_list(result: SocialResult, version: int, page_size: int = 50) -> None:
@@ -320,12 +339,14 @@ def render_detail(row: pd.Series, has_finess: bool) -> None:
         st.subheader(md(row["name"]), anchor=False)
         st.caption("Ressource sociale" + (" — " + FICTITIOUS_BADGE if bool(row.get("fictitious")) else ""))
         st.markdown(sheet_lines(row))
-        b1, b2 = st.columns(2)
+        b1, b2, b3 = st.columns(3)
         fin = finess_links(row)
         if fin and has_finess:
             b1.button(f"Fiche FINESS {fin}", on_click=_show_finess, args=(fin,), key="btn_social_finess",
                       width="stretch")
-        b2.button("Fermer", on_click=_close, key="btn_social_close", width="stretch")
+        b2.button("Centrer la carte", on_click=request_center, args=(row["resource_id"],),
+                  key="btn_social_center", width="stretch", disabled=location(row) is None)
+        b3.button("Fermer", on_click=_close, key="btn_social_close", width="stretch")
 
 
 def linked_lines(social_rows: pd.DataFrame) -> list[str]:

@@ -14,7 +14,7 @@ from server import serve_app
 from ui_store import SOCIAL_TABLE, build_social_ui_store
 
 pytestmark = pytest.mark.e2e
-TIMEOUT = 45_000
+TIMEOUT = 60_000
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_food_aid_markers_and_sheet(browser, social_map_url):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(f"{social_map_url}/?dac=DAC-80")
-    frame = map_frame(page)
+    frame = map_frame(page, timeout=90_000)  # first load: slow on a loaded machine
     assert frame.evaluate("() => window.dacMapSocial === undefined")  # no social criterion yet
 
     sidebar = page.locator("[data-testid='stSidebar']")
@@ -78,6 +78,7 @@ def test_food_aid_markers_and_sheet(browser, social_map_url):
     assert "mis à jour le 02/10/2025" in text
     assert "Du lundi au vendredi : de 9 h à 12 h et de 14 h à 17 h" in text
     page.wait_for_function("() => location.search.includes('ressource=local')", timeout=TIMEOUT)
+    map_frame(page, "window.dacMap && window.dacMap.rings === 1")  # the shown resource is circled
 
     hostile = next(r for r in food if r["id"] == "t-alim-abbeville")
     tips = frame.evaluate("""() => {
