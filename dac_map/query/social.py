@@ -254,6 +254,8 @@ def _near(spec: SearchSpec, catalogue: Catalogue, departments: Sequence[str],
     near = resolve_near(spec.near, catalogue, departments)
     if near is None:
         return None
+    if near.note and warnings is not None:
+        warnings.append(near.note)  # e.g. several communes of that name: which one was taken
     if spec.radius_km is not None:
         f = DistanceFilter(spec.radius_km, point=near.lonlat, commune=near.commune,
                            finess=near.finess, outline=spec.outline and near.kind == "commune")

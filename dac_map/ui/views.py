@@ -178,7 +178,9 @@ def _with_social(catalogue: Catalogue, current: Current, departments: Sequence[s
     state = ustate.ViewState(**{**current.state.__dict__,
                                 "social_focus": st.session_state.get(soc.SOCIAL_FOCUS)})
     version = zlib.crc32(f"{current.filter_version}:{state.spec()!r}".encode("utf-8"))
-    return Current(state, current.result, (*current.warnings, *warnings), version, current.network,
+    # without FINESS results, the FINESS criteria's warnings (« pas d'activités FINESS+ »…) are moot
+    shown = (*(current.warnings if kinds.finess else ()), *warnings)
+    return Current(state, current.result, tuple(dict.fromkeys(shown)), version, current.network,
                    social, kinds.finess)
 
 
