@@ -175,8 +175,11 @@ def test_je_cherche_a_social_need_and_csv_export(social_raw, downloads):
     import io
 
     at = run({"dac": "DAC-80"})
+    at.text_input(key="f_jecherche").input("ehpad").run()
+    assert at.multiselect(key="f_categories").value and social_count(at) is None
     at.text_input(key="f_jecherche").input("banque alimentaire").run()
     assert at.multiselect(key="f_familles_sociales").value == ["aide_alimentaire"]
+    assert at.multiselect(key="f_categories").value == [] and finess_count(at) is None  # one type at a time
     assert any("Besoin social : Aide alimentaire et matérielle" in c.value for c in at.sidebar.caption)
     food = [r for r in social_raw if _food(r) and r["code_insee"].startswith("80")]
     assert social_count(at) == len(food)
@@ -186,3 +189,5 @@ def test_je_cherche_a_social_need_and_csv_export(social_raw, downloads):
     hostile = next(r for r in rows if r["Identifiant"] == "local:t-alim-abbeville")
     assert hostile["Nom"] == next(r["nom"] for r in food if r["id"] == "t-alim-abbeville")
     assert hostile["Frais"] == "Payant" and hostile["Exemple fictif"] == "oui"
+    at.text_input(key="f_jecherche").input("ssiad").run()  # back to a FINESS type: social filter off
+    assert at.multiselect(key="f_familles_sociales").value == [] and social_count(at) is None

@@ -314,6 +314,7 @@ def apply_need(syn, options: Options) -> None:
     st.session_state[KEYS["disciplines"]] = list(usable.disciplines)
     st.session_state[KEYS["activity_types"]] = list(usable.activity_types)
     st.session_state[KEYS["clienteles"]] = list(usable.clienteles)
+    st.session_state[KEYS["social_families"]] = []  # one resource type at a time (issue 16)
     st.session_state[KEYS["page"]] = 1
     st.session_state[FOCUS] = None
     st.session_state[NEED_APPLIED] = usable
@@ -343,6 +344,10 @@ def _on_need_change(options: Options) -> None:
         return
     found = match(text, table, names)
     social = None if found else apply_social_need(text)  # issue 16: « aide alimentaire », « CCAS »…
+    if social:  # one resource type at a time: the FINESS type filters are cleared
+        for attr in ("families", "aggregates", "categories", "disciplines", "activity_types", "clienteles"):
+            st.session_state[KEYS[attr]] = []
+        st.session_state[NEED_APPLIED] = None
     if found:
         st.session_state[NEED_SUGGESTIONS] = found
     elif social:
