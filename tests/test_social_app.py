@@ -150,7 +150,7 @@ def test_social_layer_payload_and_click_reference(social_ui_store, social_raw):
     assert all(f["properties"].get("x") == 1 for f in feats)  # every test row is fictitious
     no_finess = res.records.iloc[0:0].assign(finess=[], family=[], category_label=[], commune_name=[])
     layer = umap.build_results_layer(no_finess, {}, social=umap.SocialLayerInput(
-        payload, res.counts_by_family(), res.records[["lat", "lon"]], False))
+        payload, res.counts_by_family(), res.records[["lat", "lon"]], False, total=len(res.records)))
     html = _render(layer)
     assert "onerror=alert(3)" not in html.replace("\\u003cimg src=x onerror=alert(3)\\u003e", "")
     assert "Aide alimentaire et matérielle" in html and "Ressources sociales (5)" in html

@@ -305,10 +305,6 @@ def social_filters(spec: SearchSpec, catalogue: Catalogue, departments: Sequence
 
 # --------------------------------------------------------------------------- search
 
-#: Columns of :attr:`SocialResult.records` beyond the social table's.
-RESULT_COLUMNS = ("kind", "distance_km", "merged")
-
-
 @dataclass(frozen=True)
 class SocialResult:
     """The social resources a search found: ``records`` (rows of the social table, plus
@@ -346,8 +342,7 @@ def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
     near = None
     labels = []
     for f in filters:
-        labels.append(f.describe(social) if not isinstance(f, (SocialTerritoryFilter, SocialNearFilter))
-                      else f.label)
+        labels.append(f.describe(social))
         if isinstance(f, SocialNearFilter):
             near = f
         mask &= f.mask(social)

@@ -383,6 +383,7 @@ class SocialLayerInput:
     counts: Mapping[str, int]
     points: pd.DataFrame
     finess_shown: bool = True
+    total: int | None = None  # resources found (a resource of two families counts once); None: sum of counts
 
 
 @dataclass(frozen=True)
@@ -450,7 +451,7 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
         from dac_map.ui.social_layer import SocialLayer, legend_section
 
         group.add_child(SocialLayer(social.payload, version))
-        body += legend_section(social.counts)
+        body += legend_section(social.counts, social.total)
         social_points = social.points
     if body:
         group.add_child(Legend(body))

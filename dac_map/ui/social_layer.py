@@ -175,15 +175,16 @@ class SocialLayer(FastMacroElement):
         self.version = int(version)
 
 
-def legend_section(counts: Mapping[str, int]) -> str:
+def legend_section(counts: Mapping[str, int], total: int | None = None) -> str:
     """HTML of the legend's « Ressources sociales » part (:func:`dac_map.ui.map.legend_html`,
     class ``social``: violet-bordered dots): one line per social family of the result with its
-    colour, label and count; labels escaped."""
+    colour, label and count, ``total`` resources in the title (default: the sum of the counts);
+    labels escaped."""
     from dac_map.inclusion import vocab
 
     entries = [LegendEntry(k, vocab.family_label(k), FAMILY_COLORS.get(k, settings.MAP_FALLBACK_COLOR), int(n))
                for k, n in counts.items()]
-    return legend_html(entries, f"Ressources sociales ({sum(counts.values())})", css_class="social",
+    return legend_html(entries, f"Ressources sociales ({sum(counts.values()) if total is None else int(total)})", css_class="social",
                        empty="Aucune ressource sociale ne correspond")
 
 

@@ -162,7 +162,7 @@ def layer_input(result: SocialResult, finess_records: pd.DataFrame | None):
     lon = pd.to_numeric(rec["lon"], errors="coerce") if len(rec) else pd.Series(dtype=float)
     points = pd.DataFrame({"lat": lat, "lon": lon}).dropna()
     return SocialLayerInput(social_payload(rec), result.counts_by_family(), points,
-                            finess_shown=finess_records is not None)
+                            finess_shown=finess_records is not None, total=result.total)
 
 
 def on_map_click(value: Mapping[str, object] | None) -> bool:
