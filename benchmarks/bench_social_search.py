@@ -59,6 +59,7 @@ def build_store(n_services: int) -> Path:
     services, structures = synthetic_records(n_services, seed=16)
     s_path = write_json(OUT / f"social-search-services-{n_services}.json", services)
     t_path = write_json(OUT / f"social-search-structures-{n_services}.json", structures)
+    del services, structures  # the import streams the files
     tmp = OUT / f"social-search-{n_services}.building.gpkg"
     shutil.copyfile(base, tmp)
     t0 = time.perf_counter()
