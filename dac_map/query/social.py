@@ -338,6 +338,10 @@ class SocialResult:
         return {k: counts[k] for k in vocab.FAMILIES if k in counts}
 
 
+def _names(social: SocialCatalogue, rows: np.ndarray) -> np.ndarray:
+    return social.table["name"].iloc[rows].fillna("").astype(str).to_numpy(dtype=object)
+
+
 def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
     """The resources matching every filter (see :class:`SocialResult` for the order). Rows are
     ordered (and, for the N nearest, cut) on arrays before the table is copied: only the rows
@@ -357,15 +361,15 @@ def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
         if emptied is None and not mask.any():
             emptied = f.label
     rows = np.flatnonzero(mask)
-    names = social.table["name"].iloc[rows].fillna("").astype(str).to_numpy(dtype=object)
     if near is not None:
-        d = dist[rows]
-        order = np.lexsort((names, np.where(np.isnan(d), np.inf, d)))  # nearest first, then by name
-        if near.radius_km is None and near.n is not None:
-            order = order[:near.n]
+        d = np.where(np.isnan(dist[rows]), np.inf, dist[rows])
+        if near.radius_km is None and near.n is not None and len(rows) > near.n:
+            keep = np.argpartition(d, near.n - 1)[:near.n]  # the n nearest, unordered
+            rows, d = rows[keep], d[keep]
+        order = np.lexsort((_names(social, rows), d))  # nearest first, then by name
     else:
         q = social.quality[rows]
-        order = np.lexsort((names, -np.where(np.isnan(q), -1.0, q)))  # best quality first, then by name
+        order = np.lexsort((_names(social, rows), -np.where(np.isnan(q), -1.0, q)))  # best quality, then name
     rows = rows[order]
     out = social.table.iloc[rows].copy()
     out["kind"] = KIND_SOCIAL
