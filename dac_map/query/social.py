@@ -338,8 +338,12 @@ class SocialResult:
         return {k: counts[k] for k in vocab.FAMILIES if k in counts}
 
 
-def _names(social: SocialCatalogue, rows: np.ndarray) -> np.ndarray:
-    return social.table["name"].iloc[rows].fillna("").astype(str).to_numpy(dtype=object)
+def _order(social: SocialCatalogue, rows: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Positions of ``rows`` ordered by ``key`` (ascending) then by name, sorted by pandas on
+    the table's own string column (no Python comparison of every name)."""
+    names = social.table["name"].iloc[rows].reset_index(drop=True)
+    keys = pd.DataFrame({"k": key, "n": names})
+    return keys.sort_values(["k", "n"], kind="stable", na_position="last").index.to_numpy()
 
 
 def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
@@ -366,10 +370,10 @@ def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
         if near.radius_km is None and near.n is not None and len(rows) > near.n:
             keep = np.argpartition(d, near.n - 1)[:near.n]  # the n nearest, unordered
             rows, d = rows[keep], d[keep]
-        order = np.lexsort((_names(social, rows), d))  # nearest first, then by name
+        order = _order(social, rows, d)  # nearest first, then by name
     else:
         q = social.quality[rows]
-        order = np.lexsort((_names(social, rows), -np.where(np.isnan(q), -1.0, q)))  # best quality, then name
+        order = _order(social, rows, -np.where(np.isnan(q), -1.0, q))  # best quality first, then by name
     rows = rows[order]
     out = social.table.iloc[rows].copy()
     out["kind"] = KIND_SOCIAL
