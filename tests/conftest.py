@@ -384,3 +384,19 @@ def steward_backend(request, tmp_path):
     steward = auth.Principal("referente-a@dac.example", frozenset({auth.DATA_STEWARD}), frozenset(), signed_in=True)
     for url in fresh_database():
         yield (lambda spec: PostgresTable(spec, url)), steward, None, url
+
+
+@pytest.fixture
+def duplicate_store(demo_store, tmp_path):
+    """``(store, local table, proposed FINESS, other FINESS)``: a demo store copy and a local
+    table (the FICTITIOUS demo rows) where one Somme establishment of the raw extract is entered
+    again by name and address, so that an import proposes that pair; ``other`` is a Lot
+    establishment no resource resembles."""
+    import shutil
+
+    from dac_map.testing.inclusion import local_table_with_finess_copy
+
+    path = tmp_path / "store.gpkg"
+    shutil.copyfile(demo_store, path)
+    table, proposed, other = local_table_with_finess_copy(tmp_path / "locales.csv")
+    return path, table, proposed, other

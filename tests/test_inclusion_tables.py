@@ -8,7 +8,6 @@ in its report."""
 from __future__ import annotations
 
 import csv
-import shutil
 import threading
 
 import pandas as pd
@@ -192,27 +191,6 @@ def test_server_mode_audit_and_author(steward_backend):
 
 
 # --------------------------------------------------------------------------- match decisions
-
-@pytest.fixture
-def duplicate_store(demo_store, tmp_path):
-    """A demo store copy and a local table where one FINESS establishment of the raw extract
-    is entered again (name and address), so that the import proposes that pair."""
-    from dac_map.cli import DEMO_ESTABLISHMENTS
-
-    raw = next(line.split(";") for line in DEMO_ESTABLISHMENTS.read_text(encoding="latin-1").splitlines()
-               if line.startswith("structureet;") and line.split(";")[13] == "80")
-    other = next(line.split(";")[1] for line in DEMO_ESTABLISHMENTS.read_text(encoding="latin-1").splitlines()
-                 if line.startswith("structureet;") and line.split(";")[13] == "46")
-    path = tmp_path / "store.gpkg"
-    shutil.copyfile(demo_store, path)
-    table = tmp_path / "locales.csv"
-    rows = _raw_demo()
-    rows.append({**rows[0], "id": "copie-finess", "structure_nom": raw[3].title(),
-                 "adresse": " ".join(x for x in (raw[7], raw[8], raw[9]) if x).lower(),
-                 "code_insee": raw[13] + raw[12], "structure_siret": ""})
-    steward.save_table(table, rows, author="Test")
-    return path, table, raw[1], other
-
 
 def test_decisions_contract_and_applied_by_the_next_import(steward_backend, duplicate_store, tmp_path):
     open_table, principal, author, _ = steward_backend

@@ -108,3 +108,62 @@ def test_sheet_escapes_and_shows_source():
     assert "**Score de qualité data·inclusion :** 0,75 / 1" in text
     assert text.endswith("**Source :** data·inclusion \\(dora\\) \\+ FINESS 800000001 · mis à jour le 01\\/03\\/2025")
     assert "Contact" not in text
+
+
+def _stewards_app(table: str, decisions: str, store: str) -> None:
+    from pathlib import Path
+
+    from dac_map.ui.social_view import render_steward_page
+
+    render_steward_page(Path(table), Path(decisions), Path(store))
+
+
+def test_match_decision_section(duplicate_store, tmp_path):
+    """A steward separates the proposed pair with a reason (saved, journaled); a reason with
+    patient data is refused; another steward's save of the same pair meanwhile is a conflict
+    that writes nothing and offers to reload."""
+    from dac_map.inclusion import dedup
+    from dac_map.inclusion.tables import CsvTable
+    from dac_map.server import auth
+
+    store_path, local, proposed, _ = duplicate_store
+    run_import([], store=store_path, local_table=local)
+    decisions = tmp_path / "decisions.csv"
+    at = AppTest.from_function(_stewards_app, args=(str(local), str(decisions), str(store_path)), default_timeout=60)
+    at.run()
+    assert not at.exception
+    pair = f"local:copie-finess|{proposed}"
+    labels = at.selectbox(key="dec_pair_1").options
+    assert len(labels) == 2 and f"(FINESS {proposed}) — nom et adresse proches — lié" in labels[0]
+    table = next(d.value for d in at.dataframe if "N° FINESS" in d.value.columns)
+    assert {"Nom (ressource sociale)", "Nom (FINESS)", "Adresse (FINESS)", "Méthode", "Score nom"} <= set(table.columns)
+    at.selectbox(key="dec_pair_1").set_value(pair).run()
+    at.radio(key=f"dec_choice_1_{pair}").set_value("separer").run()
+    at.text_input(key=f"dec_motif_1_{pair}").set_value("Mme Martine Dupont née le 12/03/1941").run()
+    at.text_input(key="dec_author").set_value("Référente A").run()
+    at.button(key="dec_save").click().run()
+    assert any("Non enregistré" in e.value and "motif" in e.value for e in at.error)
+    assert not decisions.exists()
+    at.text_input(key=f"dec_motif_1_{pair}").set_value("antenne distincte du même nom").run()
+    at.button(key="dec_save").click().run()
+    assert not at.exception
+    assert any(s.value.startswith(f"Enregistré : ajout {pair}") for s in at.success)
+    with open(decisions, encoding="utf-8-sig", newline="") as f:
+        saved = list(csv.DictReader(f, delimiter=";"))
+    assert saved == [{"resource_id": "local:copie-finess", "finess": proposed, "decision": "separer",
+                      "motif": "antenne distincte du même nom"}]
+    assert "Journal des décisions" in [h.value for h in at.subheader]
+    # someone else changes the same pair meanwhile: this page's save is refused, nothing written
+    other = CsvTable(dedup.MATCH_DECISIONS, decisions)
+    dedup.save_decisions(other, other.snapshot(), [{**saved[0], "motif": "autre motif"}], auth.LOCAL,
+                         author="Référent B")
+    before = decisions.read_bytes()
+    gen = 2
+    at.radio(key=f"dec_choice_{gen}_{pair}").set_value("lier").run()
+    at.text_input(key=f"dec_motif_{gen}_{pair}").set_value("finalement la même structure").run()
+    at.button(key="dec_save").click().run()
+    assert any("quelqu'un d'autre" in e.value.replace("\\", "") and pair in e.value.replace("\\", "")
+               for e in at.error)
+    assert decisions.read_bytes() == before
+    at.button(key="dec_base_reload").click().run()
+    assert not at.exception and at.selectbox(key="dec_pair_3").value is not None

@@ -340,4 +340,6 @@ def decision_table(st, snapshot: Snapshot) -> pd.DataFrame:
         if c not in out:
             out[c] = None
     out["method_label"] = out["method_label"].fillna("(pas proposé par l'import)")
+    for c in ("steward_decision", "motif", "decided_by", "decided_at", "decision"):
+        out[c] = out[c].astype(object).where(out[c].notna(), "")
     return out[cols].sort_values(["resource_id", "finess"], kind="stable").reset_index(drop=True)
