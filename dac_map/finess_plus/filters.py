@@ -19,8 +19,9 @@ import numpy as np
 
 from dac_map.query.catalogue import Catalogue
 from dac_map.query.errors import QueryError
-from dac_map.query.filters import MinPlacesFilter, QueryFilter, _plural, _tuple, clean_for_display
+from dac_map.query.filters import QueryFilter, _plural, _tuple, clean_for_display
 from dac_map.query.serving import ServesCommuneFilter
+from dac_map.query.specialty import MinPlacesFilter
 
 
 def _index(catalogue: Catalogue):
