@@ -46,7 +46,7 @@ def test_one_filter_class_for_every_catalogue():
 
 def test_both_indexes_implement_the_protocol(fp_catalogue):
     social = SocialCatalogue.from_frames(pd.DataFrame({"resource_id": ["a"], "name": ["A"]}))
-    assert isinstance(fp_catalogue.finess_plus, ServingIndex)
+    assert isinstance(fp_catalogue.serving, ServingIndex) and fp_catalogue.serving is fp_catalogue.finess_plus
     assert isinstance(social.serving, ServingIndex)
 
 
@@ -130,7 +130,6 @@ def test_filter_errors():
 
     class NoIndex:
         serving = None
-        finess_plus = None
 
         def __len__(self):
             return 1

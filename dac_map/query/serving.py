@@ -112,8 +112,6 @@ class AreaIndex:
 def serving_index(catalogue: ServingCatalogue) -> ServingIndex:
     """The catalogue's intervention-area index; :class:`QueryError` when it has none."""
     index = getattr(catalogue, "serving", None)
-    if index is None:  # query.Catalogue keeps its FINESS+ index (a ServingIndex) as ``finess_plus``
-        index = getattr(catalogue, "finess_plus", None)
     if index is None:
         raise QueryError("zones d'intervention non chargées (FINESS+ : charger le flux Activités, "
                          "dac-map etl --finess-plus-activites ; ressources sociales : dac-map inclusion "
