@@ -136,14 +136,16 @@ def import_cmd(
 @inclusion_app.command("export")
 def export_cmd(
     folder: Annotated[Path, typer.Argument(help="Dossier de sortie")],
-    local_table: Annotated[Optional[Path], typer.Option("--local-table")] = None,
+    local_table: Annotated[Optional[Path], typer.Option("--local-table", help="Table CSV (défaut : celle de "
+                                                        "l'application, PostgreSQL en mode serveur)")] = None,
 ) -> None:
     """Exporter la table locale au schéma v1 / export the local table in schema v1."""
-    from dac_map import settings
-    from dac_map.inclusion.steward import export_schema, read_table
+    from dac_map.inclusion.steward import current_table, export_schema
 
     try:
-        table = read_table(local_table or settings.INCLUSION_LOCAL_TABLE)
+        table = current_table(local_table)
+        if table is None:
+            raise DacMapError("table locale vide ou absente / no local table yet")
         paths = export_schema(table, folder)
     except DacMapError as exc:
         _fail(exc)

@@ -70,11 +70,11 @@ class EpciTable:
         return {c for cs in self.communes.values() for c in cs} - set(self.absorbed)
 
 
-_CACHE: dict[tuple[str, int, int], EpciTable] = {}
+_CACHE: dict[tuple[str, int, int, int], EpciTable] = {}
 
 
 def read_epci_table(path: str | Path) -> EpciTable:
-    """Read the table (see the module doc), once per file version (path, size, mtime).
+    """Read the table (see the module doc), once per file version (path, inode, size, mtime).
 
     Raises:
         InputMissingError: no such file.
@@ -90,7 +90,7 @@ def read_epci_table(path: str | Path) -> EpciTable:
     except OSError as exc:
         raise InputMissingError(f"table des EPCI introuvable / EPCI table not found ({exc.strerror})",
                                 path=str(p)) from None
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(p.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
     table = _CACHE.get(key)
     if table is None:
         table = _parse(p.read_bytes(), str(p))
