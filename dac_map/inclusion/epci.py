@@ -70,6 +70,16 @@ class EpciTable:
         return {c for cs in self.communes.values() for c in cs} - set(self.absorbed)
 
 
+def _check(epci: str, commune: str, name: str, line: int, fields: tuple[str, str]) -> None:
+    """A SIREN and a commune code, or :class:`InputFormatError` naming file, line and field."""
+    if not is_siren(epci):
+        raise InputFormatError(f"SIREN d'EPCI invalide / invalid EPCI SIREN: {epci!r} (9 chiffres)",
+                               path=name, line=line, field=fields[0])
+    if not codes.is_commune(commune):
+        raise InputFormatError(f"code INSEE de commune invalide / invalid commune code: {commune!r}",
+                               path=name, line=line, field=fields[1])
+
+
 _CACHE: dict[tuple[str, int, int, int], EpciTable] = {}
 
 
@@ -133,12 +143,7 @@ def _parse(data: bytes, name: str) -> EpciTable:
                                        f"instead of {len(header)}", path=name, line=line)
             get = {c: row[i].strip() for c, i in col.items()}
             epci, commune = get["epci"], get["commune"].upper()
-            if not is_siren(epci):
-                raise InputFormatError(f"SIREN d'EPCI invalide / invalid EPCI SIREN: {epci!r} (9 chiffres)",
-                                       path=name, line=line, field="epci")
-            if not codes.is_commune(commune):
-                raise InputFormatError(f"code INSEE de commune invalide / invalid commune code: {commune!r}",
-                                       path=name, line=line, field="commune")
+            _check(epci, commune, name, line, ("epci", "commune"))
             into = get.get("absorbee_par", "").upper()
             if into and not codes.is_commune(into):
                 raise InputFormatError(f"code INSEE de commune invalide / invalid commune code: {into!r}",
@@ -211,12 +216,7 @@ def _rows_to_members(header: list[str], rows: Iterable[list[object]], name: str,
         commune = get["commune"].upper()
         if commune.isdigit() and len(commune) == 4:  # spreadsheet ate the leading zero (01xxx -> 1xxx)
             commune = commune.zfill(5)
-        if not is_siren(epci):
-            raise InputFormatError(f"SIREN d'EPCI invalide / invalid EPCI SIREN: {get['epci']!r}",
-                                   path=name, line=n, field="siren/EPCI")
-        if not codes.is_commune(commune):
-            raise InputFormatError(f"code INSEE de commune invalide / invalid commune code: {get['commune']!r}",
-                                   path=name, line=n, field="insee/CODGEO")
+        _check(epci, commune, name, n, ("siren/EPCI", "insee/CODGEO"))
         yield Member(epci, get.get("nom_epci", ""), get.get("nature", ""), commune, get.get("nom_commune", ""))
 
 

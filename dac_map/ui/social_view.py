@@ -178,10 +178,32 @@ def _saved(key: str, message: str) -> None:
     st.session_state[key + "_msg"] = message
 
 
-def _conflict(exc, key: str) -> None:
-    st.error(f"Non enregistré : {md(exc)}")
-    st.button("Recharger la table (vos modifications non enregistrées seront abandonnées)",
-              key=key + "_reload", on_click=_reload, args=(key,))
+def _save(write, key: str, suffix: str) -> None:
+    """Run a save (``write()`` -> actions) and say what happened: saved (the next render reads
+    the table again), nothing to save, refused (the reason), or a conflict (nothing written; a
+    button reloads the table)."""
+    from dac_map.errors import DacMapError
+
+    try:
+        actions = write()
+    except DacMapError as exc:
+        st.error(f"Non enregistré : {md(exc)}")
+        if isinstance(exc, ConflictError):
+            st.button("Recharger la table (vos modifications non enregistrées seront abandonnées)",
+                      key=key + "_reload", on_click=_reload, args=(key,))
+        return
+    if actions:
+        _saved(key, f"Enregistré : {', '.join(actions)}{suffix}")
+        st.rerun()
+    st.success("Aucun changement.")
+
+
+def _journal(table, title: str) -> None:
+    """The table's history, newest first."""
+    journal = table.history()
+    if journal:
+        st.subheader(title, anchor=False)
+        st.dataframe(pd.DataFrame(journal[::-1]), hide_index=True, width="stretch")
 
 
 def render_steward_page(table=None, decisions=None, store_source=None) -> None:
@@ -208,7 +230,6 @@ def render_steward_page(table=None, decisions=None, store_source=None) -> None:
 
 
 def _render_local(table) -> None:
-    from dac_map.errors import DacMapError
     from dac_map.inclusion import steward
     from dac_map.ui import access
 
@@ -237,22 +258,9 @@ def _render_local(table) -> None:
     if st.button("Enregistrer", type="primary", key="stw_save"):
         records = [{k: (v if isinstance(v, str) and v.strip() else None) for k, v in r.items()}
                    for r in edited.astype(object).to_dict("records")]
-        try:
-            actions = steward.save_rows(table, snap, records, principal, author=author, comment=comment)
-        except DacMapError as exc:
-            if isinstance(exc, ConflictError):
-                _conflict(exc, "stw_base")
-            else:
-                st.error(f"Non enregistré : {md(exc)}")
-        else:
-            if actions:
-                _saved("stw_base", f"Enregistré : {', '.join(actions)}")
-                st.rerun()
-            st.success("Aucun changement.")
-    journal = table.history()
-    if journal:
-        st.subheader("Journal des modifications", anchor=False)
-        st.dataframe(pd.DataFrame(journal[::-1]), hide_index=True, width="stretch")
+        _save(lambda: steward.save_rows(table, snap, records, principal, author=author, comment=comment),
+              "stw_base", "")
+    _journal(table, "Journal des modifications")
     st.caption("Pour publier ces ressources dans le catalogue : `dac-map inclusion import` (ou une mise à "
                "jour). Export au schéma data·inclusion : `dac-map inclusion export DOSSIER`.")
 
@@ -338,19 +346,6 @@ def _render_decisions(decisions, store_source) -> None:
             st.success(message)
         if st.button("Enregistrer la décision", type="primary", key="dec_save"):
             rows = edited_decisions(snap.rows, rid, fin, decision, motif)
-            try:
-                actions = dedup.save_decisions(decisions, snap, rows, principal, author=author)
-            except DacMapError as exc:
-                if isinstance(exc, ConflictError):
-                    _conflict(exc, "dec_base")
-                else:
-                    st.error(f"Non enregistré : {md(exc)}")
-            else:
-                if actions:
-                    _saved("dec_base", f"Enregistré : {', '.join(actions)} — appliqué au prochain import.")
-                    st.rerun()
-                st.success("Aucun changement.")
-    journal = decisions.history()
-    if journal:
-        st.subheader("Journal des décisions", anchor=False)
-        st.dataframe(pd.DataFrame(journal[::-1]), hide_index=True, width="stretch")
+            _save(lambda: dedup.save_decisions(decisions, snap, rows, principal, author=author), "dec_base",
+                  " — appliqué au prochain import.")
+    _journal(decisions, "Journal des décisions")

@@ -46,12 +46,18 @@ def _count(page) -> int:
     return int(text.split(" ")[0])
 
 
-def test_social_page(browser, social_app):
-    url, table, _, _ = social_app
-    page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
+def _open(browser, url: str, height: int = 1000):
+    """A French page at ``url`` and the list its JavaScript errors go to."""
+    page = browser.new_page(viewport={"width": 1440, "height": height}, locale="fr-FR")
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{url}/ressources-sociales")
+    page.goto(url)
+    return page, errors
+
+
+def test_social_page(browser, social_app):
+    url, table, _, _ = social_app
+    page, errors = _open(browser, f"{url}/ressources-sociales")
     page.get_by_text("EXEMPLES FICTIFS").first.wait_for(timeout=TIMEOUT)
     with open(table, encoding="utf-8-sig", newline="") as f:  # the table imported: demo + one copy
         raw = list(csv.DictReader(f, delimiter=";"))
@@ -89,10 +95,7 @@ def test_steward_page_save(browser, social_app):
 
 def test_steward_separates_a_finess_match(browser, social_app):
     url, _, decisions, proposed = social_app
-    page = browser.new_page(viewport={"width": 1440, "height": 1100}, locale="fr-FR")
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{url}/ressources-locales")
+    page, errors = _open(browser, f"{url}/ressources-locales", height=1100)
     page.get_by_role("tab", name="Correspondances FINESS ↔ data·inclusion").click()
     form = page.locator(".st-key-dec_form")
     form.wait_for(timeout=TIMEOUT)
