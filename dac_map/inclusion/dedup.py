@@ -132,7 +132,7 @@ def current_overrides(location: str | Path | None = None) -> Overrides:
         decisions[key] = r["decision"]
         who, when = snap.updated.get(MATCH_DECISIONS.key(r), ("", ""))
         reasons[key] = (r.get("motif") or "", who, when)
-    return Overrides(decisions, reasons, table.location)
+    return Overrides(decisions, reasons, table.label)
 
 
 def save_decisions(table: StewardTable, base: Snapshot, rows: Sequence[Mapping[str, object]],

@@ -341,8 +341,8 @@ class TableCheck:
         out = [f"{self.epcis} EPCI, {self.members} communes membres ; {self.bridged} anciens codes "
                f"rattachés à la commune qui les a absorbés."]
         if self.outside_departments:
-            out.append(f"{self.outside_departments} communes membres hors des départements des communes connues "
-                       f"(EPCI à cheval sur deux départements).")
+            out.append(f"{self.outside_departments} communes membres hors des départements du catalogue "
+                       f"(EPCI d'autres départements, ou à cheval sur deux départements) : non vérifiées.")
         if self.unknown_in_departments:
             out.append(f"{len(self.unknown_in_departments)} codes membres inconnus des contours (millésime "
                        f"différent) : {', '.join(self.unknown_in_departments[:20])}")

@@ -147,7 +147,7 @@ def current_table(location: str | Path | None = None, *, strict: bool = False) -
     if not snap.rows:
         return None
     records = [Located(i, f"ligne {i + 2}", i + 2, dict(r)) for i, r in enumerate(snap.rows)]
-    return _validated(f"{table.location} (ressources locales)", records, [], strict=strict)
+    return _validated(f"{table.label} (ressources locales)", records, [], strict=strict)
 
 
 def _clean_row(row: dict) -> dict:

@@ -189,6 +189,11 @@ class StewardTable(ABC):
     spec: TableSpec
     location: str = ""
 
+    @property
+    def label(self) -> str:
+        """Where the table lives, for people (a file path, or the server's database)."""
+        return self.location
+
     @abstractmethod
     def snapshot(self) -> Snapshot:
         """The rows and their version tokens, as stored now."""
@@ -320,6 +325,10 @@ class PostgresTable(StewardTable):
         self.spec = spec
         self.url = db.require_url(url)
         self.location = db.redact(self.url)
+
+    @property
+    def label(self) -> str:
+        return "base PostgreSQL du mode serveur"
 
     def snapshot(self) -> Snapshot:
         from dac_map.server import db

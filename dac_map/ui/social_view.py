@@ -234,7 +234,7 @@ def _render_local(table) -> None:
     from dac_map.ui import access
 
     principal = access.current_principal()
-    st.caption(f"Table : {md(table.location)} — format data·inclusion v1 ; chaque enregistrement est "
+    st.caption(f"Table : {md(table.label)} — format data·inclusion v1 ; chaque enregistrement est "
                "versionné (qui, quand, quoi). Les mises à jour nationales ne la modifient jamais.")
     snap, gen = _base(table, "stw_base")
     if "FICTIF" in table.location:
@@ -305,7 +305,7 @@ def _render_decisions(decisions, store_source) -> None:
     st.caption("Les doublons entre FINESS et data·inclusion / la table locale sont repérés à l'import (SIRET, "
                "numéro FINESS, nom et adresse). Imposez un lien ou séparez une paire, avec un motif (sans "
                "donnée de patient) : la décision s'applique au prochain import ou à la prochaine mise à jour, "
-               f"et son rapport l'indique. Décisions : {md(decisions.location)}.")
+               f"et son rapport l'indique. Décisions : {md(decisions.label)}.")
     snap, gen = _base(decisions, "dec_base")
     for problem in snap.problems[:5]:
         st.error(f"Ligne illisible dans les décisions : {md(problem)}")
