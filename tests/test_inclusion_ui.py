@@ -167,3 +167,30 @@ def test_match_decision_section(duplicate_store, tmp_path):
     assert decisions.read_bytes() == before
     at.button(key="dec_base_reload").click().run()
     assert not at.exception and at.selectbox(key="dec_pair_3").value is not None
+
+
+def test_coverage_by_area_matches_brute_force(social_store, epci_members_raw, serves_raw):
+    """White zones of the social page: communes of the Somme where no resource of a family
+    (access to care: one Somme resource serving two communes) intervenes, against the raw demo
+    table's zones."""
+    from dac_map import store
+    from dac_map.inclusion.filters import SocialFamilyFilter, coverage_by_area, load_social
+
+    with open(DEMO_LOCAL, encoding="utf-8-sig", newline="") as f:
+        raw = list(csv.DictReader(f, delimiter=";"))
+    communes = store.open_store(social_store).read_layer(store.COMMUNES, read_geometry=False)
+    somme = sorted(c for c in communes["code"] if c.startswith("80"))
+    rows = [r for r in raw if "sante--acces-aux-soins" in r["thematiques"].split("|")]
+    want = {c: sum(serves_raw(r["zone_eligibilite"].split("|"), c, epci_members_raw) for r in rows) for c in somme}
+    cat = load_social(social_store)
+    got = coverage_by_area(cat, [SocialFamilyFilter(("sante_soins",))], ["80"])
+    assert dict(zip(got["commune"], got["resources"])) == want
+    assert 0 < sum(v == 0 for v in want.values()) < len(somme)  # some white zones, not all
+
+    at = AppTest.from_function(_social_app, args=(str(social_store),), default_timeout=60)
+    at.run()
+    at.multiselect(key="soc_families").set_value(["sante_soins"]).run()
+    at.multiselect(key="soc_cov_deps").set_value(["80"]).run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Zones blanches"] == str(sum(v == 0 for v in want.values()))
+    assert metrics["Communes couvertes"] == f"{sum(v > 0 for v in want.values())} / {len(somme)}"

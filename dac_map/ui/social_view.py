@@ -20,6 +20,7 @@ from dac_map.inclusion import vocab
 from dac_map.inclusion.filters import (SocialCatalogue, SocialFilter, describe, filters_from_params,
                                        load_social, search_social)
 from dac_map.inclusion.tables import ConflictError
+from dac_map.query.serving import ServesCommuneFilter
 from dac_map.ui.text import format_date, format_phone, md, plain, tel_href
 
 FICTITIOUS_BANNER = ("Les ressources locales de cette démonstration (associations de patients, "
@@ -129,6 +130,7 @@ def render_social_page(store_path: Path) -> None:
     filters = filters_from(families, publics, fee, min_quality, commune or None, text)
     found = search_social(cat, filters)
     st.caption(f"{len(found)} ressource(s) — {md(describe(filters, cat))}")
+    _render_area_coverage(cat, filters)
     if not len(found):
         return
     table = pd.DataFrame({
@@ -204,6 +206,29 @@ def _journal(table, title: str) -> None:
     if journal:
         st.subheader(title, anchor=False)
         st.dataframe(pd.DataFrame(journal[::-1]), hide_index=True, width="stretch")
+
+
+def _render_area_coverage(cat: SocialCatalogue, filters: list[SocialFilter]) -> None:
+    """« Zones blanches » of the current criteria: the communes of a department where no
+    matching resource intervenes (its intervention area, as « Intervient à » reads it)."""
+    from dac_map import codes
+    from dac_map.inclusion.filters import coverage_by_area
+
+    deps = sorted({codes.department_of(c) for c in cat.commune_names})
+    with st.expander("Couverture par zones d'intervention (communes où aucune ressource n'intervient)"):
+        chosen = st.multiselect("Départements", deps, default=deps[:1], key="soc_cov_deps")
+        if not chosen:
+            return
+        table = coverage_by_area(cat, filters, chosen)
+        white = table[table["resources"] == 0]
+        c1, c2 = st.columns(2)
+        c1.metric("Communes couvertes", f"{len(table) - len(white)} / {len(table)}")
+        c2.metric("Zones blanches", str(len(white)))
+        st.caption("Critères appliqués : " + md(describe([f for f in filters if not isinstance(f, ServesCommuneFilter)],
+                                                          cat)))
+        if len(white):
+            st.dataframe(white.rename(columns={"commune": "Code INSEE", "name": "Commune"})[["Code INSEE", "Commune"]],
+                         hide_index=True, width="stretch", key="soc_cov_white")
 
 
 def render_steward_page(table=None, decisions=None, store_source=None) -> None:
