@@ -367,6 +367,41 @@ def inclusion_files(tmp_path, inclusion_v1):
     return out
 
 
+# --------------------------------------------------------------------------- steward tables (issue 16, part B)
+
+@pytest.fixture(params=["csv", "postgresql"])
+def steward_backend(request, tmp_path):
+    """One back-end of the social side's versioned steward tables, for the same contract tests:
+    ``csv`` (embedded: files in ``tmp_path``, the one local user who types a name) or
+    ``postgresql`` (server mode: a fresh migrated database, a signed-in data steward).
+    Yields ``(open(spec) -> StewardTable, principal, author, url or None)``."""
+    from dac_map.inclusion.tables import CsvTable, PostgresTable
+    from dac_map.server import auth
+
+    if request.param == "csv":
+        yield (lambda spec: CsvTable(spec, tmp_path / f"{spec.kind}.csv")), auth.LOCAL, "Référente A", None
+        return
+    steward = auth.Principal("referente-a@dac.example", frozenset({auth.DATA_STEWARD}), frozenset(), signed_in=True)
+    for url in fresh_database():
+        yield (lambda spec: PostgresTable(spec, url)), steward, None, url
+
+
+@pytest.fixture
+def duplicate_store(demo_store, tmp_path):
+    """``(store, local table, proposed FINESS, other FINESS)``: a demo store copy and a local
+    table (the FICTITIOUS demo rows) where one Somme establishment of the raw extract is entered
+    again by name and address, so that an import proposes that pair; ``other`` is a Lot
+    establishment no resource resembles."""
+    import shutil
+
+    from dac_map.testing.inclusion import local_table_with_finess_copy
+
+    path = tmp_path / "store.gpkg"
+    shutil.copyfile(demo_store, path)
+    table, proposed, other = local_table_with_finess_copy(tmp_path / "locales.csv")
+    return path, table, proposed, other
+
+
 # --------------------------------------------------------------------------- social resources on the main map (issue 16)
 
 @pytest.fixture(scope="session")

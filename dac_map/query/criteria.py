@@ -101,8 +101,9 @@ def _fp_capacity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
 
 
 def _serves(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    """« Intervient à <commune> »: the FINESS+ intervention zones (issue 11)."""
-    from dac_map.finess_plus.filters import ServesCommuneFilter
+    """« Intervient à <commune> »: the FINESS+ intervention zones (issue 11; the one filter of
+    :mod:`dac_map.query.serving`)."""
+    from dac_map.query.serving import ServesCommuneFilter
 
     if not spec.serves.strip():
         return None
