@@ -95,6 +95,19 @@ LOCAL = Principal("local", frozenset(ROLES), frozenset({ALL_DACS}), signed_in=Tr
 ANONYMOUS = Principal("anonyme", frozenset({VISITOR}), frozenset(), signed_in=False)
 
 
+def operator() -> Principal:
+    """The person at the command line (``dac-map territories``, ``dac-map users``...): whoever
+    holds the database URL (its credentials) administers the deployment, so every role; the
+    audit log names them ``cli:<system user>``."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except Exception:  # no user name in some containers
+        name = "inconnu"
+    return Principal(f"cli:{name}", frozenset(ROLES), frozenset({ALL_DACS}), signed_in=True)
+
+
 def authorize(principal: Principal, action: str, dac: str | None = None) -> None:
     """Allow ``action`` (on DAC ``dac``) for ``principal`` or raise :class:`ForbiddenError`.
 
