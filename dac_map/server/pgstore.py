@@ -120,10 +120,13 @@ def load_served_catalogue(url: str | None = None):
     """The :class:`~dac_map.query.Catalogue` of the served version, every layer read in one
     consistent snapshot (a switch during the load cannot mix two versions)."""
     import gc
+    import logging
+    import time
 
     from dac_map import store
     from dac_map.query.catalogue import CARE_ACTIVITY_LAYER, Catalogue
 
+    t0 = time.perf_counter()
     served = versions.read_served(url)
     lay = served.layers
     if store.ESTABLISHMENTS not in lay:
@@ -131,7 +134,7 @@ def load_served_catalogue(url: str | None = None):
     was = gc.isenabled()
     gc.disable()
     try:
-        return Catalogue.from_frames(
+        catalogue = Catalogue.from_frames(
             establishments=lay[store.ESTABLISHMENTS], equipment=lay.get(store.EQUIPMENT),
             territories=lay.get(store.TERRITORIES), communes=lay.get(store.COMMUNES),
             departments=lay.get(store.DEPARTMENTS), families=lay.get(store.FAMILIES),
@@ -140,3 +143,7 @@ def load_served_catalogue(url: str | None = None):
     finally:
         if was:
             gc.enable()
+    logging.getLogger("dac_map.catalogue").info(
+        "served catalogue loaded", extra={"event": "catalogue_loaded", "version": served.version,
+                                          "ms": round((time.perf_counter() - t0) * 1000)})
+    return catalogue

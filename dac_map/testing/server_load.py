@@ -93,3 +93,101 @@ def check_writes(url: str, results: list) -> dict[str, int]:
     return {"acknowledged": len(acked), "stored": len(stored), "lost": lost,
             "duplicated": duplicated, "stored_not_acknowledged": unacked,
             "needs": len(needs), "notes": len(notes)}
+
+
+# --------------------------------------------------------------------------- diagnosis helpers
+
+#: The map iframe's state (``window.dacMap`` of :mod:`dac_map.ui.leaflet`): mode, markers drawn
+#: and the payload version (a new version = the map redrawn for a new filter).
+MAP_STATE_JS = ("() => window.dacMap ? {mode: window.dacMap.mode, markers: window.dacMap.markers, "
+                "version: window.dacMap.version} : null")
+
+#: What the main page shows when a session is stuck: the chosen family tags, Streamlit's status
+#: widget ("Running...") and connection banners, stale elements, exceptions.
+PAGE_SNAPSHOT_JS = """() => {
+  const txt = (sel) => Array.from(document.querySelectorAll(sel)).map(e => e.innerText.trim());
+  return {
+    tags: txt("[data-testid='stMultiSelect'] [data-tag]"),
+    status: txt("[data-testid='stStatusWidget']").join(" | "),
+    connection: txt("[data-testid='stConnectionStatus']").join(" | "),
+    stale: document.querySelectorAll("[data-stale='true']").length,
+    exceptions: txt("[data-testid='stException']").map(t => t.slice(0, 300)),
+    map_frames: document.querySelectorAll("iframe[title='streamlit_folium.st_folium']").length,
+    skeletons: document.querySelectorAll("[data-testid='stSkeleton']").length,
+  };
+}"""
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, seconds) used so far by process ``pid``; 0 once it is gone."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def pids_named(name: str) -> list[int]:
+    """Processes whose command name (``/proc/PID/comm``) is ``name``."""
+    import os
+
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm", encoding="utf-8") as f:
+                    if f.read().strip() == name:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+def app_log_figures(path: Any, since: float = 0.0) -> dict[str, Any]:
+    """Figures from an app process's JSON log (``DAC_MAP_LOG_FORMAT=json``,
+    ``DAC_MAP_LOG_LEVEL=debug``) for lines at or after ``since`` (epoch seconds): script runs
+    completed / interrupted with p50/p95 duration (ms), catalogue loads (cache misses),
+    PostgreSQL connections opened, error lines (first five) and tracebacks."""
+    import json
+    from datetime import datetime
+    from pathlib import Path
+
+    runs, interrupted, loads, connects, errors = [], 0, 0, 0, []
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+        if "Traceback" in line:
+            errors.append(line[:300])
+        if not line.startswith("{"):
+            continue
+        try:
+            rec = json.loads(line)
+            at = datetime.fromisoformat(rec["ts"]).timestamp()
+        except (ValueError, KeyError):
+            continue
+        if at < since:
+            continue
+        event = rec.get("event")
+        if event == "page_run":
+            if rec.get("completed"):
+                runs.append(float(rec["ms"]))
+            else:
+                interrupted += 1
+        elif event == "catalogue_loaded":
+            loads += 1
+        elif event == "db_connect":
+            connects += 1
+        if rec.get("level") in ("error", "critical"):
+            errors.append(line[:300])
+    return {"runs_completed": len(runs), "runs_interrupted": interrupted,
+            "run_p50_ms": _pct(runs, 0.5), "run_p95_ms": _pct(runs, 0.95),
+            "catalogue_loads": loads, "db_connections": connects, "errors": errors[:5],
+            "error_count": len(errors)}

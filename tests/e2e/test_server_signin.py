@@ -5,6 +5,8 @@ the whole session). Each role sees and may do exactly what it should."""
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -21,32 +23,55 @@ USERS = [
     {"sub": "coord46", "dac_map_roles": ["coordinateur:DAC-46"]},
     {"sub": "ars1", "dac_map_roles": ["ars"]},
     {"sub": "ref1"},  # no role claim: mapped by the users table below
+    {"sub": "ref2"},
     {"sub": "nobody"},  # signed in, no role at all: a visitor
 ]
 
 
 @pytest.fixture(scope="module")
-def server_app(tmp_path_factory, pg_module_url, demo_store):
+def deployment(tmp_path_factory, pg_module_url, demo_store):
+    """One deployment: the database with the demo catalogue published, the OIDC provider, and
+    ``start_app()`` starting app processes on it (one cookie secret, as behind a load
+    balancer). Everything started is stopped at the end of the module."""
+    import secrets
+    from types import SimpleNamespace
+
     _require_browser()
     tmp = tmp_path_factory.mktemp("server_mode")
     versions.publish_geopackage(demo_store, actor="test", url=pg_module_url)
     auth.set_user("ref1", ["referent_donnees"], actor="test", url=pg_module_url)
-    oidc_port, app_port = free_port(), free_port()
+    auth.set_user("ref2", ["referent_donnees"], actor="test", url=pg_module_url)
+    oidc_port = free_port()
     oidc = start_oidc_provider(oidc_port, USERS, tmp / "oidc.log")
-    secrets = write_secrets(tmp / "secrets.toml", app_port, oidc_port)
+    cookie, apps = secrets.token_hex(24), []
+
+    def start_app() -> str:
+        port, n = free_port(), len(apps)
+        secrets_file = write_secrets(tmp / f"secrets{n}.toml", port, oidc_port, cookie)
+        apps.append(start_streamlit(demo_store, port, tmp / f"streamlit{n}.log",
+                                    extra_env={"DAC_MAP_DATABASE_URL": pg_module_url,
+                                               "DAC_MAP_STORE": str(tmp / "absent.gpkg")},
+                                    extra_args=["--secrets.files", str(secrets_file)]))
+        return f"http://127.0.0.1:{port}"
+
     try:
-        app = start_streamlit(demo_store, app_port, tmp / "streamlit.log",
-                              extra_env={"DAC_MAP_DATABASE_URL": pg_module_url,
-                                         "DAC_MAP_STORE": str(tmp / "absent.gpkg")},
-                              extra_args=["--secrets.files", str(secrets)])
-    except Exception:
-        stop(oidc)
-        raise
-    try:
-        yield f"http://127.0.0.1:{app_port}", pg_module_url
+        yield SimpleNamespace(db=pg_module_url, start_app=start_app)
     finally:
-        stop(app)
+        for proc in apps:
+            stop(proc)
         stop(oidc)
+
+
+@pytest.fixture(scope="module")
+def server_app(deployment):
+    """(URL of app process A, database URL)."""
+    return deployment.start_app(), deployment.db
+
+
+@pytest.fixture(scope="module")
+def second_app(deployment, server_app):
+    """URL of app process B, on the same database."""
+    return deployment.start_app()
 
 
 def _finess(demo_store) -> str:
@@ -168,3 +193,51 @@ def test_other_dac_ars_and_steward_see_no_note_and_cannot_record(page, server_ap
         if sub == "ref1":  # the data steward's versions page shows the served version
             page.goto(f"{url}/versions")
             _wait_text(page, f"Version servie : {versions.served_stamp(db)[0]}")
+
+
+def _pick_territory(page, name: str) -> None:
+    page.get_by_text("Territoires DAC — page des référents").wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(500)
+    page.get_by_role("combobox", name="Territoire à modifier", exact=True).last.click()
+    page.get_by_role("option", name=re.compile(re.escape(name))).first.click()
+
+
+def test_a_stewards_territory_edit_in_app_a_is_seen_by_app_b(page, browser, server_app,
+                                                             second_app):
+    """Two app processes on one database: B has loaded its catalogue; a data steward renames
+    the DAC-80 territory through A (saved in PostgreSQL, version 2, audited); B's editor shows
+    version 2 by its author and B's map names the DAC with its new name (its cached catalogue
+    was reloaded although B never saw the edit)."""
+    url_a, db = server_app
+    new_name = "DAC Somme renomme par A"
+    other = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
+    try:
+        page_b = other.new_page()
+        sign_in(page_b, second_app, "ref2")
+        page_b.goto(f"{second_app}/?dac=DAC-80")
+        _wait_text(page_b, "Numéro unique du DAC : DAC Somme")
+        assert new_name not in page_b.inner_text("body")
+
+        sign_in(page, url_a, "ref1")
+        page.goto(f"{url_a}/territoires")
+        _pick_territory(page, "(DAC-80)")
+        _wait_text(page, "Version 1 enregistrée")
+        page.get_by_label("Nom du DAC").fill(new_name)
+        page.get_by_label("Nom du DAC").press("Enter")
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Enregistrer", exact=True).click()
+        _wait_text(page, f"Enregistré : {new_name}, version 2")
+        with psycopg.connect(db) as con:
+            row = con.execute("SELECT version, data->>'name', updated_by FROM dac_map.territories "
+                              "WHERE set_name = 'principal' AND id = 'DAC-80'").fetchone()
+            audited = con.execute("SELECT actor, target FROM dac_map.audit_log WHERE action = "
+                                  "'territories.modification'").fetchall()
+        assert row == (2, new_name, "ref1") and audited == [("ref1", "principal/DAC-80")]
+
+        page_b.goto(f"{second_app}/territoires")
+        _pick_territory(page_b, new_name)
+        _wait_text(page_b, "Version 2 enregistrée par ref1")
+        page_b.goto(f"{second_app}/?dac=DAC-80")
+        _wait_text(page_b, f"Numéro unique du DAC : {new_name}")
+    finally:
+        other.close()
