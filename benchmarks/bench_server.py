@@ -62,6 +62,7 @@ from dac_map.testing.server_load import (MAP_STATE_JS, PAGE_SNAPSHOT_JS,  # noqa
 
 FAMILY_TYPED = "Personnes âgées — héb"
 TIMEOUT_MS = 120_000
+CPU_THROTTLE = [1.0]  # --cpu-throttle
 
 
 # --------------------------------------------------------------------------- database
@@ -129,6 +130,9 @@ async def browser_session(browser, sid: int, url: str, start, trace: dict) -> No
     ctx = await browser.new_context(viewport={"width": 1440, "height": 1000})
     page = await ctx.new_page()
     page.on("websocket", on_ws)
+    if CPU_THROTTLE[0] > 1:  # a slower client machine (Chrome DevTools CPU throttling)
+        cdp = await ctx.new_cdp_session(page)
+        await cdp.send("Emulation.setCPUThrottlingRate", {"rate": CPU_THROTTLE[0]})
     try:
         await page.goto(url, timeout=TIMEOUT_MS)
         version = (await _map_version(page, None))[0]
@@ -159,6 +163,9 @@ async def browser_session(browser, sid: int, url: str, start, trace: dict) -> No
                 if (await tags.count() > 0) == want:
                     break
                 trace["retried_inputs"] += 1
+            else:  # the browser never took the input: say so, do not wait for a redraw
+                raise RuntimeError("saisie non prise en compte après 3 essais (tags : "
+                                   f"{await tags.all_inner_texts()})")
             trace["step"] += " : attente de la carte redessinée"
             version, drawn = await _map_version(page, version)
             trace["filters"].append(drawn - t0)
@@ -369,7 +376,11 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--no-baseline", action="store_true",
                     help="skip the embedded-mode baseline (same sessions, GeoPackage, no writers)")
+    ap.add_argument("--cpu-throttle", type=float, default=1.0,
+                    help="slow each browser page down N times (DevTools CPU throttling): a "
+                         "starved client, to tell starvation from a stall")
     args = ap.parse_args()
+    CPU_THROTTLE[0] = args.cpu_throttle
     OUT.mkdir(parents=True, exist_ok=True)
     from dac_map import store
     from dac_map.server import versions
@@ -378,6 +389,7 @@ def main() -> None:
     url, cleanup = database(OUT)
     procs = []
     report: dict = {"duration_s": args.duration, "sessions": args.sessions,
+                    "cpu_throttle": args.cpu_throttle,
                     "writers": args.writers, "load_average_at_start": os.getloadavg()}
     try:
         baseline = None

@@ -5,6 +5,7 @@ the principal's roles itself; untrusted text is shown through :func:`~dac_map.ui
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 
 import streamlit as st
@@ -70,10 +71,11 @@ def _edit_note(store: NoteStore, note: Note, name: str, principal: auth.Principa
     if not submitted:
         return
     try:
-        store.update(note.id, NoteInput(finess=note.finess, dac_id=note.dac_id,
-                                        verified_on=verified, shared=shared, **values),
-                     principal, expected=st.session_state.get(expected_key, base),
-                     allowed_names=allowed_name_pairs([name]))
+        ok = _write_note(lambda: store.update(
+            note.id, NoteInput(finess=note.finess, dac_id=note.dac_id, verified_on=verified,
+                               shared=shared, **values),
+            principal, expected=st.session_state.get(expected_key, base),
+            allowed_names=allowed_name_pairs([name])), "Note non modifiée")
     except NoteConflictError as exc:
         if exc.current is None:
             st.error(exc.message)
@@ -83,15 +85,24 @@ def _edit_note(store: NoteStore, note: Note, name: str, principal: auth.Principa
                  "encore dans le formulaire : « Enregistrer les modifications » de nouveau "
                  "remplace sa version par la vôtre.")
         return
-    except NoteError as exc:
-        st.error(exc.message)
-        return
-    except DacMapError as exc:
-        st.error(f"Note non modifiée : {exc}")
+    if not ok:
         return
     _forget_form(key)  # the form shows the stored note again
     st.session_state["_note_flash"] = "Note modifiée."
     st.rerun()
+
+
+def _write_note(write: Callable[[], Note], failure: str) -> bool:
+    """Run a note write; on a refusal (invalid field, personal data, role, database) show it
+    in French and return False. A :class:`NoteConflictError` is left to the caller."""
+    try:
+        write()
+    except NoteConflictError:
+        raise
+    except DacMapError as exc:  # a NoteError names the field and says why
+        st.error(exc.message if isinstance(exc, NoteError) else f"{failure} : {exc}")
+        return False
+    return True
 
 
 def _forget_form(key: str) -> None:
@@ -141,15 +152,10 @@ def render_resource_notes(finess: str, name: str, resource_dac: str | None,
             submitted = st.form_submit_button("Enregistrer la note")
     if not submitted:
         return
-    try:
-        store.add(NoteInput(finess=finess, dac_id=dac, verified_on=verified, shared=shared,
-                            **values), principal, client_key=st.session_state[ck_key],
-                  allowed_names=allowed_name_pairs([name]))
-    except NoteError as exc:
-        st.error(exc.message)
-        return
-    except DacMapError as exc:
-        st.error(f"Note non enregistrée : {exc}")
+    if not _write_note(lambda: store.add(
+            NoteInput(finess=finess, dac_id=dac, verified_on=verified, shared=shared, **values),
+            principal, client_key=st.session_state[ck_key],
+            allowed_names=allowed_name_pairs([name])), "Note non enregistrée"):
         return
     st.session_state[ck_key] = uuid.uuid4().hex  # the next note is a new one
     st.success("Note enregistrée.")
