@@ -19,7 +19,8 @@ from dac_map import settings  # noqa: E402
 from dac_map.errors import DacMapError  # noqa: E402
 from dac_map.server import config, logs  # noqa: E402
 from dac_map.ui import access, coverage_view, guide, server_pages, social_view  # noqa: E402
-from dac_map.ui.views import main, store_path  # noqa: E402
+from dac_map.ui.data import store_path
+from dac_map.ui.views import main
 
 logs.configure()
 access.refuse_unless_configured()  # server mode never starts without sign-in
@@ -41,7 +42,7 @@ def coverage_page() -> None:
     access.require("coverage.read")
     coverage_view.render_coverage_mode(store_path())
     from dac_map.ui import finess_plus_view  # coverage by FINESS+ intervention zones (issue 11)
-    from dac_map.ui.views import get_catalogue
+    from dac_map.ui.data import get_catalogue
 
     finess_plus_view.render_zone_coverage(get_catalogue())
 
@@ -55,8 +56,8 @@ def unmet_needs_page() -> None:
 def territories_page() -> None:
     """The stewards' DAC territory editor."""
     access.require("territories.write")
+    from dac_map.ui.data import get_catalogue
     from dac_map.ui.territories_view import render_steward_page
-    from dac_map.ui.views import get_catalogue
 
     try:
         catalogue = get_catalogue()

@@ -232,6 +232,7 @@ def search(
     from dac_map import codes
     from dac_map import query as q
     from dac_map.query import spec
+    from dac_map.query.near import POINT_FORMAT, format_point, parse_point
     from dac_map.query.export import to_rich_table
 
     try:
@@ -247,11 +248,11 @@ def search(
                     raise q.QueryError(f"{what}: {value!r}")
                 near = value.strip().upper()
         if near_point is not None:
-            point = spec.parse_point(near_point)
+            point = parse_point(near_point)
             if point is None:
                 raise q.QueryError(f"point invalide / bad point: {near_point!r} ; attendu "
-                                   f"{spec.POINT_FORMAT}")
-            near = spec.format_point(*point)
+                                   f"{POINT_FORMAT}")
+            near = format_point(*point)
         if sum(v is not None for v in (near_commune, near_point, near_finess)) > 1 or (outline and not near):
             raise q.QueryError("donner exactement un centre : --near-commune, --near-point ou "
                                "--near-finess / give exactly one centre")

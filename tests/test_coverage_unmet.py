@@ -16,16 +16,14 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from dac_map.cli import DEMO_COMMUNES, DEMO_DEPARTMENTS, DEMO_ESTABLISHMENTS
 from dac_map.coverage.unmet import (
     SCHEMA_VERSION,
-    PersonalDataError,
-    UnmetNeedError,
     delete_unmet_need,
     export_unmet_needs_csv,
     list_unmet_needs,
     record_unmet_need,
     unmet_needs_csv,
     unmet_needs_summary,
-    validate_unmet_need,
 )
+from dac_map.coverage.unmet_model import PersonalDataError, UnmetNeedError, validate_unmet_need
 from dac_map import settings
 from dac_map.coverage.criteria import commune_of
 from dac_map.errors import StoreError, ValidationError

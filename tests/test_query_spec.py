@@ -10,7 +10,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from dac_map import query as q
-from dac_map.query.spec import CRITERIA, PARAMS, SearchSpec, parse_point
+from dac_map.query.criteria import CRITERIA
+from dac_map.query.near import parse_point
+from dac_map.query.spec import PARAMS, SearchSpec
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,14 @@ from typing import Any
 
 from dac_map.codes import COMMUNE_RE
 from dac_map.query.errors import QueryError
-from dac_map.query.spec import JSON_VERSION, JSON_VERSION_FINESS_PLUS, JSON_VERSIONS, PARAMS, SearchSpec, format_point
+from dac_map.query.near import format_point
+from dac_map.query.spec import (
+    JSON_VERSION,
+    JSON_VERSION_FINESS_PLUS,
+    JSON_VERSIONS,
+    PARAMS,
+    SearchSpec,
+)
 
 #: Field names of the former JSON (query filter dataclasses, or free dicts) -> key.
 _LEGACY_KEYS: dict[str, str] = {

@@ -118,7 +118,8 @@ def readable_criteria(spec: SearchSpec, catalogue: Catalogue, departments=(),
     and specialty lines (which show codes). ``labels``: the lines as the search described them
     (:attr:`~dac_map.query.SearchResult.labels`; default: each filter's description). The
     open-only status line is left out."""
-    from dac_map.query.filters import CategoryFilter, FamilyFilter, SpecialtyFilter, StatusFilter
+    from dac_map.query.filters import CategoryFilter, FamilyFilter, StatusFilter
+    from dac_map.query.specialty import SpecialtyFilter
 
     filters = spec.to_filters(catalogue, departments, warnings=[])
     if labels is None:

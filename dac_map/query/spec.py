@@ -8,8 +8,9 @@ A :class:`SearchSpec` is the single description of a search, used by
 
 One registry drives all of it, datasette style: :data:`PARAMS` names each URL / JSON key
 (French, stable), its :class:`SearchSpec` field, how a URL value is read (with a French
-warning for an unusable one), written, and checked in JSON; :data:`CRITERIA` groups the keys
-into criteria, each turned into one query-layer filter (:meth:`SearchSpec.to_filters`) whose
+warning for an unusable one), written, and checked in JSON;
+:data:`~dac_map.query.criteria.CRITERIA` groups the keys into criteria, each turned into one
+query-layer filter (:meth:`SearchSpec.to_filters`) whose
 ``describe(catalogue)`` is the human (French) description.
 
 Keys (URL and JSON): ``dac`` (territory id, ``france`` = national view), ``departement``,
@@ -42,7 +43,7 @@ The format never depends on Python class or field names; a new key means a new v
 
 Coordinates: a point is written and read **"lat, lon"** (WGS84 degrees, latitude first, as
 copied from most map sites), everywhere: URL, command line, messages. Internally
-:class:`~dac_map.query.filters.DistanceFilter` keeps ``point=(lon, lat)`` (x, y order).
+:class:`~dac_map.query.distance.DistanceFilter` keeps ``point=(lon, lat)`` (x, y order).
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from dac_map import settings
-from dac_map.codes import COMMUNE_RE, FINESS_RE, department_of
 from dac_map.query.errors import QueryError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,11 +85,7 @@ MAX_MINUTES = 240.0
 SORT_KEYS = ("", "name", "distance", "time", "capacity", "score", "finess")
 
 _CODE = re.compile(r"[0-9A-Za-z_\-]{1,40}")
-_POINT = re.compile(r"\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*[;, ]\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*")
 _TRUE = ("1", "true", "oui")
-
-#: How a point is written, for messages.
-POINT_FORMAT = "« lat, lon » (degrés WGS84, latitude d'abord, ex. 49.894, 2.296)"
 
 
 def _default_nearest() -> int:
@@ -102,9 +98,9 @@ class SearchSpec:
     family ids, FINESS category / aggregate codes, equipment discipline / clientèle / activity
     type codes or label words). ``dac`` is a territory id, :data:`NATIONAL` or None (no
     territory criterion; the app then uses its default territory). ``near`` is the centre of a
-    distance criterion as typed (see :func:`resolve_near`); ``min_capacity`` in places (0 = no
-    minimum). Around a place (issue 12): with ``radius_km`` (kilometres) every resource within
-    that radius; without (None, the default), the ``nearest_n`` nearest, optionally within
+    distance criterion as typed (see :func:`~dac_map.query.near.resolve_near`); ``min_capacity``
+    in places (0 = no minimum). Around a place (issue 12): with ``radius_km`` (kilometres)
+    every resource within that radius; without (None, the default), the ``nearest_n`` nearest, optionally within
     ``max_minutes`` minutes by car and ``max_km`` km (0 = no bound)."""
 
     dac: str | None = None
@@ -205,12 +201,14 @@ class SearchSpec:
     def to_filters(self, catalogue: Catalogue, departments: Sequence[str] = (),
                    warnings: list[str] | None = None, has_network: bool | None = None
                    ) -> list[QueryFilter]:
-        """The query-layer filters, one per criterion of :data:`CRITERIA` that applies, in
-        that order (territory first). ``departments`` orders commune-name look-ups of
-        ``near``. With a ``warnings`` list, a criterion that cannot be applied is left out and
+        """The query-layer filters, one per criterion of
+        :data:`~dac_map.query.criteria.CRITERIA` that applies, in that order (territory first).
+        ``departments`` orders commune-name look-ups of ``near``. With a ``warnings`` list, a criterion that cannot be applied is left out and
         its French message appended (the app); without, :class:`QueryError` is raised (the
         command line). ``has_network`` False: a maximum travel time cannot be applied (no road
         network for the search); None: not known here (the search will say)."""
+        from dac_map.query.criteria import CRITERIA, _Context
+
         ctx = _Context(catalogue, tuple(departments), warnings, has_network)
         out: list[QueryFilter] = []
         for criterion in CRITERIA:
@@ -229,175 +227,6 @@ class SearchSpec:
     def describe(self, catalogue: Catalogue) -> list[str]:
         """French description of each criterion that applies (names looked up)."""
         return [f.describe(catalogue) for f in self.to_filters(catalogue, warnings=[])]
-
-
-# --------------------------------------------------------------------------- criteria -> filters
-
-@dataclass
-class _Context:
-    catalogue: Catalogue
-    departments: tuple[str, ...]
-    warnings: list[str] | None  # None: strict (raise)
-    has_network: bool | None = None
-    built: dict[str, QueryFilter] = field(default_factory=dict)
-
-
-def _status(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import StatusFilter
-
-    return StatusFilter(open_only=False) if spec.include_closed else None  # search adds open-only
-
-
-def _territory(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import TerritoryFilter
-
-    dac = spec.dac if spec.dac and spec.dac != NATIONAL else None
-    if not (dac or spec.departments or spec.communes):
-        return None
-    return TerritoryFilter(dac_id=dac, departments=spec.departments, communes=spec.communes)
-
-
-def _family(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import FamilyFilter
-
-    return FamilyFilter(spec.families) if spec.families else None
-
-
-def _category(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import CategoryFilter
-
-    if not (spec.categories or spec.aggregates):
-        return None
-    return CategoryFilter(categories=spec.categories, aggregates=spec.aggregates)
-
-
-def _specialty(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import SpecialtyFilter
-
-    if not (spec.disciplines or spec.clienteles or spec.activity_types):
-        return None
-    if ctx.warnings is not None and not ctx.catalogue.has_equipment:
-        raise QueryError("Pas de données d'équipement dans ce GeoPackage : filtre de spécialité ignoré.")
-    return SpecialtyFilter(disciplines=spec.disciplines, activity_types=spec.activity_types,
-                           clienteles=spec.clienteles)
-
-
-def _capacity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import CapacityFilter
-
-    if spec.min_capacity:
-        return CapacityFilter(min_places=spec.min_capacity, authorised=spec.authorised,
-                              specialty=ctx.built.get("specialty"))  # type: ignore[arg-type]
-    if spec.authorised:
-        raise QueryError("la capacité autorisée s'utilise avec une capacité minimale / "
-                         "authorised needs a minimum capacity")
-    return None
-
-
-def _fp_activity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    """FINESS+ activity types and publics (issue 11)."""
-    from dac_map.finess_plus.filters import ActivityTypeFilter
-
-    if not (spec.fp_types or spec.fp_publics):
-        return None
-    _needs_finess_plus(ctx)
-    return ActivityTypeFilter(spec.fp_types, spec.fp_publics)
-
-
-def _fp_capacity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    """Installed or authorised places of the FINESS+ activities (issue 11)."""
-    from dac_map.finess_plus.filters import ActivityCapacityFilter
-
-    if spec.fp_min_places:
-        _needs_finess_plus(ctx)
-        return ActivityCapacityFilter(spec.fp_min_places, authorised=spec.fp_authorised,
-                                      activity=ctx.built.get("finess_plus_activity"))  # type: ignore[arg-type]
-    return None
-
-
-def _serves(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    """« Intervient à <commune> »: the FINESS+ intervention zones (issue 11)."""
-    from dac_map.finess_plus.filters import ServesCommuneFilter
-
-    if not spec.serves.strip():
-        return None
-    f = ServesCommuneFilter(spec.serves)
-    _needs_finess_plus(ctx)
-    return f
-
-
-def _needs_finess_plus(ctx: _Context) -> None:
-    if getattr(ctx.catalogue, "finess_plus", None) is None:
-        raise QueryError("Pas d'activités FINESS+ dans ce GeoPackage : critère d'activité ou de zone "
-                         "d'intervention ignoré (charger le flux Activités).")
-
-
-def _text(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import TextFilter
-
-    return TextFilter(spec.text) if spec.text.strip() else None
-
-
-def _distance(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    """The distance filter, its centre checked now (an unknown commune or FINESS number, a
-    point outside France) rather than in the middle of the search."""
-    from dac_map.query.filters import DistanceFilter
-
-    near = resolve_near(spec.near, ctx.catalogue, ctx.departments)
-    if near is None:
-        return None
-    if near.note and ctx.warnings is not None:
-        ctx.warnings.append(near.note)
-    if spec.radius_km is None:  # issue 12: the N nearest, no radius to guess
-        from dac_map.query.nearest import NearestFilter
-
-        minutes = spec.max_minutes or None
-        if minutes and ctx.has_network is False:
-            msg = ("Durée maximale ignorée : pas de réseau routier pour ce territoire (distances "
-                   "à vol d'oiseau).")
-            if ctx.warnings is None:
-                raise QueryError(msg)
-            ctx.warnings.append(msg)
-            minutes = None
-        nf = NearestFilter(point=near.lonlat, commune=near.commune, finess=near.finess,
-                           n=spec.nearest_n, max_minutes=minutes, max_km=spec.max_km or None)
-        nf.centre_lonlat(ctx.catalogue)
-        return nf
-    # The app offers "contour" for communes only and ignores it otherwise; the command line
-    # reports the mistake.
-    outline = spec.outline and (ctx.warnings is None or near.kind == "commune")
-    f = DistanceFilter(spec.radius_km, point=near.lonlat, commune=near.commune,
-                       finess=near.finess, outline=outline)
-    f.centre(ctx.catalogue)
-    return f
-
-
-@dataclass(frozen=True)
-class Criterion:
-    """One criterion of a search: the :data:`PARAMS` keys it reads and how it becomes a
-    query filter (``build`` returns None when the criterion is not used; raises
-    :class:`QueryError` when it cannot be applied). The filter's ``describe(catalogue)`` is
-    its French description."""
-
-    name: str
-    keys: tuple[str, ...]
-    build: Callable[[SearchSpec, _Context], QueryFilter | None]
-
-
-#: The criteria, in filter order. With :data:`PARAMS`, drives URL, JSON, query and description.
-CRITERIA: tuple[Criterion, ...] = (
-    Criterion("status", ("fermes",), _status),
-    Criterion("territory", ("dac", "departement", "commune"), _territory),
-    Criterion("family", ("famille",), _family),
-    Criterion("category", ("categorie", "agregat"), _category),
-    Criterion("specialty", ("discipline", "clientele", "activite"), _specialty),
-    Criterion("capacity", ("capacite", "autorisee"), _capacity),
-    Criterion("finess_plus_activity", ("activite_fp", "public"), _fp_activity),
-    Criterion("finess_plus_capacity", ("places_fp", "places_fp_autorisees"), _fp_capacity),
-    Criterion("serves", ("intervient",), _serves),
-    Criterion("text", ("q",), _text),
-    Criterion("distance", ("autour", "rayon", "contour", "n", "minutes", "km_max"), _distance),
-)
 
 
 # --------------------------------------------------------------------------- registry
@@ -626,109 +455,4 @@ def _read(params: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:
 _V2_KEYS = frozenset({"n", "minutes", "km_max"})
 
 
-# --------------------------------------------------------------------------- centre of a distance criterion
-
-def parse_point(text: str) -> tuple[float, float] | None:
-    """``"49.894, 2.296"`` (latitude first) -> ``(49.894, 2.296)`` as (lat, lon) in WGS84
-    degrees; None when the text is not two numbers (separated by a comma, a semicolon or
-    spaces; a decimal comma is accepted). Raises
-    :class:`QueryError` when the two numbers are not a latitude and a longitude."""
-    m = _POINT.fullmatch(text or "")
-    if not m:
-        return None
-    a, b = m.groups()
-    lat, lon = float(a.replace(",", ".")), float(b.replace(",", "."))
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise QueryError(f"point invalide / bad point: {text.strip()!r} ; attendu {POINT_FORMAT}")
-    return lat, lon
-
-
-@dataclass(frozen=True)
-class Near:
-    """A resolved "around" centre: ``kind`` is ``commune``, ``finess`` or ``point``
-    (``point`` = (lat, lon), WGS84 degrees)."""
-
-    kind: str
-    commune: str | None = None
-    finess: str | None = None
-    point: tuple[float, float] | None = None
-    note: str | None = None  # French explanation when the text was interpreted
-
-    @property
-    def lonlat(self) -> tuple[float, float] | None:
-        """The point as (lon, lat), the order of :class:`~dac_map.query.filters.DistanceFilter`."""
-        return None if self.point is None else (self.point[1], self.point[0])
-
-
-def format_point(lat: float, lon: float) -> str:
-    """``(49.894, 2.296)`` -> ``"49.894, 2.296"`` (the text :func:`parse_point` reads)."""
-    return f"{lat:g}, {lon:g}"
-
-
-def resolve_near(text: str, catalogue: Catalogue, departments: Sequence[str] = ()) -> Near | None:
-    """Interpret the "around" text: INSEE commune code, FINESS number, ``"Name (code)"``, a
-    point ``lat, lon`` (WGS84 degrees) or a commune name (accent-insensitive; communes of
-    ``departments`` first). Raises :class:`QueryError` (French message) when nothing matches."""
-    from dac_map.query.text import fold_text
-
-    t = (text or "").strip()
-    if not t:
-        return None
-    up = t.upper()
-    if COMMUNE_RE.fullmatch(up):
-        return Near("commune", commune=up)
-    if FINESS_RE.fullmatch(up):
-        return Near("finess", finess=up)
-    m = re.fullmatch(r".*\(([0-9]{5}|2[AB][0-9]{3})\)\s*", up)  # "Abbeville (80001)"
-    if m:
-        return Near("commune", commune=m.group(1))
-    pt = parse_point(t)
-    if pt is not None:
-        return Near("point", point=pt)
-    communes = catalogue.communes
-    if len(communes):
-        folded = fold_text(t)
-        names = communes["name"].astype(str).map(fold_text)
-        hits = communes.loc[(names == folded).to_numpy(), "code"].astype(str).tolist()
-        if hits:
-            preferred = [c for c in hits if department_of(c) in set(departments)]
-            code = (preferred or hits)[0]
-            note = None
-            if len(hits) > 1:
-                note = (f"{len(hits)} communes « {t} » : {catalogue.commune_name(code)} ({code}) "
-                        "retenue ; précisez le code INSEE au besoin.")
-            return Near("commune", commune=code, note=note)
-    code = _commune_from_cities(t, catalogue)
-    if code is not None:
-        return Near("commune", commune=code)
-    raise QueryError(f"« {t[:60]} » : ni commune connue, ni code INSEE, ni n° FINESS, ni "
-                     f"coordonnées {POINT_FORMAT}.")
-
-
-def _commune_from_cities(text: str, catalogue: Catalogue) -> str | None:
-    """A commune code for a name the store has no outline for (issue 10): the most common
-    commune code of the establishments whose city (``CEDEX`` and numbers dropped) is ``text``;
-    an arrondissement of Paris, Lyon or Marseille gives the whole commune."""
-    from dac_map.query.filters import ARRONDISSEMENTS
-    from dac_map.query.text import fold_text
-
-    est = catalogue.establishments
-    if not len(est) or "city" not in est or "commune" not in est:
-        return None
-    folded = fold_text(text)
-
-    def clean(city: object) -> str:
-        return " ".join(re.sub(r"\b(cedex|\d+)\b", " ", fold_text(str(city or ""))).split())
-
-    wanted = clean(text)
-    cities = catalogue.cached("_spec_city_names", lambda: est["city"].astype(str).map(clean).to_numpy())
-    hit = cities == wanted
-    if not folded or not wanted or not hit.any():
-        return None
-    code = str(est.loc[hit, "commune"].astype(str).value_counts().index[0])
-    parent = {a: c for c, arr in ARRONDISSEMENTS.items() for a in arr}
-    return parent.get(code, code)
-
-
-__all__ = ["CRITERIA", "JSON_VERSION", "NATIONAL", "MAX_NEAREST", "MAX_MINUTES", "PARAMS", "Criterion", "POINT_FORMAT", "Near", "Param", "SearchSpec",
-           "format_point", "parse_point", "resolve_near"]
+__all__ = ["JSON_VERSION", "NATIONAL", "MAX_NEAREST", "MAX_MINUTES", "PARAMS", "Param", "SearchSpec"]

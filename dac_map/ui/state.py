@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from dac_map import settings
 from dac_map.codes import is_finess
 from dac_map.query import SORTS, DistanceFilter, NearestFilter, QueryFilter, TextFilter
+from dac_map.query.near import Near, resolve_near
 from dac_map.query.spec import (
     MAX_CAPACITY,
     MAX_MINUTES,
@@ -31,9 +32,7 @@ from dac_map.query.spec import (
     MAX_TEXT,
     MIN_RADIUS_KM,
     NATIONAL,
-    Near,
     SearchSpec,
-    resolve_near,
 )
 
 
