@@ -544,7 +544,8 @@ def render_steward_page(catalogue) -> None:
 
 
 def _catalogue_changed() -> None:
-    """The map reads the territories at catalogue load: drop the cached catalogue."""
+    """The map reads the territories at catalogue load: drop the cached catalogue (embedded
+    mode; in server mode every process keys it on the territory table, see ``ui.data``)."""
     from dac_map.ui.data import cached_catalogue
 
     cached_catalogue.clear()
