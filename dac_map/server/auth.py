@@ -52,6 +52,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "territories.write": frozenset({DATA_STEWARD}),
     "refresh.status": frozenset({DATA_STEWARD}),
     "catalogue.publish": frozenset({DATA_STEWARD}),
+    "users.read": frozenset({DATA_STEWARD}),  # the role assignments, read only (app page)
 }
 
 #: The wildcard DAC of the local user.
@@ -237,9 +238,13 @@ def get_user(subject: str, url: str | None = None) -> User | None:
     return User(row[0], frozenset(row[1]), frozenset(row[2]), row[3]) if row else None
 
 
-def list_users(url: str | None = None) -> list[User]:
-    """Every row of the users table, by subject."""
+def list_users(url: str | None = None, principal: Principal | None = None) -> list[User]:
+    """Every row of the users table, by subject. ``principal``: who asks from the app (checked:
+    ``users.read``, data stewards); None for the command line (the database's holder)."""
     from dac_map.server import db
+
+    if principal is not None:
+        authorize(principal, "users.read")
 
     with db.connect(url) as con:
         rows = con.execute("SELECT subject, roles, dacs, label FROM dac_map.users "

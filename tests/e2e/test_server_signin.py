@@ -173,6 +173,8 @@ def test_other_dac_ars_and_steward_see_no_note_and_cannot_record(page, server_ap
         if sub == "ref1":  # the data steward's versions page shows the served version
             page.goto(f"{url}/versions")
             _wait_text(page, f"Version servie : {versions.served_stamp(db)[0]}")
+            _wait_text(page, "Comptes et rôles (lecture seule)")  # ref1, ref2 of the users table
+            _wait_text(page, "2 compte(s) dans la table")
 
 
 def _pick_territory(page, name: str) -> None:
