@@ -58,6 +58,7 @@ from server import (CHROMIUM, CHROMIUM_ARGS, free_port, start_oidc_provider,  # 
 
 from dac_map.testing.server_load import (MAP_STATE_JS, PAGE_SNAPSHOT_JS,  # noqa: E402
                                          app_log_figures, check_writes, cpu_seconds, pids_named,
+                                         quantile,
                                          write_needs_and_notes)
 
 FAMILY_TYPED = "Personnes âgées — héb"
@@ -261,13 +262,6 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
-
-
 def start_apps(gpkg: Path, url: str | None, oidc_port: int, tag: str) -> tuple[list, list, list]:
     """Two app processes: server mode (``url``) or embedded (the GeoPackage, no sign-in);
     (processes, URLs, log files). Logs are JSON lines at debug level (one per script run)."""
@@ -338,16 +332,16 @@ def figures(traces: list[dict], peak: dict, urls: list[str], cpu: dict, logs: li
         per[f"app{i}"] = {
             "sessions_ok": sum(tr["status"] == "ok" for tr in mine),
             "sessions_failed": sum(tr["status"] != "ok" for tr in mine),
-            "filters": len(times), "p50_ms": pct(times, 0.5), "p95_ms": pct(times, 0.95),
+            "filters": len(times), "p50_ms": quantile(times, 0.5), "p95_ms": quantile(times, 0.95),
             "peak_rss_mb": round(peak[u], 1), "cpu": cpu[f"app{i}"],
             "log": app_log_figures(logs[i], since)}
-    return {"per_process": per, "filters": len(every), "p50_ms": pct(every, 0.5),
-            "p95_ms": pct(every, 0.95),
+    return {"per_process": per, "filters": len(every), "p50_ms": quantile(every, 0.5),
+            "p95_ms": quantile(every, 0.95),
             "sessions_failed": sum(tr["status"] != "ok" for tr in traces),
             "cpu_other": {g: cpu[g] for g in ("chromium", "postgres", "writers")},
             "sessions": [{k: v for k, v in tr.items() if k != "filters"}
                          | {"filters": len(tr.get("filters", [])),
-                            "p50_ms": pct(tr.get("filters", []), 0.5)} for tr in traces]}
+                            "p50_ms": quantile(tr.get("filters", []), 0.5)} for tr in traces]}
 
 
 def print_phase(name: str, fig: dict) -> None:

@@ -146,11 +146,15 @@ def pids_named(name: str) -> list[int]:
     return out
 
 
-def _pct(values: list[float], q: float) -> float | None:
+def quantile(values: list[float], q: float) -> float | None:
+    """The ``q`` quantile, linearly interpolated (the median of two values is their mean)."""
     if not values:
         return None
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    x = q * (len(s) - 1)
+    lo = int(x)
+    hi = min(lo + 1, len(s) - 1)
+    return round(s[lo] + (s[hi] - s[lo]) * (x - lo), 1)
 
 
 def app_log_figures(path: Any, since: float = 0.0) -> dict[str, Any]:
@@ -188,6 +192,6 @@ def app_log_figures(path: Any, since: float = 0.0) -> dict[str, Any]:
         if rec.get("level") in ("error", "critical"):
             errors.append(line[:300])
     return {"runs_completed": len(runs), "runs_interrupted": interrupted,
-            "run_p50_ms": _pct(runs, 0.5), "run_p95_ms": _pct(runs, 0.95),
+            "run_p50_ms": quantile(runs, 0.5), "run_p95_ms": quantile(runs, 0.95),
             "catalogue_loads": loads, "db_connections": connects, "errors": errors[:5],
             "error_count": len(errors)}
