@@ -48,6 +48,22 @@ def ui_store(tmp_path_factory) -> Path:
     return build_ui_store(tmp_path_factory.getbasetemp() / "ui_store" / "store.gpkg")
 
 
+@pytest.fixture(scope="module")
+def tiny_cat():
+    """The tiny in-memory catalogue of ``tests/e2e/ui_store.py`` (a few FICTITIOUS Somme rows)."""
+    from e2e.ui_store import tiny_catalogue
+
+    return tiny_catalogue()
+
+
+@pytest.fixture(scope="module")
+def tiny_records(tiny_cat):
+    """The search records of the tiny catalogue's DAC-80 (every page)."""
+    from dac_map.query import TerritoryFilter, search
+
+    return search(tiny_cat, [TerritoryFilter(dac_id="DAC-80")], page_size=None).records
+
+
 @pytest.fixture
 def app_store(monkeypatch):
     """``app_store(store, dac, **settings)``: the app (``dac_map.testing.apptest.run_app``) reads
@@ -62,6 +78,22 @@ def app_store(monkeypatch):
             monkeypatch.setattr(settings, name, value)
 
     return use
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, object]:
+    """File name -> generator of every deferred download button of the ``AppTest`` runs."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured: dict[str, object] = {}
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        captured[file_name or coordinates] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return captured
 
 
 @pytest.fixture

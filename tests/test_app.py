@@ -11,7 +11,6 @@ import re
 import pytest
 from e2e.ui_store import KNOWN_FINESS, KNOWN_NAME, NASTY
 from openpyxl import load_workbook
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from dac_map import settings
@@ -21,20 +20,6 @@ from dac_map.testing.apptest import APP, markdown_text, result_count, run_app
 @pytest.fixture(autouse=True)
 def app_settings(ui_store, app_store):
     app_store(ui_store, "DAC-80")
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, object]:
-    """File name -> generator of every deferred download button of the runs."""
-    captured: dict[str, object] = {}
-    original = MediaFileManager.add_deferred
-
-    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
-        captured[file_name or coordinates] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
-    return captured
 
 
 def unescape(markdown: str) -> str:

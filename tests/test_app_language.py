@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dac_map.testing.apptest import result_count, run_app
+from dac_map.testing.apptest import pdf_text, result_count, run_app
 
 
 @pytest.fixture(autouse=True)
@@ -117,30 +117,6 @@ def test_detail_sheet_closes_when_its_establishment_leaves_the_results():
     at.text_input(key="f_jecherche").input("csapa").run()
     assert at.session_state["focus"] is None
     assert "etab" not in at.query_params
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, object]:
-    """File name -> generator of every deferred download button of the runs."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    captured: dict[str, object] = {}
-    original = MediaFileManager.add_deferred
-
-    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
-        captured[file_name or coordinates] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
-    return captured
-
-
-def pdf_text(data: bytes) -> str:
-    import io
-
-    from pypdf import PdfReader
-
-    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
 
 
 def test_a4_sheet_is_a_real_pdf(downloads):

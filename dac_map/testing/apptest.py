@@ -1,4 +1,5 @@
-"""Streamlit ``AppTest`` helpers shared by the tests of the app (a checkout's ``app.py``).
+"""Streamlit ``AppTest`` helpers shared by the tests of the app (a checkout's ``app.py``), and
+the text of a PDF the app produced.
 
 >>> at = run_app({"dac": "DAC-80", "famille": "pa_hebergement"})   # doctest: +SKIP
 >>> result_count(at)                                               # doctest: +SKIP
@@ -41,4 +42,24 @@ def markdown_text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-__all__ = ["APP", "markdown_text", "result_count", "run_app"]
+def unmet_pages_script(store: str, db: str, reports: str) -> None:
+    """An ``AppTest.from_function`` script: the unmet-need list of DAC-80 (log ``db``, store
+    ``store``) and the ARS report button (reports written to ``reports``, no population table)."""
+    from dac_map.ui.coverage_view import render_ars_report_download, render_unmet_needs_page
+
+    render_unmet_needs_page(db, store, "DAC-80")
+    render_ars_report_download(store, "DAC-80", db_path=db, reports_dir=reports,
+                               population_path="none")
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of a PDF document (pypdf), page after page; fails unless ``data`` is a PDF."""
+    import io
+
+    from pypdf import PdfReader
+
+    assert data[:5] == b"%PDF-", data[:40]
+    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
+
+
+__all__ = ["APP", "markdown_text", "pdf_text", "result_count", "run_app", "unmet_pages_script"]
