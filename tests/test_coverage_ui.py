@@ -65,7 +65,7 @@ def test_coverage_map_is_offline_escaped_and_classed(demo_catalogue):
 
 
 def _button_app(db: str, store: str) -> None:
-    from dac_map.ui.coverage_view import render_unmet_need_button
+    from dac_map.ui.unmet_view import render_unmet_need_button
 
     # the label quotes a real establishment name that looks like a person's (public: allowed)
     render_unmet_need_button("Famille : Personnes âgées — hébergement ; à moins de 10 km de "

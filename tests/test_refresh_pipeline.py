@@ -18,7 +18,7 @@ import pytest
 from dac_map import store
 from dac_map.errors import LockedError
 from dac_map.etl import EtlInputs, run_etl
-from dac_map.refresh import pipeline
+from dac_map.refresh import stages
 from dac_map.refresh.config import load_config
 from dac_map.refresh.diff import CHANGES_LAYER, load_change_summary, load_latest_changes
 from dac_map.refresh.lock import RefreshLock
@@ -261,7 +261,7 @@ def test_crash_between_write_and_swap_keeps_the_previous_data(ws, monkeypatch):
     def crash(version, target):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(pipeline, "swap_in", crash)
+    monkeypatch.setattr(stages, "swap_in", crash)
     result = refresh(cfg)
     assert (result.status, result.exit_code) == ("failed", 1)
     assert "traceback" in result.error
@@ -274,11 +274,11 @@ def test_hard_crash_leaves_data_intact_and_the_next_run_cleans_up(ws):
     _set_rows(ws, ROWS[1:])
     script = textwrap.dedent(f"""
         import os
-        from dac_map.refresh import pipeline
+        from dac_map.refresh import pipeline, stages
         from dac_map.refresh.config import load_config
         def crash(*args, **kwargs):
             os._exit(9)   # killed after the new GeoPackage is written, before the swap
-        pipeline.write_changes_layer = crash
+        stages.write_changes_layer = crash
         pipeline.refresh(load_config({str(ws / 'refresh.toml')!r}))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -16,7 +16,7 @@ from dac_map.cli import app as cli_app
 from dac_map.territories import DEMO_SET, DacContact, SqliteTerritoryStore, open_store
 from dac_map.ui import exports
 from dac_map.testing.apptest import markdown_text, run_app
-from dac_map.ui.territories_view import _codes_from_upload
+from dac_map.ui.territories_editor import _codes_from_upload
 
 #: DAC-80 of the shipped table (the ui store is built from it): name and FICTITIOUS number
 SOMME = "DAC Somme \\(démonstration\\) — [03 53 01 00 80](tel:0353010080)"

@@ -45,7 +45,8 @@ def markdown_text(at: AppTest) -> str:
 def unmet_pages_script(store: str, db: str, reports: str) -> None:
     """An ``AppTest.from_function`` script: the unmet-need list of DAC-80 (log ``db``, store
     ``store``) and the ARS report button (reports written to ``reports``, no population table)."""
-    from dac_map.ui.coverage_view import render_ars_report_download, render_unmet_needs_page
+    from dac_map.ui.coverage_view import render_ars_report_download
+    from dac_map.ui.unmet_view import render_unmet_needs_page
 
     render_unmet_needs_page(db, store, "DAC-80")
     render_ars_report_download(store, "DAC-80", db_path=db, reports_dir=reports,
