@@ -17,8 +17,9 @@ from dac_map.errors import DacMapError, RowIssue, ValidationError
 from dac_map.etl import EtlInputs, run_etl
 from dac_map.files import sha256_file, unlink_quietly
 from dac_map.refresh.config import RefreshConfig
-from dac_map.refresh.diff import ChangeReport, compare_stores, write_changes_layer, write_reports
+from dac_map.refresh.diff import ChangeReport, compare_stores, write_changes_layer
 from dac_map.refresh.download import Fetched, fetch
+from dac_map.refresh.reports import write_reports
 from dac_map.refresh.result import (
     STATUS_CANCELLED,
     STATUS_DRY_RUN,
