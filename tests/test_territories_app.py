@@ -92,8 +92,8 @@ from dac_map import settings
 settings.TERRITORIES_DB = Path({db!r})
 settings.STORE_PATH = Path({store!r})
 settings.TILES = "none"
-from dac_map.ui.views import get_catalogue
-from dac_map.ui.territories_view import render_steward_page
+from dac_map.ui.data import get_catalogue
+from dac_map.ui.territories_editor import render_steward_page
 render_steward_page(get_catalogue())
 """
 
