@@ -323,6 +323,9 @@ INCLUSION_DEMO_TABLE = DATA_DIR / "inclusion" / "DEMO-FICTIF_ressources_locales_
 #: ``lier`` / ``separer``). Default: ``data/inclusion/correspondances_manuelles.csv`` (optional).
 INCLUSION_OVERRIDES = Path(_env("INCLUSION_OVERRIDES", str(
     DATA_DIR / "inclusion" / "correspondances_manuelles.csv")))
-#: Path (str) of an EPCI -> communes table (``epci;communes``, communes separated by ``|``), or
-#: "" (default) when none: EPCI zones are then kept as codes and reported as not expanded.
-INCLUSION_EPCI_TABLE = _env("INCLUSION_EPCI_TABLE", "")
+#: Path (str) of the EPCI -> communes table that expands data·inclusion zones of type EPCI
+#: (``epci;nom_epci;nature;commune;nom_commune;absorbee_par``, see :mod:`dac_map.inclusion.epci`;
+#: ``dac-map inclusion epci-table`` rebuilds it from an official DGCL/INSEE file). Default: the
+#: shipped official composition for the demo departments, ``data/geo/epci_communes_01_46_80.csv``;
+#: "" = none (EPCI zones then kept as codes and reported as not expanded).
+INCLUSION_EPCI_TABLE = _env("INCLUSION_EPCI_TABLE", str(DATA_DIR / "geo" / "epci_communes_01_46_80.csv"))

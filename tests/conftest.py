@@ -373,6 +373,34 @@ def _v1_models():
 
 
 @pytest.fixture(scope="session")
+def epci_members_raw() -> dict[str, set[str]]:
+    """EPCI SIREN -> commune codes of the shipped EPCI table, read with the csv module alone
+    (independent of ``dac_map.inclusion.epci``): members and the older codes they absorbed."""
+    import csv
+
+    from dac_map import settings
+
+    out: dict[str, set[str]] = {}
+    with open(settings.DATA_DIR / "geo" / "epci_communes_01_46_80.csv", encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f, delimiter=";"):
+            out.setdefault(row["epci"], set()).add(row["commune"])
+    return out
+
+
+def serves_brute_force(zone: list[str], commune: str, epci_members: dict[str, set[str]]) -> bool:
+    """Whether raw zone codes cover ``commune``: the commune itself, its department (2 characters,
+    3 overseas), an EPCI listing it, or France."""
+    dep = commune[:3] if commune.startswith(("97", "98")) else commune[:2]
+    return any(z in ("france", "99100", commune, dep) or commune in epci_members.get(z, ()) for z in zone)
+
+
+@pytest.fixture(scope="session")
+def serves_raw():
+    """:func:`serves_brute_force`, for tests (no test module imports another)."""
+    return serves_brute_force
+
+
+@pytest.fixture(scope="session")
 def inclusion_v1():
     """``(structures, services)``: v1 records as plain dicts (JSON types), built by the models."""
     structures, services = _v1_models()

@@ -11,6 +11,8 @@
   ``structures.json``.
 * ``dac-map inclusion search [--intervient 80021] [--famille ...]``: the social resources
   matching the criteria (the keys of :data:`dac_map.inclusion.filters.SOCIAL_PARAMS`).
+* ``dac-map inclusion epci-table [SOURCE]``: rebuild the EPCI -> communes table from an official
+  DGCL / INSEE / geo.api.gouv.fr file, or check the one in use against the catalogue's communes.
 
 Exit codes are those of :mod:`dac_map.errors`. Heavy imports happen inside the commands.
 """
@@ -176,6 +178,58 @@ def search_cmd(
         fams = ", ".join(family_label(f) for f in r["families"])
         fict = " [EXEMPLE FICTIF]" if r["fictitious"] else ""
         _say(out, f"- {r['name']}{fict} — {r['city'] or ''} — {fams} — {r['sources_label']}")
+
+
+@inclusion_app.command("epci-table")
+def epci_table_cmd(
+    source: Annotated[Optional[Path], typer.Argument(help="Fichier officiel : DGCL epcicomAAAA.xlsx/.csv, INSEE "
+                                                     "Intercommunalite_Metropole_au_01-01-AAAA.xlsx, JSON de "
+                                                     "geo.api.gouv.fr/communes?fields=code,nom,codeEpci,epci. "
+                                                     "Sans fichier : vérifier la table en service.")] = None,
+    departements: Annotated[Optional[list[str]], typer.Option("--departement", help="Départements gardés "
+                                                              "(défaut : ceux des communes du catalogue)")] = None,
+    mouvements: Annotated[Optional[Path], typer.Option(help="INSEE mouvements des communes (mvtcommune_AAAA.csv) "
+                                                       "pour rattacher les anciens codes (défaut : réglage COMMUNE_MOVES)")] = None,
+    output: Annotated[Optional[Path], typer.Option("--sortie", help="Table écrite (défaut : réglage INCLUSION_EPCI_TABLE)")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="GeoPackage dont les communes servent de référence")] = None,
+) -> None:
+    """Construire ou vérifier la table EPCI -> communes / build or check the EPCI table.
+
+    With SOURCE: keep the EPCIs having a commune in the departments, attach the older commune
+    codes of the catalogue's boundaries to the commune that absorbed them (INSEE moves), write
+    the table, then check it. Without: check the table in use against the catalogue's communes.
+    """
+    from dac_map import settings, store as store_mod
+    from dac_map.inclusion import epci
+
+    try:
+        st = store_mod.open_store(store)
+        communes: set[str] = set()
+        if st.exists() and st.has_layer(store_mod.COMMUNES):
+            communes = set(st.read_layer(store_mod.COMMUNES, read_geometry=False)["code"].astype(str))
+        target = Path(output or settings.INCLUSION_EPCI_TABLE)
+        if source is not None:
+            from dac_map import codes
+
+            deps = list(departements or sorted({codes.department_of(c) for c in communes}))
+            members = epci.select(epci.read_official(source), deps)
+            moves_path = mouvements or settings.COMMUNE_MOVES
+            bridged = []
+            if moves_path:
+                from dac_map.territories.vintages import read_moves
+
+                bridged = epci.bridge(members, communes, read_moves(moves_path))
+            epci.build_table(members, bridged, target)
+            _say(out, f"Table écrite : {target} ({len({m.epci for m in members})} EPCI, départements "
+                      f"{', '.join(deps) or 'tous'})")
+        table = epci.read_epci_table(target)
+    except DacMapError as exc:
+        _fail(exc)
+    if not communes:
+        _say(out, f"{len(table)} EPCI ; pas de communes dans le catalogue pour comparer.")
+        return
+    for line in epci.check_table(table, communes).lines():
+        _say(out, line)
 
 
 def register(app: typer.Typer) -> None:

@@ -126,13 +126,11 @@ def expander_from_store(st: store_mod.Store | None) -> tuple[ZoneExpander, dict]
     if st.has_layer(store_mod.DEPARTMENTS):
         d = st.read_layer(store_mod.DEPARTMENTS, read_geometry=False)
         dep_names = dict(zip(d["code"], d["name"]))
-    epci = {}
-    table = settings.INCLUSION_EPCI_TABLE
-    if table:
-        from dac_map.inclusion.zones import read_epci_table
-        epci = read_epci_table(table)
-    return ZoneExpander({c: codes.department_of(c) for c in code}, epci,
-                        dict(zip(code, communes["name"])), dep_names), centroids
+    from dac_map.inclusion.zones import epci_table
+
+    epci = epci_table()
+    return ZoneExpander({c: codes.department_of(c) for c in code}, epci.communes,
+                        dict(zip(code, communes["name"])), dep_names, epci.names), centroids
 
 
 def read_sources(services: Sequence[str | Path], structures: Sequence[str | Path] = (),

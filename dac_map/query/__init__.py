@@ -29,13 +29,13 @@ from dac_map.query.filters import (
 from dac_map.query.nearest import NearestFilter
 from dac_map.query.search import SORTS, SearchResult, search
 from dac_map.query.specialty import CapacityFilter, SpecialtyFilter
+from dac_map.query.serving import ServesCommuneFilter
 from dac_map.query.text import fold_text
 
 # FINESS+ activity filters (issue 11); imported last: they build on the filters above.
 from dac_map.finess_plus.filters import (  # noqa: E402
     ActivityCapacityFilter,
     ActivityTypeFilter,
-    ServesCommuneFilter,
 )
 
 __all__ = [
