@@ -74,9 +74,9 @@ def social_page() -> None:
 
 
 def steward_page() -> None:
-    """The stewards' editing page of the local resources (issue 16)."""
-    access.require("territories.write")
-    social_view.render_steward_page(social_view.steward_table_path())
+    """The stewards' page of the local resources and the FINESS match decisions (issue 16)."""
+    access.require("local_resources.write")
+    social_view.render_steward_page(store_source=store_path())
 
 
 def ars_report_page() -> None:
@@ -111,7 +111,7 @@ if config.server_mode() and principal.may("refresh.status"):
     pages.append(st.Page(server_pages.versions_page, title="Données et versions",
                          url_path="versions"))
 pages.append(st.Page(social_page, title="Ressources sociales", url_path="ressources-sociales"))
-if principal.may("territories.write"):
+if principal.may("local_resources.write"):
     pages.append(st.Page(steward_page, title="Ressources locales (référents)",
                          url_path="ressources-locales"))
 pages.append(st.Page(guide_page, title="Guide du coordinateur", url_path="guide"))

@@ -81,22 +81,6 @@ def app_store(monkeypatch):
 
 
 @pytest.fixture
-def downloads(monkeypatch) -> dict[str, object]:
-    """File name -> generator of every deferred download button of the ``AppTest`` runs."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    captured: dict[str, object] = {}
-    original = MediaFileManager.add_deferred
-
-    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
-        captured[file_name or coordinates] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
-    return captured
-
-
-@pytest.fixture
 def refused_file(tmp_path):
     """``refused_file(reader, name, content)``: write the bytes ``content`` to a file ``name``,
     check that ``reader(path)`` refuses it with an :class:`~dac_map.errors.InputFormatError`
@@ -440,3 +424,76 @@ def inclusion_files(tmp_path, inclusion_v1):
             w.writerow(["|".join(v) if isinstance(v, list) else ("" if v is None else v)
                         for v in (s.get(c) for c in columns)])
     return out
+
+
+# --------------------------------------------------------------------------- steward tables (issue 16, part B)
+
+@pytest.fixture(params=["csv", "postgresql"])
+def steward_backend(request, tmp_path):
+    """One back-end of the social side's versioned steward tables, for the same contract tests:
+    ``csv`` (embedded: files in ``tmp_path``, the one local user who types a name) or
+    ``postgresql`` (server mode: a fresh migrated database, a signed-in data steward).
+    Yields ``(open(spec) -> StewardTable, principal, author, url or None)``."""
+    from dac_map.inclusion.tables import CsvTable, PostgresTable
+    from dac_map.server import auth
+
+    if request.param == "csv":
+        yield (lambda spec: CsvTable(spec, tmp_path / f"{spec.kind}.csv")), auth.LOCAL, "Référente A", None
+        return
+    steward = auth.Principal("referente-a@dac.example", frozenset({auth.DATA_STEWARD}), frozenset(), signed_in=True)
+    for url in fresh_database():
+        yield (lambda spec: PostgresTable(spec, url)), steward, None, url
+
+
+@pytest.fixture
+def duplicate_store(demo_store, tmp_path):
+    """``(store, local table, proposed FINESS, other FINESS)``: a demo store copy and a local
+    table (the FICTITIOUS demo rows) where one Somme establishment of the raw extract is entered
+    again by name and address, so that an import proposes that pair; ``other`` is a Lot
+    establishment no resource resembles."""
+    import shutil
+
+    from dac_map.testing.inclusion import local_table_with_finess_copy
+
+    path = tmp_path / "store.gpkg"
+    shutil.copyfile(demo_store, path)
+    table, proposed, other = local_table_with_finess_copy(tmp_path / "locales.csv")
+    return path, table, proposed, other
+
+
+# --------------------------------------------------------------------------- social resources on the main map (issue 16)
+
+@pytest.fixture(scope="session")
+def social_ui_store(tmp_path_factory) -> Path:
+    """The app-test GeoPackage with the fictitious social resources of
+    ``tests/fixtures/social/ressources_sociales_test.csv`` imported (built once per session)."""
+    from e2e.ui_store import build_social_ui_store
+
+    return build_social_ui_store(tmp_path_factory.getbasetemp() / "social_ui_store" / "store.gpkg")
+
+
+@pytest.fixture(scope="session")
+def social_raw() -> list[dict[str, str]]:
+    """The raw rows of the social test table (read with :mod:`csv`, not with our reader)."""
+    import csv
+
+    from e2e.ui_store import SOCIAL_TABLE
+
+    with open(SOCIAL_TABLE, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, object]:
+    """AppTest: file name -> generator of every deferred download button of the runs."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured: dict[str, object] = {}
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        captured[file_name or coordinates] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return captured

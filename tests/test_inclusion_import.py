@@ -242,7 +242,8 @@ def test_cli_reports(store_copy, tmp_path):
                                  "--rapport", str(tmp_path / "rapports")])
     assert r.exit_code == 0, r.output
     lines = (tmp_path / "rapports" / "correspondances_finess.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0] == "ressource;nom;finess;methode;score_nom;score_adresse;decision"
+    assert lines[0] == ("ressource;nom;finess;methode;score_nom;score_adresse;decision;motif_referent;decide_par;"
+                        "decide_le")
     assert any(l.startswith(f"local:copie-finess;") and f";{finess};nom et adresse proches;" in l for l in lines)
     changes = (tmp_path / "rapports" / "changements.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(changes) == 1 + 9 and all(l.endswith(";ajout") for l in changes[1:])

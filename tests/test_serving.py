@@ -46,7 +46,7 @@ def test_one_filter_class_for_every_catalogue():
 
 def test_both_indexes_implement_the_protocol(fp_catalogue):
     social = SocialCatalogue.from_frames(pd.DataFrame({"resource_id": ["a"], "name": ["A"]}))
-    assert isinstance(fp_catalogue.finess_plus, ServingIndex)
+    assert isinstance(fp_catalogue.serving, ServingIndex) and fp_catalogue.serving is fp_catalogue.finess_plus
     assert isinstance(social.serving, ServingIndex)
 
 
@@ -130,7 +130,6 @@ def test_filter_errors():
 
     class NoIndex:
         serving = None
-        finess_plus = None
 
         def __len__(self):
             return 1
@@ -287,3 +286,41 @@ def test_read_insee_and_geo_api_layouts(tmp_path):
     unknown.write_text("a;b\n1;2\n", encoding="utf-8")
     with pytest.raises(InputFormatError, match="colonnes non reconnues"):
         epci.read_official(unknown)
+
+
+_SIREN = st.from_regex(r"2[0-9]{8}", fullmatch=True)
+_COMMUNE_CODE = st.from_regex(r"(0[1-9]|[1-8][0-9]|2A|2B)[0-9]{3}", fullmatch=True)
+_BAD = {"epci": st.sampled_from(["12345", "2480005310", "24800053A", ""]),
+        "commune": st.sampled_from(["8002", "800211", "2C004", "", "Amiens"]),
+        "absorbee_par": st.sampled_from(["800", "X0021", "8002A"])}
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_SIREN, _COMMUNE_CODE, st.text(alphabet="abcdeéè -'", max_size=12)), min_size=1,
+                max_size=15),
+       st.data())
+def test_table_reader_names_the_first_bad_row(tmp_path_factory, rows, data):
+    """A valid table reads back as written; one corrupted cell is reported at its line and field."""
+    path = tmp_path_factory.mktemp("epci") / "t.csv"
+
+    def write(lines):
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f, delimiter=";")
+            w.writerow(epci.COLUMNS)
+            w.writerows(lines)
+
+    lines = [[s, f"EPCI {s}", "CC", c, n, ""] for s, c, n in rows]
+    write(lines)
+    table = epci.read_epci_table(path)
+    want: dict[str, list[str]] = {}
+    for s, c, _ in rows:
+        if c not in want.setdefault(s, []):
+            want[s].append(c)
+    assert {k: list(v) for k, v in table.communes.items()} == want
+    i = data.draw(st.integers(0, len(lines) - 1))
+    field = data.draw(st.sampled_from(sorted(_BAD)))
+    lines[i][epci.COLUMNS.index(field)] = data.draw(_BAD[field])
+    write(lines)
+    with pytest.raises(InputFormatError) as exc:
+        epci.read_epci_table(path)
+    assert (exc.value.line, exc.value.field) == (i + 2, field)

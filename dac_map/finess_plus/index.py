@@ -14,14 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dac_map.query.serving import AreaIndex
+from dac_map.query.serving import AreaIndex, read_only as _ro
 from dac_map.query.text import fold_text
-
-def _ro(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.flags.writeable = False
-    return a
-
 
 @dataclass(frozen=True)
 class FinessPlusIndex:

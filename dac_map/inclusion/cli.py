@@ -5,8 +5,10 @@
   something deviates, 4 when a file is not readable as JSON/CSV.
 * ``dac-map inclusion import --services F [--structures F] [--store S]``: validate, map,
   deduplicate against FINESS and write the social resources into the store (with the DAC's
-  local table, ``INCLUSION_LOCAL_TABLE``, unless ``--no-local``). Prints the deviation report,
-  the FINESS match decisions and the change report.
+  local table and the stewards' match decisions of the current mode — CSV files in embedded
+  mode, PostgreSQL in server mode — unless ``--no-local`` / ``--local-table`` / ``--overrides``).
+  Prints the deviation report, the FINESS match decisions (stewards' overrides applied) and the
+  change report.
 * ``dac-map inclusion export FOLDER``: the steward table as schema v1 ``services.json`` and
   ``structures.json``.
 * ``dac-map inclusion search [--intervient 80021] [--famille ...]``: the social resources
@@ -98,23 +100,26 @@ def import_cmd(
     services: Annotated[list[Path], typer.Option("--services", help="Fichier(s) de services (ou page d'API)")] = [],  # noqa: B006
     structures: Annotated[list[Path], typer.Option("--structures", help="Fichier(s) de structures")] = [],  # noqa: B006
     store: Annotated[Optional[Path], typer.Option(help="GeoPackage (défaut : celui de l'application)")] = None,
-    local_table: Annotated[Optional[Path], typer.Option("--local-table", help="Table locale du DAC (défaut : réglage INCLUSION_LOCAL_TABLE)")] = None,
+    local_table: Annotated[Optional[Path], typer.Option("--local-table", help="Table locale du DAC (défaut : celle "
+                                                        "de l'application : INCLUSION_LOCAL_TABLE, ou PostgreSQL en mode serveur)")] = None,
     no_local: Annotated[bool, typer.Option("--no-local", help="Sans la table locale")] = False,
-    overrides: Annotated[Optional[Path], typer.Option(help="Décisions du référent (resource_id;finess;decision)")] = None,
+    overrides: Annotated[Optional[Path], typer.Option(help="Décisions du référent, CSV resource_id;finess;decision;motif "
+                                                      "(défaut : celles de l'application)")] = None,
     strict: Annotated[bool, typer.Option(help="Refuser tout écart au schéma v1")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Tout vérifier, ne rien écrire")] = False,
     report: Annotated[Optional[Path], typer.Option("--rapport", help="Dossier des rapports (écarts, "
                                                    "correspondances FINESS, changements)")] = None,
 ) -> None:
     """Importer dans le catalogue / import into the catalogue."""
-    from dac_map import settings
+    from dac_map.inclusion.dedup import current_overrides
     from dac_map.inclusion.importer import run_import
+    from dac_map.inclusion.steward import current_table
 
-    local = None if no_local else (local_table or settings.INCLUSION_LOCAL_TABLE)
-    ov = overrides or settings.INCLUSION_OVERRIDES
     try:
+        local = None if no_local else (local_table if local_table is not None else current_table())
         result = run_import(services, structures, store=store, local_table=local,
-                            overrides=ov if Path(ov).exists() else None, strict=strict, dry_run=dry_run)
+                            overrides=overrides if overrides is not None else current_overrides(),
+                            strict=strict, dry_run=dry_run)
     except DacMapError as exc:
         _fail(exc)
     for line in result.lines():
@@ -131,14 +136,16 @@ def import_cmd(
 @inclusion_app.command("export")
 def export_cmd(
     folder: Annotated[Path, typer.Argument(help="Dossier de sortie")],
-    local_table: Annotated[Optional[Path], typer.Option("--local-table")] = None,
+    local_table: Annotated[Optional[Path], typer.Option("--local-table", help="Table CSV (défaut : celle de "
+                                                        "l'application, PostgreSQL en mode serveur)")] = None,
 ) -> None:
     """Exporter la table locale au schéma v1 / export the local table in schema v1."""
-    from dac_map import settings
-    from dac_map.inclusion.steward import export_schema, read_table
+    from dac_map.inclusion.steward import current_table, export_schema
 
     try:
-        table = read_table(local_table or settings.INCLUSION_LOCAL_TABLE)
+        table = current_table(local_table)
+        if table is None:
+            raise DacMapError("table locale vide ou absente / no local table yet")
         paths = export_schema(table, folder)
     except DacMapError as exc:
         _fail(exc)

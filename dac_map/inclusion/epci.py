@@ -70,11 +70,21 @@ class EpciTable:
         return {c for cs in self.communes.values() for c in cs} - set(self.absorbed)
 
 
-_CACHE: dict[tuple[str, int, int], EpciTable] = {}
+def _check(epci: str, commune: str, name: str, line: int, fields: tuple[str, str]) -> None:
+    """A SIREN and a commune code, or :class:`InputFormatError` naming file, line and field."""
+    if not is_siren(epci):
+        raise InputFormatError(f"SIREN d'EPCI invalide / invalid EPCI SIREN: {epci!r} (9 chiffres)",
+                               path=name, line=line, field=fields[0])
+    if not codes.is_commune(commune):
+        raise InputFormatError(f"code INSEE de commune invalide / invalid commune code: {commune!r}",
+                               path=name, line=line, field=fields[1])
+
+
+_CACHE: dict[tuple[str, int, int, int], EpciTable] = {}
 
 
 def read_epci_table(path: str | Path) -> EpciTable:
-    """Read the table (see the module doc), once per file version (path, size, mtime).
+    """Read the table (see the module doc), once per file version (path, inode, size, mtime).
 
     Raises:
         InputMissingError: no such file.
@@ -90,7 +100,7 @@ def read_epci_table(path: str | Path) -> EpciTable:
     except OSError as exc:
         raise InputMissingError(f"table des EPCI introuvable / EPCI table not found ({exc.strerror})",
                                 path=str(p)) from None
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    key = (str(p.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
     table = _CACHE.get(key)
     if table is None:
         table = _parse(p.read_bytes(), str(p))
@@ -133,12 +143,7 @@ def _parse(data: bytes, name: str) -> EpciTable:
                                        f"instead of {len(header)}", path=name, line=line)
             get = {c: row[i].strip() for c, i in col.items()}
             epci, commune = get["epci"], get["commune"].upper()
-            if not is_siren(epci):
-                raise InputFormatError(f"SIREN d'EPCI invalide / invalid EPCI SIREN: {epci!r} (9 chiffres)",
-                                       path=name, line=line, field="epci")
-            if not codes.is_commune(commune):
-                raise InputFormatError(f"code INSEE de commune invalide / invalid commune code: {commune!r}",
-                                       path=name, line=line, field="commune")
+            _check(epci, commune, name, line, ("epci", "commune"))
             into = get.get("absorbee_par", "").upper()
             if into and not codes.is_commune(into):
                 raise InputFormatError(f"code INSEE de commune invalide / invalid commune code: {into!r}",
@@ -211,12 +216,7 @@ def _rows_to_members(header: list[str], rows: Iterable[list[object]], name: str,
         commune = get["commune"].upper()
         if commune.isdigit() and len(commune) == 4:  # spreadsheet ate the leading zero (01xxx -> 1xxx)
             commune = commune.zfill(5)
-        if not is_siren(epci):
-            raise InputFormatError(f"SIREN d'EPCI invalide / invalid EPCI SIREN: {get['epci']!r}",
-                                   path=name, line=n, field="siren/EPCI")
-        if not codes.is_commune(commune):
-            raise InputFormatError(f"code INSEE de commune invalide / invalid commune code: {get['commune']!r}",
-                                   path=name, line=n, field="insee/CODGEO")
+        _check(epci, commune, name, n, ("siren/EPCI", "insee/CODGEO"))
         yield Member(epci, get.get("nom_epci", ""), get.get("nature", ""), commune, get.get("nom_commune", ""))
 
 
@@ -341,8 +341,8 @@ class TableCheck:
         out = [f"{self.epcis} EPCI, {self.members} communes membres ; {self.bridged} anciens codes "
                f"rattachés à la commune qui les a absorbés."]
         if self.outside_departments:
-            out.append(f"{self.outside_departments} communes membres hors des départements des communes connues "
-                       f"(EPCI à cheval sur deux départements).")
+            out.append(f"{self.outside_departments} communes membres hors des départements du catalogue "
+                       f"(EPCI d'autres départements, ou à cheval sur deux départements) : non vérifiées.")
         if self.unknown_in_departments:
             out.append(f"{len(self.unknown_in_departments)} codes membres inconnus des contours (millésime "
                        f"différent) : {', '.join(self.unknown_in_departments[:20])}")

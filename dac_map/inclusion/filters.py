@@ -305,6 +305,25 @@ def search_social(catalogue: SocialCatalogue, filters: Iterable[SocialFilter]) -
     return out.sort_values(["_q", "name"], ascending=[False, True], kind="stable").drop(columns="_q")
 
 
+def coverage_by_area(catalogue: SocialCatalogue, filters: Iterable[QueryFilter],
+                     departments: Iterable[str]) -> pd.DataFrame:
+    """Coverage by intervention areas: for each commune of ``departments`` (the catalogue's
+    communes), how many resources matching ``filters`` (« Intervient à » left out: every commune
+    is asked) have it in their area — ``commune, name, resources``; 0 is a white zone. Counted
+    with :func:`dac_map.query.serving.served_counts`, the index « Intervient à » uses."""
+    from dac_map.query.serving import served_counts
+
+    mask = np.ones(len(catalogue), dtype=bool)
+    for f in filters:
+        if not isinstance(f, ServesCommuneFilter):
+            mask &= f.mask(catalogue)
+    deps = set(departments)
+    communes = sorted(c for c in catalogue.commune_names if codes.department_of(c) in deps)
+    counts = served_counts(catalogue, communes, mask)
+    return pd.DataFrame({"commune": communes, "name": [catalogue.commune_names[c] for c in communes],
+                         "resources": [counts[c] for c in communes]})
+
+
 def describe(filters: Iterable[SocialFilter], catalogue: SocialCatalogue) -> str:
     """French description of a search."""
     parts = [f.describe(catalogue) for f in filters]

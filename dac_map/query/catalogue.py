@@ -166,6 +166,12 @@ class Catalogue:
         """Family ids in display order."""
         return list(self.family_labels)
 
+    @property
+    def serving(self):
+        """The « Intervient à » index (:class:`~dac_map.query.serving.ServingIndex`): the
+        FINESS+ intervention zones, None without them."""
+        return self.finess_plus
+
     def commune_name(self, code: str) -> str | None:
         """Name of a commune INSEE code from the commune outlines, or None."""
         i = self.commune_row.get(code)

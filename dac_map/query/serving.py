@@ -55,7 +55,8 @@ class ServingCatalogue(Protocol):
     def commune_name(self, code: str) -> str | None: ...
 
 
-def _ro(a: np.ndarray) -> np.ndarray:
+def read_only(a: np.ndarray) -> np.ndarray:
+    """``a`` contiguous and read-only (arrays shared by every session of the app)."""
     a = np.ascontiguousarray(a)
     a.flags.writeable = False
     return a
@@ -89,7 +90,7 @@ class AreaIndex:
             inv_sorted, r_sorted = inverse[order], r[order]
             cuts = np.flatnonzero(np.diff(inv_sorted)) + 1
             for code, chunk in zip(uniques[inv_sorted[np.r_[0, cuts]]], np.split(r_sorted, cuts)):
-                by_code[str(code)] = _ro(np.unique(chunk))
+                by_code[str(code)] = read_only(np.unique(chunk))
         epci_of: dict[str, list[str]] = {}
         for epci, members in (epci_communes or {}).items():
             for commune in members:
@@ -106,14 +107,12 @@ class AreaIndex:
             return _EMPTY
         if len(parts) == 1:
             return parts[0]
-        return _ro(np.unique(np.concatenate(parts)))
+        return read_only(np.unique(np.concatenate(parts)))
 
 
 def serving_index(catalogue: ServingCatalogue) -> ServingIndex:
     """The catalogue's intervention-area index; :class:`QueryError` when it has none."""
     index = getattr(catalogue, "serving", None)
-    if index is None:  # query.Catalogue keeps its FINESS+ index (a ServingIndex) as ``finess_plus``
-        index = getattr(catalogue, "finess_plus", None)
     if index is None:
         raise QueryError("zones d'intervention non chargées (FINESS+ : charger le flux Activités, "
                          "dac-map etl --finess-plus-activites ; ressources sociales : dac-map inclusion "
