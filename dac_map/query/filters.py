@@ -59,6 +59,17 @@ def _plural(word: str, n: int) -> str:
     return word if n < 2 else word + "s"
 
 
+def _listed(*groups: tuple[str, tuple[str, ...]]) -> str:
+    """« Départements : 80, 46 ; Commune : 80021 »: each non-empty group as its (plural) title
+    and values, joined by « ; ». A title's first word takes the plural mark."""
+    parts = []
+    for title, values in groups:
+        if values:
+            word, _, rest = title.partition(" ")
+            parts.append(f"{_plural(word, len(values))}{' ' + rest if rest else ''} : {', '.join(values)}")
+    return " ; ".join(parts)
+
+
 def _number(x: float) -> str:
     """French number: ``10`` -> ``"10"``, ``2.5`` -> ``"2,5"``."""
     s = f"{x:.3f}".rstrip("0").rstrip(".")
@@ -145,14 +156,9 @@ class TerritoryFilter(QueryFilter):
 
     @property
     def label(self) -> str:
-        parts = []
-        if self.dac_id:
-            parts.append(f"Territoire DAC : {self.dac_id}")
-        if self.departments:
-            parts.append(f"{_plural('Département', len(self.departments))} : {', '.join(self.departments)}")
-        if self.communes:
-            parts.append(f"{_plural('Commune', len(self.communes))} : {', '.join(self.communes)}")
-        return " ; ".join(parts)
+        dac = f"Territoire DAC : {self.dac_id}" if self.dac_id else ""
+        rest = _listed(("Département", self.departments), ("Commune", self.communes))
+        return " ; ".join(p for p in (dac, rest) if p)
 
     def describe(self, catalogue: Catalogue) -> str:
         parts = []
@@ -285,13 +291,7 @@ class CategoryFilter(QueryFilter):
 
     @property
     def label(self) -> str:
-        parts = []
-        if self.categories:
-            parts.append(f"{_plural('Catégorie', len(self.categories))} FINESS : {', '.join(self.categories)}")
-        if self.aggregates:
-            parts.append(f"{_plural('Agrégat', len(self.aggregates))} de catégories : "
-                         f"{', '.join(self.aggregates)}")
-        return " ; ".join(parts)
+        return _listed(("Catégorie FINESS", self.categories), ("Agrégat de catégories", self.aggregates))
 
     def _labels(self, catalogue: Catalogue, column: str) -> dict[str, str]:
         c = catalogue.categories
