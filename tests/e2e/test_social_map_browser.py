@@ -60,19 +60,25 @@ def test_food_aid_markers_and_sheet(browser, social_map_url):
     page.wait_for_function("() => location.search.includes('famille_sociale=aide_alimentaire')", timeout=TIMEOUT)
 
     amiens = next(r for r in food if r["id"] == "t-alim-amiens")
-    point = frame.evaluate("""(rid) => {
-        var found = null;
-        window.map.eachLayer(function (l) {
-            if (l.feature && l.feature.properties && l.feature.properties.r === rid) { found = l; }
-        });
-        found.bringToFront();
-        window.map.setView(found.getLatLng(), 14, {animate: false});
-        var p = window.map.latLngToContainerPoint(found.getLatLng());
-        return {x: p.x, y: p.y};
-    }""", "local:" + amiens["id"])
-    page.wait_for_timeout(300)
-    frame.locator("#map_div").click(position={"x": point["x"], "y": point["y"]})
     sheet = page.locator(".st-key-social_detail")
+    for _ in range(5):  # the view may still be re-fitted after a rerun: aim again if the click missed
+        point = frame.evaluate("""(rid) => {
+            var found = null;
+            window.map.eachLayer(function (l) {
+                if (l.feature && l.feature.properties && l.feature.properties.r === rid) { found = l; }
+            });
+            found.bringToFront();
+            window.map.setView(found.getLatLng(), 14, {animate: false});
+            var p = window.map.latLngToContainerPoint(found.getLatLng());
+            return {x: p.x, y: p.y};
+        }""", "local:" + amiens["id"])
+        page.wait_for_timeout(500)
+        frame.locator("#map_div").click(position={"x": point["x"], "y": point["y"]})
+        try:
+            sheet.wait_for(timeout=8_000)
+            break
+        except PlaywrightTimeout:
+            frame = map_frame(page, "window.dacMapSocial")
     sheet.wait_for(timeout=TIMEOUT)
     text = sheet.inner_text()
     assert amiens["nom"] in text and "EXEMPLE FICTIF" in text
