@@ -11,6 +11,7 @@ import re
 import pytest
 from conftest import OUTPUT, _require_browser
 from pages import map_frame
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from server import serve_app
 from ui_store import SOCIAL_TABLE, build_social_ui_store
 
@@ -46,9 +47,12 @@ def test_food_aid_markers_and_sheet(browser, social_map_url):
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_text("Filtres des ressources sociales", exact=True).click()
     box = sidebar.locator("[data-testid='stMultiSelect']").filter(has_text="Besoin social")
+    box.wait_for(timeout=TIMEOUT)
     box.locator("input").click()
     box.locator("input").fill("Aide alimentaire")
-    page.keyboard.press("Enter")
+    option = page.get_by_role("option", name=re.compile("Aide alimentaire et matérielle"))
+    option.first.wait_for(timeout=TIMEOUT)  # the list is filtered: pick the family, as a person does
+    option.first.click()
     page.keyboard.press("Escape")
 
     page.get_by_text(re.compile(rf"^{len(food)} ressources sociales")).first.wait_for(timeout=TIMEOUT)
@@ -75,10 +79,13 @@ def test_food_aid_markers_and_sheet(browser, social_map_url):
         page.wait_for_timeout(500)
         frame.locator("#map_div").click(position={"x": point["x"], "y": point["y"]})
         try:
-            sheet.wait_for(timeout=8_000)
+            sheet.wait_for(timeout=15_000)
             break
         except PlaywrightTimeout:
-            frame = map_frame(page, "window.dacMapSocial")
+            try:  # the map may have been redrawn: take its frame again
+                frame = map_frame(page, "window.dacMapSocial")
+            except AssertionError:
+                continue
     sheet.wait_for(timeout=TIMEOUT)
     text = sheet.inner_text()
     assert amiens["nom"] in text and "EXEMPLE FICTIF" in text
