@@ -14,6 +14,7 @@ from dac_map._lazy import lazy_exports
 
 #: Submodule -> its public names, imported on first use (``import dac_map.etl`` stays cheap).
 _EXPORTS = {
-    "build": ("EtlInputs", "EtlReport", "commune_codes", "run_etl"),
+    "build": ("EtlInputs", "EtlReport", "run_etl"),
+    "domain": ("commune_codes",),
 }
 __getattr__, __dir__, __all__ = lazy_exports("dac_map.etl", _EXPORTS)
