@@ -25,7 +25,8 @@ from dac_map import settings
 from dac_map.codes import assign_territory, metric_epsgs
 from dac_map.errors import RowIssue
 from dac_map.etl.layouts import OVERSEAS_DEPARTMENTS
-from dac_map.etl.parser import EquipmentExtract, EstablishmentExtract, isin_text
+from dac_map.etl.columns import isin_text, lookup, text_array
+from dac_map.etl.parser import EquipmentExtract, EstablishmentExtract
 from dac_map.etl.reference import OTHER_FAMILY, Families
 #: Values of ``geo_precision``.
 PRECISION_ADDRESS = "adresse"
@@ -35,10 +36,17 @@ PRECISION_NONE = "aucune"
 
 # --------------------------------------------------------------------------- establishments
 
-def _matches(values: pd.Series, pattern: str) -> np.ndarray:
+def _matches(values: pd.Series | pa.Array, pattern: str) -> np.ndarray:
     """Whole-value regular-expression match of a text column (Arrow/RE2, vectorised)."""
-    arr = pa.array(values.fillna(""), type=pa.string())
-    return np.asarray(pc.match_substring_regex(arr, f"^(?:{pattern})$"), dtype=bool)
+    arr = values if isinstance(values, pa.Array) else text_array(values.fillna(""))
+    return np.asarray(pc.match_substring_regex(arr, f"^(?:{pattern})$").fill_null(False), dtype=bool)
+
+
+def _text_series(arr: pa.Array, index: pd.Index) -> pd.Series:
+    """An Arrow text array as a pandas ``str`` column (nulls as NaN)."""
+    series = arr.to_pandas()
+    series.index = index
+    return series
 
 
 def commune_codes(departement: pd.Series, commune: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -47,23 +55,28 @@ def commune_codes(departement: pd.Series, commune: pd.Series) -> tuple[pd.Series
     ``80``+``021`` -> (``80``, ``80021``); ``2A``+``004`` -> (``2A``, ``2A004``);
     ``9A``+``105`` -> (``971``, ``97105``) for every overseas ``9x`` code. Invalid input -> NA.
     """
-    dep = departement.fillna("")
-    com = commune.fillna("")
-    valid_com = _matches(com, r"[0-9]{3}")
-    metro = _matches(dep, r"[0-8][0-9]|9[0-5]|2[AB]")
-    overseas = _matches(dep, r"9[A-Z]")
-    mapped = dep.map(OVERSEAS_DEPARTMENTS)
-    insee_dep = pd.Series(pd.NA, index=dep.index, dtype="str")
-    insee_dep = insee_dep.mask(metro, dep)
-    insee_dep = insee_dep.mask(overseas, mapped.where(mapped.notna(), "97" + com.str[:1]))
-    insee_com = pd.Series(pd.NA, index=dep.index, dtype="str")
-    insee_com = insee_com.mask(metro & valid_com, dep + com)
-    insee_com = insee_com.mask(overseas & valid_com, "97" + com)
-    return insee_dep, insee_com
+    dep = text_array(departement.fillna(""))
+    com = text_array(commune.fillna(""))
+    valid_com = pa.array(_matches(com, r"[0-9]{3}"))
+    metro = pa.array(_matches(dep, r"[0-8][0-9]|9[0-5]|2[AB]"))
+    overseas = pa.array(_matches(dep, r"9[A-Z]"))
+    none = pa.scalar(None, dep.type)
+    prefix, empty = pa.scalar("97", dep.type), pa.scalar("", dep.type)
+    overseas_dep = pc.coalesce(  # the INSEE code of a known 9x, else 97 + the commune's first digit
+        pc.take(pa.array(list(OVERSEAS_DEPARTMENTS.values()), dep.type),
+                pc.index_in(dep, value_set=pa.array(list(OVERSEAS_DEPARTMENTS), dep.type))),
+        pc.binary_join_element_wise(prefix, pc.utf8_slice_codeunits(com, 0, 1), empty))
+    insee_dep = pc.if_else(metro, dep, pc.if_else(overseas, overseas_dep, none))
+    insee_com = pc.if_else(pc.and_(metro, valid_com), pc.binary_join_element_wise(dep, com, empty),
+                           pc.if_else(pc.and_(overseas, valid_com),
+                                      pc.binary_join_element_wise(prefix, com, empty), none))
+    return _text_series(insee_dep, departement.index), _text_series(insee_com, departement.index)
 
 
 def _blank_to_na(s: pd.Series) -> pd.Series:
-    return s.where(s.fillna("").ne(""), pd.NA)
+    """A text column with blank values as NA (Arrow-vectorised)."""
+    arr = text_array(s)
+    return _text_series(pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr), s.index)
 
 
 def _optional(frame: pd.DataFrame, **fields: str) -> dict[str, pd.Series]:
@@ -176,16 +189,16 @@ def build_establishments(extract: EstablishmentExtract, categories: pd.DataFrame
     cat = categories.set_index("category")
     for col, src in (("category_label", "category_label"), ("aggregate", "aggregate"),
                      ("aggregate_label", "aggregate_label")):
-        out[col] = out[col].fillna(out["category"].map(cat[src]))
+        out[col] = out[col].fillna(lookup(out["category"], cat[src]))
     fam = families.categories.set_index("category")["family"]
-    out["family"] = out["category"].map(fam)
+    out["family"] = lookup(out["category"], fam)
     unknown_mask = out["family"].isna()
     unknown = out.loc[unknown_mask, "category"].fillna("").value_counts().to_dict()
     for line, code in zip(st.loc[unknown_mask, "line"], out.loc[unknown_mask, "category"]):
         issues.append(RowIssue(extract.path, int(line), "categetab",
                                f"category {code!r} has no family: filed under 'Autres'", "kept"))
     out["family"] = out["family"].fillna(OTHER_FAMILY)
-    out["family_label"] = out["family"].map(families.families.set_index("family")["family_label"])
+    out["family_label"] = lookup(out["family"], families.families.set_index("family")["family_label"])
 
     # Coordinates: per-row projection -> WGS84 and -> local metric CRS.
     geo = extract.geolocations.set_index("nofinesset")

@@ -27,12 +27,11 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from dac_map import settings
 from dac_map.codes import FINESS_PATTERN
 from dac_map.errors import InputFormatError, InputMissingError, RowIssue
+from dac_map.etl.columns import isin_text, map_distinct, to_float
 from dac_map.etl.layouts import EQUIPEMENTSOCIAL, GEOLOCALISATION, KNOWN_EPSG, PROJECTIONS, STRUCTUREET
 from dac_map.etl.rawtext import DecodeNote, decode
 from dac_map.etl.sections import RAW_EXCERPT, split_sections
@@ -128,13 +127,6 @@ def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
     """Decode raw bytes of an extract (see :func:`read_text`)."""
     decoded = decode(data, path)
     return decoded.text, decoded.encoding
-
-
-def isin_text(values: pd.Series, known: pd.Series) -> np.ndarray:
-    """Vectorised membership test of string columns (Arrow hash set)."""
-    result = pc.is_in(pa.array(values, type=pa.string()),
-                      value_set=pa.array(known, type=pa.string()).unique())
-    return np.asarray(result.fill_null(False), dtype=bool)
 
 
 def _issues_for(df: pd.DataFrame, mask: pd.Series, path: str, field_name: str, reason,
@@ -251,7 +243,7 @@ def _type_geolocations(geo: pd.DataFrame, known: pd.Series, path: str,
     out = pd.DataFrame({"nofinesset": geo["nofinesset"], "line": geo["line"]})
     for src, dst in (("coordxet", "x"), ("coordyet", "y")):
         text = geo[src].fillna("")
-        values = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+        values = to_float(text.str.replace(",", ".", regex=False))
         bad = values.isna() & text.ne("")
         bad |= ~np.isfinite(values.fillna(0.0))
         issues += _issues_for(geo, bad, path, src,
@@ -260,8 +252,8 @@ def _type_geolocations(geo: pd.DataFrame, known: pd.Series, path: str,
     has_xy = out["x"].notna() & out["y"].notna()
     out.loc[~has_xy, ["x", "y"]] = np.nan
 
-    codes = {s: parse_projection(s) for s in geo["sourcecoordet"].unique()}
-    epsg = geo["sourcecoordet"].map(codes)
+    epsg = pd.Series(map_distinct(geo["sourcecoordet"], parse_projection), index=geo.index,
+                     dtype="float64")
     bad_proj = epsg.isna() & has_xy
     issues += _issues_for(geo, bad_proj, path, "sourcecoordet",
                           lambda v: f"unknown projection in {v!r}: coordinates ignored", "kept")

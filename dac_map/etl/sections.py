@@ -62,22 +62,21 @@ class Sections:
 def _contiguous_block(text: str, starts: np.ndarray, name: str) -> tuple[int, int] | None:
     """``(first, stop)`` line indices when every line starting with ``name;`` lies in one
     contiguous block (the usual layout of an extract), ``(0, 0)`` when there is none, and
-    None otherwise. Only C-level string counts: no Python loop over the lines."""
+    None otherwise. Only C-level string searches: the first and the last such line are found
+    from each end, then the markers between them counted (one pass over the block)."""
     head = name + ";"
     marker = "\n" + head
     at_start = text.startswith(head)
-    total = text.count(marker) + int(at_start)
-    if not total:
-        return (0, 0)
     first_pos = 0 if at_start else text.find(marker) + 1
+    if not first_pos and not at_start:
+        return (0, 0)
+    last_pos = max(text.rfind(marker) + 1, first_pos)
     first = int(np.searchsorted(starts, first_pos, side="right")) - 1
-    last = first + total - 1
-    if last >= len(starts):
-        return None
-    # A marker can only sit at a line start; total-1 of them between the starts of lines
+    last = int(np.searchsorted(starts, last_pos, side="right")) - 1
+    # A marker can only sit at a line start: last-first of them between the starts of lines
     # first+1..last means each of those lines starts with the section name.
     inside = text.count(marker, int(starts[first]), int(starts[last]) - 1 + len(marker))
-    return (first, last + 1) if inside == total - 1 else None
+    return (first, last + 1) if inside == last - first else None
 
 
 def _field_name(section: Section | None, index: int | None) -> str:
@@ -137,7 +136,9 @@ def split_sections(text: str, path: str, sections: tuple[Section, ...], engine: 
         starts_local = np.flatnonzero(non_blank).tolist()
     else:  # lines holding a quote: found from the quotes when they are few (the usual case)
         n_quotes = normalised.count('"')
-        if n_quotes <= len(lines):
+        if not n_quotes:
+            quoted = np.zeros(0, dtype=np.int64)
+        elif n_quotes <= len(lines):
             quoted = np.unique(np.searchsorted(
                 starts, [m.start() for m in re.finditer('"', normalised)], side="right") - 1)
         else:  # quotes on most lines (a fully quoted export)
@@ -270,7 +271,7 @@ def _arrow_frame(text: str, lines: list[str], starts: np.ndarray, ends: np.ndarr
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
         parse_options=pacsv.ParseOptions(delimiter=";", quote_char='"', double_quote=True,
                                          invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+        convert_options=pacsv.ConvertOptions(column_types={c: pa.large_string() for c in names},
                                              strings_can_be_null=False,
                                              quoted_strings_can_be_null=False),
     )
@@ -317,7 +318,7 @@ def _frame(rows: list[list[str]], lines: list[int], section: Section) -> pd.Data
     """Build a text DataFrame from raw rows (section name dropped, values stripped) through
     Arrow, plus the ``line`` column."""
     columns = list(zip(*rows)) if rows else [()] * section.width
-    arrays = {name: pc.utf8_trim_whitespace(pa.array(col, type=pa.string()))
+    arrays = {name: pc.utf8_trim_whitespace(pa.array(col, type=pa.large_string()))
               for name, col in zip(section.fields, columns[1:])}
     arrays["line"] = pa.array(lines, type=pa.int64())
     return pa.table(arrays).to_pandas()
