@@ -30,6 +30,7 @@ import pandas as pd
 from dac_map import __version__, settings, store
 from dac_map.codes import assign_territory
 from dac_map.errors import InputFormatError, InputMissingError, RowIssue, ValidationError
+from dac_map.etl.columns import lookup
 from dac_map.files import sha256_file
 from dac_map.etl.domain import (
     PRECISION_ADDRESS,
@@ -317,11 +318,10 @@ def _run_etl(inputs: EtlInputs, target: str | Path | None, progress: ProgressFn 
     issues += eq_extract.issues
     equipment, totals, more = build_equipment(eq_extract, est["finess"])
     issues += more
-    if "capacity_installed" in est:  # FINESS+ capacities win; equipment totals fill the gaps
-        for col in ("capacity_installed", "capacity_authorised"):
-            est[col] = est[col].astype("Int64").fillna(est["finess"].map(totals[col]).astype("Int64"))
-    else:
-        est = est.join(totals, on="finess")
+    for col in ("capacity_installed", "capacity_authorised"):  # no copy of the whole table
+        found = lookup(est["finess"], totals[col]).astype("Int64")
+        # FINESS+ capacities win; equipment totals fill the gaps
+        est[col] = est[col].astype("Int64").fillna(found) if col in est else found
     if inputs.equipment:
         eq_meta = {
             "equipment_file": Path(inputs.equipment).name,
