@@ -19,7 +19,8 @@ from dac_map import settings  # noqa: E402
 from dac_map.errors import DacMapError  # noqa: E402
 from dac_map.server import config, logs  # noqa: E402
 from dac_map.ui import access, coverage_view, guide, server_pages, social_view  # noqa: E402
-from dac_map.ui.views import main, store_path  # noqa: E402
+from dac_map.ui.data import store_path
+from dac_map.ui.views import main
 
 logs.configure()
 access.refuse_unless_configured()  # server mode never starts without sign-in
@@ -41,7 +42,7 @@ def coverage_page() -> None:
     access.require("coverage.read")
     coverage_view.render_coverage_mode(store_path())
     from dac_map.ui import finess_plus_view  # coverage by FINESS+ intervention zones (issue 11)
-    from dac_map.ui.views import get_catalogue
+    from dac_map.ui.data import get_catalogue
 
     finess_plus_view.render_zone_coverage(get_catalogue())
 
@@ -55,8 +56,8 @@ def unmet_needs_page() -> None:
 def territories_page() -> None:
     """The stewards' DAC territory editor."""
     access.require("territories.write")
+    from dac_map.ui.data import get_catalogue
     from dac_map.ui.territories_view import render_steward_page
-    from dac_map.ui.views import get_catalogue
 
     try:
         catalogue = get_catalogue()
@@ -73,9 +74,9 @@ def social_page() -> None:
 
 
 def steward_page() -> None:
-    """The stewards' editing page of the local resources (issue 16)."""
-    access.require("territories.write")
-    social_view.render_steward_page(social_view.steward_table_path())
+    """The stewards' page of the local resources and the FINESS match decisions (issue 16)."""
+    access.require("local_resources.write")
+    social_view.render_steward_page(store_source=store_path())
 
 
 def ars_report_page() -> None:
@@ -110,7 +111,7 @@ if config.server_mode() and principal.may("refresh.status"):
     pages.append(st.Page(server_pages.versions_page, title="Données et versions",
                          url_path="versions"))
 pages.append(st.Page(social_page, title="Ressources sociales", url_path="ressources-sociales"))
-if principal.may("territories.write"):
+if principal.may("local_resources.write"):
     pages.append(st.Page(steward_page, title="Ressources locales (référents)",
                          url_path="ressources-locales"))
 pages.append(st.Page(guide_page, title="Guide du coordinateur", url_path="guide"))

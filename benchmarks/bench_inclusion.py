@@ -16,11 +16,18 @@ FINESS extract (:mod:`dac_map.testing.synthetic`). Then, each run in a fresh Pyt
 * ``dedup``: :func:`dac_map.inclusion.dedup.match_finess` of every imported resource against the
   100,000 establishments (SIRET, then name + address blocked by commune);
 * ``dedup-naive``: all-pairs rapidfuzz (name and address of each resource against every
-  establishment) on a sample of resources, extrapolated to all of them.
+  establishment) on a sample of resources, extrapolated to all of them;
+* ``serving``: the one « Intervient à » filter (:class:`dac_map.query.serving.ServesCommuneFilter`)
+  on the imported resources (zones: communes, departments, EPCIs of the shipped table,
+  ``france``), milliseconds per commune over 500 communes; ``serving-naive``: each resource's
+  zone codes scanned for the commune, its department, its EPCIs (same answers, checked).
 
 In-process figures: wall time around the work (imports excluded) and peak resident memory of
 the process. Whole-process figures: ``dac-map inclusion import --dry-run`` timed from the shell's
 point of view (start-up and imports included). Medians over the runs, baseline in the same run.
+The issue's targets (200,000 services imported in <= 20 s and <= 1.5 GiB; deduplication
+against the national FINESS catalogue, 100,000 establishments, in <= 10 s) are printed with the
+figures they apply to (scaled linearly when a smaller size is run).
 """
 
 from __future__ import annotations
@@ -97,7 +104,8 @@ def run_import(p: dict[str, Path]) -> dict:
     changes(result, None)
     seconds, cpu = time.perf_counter() - t, time.process_time() - c
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the hand-over below
-    result.table.to_pickle(OUT / "di-resources.pkl")  # for the dedup runs
+    result.table.to_pickle(OUT / "di-resources.pkl")  # for the dedup and serving runs
+    result.zones.to_pickle(OUT / "di-zones.pkl")
     return {"seconds": seconds, "cpu_s": cpu, "peak_mib": peak, "resources": len(result.table), "rejected": result.services_report.rejected}
 
 
@@ -160,8 +168,63 @@ def run_dedup_naive(p: dict[str, Path]) -> dict:
             "sample": len(sample), "extrapolated": True}
 
 
+def _social():
+    import pandas as pd
+
+    from dac_map.inclusion.filters import SocialCatalogue
+    from dac_map.inclusion.zones import epci_table
+
+    table, zones = pd.read_pickle(OUT / "di-resources.pkl"), pd.read_pickle(OUT / "di-zones.pkl")
+    epci = epci_table().communes
+    cat = SocialCatalogue.from_frames(table, zones, epci_communes=epci)
+    import numpy as np
+
+    communes = sorted({c for c in zones["code"] if len(c) == 5} | {c for cs in epci.values() for c in cs})
+    pick = np.random.default_rng(0).choice(communes, size=min(500, len(communes)), replace=False)
+    return cat, zones, epci, list(pick)
+
+
+def run_serving(p: dict[str, Path]) -> dict:
+    from dac_map.query.serving import ServesCommuneFilter
+
+    cat, _, _, communes = _social()
+    times, hits = [], 0
+    for c in communes:
+        t = time.perf_counter()
+        rows = ServesCommuneFilter(c).mask(cat)
+        times.append(time.perf_counter() - t)
+        hits += int(rows.sum())
+    return {"seconds": statistics.median(times) * 1000, "cpu_s": float("nan"), "p95_ms": sorted(times)[int(len(times) * .95)] * 1000,
+            "communes": len(communes), "hits": hits, "unit": "ms/commune"}
+
+
+def run_serving_naive(p: dict[str, Path]) -> dict:
+    from dac_map import codes
+
+    cat, zones, epci, communes = _social()
+    by_resource: dict[str, list[str]] = {}
+    for rid, code in zip(zones["resource_id"], zones["code"]):
+        by_resource.setdefault(rid, []).append(code)
+    ids = list(cat.table["resource_id"])
+    lists = [by_resource.get(r, []) for r in ids]
+    sample = communes[:20]
+    times, hits = [], 0
+    for c in sample:
+        t = time.perf_counter()
+        keys = {c, codes.department_of(c), "france", "99100", *(e for e, m in epci.items() if c in m)}
+        hits += sum(1 for z in lists if any(k in keys for k in z))
+        times.append(time.perf_counter() - t)
+    ours = [int(__import__("dac_map.query.serving", fromlist=["x"]).ServesCommuneFilter(c).mask(cat).sum())
+            for c in sample]
+    assert hits == sum(ours), (hits, sum(ours))  # same answers
+    return {"seconds": statistics.median(times) * 1000, "cpu_s": float("nan"), "communes": len(sample),
+            "unit": "ms/commune"}
+
+
 RUNNERS = {"import": run_import, "import-naive": run_import_naive, "dedup": run_dedup,
-           "dedup-naive": run_dedup_naive}
+           "dedup-naive": run_dedup_naive, "serving": run_serving, "serving-naive": run_serving_naive}
+TARGET_IMPORT_S, TARGET_IMPORT_MIB, TARGET_DEDUP_S = 20.0, 1536.0, 10.0
+TARGET_SERVICES, TARGET_ESTABLISHMENTS = 200_000, 100_000
 
 
 def _child(kind: str, n_svc: int, n_est: int) -> None:
@@ -214,7 +277,7 @@ def main() -> None:
           f"FINESS establishments: {args.establishments:,}")
     results: dict[str, list[dict]] = {k: [] for k in (*RUNNERS, "whole-process")}
     for _ in range(args.runs):  # A B A B...: machine drift affects both alike
-        for kind in ("import", "import-naive", "dedup", "dedup-naive"):
+        for kind in ("import", "import-naive", "dedup", "dedup-naive", "serving", "serving-naive"):
             results[kind].append(_once(kind, args.services, args.establishments))
         results["whole-process"].append(_whole_process(p))
 
@@ -224,10 +287,13 @@ def main() -> None:
     print(f"\n{'':24}{'median s':>10}{'CPU s':>10}{'peak MiB':>10}")
     for kind in ("import", "import-naive", "whole-process", "dedup", "dedup-naive"):
         print(f"{kind:24}{med(kind):>10.2f}{med(kind, 'cpu_s'):>10.2f}{med(kind, 'peak_mib'):>10.0f}")
+    print("(import, import-naive, dedup, dedup-naive: in process, imports excluded; whole-process: "
+          "`dac-map inclusion import --dry-run` with start-up and imports)")
     print(f"(load average at the end: {', '.join(f'{x:.1f}' for x in __import__('os').getloadavg())} "
           "on this machine's cores; CPU seconds are less sensitive to other processes)")
     ratios = [n["seconds"] / o["seconds"] for o, n in zip(results["import"], results["import-naive"])]
     dratios = [n["seconds"] / o["seconds"] for o, n in zip(results["dedup"], results["dedup-naive"])]
+    sratios = [n["seconds"] / o["seconds"] for o, n in zip(results["serving"], results["serving-naive"])]
     last = results["import"][-1]
     d = results["dedup"][-1]
     print(f"\nimport: {last['resources']:,} resources kept, {last['rejected']:,} rejected; "
@@ -235,6 +301,32 @@ def main() -> None:
     print(f"dedup: {d['matches']:,} matches {d['by_method']} against {d['establishments']:,} establishments; "
           f"naive (all pairs, {results['dedup-naive'][-1]['sample']} sampled resources, extrapolated)/ours "
           f"{statistics.median(dratios):.0f}x")
+    print(f"« Intervient à » (social resources): median {med('serving'):.3f} ms per commune "
+          f"(p95 {statistics.median(r['p95_ms'] for r in results['serving']):.3f} ms, "
+          f"{results['serving'][-1]['communes']} communes); naive scan {med('serving-naive'):.1f} ms, "
+          f"{statistics.median(sratios):.0f}x")
+    full = args.services >= TARGET_SERVICES and args.establishments >= TARGET_ESTABLISHMENTS
+    print(f"\nTargets (issue 16: {TARGET_SERVICES:,} services, {TARGET_ESTABLISHMENTS:,} FINESS establishments)"
+          + ("" if full else f" — NOT CHECKED by this smaller run ({args.services:,} / {args.establishments:,}): "
+                             "run with the defaults; per-service rates shown against the per-service budget"))
+    rows = [("import in process, wall", med("import"), TARGET_IMPORT_S, "s"),
+            ("import in process, CPU", med("import", "cpu_s"), TARGET_IMPORT_S, "s"),
+            ("import whole process, wall", med("whole-process"), TARGET_IMPORT_S, "s"),
+            ("import whole process, CPU", med("whole-process", "cpu_s"), TARGET_IMPORT_S, "s"),
+            ("import peak memory, whole process", med("whole-process", "peak_mib"), TARGET_IMPORT_MIB, "MiB"),
+            ("import peak memory, in process", med("import", "peak_mib"), TARGET_IMPORT_MIB, "MiB"),
+            ("dedup vs FINESS, wall", med("dedup"), TARGET_DEDUP_S, "s"),
+            ("dedup vs FINESS, CPU", med("dedup", "cpu_s"), TARGET_DEDUP_S, "s")]
+    for label, value, target, unit in rows:
+        if full:
+            verdict = "met" if value <= target else "NOT MET"
+            print(f"  {label:36}{value:>10.2f} {unit:4} target <= {target:,.0f} {unit}: {verdict}")
+        elif unit == "s":
+            n = args.services
+            budget = target / TARGET_SERVICES * 1e6
+            print(f"  {label:36}{value / n * 1e6:>10.1f} µs/service  (budget {budget:.0f} µs/service)")
+        else:
+            print(f"  {label:36}{value:>10.0f} {unit}  (target <= {target:,.0f} {unit} at full size)")
 
 
 if __name__ == "__main__":

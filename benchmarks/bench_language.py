@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     from dac_map.coverage import ResourceType, build_report, read_population
-    from dac_map.coverage.report import render_html, render_pdf
+    from dac_map.coverage.report_render import render_html, render_pdf
     from dac_map.query import TextFilter, load_catalogue, search
     from dac_map.query.synonyms import best_match, load_synonyms
     from dac_map.ui import exports

@@ -313,16 +313,22 @@ NEAREST_N = int(_env("NEAREST_N", "10"))
 #: Path of the DAC's local-resources table (CSV in the data·inclusion schema, see
 #: data/inclusion/modele_ressources_locales.csv), edited on the app's stewards' page and read by
 #: every import and refresh. Default: ``data/inclusion/ressources_locales.csv`` (created by the
-#: first save). Kept outside the store: refreshes never touch it. (The demo's FICTITIOUS table,
+#: first save). Kept outside the store: refreshes never touch it. Embedded mode only: in server mode
+#: (``DAC_MAP_DATABASE_URL``) the table is in PostgreSQL (:mod:`dac_map.inclusion.tables`). (The demo's FICTITIOUS table,
 #: ``data/inclusion/DEMO-FICTIF_ressources_locales_80_46.csv``, is imported by ``dac-map demo``.)
 INCLUSION_LOCAL_TABLE = Path(_env("INCLUSION_LOCAL_TABLE", str(
     DATA_DIR / "inclusion" / "ressources_locales.csv")))
 #: The demo's FICTITIOUS local resources (patient associations of the Somme and the Lot).
 INCLUSION_DEMO_TABLE = DATA_DIR / "inclusion" / "DEMO-FICTIF_ressources_locales_80_46.csv"
-#: Path (str) of the steward's FINESS match decisions (CSV ``resource_id;finess;decision`` with
-#: ``lier`` / ``separer``). Default: ``data/inclusion/correspondances_manuelles.csv`` (optional).
+#: Path (str) of the stewards' FINESS match decisions (CSV ``resource_id;finess;decision;motif`` with
+#: ``lier`` / ``separer``, edited on the stewards' page). Default:
+#: ``data/inclusion/correspondances_manuelles.csv`` (optional). Embedded mode only: in server mode
+#: the decisions are in PostgreSQL (:mod:`dac_map.inclusion.tables`).
 INCLUSION_OVERRIDES = Path(_env("INCLUSION_OVERRIDES", str(
     DATA_DIR / "inclusion" / "correspondances_manuelles.csv")))
-#: Path (str) of an EPCI -> communes table (``epci;communes``, communes separated by ``|``), or
-#: "" (default) when none: EPCI zones are then kept as codes and reported as not expanded.
-INCLUSION_EPCI_TABLE = _env("INCLUSION_EPCI_TABLE", "")
+#: Path (str) of the EPCI -> communes table that expands data·inclusion zones of type EPCI
+#: (``epci;nom_epci;nature;commune;nom_commune;absorbee_par``, see :mod:`dac_map.inclusion.epci`;
+#: ``dac-map inclusion epci-table`` rebuilds it from an official DGCL/INSEE file). Default: the
+#: shipped official composition for the demo departments, ``data/geo/epci_communes_01_46_80.csv``;
+#: "" = none (EPCI zones then kept as codes and reported as not expanded).
+INCLUSION_EPCI_TABLE = _env("INCLUSION_EPCI_TABLE", str(DATA_DIR / "geo" / "epci_communes_01_46_80.csv"))

@@ -298,6 +298,34 @@ def _v1_models():
 
 
 @pytest.fixture(scope="session")
+def epci_members_raw() -> dict[str, set[str]]:
+    """EPCI SIREN -> commune codes of the shipped EPCI table, read with the csv module alone
+    (independent of ``dac_map.inclusion.epci``): members and the older codes they absorbed."""
+    import csv
+
+    from dac_map import settings
+
+    out: dict[str, set[str]] = {}
+    with open(settings.DATA_DIR / "geo" / "epci_communes_01_46_80.csv", encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f, delimiter=";"):
+            out.setdefault(row["epci"], set()).add(row["commune"])
+    return out
+
+
+def serves_brute_force(zone: list[str], commune: str, epci_members: dict[str, set[str]]) -> bool:
+    """Whether raw zone codes cover ``commune``: the commune itself, its department (2 characters,
+    3 overseas), an EPCI listing it, or France."""
+    dep = commune[:3] if commune.startswith(("97", "98")) else commune[:2]
+    return any(z in ("france", "99100", commune, dep) or commune in epci_members.get(z, ()) for z in zone)
+
+
+@pytest.fixture(scope="session")
+def serves_raw():
+    """:func:`serves_brute_force`, for tests (no test module imports another)."""
+    return serves_brute_force
+
+
+@pytest.fixture(scope="session")
 def inclusion_v1():
     """``(structures, services)``: v1 records as plain dicts (JSON types), built by the models."""
     structures, services = _v1_models()
@@ -337,3 +365,76 @@ def inclusion_files(tmp_path, inclusion_v1):
             w.writerow(["|".join(v) if isinstance(v, list) else ("" if v is None else v)
                         for v in (s.get(c) for c in columns)])
     return out
+
+
+# --------------------------------------------------------------------------- steward tables (issue 16, part B)
+
+@pytest.fixture(params=["csv", "postgresql"])
+def steward_backend(request, tmp_path):
+    """One back-end of the social side's versioned steward tables, for the same contract tests:
+    ``csv`` (embedded: files in ``tmp_path``, the one local user who types a name) or
+    ``postgresql`` (server mode: a fresh migrated database, a signed-in data steward).
+    Yields ``(open(spec) -> StewardTable, principal, author, url or None)``."""
+    from dac_map.inclusion.tables import CsvTable, PostgresTable
+    from dac_map.server import auth
+
+    if request.param == "csv":
+        yield (lambda spec: CsvTable(spec, tmp_path / f"{spec.kind}.csv")), auth.LOCAL, "Référente A", None
+        return
+    steward = auth.Principal("referente-a@dac.example", frozenset({auth.DATA_STEWARD}), frozenset(), signed_in=True)
+    for url in fresh_database():
+        yield (lambda spec: PostgresTable(spec, url)), steward, None, url
+
+
+@pytest.fixture
+def duplicate_store(demo_store, tmp_path):
+    """``(store, local table, proposed FINESS, other FINESS)``: a demo store copy and a local
+    table (the FICTITIOUS demo rows) where one Somme establishment of the raw extract is entered
+    again by name and address, so that an import proposes that pair; ``other`` is a Lot
+    establishment no resource resembles."""
+    import shutil
+
+    from dac_map.testing.inclusion import local_table_with_finess_copy
+
+    path = tmp_path / "store.gpkg"
+    shutil.copyfile(demo_store, path)
+    table, proposed, other = local_table_with_finess_copy(tmp_path / "locales.csv")
+    return path, table, proposed, other
+
+
+# --------------------------------------------------------------------------- social resources on the main map (issue 16)
+
+@pytest.fixture(scope="session")
+def social_ui_store(tmp_path_factory) -> Path:
+    """The app-test GeoPackage with the fictitious social resources of
+    ``tests/fixtures/social/ressources_sociales_test.csv`` imported (built once per session)."""
+    from e2e.ui_store import build_social_ui_store
+
+    return build_social_ui_store(tmp_path_factory.getbasetemp() / "social_ui_store" / "store.gpkg")
+
+
+@pytest.fixture(scope="session")
+def social_raw() -> list[dict[str, str]]:
+    """The raw rows of the social test table (read with :mod:`csv`, not with our reader)."""
+    import csv
+
+    from e2e.ui_store import SOCIAL_TABLE
+
+    with open(SOCIAL_TABLE, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, object]:
+    """AppTest: file name -> generator of every deferred download button of the runs."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured: dict[str, object] = {}
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        captured[file_name or coordinates] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return captured

@@ -16,16 +16,14 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from dac_map.cli import DEMO_COMMUNES, DEMO_DEPARTMENTS, DEMO_ESTABLISHMENTS
 from dac_map.coverage.unmet import (
     SCHEMA_VERSION,
-    PersonalDataError,
-    UnmetNeedError,
     delete_unmet_need,
     export_unmet_needs_csv,
     list_unmet_needs,
     record_unmet_need,
     unmet_needs_csv,
     unmet_needs_summary,
-    validate_unmet_need,
 )
+from dac_map.coverage.unmet_model import PersonalDataError, UnmetNeedError, validate_unmet_need
 from dac_map import settings
 from dac_map.coverage.criteria import commune_of
 from dac_map.errors import StoreError, ValidationError
@@ -250,7 +248,7 @@ def test_search_spec_is_stored_in_the_versioned_form(tmp_path):
 
 
 @pytest.mark.parametrize("criteria, field", [
-    ({"v": 4, "famille": ["x"]}, "filters_json"),  # unknown version (3 = FINESS+ keys, issue 11)
+    ({"v": 5, "famille": ["x"]}, "filters_json"),  # unknown version (3 = FINESS+, 4 = social keys)
     ({"v": 2, "intervient": "01451"}, "filters_json"),  # a FINESS+ key needs version 3
     ({"v": 1, "families": ["x"]}, "filters_json"),  # Python field names are not the format
     ({"v": 1, "capacite": "beaucoup"}, "filters_json"),

@@ -59,15 +59,19 @@ def test_import_v1_files(store_copy, inclusion_files, inclusion_v1):
     assert result.changes["added"] == len(table)
 
 
-def test_serves_commune_on_the_imported_store(store_copy, inclusion_files, inclusion_v1):
+def test_serves_commune_on_the_imported_store(store_copy, inclusion_files, inclusion_v1, epci_members_raw,
+                                             serves_raw):
     _, services = inclusion_v1
     run_import([inclusion_files["json"]], store=store_copy, local_table=None)
     cat = load_social(store_copy)
-    for commune in ("80021", "80620", "46042", "46102", "80001"):
+    communes = set(store.open_store(store_copy).read_layer(store.COMMUNES, read_geometry=False)["code"])
+    for commune in sorted(communes) + ["80001", "2A004", "97411"]:
         got = set(search_social(cat, [ServesCommuneFilter(commune)])["service_id"])
         want = {s["id"] for s in services
-                if any(z in ("france", commune, commune[:2]) for z in s.get("zone_eligibilite") or [s.get("code_insee")])}
+                if serves_raw(s.get("zone_eligibilite") or [s.get("code_insee")], commune, epci_members_raw)}
         assert got == want, commune
+    # the EPCI zone (CA Amiens Métropole) reaches Amiens through the shipped table
+    assert "dora--epci" in set(search_social(cat, [ServesCommuneFilter("80021")])["service_id"])
 
 
 def test_same_result_from_every_shape(tmp_path, demo_store, inclusion_files):
@@ -238,7 +242,8 @@ def test_cli_reports(store_copy, tmp_path):
                                  "--rapport", str(tmp_path / "rapports")])
     assert r.exit_code == 0, r.output
     lines = (tmp_path / "rapports" / "correspondances_finess.csv").read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0] == "ressource;nom;finess;methode;score_nom;score_adresse;decision"
+    assert lines[0] == ("ressource;nom;finess;methode;score_nom;score_adresse;decision;motif_referent;decide_par;"
+                        "decide_le")
     assert any(l.startswith(f"local:copie-finess;") and f";{finess};nom et adresse proches;" in l for l in lines)
     changes = (tmp_path / "rapports" / "changements.csv").read_text(encoding="utf-8-sig").splitlines()
     assert len(changes) == 1 + 9 and all(l.endswith(";ajout") for l in changes[1:])

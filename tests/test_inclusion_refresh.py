@@ -87,3 +87,30 @@ def test_bad_data_inclusion_file_refuses_the_version(ws, inclusion_v1):
     result = refresh(load_config(_config(ws, 'inclusion_services = "src/services.json"')))
     assert result.exit_code in (3, 4)
     assert hashlib.sha256(current.read_bytes()).hexdigest() == before
+
+
+def test_stewards_decisions_applied_by_the_refresh(ws, monkeypatch):
+    """A link a steward imposed on the stewards' page (decisions table of the current mode) is
+    applied by the next refresh; taking it back undoes it at the following one."""
+    from dac_map.inclusion import dedup
+    from dac_map.server import auth
+
+    path = ws / "decisions.csv"
+    monkeypatch.setattr(settings, "INCLUSION_OVERRIDES", path)
+    table = dedup.decisions_store()
+    finess = ROWS[2].finess
+    dedup.save_decisions(table, table.snapshot(), [{"resource_id": "local:demo-80-alz", "finess": finess,
+                                                    "decision": "lier", "motif": "même association"}],
+                         auth.LOCAL, author="Référente A")
+    refresh(load_config(_config(ws))).raise_for_status()
+    current = ws / "build" / "dac_map.gpkg"
+    res = store.open_store(current).read_layer(RESOURCES_LAYER, read_geometry=False).set_index("resource_id")
+    assert res.loc["local:demo-80-alz", "finess"] == finess
+    assert res.loc["local:demo-80-alz", "sources_label"].endswith(f"+ FINESS {finess}")
+    matches = store.open_store(current).read_layer("correspondances_finess", read_geometry=False)
+    assert matches[["resource_id", "finess", "method"]].values.tolist() == [["local:demo-80-alz", finess, "manuel"]]
+    dedup.save_decisions(table, table.snapshot(), [], auth.LOCAL, author="Référente A")
+    write_bytes(ws / "src" / "establishments.csv", extract_bytes(ROWS[:-1], source_date="2021-02-05"))
+    refresh(load_config(_config(ws))).raise_for_status()
+    res = store.open_store(current).read_layer(RESOURCES_LAYER, read_geometry=False).set_index("resource_id")
+    assert "FINESS" not in res.loc["local:demo-80-alz", "sources_label"]

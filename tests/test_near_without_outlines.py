@@ -11,7 +11,8 @@ import pytest
 
 from dac_map.query import Catalogue, search
 from dac_map.query.errors import QueryError
-from dac_map.query.spec import SearchSpec, resolve_near
+from dac_map.query.near import resolve_near
+from dac_map.query.spec import SearchSpec
 
 
 def _haversine_km(lat1, lon1, lat2, lon2):
@@ -74,7 +75,7 @@ def test_points_are_lat_lon_in_messages(demo_catalogue):
     with pytest.raises(QueryError) as exc:
         resolve_near("95.5, 2.3", demo_catalogue)
     assert "lat, lon" in str(exc.value) and "lon, lat" not in str(exc.value)
-    from dac_map.query.filters import DistanceFilter
+    from dac_map.query.distance import DistanceFilter
 
     with pytest.raises(QueryError) as exc:
         DistanceFilter(5.0, point=(2.3, 95.5))

@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from dac_map.coverage import ResourceType, build_report, read_population, record_unmet_need, render_csv, write_report
 from dac_map.coverage.labels import need_type_label
-from dac_map.coverage.report import render_html, render_pdf
+from dac_map.coverage.report_render import render_html, render_pdf
 from dac_map.query.spec import SearchSpec
 from dac_map.settings import DATA_DIR
 

@@ -15,15 +15,13 @@ from typer.testing import CliRunner
 from dac_map import settings
 from dac_map.cli import app
 from dac_map.coverage.unmet import (
-    REASONS,
-    PersonalDataError,
-    UnmetNeedError,
     list_unmet_needs,
     purge_unmet_needs,
     record_unmet_need,
     retention_cutoff,
     unmet_needs_csv,
 )
+from dac_map.coverage.unmet_model import REASONS, PersonalDataError, UnmetNeedError
 
 NOW = datetime.now(timezone.utc)
 

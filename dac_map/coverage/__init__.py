@@ -12,9 +12,11 @@ Pure Python (no Streamlit):
 * :mod:`~dac_map.coverage.population` — reader of INSEE-style population tables;
 * :mod:`~dac_map.coverage.criteria` — search criteria as the log stores them (versioned
   JSON of :class:`~dac_map.query.spec.SearchSpec`, conversion of older rows);
-* :mod:`~dac_map.coverage.unmet` — the unmet-need log (SQLite, outside the GeoPackage), which
-  refuses personal data (checked by :mod:`dac_map.privacy`);
-* :mod:`~dac_map.coverage.report` — the periodic ARS report (printable HTML, CSV, snapshots).
+* :mod:`~dac_map.coverage.unmet` — the unmet-need log (SQLite, outside the GeoPackage);
+  :mod:`~dac_map.coverage.unmet_model` — its records, which refuse personal data (checked by
+  :mod:`dac_map.privacy`);
+* :mod:`~dac_map.coverage.report` — the periodic ARS report (figures, snapshots);
+  :mod:`~dac_map.coverage.report_render` — as printable HTML, PDF and CSV files.
 
 The Streamlit pieces are in :mod:`dac_map.ui.coverage_view`, the CLI commands in
 :mod:`dac_map.coverage.cli`.
@@ -30,9 +32,10 @@ _EXPORTS = {
         "nearest_distances", "nearest_resources", "places_per_1000", "territory_indicators",
         "white_zones"),
     "population": ("PopulationTable", "read_population"),
-    "report": ("ArsReport", "build_report", "render_csv", "render_html", "write_report"),
-    "unmet": ("PersonalDataError", "UnmetNeed", "UnmetNeedError", "delete_unmet_need",
-        "export_unmet_needs_csv", "list_unmet_needs", "purge_unmet_needs",
-        "record_unmet_need", "unmet_needs_csv"),
+    "report": ("ArsReport", "build_report"),
+    "report_render": ("render_csv", "render_html", "write_report"),
+    "unmet": ("delete_unmet_need", "export_unmet_needs_csv", "list_unmet_needs",
+        "purge_unmet_needs", "record_unmet_need", "unmet_needs_csv"),
+    "unmet_model": ("PersonalDataError", "UnmetNeed", "UnmetNeedError"),
 }
 __getattr__, __dir__, __all__ = lazy_exports("dac_map.coverage", _EXPORTS)

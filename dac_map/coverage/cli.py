@@ -63,7 +63,7 @@ def _defaults(dac: str | None, threshold: float | None, radius: float | None
 
 
 def _km(v: object) -> str:
-    from dac_map.coverage.report import fmt_number
+    from dac_map.coverage.report_render import fmt_number
 
     return fmt_number(v, 1)
 
@@ -141,7 +141,8 @@ def coverage(
 ) -> None:
     """Indicateurs de couverture d'un territoire DAC et zones blanches pour un type de ressource."""
     from dac_map.coverage.indicators import commune_coverage, commune_indicators, territory_indicators
-    from dac_map.coverage.report import SUMMARY_LABELS, fmt_number
+    from dac_map.coverage.report import SUMMARY_LABELS
+    from dac_map.coverage.report_render import fmt_number
     from dac_map.query import load_catalogue
 
     dac, threshold, radius = _defaults(opts.dac, opts.threshold, opts.radius)
@@ -225,7 +226,8 @@ def report(
     until: Annotated[Optional[str], typer.Option("--until", help="Fin de période AAAA-MM-JJ")] = None,
 ) -> None:
     """Écrit le rapport périodique pour l'ARS (HTML imprimable A4 + CSV + instantané JSON)."""
-    from dac_map.coverage.report import build_report, write_report
+    from dac_map.coverage.report import build_report
+    from dac_map.coverage.report_render import write_report
     from dac_map.query import load_catalogue
 
     try:

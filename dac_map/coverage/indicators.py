@@ -40,7 +40,7 @@ from dac_map.coverage.resources import (
     territory_label,
 )
 from dac_map.query import Catalogue, StatusFilter
-from dac_map.query.catalogue import offered_in
+from dac_map.query.equipment import offered_in
 
 # --------------------------------------------------------------------------- nearest
 
@@ -211,7 +211,7 @@ def discipline_indicators(establishments: pd.DataFrame, equipment: pd.DataFrame,
                           by: str = "dac_id") -> pd.DataFrame:
     """Establishments and installed places per equipment discipline, per group.
 
-    Only offered lines count (:func:`~dac_map.query.catalogue.offered_lines`: installation
+    Only offered lines count (:func:`~dac_map.query.equipment.offered_lines`: installation
     not flagged removed, installed capacity not zero). Returns columns
     ``<by>``, ``discipline``, ``discipline_label``, ``establishments`` (distinct FINESS with a
     line of the discipline), ``capacity_installed`` (places).

@@ -34,7 +34,7 @@ from dac_map.query import (
     SpecialtyFilter,
     StatusFilter,
 )
-from dac_map.query.filters import specialty_capacity
+from dac_map.query.specialty import specialty_capacity
 
 # --------------------------------------------------------------------------- resource types
 
@@ -42,7 +42,7 @@ from dac_map.query.filters import specialty_capacity
 @dataclass(frozen=True)
 class ResourceType:
     """A kind of resource: open establishments of families, FINESS categories and/or offering
-    equipment disciplines (:func:`~dac_map.query.catalogue.offered_lines`).
+    equipment disciplines (:func:`~dac_map.query.equipment.offered_lines`).
 
     Within a criterion the codes are alternatives (OR); between criteria they must all hold
     (AND). An empty selector matches every open establishment. ``label`` is the French text

@@ -1,9 +1,9 @@
 """Query filters on the FINESS+ activities (same contract as :mod:`dac_map.query.filters`:
 ``mask(catalogue)``, a French ``label`` and ``describe(catalogue)``).
 
-* :class:`ServesCommuneFilter` — « Intervient à <commune> »: establishments whose intervention
-  zone (the INSEE communes of their authorised activities) includes the commune, whatever the
-  distance; one dictionary look-up in the index built at catalogue load;
+* « Intervient à <commune> » is :class:`dac_map.query.serving.ServesCommuneFilter`, the one
+  filter of FINESS establishments and social resources alike (re-exported here): the index built
+  at catalogue load (:meth:`FinessPlusIndex.rows_serving`) answers with one look-up;
 * :class:`ActivityTypeFilter` — establishments with an active activity of a type (TRE_R392 code,
   activity code such as ``358``, or words of its label) and/or for a public (TRE_R403);
 * :class:`ActivityCapacityFilter` — at least N places, **installed** (status 08 « installé
@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,9 +19,9 @@ import numpy as np
 
 from dac_map.query.catalogue import Catalogue
 from dac_map.query.errors import QueryError
-from dac_map.query.filters import MinPlacesFilter, QueryFilter, _plural, _tuple, clean_for_display
-
-_COMMUNE = re.compile(r"[0-9]{5}|2[AB][0-9]{3}")
+from dac_map.query.filters import QueryFilter, _plural, _tuple, clean_for_display
+from dac_map.query.serving import ServesCommuneFilter
+from dac_map.query.specialty import MinPlacesFilter
 
 
 def _index(catalogue: Catalogue):
@@ -31,36 +30,6 @@ def _index(catalogue: Catalogue):
         raise QueryError("activités FINESS+ non chargées dans ce GeoPackage (charger le flux Activités : "
                          "dac-map etl --finess-plus-activites) / FINESS+ activities are not loaded")
     return fp
-
-
-@dataclass(frozen=True)
-class ServesCommuneFilter(QueryFilter):
-    """Establishments whose intervention zone includes the commune ``commune`` (INSEE code)."""
-
-    commune: str
-
-    def __post_init__(self) -> None:
-        c = str(self.commune or "").strip().upper()
-        if not _COMMUNE.fullmatch(c):
-            raise QueryError(f"code INSEE de commune invalide / invalid commune INSEE code: {self.commune!r}")
-        object.__setattr__(self, "commune", c)
-
-    @property
-    def label(self) -> str:
-        return f"Intervient à {self.commune}"
-
-    def describe(self, catalogue: Catalogue) -> str:
-        name = catalogue.commune_name(self.commune)
-        return f"Intervient à {name} ({self.commune})" if name else self.label
-
-    def rows(self, catalogue: Catalogue) -> np.ndarray:
-        """Sorted catalogue rows of the establishments serving the commune."""
-        return _index(catalogue).rows_serving(self.commune)
-
-    def mask(self, catalogue: Catalogue) -> np.ndarray:
-        out = np.zeros(len(catalogue), dtype=bool)
-        out[self.rows(catalogue)] = True
-        return out
 
 
 @dataclass(frozen=True)

@@ -14,29 +14,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from dac_map.query.serving import AreaIndex, read_only as _ro
 from dac_map.query.text import fold_text
-
-_EMPTY = np.zeros(0, dtype=np.int32)
-_EMPTY.flags.writeable = False
-
-
-def _ro(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.flags.writeable = False
-    return a
-
 
 @dataclass(frozen=True)
 class FinessPlusIndex:
     """Activities of the establishments of a catalogue (``activities``: establishment-level
     rows with ``row`` = catalogue row, -1 when unknown), their ``capacities`` and ``zones``
-    (``activity_id`` -> ``commune``), plus ``serving`` (commune -> sorted establishment rows)
-    and ``zone_of_row`` (establishment row -> sorted tuple of communes, for drawing)."""
+    (``activity_id`` -> ``commune``), plus ``areas`` (commune -> sorted establishment rows, the
+    :class:`~dac_map.query.serving.AreaIndex` behind « Intervient à ») and ``zone_of_row`` (establishment row -> sorted tuple of communes, for drawing)."""
 
     activities: pd.DataFrame
     capacities: pd.DataFrame
     zones: pd.DataFrame
-    serving: Mapping[str, np.ndarray]
+    areas: AreaIndex
     zone_of_row: Mapping[int, tuple[str, ...]]
     #: per activity row: catalogue row of its establishment, active flag
     act_row: np.ndarray = field(repr=False)
@@ -58,7 +49,7 @@ class FinessPlusIndex:
             (acts["state"] == "A").fillna(False).to_numpy(dtype=bool)
 
         # commune -> rows, through each establishment activity's zone (own or inherited).
-        serving: dict[str, np.ndarray] = {}
+        areas = AreaIndex({})
         zone_of_row: dict[int, tuple[str, ...]] = {}
         if zones is not None and len(zones) and "zone_activity_id" in acts:
             link = pd.DataFrame({"zone_activity_id": acts["zone_activity_id"], "row": row})
@@ -67,14 +58,8 @@ class FinessPlusIndex:
                                right_on="activity_id", how="inner")[["commune", "row"]]
             pairs = pairs.drop_duplicates()
             if len(pairs):
-                c_codes, c_uniques = pd.factorize(pairs["commune"], sort=True)
-                rows = pairs["row"].to_numpy(dtype=np.int32)
-                order = np.lexsort((rows, c_codes))
-                c_sorted = np.asarray(c_codes)[order]
-                r_sorted = rows[order]
-                cuts = np.flatnonzero(np.diff(c_sorted)) + 1
-                for code, chunk in zip(c_uniques, np.split(r_sorted, cuts)):
-                    serving[str(code)] = _ro(chunk)
+                areas = AreaIndex.from_pairs(pairs["commune"].to_numpy(dtype=object),
+                                             pairs["row"].to_numpy(dtype=np.int64))
                 by_row = pairs.sort_values(["row", "commune"])
                 r = by_row["row"].to_numpy()
                 cm = by_row["commune"].to_numpy(dtype=object)
@@ -95,13 +80,14 @@ class FinessPlusIndex:
         caps = capacities if capacities is not None else pd.DataFrame(
             columns=["activity_id", "finess", "number", "status", "unit", "active"])
         return cls(acts, caps, zones if zones is not None else pd.DataFrame(columns=["activity_id", "commune"]),
-                   serving, zone_of_row, _ro(row), _ro(active), _ro(texts))
+                   areas, zone_of_row, _ro(row), _ro(active), _ro(texts))
 
     # ----------------------------------------------------------------- look-ups
 
     def rows_serving(self, commune: str) -> np.ndarray:
-        """Catalogue rows of the establishments whose zone includes ``commune`` (sorted)."""
-        return self.serving.get(commune, _EMPTY)
+        """Catalogue rows of the establishments whose zone includes ``commune`` (sorted): the
+        :class:`~dac_map.query.serving.ServingIndex` protocol."""
+        return self.areas.rows_serving(commune)
 
     def zone_communes(self, row: int) -> tuple[str, ...]:
         """INSEE codes of the union of the intervention zones of an establishment row."""

@@ -5,12 +5,16 @@
   something deviates, 4 when a file is not readable as JSON/CSV.
 * ``dac-map inclusion import --services F [--structures F] [--store S]``: validate, map,
   deduplicate against FINESS and write the social resources into the store (with the DAC's
-  local table, ``INCLUSION_LOCAL_TABLE``, unless ``--no-local``). Prints the deviation report,
-  the FINESS match decisions and the change report.
+  local table and the stewards' match decisions of the current mode — CSV files in embedded
+  mode, PostgreSQL in server mode — unless ``--no-local`` / ``--local-table`` / ``--overrides``).
+  Prints the deviation report, the FINESS match decisions (stewards' overrides applied) and the
+  change report.
 * ``dac-map inclusion export FOLDER``: the steward table as schema v1 ``services.json`` and
   ``structures.json``.
 * ``dac-map inclusion search [--intervient 80021] [--famille ...]``: the social resources
   matching the criteria (the keys of :data:`dac_map.inclusion.filters.SOCIAL_PARAMS`).
+* ``dac-map inclusion epci-table [SOURCE]``: rebuild the EPCI -> communes table from an official
+  DGCL / INSEE / geo.api.gouv.fr file, or check the one in use against the catalogue's communes.
 
 Exit codes are those of :mod:`dac_map.errors`. Heavy imports happen inside the commands.
 """
@@ -96,23 +100,26 @@ def import_cmd(
     services: Annotated[list[Path], typer.Option("--services", help="Fichier(s) de services (ou page d'API)")] = [],  # noqa: B006
     structures: Annotated[list[Path], typer.Option("--structures", help="Fichier(s) de structures")] = [],  # noqa: B006
     store: Annotated[Optional[Path], typer.Option(help="GeoPackage (défaut : celui de l'application)")] = None,
-    local_table: Annotated[Optional[Path], typer.Option("--local-table", help="Table locale du DAC (défaut : réglage INCLUSION_LOCAL_TABLE)")] = None,
+    local_table: Annotated[Optional[Path], typer.Option("--local-table", help="Table locale du DAC (défaut : celle "
+                                                        "de l'application : INCLUSION_LOCAL_TABLE, ou PostgreSQL en mode serveur)")] = None,
     no_local: Annotated[bool, typer.Option("--no-local", help="Sans la table locale")] = False,
-    overrides: Annotated[Optional[Path], typer.Option(help="Décisions du référent (resource_id;finess;decision)")] = None,
+    overrides: Annotated[Optional[Path], typer.Option(help="Décisions du référent, CSV resource_id;finess;decision;motif "
+                                                      "(défaut : celles de l'application)")] = None,
     strict: Annotated[bool, typer.Option(help="Refuser tout écart au schéma v1")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Tout vérifier, ne rien écrire")] = False,
     report: Annotated[Optional[Path], typer.Option("--rapport", help="Dossier des rapports (écarts, "
                                                    "correspondances FINESS, changements)")] = None,
 ) -> None:
     """Importer dans le catalogue / import into the catalogue."""
-    from dac_map import settings
+    from dac_map.inclusion.dedup import current_overrides
     from dac_map.inclusion.importer import run_import
+    from dac_map.inclusion.steward import current_table
 
-    local = None if no_local else (local_table or settings.INCLUSION_LOCAL_TABLE)
-    ov = overrides or settings.INCLUSION_OVERRIDES
     try:
+        local = None if no_local else (local_table if local_table is not None else current_table())
         result = run_import(services, structures, store=store, local_table=local,
-                            overrides=ov if Path(ov).exists() else None, strict=strict, dry_run=dry_run)
+                            overrides=overrides if overrides is not None else current_overrides(),
+                            strict=strict, dry_run=dry_run)
     except DacMapError as exc:
         _fail(exc)
     for line in result.lines():
@@ -129,14 +136,16 @@ def import_cmd(
 @inclusion_app.command("export")
 def export_cmd(
     folder: Annotated[Path, typer.Argument(help="Dossier de sortie")],
-    local_table: Annotated[Optional[Path], typer.Option("--local-table")] = None,
+    local_table: Annotated[Optional[Path], typer.Option("--local-table", help="Table CSV (défaut : celle de "
+                                                        "l'application, PostgreSQL en mode serveur)")] = None,
 ) -> None:
     """Exporter la table locale au schéma v1 / export the local table in schema v1."""
-    from dac_map import settings
-    from dac_map.inclusion.steward import export_schema, read_table
+    from dac_map.inclusion.steward import current_table, export_schema
 
     try:
-        table = read_table(local_table or settings.INCLUSION_LOCAL_TABLE)
+        table = current_table(local_table)
+        if table is None:
+            raise DacMapError("table locale vide ou absente / no local table yet")
         paths = export_schema(table, folder)
     except DacMapError as exc:
         _fail(exc)
@@ -176,6 +185,58 @@ def search_cmd(
         fams = ", ".join(family_label(f) for f in r["families"])
         fict = " [EXEMPLE FICTIF]" if r["fictitious"] else ""
         _say(out, f"- {r['name']}{fict} — {r['city'] or ''} — {fams} — {r['sources_label']}")
+
+
+@inclusion_app.command("epci-table")
+def epci_table_cmd(
+    source: Annotated[Optional[Path], typer.Argument(help="Fichier officiel : DGCL epcicomAAAA.xlsx/.csv, INSEE "
+                                                     "Intercommunalite_Metropole_au_01-01-AAAA.xlsx, JSON de "
+                                                     "geo.api.gouv.fr/communes?fields=code,nom,codeEpci,epci. "
+                                                     "Sans fichier : vérifier la table en service.")] = None,
+    departements: Annotated[Optional[list[str]], typer.Option("--departement", help="Départements gardés "
+                                                              "(défaut : ceux des communes du catalogue)")] = None,
+    mouvements: Annotated[Optional[Path], typer.Option(help="INSEE mouvements des communes (mvtcommune_AAAA.csv) "
+                                                       "pour rattacher les anciens codes (défaut : réglage COMMUNE_MOVES)")] = None,
+    output: Annotated[Optional[Path], typer.Option("--sortie", help="Table écrite (défaut : réglage INCLUSION_EPCI_TABLE)")] = None,
+    store: Annotated[Optional[Path], typer.Option(help="GeoPackage dont les communes servent de référence")] = None,
+) -> None:
+    """Construire ou vérifier la table EPCI -> communes / build or check the EPCI table.
+
+    With SOURCE: keep the EPCIs having a commune in the departments, attach the older commune
+    codes of the catalogue's boundaries to the commune that absorbed them (INSEE moves), write
+    the table, then check it. Without: check the table in use against the catalogue's communes.
+    """
+    from dac_map import settings, store as store_mod
+    from dac_map.inclusion import epci
+
+    try:
+        st = store_mod.open_store(store)
+        communes: set[str] = set()
+        if st.exists() and st.has_layer(store_mod.COMMUNES):
+            communes = set(st.read_layer(store_mod.COMMUNES, read_geometry=False)["code"].astype(str))
+        target = Path(output or settings.INCLUSION_EPCI_TABLE)
+        if source is not None:
+            from dac_map import codes
+
+            deps = list(departements or sorted({codes.department_of(c) for c in communes}))
+            members = epci.select(epci.read_official(source), deps)
+            moves_path = mouvements or settings.COMMUNE_MOVES
+            bridged = []
+            if moves_path:
+                from dac_map.territories.vintages import read_moves
+
+                bridged = epci.bridge(members, communes, read_moves(moves_path))
+            epci.build_table(members, bridged, target)
+            _say(out, f"Table écrite : {target} ({len({m.epci for m in members})} EPCI, départements "
+                      f"{', '.join(deps) or 'tous'})")
+        table = epci.read_epci_table(target)
+    except DacMapError as exc:
+        _fail(exc)
+    if not communes:
+        _say(out, f"{len(table)} EPCI ; pas de communes dans le catalogue pour comparer.")
+        return
+    for line in epci.check_table(table, communes).lines():
+        _say(out, line)
 
 
 def register(app: typer.Typer) -> None:

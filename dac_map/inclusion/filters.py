@@ -10,9 +10,12 @@
 * :class:`PublicFilter` — services for one of the publics (``tous-publics`` services always
   match), :class:`FeeFilter` — free or paying, :class:`QualityFilter` — data·inclusion's
   quality score at least a value (0-1; resources without a score are kept out);
-* :class:`ServesCommuneFilter` — « Intervient à <commune> »: the resource's intervention area
-  (``zone_eligibilite``) lists the commune, its department, an EPCI known to contain it, or
-  ``france``; a resource without an area serves its own commune;
+* « Intervient à <commune> » is :class:`dac_map.query.serving.ServesCommuneFilter`, the one
+  filter shared with the FINESS establishments (re-exported here): the resource's intervention
+  area (``zone_eligibilite``) lists the commune, its department, an EPCI containing it (the
+  shipped EPCI table, :func:`dac_map.inclusion.zones.epci_table`), or ``france``; a resource
+  without an area serves its own commune. The catalogue's ``serving`` is its
+  :class:`~dac_map.query.serving.AreaIndex`;
 * :class:`LocatedInFilter` — located in departments / communes; :class:`SocialTextFilter` —
   words of the name, the structure or the description.
 
@@ -28,11 +31,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dac_map import codes, settings
+from dac_map import codes
 from dac_map.inclusion import vocab
 from dac_map.inclusion.resources import COLUMNS, RESOURCES_LAYER, ZONES_LAYER
 from dac_map.query.errors import QueryError
 from dac_map.query.filters import QueryFilter
+from dac_map.query.serving import AreaIndex, ServesCommuneFilter
 from dac_map.query.text import fold_column, fold_text
 
 
@@ -70,23 +74,6 @@ class _Pairs:
         return out
 
 
-@dataclass(frozen=True)
-class ZoneIndex:
-    """Zone code -> catalogue rows, and the EPCIs of each commune (when a table is known)."""
-
-    by_code: Mapping[str, np.ndarray]
-    epci_of_commune: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def rows_serving(self, commune: str) -> np.ndarray:
-        """Sorted rows of the resources whose area includes ``commune`` (INSEE code)."""
-        keys = [commune, codes.department_of(commune), "france", "99100",
-                *self.epci_of_commune.get(commune, ())]
-        parts = [self.by_code[k] for k in keys if k in self.by_code]
-        if not parts:
-            return np.zeros(0, dtype=np.int64)
-        return np.unique(np.concatenate(parts))
-
-
 @dataclass(frozen=True, repr=False)
 class SocialCatalogue:
     """Read-only social resources (``table``, one row per resource, :data:`COLUMNS`) and the
@@ -100,7 +87,7 @@ class SocialCatalogue:
     commune: np.ndarray
     department: np.ndarray
     folded: np.ndarray
-    zones: ZoneIndex
+    serving: AreaIndex
     commune_names: Mapping[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -124,17 +111,13 @@ class SocialCatalogue:
         for c in ("thematics", "families", "publics", "zone_codes", "zone_unexpanded", "mobilisation"):
             table[c] = table[c].map(_list)
         n = len(table)
-        by_code: dict[str, np.ndarray] = {}
+        area_codes, area_rows = np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
         if zones is not None and len(zones):
             pos = pd.Series(np.arange(n), index=table["resource_id"].astype(str))
             rows = pos.reindex(zones["resource_id"].astype(str)).to_numpy()
             ok = ~np.isnan(rows)
-            z = pd.DataFrame({"code": zones["code"].astype(str).to_numpy()[ok], "row": rows[ok].astype(np.int64)})
-            by_code = {k: np.sort(g.to_numpy()) for k, g in z.groupby("code")["row"]}
-        epci_of: dict[str, list[str]] = {}
-        for e, members in (epci_communes or {}).items():
-            for c in members:
-                epci_of.setdefault(c, []).append(e)
+            area_codes = zones["code"].astype(str).to_numpy(dtype=object)[ok]
+            area_rows = rows[ok].astype(np.int64)
         commune = table["commune"].astype(object).where(table["commune"].notna(), None).to_numpy(dtype=object)
         department = np.array([codes.department_of(c) if isinstance(c, str) and codes.is_commune(c) else None
                                for c in commune], dtype=object)
@@ -149,7 +132,7 @@ class SocialCatalogue:
             commune=commune,
             department=department,
             folded=fold_column(text.to_numpy(dtype=object)),
-            zones=ZoneIndex(by_code, {k: tuple(v) for k, v in epci_of.items()}),
+            serving=AreaIndex.from_pairs(area_codes, area_rows, epci_communes),
             commune_names=dict(commune_names or {}),
         )
 
@@ -167,11 +150,9 @@ def load_social(source=None) -> SocialCatalogue | None:
     if st.has_layer(store.COMMUNES):
         com = st.read_layer(store.COMMUNES, read_geometry=False)
         names = dict(zip(com["code"], com["name"]))
-    epci = {}
-    if settings.INCLUSION_EPCI_TABLE:
-        from dac_map.inclusion.zones import read_epci_table
-        epci = read_epci_table(settings.INCLUSION_EPCI_TABLE)
-    return SocialCatalogue.from_frames(table, zones, names, epci)
+    from dac_map.inclusion.zones import epci_table
+
+    return SocialCatalogue.from_frames(table, zones, names, epci_table().communes)
 
 
 class SocialFilter(QueryFilter):
@@ -272,38 +253,6 @@ class QualityFilter(SocialFilter):
 
 
 @dataclass(frozen=True)
-class ServesCommuneFilter(SocialFilter):
-    """« Intervient à <commune> »: resources whose intervention area includes ``commune``."""
-
-    commune: str
-
-    def __post_init__(self) -> None:
-        c = str(self.commune or "").strip().upper()
-        if not codes.is_commune(c):
-            raise QueryError(f"code INSEE de commune invalide / invalid commune INSEE code: {self.commune!r}")
-        object.__setattr__(self, "commune", c)
-
-    @property
-    def label(self) -> str:
-        return f"Intervient à {self.commune}"
-
-    def describe(self, catalogue: SocialCatalogue) -> str:
-        name = catalogue.commune_name(self.commune)
-        return f"Intervient à {name} ({self.commune})" if name else self.label
-
-    def rows(self, catalogue: SocialCatalogue) -> np.ndarray:
-        """Sorted rows serving the commune. The index protocol (``rows_serving(commune)``) is
-        the one FINESS+'s intervention-zone index implements too, so that one « Intervient à »
-        filter can serve both catalogues."""
-        return catalogue.zones.rows_serving(self.commune)
-
-    def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
-        out = np.zeros(len(catalogue), dtype=bool)
-        out[self.rows(catalogue)] = True
-        return out
-
-
-@dataclass(frozen=True)
 class LocatedInFilter(SocialFilter):
     """Resources located in one of ``departments`` or ``communes``."""
 
@@ -354,6 +303,25 @@ def search_social(catalogue: SocialCatalogue, filters: Iterable[SocialFilter]) -
     out = catalogue.table[mask].copy()
     out["_q"] = pd.to_numeric(out["quality"], errors="coerce").fillna(-1)
     return out.sort_values(["_q", "name"], ascending=[False, True], kind="stable").drop(columns="_q")
+
+
+def coverage_by_area(catalogue: SocialCatalogue, filters: Iterable[QueryFilter],
+                     departments: Iterable[str]) -> pd.DataFrame:
+    """Coverage by intervention areas: for each commune of ``departments`` (the catalogue's
+    communes), how many resources matching ``filters`` (« Intervient à » left out: every commune
+    is asked) have it in their area — ``commune, name, resources``; 0 is a white zone. Counted
+    with :func:`dac_map.query.serving.served_counts`, the index « Intervient à » uses."""
+    from dac_map.query.serving import served_counts
+
+    mask = np.ones(len(catalogue), dtype=bool)
+    for f in filters:
+        if not isinstance(f, ServesCommuneFilter):
+            mask &= f.mask(catalogue)
+    deps = set(departments)
+    communes = sorted(c for c in catalogue.commune_names if codes.department_of(c) in deps)
+    counts = served_counts(catalogue, communes, mask)
+    return pd.DataFrame({"commune": communes, "name": [catalogue.commune_names[c] for c in communes],
+                         "resources": [counts[c] for c in communes]})
 
 
 def describe(filters: Iterable[SocialFilter], catalogue: SocialCatalogue) -> str:

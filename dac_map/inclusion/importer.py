@@ -26,10 +26,11 @@ from pathlib import Path
 from dac_map import codes, settings, store as store_mod
 from dac_map.errors import ValidationError
 from dac_map.inclusion import resources as res_mod
-from dac_map.inclusion.dedup import Match, apply_matches, match_finess, matches_frame, read_overrides
+from dac_map.inclusion.dedup import (Match, Overrides, apply_matches, match_finess, matches_frame,
+                                     read_overrides)
 from dac_map.inclusion.reader import ReadIssue, iter_records
 from dac_map.inclusion.resources import COLUMNS, ORIGIN_DI, ORIGIN_LOCAL, build_resource
-from dac_map.inclusion.steward import read_table
+from dac_map.inclusion.steward import LocalTable, read_table
 from dac_map.inclusion.validate import DeviationReport, Validator
 from dac_map.inclusion.zones import ZoneExpander
 
@@ -55,6 +56,7 @@ class ImportResult:
     changes: dict = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
     change_frame: object = None  # pandas DataFrame (resource_id, name, change)
+    overrides: Overrides | None = None  # the stewards' decisions applied
 
     def lines(self) -> list[str]:
         out = ["Services data·inclusion :"] + self.services_report.lines()
@@ -73,10 +75,32 @@ class ImportResult:
                    + ", ".join(f"{k} {v}" for k, v in sorted(by.items()))
                    + (f" ; {len(self.matches) - len(linked)} séparées par le référent"
                       if len(self.matches) > len(linked) else ""))
+        if self.overrides is not None and self.overrides.decisions:
+            applied = self.applied_overrides()
+            idle = len(self.overrides.decisions) - len(applied)
+            out.append(f"Décisions du référent ({self.overrides.source}) : {len(applied)} appliquées "
+                       f"({sum(d == 'lier' for d in applied.values())} liens imposés, "
+                       f"{sum(d == 'separer' for d in applied.values())} séparations)"
+                       + (f" ; {idle} sans effet (ressource absente ou paire non proposée)" if idle else ""))
         if self.changes:
             c = self.changes
             out.append(f"Changements : {c['added']} ajoutées, {c['removed']} retirées, "
                        f"{c['modified']} modifiées, {c['unchanged']} inchangées")
+        return out
+
+
+    def applied_overrides(self) -> dict[tuple[str, str], str]:
+        """The stewards' decisions that changed a match: a forced link of a present resource,
+        a separation of a pair the matching had proposed."""
+        if self.overrides is None:
+            return {}
+        by_pair = {(m.resource_id, m.finess): m for m in self.matches}
+        out = {}
+        for key, decision in self.overrides.decisions.items():
+            m = by_pair.get(key)
+            if m is not None and ((decision == "lier" and m.method == "manuel")
+                                  or (decision == "separer" and m.decision != "lié")):
+                out[key] = decision
         return out
 
 
@@ -126,17 +150,15 @@ def expander_from_store(st: store_mod.Store | None) -> tuple[ZoneExpander, dict]
     if st.has_layer(store_mod.DEPARTMENTS):
         d = st.read_layer(store_mod.DEPARTMENTS, read_geometry=False)
         dep_names = dict(zip(d["code"], d["name"]))
-    epci = {}
-    table = settings.INCLUSION_EPCI_TABLE
-    if table:
-        from dac_map.inclusion.zones import read_epci_table
-        epci = read_epci_table(table)
-    return ZoneExpander({c: codes.department_of(c) for c in code}, epci,
-                        dict(zip(code, communes["name"])), dep_names), centroids
+    from dac_map.inclusion.zones import epci_table
+
+    epci = epci_table()
+    return ZoneExpander({c: codes.department_of(c) for c in code}, epci.communes,
+                        dict(zip(code, communes["name"])), dep_names, epci.names), centroids
 
 
 def read_sources(services: Sequence[str | Path], structures: Sequence[str | Path] = (),
-                 local_table: str | Path | None = None, *, strict: bool = False,
+                 local_table: str | Path | LocalTable | None = None, *, strict: bool = False,
                  expander: ZoneExpander | None = None, centroids: dict | None = None) -> ImportResult:
     """Stream and validate the files, map every kept service to a resource. The cyclic garbage
     collector is paused meanwhile (hundreds of thousands of small acyclic objects: it would
@@ -152,7 +174,7 @@ def read_sources(services: Sequence[str | Path], structures: Sequence[str | Path
 
 
 def _read_sources(services: Sequence[str | Path], structures: Sequence[str | Path],
-                  local_table: str | Path | None, *, strict: bool, expander: ZoneExpander | None,
+                  local_table: str | Path | LocalTable | None, *, strict: bool, expander: ZoneExpander | None,
                   centroids: dict | None) -> ImportResult:
     expander = expander or ZoneExpander()
     cols = _Columns()
@@ -184,8 +206,9 @@ def _read_sources(services: Sequence[str | Path], structures: Sequence[str | Pat
             cols.add(build_resource(svc, structs.get(svc["structure_id"]), expander, origin=ORIGIN_DI,
                                     centroids=centroids))
     lrep = DeviationReport()
-    if local_table is not None and Path(local_table).exists():
-        lt = read_table(local_table, strict=strict)
+    lt = local_table if isinstance(local_table, LocalTable) else \
+        read_table(local_table, strict=strict) if local_table is not None and Path(local_table).exists() else None
+    if lt is not None:
         lrep = lt.report
         issues += lt.issues
         for svc in lt.services:
@@ -196,7 +219,7 @@ def _read_sources(services: Sequence[str | Path], structures: Sequence[str | Pat
     table, zones = cols.frames()
     return ImportResult(table, zones, srep, strep, lrep, issues,
                         sources=[str(p) for p in (*services, *structures)]
-                        + ([str(local_table)] if local_table else []))
+                        + ([str(lt.path)] if lt is not None else []))
 
 
 def check(result: ImportResult, *, strict: bool) -> None:
@@ -215,15 +238,18 @@ def check(result: ImportResult, *, strict: bool) -> None:
 
 
 def link_finess(result: ImportResult, st: store_mod.Store | None,
-                overrides_path: str | Path | None = None) -> None:
-    """Deduplicate against the store's FINESS establishments (in place)."""
+                overrides: str | Path | Overrides | None = None) -> None:
+    """Deduplicate against the store's FINESS establishments (in place), applying the stewards'
+    decisions (an :class:`Overrides`, or a decisions CSV file)."""
+    if overrides is not None and not isinstance(overrides, Overrides):
+        overrides = Overrides(read_overrides(overrides), {}, str(overrides))
+    result.overrides = overrides
     if st is None or not st.has_layer(store_mod.ESTABLISHMENTS) or not len(result.table):
         return
     cols = [c for c in ("finess", "siret", "name", "long_name", "address", "commune")
             if c in st.fields(store_mod.ESTABLISHMENTS)]
     est = st.read_layer(store_mod.ESTABLISHMENTS, columns=cols, read_geometry=False)
-    overrides = read_overrides(overrides_path) if overrides_path else {}
-    result.matches = match_finess(result.table, est, overrides)
+    result.matches = match_finess(result.table, est, overrides.decisions if overrides is not None else {})
     result.table = apply_matches(result.table, result.matches)
 
 
@@ -347,10 +373,15 @@ def write_reports(result: ImportResult, folder: str | Path) -> dict[str, Path]:
             "illisibles": [vars(i) for i in result.read_issues]}
     paths["ecarts"].write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     names = dict(zip(result.table["resource_id"], result.table["name"]))
+    reasons = result.overrides.reasons if result.overrides is not None else {}
+    applied = result.applied_overrides()
     write_csv(paths["correspondances"],
               [(m.resource_id, names.get(m.resource_id), m.finess, METHOD_LABELS[m.method],
-                m.name_score, m.address_score, m.decision) for m in result.matches],
-              ("ressource", "nom", "finess", "methode", "score_nom", "score_adresse", "decision"))
+                m.name_score, m.address_score, m.decision,
+                *(reasons.get((m.resource_id, m.finess), ("", "", "")) if (m.resource_id, m.finess) in applied
+                  else ("", "", ""))) for m in result.matches],
+              ("ressource", "nom", "finess", "methode", "score_nom", "score_adresse", "decision",
+               "motif_referent", "decide_par", "decide_le"))
     frame = result.change_frame if result.change_frame is not None else None
     rows = [] if frame is None else list(zip(frame["resource_id"], frame["name"], frame["change"]))
     write_csv(paths["changements"], rows, ("ressource", "nom", "changement"))
@@ -358,13 +389,18 @@ def write_reports(result: ImportResult, folder: str | Path) -> dict[str, Path]:
 
 
 def run_import(services: Sequence[str | Path], structures: Sequence[str | Path] = (), *,
-               store: str | Path | store_mod.Store | None = None, local_table: str | Path | None = None,
-               overrides: str | Path | None = None, strict: bool = False, dry_run: bool = False,
+               store: str | Path | store_mod.Store | None = None,
+               local_table: str | Path | LocalTable | None = None,
+               overrides: str | Path | Overrides | None = None, strict: bool = False, dry_run: bool = False,
                keep_from: str | Path | None = None, compare_with: str | Path | None = None
                ) -> ImportResult:
     """Read, validate, deduplicate and (unless ``dry_run``) write into the store.
 
     Args:
+        local_table: the DAC's local resources (a CSV path or a read :class:`LocalTable`, e.g.
+            :func:`dac_map.inclusion.steward.current_table`).
+        overrides: the stewards' match decisions (:func:`dac_map.inclusion.dedup.current_overrides`
+            or a decisions CSV).
         keep_from: a store whose data·inclusion resources are kept (a refresh with no
             data·inclusion source configured carries the served ones over).
         compare_with: the store the change report compares with (default: ``store``).

@@ -7,28 +7,31 @@ what a local resource needs (see ``data/inclusion/modele_ressources_locales.csv`
 ``contact_public`` (``oui`` to show the contact person and e-mail), ``finess`` (the FINESS
 number when the resource is also an establishment), ``fictif`` (``oui`` for demo entries).
 
-It lives outside the store (setting ``INCLUSION_LOCAL_TABLE``), so a refresh of the national
-sources never touches it; each import reads it again. Every save (:func:`save_table`) is
-versioned: the previous file is kept in ``<table>.versions/`` and one line per changed
-resource is appended to ``<table>.journal.csv`` (when, who, what: added / modified (fields) /
-deleted). :func:`export_schema` writes it back as schema v1 ``services`` and ``structures``
-JSON, so it can be contributed to data·inclusion.
+It lives outside the catalogue, so a refresh of the national sources never touches it; each
+import reads it again (:func:`current_table`). It is a versioned steward table
+(:mod:`dac_map.inclusion.tables`, :data:`LOCAL_RESOURCES`): in embedded mode the CSV file of the
+setting ``INCLUSION_LOCAL_TABLE`` (previous file kept in ``<table>.versions/``, one journal line
+per changed resource in ``<table>.journal.csv``: when, who, what, why); in server mode rows of
+PostgreSQL with their versions, history and audit entries. :func:`save_rows` validates an edit
+then saves it (optimistic version check, role ``referent_donnees``). :func:`export_schema`
+writes it back as schema v1 ``services`` and ``structures`` JSON, so it can be contributed to
+data·inclusion.
 """
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from dac_map import settings
 from dac_map.errors import InputFormatError
-from dac_map.inclusion.reader import LIST_FIELDS, iter_csv, ReadIssue
+from dac_map.inclusion.reader import LIST_FIELDS, Located, ReadIssue, iter_csv
+from dac_map.inclusion.tables import Snapshot, StewardTable, TableSpec, open_table
 from dac_map.inclusion.validate import DeviationReport, Validator
+from dac_map.server import auth
 
 #: Columns of the steward table, in order (v1 service fields first).
 TABLE_COLUMNS: tuple[str, ...] = (
@@ -40,16 +43,16 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "modes_mobilisation", "mobilisable_par", "lien_mobilisation", "lien_source",
     "horaires_accueil", "finess", "fictif",
 )
-JOURNAL_HEADER = ("horodatage_utc", "auteur", "action", "id", "champs", "commentaire")
 _TRUE = {"oui", "true", "1", "vrai", "yes", "o"}
 _EXTRA = ("structure_nom", "structure_siret", "contact_public", "finess", "fictif")
 
 
 @dataclass
 class LocalTable:
-    """The rows of the steward table (raw CSV values) and their validated forms."""
+    """The rows of the steward table (raw CSV values) and their validated forms; ``path`` names
+    where they come from (the CSV file, or the PostgreSQL table)."""
 
-    path: Path
+    path: Path | str
     rows: list[dict]
     services: list[dict]
     structures: dict[str, dict]
@@ -92,14 +95,17 @@ def _record(row: dict) -> tuple[dict, dict]:
 
 
 def read_table(path: str | Path, *, strict: bool = False) -> LocalTable:
-    """Read and validate the steward table (tolerant unless ``strict``)."""
-    path = Path(path)
+    """Read and validate the steward table's CSV file (tolerant unless ``strict``)."""
     issues: list[ReadIssue] = []
+    return _validated(Path(path), iter_csv(path, issues), issues, strict=strict)
+
+
+def _validated(path: Path | str, records, issues: list[ReadIssue], *, strict: bool) -> LocalTable:
     report = DeviationReport()
     sv = Validator("service", strict=strict, report=report)
     stv = Validator("structure", strict=strict, report=DeviationReport())
     rows, services, structures = [], [], {}
-    for loc in iter_csv(path, issues):
+    for loc in records:
         rows.append(loc.record)
         svc, struct = _record(loc.record)
         ok = sv.validate(svc, path=str(path), index=loc.index, where=loc.where)
@@ -114,19 +120,34 @@ def read_table(path: str | Path, *, strict: bool = False) -> LocalTable:
     return LocalTable(path, rows, services, structures, report, issues)
 
 
-def _text(value: object) -> object:
-    """A cell value for the CSV writer: lists as ``a|b`` (the table's list syntax)."""
-    if isinstance(value, (list, tuple, set)):
-        return "|".join(str(v) for v in value)
-    return value
+def _csv_rows(path: Path) -> tuple[list[dict], list[str]]:
+    """The CSV back-end's reader: rows as the steward typed them, unreadable lines."""
+    issues: list[ReadIssue] = []
+    rows = [{k: _unneutralised(v) for k, v in loc.record.items()} for loc in iter_csv(path, issues)]
+    return rows, [f"{i.where} : {i.message}" for i in issues]
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """The table's CSV (``;``, UTF-8 with BOM, decimal point as the schema wants) through
-    :mod:`dac_map.tabular`, the one writer (formula-like cells neutralised, atomic)."""
-    from dac_map.tabular import write_csv as tabular_csv
+#: The DAC's local resources as a versioned steward table (key ``id``, role ``referent_donnees``).
+LOCAL_RESOURCES = TableSpec("ressources_locales", TABLE_COLUMNS, ("id",), "local_resources.write", _csv_rows,
+                            lambda: Path(settings.INCLUSION_LOCAL_TABLE))
 
-    tabular_csv(path, [[_text(v) for v in r] for r in rows], header, decimal=".")
+
+def local_store(location: str | Path | None = None) -> StewardTable:
+    """The local-resources table of the current mode (PostgreSQL in server mode, else the CSV
+    file ``location`` or ``INCLUSION_LOCAL_TABLE``)."""
+    return open_table(LOCAL_RESOURCES, location)
+
+
+def current_table(location: str | Path | None = None, *, strict: bool = False) -> LocalTable | None:
+    """The local table as an import reads it (None when there is none yet)."""
+    table = local_store(location)
+    if isinstance(getattr(table, "path", None), Path):
+        return read_table(table.path, strict=strict) if table.path.exists() else None
+    snap = table.snapshot()
+    if not snap.rows:
+        return None
+    records = [Located(i, f"ligne {i + 2}", i + 2, dict(r)) for i, r in enumerate(snap.rows)]
+    return _validated(f"{table.label} (ressources locales)", records, [], strict=strict)
 
 
 def _clean_row(row: dict) -> dict:
@@ -141,23 +162,10 @@ def _clean_row(row: dict) -> dict:
     return out
 
 
-def save_table(path: str | Path, rows: Sequence[dict], *, author: str, comment: str = "") -> list[str]:
-    """Replace the steward table by ``rows`` after validating them (strict on required fields:
-    a row the tolerant validator would reject refuses the whole save, naming row and field).
-    Keeps the previous version and journals the changes; returns the journal lines' actions.
-
-    Raises :class:`~dac_map.errors.InputFormatError` (nothing written) on an invalid row or a
-    duplicate ``id``.
-    """
-    from dac_map import privacy
-    from dac_map.tabular import csv_bytes
-
-    path = Path(path)
-    author = (author or "").strip()
-    if not author:
-        raise InputFormatError("a save needs the steward's name (auteur)", path=str(path), field="auteur")
-    # the reason goes into the journal: no patient-identifying data there
-    comment = privacy.check_free_text(comment, field="motif", max_length=500)
+def validate_rows(rows: Sequence[dict], where: str = "ressources locales") -> list[dict]:
+    """The edited rows, cleaned and validated as a save requires (strict on required fields:
+    a row the tolerant validator would reject refuses the whole save, naming line and field;
+    an ``id`` missing or given twice too). Line numbers count the header as line 1."""
     new = [_clean_row(r) for r in rows if any(v not in (None, "") for v in r.values())]
     seen: set[str] = set()
     report = DeviationReport()
@@ -165,69 +173,48 @@ def save_table(path: str | Path, rows: Sequence[dict], *, author: str, comment: 
     for n, row in enumerate(new, start=2):
         rid = row.get("id")
         if not rid:
-            raise InputFormatError("every resource needs an 'id'", path=str(path), line=n, field="id")
+            raise InputFormatError("every resource needs an 'id'", path=where, line=n, field="id")
         if rid in seen:
-            raise InputFormatError(f"duplicate id {rid!r}", path=str(path), line=n, field="id")
+            raise InputFormatError(f"duplicate id {rid!r}", path=where, line=n, field="id")
         seen.add(rid)
-        svc, _ = _record({k: (v if not isinstance(v, list) else v) for k, v in row.items()})
+        svc, _ = _record(row)
         for k in LIST_FIELDS.intersection(svc):
             if isinstance(svc[k], str):
                 svc[k] = [p.strip() for p in svc[k].replace(",", "|").split("|") if p.strip()]
-        if validator.validate(svc, path=str(path), index=n - 2, where=f"ligne {n}") is None:
+        if validator.validate(svc, path=where, index=n - 2, where=f"ligne {n}") is None:
             bad = [d for ds in report.examples.values() for d in ds if d.action == "rejeté"]
             field = bad[-1].field if bad else "*"
             msg = bad[-1].message if bad else "invalid row"
-            raise InputFormatError(f"resource {rid!r}: {msg}", path=str(path), line=n, field=field)
-    old = {r.get("id"): _clean_row(r) for r in (read_table(path).rows if path.exists() else [])}
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    journal = []
-    for row in new:
-        before = old.get(row["id"])
-        if before is None:
-            journal.append((now, author, "ajout", row["id"], "", comment))
-        else:
-            changed = [c for c in TABLE_COLUMNS if _norm(before.get(c)) != _norm(row.get(c))]
-            if changed:
-                journal.append((now, author, "modification", row["id"], ",".join(changed), comment))
-    for rid in old:
-        if rid not in seen:
-            journal.append((now, author, "suppression", rid, "", comment))
-    if not journal:
-        return []
-    if path.exists():
-        versions = path.with_name(path.name + ".versions")
-        versions.mkdir(exist_ok=True)
-        shutil.copy2(path, versions / f"{path.stem}-{now.replace(':', '')}.csv")
-    write_csv(path, TABLE_COLUMNS, [[r.get(c) for c in TABLE_COLUMNS] for r in new])
-    jpath = journal_path(path)
-    payload = csv_bytes(journal, None if jpath.exists() else JOURNAL_HEADER, bom=False,
-                                lineterminator="\n")
-    with open(jpath, "ab") as f:  # appended: the journal only grows
-        f.write(payload)
-    return [f"{a} {rid}" for _, _, a, rid, _, _ in journal]
+            raise InputFormatError(f"resource {rid!r}: {msg}", path=where, line=n, field=field)
+    return new
 
 
-def _norm(v: object) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, (list, tuple)):
-        return "|".join(str(x) for x in v)
-    return str(v).strip()
+def save_rows(table: StewardTable, base: Snapshot, rows: Sequence[dict], principal: auth.Principal, *,
+              author: str | None = None, comment: str = "") -> list[str]:
+    """Save the edit of ``base`` into ``rows``: role checked, rows validated, reason
+    privacy-checked, only the rows still as read are written (else ``ConflictError``, nothing
+    written). Returns the actions (``"ajout demo-80-x"``...); ``[]`` when nothing changed."""
+    auth.authorize(principal, LOCAL_RESOURCES.action)
+    new = validate_rows(rows, table.location)
+    return [f"{c.action} {c.key}" for c in table.save(base, new, principal, author=author, comment=comment)]
+
+
+def save_table(path: str | Path, rows: Sequence[dict], *, author: str, comment: str = "") -> list[str]:
+    """Embedded shortcut (scripts, tests): replace the CSV table ``path`` by ``rows`` as the
+    local user, against the table as it is now (:func:`save_rows`)."""
+    table = local_store(Path(path))
+    return save_rows(table, table.snapshot(), rows, auth.LOCAL, author=author, comment=comment)
 
 
 def journal_path(path: str | Path) -> Path:
-    """The journal beside the table (``<table>.journal.csv``)."""
+    """The journal beside a CSV table (``<table>.journal.csv``)."""
     path = Path(path)
     return path.with_name(path.stem + ".journal.csv")
 
 
 def read_journal(path: str | Path) -> list[dict]:
-    """The journal lines (oldest first); ``[]`` when none."""
-    jpath = journal_path(path)
-    if not jpath.exists():
-        return []
-    with open(jpath, encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f, delimiter=";"))
+    """The journal lines of a CSV table (oldest first); ``[]`` when none."""
+    return local_store(Path(path)).history(limit=1_000_000)
 
 
 def export_schema(table: LocalTable, folder: str | Path) -> dict[str, Path]:

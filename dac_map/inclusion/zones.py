@@ -4,10 +4,12 @@ commune codes, the form the "Intervient à <commune>" filter understands.
 A zone code is a commune (5 characters), a department (2-3), an EPCI (9-digit SIREN), a
 country (``99xxx``) or ``france``. :class:`ZoneExpander` turns a list of codes into the set of
 commune codes it covers, with the communes table of the catalogue (commune -> department). An
-EPCI is expanded only when an EPCI -> communes table is given (no open table of EPCI
-compositions ships with a Python package: the setting ``INCLUSION_EPCI_TABLE`` points to one,
-``epci;communes`` with communes separated by ``|``); otherwise it is kept as an unexpanded
-code and reported. ``france`` / ``99100`` means everywhere (:attr:`Zone.national`).
+EPCI is expanded with the EPCI -> communes table (:func:`epci_table`: the file of the setting
+``INCLUSION_EPCI_TABLE``, by default the official DGCL composition shipped for the demo
+departments, ``data/geo/epci_communes_01_46_80.csv``; ``dac-map inclusion epci-table`` rebuilds
+it from a newer official file, :mod:`dac_map.inclusion.epci`); an EPCI missing from the table is
+kept as an unexpanded code and reported. ``france`` / ``99100`` means everywhere
+(:attr:`Zone.national`).
 """
 
 from __future__ import annotations
@@ -75,13 +77,14 @@ class ZoneExpander:
     Args:
         commune_departments: commune code -> department code (the catalogue's communes).
         epci_communes: EPCI SIREN -> commune codes (optional).
-        commune_names / department_names: for the French label of a zone.
+        commune_names / department_names / epci_names: for the French label of a zone.
     """
 
     commune_departments: Mapping[str, str] = field(default_factory=dict)
     epci_communes: Mapping[str, Iterable[str]] = field(default_factory=dict)
     commune_names: Mapping[str, str] = field(default_factory=dict)
     department_names: Mapping[str, str] = field(default_factory=dict)
+    epci_names: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         by_dep: dict[str, set[str]] = {}
@@ -126,19 +129,21 @@ class ZoneExpander:
                     labels.append(f"EPCI {code} (communes non connues)")
                 else:
                     communes.update(members)
-                    labels.append(f"EPCI {code}")
+                    name = self.epci_names.get(code)
+                    labels.append(f"{name} (EPCI {code})" if name else f"EPCI {code}")
             else:
                 unexpanded.append(code)
                 labels.append(code)
         return Zone(frozenset(communes), national, tuple(unexpanded), ", ".join(labels))
 
 
-def read_epci_table(path: str | Path) -> dict[str, tuple[str, ...]]:
-    """An ``epci;communes`` CSV (communes separated by ``|``) as a dict."""
-    import csv
+def epci_table(path: str | Path | None = None):
+    """The EPCI -> communes table of ``path`` (default: the setting ``INCLUSION_EPCI_TABLE``;
+    none when it is empty), read once per file version. See :func:`dac_map.inclusion.epci.read_epci_table`."""
+    from dac_map import settings
+    from dac_map.inclusion.epci import EpciTable, read_epci_table
 
-    out: dict[str, tuple[str, ...]] = {}
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        for row in csv.DictReader(f, delimiter=";"):
-            out[row["epci"].strip()] = tuple(c.strip() for c in row["communes"].split("|") if c.strip())
-    return out
+    path = settings.INCLUSION_EPCI_TABLE if path is None else path
+    if not str(path):
+        return EpciTable.empty()
+    return read_epci_table(path)

@@ -15,28 +15,27 @@ time with a :class:`~dac_map.network.RoadNetwork` given to :func:`search`), :cla
 """
 
 from dac_map.query.catalogue import Catalogue, load_catalogue
+from dac_map.query.distance import DistanceFilter
 from dac_map.query.errors import QueryError
 from dac_map.query.export import FRENCH_HEADERS, to_french_table, to_geojson
 from dac_map.query.filters import (
-    CapacityFilter,
     CategoryFilter,
-    DistanceFilter,
     FamilyFilter,
     QueryFilter,
-    SpecialtyFilter,
     StatusFilter,
     TerritoryFilter,
     TextFilter,
 )
 from dac_map.query.nearest import NearestFilter
 from dac_map.query.search import SORTS, SearchResult, search
+from dac_map.query.specialty import CapacityFilter, SpecialtyFilter
+from dac_map.query.serving import ServesCommuneFilter
 from dac_map.query.text import fold_text
 
 # FINESS+ activity filters (issue 11); imported last: they build on the filters above.
 from dac_map.finess_plus.filters import (  # noqa: E402
     ActivityCapacityFilter,
     ActivityTypeFilter,
-    ServesCommuneFilter,
 )
 
 __all__ = [

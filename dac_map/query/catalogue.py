@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -29,10 +29,12 @@ import shapely
 
 from dac_map import settings, store
 from dac_map.errors import StoreError
-from dac_map.query.text import TextIndex, category_keywords, fold_column, fold_text
+from dac_map.query.columns import CodeColumn, capacity_summary, object_array, read_only
+from dac_map.query.equipment import Equipment, build_equipment
+from dac_map.query.text import TextIndex, category_keywords, fold_column
 
 #: Optional layer of care activities per establishment (``finess, activity, activity_label``),
-#: used by :class:`~dac_map.query.filters.SpecialtyFilter` when present.
+#: used by :class:`~dac_map.query.specialty.SpecialtyFilter` when present.
 CARE_ACTIVITY_LAYER = "activites_etablissements"
 
 #: Columns of the result records, in order (``distance_km``, ``score`` and the specialty
@@ -53,103 +55,6 @@ CACHE_SIZE = 64
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class CodeColumn:
-    """A text column as integer codes: ``codes[i]`` indexes ``values`` (-1 = missing)."""
-
-    codes: np.ndarray
-    values: np.ndarray
-    index: Mapping[str, int]
-
-    @classmethod
-    def build(cls, values: pd.Series | np.ndarray | Iterable[object]) -> CodeColumn:
-        """Factorize ``values`` (missing values get code -1)."""
-        if isinstance(values, (np.ndarray, pd.Series)):
-            codes, uniques = pd.factorize(values, use_na_sentinel=True)  # Arrow-backed: fast path
-        else:
-            codes, uniques = pd.factorize(_object_array(pd.Series(list(values), dtype="object")),
-                                          use_na_sentinel=True)
-        values = np.array([str(v) for v in np.asarray(uniques, dtype=object)], dtype=object)
-        codes = np.asarray(codes, dtype=np.int32)
-        codes.flags.writeable = False
-        return cls(codes, values, {v: i for i, v in enumerate(values)})
-
-    def lookup(self, wanted: Iterable[str]) -> np.ndarray:
-        """Boolean table over the codes (one extra False slot for missing values)."""
-        lut = np.zeros(len(self.values) + 1, dtype=bool)
-        for w in wanted:
-            i = self.index.get(w)
-            if i is not None:
-                lut[i] = True
-        return lut
-
-    def mask(self, wanted: Iterable[str]) -> np.ndarray:
-        """True where the value is one of ``wanted``."""
-        return self.lookup(wanted)[self.codes]
-
-    def __contains__(self, value: object) -> bool:
-        return value in self.index
-
-
-def offered_lines(removed_installed: np.ndarray, installed: np.ndarray) -> np.ndarray:
-    """THE rule for "this establishment offers this discipline" (one value per equipment line
-    of cs1100505; an establishment offers a discipline when one of its lines does).
-
-    A line counts when its installation is in force: its installed capacity is NOT flagged
-    removed (``indsupinst`` = ``O``) and is not zero (unknown counts). A line whose
-    installation is removed but whose authorisation remains (``indsupinst`` = ``O``,
-    ``indsupaut`` = ``N``) is an authorised activity that is not (or no longer) running: a
-    coordinator cannot send anyone there, so it does not count. Likewise an authorisation
-    with 0 installed places. The authorisation flag plays no part.
-
-    Used by the search (:class:`~dac_map.query.filters.SpecialtyFilter`, hence the map and
-    ``dac-map search``) and by the coverage indicators (:mod:`dac_map.coverage`).
-
-    Args:
-        removed_installed: boolean per line (missing = not removed).
-        installed: installed places per line (NaN = unknown).
-    """
-    removed = np.asarray(removed_installed, dtype=bool)
-    places = np.asarray(installed, dtype="float64")
-    return ~removed & ~(places == 0)
-
-
-def offered_in(equipment: pd.DataFrame) -> np.ndarray:
-    """:func:`offered_lines` of an equipment table (``removed_installed``, missing = not
-    removed, and ``capacity_installed`` columns)."""
-    removed = (equipment["removed_installed"].fillna(False).to_numpy(dtype=bool)
-               if "removed_installed" in equipment else np.zeros(len(equipment), dtype=bool))
-    installed = pd.to_numeric(equipment["capacity_installed"], errors="coerce").to_numpy(dtype="float64")
-    return offered_lines(removed, installed)
-
-
-@dataclass(frozen=True)
-class Equipment:
-    """Equipment lines as arrays. ``row`` is the establishment row of each line; capacities are
-    in places (``installed`` is 0 on lines whose installed capacity is flagged removed, likewise
-    ``authorised``); ``offered`` is :func:`offered_lines` (the lines that count)."""
-
-    table: pd.DataFrame
-    row: np.ndarray
-    discipline: CodeColumn
-    activity_type: CodeColumn
-    clientele: CodeColumn
-    installed: np.ndarray
-    authorised: np.ndarray
-    offered: np.ndarray
-    #: kind (``discipline``, ``activity_type``, ``clientele``) -> code -> label, from the lines
-    #: (and, for disciplines, the nomenclature)
-    labels: Mapping[str, dict[str, str]]
-    #: the same labels folded (:func:`~dac_map.query.text.fold_text`), for matching words
-    folded_labels: Mapping[str, dict[str, str]] = field(default_factory=dict)
-
-
-def _ro(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a)
-    a.flags.writeable = False
-    return a
-
-
 _SMALL_WORDS = frozenset({"Sur", "Sous", "Le", "La", "Les", "De", "Du", "Des", "En", "Et", "Aux", "Au",
                           "D", "L"})
 
@@ -161,18 +66,6 @@ def _title(city: object) -> object:
     s = re.sub(r"\s+CEDEX\b.*$", "", city.strip(), flags=re.IGNORECASE).title()
     parts = re.split(r"([\s\-']+)", s)
     return "".join(p.lower() if i > 0 and p in _SMALL_WORDS else p for i, p in enumerate(parts))
-
-
-def _object_array(series: pd.Series) -> np.ndarray:
-    """A column as an object numpy array with None for missing values."""
-    dtype = series.dtype
-    if isinstance(dtype, pd.StringDtype) and hasattr(series.array, "__arrow_array__"):
-        # Arrow-backed strings: pyarrow's own conversion is about twice as fast as pandas'.
-        return series.array.__arrow_array__().to_numpy(zero_copy_only=False)
-    if pd.api.types.is_string_dtype(dtype) and dtype != object:
-        return series.to_numpy(dtype=object, na_value=None)
-    arr = series.to_numpy(dtype=object)
-    return np.where(pd.isna(arr), None, arr)
 
 
 @dataclass(frozen=True, repr=False)
@@ -273,6 +166,12 @@ class Catalogue:
         """Family ids in display order."""
         return list(self.family_labels)
 
+    @property
+    def serving(self):
+        """The « Intervient à » index (:class:`~dac_map.query.serving.ServingIndex`): the
+        FINESS+ intervention zones, None without them."""
+        return self.finess_plus
+
     def commune_name(self, code: str) -> str | None:
         """Name of a commune INSEE code from the commune outlines, or None."""
         i = self.commune_row.get(code)
@@ -367,7 +266,7 @@ class Catalogue:
             got = objects.get(name)
             if got is None:
                 if name in est:
-                    got = _object_array(est[name])
+                    got = object_array(est[name])
                 else:
                     got = np.full(n, None, dtype=object)
                 objects[name] = got
@@ -385,7 +284,7 @@ class Catalogue:
         cap_a = num("capacity_authorised")
 
         # Commune names for display and search: the outline's name, else the postal city.
-        com_names = dict(zip(_object_array(communes["code"]), _object_array(communes["name"])))
+        com_names = dict(zip(object_array(communes["code"]), object_array(communes["name"])))
         city = obj("city")
         city_codes, city_uniques = pd.factorize(city, use_na_sentinel=True)
         city_clean = pd.Series(np.append(
@@ -393,7 +292,7 @@ class Catalogue:
             np.asarray(city_codes, dtype=np.int64)], dtype="object")
         commune_name = pd.Series(obj("commune"), dtype="object").map(com_names)
         commune_name = commune_name.where(commune_name.notna(), city_clean)
-        commune_name = _object_array(commune_name)
+        commune_name = object_array(commune_name)
 
         # Stable order by name then FINESS.
         names = obj("name")
@@ -407,8 +306,8 @@ class Catalogue:
         name_rank[order] = np.arange(n)
 
         # Text index: name, long name, complement, commune, postal city, category keywords.
-        cat_label = dict(zip(_object_array(categories["category"]),
-                             _object_array(categories["category_label"])))
+        cat_label = dict(zip(object_array(categories["category"]),
+                             object_array(categories["category_label"])))
         cat_codes, cat_uniques = pd.factorize(obj("category"), use_na_sentinel=True)
         kw = np.array([category_keywords(str(c), cat_label.get(c)) for c in cat_uniques] + [None],
                       dtype=object)
@@ -422,7 +321,7 @@ class Catalogue:
             folded_names=full_names, finess=finess, finess_ej=obj("finess_ej"), cache=words_cache)
 
         finess_row = {f: i for i, f in enumerate(finess)}
-        eq_arrays = _equipment_arrays(equipment, finess_row, disciplines)
+        eq_arrays = build_equipment(equipment, finess_row, disciplines)
 
         # Records base: the columns a coordinator needs, prepared once, as numpy-backed columns
         # so that taking a page of rows is a cheap numpy take.
@@ -451,18 +350,18 @@ class Catalogue:
             b = np.full((len(g), 4), np.nan)
             if ok.any():
                 b[ok] = shapely.bounds(g[ok])
-            return _ro(b)
+            return read_only(b)
 
         return cls(
             path=path, establishments=est, equipment=eq_arrays.table, territories=territories,
             communes=communes, departments=departments, families=families.reset_index(drop=True),
             categories=categories, disciplines=disciplines, care_activities=care_activities,
-            metadata=meta, lon=_ro(lon), lat=_ro(lat), x_m=_ro(x_m), y_m=_ro(y_m),
-            epsg_m=_ro(epsg_m), has_point=_ro(has_point), by_address=_ro(by_address),
+            metadata=meta, lon=read_only(lon), lat=read_only(lat), x_m=read_only(x_m), y_m=read_only(y_m),
+            epsg_m=read_only(epsg_m), has_point=read_only(has_point), by_address=read_only(by_address),
             commune=CodeColumn.build(obj("commune")), department=CodeColumn.build(obj("department")),
             category=CodeColumn.build(obj("category")), aggregate=CodeColumn.build(obj("aggregate")),
             family=CodeColumn.build(obj("family")), status=CodeColumn.build(obj("status")),
-            capacity_installed=_ro(cap_i), capacity_authorised=_ro(cap_a), name_rank=_ro(name_rank),
+            capacity_installed=read_only(cap_i), capacity_authorised=read_only(cap_a), name_rank=read_only(name_rank),
             finess_row=finess_row, text_index=text_index,
             equipment_arrays=eq_arrays, records_base=base,
             family_labels={str(f): str(lab) for f, lab in zip(
@@ -484,93 +383,6 @@ def _finess_plus_index(layers: Mapping[str, pd.DataFrame] | None, finess_row: Ma
 
     return FinessPlusIndex.build(layers.get("activites"), layers.get("capacites"),
                                  layers.get("zones_intervention"), finess_row)
-
-
-def _summary(a: float, b: float) -> str:
-    parts = []
-    if a == a:
-        parts.append(f"{int(a)} place{'s' if a >= 2 else ''} installée{'s' if a >= 2 else ''}")
-    if b == b:
-        parts.append(f"{int(b)} autorisée{'s' if b >= 2 else ''}")
-    return " · ".join(parts) if parts else "capacité non renseignée"
-
-
-def capacity_summary(installed: np.ndarray, authorised: np.ndarray) -> np.ndarray:
-    """``"80 places installées · 94 autorisées"`` per row (``"capacité non renseignée"`` when
-    unknown). Never speaks of free places: installed capacity is not availability. Each distinct
-    (installed, authorised) pair is formatted once."""
-    inst = np.asarray(installed, dtype="float64")
-    aut = np.asarray(authorised, dtype="float64")
-    if not len(inst):
-        return np.empty(0, dtype=object)
-    a = np.where(np.isnan(inst), -1.0, inst)
-    b = np.where(np.isnan(aut), -1.0, aut)
-    if not (np.all(a == np.floor(a)) and np.all(b == np.floor(b)) and a.max() < 1e6 and b.max() < 1e6):
-        return np.array([_summary(x, y) for x, y in zip(inst, aut)], dtype=object)
-    key = (a.astype(np.int64) + 1) * 1_000_001 + (b.astype(np.int64) + 1)
-    uniq, inverse = np.unique(key, return_inverse=True)
-    texts = np.array([_summary(np.nan if k // 1_000_001 == 0 else float(k // 1_000_001 - 1),
-                               np.nan if k % 1_000_001 == 0 else float(k % 1_000_001 - 1))
-                      for k in uniq.tolist()], dtype=object)
-    return texts[inverse]
-
-
-def _equipment_arrays(equipment: pd.DataFrame | None, pos: Mapping[str, int],
-                      disciplines: pd.DataFrame | None = None) -> Equipment:
-    """Equipment lines as arrays; ``pos`` maps FINESS numbers to establishment rows (lines of
-    unknown establishments are dropped); ``disciplines`` adds the nomenclature's labels."""
-    cols = ("finess", "discipline", "discipline_label", "activity_type", "activity_type_label",
-            "clientele", "clientele_label")
-    if equipment is None or not len(equipment):
-        table = pd.DataFrame({c: pd.Series(dtype="str") for c in cols})
-        table["capacity_installed"] = pd.Series(dtype="float64")
-        table["capacity_authorised"] = pd.Series(dtype="float64")
-    else:
-        table = equipment.reset_index(drop=True)
-    # Row of each line: factorize the line FINESS numbers (Arrow), look each distinct one up once.
-    f_codes, f_uniques = pd.factorize(table["finess"], use_na_sentinel=True)
-    u_rows = np.array([pos.get(u, -1) for u in f_uniques] + [-1], dtype=np.int64)
-    row_arr = u_rows[np.asarray(f_codes, dtype=np.int64)]
-    keep = row_arr >= 0
-    if not keep.all():
-        table = table[keep].reset_index(drop=True)
-        row_arr = row_arr[keep]
-    n = len(table)
-
-    def flag(name: str) -> np.ndarray:
-        if name in table:
-            return table[name].fillna(False).to_numpy(dtype=bool)
-        return np.zeros(n, dtype=bool)
-
-    rem_i, rem_a = flag("removed_installed"), flag("removed_authorised")
-    inst = table["capacity_installed"].to_numpy(dtype="float64", na_value=np.nan)
-    aut = table["capacity_authorised"].to_numpy(dtype="float64", na_value=np.nan)
-    offered = offered_lines(rem_i, inst)
-    inst = np.where(rem_i | np.isnan(inst), 0.0, inst)
-    aut = np.where(rem_a | np.isnan(aut), 0.0, aut)
-
-    labels: dict[str, dict[str, str]] = {}
-    for kind in ("discipline", "activity_type", "clientele"):
-        lab_col = f"{kind}_label"
-        codes, uniques = pd.factorize(table[kind], use_na_sentinel=True)
-        codes = np.asarray(codes, dtype=np.int64)
-        ok = np.flatnonzero(codes >= 0)
-        _, first = np.unique(codes[ok], return_index=True)  # first line of each code, in code order
-        labs = table[lab_col].iloc[ok[first]].tolist() if lab_col in table else [None] * len(uniques)
-        labels[kind] = {str(c): (str(lab) if isinstance(lab, str) else "")
-                        for c, lab in zip(uniques, labs)}
-    if disciplines is not None and len(disciplines):
-        for c, lab in zip(_object_array(disciplines["discipline"]),
-                          _object_array(disciplines["discipline_label"])):
-            if isinstance(c, str):
-                labels["discipline"].setdefault(c, lab if isinstance(lab, str) else "")
-    folded = {kind: {c: fold_text(lab) for c, lab in d.items()} for kind, d in labels.items()}
-    return Equipment(table=table, row=_ro(row_arr),
-                     discipline=CodeColumn.build(table["discipline"]),
-                     activity_type=CodeColumn.build(table["activity_type"]),
-                     clientele=CodeColumn.build(table["clientele"]),
-                     installed=_ro(inst), authorised=_ro(aut), offered=_ro(offered),
-                     labels=labels, folded_labels=folded)
 
 
 def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
@@ -621,5 +433,4 @@ def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
             gc.enable()
 
 
-__all__ = ["Catalogue", "CodeColumn", "Equipment", "load_catalogue", "offered_in", "offered_lines",
-           "capacity_summary", "RECORD_COLUMNS", "CARE_ACTIVITY_LAYER"]
+__all__ = ["Catalogue", "load_catalogue", "RECORD_COLUMNS", "CARE_ACTIVITY_LAYER"]

@@ -22,8 +22,9 @@ import numpy as np
 
 from dac_map import settings
 from dac_map.query.catalogue import Catalogue
+from dac_map.query.distance import DistanceFilter
 from dac_map.query.errors import QueryError
-from dac_map.query.filters import DistanceFilter, QueryFilter, _number, clean_for_display
+from dac_map.query.filters import QueryFilter, _number, clean_for_display
 from dac_map.query.geometry import to_metric
 
 

@@ -17,17 +17,11 @@ import numpy as np
 import pandas as pd
 
 from dac_map.query.catalogue import Catalogue
+from dac_map.query.distance import DistanceFilter
 from dac_map.query.errors import QueryError
-from dac_map.query.filters import (
-    CapacityFilter,
-    DistanceFilter,
-    QueryFilter,
-    SpecialtyFilter,
-    StatusFilter,
-    TextFilter,
-    specialty_capacity,
-)
+from dac_map.query.filters import QueryFilter, StatusFilter, TextFilter
 from dac_map.query.nearest import NearestFilter, Ranking
+from dac_map.query.specialty import CapacityFilter, SpecialtyFilter, specialty_capacity
 from dac_map.query.text import TextMatch
 
 #: Accepted values of ``sort`` (``None`` picks distance, then score, then name).

@@ -8,8 +8,9 @@ A :class:`SearchSpec` is the single description of a search, used by
 
 One registry drives all of it, datasette style: :data:`PARAMS` names each URL / JSON key
 (French, stable), its :class:`SearchSpec` field, how a URL value is read (with a French
-warning for an unusable one), written, and checked in JSON; :data:`CRITERIA` groups the keys
-into criteria, each turned into one query-layer filter (:meth:`SearchSpec.to_filters`) whose
+warning for an unusable one), written, and checked in JSON;
+:data:`~dac_map.query.criteria.CRITERIA` groups the keys into criteria, each turned into one
+query-layer filter (:meth:`SearchSpec.to_filters`) whose
 ``describe(catalogue)`` is the human (French) description.
 
 Keys (URL and JSON): ``dac`` (territory id, ``france`` = national view), ``departement``,
@@ -23,7 +24,13 @@ point ``lat, lon``), ``rayon`` (km), ``contour`` (distance from the commune outl
 travel time, with a road network), ``km_max`` (maximum straight-line distance); FINESS+ (issue 11, version 3): ``intervient``
 (« Intervient à » : commune INSEE code), ``activite_fp`` (activity types: TRE_R392 codes,
 activity codes or label words), ``public`` (TRE_R403 codes or words), ``places_fp`` (minimum
-places of those activities), ``places_fp_autorisees`` (authorised instead of installed).
+places of those activities), ``places_fp_autorisees`` (authorised instead of installed);
+social resources (issue 16, version 4): ``famille_sociale`` (social families: keys of
+:data:`dac_map.inclusion.vocab.FAMILIES` such as ``aide_alimentaire``), ``public_social``
+(data·inclusion publics), ``frais`` (``gratuit`` / ``payant``), ``qualite`` (minimal
+data·inclusion quality score, 0-1), ``ressources`` (``finess``, ``sociales``, ``toutes``;
+default: :func:`dac_map.query.social.scope`). ``intervient``, ``q``, the territory and
+« autour » apply to the social resources too (:mod:`dac_map.query.social`).
 
 Around a place, the search returns the ``n`` nearest resources (no radius to guess) unless a
 ``rayon`` is given: a radius is an explicit filter (``radius_km`` not None). Links and logged
@@ -42,7 +49,7 @@ The format never depends on Python class or field names; a new key means a new v
 
 Coordinates: a point is written and read **"lat, lon"** (WGS84 degrees, latitude first, as
 copied from most map sites), everywhere: URL, command line, messages. Internally
-:class:`~dac_map.query.filters.DistanceFilter` keeps ``point=(lon, lat)`` (x, y order).
+:class:`~dac_map.query.distance.DistanceFilter` keeps ``point=(lon, lat)`` (x, y order).
 """
 
 from __future__ import annotations
@@ -54,7 +61,6 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from dac_map import settings
-from dac_map.codes import COMMUNE_RE, FINESS_RE, department_of
 from dac_map.query.errors import QueryError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,9 +72,16 @@ if TYPE_CHECKING:  # pragma: no cover
 #: :data:`JSON_VERSION_FINESS_PLUS` is written; :data:`JSON_VERSIONS` are read.
 JSON_VERSION = 2
 JSON_VERSION_FINESS_PLUS = 3
-JSON_VERSIONS = (1, 2, 3)
+#: Version written when a social key (:data:`SOCIAL_KEYS`, issue 16) is present; it may hold
+#: the FINESS+ keys too.
+JSON_VERSION_SOCIAL = 4
+JSON_VERSIONS = (1, 2, 3, 4)
 #: Keys added by version 3 (FINESS+ activities and intervention zones, issue 11).
 FINESS_PLUS_KEYS = ("intervient", "activite_fp", "public", "places_fp", "places_fp_autorisees")
+#: Keys added by version 4 (social resources, issue 16): social families, publics, fees,
+#: minimal data·inclusion quality score, and which resources (``finess``, ``sociales``,
+#: ``toutes``; see :mod:`dac_map.query.social`).
+SOCIAL_KEYS = ("famille_sociale", "public_social", "frais", "qualite", "ressources")
 
 #: Value of ``dac`` for the national view (no territory filter).
 NATIONAL = "france"
@@ -85,11 +98,7 @@ MAX_MINUTES = 240.0
 SORT_KEYS = ("", "name", "distance", "time", "capacity", "score", "finess")
 
 _CODE = re.compile(r"[0-9A-Za-z_\-]{1,40}")
-_POINT = re.compile(r"\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*[;, ]\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*")
 _TRUE = ("1", "true", "oui")
-
-#: How a point is written, for messages.
-POINT_FORMAT = "« lat, lon » (degrés WGS84, latitude d'abord, ex. 49.894, 2.296)"
 
 
 def _default_nearest() -> int:
@@ -102,9 +111,9 @@ class SearchSpec:
     family ids, FINESS category / aggregate codes, equipment discipline / clientèle / activity
     type codes or label words). ``dac`` is a territory id, :data:`NATIONAL` or None (no
     territory criterion; the app then uses its default territory). ``near`` is the centre of a
-    distance criterion as typed (see :func:`resolve_near`); ``min_capacity`` in places (0 = no
-    minimum). Around a place (issue 12): with ``radius_km`` (kilometres) every resource within
-    that radius; without (None, the default), the ``nearest_n`` nearest, optionally within
+    distance criterion as typed (see :func:`~dac_map.query.near.resolve_near`); ``min_capacity``
+    in places (0 = no minimum). Around a place (issue 12): with ``radius_km`` (kilometres)
+    every resource within that radius; without (None, the default), the ``nearest_n`` nearest, optionally within
     ``max_minutes`` minutes by car and ``max_km`` km (0 = no bound)."""
 
     dac: str | None = None
@@ -136,6 +145,14 @@ class SearchSpec:
     fp_publics: tuple[str, ...] = ()
     fp_min_places: int = 0
     fp_authorised: bool = False
+    # ---- social resources (issue 16): families (keys of dac_map.inclusion.vocab.FAMILIES),
+    # publics (data·inclusion v1 codes), fees (gratuit / payant), minimal quality score (0-1),
+    # which resources ("" automatic, finess, sociales, toutes: dac_map.query.social.scope)
+    social_families: tuple[str, ...] = ()
+    social_publics: tuple[str, ...] = ()
+    social_fee: str = ""
+    social_min_quality: float = 0.0
+    resources: str = ""
 
     @property
     def national(self) -> bool:
@@ -176,6 +193,8 @@ class SearchSpec:
                 out[p.key] = p.json_value(value)
         if any(k in out for k in FINESS_PLUS_KEYS):
             out["v"] = JSON_VERSION_FINESS_PLUS
+        if any(k in out for k in SOCIAL_KEYS):
+            out["v"] = JSON_VERSION_SOCIAL
         return out
 
     @classmethod
@@ -194,10 +213,16 @@ class SearchSpec:
             if key == "v":
                 continue
             p = by_key.get(key)
-            if p is None or (v == 1 and key in _V2_KEYS) or (v != JSON_VERSION_FINESS_PLUS
-                                                              and key in FINESS_PLUS_KEYS):
+            if p is None or (v == 1 and key in _V2_KEYS) or (v < JSON_VERSION_FINESS_PLUS
+                                                              and key in FINESS_PLUS_KEYS) \
+                    or (v < JSON_VERSION_SOCIAL and key in SOCIAL_KEYS):
                 raise QueryError(f"critères : clé inconnue « {key} » / criteria: unknown key {key!r}")
             kw[p.attr] = p.from_json(value)
+            if key in SOCIAL_KEYS:  # known codes only (a hand-edited row fails here, named)
+                parsed, warning = p.parse(p.url_text(kw[p.attr]))
+                if warning or parsed is None:
+                    raise QueryError(f"critères : valeur invalide pour « {key} » / criteria: bad value "
+                                     f"for {key!r}: {value!r}")
         return cls(**kw)
 
     # ------------------------------------------------------------------ query
@@ -205,12 +230,14 @@ class SearchSpec:
     def to_filters(self, catalogue: Catalogue, departments: Sequence[str] = (),
                    warnings: list[str] | None = None, has_network: bool | None = None
                    ) -> list[QueryFilter]:
-        """The query-layer filters, one per criterion of :data:`CRITERIA` that applies, in
-        that order (territory first). ``departments`` orders commune-name look-ups of
-        ``near``. With a ``warnings`` list, a criterion that cannot be applied is left out and
+        """The query-layer filters, one per criterion of
+        :data:`~dac_map.query.criteria.CRITERIA` that applies, in that order (territory first).
+        ``departments`` orders commune-name look-ups of ``near``. With a ``warnings`` list, a criterion that cannot be applied is left out and
         its French message appended (the app); without, :class:`QueryError` is raised (the
         command line). ``has_network`` False: a maximum travel time cannot be applied (no road
         network for the search); None: not known here (the search will say)."""
+        from dac_map.query.criteria import CRITERIA, _Context
+
         ctx = _Context(catalogue, tuple(departments), warnings, has_network)
         out: list[QueryFilter] = []
         for criterion in CRITERIA:
@@ -229,175 +256,6 @@ class SearchSpec:
     def describe(self, catalogue: Catalogue) -> list[str]:
         """French description of each criterion that applies (names looked up)."""
         return [f.describe(catalogue) for f in self.to_filters(catalogue, warnings=[])]
-
-
-# --------------------------------------------------------------------------- criteria -> filters
-
-@dataclass
-class _Context:
-    catalogue: Catalogue
-    departments: tuple[str, ...]
-    warnings: list[str] | None  # None: strict (raise)
-    has_network: bool | None = None
-    built: dict[str, QueryFilter] = field(default_factory=dict)
-
-
-def _status(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import StatusFilter
-
-    return StatusFilter(open_only=False) if spec.include_closed else None  # search adds open-only
-
-
-def _territory(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import TerritoryFilter
-
-    dac = spec.dac if spec.dac and spec.dac != NATIONAL else None
-    if not (dac or spec.departments or spec.communes):
-        return None
-    return TerritoryFilter(dac_id=dac, departments=spec.departments, communes=spec.communes)
-
-
-def _family(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import FamilyFilter
-
-    return FamilyFilter(spec.families) if spec.families else None
-
-
-def _category(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import CategoryFilter
-
-    if not (spec.categories or spec.aggregates):
-        return None
-    return CategoryFilter(categories=spec.categories, aggregates=spec.aggregates)
-
-
-def _specialty(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import SpecialtyFilter
-
-    if not (spec.disciplines or spec.clienteles or spec.activity_types):
-        return None
-    if ctx.warnings is not None and not ctx.catalogue.has_equipment:
-        raise QueryError("Pas de données d'équipement dans ce GeoPackage : filtre de spécialité ignoré.")
-    return SpecialtyFilter(disciplines=spec.disciplines, activity_types=spec.activity_types,
-                           clienteles=spec.clienteles)
-
-
-def _capacity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import CapacityFilter
-
-    if spec.min_capacity:
-        return CapacityFilter(min_places=spec.min_capacity, authorised=spec.authorised,
-                              specialty=ctx.built.get("specialty"))  # type: ignore[arg-type]
-    if spec.authorised:
-        raise QueryError("la capacité autorisée s'utilise avec une capacité minimale / "
-                         "authorised needs a minimum capacity")
-    return None
-
-
-def _fp_activity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    """FINESS+ activity types and publics (issue 11)."""
-    from dac_map.finess_plus.filters import ActivityTypeFilter
-
-    if not (spec.fp_types or spec.fp_publics):
-        return None
-    _needs_finess_plus(ctx)
-    return ActivityTypeFilter(spec.fp_types, spec.fp_publics)
-
-
-def _fp_capacity(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    """Installed or authorised places of the FINESS+ activities (issue 11)."""
-    from dac_map.finess_plus.filters import ActivityCapacityFilter
-
-    if spec.fp_min_places:
-        _needs_finess_plus(ctx)
-        return ActivityCapacityFilter(spec.fp_min_places, authorised=spec.fp_authorised,
-                                      activity=ctx.built.get("finess_plus_activity"))  # type: ignore[arg-type]
-    return None
-
-
-def _serves(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    """« Intervient à <commune> »: the FINESS+ intervention zones (issue 11)."""
-    from dac_map.finess_plus.filters import ServesCommuneFilter
-
-    if not spec.serves.strip():
-        return None
-    f = ServesCommuneFilter(spec.serves)
-    _needs_finess_plus(ctx)
-    return f
-
-
-def _needs_finess_plus(ctx: _Context) -> None:
-    if getattr(ctx.catalogue, "finess_plus", None) is None:
-        raise QueryError("Pas d'activités FINESS+ dans ce GeoPackage : critère d'activité ou de zone "
-                         "d'intervention ignoré (charger le flux Activités).")
-
-
-def _text(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    from dac_map.query.filters import TextFilter
-
-    return TextFilter(spec.text) if spec.text.strip() else None
-
-
-def _distance(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
-    """The distance filter, its centre checked now (an unknown commune or FINESS number, a
-    point outside France) rather than in the middle of the search."""
-    from dac_map.query.filters import DistanceFilter
-
-    near = resolve_near(spec.near, ctx.catalogue, ctx.departments)
-    if near is None:
-        return None
-    if near.note and ctx.warnings is not None:
-        ctx.warnings.append(near.note)
-    if spec.radius_km is None:  # issue 12: the N nearest, no radius to guess
-        from dac_map.query.nearest import NearestFilter
-
-        minutes = spec.max_minutes or None
-        if minutes and ctx.has_network is False:
-            msg = ("Durée maximale ignorée : pas de réseau routier pour ce territoire (distances "
-                   "à vol d'oiseau).")
-            if ctx.warnings is None:
-                raise QueryError(msg)
-            ctx.warnings.append(msg)
-            minutes = None
-        nf = NearestFilter(point=near.lonlat, commune=near.commune, finess=near.finess,
-                           n=spec.nearest_n, max_minutes=minutes, max_km=spec.max_km or None)
-        nf.centre_lonlat(ctx.catalogue)
-        return nf
-    # The app offers "contour" for communes only and ignores it otherwise; the command line
-    # reports the mistake.
-    outline = spec.outline and (ctx.warnings is None or near.kind == "commune")
-    f = DistanceFilter(spec.radius_km, point=near.lonlat, commune=near.commune,
-                       finess=near.finess, outline=outline)
-    f.centre(ctx.catalogue)
-    return f
-
-
-@dataclass(frozen=True)
-class Criterion:
-    """One criterion of a search: the :data:`PARAMS` keys it reads and how it becomes a
-    query filter (``build`` returns None when the criterion is not used; raises
-    :class:`QueryError` when it cannot be applied). The filter's ``describe(catalogue)`` is
-    its French description."""
-
-    name: str
-    keys: tuple[str, ...]
-    build: Callable[[SearchSpec, _Context], QueryFilter | None]
-
-
-#: The criteria, in filter order. With :data:`PARAMS`, drives URL, JSON, query and description.
-CRITERIA: tuple[Criterion, ...] = (
-    Criterion("status", ("fermes",), _status),
-    Criterion("territory", ("dac", "departement", "commune"), _territory),
-    Criterion("family", ("famille",), _family),
-    Criterion("category", ("categorie", "agregat"), _category),
-    Criterion("specialty", ("discipline", "clientele", "activite"), _specialty),
-    Criterion("capacity", ("capacite", "autorisee"), _capacity),
-    Criterion("finess_plus_activity", ("activite_fp", "public"), _fp_activity),
-    Criterion("finess_plus_capacity", ("places_fp", "places_fp_autorisees"), _fp_capacity),
-    Criterion("serves", ("intervient",), _serves),
-    Criterion("text", ("q",), _text),
-    Criterion("distance", ("autour", "rayon", "contour", "n", "minutes", "km_max"), _distance),
-)
 
 
 # --------------------------------------------------------------------------- registry
@@ -570,6 +428,37 @@ def _parse_max_km(raw: str) -> tuple[object | None, str | None]:
     return float(min(v, MAX_RADIUS_KM)), None
 
 
+def _parse_choice(raw: str, allowed: Sequence[str], what: str) -> tuple[object | None, str | None]:
+    value = raw.strip().lower()
+    if not value:
+        return None, None
+    if value in allowed:
+        return value, None
+    return None, f"{what} : valeur inconnue « {raw[:30]} » ignorée."
+
+
+def _parse_known(raw: str, key: str) -> tuple[object | None, str | None]:
+    """Social families / publics of a URL: known codes kept, the others reported."""
+    from dac_map.inclusion import vocab
+
+    known = vocab.FAMILIES if key == "famille_sociale" else vocab.PUBLICS
+    codes = [p.strip().lower() for p in raw.split(",") if p.strip()]
+    ok = tuple(dict.fromkeys(c.removeprefix(vocab.FAMILY_PREFIX) if key == "famille_sociale" else c
+                             for c in codes))
+    bad = [c[:40] for c in ok if c not in known]
+    if bad:
+        what = "Besoin(s) social(aux)" if key == "famille_sociale" else "Public(s)"
+        return tuple(c for c in ok if c in known) or None, f"{what} inconnu(s) ignoré(s) : {', '.join(bad)}"
+    return ok, None
+
+
+def _parse_quality(raw: str) -> tuple[object | None, str | None]:
+    v = _number(raw)
+    if v is None or not 0 <= v <= 1:
+        return None, ("Score de qualité illisible (0 à 1) : ignoré." if raw.strip() else None)
+    return (float(v) or None), None
+
+
 def _codes_param(key: str, attr: str) -> Param:
     return Param(key, attr, "codes", _codes_parser(key), _nonempty)
 
@@ -604,6 +493,13 @@ PARAMS: tuple[Param, ...] = (
     _codes_param("public", "fp_publics"),
     Param("places_fp", "fp_min_places", "int", _parse_capacity, _nonempty),
     Param("places_fp_autorisees", "fp_authorised", "bool", _parse_bool, lambda s, v: bool(v) and bool(s.fp_min_places)),
+    # social resources (issue 16; JSON version 4)
+    Param("ressources", "resources", "choice", lambda raw: _parse_choice(raw, ("finess", "sociales", "toutes"),
+                                                                         "Ressources affichées"), _nonempty),
+    Param("famille_sociale", "social_families", "codes", lambda raw: _parse_known(raw, "famille_sociale"), _nonempty),
+    Param("public_social", "social_publics", "codes", lambda raw: _parse_known(raw, "public_social"), _nonempty),
+    Param("frais", "social_fee", "choice", lambda raw: _parse_choice(raw, ("gratuit", "payant"), "Frais"), _nonempty),
+    Param("qualite", "social_min_quality", "float", lambda raw: _parse_quality(raw), _nonempty),
 )
 
 
@@ -626,109 +522,4 @@ def _read(params: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:
 _V2_KEYS = frozenset({"n", "minutes", "km_max"})
 
 
-# --------------------------------------------------------------------------- centre of a distance criterion
-
-def parse_point(text: str) -> tuple[float, float] | None:
-    """``"49.894, 2.296"`` (latitude first) -> ``(49.894, 2.296)`` as (lat, lon) in WGS84
-    degrees; None when the text is not two numbers (separated by a comma, a semicolon or
-    spaces; a decimal comma is accepted). Raises
-    :class:`QueryError` when the two numbers are not a latitude and a longitude."""
-    m = _POINT.fullmatch(text or "")
-    if not m:
-        return None
-    a, b = m.groups()
-    lat, lon = float(a.replace(",", ".")), float(b.replace(",", "."))
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise QueryError(f"point invalide / bad point: {text.strip()!r} ; attendu {POINT_FORMAT}")
-    return lat, lon
-
-
-@dataclass(frozen=True)
-class Near:
-    """A resolved "around" centre: ``kind`` is ``commune``, ``finess`` or ``point``
-    (``point`` = (lat, lon), WGS84 degrees)."""
-
-    kind: str
-    commune: str | None = None
-    finess: str | None = None
-    point: tuple[float, float] | None = None
-    note: str | None = None  # French explanation when the text was interpreted
-
-    @property
-    def lonlat(self) -> tuple[float, float] | None:
-        """The point as (lon, lat), the order of :class:`~dac_map.query.filters.DistanceFilter`."""
-        return None if self.point is None else (self.point[1], self.point[0])
-
-
-def format_point(lat: float, lon: float) -> str:
-    """``(49.894, 2.296)`` -> ``"49.894, 2.296"`` (the text :func:`parse_point` reads)."""
-    return f"{lat:g}, {lon:g}"
-
-
-def resolve_near(text: str, catalogue: Catalogue, departments: Sequence[str] = ()) -> Near | None:
-    """Interpret the "around" text: INSEE commune code, FINESS number, ``"Name (code)"``, a
-    point ``lat, lon`` (WGS84 degrees) or a commune name (accent-insensitive; communes of
-    ``departments`` first). Raises :class:`QueryError` (French message) when nothing matches."""
-    from dac_map.query.text import fold_text
-
-    t = (text or "").strip()
-    if not t:
-        return None
-    up = t.upper()
-    if COMMUNE_RE.fullmatch(up):
-        return Near("commune", commune=up)
-    if FINESS_RE.fullmatch(up):
-        return Near("finess", finess=up)
-    m = re.fullmatch(r".*\(([0-9]{5}|2[AB][0-9]{3})\)\s*", up)  # "Abbeville (80001)"
-    if m:
-        return Near("commune", commune=m.group(1))
-    pt = parse_point(t)
-    if pt is not None:
-        return Near("point", point=pt)
-    communes = catalogue.communes
-    if len(communes):
-        folded = fold_text(t)
-        names = communes["name"].astype(str).map(fold_text)
-        hits = communes.loc[(names == folded).to_numpy(), "code"].astype(str).tolist()
-        if hits:
-            preferred = [c for c in hits if department_of(c) in set(departments)]
-            code = (preferred or hits)[0]
-            note = None
-            if len(hits) > 1:
-                note = (f"{len(hits)} communes « {t} » : {catalogue.commune_name(code)} ({code}) "
-                        "retenue ; précisez le code INSEE au besoin.")
-            return Near("commune", commune=code, note=note)
-    code = _commune_from_cities(t, catalogue)
-    if code is not None:
-        return Near("commune", commune=code)
-    raise QueryError(f"« {t[:60]} » : ni commune connue, ni code INSEE, ni n° FINESS, ni "
-                     f"coordonnées {POINT_FORMAT}.")
-
-
-def _commune_from_cities(text: str, catalogue: Catalogue) -> str | None:
-    """A commune code for a name the store has no outline for (issue 10): the most common
-    commune code of the establishments whose city (``CEDEX`` and numbers dropped) is ``text``;
-    an arrondissement of Paris, Lyon or Marseille gives the whole commune."""
-    from dac_map.query.filters import ARRONDISSEMENTS
-    from dac_map.query.text import fold_text
-
-    est = catalogue.establishments
-    if not len(est) or "city" not in est or "commune" not in est:
-        return None
-    folded = fold_text(text)
-
-    def clean(city: object) -> str:
-        return " ".join(re.sub(r"\b(cedex|\d+)\b", " ", fold_text(str(city or ""))).split())
-
-    wanted = clean(text)
-    cities = catalogue.cached("_spec_city_names", lambda: est["city"].astype(str).map(clean).to_numpy())
-    hit = cities == wanted
-    if not folded or not wanted or not hit.any():
-        return None
-    code = str(est.loc[hit, "commune"].astype(str).value_counts().index[0])
-    parent = {a: c for c, arr in ARRONDISSEMENTS.items() for a in arr}
-    return parent.get(code, code)
-
-
-__all__ = ["CRITERIA", "JSON_VERSION", "NATIONAL", "MAX_NEAREST", "MAX_MINUTES", "PARAMS", "Criterion", "POINT_FORMAT", "Near", "Param", "SearchSpec",
-           "format_point", "parse_point", "resolve_near"]
+__all__ = ["JSON_VERSION", "NATIONAL", "MAX_NEAREST", "MAX_MINUTES", "PARAMS", "Param", "SearchSpec"]

@@ -410,21 +410,23 @@ def _build_social(run: _Run) -> None:
     """Stage 3b (issue 16): the social resources into the staging version: the configured
     data·inclusion files (validated; too many rejects refuse the version) or, when none is
     configured, the served version's data·inclusion resources carried over; plus the DAC's
-    local table, read again (it lives outside the store, so refreshes never lose it)."""
-    from dac_map import settings
+    local table and the stewards' match decisions, read again from the current mode's tables
+    (they live outside the store, so refreshes never lose them)."""
+    from dac_map.inclusion.dedup import current_overrides
     from dac_map.inclusion.importer import run_import
+    from dac_map.inclusion.steward import current_table
 
     fetched = run.fetched
     services = [fetched["inclusion_services"].path] if "inclusion_services" in fetched else []
     structures = [fetched["inclusion_structures"].path] if "inclusion_structures" in fetched else []
-    local = fetched["inclusion_local"].path if "inclusion_local" in fetched else settings.INCLUSION_LOCAL_TABLE
+    local = fetched["inclusion_local"].path if "inclusion_local" in fetched else current_table()
+    if isinstance(local, Path) and not local.exists():
+        local = None
     previous = run.current if run.current.exists() else None
-    if not services and not Path(local).exists() and previous is None:
+    if not services and local is None and previous is None:
         return
-    overrides = settings.INCLUSION_OVERRIDES
-    social = run_import(services, structures, store=run.staging,
-                        local_table=local if Path(local).exists() else None,
-                        overrides=overrides if Path(overrides).exists() else None,
+    social = run_import(services, structures, store=run.staging, local_table=local,
+                        overrides=current_overrides(),
                         keep_from=None if services else previous, compare_with=previous)
     if len(social.table) or social.services_report.records:
         run.result.messages.append(

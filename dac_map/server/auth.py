@@ -9,7 +9,8 @@ Roles (French names are the values used in the ``users`` table and in the token 
 ====================  ====================================================================
 ``visiteur``          public map only: read the catalogue; no log, no notes, no exports
 ``coordinateur``      of one or more DACs: unmet-need log, notes, exports of THEIR DACs
-``referent_donnees``  territories (edits), refresh status and catalogue versions
+``referent_donnees``  territories (edits), refresh status and catalogue versions, the local
+                      resources and the FINESS match decisions (issue 16)
 ``ars``               reports with aggregates only (never the comments, never the notes)
 ====================  ====================================================================
 
@@ -52,6 +53,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "territories.write": frozenset({DATA_STEWARD}),
     "refresh.status": frozenset({DATA_STEWARD}),
     "catalogue.publish": frozenset({DATA_STEWARD}),
+    "local_resources.write": frozenset({DATA_STEWARD}),  # issue 16: the DAC's local resources
+    "matches.write": frozenset({DATA_STEWARD}),  # issue 16: FINESS <-> data·inclusion decisions
 }
 
 #: The wildcard DAC of the local user.

@@ -3,7 +3,7 @@
 :class:`UnmetLog` is what the app calls: every method takes the :class:`~dac_map.server.auth.Principal`
 and calls :func:`~dac_map.server.auth.authorize` itself (a coordinator records, lists, exports and
 deletes the needs of their DACs only). Validation (no patient data) is
-:func:`dac_map.coverage.unmet.validate_unmet_need`, the same in both modes. In PostgreSQL,
+:func:`dac_map.coverage.unmet_model.validate_unmet_need`, the same in both modes. In PostgreSQL,
 writers run concurrently; ``client_key`` makes a retried submission idempotent; every write is
 audited.
 """
@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from dac_map.coverage import unmet as log
+from dac_map.coverage import unmet_model
 from dac_map.server import auth, config
 
 def is_url(location: object) -> bool:
@@ -42,7 +43,7 @@ class UnmetLog:
                comment: str = "", recorded_by_role: str | None = None,
                resource_type: str | None = None, *, client_key: str | None = None,
                allowed_names: frozenset[str] = frozenset(),
-               reason: str = log.DEFAULT_REASON) -> log.UnmetNeed:
+               reason: str = unmet_model.DEFAULT_REASON) -> unmet_model.UnmetNeed:
         """Authorise, validate and store one need (see
         :func:`dac_map.coverage.unmet.record_unmet_need`)."""
         auth.authorize(principal, "unmet.write_dac", dac_id)
@@ -52,9 +53,9 @@ class UnmetLog:
                                          allowed_names=allowed_names, reason=reason)
         from dac_map.server import audit, db
 
-        need = log.validate_unmet_need(dac_id, commune, filters_json, filters_label, comment,
-                                       recorded_by_role, resource_type, None, allowed_names,
-                                       reason)
+        need = unmet_model.validate_unmet_need(dac_id, commune, filters_json, filters_label,
+                                               comment, recorded_by_role, resource_type, None,
+                                               allowed_names, reason)
         with db.connect(str(self.location)) as con:
             row = con.execute(
                 "INSERT INTO dac_map.unmet_needs (recorded_at, dac_id, commune, resource_type, "
@@ -70,7 +71,7 @@ class UnmetLog:
             else:
                 audit.record(con, principal.subject, "unmet.add", str(row[0]),
                              {"dac": need.dac_id}, principal.roles)
-        return log.UnmetNeed(**{**need.__dict__, "id": int(row[0])})
+        return unmet_model.UnmetNeed(**{**need.__dict__, "id": int(row[0])})
 
     def delete(self, principal: auth.Principal, need_id: int) -> bool:
         """Delete one record of one of the principal's DACs; True if it existed."""

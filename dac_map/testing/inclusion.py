@@ -139,3 +139,25 @@ def write_json(path: str | Path, records: Sequence[dict], *, gz: bool = False) -
 def iter_chunks(seq: Sequence, size: int) -> Iterator[Sequence]:
     for i in range(0, len(seq), size):
         yield seq[i:i + size]
+
+
+def local_table_with_finess_copy(target: str | Path) -> tuple[Path, str, str]:
+    """The demo's FICTITIOUS local table written at ``target`` plus one row that enters a Somme
+    establishment of the demo FINESS extract again (its name and address, no SIRET), so that an
+    import proposes that pair by name and address. Returns ``(table, proposed FINESS number,
+    a Lot FINESS number no resource resembles)``."""
+    from dac_map import settings
+    from dac_map.cli import DEMO_ESTABLISHMENTS
+    from dac_map.inclusion import steward
+
+    lines = [line.split(";") for line in DEMO_ESTABLISHMENTS.read_text(encoding="latin-1").splitlines()
+             if line.startswith("structureet;")]
+    raw = next(f for f in lines if f[13] == "80")
+    other = next(f[1] for f in lines if f[13] == "46")
+    rows = steward.read_table(settings.INCLUSION_DEMO_TABLE).rows
+    rows.append({**rows[0], "id": "copie-finess", "structure_nom": raw[3].title(),
+                 "adresse": " ".join(x for x in (raw[7], raw[8], raw[9]) if x).lower(),
+                 "code_insee": raw[13] + raw[12], "structure_siret": None})
+    target = Path(target)
+    steward.save_table(target, rows, author="Test")
+    return target, raw[1], other

@@ -25,7 +25,7 @@ from jinja2 import Template
 
 from dac_map import settings
 from dac_map.coverage.indicators import CommuneCoverage
-from dac_map.coverage.report import fmt_number
+from dac_map.coverage.report_render import fmt_number
 from dac_map.ui.leaflet import Legend, OfflineMap, js_json, tooltip_js
 
 MODE_DISTANCE = "distance"

@@ -22,8 +22,8 @@ from dac_map.query import Catalogue
 from dac_map.query.spec import SearchSpec
 from dac_map.coverage.population import PopulationTable, is_demo_store, read_population
 from dac_map.coverage.labels import need_type_label
-from dac_map.coverage.report import (
-    build_report,
+from dac_map.coverage.report import build_report
+from dac_map.coverage.report_render import (
     fmt_number,
     render_csv,
     render_html,
@@ -31,13 +31,8 @@ from dac_map.coverage.report import (
     write_report,
 )
 from dac_map.printing import TIMEZONE
-from dac_map.coverage.unmet import (
-    DEFAULT_REASON,
-    REASONS,
-    PersonalDataError,
-    UnmetNeedError,
-    unmet_needs_csv,
-)
+from dac_map.coverage.unmet import unmet_needs_csv
+from dac_map.coverage.unmet_model import DEFAULT_REASON, REASONS, PersonalDataError, UnmetNeedError
 from dac_map.errors import DacMapError, ForbiddenError
 from dac_map.privacy import allowed_name_pairs
 from dac_map.server.unmet import UnmetLog
@@ -66,8 +61,8 @@ def _cached_population(path: str, mtime: float) -> PopulationTable:
 def load_data(store_path: str | Path | None = None) -> Catalogue:
     """The store's catalogue (default: :data:`~dac_map.settings.STORE_PATH`), the one the
     search page uses (loaded once per process and file version,
-    :func:`dac_map.ui.views.catalogue_at`)."""
-    from dac_map.ui.views import catalogue_at  # views imports this module
+    :func:`dac_map.ui.data.catalogue_at`)."""
+    from dac_map.ui.data import catalogue_at
 
     return catalogue_at(settings.STORE_PATH if store_path is None else store_path)
 

@@ -29,7 +29,7 @@ from openpyxl.utils import get_column_letter
 
 from dac_map.notes.model import Note
 from dac_map.query import FRENCH_HEADERS, to_french_table, to_geojson
-from dac_map.query.catalogue import offered_in
+from dac_map.query.equipment import offered_in
 from dac_map.query.search import plain_value
 from dac_map.printing import now_local
 from dac_map.tabular import csv_bytes as _csv_bytes
@@ -139,7 +139,7 @@ class SheetContext:
 def equipment_by_finess(equipment: pd.DataFrame, finess: Sequence[str]) -> dict[str, list[dict[str, str]]]:
     """Equipment lines (discipline, activity type, clientèle, installed / authorised places)
     of the given establishments, as display strings; only the lines offered now count
-    (:func:`dac_map.query.catalogue.offered_lines`, the rule of the search and coverage)."""
+    (:func:`dac_map.query.equipment.offered_lines`, the rule of the search and coverage)."""
     out: dict[str, list[dict[str, str]]] = {f: [] for f in finess}
     if equipment is None or not len(equipment) or not finess:
         return out

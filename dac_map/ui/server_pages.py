@@ -8,8 +8,8 @@ import streamlit as st
 
 from dac_map.errors import DacMapError
 from dac_map.ui import access, notes_view
+from dac_map.ui.data import get_catalogue
 from dac_map.ui.text import md
-from dac_map.ui.views import get_catalogue
 
 
 def notes_page() -> None:

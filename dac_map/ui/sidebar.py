@@ -12,15 +12,16 @@ before that rerun.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import streamlit as st
 
-from dac_map.codes import department_of
 from dac_map import settings
-from dac_map.ui.state import (MAX_MINUTES, MAX_NEAREST, MAX_RADIUS_KM, MIN_RADIUS_KM, NATIONAL,
-                              NEAREST, RADIUS, ViewState, mode_of)
+from dac_map.ui.state import (MAX_MINUTES, MAX_NEAREST, MAX_RADIUS_KM, MIN_RADIUS_KM, NEAREST, RADIUS, ViewState, mode_of)
+from dac_map.ui.options import Options, territory_departments
+from dac_map.ui.social_search import KEYS as SOCIAL_KEYS
+from dac_map.ui.social_search import SOCIAL_FOCUS
+from dac_map.ui.social_search import apply_need as apply_social_need
 from dac_map.ui.text import plain
 
 #: ViewState attribute -> widget key in st.session_state.
@@ -50,6 +51,8 @@ KEYS: dict[str, str] = {
     "fp_publics": "f_publics_fp",
     "fp_min_places": "f_places_fp",
     "fp_authorised": "f_statut_places_fp",
+    # --- social resources (issue 16): dac_map.ui.social_search
+    **SOCIAL_KEYS,
 }
 
 # --- « Je cherche » (plain-word resource types, issue 15) -------------------------------
@@ -69,156 +72,20 @@ MAP_CENTER = "map_center"
 MODE_KEY = "f_mode"
 
 
-@dataclass(frozen=True)
-class Options:
-    """Choices offered by the widgets, prepared once per catalogue (see views)."""
-
-    territories: tuple[str, ...]
-    territory_labels: Mapping[str, str]
-    territory_departments: Mapping[str, tuple[str, ...]]
-    families: tuple[str, ...]
-    family_labels: Mapping[str, str]
-    categories: tuple[str, ...]
-    category_labels: Mapping[str, str]
-    category_family: Mapping[str, str]
-    disciplines: tuple[str, ...]
-    discipline_labels: Mapping[str, str]
-    clienteles: tuple[str, ...]
-    clientele_labels: Mapping[str, str]
-    activity_types: tuple[str, ...]
-    activity_labels: Mapping[str, str]
-    communes_by_department: Mapping[str, tuple[str, ...]]
-    commune_labels: Mapping[str, str]
-    has_equipment: bool
-    illustrative: bool
-    #: FINESS category code -> plain names looked up by the « Je cherche » box (long label).
-    category_names: Mapping[str, str] = None  # type: ignore[assignment]
-    #: FINESS+ activity types and publics offered (issue 11): code -> French label
-    fp_type_labels: Mapping[str, str] = None  # type: ignore[assignment]
-    fp_public_labels: Mapping[str, str] = None  # type: ignore[assignment]
-
-
-def build_options(catalogue) -> Options:
-    """The widget choices of a catalogue (pure computation, no Streamlit call)."""
-    terr = catalogue.territories
-    counts = (terr["establishments"].fillna(0).astype("int64") if "establishments" in terr
-              else None)
-    ids = [str(x) for x in terr["dac_id"]]
-    names = {str(i): plain(n) or str(i) for i, n in zip(terr["dac_id"], terr["name"])}
-    labels: dict[str, str] = {}
-    keep: list[str] = []
-    for k, i in enumerate(ids):
-        n = int(counts.iat[k]) if counts is not None else None
-        if n is None or n > 0:
-            keep.append(i)
-        labels[i] = f"{names[i]} — {n} ressources" if n is not None else names[i]
-    keep.sort(key=lambda i: names[i].lower())
-    if settings.UI_NATIONAL_VIEW:
-        keep.insert(0, NATIONAL)
-    labels[NATIONAL] = f"France entière — {len(catalogue)} ressources"
-    deps = {str(i): tuple(str(d or "").split()) for i, d in zip(terr["dac_id"], terr["departments"])}
-
-    fam = catalogue.families.sort_values("order")
-    families = tuple(str(f) for f in fam["family"])
-    family_labels = {str(f): plain(lab) for f, lab in zip(fam["family"], fam["family_label"])}
-
-    cats = catalogue.categories
-    cat_label = {str(c): plain(lab) for c, lab in zip(cats["category"], cats["category_label"])}
-    cat_family = ({str(c): str(f) for c, f in zip(cats["category"], cats["family"])}
-                  if "family" in cats else {})
-    present = [str(c) for c in catalogue.category.values]
-    est = catalogue.establishments
-    if "category_label" in est:
-        first = est.drop_duplicates("category")
-        for c, lab in zip(first["category"], first["category_label"]):
-            cat_label.setdefault(str(c), plain(lab))
-    if "family" in est:
-        first = est.drop_duplicates("category")
-        for c, f in zip(first["category"], first["family"]):
-            cat_family.setdefault(str(c), str(f))
-    categories = tuple(sorted(present, key=lambda c: (cat_label.get(c, c).lower(), c)))
-    acronyms = category_acronyms()
-    # The acronym people say first (« EHPAD — ... (500) »): the box's own filter ranks a label
-    # starting with the typed word above loose matches, so Enter picks the right category.
-    cat_labels = {c: (f"{acronyms[c]} — " if c in acronyms else "") + f"{cat_label.get(c, c)} ({c})"
-                  for c in categories}
-
-    eq_labels = catalogue.equipment_arrays.labels
-
-    def sorted_codes(kind: str) -> tuple[tuple[str, ...], dict[str, str]]:
-        lab = {str(c): plain(v) or str(c) for c, v in eq_labels.get(kind, {}).items()}
-        return tuple(sorted(lab, key=lambda c: (lab[c].lower(), c))), lab
-
-    disciplines, disc_labels = sorted_codes("discipline")
-    clienteles, clt_labels = sorted_codes("clientele")
-    activities, act_labels = sorted_codes("activity_type")
-
-    com = catalogue.communes
-    by_dep: dict[str, list[str]] = {}
-    com_labels: dict[str, str] = {}
-    if len(com):
-        order = com.assign(_n=com["name"].astype(str).str.lower()).sort_values(["_n", "code"])
-        for code, name in zip(order["code"].astype(str), order["name"]):
-            dep = department_of(code)
-            by_dep.setdefault(dep, []).append(code)
-            com_labels[code] = f"{plain(name)} ({code})"
-    return Options(
-        territories=tuple(keep), territory_labels=labels, territory_departments=deps,
-        families=families, family_labels=family_labels, categories=categories,
-        category_labels=cat_labels, category_family=cat_family, disciplines=disciplines,
-        discipline_labels=disc_labels, clienteles=clienteles, clientele_labels=clt_labels,
-        activity_types=activities, activity_labels=act_labels,
-        communes_by_department={k: tuple(v) for k, v in by_dep.items()},
-        commune_labels=com_labels, has_equipment=bool(catalogue.has_equipment),
-        illustrative=bool(catalogue.equipment_illustrative),
-        category_names={c: cat_label.get(c, c) for c in categories},
-        **_finess_plus_options(catalogue))
-
-
-def _finess_plus_options(catalogue) -> dict[str, Mapping[str, str]]:
-    from dac_map.ui.finess_plus_view import sidebar_options  # FINESS+ (issue 11)
-
-    return sidebar_options(catalogue)
-
-
-def category_acronyms() -> dict[str, str]:
-    """Category code -> the acronym callers use, from the synonyms table: entries whose term is
-    an acronym (capitals) and which select exactly one category and nothing else."""
-    from dac_map.query.errors import QueryError
-    from dac_map.query.synonyms import load_synonyms
-
-    try:
-        table = load_synonyms()
-    except QueryError:
-        return {}
-    out: dict[str, str] = {}
-    for syn in table:
-        if (syn.term.isupper() and len(syn.categories) == 1 and not syn.disciplines
-                and not syn.activity_types and not syn.clienteles):
-            out.setdefault(syn.categories[0], syn.term)
-    return out
-
-
-def territory_departments(options: Options, dac: str | None) -> tuple[str, ...]:
-    """Department codes of a territory (empty for the national view)."""
-    if not dac or dac == NATIONAL:
-        return ()
-    return options.territory_departments.get(dac, ())
-
-
 def seed(state: ViewState) -> None:
     """Write ``state`` into the widget keys (before the widgets are drawn)."""
     for attr, key in KEYS.items():
         value = getattr(state, attr)
         if isinstance(value, tuple):
             value = list(value)
-        if attr == "near":
+        if attr in ("near", "serves"):
             value = value or None
         if attr == "radius_km" and value is None:  # issue 12: no radius = the nearest ones
             value = float(settings.UI_DEFAULT_RADIUS_KM)
         st.session_state[key] = value
     st.session_state[MODE_KEY] = mode_of(state)
     st.session_state[FOCUS] = state.focus
+    st.session_state[SOCIAL_FOCUS] = state.social_focus
     st.session_state[NEED] = ""
 
 
@@ -237,9 +104,10 @@ def reset_filters() -> None:
         if attr == "radius_km":
             value = float(settings.UI_DEFAULT_RADIUS_KM)
         st.session_state[key] = list(value) if isinstance(value, tuple) else (
-            None if attr == "near" else value)
+            None if attr in ("near", "serves") else value)
     st.session_state[MODE_KEY] = NEAREST
     st.session_state[FOCUS] = None
+    st.session_state[SOCIAL_FOCUS] = None
     st.session_state[MAP_CENTER] = None
     st.session_state[NEED] = ""
     st.session_state[NEED_APPLIED] = None
@@ -383,6 +251,9 @@ def render(options: Options, network_label=None) -> ViewState:
     from dac_map.ui.finess_plus_view import render_sidebar_activities  # FINESS+ (issue 11)
 
     fp_types, fp_publics, fp_places, fp_authorised = render_sidebar_activities(options)
+    from dac_map.ui.social_search import render_sidebar as render_social  # issue 16
+
+    social = render_social(communes, options.commune_labels)
     with sb.expander("Options"):
         closed = st.checkbox("Inclure les établissements fermés", key=KEYS["include_closed"])
     carried = _carried_caption(options)
@@ -400,7 +271,7 @@ def render(options: Options, network_label=None) -> ViewState:
         page=int(st.session_state.get(KEYS["page"]) or 1),
         focus=st.session_state.get(FOCUS),
         fp_types=tuple(fp_types), fp_publics=tuple(fp_publics), fp_min_places=int(fp_places or 0),
-        fp_authorised=bool(fp_authorised))
+        fp_authorised=bool(fp_authorised), social_focus=st.session_state.get(SOCIAL_FOCUS), **social)
 
 
 # --- « Je cherche » and the link's criteria without a widget ------------------------------
@@ -443,6 +314,7 @@ def apply_need(syn, options: Options) -> None:
     st.session_state[KEYS["disciplines"]] = list(usable.disciplines)
     st.session_state[KEYS["activity_types"]] = list(usable.activity_types)
     st.session_state[KEYS["clienteles"]] = list(usable.clienteles)
+    st.session_state[KEYS["social_families"]] = []  # one resource type at a time (issue 16)
     st.session_state[KEYS["page"]] = 1
     st.session_state[FOCUS] = None
     st.session_state[NEED_APPLIED] = usable
@@ -471,8 +343,15 @@ def _on_need_change(options: Options) -> None:
         apply_need(best, options)
         return
     found = match(text, table, names)
+    social = None if found else apply_social_need(text)  # issue 16: « aide alimentaire », « CCAS »…
+    if social:  # one resource type at a time: the FINESS type filters are cleared
+        for attr in ("families", "aggregates", "categories", "disciplines", "activity_types", "clienteles"):
+            st.session_state[KEYS[attr]] = []
+        st.session_state[NEED_APPLIED] = None
     if found:
         st.session_state[NEED_SUGGESTIONS] = found
+    elif social:
+        st.session_state[NEED_MESSAGE] = social
     else:
         st.session_state[NEED_MESSAGE] = (
             f"Aucun type de ressource ne correspond à « {text[:60]} ». Essayez un sigle (EHPAD, "
@@ -539,19 +418,4 @@ def _carried_caption(options: Options) -> dict[str, tuple[str, ...]]:
     return out
 
 
-__all__ = [
-    "NEED",
-    "apply_need",
-    "category_acronyms",
-    "BASKET",
-    "FOCUS",
-    "KEYS",
-    "MAP_CENTER",
-    "MODE_KEY",
-    "Options",
-    "build_options",
-    "render",
-    "reset_filters",
-    "seed",
-    "territory_departments",
-]
+__all__ = ["NEED", "apply_need", "BASKET", "FOCUS", "KEYS", "MAP_CENTER", "MODE_KEY", "render", "reset_filters", "seed"]

@@ -19,6 +19,8 @@ from dac_map import settings
 from dac_map.inclusion import vocab
 from dac_map.inclusion.filters import (SocialCatalogue, SocialFilter, describe, filters_from_params,
                                        load_social, search_social)
+from dac_map.inclusion.tables import ConflictError
+from dac_map.query.serving import ServesCommuneFilter
 from dac_map.ui.text import format_date, format_phone, md, plain, tel_href
 
 FICTITIOUS_BANNER = ("Les ressources locales de cette démonstration (associations de patients, "
@@ -128,6 +130,7 @@ def render_social_page(store_path: Path) -> None:
     filters = filters_from(families, publics, fee, min_quality, commune or None, text)
     found = search_social(cat, filters)
     st.caption(f"{len(found)} ressource(s) — {md(describe(filters, cat))}")
+    _render_area_coverage(cat, filters)
     if not len(found):
         return
     table = pd.DataFrame({
@@ -147,44 +150,227 @@ def render_social_page(store_path: Path) -> None:
             st.markdown(sheet_markdown(row))
 
 
-def render_steward_page(table_path: Path) -> None:
-    """The stewards' page: edit the local resources, save with a name and a reason, the journal."""
-    from dac_map.errors import DacMapError
-    from dac_map.inclusion import steward
+def _author_field(principal, key: str) -> str | None:
+    """Embedded mode: the steward types a name. Server mode: the signed-in account is the author
+    (shown, never typed)."""
+    from dac_map.server import auth
 
+    if principal.subject == auth.LOCAL.subject:
+        return st.text_input("Votre nom (référent)", key=key)
+    st.caption(f"Enregistré au nom de : {md(principal.subject)}")
+    return None
+
+
+def _base(table, key: str):
+    """The snapshot the editor started from (kept across reruns, so the version check compares
+    with what the steward saw), and the editor's generation (a reload starts a fresh editor)."""
+    if key not in st.session_state:
+        st.session_state[key] = (table.snapshot(), st.session_state.get(key + "_gen", 0) + 1)
+        st.session_state[key + "_gen"] = st.session_state[key][1]
+    return st.session_state[key]
+
+
+def _reload(key: str) -> None:
+    st.session_state.pop(key, None)
+
+
+def _saved(key: str, message: str) -> None:
+    """After a save: the next render reads the table again and says what was saved."""
+    _reload(key)
+    st.session_state[key + "_msg"] = message
+
+
+def _save(write, key: str, suffix: str) -> None:
+    """Run a save (``write()`` -> actions) and say what happened: saved (the next render reads
+    the table again), nothing to save, refused (the reason), or a conflict (nothing written; a
+    button reloads the table)."""
+    from dac_map.errors import DacMapError
+
+    try:
+        actions = write()
+    except DacMapError as exc:
+        st.error(f"Non enregistré : {md(exc)}")
+        if isinstance(exc, ConflictError):
+            st.button("Recharger la table (vos modifications non enregistrées seront abandonnées)",
+                      key=key + "_reload", on_click=_reload, args=(key,))
+        return
+    if actions:
+        _saved(key, f"Enregistré : {', '.join(actions)}{suffix}")
+        st.rerun()
+    st.success("Aucun changement.")
+
+
+def _journal(table, title: str) -> None:
+    """The table's history, newest first."""
+    journal = table.history()
+    if journal:
+        st.subheader(title, anchor=False)
+        st.dataframe(pd.DataFrame(journal[::-1]), hide_index=True, width="stretch")
+
+
+def _render_area_coverage(cat: SocialCatalogue, filters: list[SocialFilter]) -> None:
+    """« Zones blanches » of the current criteria: the communes of a department where no
+    matching resource intervenes (its intervention area, as « Intervient à » reads it)."""
+    from dac_map import codes
+    from dac_map.inclusion.filters import coverage_by_area
+
+    deps = sorted({codes.department_of(c) for c in cat.commune_names})
+    with st.expander("Couverture par zones d'intervention (communes où aucune ressource n'intervient)"):
+        chosen = st.multiselect("Départements", deps, default=deps[:1], key="soc_cov_deps")
+        if not chosen:
+            return
+        table = coverage_by_area(cat, filters, chosen)
+        white = table[table["resources"] == 0]
+        c1, c2 = st.columns(2)
+        c1.metric("Communes couvertes", f"{len(table) - len(white)} / {len(table)}")
+        c2.metric("Zones blanches", str(len(white)))
+        st.caption("Critères appliqués : " + md(describe([f for f in filters if not isinstance(f, ServesCommuneFilter)],
+                                                          cat)))
+        if len(white):
+            st.dataframe(white.rename(columns={"commune": "Code INSEE", "name": "Commune"})[["Code INSEE", "Commune"]],
+                         hide_index=True, width="stretch", key="soc_cov_white")
+
+
+def render_steward_page(table=None, decisions=None, store_source=None) -> None:
+    """The stewards' page (role ``referent_donnees`` in server mode): the DAC's local
+    resources, and the FINESS <-> data·inclusion match decisions. ``table`` / ``decisions``
+    are :class:`~dac_map.inclusion.tables.StewardTable` s (a path = that CSV table; default:
+    the current mode's tables); ``store_source`` the catalogue (default: the app's)."""
+    from dac_map.inclusion import dedup, steward
+
+    table = steward.local_store(None if table is None else Path(table)) \
+        if table is None or isinstance(table, (str, Path)) else table
+    if decisions is None or isinstance(decisions, (str, Path)):
+        decisions = dedup.decisions_store(None if decisions is None else Path(decisions))
+    if store_source is None:
+        from dac_map.ui.views import store_path
+
+        store_source = store_path()
     st.title("Ressources locales du DAC (référents)")
-    st.caption(f"Table : {md(table_path)} — format data·inclusion v1 ; chaque enregistrement est "
+    tab_local, tab_matches = st.tabs(["Ressources locales", "Correspondances FINESS ↔ data·inclusion"])
+    with tab_local:
+        _render_local(table)
+    with tab_matches:
+        _render_decisions(decisions, store_source)
+
+
+def _render_local(table) -> None:
+    from dac_map.inclusion import steward
+    from dac_map.ui import access
+
+    principal = access.current_principal()
+    st.caption(f"Table : {md(table.label)} — format data·inclusion v1 ; chaque enregistrement est "
                "versionné (qui, quand, quoi). Les mises à jour nationales ne la modifient jamais.")
-    if "FICTIF" in table_path.name:
+    snap, gen = _base(table, "stw_base")
+    if "FICTIF" in table.location:
         st.warning(FICTITIOUS_BANNER, icon=":material/info:")
-    elif not table_path.exists():
+    elif not snap.rows:
         st.info("Table vide : ajoutez des lignes ci-dessous (modèle documenté : "
-                "data/inclusion/modele_ressources_locales.csv) ; le premier enregistrement crée le fichier.")
-    rows = steward.read_table(table_path).rows if table_path.exists() else []
-    frame = pd.DataFrame(rows, columns=list(steward.TABLE_COLUMNS)).astype(object)
+                "data/inclusion/modele_ressources_locales.csv) ; le premier enregistrement la crée.")
+    for problem in snap.problems[:5]:
+        st.error(f"Ligne illisible dans la table (à corriger avant d'enregistrer) : {md(problem)}")
+    frame = pd.DataFrame(list(snap.rows), columns=list(steward.TABLE_COLUMNS)).astype(object)
     for col in frame.columns:  # list cells edited as "a|b", like in the CSV
         frame[col] = frame[col].map(lambda v: "|".join(v) if isinstance(v, list) else v)
-    edited = st.data_editor(frame, num_rows="dynamic", width="stretch", hide_index=True, key="stw_editor")
+    edited = st.data_editor(frame, num_rows="dynamic", width="stretch", hide_index=True, key=f"stw_editor_{gen}")
     c1, c2 = st.columns(2)
-    author = c1.text_input("Votre nom (référent)", key="stw_author")
+    with c1:
+        author = _author_field(principal, "stw_author")
     comment = c2.text_input("Motif de la modification", key="stw_comment")
+    message = st.session_state.pop("stw_base_msg", None)
+    if message:
+        st.success(message)
     if st.button("Enregistrer", type="primary", key="stw_save"):
         records = [{k: (v if isinstance(v, str) and v.strip() else None) for k, v in r.items()}
                    for r in edited.astype(object).to_dict("records")]
-        try:
-            actions = steward.save_table(table_path, records, author=author, comment=comment)
-        except DacMapError as exc:
-            st.error(f"Non enregistré : {md(exc)}")
-        else:
-            st.success(f"Enregistré : {md(', '.join(actions))}" if actions else "Aucun changement.")
-    journal = steward.read_journal(table_path)
-    if journal:
-        st.subheader("Journal des modifications", anchor=False)
-        st.dataframe(pd.DataFrame(journal[::-1]), hide_index=True, width="stretch")
+        _save(lambda: steward.save_rows(table, snap, records, principal, author=author, comment=comment),
+              "stw_base", "")
+    _journal(table, "Journal des modifications")
     st.caption("Pour publier ces ressources dans le catalogue : `dac-map inclusion import` (ou une mise à "
                "jour). Export au schéma data·inclusion : `dac-map inclusion export DOSSIER`.")
 
 
-def steward_table_path() -> Path:
-    """The steward table (setting ``INCLUSION_LOCAL_TABLE``, read at call time)."""
-    return Path(settings.INCLUSION_LOCAL_TABLE)
+#: French headers of the decisions table.
+DECISION_HEADERS = {
+    "resource_id": "Ressource", "resource_name": "Nom (ressource sociale)", "resource_address": "Adresse (ressource)",
+    "finess": "N° FINESS", "establishment_name": "Nom (FINESS)", "establishment_address": "Adresse (FINESS)",
+    "method_label": "Méthode", "name_score": "Score nom", "address_score": "Score adresse",
+    "decision": "Décision de l'import", "steward_decision": "Décision du référent", "motif": "Motif",
+    "decided_by": "Par", "decided_at": "Le (UTC)",
+}
+#: The stewards' choices for a pair: none (the import decides), force the link, separate.
+DECISION_CHOICES = {"": "Automatique (pas de décision du référent)", "lier": "Lier (même structure)",
+                    "separer": "Séparer (structures différentes)"}
+_NEW_PAIR = "__nouvelle__"
+
+
+def edited_decisions(base_rows, resource_id: str, finess: str, decision: str, motif: str) -> list[dict]:
+    """The decisions table after the steward's choice for one pair: that pair's row replaced,
+    added, or removed (``decision`` empty); every other row as read."""
+    rows = [dict(r) for r in base_rows if (r["resource_id"], r["finess"]) != (resource_id, finess)]
+    if decision:
+        rows.append({"resource_id": resource_id, "finess": finess, "decision": decision, "motif": motif})
+    return rows
+
+
+def _pair_label(row: pd.Series) -> str:
+    left = plain(row.get("resource_name")) or row["resource_id"]
+    right = plain(row.get("establishment_name")) or "établissement inconnu du catalogue"
+    now = row.get("steward_decision") or row.get("decision") or ""
+    return f"{left} ↔ {right} (FINESS {row['finess']}) — {row['method_label']}" + (f" — {now}" if now else "")
+
+
+def _render_decisions(decisions, store_source) -> None:
+    from dac_map import store as store_mod
+    from dac_map.errors import DacMapError
+    from dac_map.inclusion import dedup
+    from dac_map.ui import access
+
+    principal = access.current_principal()
+    st.caption("Les doublons entre FINESS et data·inclusion / la table locale sont repérés à l'import (SIRET, "
+               "numéro FINESS, nom et adresse). Imposez un lien ou séparez une paire, avec un motif (sans "
+               "donnée de patient) : la décision s'applique au prochain import ou à la prochaine mise à jour, "
+               f"et son rapport l'indique. Décisions : {md(decisions.label)}.")
+    snap, gen = _base(decisions, "dec_base")
+    for problem in snap.problems[:5]:
+        st.error(f"Ligne illisible dans les décisions : {md(problem)}")
+    try:
+        table = dedup.decision_table(store_mod.open_store(store_source), snap)
+    except DacMapError as exc:
+        st.error(f"Catalogue illisible : {md(exc)}")
+        return
+    if len(table):
+        st.dataframe(table.rename(columns=DECISION_HEADERS), hide_index=True, width="stretch", key="dec_table")
+    else:
+        st.info("Aucune correspondance proposée par le dernier import, aucune décision enregistrée.")
+    pairs = {f"{r['resource_id']}|{r['finess']}": r for _, r in table.iterrows()}
+    with st.container(border=True, key="dec_form"):
+        st.markdown("**Décision du référent**")
+        choice = st.selectbox("Paire", [*pairs, _NEW_PAIR], key=f"dec_pair_{gen}",
+                              format_func=lambda k: "Nouvelle paire (lien non proposé par l'import)…"
+                              if k == _NEW_PAIR else _pair_label(pairs[k]))
+        if choice == _NEW_PAIR:
+            c1, c2 = st.columns(2)
+            rid = c1.text_input("Ressource (identifiant, ex. local:demo-80-diab)", key=f"dec_new_rid_{gen}").strip()
+            fin = c2.text_input("N° FINESS de l'établissement", key=f"dec_new_finess_{gen}").strip()
+            current, motif0 = "lier", ""
+        else:
+            row = pairs[choice]
+            rid, fin = row["resource_id"], row["finess"]
+            current, motif0 = (row.get("steward_decision") or ""), (row.get("motif") or "")
+            if row.get("decided_by"):
+                st.caption(f"Décision actuelle : {md(current)} — par {md(row['decided_by'])} le "
+                           f"{md(row['decided_at'])} — motif : {md(motif0)}")
+        decision = st.radio("Décision", list(DECISION_CHOICES), index=list(DECISION_CHOICES).index(current),
+                            format_func=DECISION_CHOICES.get, key=f"dec_choice_{gen}_{choice}", horizontal=True)
+        motif = st.text_input("Motif (obligatoire pour lier ou séparer)", value=motif0,
+                              key=f"dec_motif_{gen}_{choice}")
+        author = _author_field(principal, "dec_author")
+        message = st.session_state.pop("dec_base_msg", None)
+        if message:
+            st.success(message)
+        if st.button("Enregistrer la décision", type="primary", key="dec_save"):
+            rows = edited_decisions(snap.rows, rid, fin, decision, motif)
+            _save(lambda: dedup.save_decisions(decisions, snap, rows, principal, author=author), "dec_base",
+                  " — appliqué au prochain import.")
+    _journal(decisions, "Journal des décisions")

@@ -33,11 +33,11 @@ from dac_map.territories import (
     check_territories,
     open_store,
     split_codes,
-    table_bytes,
     validate,
 )
 from dac_map.territories.catalogue import dac_lookup, directory
 from dac_map.territories.model import describe_changes
+from dac_map.territories.table import table_bytes
 from dac_map.territories.vintages import load_moves
 from dac_map.ui.text import md, plain
 
@@ -537,9 +537,9 @@ def render_steward_page(catalogue) -> None:
 
 def _catalogue_changed() -> None:
     """The map reads the territories at catalogue load: drop the cached catalogue."""
-    from dac_map.ui import views
+    from dac_map.ui.data import cached_catalogue
 
-    views._load_catalogue.clear()
+    cached_catalogue.clear()
 
 
 __all__ = ["centre_commune", "commune_at", "contact_markdown", "contacts_by_commune", "dac_line",
