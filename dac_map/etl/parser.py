@@ -142,6 +142,20 @@ def _issues_for(df: pd.DataFrame, mask: pd.Series, path: str, field_name: str, r
     return out
 
 
+def _drop(df: pd.DataFrame, mask: pd.Series, issues: list[RowIssue], path: str,
+          reason: Callable[[str], str]) -> pd.DataFrame:
+    """Report the rows where ``mask`` is true as rejected (field ``nofinesset``), return the others."""
+    issues += _issues_for(df, mask, path, "nofinesset", reason, "rejected")
+    return df[~mask]
+
+
+def _keep_first(df: pd.DataFrame, issues: list[RowIssue], path: str,
+                reason: Callable[[str], str]) -> pd.DataFrame:
+    """Reject the repeats of a FINESS number (its first row is kept), renumber the rows."""
+    return _drop(df, df["nofinesset"].duplicated(keep="first"), issues, path, reason
+                 ).reset_index(drop=True)
+
+
 def _parse_dates(df: pd.DataFrame, fields: tuple[str, ...], path: str) -> list[RowIssue]:
     """Convert ISO date text columns to datetime64 in place; bad values become NaT (kept)."""
     issues: list[RowIssue] = []
@@ -203,13 +217,8 @@ def parse_establishments_text(text: str, path: str = "<text>", encoding: str = "
 
     # FINESS number: pattern, then uniqueness (first occurrence wins).
     bad_no = ~st["nofinesset"].str.fullmatch(FINESS_PATTERN).fillna(False).astype(bool)
-    issues += _issues_for(st, bad_no, path, "nofinesset",
-                          lambda v: f"invalid FINESS number {v!r}", "rejected")
-    st = st[~bad_no]
-    dup = st["nofinesset"].duplicated(keep="first")
-    issues += _issues_for(st, dup, path, "nofinesset",
-                          lambda v: f"duplicate FINESS number {v} (first occurrence kept)", "rejected")
-    st = st[~dup].reset_index(drop=True)
+    st = _drop(st, bad_no, issues, path, lambda v: f"invalid FINESS number {v!r}")
+    st = _keep_first(st, issues, path, lambda v: f"duplicate FINESS number {v} (first occurrence kept)")
 
     bad_dep = ~st["departement"].str.fullmatch(r"[0-9]{2}|2[AB]|9[A-Z]").fillna(False).astype(bool)
     issues += _issues_for(st, bad_dep, path, "departement",
@@ -232,13 +241,8 @@ def parse_establishments_text(text: str, path: str = "<text>", encoding: str = "
 def _type_geolocations(geo: pd.DataFrame, known: pd.Series, path: str,
                        issues: list[RowIssue]) -> pd.DataFrame:
     unknown = pd.Series(~isin_text(geo["nofinesset"], known), index=geo.index)
-    issues += _issues_for(geo, unknown, path, "nofinesset",
-                          lambda v: f"geolocation for an unknown establishment {v!r}", "rejected")
-    geo = geo[~unknown]
-    dup = geo["nofinesset"].duplicated(keep="first")
-    issues += _issues_for(geo, dup, path, "nofinesset",
-                          lambda v: f"second geolocation for {v} (first kept)", "rejected")
-    geo = geo[~dup].reset_index(drop=True)
+    geo = _drop(geo, unknown, issues, path, lambda v: f"geolocation for an unknown establishment {v!r}")
+    geo = _keep_first(geo, issues, path, lambda v: f"second geolocation for {v} (first kept)")
 
     out = pd.DataFrame({"nofinesset": geo["nofinesset"], "line": geo["line"]})
     for src, dst in (("coordxet", "x"), ("coordyet", "y")):
