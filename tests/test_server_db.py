@@ -89,6 +89,37 @@ def test_publish_geopackage_round_trip_equals_the_geopackage(pg_url, demo_store)
                                   pd.DataFrame(b.establishments.drop(columns="geometry")))
 
 
+def test_served_catalogue_overlays_the_stewards_postgres_territories(pg_url, demo_store,
+                                                                     monkeypatch):
+    """Server mode: the catalogue every app process loads from PostGIS carries the territory
+    table of PostgreSQL (a steward's rename and a commune moved between DACs show at the next
+    load, the establishments' DAC reassigned), and the cache stamp of the app processes
+    changes with every territory edit. Expectations from the GeoPackage and the edit itself."""
+    from dac_map.territories import PostgresTerritoryStore, open_store as territory_table
+
+    monkeypatch.setenv("DAC_MAP_DATABASE_URL", pg_url)
+    versions.publish_geopackage(demo_store, actor="test", url=pg_url)
+    before = load_served_catalogue(pg_url)
+    est = open_store(demo_store).read_layer(store.ESTABLISHMENTS, read_geometry=False)
+    lot_commune = str(est.loc[est["dac_id"] == "DAC-46", "commune"].dropna().iloc[0])
+    moved = set(est.loc[est["commune"] == lot_commune, "finess"])
+    stamp = versions.catalogue_stamp_cached(pg_url)
+    steward = auth.Principal("ref", frozenset({auth.DATA_STEWARD}), signed_in=True)
+    table = territory_table(principal=steward)
+    assert isinstance(table, PostgresTerritoryStore)
+    v = table.get("DAC-80")
+    table.save(v.territory.__class__(**{**v.territory.__dict__, "name": "DAC Somme renommé",
+                                        "communes": (lot_commune,)}), v.version, "ref")
+    assert versions.catalogue_stamp_cached(pg_url)[1] > stamp[1]
+    after = load_served_catalogue(pg_url)
+    names = dict(zip(after.territories["dac_id"], after.territories["name"]))
+    assert names["DAC-80"] == "DAC Somme renommé"
+    assert dict(zip(before.territories["dac_id"], before.territories["name"]))["DAC-80"] != names["DAC-80"]
+    got = after.establishments.set_index("finess")["dac_id"]
+    assert moved and set(got[list(moved)]) == {"DAC-80"}  # a listed commune wins over a department
+    assert set(before.establishments.set_index("finess")["dac_id"][list(moved)]) == {"DAC-46"}
+
+
 def test_switch_rollback_and_prune_keep_n_versions(pg_url):
     v1 = versions.publish(_layers("v1", 5), {"n": 5}, actor="t", url=pg_url, version="v1")
     v2 = versions.publish(_layers("v2", 6), {"n": 6}, actor="t", url=pg_url, version="v2")
@@ -272,37 +303,17 @@ def test_health_reports_database_version_and_sign_in(pg_url, demo_store, tmp_pat
     assert report["status"] == "fail" and "connect" in report["checks"]["database"]
 
 
-REFRESH_CONFIG = """\
-[sources]
-establishments = "src/establishments.csv"
-equipment = "src/equipment.csv"
-departments = "src/departments.geojson"
-territories = "src/territories.csv"
-
-[download]
-retries = 1
-backoff_s = 0.001
-
-[store]
-current = "build/dac_map.gpkg"
-keep = 3
-"""
-
-
 def test_refresh_publishes_each_validated_version_into_postgis(pg_url, tmp_path, monkeypatch):
     from dac_map.refresh.config import load_config
     from dac_map.refresh.pipeline import refresh
-    from dac_map.testing.refresh import (equipment_bytes, extract_bytes, sample_rows, write_bytes,
-                                         write_departments, write_territories)
+    from dac_map.testing.refresh import (extract_bytes, refresh_config, sample_rows, write_bytes,
+                                         write_sources)
 
     monkeypatch.setenv("DAC_MAP_DATABASE_URL", pg_url)
     rows = sample_rows(20)
-    write_bytes(tmp_path / "src" / "establishments.csv", extract_bytes(rows))
-    write_bytes(tmp_path / "src" / "equipment.csv", equipment_bytes(
-        [(r.finess, "924", 40, 45) for r in rows if r.departement == "80"]))
-    write_departments(tmp_path / "src" / "departments.geojson")
-    write_territories(tmp_path / "src" / "territories.csv")
-    (tmp_path / "refresh.toml").write_text(REFRESH_CONFIG, encoding="utf-8")
+    write_sources(tmp_path, rows)
+    (tmp_path / "refresh.toml").write_text(
+        refresh_config('[store]\ncurrent = "build/dac_map.gpkg"\nkeep = 3\n'), encoding="utf-8")
     first = refresh(load_config(tmp_path / "refresh.toml"))
     first.raise_for_status()
     served = versions.read_served(pg_url)
