@@ -50,6 +50,11 @@ def test_save_read_and_journal(steward_backend):
     assert _content(snap.rows) == _content(raw) and [r["id"] for r in snap.rows] == [r["id"] for r in raw]
     who = author or principal.subject
     assert {v[0] for v in snap.updated.values()} == {who}
+    # an import reads the same validated resources from either back-end as from the raw file
+    seeded = steward.current_table(getattr(table, "path", None) or table.url)
+    from_file = steward.read_table(DEMO_LOCAL)
+    assert seeded.services == from_file.services and seeded.structures == from_file.structures
+    assert seeded.report.counts == from_file.report.counts
     rows = [dict(r) for r in snap.rows]
     rows[0]["nom"] = "Groupe de parole (nouvel horaire, EXEMPLE FICTIF)"
     rows[1]["telephone"] = "0322000001"
