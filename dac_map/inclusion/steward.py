@@ -121,9 +121,9 @@ def _validated(path: Path | str, records, issues: list[ReadIssue], *, strict: bo
 
 
 def _csv_rows(path: Path) -> tuple[list[dict], list[str]]:
-    """The CSV back-end's reader: rows as the steward typed them, unreadable lines."""
+    """The CSV back-end's reader: rows (list columns split), unreadable lines."""
     issues: list[ReadIssue] = []
-    rows = [{k: _unneutralised(v) for k, v in loc.record.items()} for loc in iter_csv(path, issues)]
+    rows = [loc.record for loc in iter_csv(path, issues)]
     return rows, [f"{i.where} : {i.message}" for i in issues]
 
 
