@@ -218,6 +218,17 @@ def search(
         "--public", help="Public FINESS+ : code TRE_R403 (ex. 436) ou mots (ex. alzheimer)")] = None,
     activity_min_capacity: Annotated[Optional[int], typer.Option(
         "--activity-min-capacity", help="Places FINESS+ minimum (installées ; autorisées avec --authorised)")] = None,
+    resources: Annotated[Optional[str], typer.Option(
+        "--resources", help="Ressources cherchées : finess, sociales ou toutes (défaut : les sociales dès "
+                            "qu'un critère social est donné, FINESS sauf si seuls des critères sociaux)")] = None,
+    social_family: Annotated[Optional[list[str]], typer.Option(
+        "--social-family", help="Besoin social (ressources sociales) : clé ou début du libellé, ex. "
+                                "aide_alimentaire, « Aide alimentaire », « Accès aux droits »")] = None,
+    social_public: Annotated[Optional[list[str]], typer.Option(
+        "--social-public", help="Public des ressources sociales (data·inclusion), ex. seniors, familles")] = None,
+    fee: Annotated[Optional[str], typer.Option("--fee", help="Frais des ressources sociales : gratuit ou payant")] = None,
+    min_quality: Annotated[Optional[float], typer.Option(
+        "--min-quality", help="Score de qualité data·inclusion minimal (0 à 1)")] = None,
     sort: Annotated[Optional[str], typer.Option("--sort", help="distance|score|name|finess|capacity")] = None,
     page: Annotated[int, typer.Option("--page", help="Page (à partir de 1)")] = 1,
     page_size: Annotated[Optional[int], typer.Option("--page-size",
@@ -225,15 +236,16 @@ def search(
     fmt: Annotated[str, typer.Option("--format", help="table|csv|geojson")] = "table",
     store_path: Annotated[Optional[Path], typer.Option("--store", help=_STORE_HELP)] = None,
 ) -> None:
-    """Cherche des ressources : territoire, type, spécialité, capacité, distance, nom."""
+    """Cherche des ressources : territoire, type, spécialité, capacité, distance, nom ; et les
+    ressources sociales (data·inclusion, ressources locales du DAC)."""
     import json
     import re
 
     from dac_map import codes
     from dac_map import query as q
+    from dac_map.query import social as qs
     from dac_map.query import spec
     from dac_map.query.near import POINT_FORMAT, format_point, parse_point
-    from dac_map.query.export import to_rich_table
 
     try:
         if fmt not in ("table", "csv", "geojson"):
@@ -285,49 +297,99 @@ def search(
             # FINESS+ activities and intervention zones (issue 11)
             serves=(serves_commune or "").strip().upper(), fp_types=tuple(activity or ()),
             fp_publics=tuple(public or ()), fp_min_places=activity_min_capacity or 0,
-            fp_authorised=authorised and activity_min_capacity is not None)
+            fp_authorised=authorised and activity_min_capacity is not None,
+            # social resources (issue 16)
+            resources=(resources or "").strip().lower(),
+            social_families=tuple(qs.social_family_key(v) for v in _codes(social_family)),
+            social_publics=tuple(_codes(social_public)), social_fee=(fee or "").strip().lower(),
+            social_min_quality=min_quality or 0.0)
+        qs.check_spec(wanted)
         size = page_size if page_size is not None else (20 if fmt == "table" else None)
         catalogue = q.load_catalogue(store_path)
-        result = q.search(catalogue, wanted.to_filters(catalogue, has_network=road is not None),
-                          sort=sort, page=page, page_size=size, network=road)
+        kinds = qs.scope(wanted)
+        result = (q.search(catalogue, wanted.to_filters(catalogue, has_network=road is not None),
+                           sort=sort, page=page, page_size=size, network=road) if kinds.finess else None)
+        social = qs.search_social_spec(wanted, catalogue) if kinds.social else None
     except DacMapError as exc:
         _fail(exc)
+    social_rows = None
+    if social is not None:
+        start = (max(page, 1) - 1) * size if size else 0
+        social_rows = social.records.iloc[start:start + size] if size else social.records
 
     if fmt == "csv":
+        import pandas as pd
+
         from dac_map.tabular import write_csv
 
+        parts = []
+        if result is not None:
+            table = q.to_french_table(result.records)
+            if social is not None:  # both kinds in one file: say which each row is
+                table.insert(0, "Type de ressource", qs.KIND_FINESS)
+            parts.append(table)
+        if social_rows is not None:
+            parts.append(qs.social_french_table(social_rows))
         sys.stdout.flush()
-        write_csv(sys.stdout.buffer, q.to_french_table(result.records), bom=False,
-                  lineterminator="\n")
+        write_csv(sys.stdout.buffer, pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0],
+                  bom=False, lineterminator="\n")
     elif fmt == "geojson":
-        sys.stdout.write(json.dumps(q.to_geojson(result.records), ensure_ascii=False) + "\n")
+        collection = (q.to_geojson(result.records) if result is not None
+                      else {"type": "FeatureCollection", "features": []})
+        if social_rows is not None:
+            for f in collection["features"]:
+                f["properties"]["Type de ressource"] = qs.KIND_FINESS
+            collection["features"] += qs.social_geojson(social_rows)
+        sys.stdout.write(json.dumps(collection, ensure_ascii=False) + "\n")
     else:
-        if result.is_empty:
-            out.print(result.message, markup=False, highlight=False, soft_wrap=True)
-        else:
-            out.print(to_rich_table(result))
-        out.print("Critères : " + " · ".join(result.labels), markup=False, highlight=False, soft_wrap=True)
-        if result.centre is not None:
-            out.print("Durées en voiture par la route (réseau OpenStreetMap)" if result.by_road
-                      else "Distances à vol d'oiseau", markup=False, highlight=False)
-        if not result.by_road and result.centre_snap_m is not None:
-            out.print(f"Centre à {result.centre_snap_m / 1000:.1f} km de la route la plus proche du "
-                      "réseau chargé : distances à vol d'oiseau", markup=False, highlight=False)
-        if result.unreachable:
-            out.print(f"{len(result.unreachable)} ressource(s) hors du réseau routier (sans durée) : "
-                      + ", ".join(result.unreachable[:10]), markup=False, highlight=False, soft_wrap=True)
-        if result.counts_by_family:
-            out.print("Par famille : " + ", ".join(f"{result.family_labels.get(k, k)} {v}"
-                                                   for k, v in result.counts_by_family.items()),
+        if result is not None:
+            _print_finess_result(catalogue, result, near_commune, commune)
+        if social is not None:
+            out.print(f"Ressources sociales : {social.total}", markup=False, highlight=False)
+            if social.total:
+                out.print(qs.to_rich_social_table(social_rows))
+                if social.total > len(social_rows):
+                    out.print(f"({len(social_rows)} affichées ; --page / --page-size pour la suite)",
+                              markup=False, highlight=False)
+            out.print("Critères (ressources sociales) : " + (" · ".join(social.labels) or "aucun"),
                       markup=False, highlight=False, soft_wrap=True)
-        _print_dac_for_communes(catalogue, [near_commune] if near_commune else [], _codes(commune))
-        if result.data_date:
-            out.print(f"Données FINESS du {result.data_date}", markup=False, highlight=False)
-        if result.equipment_illustrative:
-            out.print("Capacités illustratives (données d'équipement fictives) ; les places "
-                      "installées ne disent rien de la disponibilité.", markup=False, highlight=False)
-    if result.is_empty and fmt != "table":
-        err.print(result.message, markup=False, highlight=False, soft_wrap=True)
+            if social.records["fictitious"].fillna(False).astype(bool).any():
+                out.print("EXEMPLE FICTIF : des ressources sociales de ce résultat sont inventées "
+                          "(démonstration).", markup=False, highlight=False)
+    empty = (result is None or result.is_empty) and (social is None or not social.total)
+    if empty and fmt != "table":
+        err.print(result.message if result is not None else "Aucune ressource sociale ne correspond aux critères.",
+                  markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_finess_result(catalogue, result, near_commune: Optional[str], commune: Optional[list[str]]) -> None:
+    """The FINESS part of ``dac-map search`` in the terminal."""
+    from dac_map.query.export import to_rich_table
+
+    if result.is_empty:
+        out.print(result.message, markup=False, highlight=False, soft_wrap=True)
+    else:
+        out.print(to_rich_table(result))
+    out.print("Critères : " + " · ".join(result.labels), markup=False, highlight=False, soft_wrap=True)
+    if result.centre is not None:
+        out.print("Durées en voiture par la route (réseau OpenStreetMap)" if result.by_road
+                  else "Distances à vol d'oiseau", markup=False, highlight=False)
+    if not result.by_road and result.centre_snap_m is not None:
+        out.print(f"Centre à {result.centre_snap_m / 1000:.1f} km de la route la plus proche du "
+                  "réseau chargé : distances à vol d'oiseau", markup=False, highlight=False)
+    if result.unreachable:
+        out.print(f"{len(result.unreachable)} ressource(s) hors du réseau routier (sans durée) : "
+                  + ", ".join(result.unreachable[:10]), markup=False, highlight=False, soft_wrap=True)
+    if result.counts_by_family:
+        out.print("Par famille : " + ", ".join(f"{result.family_labels.get(k, k)} {v}"
+                                               for k, v in result.counts_by_family.items()),
+                  markup=False, highlight=False, soft_wrap=True)
+    _print_dac_for_communes(catalogue, [near_commune] if near_commune else [], _codes(commune))
+    if result.data_date:
+        out.print(f"Données FINESS du {result.data_date}", markup=False, highlight=False)
+    if result.equipment_illustrative:
+        out.print("Capacités illustratives (données d'équipement fictives) ; les places "
+                  "installées ne disent rien de la disponibilité.", markup=False, highlight=False)
 
 
 def _print_dac_for_communes(catalogue, *code_lists: list[str]) -> None:

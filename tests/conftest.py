@@ -400,3 +400,41 @@ def duplicate_store(demo_store, tmp_path):
     shutil.copyfile(demo_store, path)
     table, proposed, other = local_table_with_finess_copy(tmp_path / "locales.csv")
     return path, table, proposed, other
+
+
+# --------------------------------------------------------------------------- social resources on the main map (issue 16)
+
+@pytest.fixture(scope="session")
+def social_ui_store(tmp_path_factory) -> Path:
+    """The app-test GeoPackage with the fictitious social resources of
+    ``tests/fixtures/social/ressources_sociales_test.csv`` imported (built once per session)."""
+    from e2e.ui_store import build_social_ui_store
+
+    return build_social_ui_store(tmp_path_factory.getbasetemp() / "social_ui_store" / "store.gpkg")
+
+
+@pytest.fixture(scope="session")
+def social_raw() -> list[dict[str, str]]:
+    """The raw rows of the social test table (read with :mod:`csv`, not with our reader)."""
+    import csv
+
+    from e2e.ui_store import SOCIAL_TABLE
+
+    with open(SOCIAL_TABLE, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter=";"))
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict[str, object]:
+    """AppTest: file name -> generator of every deferred download button of the runs."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    captured: dict[str, object] = {}
+    original = MediaFileManager.add_deferred
+
+    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        captured[file_name or coordinates] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
+    return captured

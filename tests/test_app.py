@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from e2e.ui_store import KNOWN_FINESS, KNOWN_NAME, NASTY, build_ui_store
 from openpyxl import load_workbook
-from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from dac_map import settings
@@ -31,20 +30,6 @@ def app_settings(store, monkeypatch):
     monkeypatch.setattr(settings, "STORE_PATH", store)
     monkeypatch.setattr(settings, "TILES", "none")
     monkeypatch.setattr(settings, "DEFAULT_DAC", "DAC-80")
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, object]:
-    """File name -> generator of every deferred download button of the runs."""
-    captured: dict[str, object] = {}
-    original = MediaFileManager.add_deferred
-
-    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
-        captured[file_name or coordinates] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
-    return captured
 
 
 def run(params: dict[str, str] | None = None) -> AppTest:

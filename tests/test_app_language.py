@@ -148,22 +148,6 @@ def test_detail_sheet_closes_when_its_establishment_leaves_the_results():
     assert "etab" not in at.query_params
 
 
-@pytest.fixture
-def downloads(monkeypatch) -> dict[str, object]:
-    """File name -> generator of every deferred download button of the runs."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    captured: dict[str, object] = {}
-    original = MediaFileManager.add_deferred
-
-    def add_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kw):
-        captured[file_name or coordinates] = data_callable
-        return original(self, data_callable, mimetype, coordinates, file_name, **kw)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
-    return captured
-
-
 def pdf_text(data: bytes) -> str:
     import io
 

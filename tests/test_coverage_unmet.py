@@ -248,7 +248,7 @@ def test_search_spec_is_stored_in_the_versioned_form(tmp_path):
 
 
 @pytest.mark.parametrize("criteria, field", [
-    ({"v": 4, "famille": ["x"]}, "filters_json"),  # unknown version (3 = FINESS+ keys, issue 11)
+    ({"v": 5, "famille": ["x"]}, "filters_json"),  # unknown version (3 = FINESS+, 4 = social keys)
     ({"v": 2, "intervient": "01451"}, "filters_json"),  # a FINESS+ key needs version 3
     ({"v": 1, "families": ["x"]}, "filters_json"),  # Python field names are not the format
     ({"v": 1, "capacite": "beaucoup"}, "filters_json"),

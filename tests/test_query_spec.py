@@ -86,7 +86,7 @@ def test_from_params(params, spec, warnings):
 
 @pytest.mark.parametrize("obj, message", [
     ({"famille": ["x"]}, "version None inconnue"),
-    ({"v": 4}, "version 4 inconnue"),  # 3 = the FINESS+ keys (issue 11)
+    ({"v": 5}, "version 5 inconnue"),  # 3 = FINESS+ keys (issue 11), 4 = social keys (issue 16)
     ({"v": 1, "n": 3}, "clé inconnue « n »"),  # version 1 had no nearest-N keys
     ({"v": 2, "activite_fp": ["1514"]}, "clé inconnue « activite_fp »"),  # FINESS+ keys need version 3
     ({"v": True}, "version True inconnue"),

@@ -92,7 +92,8 @@ WRITER_CALLS = re.compile(r"\.to_csv\(|csv\.writer\(|csv\.DictWriter\(|\.to_exce
 PRODUCERS = ("cli.py", "coverage/cli.py", "coverage/unmet.py", "coverage/report_render.py",
              "etl/build.py", "refresh/diff.py", "ui/exports.py", "ui/coverage_view.py",
              "inclusion/steward.py", "inclusion/importer.py",  # issue 16: local table, import reports
-             "inclusion/tables.py", "inclusion/epci.py")  # steward tables (CSV back-end), EPCI table
+             "inclusion/tables.py", "inclusion/epci.py",  # steward tables (CSV back-end), EPCI table
+             "ui/social_search.py")  # issue 16: the social resources of a search
 USES_WRITER = re.compile(r"dac_map\.tabular|from dac_map import [^\n]*\btabular\b")
 FROM_IMPORT = re.compile(r"^[ \t]*from (dac_map(?:\.\w+)*) import (?:\(([^)]*)\)|([^\n]*))", re.M)
 PLAIN_IMPORT = re.compile(r"^\s*import (dac_map(?:\.\w+)+)", re.M)

@@ -24,6 +24,7 @@ from dac_map.query.near import format_point
 from dac_map.query.spec import (
     JSON_VERSION,
     JSON_VERSION_FINESS_PLUS,
+    JSON_VERSION_SOCIAL,
     JSON_VERSIONS,
     PARAMS,
     SearchSpec,
@@ -138,7 +139,8 @@ def migrate_text(text: str | None) -> str | None:
         obj = json.loads(text) if text and text.strip() else None
     except ValueError:
         obj = text
-    if isinstance(obj, Mapping) and obj.get("v") in (JSON_VERSION, JSON_VERSION_FINESS_PLUS):  # current
+    if isinstance(obj, Mapping) and obj.get("v") in (JSON_VERSION, JSON_VERSION_FINESS_PLUS,
+                                                    JSON_VERSION_SOCIAL):  # current
         return None
     if isinstance(obj, Mapping) and obj.get("v") in JSON_VERSIONS:  # an older version: same keys
         try:
@@ -155,17 +157,26 @@ def dumps(criteria: Mapping[str, Any]) -> str:
 
 def resource_type_of(criteria: Mapping[str, Any]) -> str | None:
     """The kind of resource looked for: family ids, else category codes, else disciplines
-    (comma-separated), else None."""
+    (comma-separated), then the social families (issue 16, ``social_`` + key, e.g.
+    ``social_aide_alimentaire``), else None."""
+    from dac_map.inclusion.vocab import FAMILY_PREFIX
+
+    parts = []
     for key in ("famille", "categorie", "agregat", "discipline"):
         codes = criteria.get(key)
         if isinstance(codes, list) and codes:
-            return ", ".join(codes)
-    return None
+            parts.append(", ".join(codes))
+            break
+    social = criteria.get("famille_sociale")
+    if isinstance(social, list) and social:
+        parts.append(", ".join(FAMILY_PREFIX + str(c) for c in social))
+    return ", ".join(parts) or None
 
 
 def commune_of(criteria: Mapping[str, Any]) -> str | None:
     """The commune a search was about: its first ``commune`` code, else an ``autour`` that is
-    an INSEE commune code (``"80021"`` or ``"Amiens (80021)"``), else None."""
+    an INSEE commune code (``"80021"`` or ``"Amiens (80021)"``), else the « Intervient à »
+    commune (``intervient``), else None."""
     codes = criteria.get("commune")
     if isinstance(codes, list):
         for c in codes:
@@ -178,6 +189,9 @@ def commune_of(criteria: Mapping[str, Any]) -> str | None:
             t = t[t.rindex("(") + 1:-1].strip()
         if COMMUNE_RE.fullmatch(t):
             return t
+    serves = criteria.get("intervient")
+    if isinstance(serves, str) and COMMUNE_RE.fullmatch(serves.strip().upper()):
+        return serves.strip().upper()
     return None
 
 

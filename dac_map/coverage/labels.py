@@ -62,7 +62,21 @@ def spec_label(spec: SearchSpec, catalogue: Catalogue | None = None) -> str:
         if codes:
             names = [single.get((attr, c)) or labels.get(attr, {}).get(c) or c for c in codes]
             parts.append(" ou ".join(names))
+    social = social_label(spec)
+    if social:
+        parts.append(social)
     return " — ".join(parts)
+
+
+def social_label(spec: SearchSpec) -> str:
+    """Label of the social needs a search asked for (issue 16): « Aide alimentaire et
+    matérielle (ressource sociale) », "" without a social family."""
+    families = getattr(spec, "social_families", ())
+    if not families:
+        return ""
+    from dac_map.inclusion.vocab import family_label
+
+    return " ou ".join(family_label(f) for f in families) + " (ressource sociale)"
 
 
 def need_type_label(resource_type: object, filters_json: object = None,
@@ -138,7 +152,11 @@ def readable_criteria(spec: SearchSpec, catalogue: Catalogue, departments=(),
             if line in out:
                 continue
         out.append(line)
+    from dac_map.query.social import describe_social  # issue 16: the social criteria
+
+    out.extend(line for line in describe_social(spec) if line not in out)
     return out
 
 
-__all__ = ["DAC_NUMBER_COLUMNS", "dac_number", "need_type_label", "readable_criteria", "spec_label"]
+__all__ = ["DAC_NUMBER_COLUMNS", "dac_number", "need_type_label", "readable_criteria", "social_label",
+           "spec_label"]

@@ -29,6 +29,7 @@ from dac_map.printing import TIMEZONE
 from dac_map.coverage.indicators import CommuneCoverage, commune_coverage, territory_indicators
 from dac_map.coverage.population import PopulationTable
 from dac_map.coverage.resources import ResourceType, commune_names, territory_label
+from dac_map.coverage.social import needs_by_social_family, social_resources_by_family
 from dac_map.coverage.unmet import list_unmet_needs, unmet_needs_by_reason, unmet_needs_summary
 from dac_map.query import Catalogue
 
@@ -91,6 +92,13 @@ class ArsReport:
     needs_by_month: pd.DataFrame = field(default_factory=pd.DataFrame)   # month (YYYY-MM), needs
     white_zones_by_type: pd.DataFrame = field(default_factory=pd.DataFrame)  # label, white_zones
     dac_number: str = ""  # the DAC's number when the territories table has one
+    # --- issue 16: social resources ---------------------------------------------------------
+    #: needs per social family (``family`` label, ``needs``), :func:`~dac_map.coverage.social.needs_by_social_family`
+    unmet_by_social_family: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["family", "needs"]))
+    #: social resources of the territory per family (``family``, ``resources``, ``fictitious``)
+    social_resources: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["family", "resources", "fictitious"]))
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -280,7 +288,9 @@ def build_report(catalogue: Catalogue, dac_id: str, resource: ResourceType, thre
         notes=notes, previous=previous, unmet_by_reason=unmet_needs_by_reason(needs),
         data_date=meta.get("source_date"), ratio_meaningful=elderly,
         dac_number=dac_number(catalogue, dac_id), needs_by_month=_needs_by_month(needs),
-        white_zones_by_type=white_zones_by_type(catalogue, dac_id, threshold_km))
+        white_zones_by_type=white_zones_by_type(catalogue, dac_id, threshold_km),
+        unmet_by_social_family=needs_by_social_family(needs),
+        social_resources=social_resources_by_family(catalogue, dac_id))
     if previous is not None:
         report.changes, report.white_zones_new, report.white_zones_resolved = compare_snapshots(
             previous, snapshot(report))

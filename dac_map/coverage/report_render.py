@@ -176,6 +176,15 @@ def render_html(report: ArsReport) -> str:
         [[x.family_label or x.family, fmt_number(x.establishments), fmt_number(x.capacity_installed),
           fmt_number(x.with_capacity)] for x in r.families.itertuples(index=False)], {1, 2, 3}))
 
+    if len(r.social_resources):  # issue 16: beside the FINESS establishments
+        fict = int(r.social_resources["fictitious"].sum())
+        parts.append(_table(
+            ["Ressources sociales (data·inclusion, ressources locales)", "Ressources"],
+            [[x.family, fmt_number(x.resources)] for x in r.social_resources.itertuples(index=False)], {1}))
+        if fict:
+            parts.append(f"<p class='warn'>{e(fmt_number(fict))} ressource(s) sociale(s) comptée(s) "
+                         "ci-dessus sont des EXEMPLES FICTIFS (démonstration).</p>")
+
     parts.append("<h2>3. Offre par discipline d'équipement</h2>")
     parts.append(_table(
         ["Discipline", "Établissements", "Places installées"],
@@ -211,6 +220,10 @@ def render_html(report: ArsReport) -> str:
                         [[x.resource_type, fmt_number(x.needs)]
                          for x in r.unmet_by_type.itertuples(index=False)], {1},
                         "Aucun besoin non couvert signalé sur la période."))
+    if len(r.unmet_by_social_family):  # issue 16
+        parts.append(_table(["Besoin social recherché", "Signalements"],
+                            [[x.family, fmt_number(x.needs)]
+                             for x in r.unmet_by_social_family.itertuples(index=False)], {1}))
     if len(r.unmet_by_reason):
         parts.append(_table(["Motif", "Signalements"],
                             [[x.label, fmt_number(x.needs)]
@@ -325,6 +338,11 @@ def _csv_rows(report: ArsReport) -> list[list[Any]]:
         add(["besoins_commune", x.commune, x.commune_name, "signalements", int(x.needs)])
     for x in r.unmet_by_reason.itertuples(index=False):
         add(["besoins_motif", x.reason, x.label, "signalements", int(x.needs)])
+    for x in r.unmet_by_social_family.itertuples(index=False):
+        add(["besoins_famille_sociale", "", x.family, "signalements", int(x.needs)])
+    for x in r.social_resources.itertuples(index=False):
+        add(["ressources_sociales", r.dac_id, x.family, "ressources", int(x.resources)])
+        add(["ressources_sociales", r.dac_id, x.family, "dont_fictives", int(x.fictitious)])
     for x in r.changes.itertuples(index=False):
         add(["evolution", x.indicator, x.label, "precedent", "" if x.previous is None else x.previous])
         add(["evolution", x.indicator, x.label, "actuel", "" if x.current is None else x.current])

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from dac_map.query.errors import QueryError
 from dac_map.query.near import resolve_near
-from dac_map.query.spec import NATIONAL
+from dac_map.query.spec import NATIONAL, SOCIAL_KEYS
 
 if TYPE_CHECKING:  # pragma: no cover
     from dac_map.query.catalogue import Catalogue
@@ -158,6 +158,12 @@ def _distance(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
     return f
 
 
+def _social(spec: SearchSpec, ctx: _Context) -> QueryFilter | None:
+    """The social criteria (issue 16) select social resources, never FINESS establishments:
+    no query filter here; :mod:`dac_map.query.social` applies them to the social catalogue."""
+    return None
+
+
 @dataclass(frozen=True)
 class Criterion:
     """One criterion of a search: the :data:`PARAMS` keys it reads and how it becomes a
@@ -183,6 +189,7 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion("serves", ("intervient",), _serves),
     Criterion("text", ("q",), _text),
     Criterion("distance", ("autour", "rayon", "contour", "n", "minutes", "km_max"), _distance),
+    Criterion("social", SOCIAL_KEYS, _social),
 )
 
 

@@ -24,7 +24,13 @@ point ``lat, lon``), ``rayon`` (km), ``contour`` (distance from the commune outl
 travel time, with a road network), ``km_max`` (maximum straight-line distance); FINESS+ (issue 11, version 3): ``intervient``
 (« Intervient à » : commune INSEE code), ``activite_fp`` (activity types: TRE_R392 codes,
 activity codes or label words), ``public`` (TRE_R403 codes or words), ``places_fp`` (minimum
-places of those activities), ``places_fp_autorisees`` (authorised instead of installed).
+places of those activities), ``places_fp_autorisees`` (authorised instead of installed);
+social resources (issue 16, version 4): ``famille_sociale`` (social families: keys of
+:data:`dac_map.inclusion.vocab.FAMILIES` such as ``aide_alimentaire``), ``public_social``
+(data·inclusion publics), ``frais`` (``gratuit`` / ``payant``), ``qualite`` (minimal
+data·inclusion quality score, 0-1), ``ressources`` (``finess``, ``sociales``, ``toutes``;
+default: :func:`dac_map.query.social.scope`). ``intervient``, ``q``, the territory and
+« autour » apply to the social resources too (:mod:`dac_map.query.social`).
 
 Around a place, the search returns the ``n`` nearest resources (no radius to guess) unless a
 ``rayon`` is given: a radius is an explicit filter (``radius_km`` not None). Links and logged
@@ -66,9 +72,16 @@ if TYPE_CHECKING:  # pragma: no cover
 #: :data:`JSON_VERSION_FINESS_PLUS` is written; :data:`JSON_VERSIONS` are read.
 JSON_VERSION = 2
 JSON_VERSION_FINESS_PLUS = 3
-JSON_VERSIONS = (1, 2, 3)
+#: Version written when a social key (:data:`SOCIAL_KEYS`, issue 16) is present; it may hold
+#: the FINESS+ keys too.
+JSON_VERSION_SOCIAL = 4
+JSON_VERSIONS = (1, 2, 3, 4)
 #: Keys added by version 3 (FINESS+ activities and intervention zones, issue 11).
 FINESS_PLUS_KEYS = ("intervient", "activite_fp", "public", "places_fp", "places_fp_autorisees")
+#: Keys added by version 4 (social resources, issue 16): social families, publics, fees,
+#: minimal data·inclusion quality score, and which resources (``finess``, ``sociales``,
+#: ``toutes``; see :mod:`dac_map.query.social`).
+SOCIAL_KEYS = ("famille_sociale", "public_social", "frais", "qualite", "ressources")
 
 #: Value of ``dac`` for the national view (no territory filter).
 NATIONAL = "france"
@@ -132,6 +145,14 @@ class SearchSpec:
     fp_publics: tuple[str, ...] = ()
     fp_min_places: int = 0
     fp_authorised: bool = False
+    # ---- social resources (issue 16): families (keys of dac_map.inclusion.vocab.FAMILIES),
+    # publics (data·inclusion v1 codes), fees (gratuit / payant), minimal quality score (0-1),
+    # which resources ("" automatic, finess, sociales, toutes: dac_map.query.social.scope)
+    social_families: tuple[str, ...] = ()
+    social_publics: tuple[str, ...] = ()
+    social_fee: str = ""
+    social_min_quality: float = 0.0
+    resources: str = ""
 
     @property
     def national(self) -> bool:
@@ -172,6 +193,8 @@ class SearchSpec:
                 out[p.key] = p.json_value(value)
         if any(k in out for k in FINESS_PLUS_KEYS):
             out["v"] = JSON_VERSION_FINESS_PLUS
+        if any(k in out for k in SOCIAL_KEYS):
+            out["v"] = JSON_VERSION_SOCIAL
         return out
 
     @classmethod
@@ -190,10 +213,16 @@ class SearchSpec:
             if key == "v":
                 continue
             p = by_key.get(key)
-            if p is None or (v == 1 and key in _V2_KEYS) or (v != JSON_VERSION_FINESS_PLUS
-                                                              and key in FINESS_PLUS_KEYS):
+            if p is None or (v == 1 and key in _V2_KEYS) or (v < JSON_VERSION_FINESS_PLUS
+                                                              and key in FINESS_PLUS_KEYS) \
+                    or (v < JSON_VERSION_SOCIAL and key in SOCIAL_KEYS):
                 raise QueryError(f"critères : clé inconnue « {key} » / criteria: unknown key {key!r}")
             kw[p.attr] = p.from_json(value)
+            if key in SOCIAL_KEYS:  # known codes only (a hand-edited row fails here, named)
+                parsed, warning = p.parse(p.url_text(kw[p.attr]))
+                if warning or parsed is None:
+                    raise QueryError(f"critères : valeur invalide pour « {key} » / criteria: bad value "
+                                     f"for {key!r}: {value!r}")
         return cls(**kw)
 
     # ------------------------------------------------------------------ query
@@ -399,6 +428,37 @@ def _parse_max_km(raw: str) -> tuple[object | None, str | None]:
     return float(min(v, MAX_RADIUS_KM)), None
 
 
+def _parse_choice(raw: str, allowed: Sequence[str], what: str) -> tuple[object | None, str | None]:
+    value = raw.strip().lower()
+    if not value:
+        return None, None
+    if value in allowed:
+        return value, None
+    return None, f"{what} : valeur inconnue « {raw[:30]} » ignorée."
+
+
+def _parse_known(raw: str, key: str) -> tuple[object | None, str | None]:
+    """Social families / publics of a URL: known codes kept, the others reported."""
+    from dac_map.inclusion import vocab
+
+    known = vocab.FAMILIES if key == "famille_sociale" else vocab.PUBLICS
+    codes = [p.strip().lower() for p in raw.split(",") if p.strip()]
+    ok = tuple(dict.fromkeys(c.removeprefix(vocab.FAMILY_PREFIX) if key == "famille_sociale" else c
+                             for c in codes))
+    bad = [c[:40] for c in ok if c not in known]
+    if bad:
+        what = "Besoin(s) social(aux)" if key == "famille_sociale" else "Public(s)"
+        return tuple(c for c in ok if c in known) or None, f"{what} inconnu(s) ignoré(s) : {', '.join(bad)}"
+    return ok, None
+
+
+def _parse_quality(raw: str) -> tuple[object | None, str | None]:
+    v = _number(raw)
+    if v is None or not 0 <= v <= 1:
+        return None, ("Score de qualité illisible (0 à 1) : ignoré." if raw.strip() else None)
+    return (float(v) or None), None
+
+
 def _codes_param(key: str, attr: str) -> Param:
     return Param(key, attr, "codes", _codes_parser(key), _nonempty)
 
@@ -433,6 +493,13 @@ PARAMS: tuple[Param, ...] = (
     _codes_param("public", "fp_publics"),
     Param("places_fp", "fp_min_places", "int", _parse_capacity, _nonempty),
     Param("places_fp_autorisees", "fp_authorised", "bool", _parse_bool, lambda s, v: bool(v) and bool(s.fp_min_places)),
+    # social resources (issue 16; JSON version 4)
+    Param("ressources", "resources", "choice", lambda raw: _parse_choice(raw, ("finess", "sociales", "toutes"),
+                                                                         "Ressources affichées"), _nonempty),
+    Param("famille_sociale", "social_families", "codes", lambda raw: _parse_known(raw, "famille_sociale"), _nonempty),
+    Param("public_social", "social_publics", "codes", lambda raw: _parse_known(raw, "public_social"), _nonempty),
+    Param("frais", "social_fee", "choice", lambda raw: _parse_choice(raw, ("gratuit", "payant"), "Frais"), _nonempty),
+    Param("qualite", "social_min_quality", "float", lambda raw: _parse_quality(raw), _nonempty),
 )
 
 

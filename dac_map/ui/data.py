@@ -101,6 +101,8 @@ class Current:
     warnings: tuple[str, ...]
     filter_version: int
     network: object | None = None  # the territory's RoadNetwork (issue 12), or None
+    social: object | None = None  # the social resources found (issue 16), or None
+    finess_shown: bool = True  # False: only social resources were asked for
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -65,12 +65,15 @@ _FINESS_IN_TEXT = re.compile(rf"FINESS\D{{0,3}}({FINESS_PATTERN})")
 # --------------------------------------------------------------------------- helpers
 
 
+def tooltip_match(pattern: re.Pattern[str], text: object) -> str | None:
+    """The first group of ``pattern`` in the text of a clicked marker's tooltip, or None."""
+    m = pattern.search(text) if isinstance(text, str) else None
+    return m.group(1) if m else None
+
+
 def finess_from_tooltip(text: object) -> str | None:
     """The FINESS number in the text of a marker tooltip (as returned for a click), or None."""
-    if not isinstance(text, str):
-        return None
-    m = _FINESS_IN_TEXT.search(text)
-    return m.group(1) if m else None
+    return tooltip_match(_FINESS_IN_TEXT, text)
 
 
 def family_colors(families: pd.DataFrame) -> dict[str, str]:
@@ -208,10 +211,11 @@ def base_layers(catalogue, dac_id: str | None) -> BaseLayers:
 
 
 def legend_html(entries: Sequence[LegendEntry], title: str = "Familles",
-                opened: bool = True) -> str:
-    """HTML of the legend: a ``<details>`` element (open unless ``opened`` is False) listing
-    the families with their colour and count; every label escaped, colours validated
-    ``#rrggbb``."""
+                opened: bool = True, css_class: str = "",
+                empty: str = "Aucune ressource ne correspond") -> str:
+    """HTML of the legend: a ``<details>`` element (open unless ``opened`` is False; class
+    ``css_class``, e.g. ``social``) listing the families with their colour and count, ``empty``
+    when there is none; every label escaped, colours validated ``#rrggbb``."""
     rows = []
     for e in entries:
         color = e.color if _HEX_COLOR.fullmatch(e.color or "") else settings.MAP_FALLBACK_COLOR
@@ -219,8 +223,9 @@ def legend_html(entries: Sequence[LegendEntry], title: str = "Familles",
         rows.append(f'<li><span class="dot" style="background:{color}"></span>'
                     f"{html.escape(e.label)}{count}</li>")
     if not rows:
-        rows.append('<li class="none">Aucune ressource ne correspond</li>')
-    return (f'<details{" open" if opened else ""}><summary>{html.escape(title)}</summary>'
+        rows.append(f'<li class="none">{html.escape(empty)}</li>')
+    klass = f' class="{html.escape(css_class)}"' if css_class else ""
+    return (f'<details{klass}{" open" if opened else ""}><summary>{html.escape(title)}</summary>'
             f'<ul>{"".join(rows)}</ul></details>')
 
 
@@ -242,6 +247,7 @@ _MAP_CSS = """<style>
 .dacmap-legend ul {{ list-style: none; margin: 4px 0 0 0; padding: 0; }}
 .dacmap-legend .dot {{ display: inline-block; width: 10px; height: 10px; border-radius: 50%;
   margin-right: 6px; border: 1px solid #fff; box-shadow: 0 0 0 1px #999; vertical-align: -1px; }}
+.dacmap-legend .social .dot {{ border: 2px solid #3f007d; box-shadow: none; }}
 .dacmap-tip {{ white-space: pre-line; font: 12px/1.35 sans-serif; max-width: 280px; }}
 .dacmap-tip b {{ font-weight: 600; }}
 </style>"""
@@ -367,6 +373,20 @@ def aggregate_payload(records: pd.DataFrame, colors: Mapping[str, str],
 
 
 @dataclass(frozen=True)
+class SocialLayerInput:
+    """The social resources of a search for :func:`build_results_layer` (issue 16): the
+    payload of :func:`dac_map.ui.social_layer.social_payload`, the counts per social family
+    (legend), their located ``points`` (``lat``/``lon`` columns, WGS84 degrees, to fit the view)
+    and whether FINESS results are shown beside them."""
+
+    payload: Mapping[str, object]
+    counts: Mapping[str, int]
+    points: pd.DataFrame
+    finess_shown: bool = True
+    total: int | None = None  # resources found (a resource of two families counts once); None: sum of counts
+
+
+@dataclass(frozen=True)
 class ResultsLayer:
     """The feature group for ``st_folium(feature_group_to_add=...)`` and what it draws."""
 
@@ -395,14 +415,17 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
                         selected: Sequence[str] = (), focus: str | None = None,
                         max_points: int | None = None, version: int = 0,
                         legend: Sequence[LegendEntry] | None = None,
-                        search_area: SearchArea | None = None) -> ResultsLayer:
+                        search_area: SearchArea | None = None,
+                        social: SocialLayerInput | None = None) -> ResultsLayer:
     """The results as a feature group: points (at most ``max_points``, default
     ``settings.MAP_MAX_POINTS``) or counts per grid cell above, plus selection rings and the
     legend (``legend``, with the counts of the result, « Aucune ressource » when empty; None:
     no legend). ``version`` is published with the marker count (browser tests wait on it).
     ``search_area``: the centre and radius / reachable area of a search around a place; the
     view is fitted to the results once per ``version`` (without a centre too, unless the
-    result set is aggregated)."""
+    result set is aggregated). ``social`` (issue 16): the social resources of the search, drawn
+    by their own layer (:mod:`dac_map.ui.social_layer`) with their own legend section; without
+    FINESS results (``social.finess_shown`` False) the legend has only that section."""
     limit = settings.MAP_MAX_POINTS if max_points is None else max_points
     group = folium.FeatureGroup(name="resultats", control=False)
     located = int((records["lon"].notna() & records["lat"].notna()).sum()) if len(records) else 0
@@ -417,16 +440,29 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
     rings = selection_rings(records, selected, focus)
     if rings:
         group.add_child(SelectionLayer(rings))
-    if legend is not None:
+    body = ""
+    if legend is not None and (social is None or social.finess_shown):
         # Even for an empty result: it replaces the previous legend, whose counts would
         # otherwise stay on screen (issue 10). Open when short; a long one starts closed.
         title = f"Familles ({len(legend)})"
-        group.add_child(Legend(legend_html(legend, title, opened=len(legend) <= LEGEND_OPEN_MAX)))
+        body = legend_html(legend, title, opened=len(legend) <= LEGEND_OPEN_MAX)
+    social_points = pd.DataFrame({"lat": [], "lon": []})
+    if social is not None:
+        from dac_map.ui.social_layer import SocialLayer, legend_section
+
+        group.add_child(SocialLayer(social.payload, version))
+        body += legend_section(social.counts, social.total)
+        social_points = social.points
+    if body:
+        group.add_child(Legend(body))
     # ---- issue 12: the map follows the search
     if search_area is not None:
         group.add_child(SearchAreaLayer(search_area, version))
-    elif mode == "points" and located:
-        group.add_child(FitResultsLayer(results_bounds(records, None), version))
+    elif (mode == "points" and located) or len(social_points):
+        shown = records[["lat", "lon"]] if mode == "points" and len(records) else None
+        both = pd.concat([p for p in (shown, social_points[["lat", "lon"]]) if p is not None and len(p)],
+                         ignore_index=True)
+        group.add_child(FitResultsLayer(results_bounds(both, None), version))
     return ResultsLayer(group, mode, drawn, located)
 
 
@@ -473,6 +509,7 @@ def results_bounds(records: pd.DataFrame, area: SearchArea | None
 
 __all__ = [
     "SearchArea",
+    "SocialLayerInput",
     "results_bounds",
     "MAP_COLUMNS",
     "BaseLayers",

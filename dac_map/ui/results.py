@@ -18,6 +18,8 @@ from dac_map.coverage.labels import dac_number, readable_criteria
 from dac_map.notes import open_notes
 from dac_map.query import Catalogue
 from dac_map.ui import access, exports, notes_view
+from dac_map.ui import social_search as soc
+from dac_map.ui.leaflet import SelectionLayer
 from dac_map.ui import finess_plus_view as fpv
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
@@ -47,9 +49,12 @@ _TABLE_ROWS = "_dacmap_table_rows"
 def _on_map_change(map_key: str) -> None:
     """``st_folium`` on_change: a marker was clicked; show its detail panel."""
     value = st.session_state.get(map_key) or {}
+    if soc.on_map_click(value):  # a social resource (issue 16)
+        return
     fin = umap.finess_from_tooltip(value.get("last_object_clicked_tooltip"))
     if fin:
         st.session_state[FOCUS] = fin
+        st.session_state[soc.SOCIAL_FOCUS] = None
 
 
 def _on_table_select(table_key: str) -> None:
@@ -189,6 +194,7 @@ def render_detail(catalogue: Catalogue, current: Current, finess: str) -> None:
                 "Autorisées": [x["authorised"] for x in eq],
             }), hide_index=True, width="stretch")
         fpv.render_activities(catalogue, finess)  # FINESS+ activities, publics, capacities (issue 11)
+        soc.render_linked(catalogue, finess)  # the same resource in data·inclusion / local (issue 16)
         notes_view.render_resource_notes(finess, plain(rec["name"]), plain(rec.get("dac_id")),
                                          access.current_principal())
         in_basket = finess in (st.session_state.get(BASKET) or [])
@@ -211,15 +217,18 @@ def render_map(catalogue: Catalogue, current: Current, options: Options, colors:
     fmap = umap.build_base_map(base, height=settings.MAP_HEIGHT_PX)
     basket = list(st.session_state.get(BASKET) or [])
     focus = st.session_state.get(FOCUS)
-    records = current.result.records
+    records = current.result.records if current.finess_shown else current.result.records.iloc[0:0]
     labels = {str(f): str(lab) for f, lab in zip(catalogue.families["family"],
                                                   catalogue.families["family_label"])}
     legend = umap.legend_entries(current.result.counts_by_family, labels, colors,
                                  catalogue.family_order())
+    social = (soc.cached_layer_input(current.filter_version, current.social,
+                                     records if current.finess_shown else None)
+              if current.social is not None else None)  # issue 16: their own layer and legend
     layer = umap.build_results_layer(records, colors, catalogue.family_order(), labels,
                                      selected=basket, focus=focus,
                                      version=current.filter_version, legend=legend,
-                                     search_area=search_area(current))
+                                     search_area=search_area(current), social=social)
     zone_caption = fpv.add_zone(layer.group, catalogue, focus)  # FINESS+ intervention zone (issue 11)
     center = None
     zoom = None
@@ -231,6 +240,11 @@ def render_map(catalogue: Catalogue, current: Current, options: Options, colors:
             center = (round(float(catalogue.lat[j]), 6) + req[2] * 1e-9,
                       round(float(catalogue.lon[j]), 6))
             # issue 12: pan only, at the current zoom (no street level, the others stay visible)
+    social_at = soc.location(soc.focused_row(catalogue, current.social))  # issue 16: its sheet is open
+    if social_at is not None:
+        layer.group.add_child(SelectionLayer([(*social_at, True)]))
+        if req and req[0] == "social" and req[1] == st.session_state.get(soc.SOCIAL_FOCUS):
+            center = (round(social_at[0], 6) + req[2] * 1e-9, round(social_at[1], 6))
     # DAC territories (issue 13): coloured territories in the national view, DAC directory layer
     if state.national:
         fill = tview.national_territories_layer(catalogue)
@@ -251,7 +265,7 @@ def render_map(catalogue: Catalogue, current: Current, options: Options, colors:
                 icon=":material/grid_view:")
     if zone_caption:
         st.caption(md(zone_caption))
-    missing = current.result.total - layer.located
+    missing = (current.result.total if current.finess_shown else 0) - layer.located
     if missing > 0:
         st.caption(f"{missing} ressource{'s' if missing > 1 else ''} sans coordonnées : "
                    "dans la liste, pas sur la carte.")

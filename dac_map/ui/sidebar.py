@@ -19,6 +19,9 @@ import streamlit as st
 from dac_map import settings
 from dac_map.ui.state import (MAX_MINUTES, MAX_NEAREST, MAX_RADIUS_KM, MIN_RADIUS_KM, NEAREST, RADIUS, ViewState, mode_of)
 from dac_map.ui.options import Options, territory_departments
+from dac_map.ui.social_search import KEYS as SOCIAL_KEYS
+from dac_map.ui.social_search import SOCIAL_FOCUS
+from dac_map.ui.social_search import apply_need as apply_social_need
 from dac_map.ui.text import plain
 
 #: ViewState attribute -> widget key in st.session_state.
@@ -48,6 +51,8 @@ KEYS: dict[str, str] = {
     "fp_publics": "f_publics_fp",
     "fp_min_places": "f_places_fp",
     "fp_authorised": "f_statut_places_fp",
+    # --- social resources (issue 16): dac_map.ui.social_search
+    **SOCIAL_KEYS,
 }
 
 # --- « Je cherche » (plain-word resource types, issue 15) -------------------------------
@@ -73,13 +78,14 @@ def seed(state: ViewState) -> None:
         value = getattr(state, attr)
         if isinstance(value, tuple):
             value = list(value)
-        if attr == "near":
+        if attr in ("near", "serves"):
             value = value or None
         if attr == "radius_km" and value is None:  # issue 12: no radius = the nearest ones
             value = float(settings.UI_DEFAULT_RADIUS_KM)
         st.session_state[key] = value
     st.session_state[MODE_KEY] = mode_of(state)
     st.session_state[FOCUS] = state.focus
+    st.session_state[SOCIAL_FOCUS] = state.social_focus
     st.session_state[NEED] = ""
 
 
@@ -98,9 +104,10 @@ def reset_filters() -> None:
         if attr == "radius_km":
             value = float(settings.UI_DEFAULT_RADIUS_KM)
         st.session_state[key] = list(value) if isinstance(value, tuple) else (
-            None if attr == "near" else value)
+            None if attr in ("near", "serves") else value)
     st.session_state[MODE_KEY] = NEAREST
     st.session_state[FOCUS] = None
+    st.session_state[SOCIAL_FOCUS] = None
     st.session_state[MAP_CENTER] = None
     st.session_state[NEED] = ""
     st.session_state[NEED_APPLIED] = None
@@ -244,6 +251,9 @@ def render(options: Options, network_label=None) -> ViewState:
     from dac_map.ui.finess_plus_view import render_sidebar_activities  # FINESS+ (issue 11)
 
     fp_types, fp_publics, fp_places, fp_authorised = render_sidebar_activities(options)
+    from dac_map.ui.social_search import render_sidebar as render_social  # issue 16
+
+    social = render_social(communes, options.commune_labels)
     with sb.expander("Options"):
         closed = st.checkbox("Inclure les établissements fermés", key=KEYS["include_closed"])
     carried = _carried_caption(options)
@@ -261,7 +271,7 @@ def render(options: Options, network_label=None) -> ViewState:
         page=int(st.session_state.get(KEYS["page"]) or 1),
         focus=st.session_state.get(FOCUS),
         fp_types=tuple(fp_types), fp_publics=tuple(fp_publics), fp_min_places=int(fp_places or 0),
-        fp_authorised=bool(fp_authorised))
+        fp_authorised=bool(fp_authorised), social_focus=st.session_state.get(SOCIAL_FOCUS), **social)
 
 
 # --- « Je cherche » and the link's criteria without a widget ------------------------------
@@ -304,6 +314,7 @@ def apply_need(syn, options: Options) -> None:
     st.session_state[KEYS["disciplines"]] = list(usable.disciplines)
     st.session_state[KEYS["activity_types"]] = list(usable.activity_types)
     st.session_state[KEYS["clienteles"]] = list(usable.clienteles)
+    st.session_state[KEYS["social_families"]] = []  # one resource type at a time (issue 16)
     st.session_state[KEYS["page"]] = 1
     st.session_state[FOCUS] = None
     st.session_state[NEED_APPLIED] = usable
@@ -332,8 +343,15 @@ def _on_need_change(options: Options) -> None:
         apply_need(best, options)
         return
     found = match(text, table, names)
+    social = None if found else apply_social_need(text)  # issue 16: « aide alimentaire », « CCAS »…
+    if social:  # one resource type at a time: the FINESS type filters are cleared
+        for attr in ("families", "aggregates", "categories", "disciplines", "activity_types", "clienteles"):
+            st.session_state[KEYS[attr]] = []
+        st.session_state[NEED_APPLIED] = None
     if found:
         st.session_state[NEED_SUGGESTIONS] = found
+    elif social:
+        st.session_state[NEED_MESSAGE] = social
     else:
         st.session_state[NEED_MESSAGE] = (
             f"Aucun type de ressource ne correspond à « {text[:60]} ». Essayez un sigle (EHPAD, "

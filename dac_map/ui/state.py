@@ -10,13 +10,15 @@ reporting unusable values as French warnings instead of failing.
 URL keys: those of :data:`dac_map.query.spec.PARAMS` (``dac``, ``famille``, ``categorie``,
 ``discipline``, ``clientele``, ``activite``, ``capacite``, ``q``, ``autour`` — commune INSEE
 code, FINESS number, commune name or a point ``lat, lon`` —, ``rayon``, ``contour``,
-``fermes``, ``tri``, ``n``, ``minutes``...), ``page``, ``etab`` (FINESS number of the
-establishment shown). Around a place the app shows the N nearest by default (issue 12); a
+``fermes``, ``tri``, ``n``, ``minutes``, the social criteria ``famille_sociale``,
+``public_social``, ``frais``, ``qualite``, ``ressources``...), ``page``, ``etab`` (FINESS number of the
+establishment shown), ``ressource`` (id of the social resource shown, issue 16). Around a place the app shows the N nearest by default (issue 12); a
 ``rayon`` makes it the radius search.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -68,6 +70,7 @@ class ViewState(SearchSpec):
 
     page: int = 1
     focus: str | None = None
+    social_focus: str | None = None  # issue 16: resource_id of the social resource shown
 
     def filter_key(self) -> SearchSpec:
         """The part of the state that changes the result set (not the page nor the focus)."""
@@ -97,7 +100,19 @@ def from_query_params(params: Mapping[str, object]) -> tuple[ViewState, list[str
             kw["focus"] = f
         else:
             warnings.append("N° FINESS du lien illisible : ignoré.")
+    social = params.get("ressource")
+    social = social[-1] if isinstance(social, (list, tuple)) and social else social
+    if social:
+        s = str(social).strip()
+        if _SOCIAL_ID.fullmatch(s):
+            kw["social_focus"] = s
+        else:
+            warnings.append("Ressource sociale du lien illisible : ignorée.")
     return ViewState(**spec.__dict__, **kw), warnings
+
+
+#: A social resource id as the store writes it (``di:`` or ``local:`` + the source's id).
+_SOCIAL_ID = re.compile(r"(?:di|local):[^\s]{1,200}")
 
 
 def to_query_params(state: ViewState) -> dict[str, str]:
@@ -108,6 +123,8 @@ def to_query_params(state: ViewState) -> dict[str, str]:
         out["page"] = str(int(state.page))
     if state.focus:
         out["etab"] = state.focus
+    if state.social_focus:
+        out["ressource"] = state.social_focus
     return out
 
 

@@ -30,6 +30,7 @@ from dac_map.errors import DacMapError
 from dac_map.query import Catalogue, DistanceFilter
 from dac_map.server import config as server_config
 from dac_map.ui import access, coverage_view, sidebar
+from dac_map.ui import social_search as soc
 from dac_map.ui import finess_plus_view as fpv
 from dac_map.ui import state as ustate
 from dac_map.ui import territories_view as tview
@@ -120,6 +121,7 @@ def main() -> None:
         st.session_state[FOCUS] = None
     current = Current(ustate.ViewState(**{**current.state.__dict__, "focus": focus}),
                       current.result, current.warnings, current.filter_version, current.network)
+    current = _with_social(catalogue, current, departments, token)  # issue 16
 
     with st.sidebar:
         st.divider()
@@ -138,22 +140,48 @@ def main() -> None:
     left, right = st.columns([0.55, 0.45], gap="small")
     with left:
         render_map(catalogue, current, options, colors)
-        if focus:
+        social_row = soc.focused_row(catalogue, current.social)
+        if social_row is not None:  # issue 16: a social resource's sheet
+            soc.render_detail(social_row, has_finess=str(social_row.get("finess")) in catalogue.finess_row)
+        elif focus:
             render_detail(catalogue, current, focus)
         else:
             st.caption("Cliquer un point de la carte ou cocher une ligne de la liste pour voir "
                        "sa fiche (adresse, téléphone, capacités).")
     with right:
         _dac_of_search(catalogue, current.state, departments)
-        render_summary(current, readable_criteria(current.state.spec(), catalogue, departments,
-                                            current.result.labels))
-        if current.state.national:
-            tview.render_national_dacs(catalogue)
-        if fpv.render_serving_section(catalogue, current.state, departments):  # issue 11
-            st.markdown("#### À proximité")
-        render_list(catalogue, current)
-    render_exports(catalogue, current, options)
+        if current.finess_shown:
+            render_summary(current, readable_criteria(current.state.spec(), catalogue, departments,
+                                                      current.result.labels))
+            if current.state.national:
+                tview.render_national_dacs(catalogue)
+            if fpv.render_serving_section(catalogue, current.state, departments):  # issue 11
+                st.markdown("#### À proximité")
+            render_list(catalogue, current)
+        if current.social is not None:
+            soc.render_list(current.social, current.filter_version)
+    if current.finess_shown:
+        render_exports(catalogue, current, options)
     _unmet_need(catalogue, current, departments)
+
+
+def _with_social(catalogue: Catalogue, current: Current, departments: Sequence[str], token: str) -> Current:
+    """``current`` with the social resources the search asks for (issue 16): their result,
+    whether FINESS results are shown, the social sheet in the state (URL ``ressource``) and a
+    result version that follows the social criteria too."""
+    import zlib
+
+    from dac_map.query.social import scope
+
+    kinds = scope(current.state)
+    social, warnings = soc.run_search(catalogue, current.state, departments, token)
+    state = ustate.ViewState(**{**current.state.__dict__,
+                                "social_focus": st.session_state.get(soc.SOCIAL_FOCUS)})
+    version = zlib.crc32(f"{current.filter_version}:{state.spec()!r}".encode("utf-8"))
+    # without FINESS results, the FINESS criteria's warnings (« pas d'activités FINESS+ »…) are moot
+    shown = (*(current.warnings if kinds.finess else ()), *warnings)
+    return Current(state, current.result, tuple(dict.fromkeys(shown)), version, current.network,
+                   social, kinds.finess)
 
 
 def _search_commune(catalogue: Catalogue, state: ustate.ViewState, departments: Sequence[str]
@@ -180,6 +208,7 @@ def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[st
     state = current.state
     filters, _ = ustate.build_filters(state, catalogue, departments)
     commune = next((f.commune for f in filters if isinstance(f, DistanceFilter) and f.commune), None)
+    commune = commune or (state.serves or None)  # « Intervient à » (FINESS+ and social resources)
     dac = "national" if state.national else (state.dac or "national")
     # visitors, ARS, data stewards, other DACs: no form (and the write path refuses them anyway)
     if access.current_principal().may("unmet.write_dac", dac):

@@ -3,6 +3,7 @@ benchmark share these helpers)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +53,18 @@ def start_streamlit(store: Path, port: int, log: Path, extra_env: dict[str, str]
             time.sleep(0.2)
     stop(proc)
     raise RuntimeError(f"streamlit did not start: {log.read_text()[-2000:]}")
+
+
+@contextlib.contextmanager
+def serve_app(store: Path, log: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """The app on a free port reading ``store`` (:func:`start_streamlit`), as its base URL;
+    stopped on exit."""
+    port = free_port()
+    proc = start_streamlit(store, port, log, extra_env=extra_env)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
 
 
 def stop(proc: subprocess.Popen) -> None:

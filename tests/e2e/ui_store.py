@@ -163,3 +163,29 @@ def tiny_catalogue():
     return Catalogue.from_frames(est, equipment=equipment, territories=territories,
                                  communes=communes, departments=departments, families=families,
                                  categories=categories, metadata=metadata)
+
+
+# --------------------------------------------------------------------------- social resources (issue 16)
+
+#: Fictitious social resources of the app tests (steward-table layout): food aid in Amiens,
+#: Abbeville (hostile name) and Cahors, access to rights in Amiens, and a resource linked to
+#: the FINESS establishment :data:`KNOWN_FINESS` (merged sources).
+SOCIAL_TABLE = Path(__file__).resolve().parents[1] / "fixtures" / "social" / "ressources_sociales_test.csv"
+
+
+def build_social_ui_store(target: Path) -> Path:
+    """The app-test GeoPackage (:func:`build_ui_store`) with :data:`SOCIAL_TABLE` imported as
+    the DAC's local resources (once: an existing file is reused)."""
+    import shutil
+
+    from dac_map.inclusion.importer import run_import
+
+    target = Path(target)
+    if target.exists():
+        return target
+    base = build_ui_store(target.parent / "base" / "store.gpkg")
+    tmp = target.parent / (target.name + ".building.gpkg")
+    shutil.copyfile(base, tmp)
+    run_import([], store=tmp, local_table=SOCIAL_TABLE)
+    tmp.replace(target)
+    return target

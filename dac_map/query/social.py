@@ -1,0 +1,502 @@
+"""The social side of a search (issue 16): what a :class:`~dac_map.query.spec.SearchSpec` asks
+of the social resources (data·inclusion services and the DAC's local resources), and that
+search.
+
+Social resources are a kind of their own (:class:`~dac_map.inclusion.filters.SocialCatalogue`,
+tables ``ressources_sociales`` / ``zones_ressources_sociales`` of the store), searched with the
+filters of :mod:`dac_map.inclusion.filters`. One spec drives both kinds:
+
+* **social criteria** (spec fields, URL / JSON keys): ``social_families``
+  (``famille_sociale``, family keys of :data:`dac_map.inclusion.vocab.FAMILIES`),
+  ``social_publics`` (``public_social``, data·inclusion v1 public codes), ``social_fee``
+  (``frais``: ``gratuit`` / ``payant``), ``social_min_quality`` (``qualite``, 0-1);
+* **scope** ``resources`` (``ressources``): ``finess``, ``sociales``, ``toutes`` or ``""``
+  (automatic: the social resources when a social criterion is given, the FINESS establishments
+  unless only social criteria are given) — :func:`scope`;
+* **shared criteria** apply to both kinds: the territory (a social resource is in a territory
+  when its commune or department is one of the territory's), departments / communes, the text
+  ``q`` (name, structure, description), « Intervient à » (``intervient``: the resource's
+  intervention area, :class:`~dac_map.query.serving.ServesCommuneFilter`, the filter FINESS+ zones use too) and « Autour
+  de » (radius or the N nearest, straight-line distances in the metric CRS of the centre).
+  FINESS-only criteria (families, categories, specialties, capacities, FINESS+ activities,
+  closed establishments) never filter social resources.
+
+Coordinates: WGS84 degrees (EPSG:4326) in the tables; distances in km computed in metres in a
+metric CRS (Lambert-93 in metropolitan France, :mod:`dac_map.query.geometry`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from dac_map.errors import DacMapError
+from dac_map.query.errors import QueryError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dac_map.inclusion.filters import SocialCatalogue
+    from dac_map.query.catalogue import Catalogue
+    from dac_map.query.spec import SearchSpec
+
+#: Values of the ``ressources`` key (scope of a search); "" = automatic.
+SCOPES: dict[str, str] = {
+    "": "Selon les filtres",
+    "finess": "Établissements sanitaires et médico-sociaux (FINESS)",
+    "sociales": "Ressources sociales (data·inclusion, ressources locales)",
+    "toutes": "Les deux",
+}
+
+#: Spec fields of the social criteria (their URL / JSON keys are in :mod:`dac_map.query.spec`).
+SOCIAL_FIELDS = ("social_families", "social_publics", "social_fee", "social_min_quality")
+
+#: Spec fields that select FINESS establishments by type (with one, the automatic scope keeps
+#: the FINESS establishments beside the social resources).
+FINESS_TYPE_FIELDS = ("families", "categories", "aggregates", "disciplines", "clienteles",
+                      "activity_types", "min_capacity", "fp_types", "fp_publics", "fp_min_places")
+
+#: Value of the ``kind`` column: how the result list and the CLI name each kind.
+KIND_FINESS = "Établissement (FINESS)"
+KIND_SOCIAL = "Ressource sociale"
+
+
+def has_social_criteria(spec: SearchSpec) -> bool:
+    """Whether ``spec`` gives a social criterion (family, public, fee, quality)."""
+    return any(bool(getattr(spec, f, None)) for f in SOCIAL_FIELDS)
+
+
+def has_finess_type_criteria(spec: SearchSpec) -> bool:
+    """Whether ``spec`` selects FINESS establishments by type, specialty or capacity."""
+    return any(bool(getattr(spec, f, None)) for f in FINESS_TYPE_FIELDS)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which kinds a search returns."""
+
+    finess: bool
+    social: bool
+
+
+def scope(spec: SearchSpec) -> Scope:
+    """The kinds ``spec`` asks for: explicit ``resources``, else the social resources when a
+    social criterion is given, and the FINESS establishments unless only social criteria are
+    given (« Aide alimentaire » alone shows food aid, not every establishment)."""
+    kind = getattr(spec, "resources", "") or ""
+    if kind == "finess":
+        return Scope(True, False)
+    if kind == "sociales":
+        return Scope(False, True)
+    if kind == "toutes":
+        return Scope(True, True)
+    social = has_social_criteria(spec)
+    return Scope(finess=not social or has_finess_type_criteria(spec), social=social)
+
+
+def check_spec(spec: SearchSpec) -> None:
+    """Refuse (:class:`QueryError`, French and English, naming the value) social criteria that
+    cannot be applied: an unknown scope, family, public or fee, a quality score outside 0-1,
+    social criteria with the scope ``finess``. The command line calls it; the app reports the
+    same problems as warnings (:func:`social_filters`)."""
+    from dac_map.inclusion import filters as sf
+
+    kind = getattr(spec, "resources", "") or ""
+    if kind not in SCOPES:
+        raise QueryError(f"ressources inconnues / unknown resources: {kind!r} (finess, sociales, toutes)")
+    if kind == "finess" and has_social_criteria(spec):
+        raise QueryError("critères sociaux avec des ressources FINESS seulement / social criteria with "
+                         "FINESS resources only: choisir « sociales » ou « toutes »")
+    if spec.social_families:
+        sf.SocialFamilyFilter(tuple(spec.social_families))
+    if spec.social_publics:
+        sf.PublicFilter(tuple(spec.social_publics))
+    if spec.social_fee:
+        sf.FeeFilter(spec.social_fee)
+    if spec.social_min_quality:
+        sf.QualityFilter(spec.social_min_quality)
+
+
+# --------------------------------------------------------------------------- the catalogue
+
+def social_catalogue(catalogue: Catalogue) -> SocialCatalogue | None:
+    """The social resources of the catalogue's store, loaded once per catalogue (kept in its
+    cache, read-only); None when the store has none or cannot be read."""
+    def load() -> SocialCatalogue | None:
+        from dac_map.inclusion.filters import load_social
+
+        if catalogue.path is None:
+            return None
+        try:
+            return load_social(catalogue.path)
+        except (DacMapError, OSError, ValueError):
+            return None
+
+    return catalogue.cached("_social_catalogue", load)
+
+
+# --------------------------------------------------------------------------- shared criteria as social filters
+
+@dataclass(frozen=True)
+class SocialTerritoryFilter:
+    """Social resources located in a DAC territory (its departments and communes, by INSEE
+    code of the resource's commune). ``name`` is the territory's name for the description."""
+
+    dac_id: str
+    departments: tuple[str, ...]
+    communes: tuple[str, ...]
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"Territoire DAC : {self.name or self.dac_id}"
+
+    def describe(self, catalogue: object) -> str:
+        return self.label
+
+    def mask(self, social: SocialCatalogue) -> np.ndarray:
+        return (np.isin(social.department, list(self.departments))
+                | np.isin(social.commune, list(self.communes)))
+
+
+def territory_filter(catalogue: Catalogue, dac_id: str) -> SocialTerritoryFilter:
+    """The :class:`SocialTerritoryFilter` of a DAC territory of the catalogue (its departments
+    and communes). Raises :class:`QueryError` for an unknown territory."""
+    i = catalogue.territory_row.get(dac_id)
+    if i is None:
+        raise QueryError(f"territoire DAC inconnu / unknown DAC id: {dac_id!r}")
+    t = catalogue.territories
+    return SocialTerritoryFilter(
+        dac_id, tuple(str(t["departments"].iat[i] or "").split()),
+        tuple(str(t["communes"].iat[i] or "").split()) if "communes" in t else (),
+        catalogue.territory_name(dac_id) or dac_id)
+
+
+@dataclass(frozen=True)
+class SocialNearFilter:
+    """Around a place: the social resources within ``radius_km`` of the centre, or the ``n``
+    nearest (within ``max_km`` when given). ``centre`` is the metric
+    :class:`~dac_map.query.geometry.Centre` resolved with the FINESS catalogue (a commune, a
+    FINESS establishment or a point); distances are straight lines, in km."""
+
+    centre: object
+    label_text: str
+    radius_km: float | None = None
+    n: int | None = None
+    max_km: float | None = None
+
+    @property
+    def label(self) -> str:
+        return self.label_text
+
+    def describe(self, catalogue: object) -> str:
+        return self.label_text
+
+    def distances_km(self, social: SocialCatalogue) -> np.ndarray:
+        """Straight-line distance (km) of each resource to the centre; NaN without coordinates."""
+        return social_distances_km(social, self.centre)
+
+    def mask(self, social: SocialCatalogue) -> np.ndarray:
+        d = self.distances_km(social)
+        with np.errstate(invalid="ignore"):
+            if self.radius_km is not None:
+                return d <= self.radius_km
+            if self.max_km is not None:
+                return d <= self.max_km
+            return np.isfinite(d)
+
+
+def social_distances_km(social: SocialCatalogue, centre) -> np.ndarray:
+    """Distances (km) of the social resources to a metric ``centre`` (its CRS, metres; from
+    its area when it has one, e.g. a commune outline)."""
+    import shapely
+
+    from dac_map.query.geometry import to_metric
+
+    lon = pd.to_numeric(social.table["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(social.table["lat"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    out = np.full(len(lon), np.nan)
+    if not ok.any():
+        return out
+    x, y = to_metric(centre.epsg).transform(lon[ok], lat[ok])
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if centre.area is not None:
+        d = shapely.distance(centre.area, shapely.points(x, y))
+    else:
+        d = np.hypot(x - centre.x, y - centre.y)
+    out[ok] = d / 1000.0
+    return out
+
+
+# --------------------------------------------------------------------------- spec -> filters
+
+def _territory(spec: SearchSpec, catalogue: Catalogue) -> list:
+    from dac_map.inclusion.filters import LocatedInFilter
+    from dac_map.query.spec import NATIONAL
+
+    out: list = []
+    if spec.dac and spec.dac != NATIONAL:
+        out.append(territory_filter(catalogue, spec.dac))
+    if spec.departments or spec.communes:
+        out.append(LocatedInFilter(departments=tuple(spec.departments), communes=tuple(spec.communes)))
+    return out
+
+
+def _near(spec: SearchSpec, catalogue: Catalogue, departments: Sequence[str],
+          warnings: list[str] | None) -> SocialNearFilter | None:
+    from dac_map.query.distance import DistanceFilter
+    from dac_map.query.near import resolve_near
+    from dac_map.query.nearest import NearestFilter
+
+    near = resolve_near(spec.near, catalogue, departments)
+    if near is None:
+        return None
+    if near.note and warnings is not None:
+        warnings.append(near.note)  # e.g. several communes of that name: which one was taken
+    if spec.radius_km is not None:
+        f = DistanceFilter(spec.radius_km, point=near.lonlat, commune=near.commune,
+                           finess=near.finess, outline=spec.outline and near.kind == "commune")
+        return SocialNearFilter(f.centre(catalogue), f.describe(catalogue), radius_km=spec.radius_km)
+    nf = NearestFilter(point=near.lonlat, commune=near.commune, finess=near.finess,
+                       n=spec.nearest_n, max_km=spec.max_km or None)
+    _, centre = nf.centre_lonlat(catalogue)
+    where = near.commune and (catalogue.commune_name(near.commune) or near.commune)
+    if near.finess:
+        where = f"l'établissement {near.finess}"
+    if near.point:
+        where = f"{near.point[0]:g}, {near.point[1]:g}"
+    text = f"Les {spec.nearest_n} plus proches, autour de {where} (à vol d'oiseau)"
+    if spec.max_km:
+        text += f", à {spec.max_km:g} km au plus".replace(".", ",")
+    return SocialNearFilter(centre, text, n=spec.nearest_n, max_km=spec.max_km or None)
+
+
+def social_filters(spec: SearchSpec, catalogue: Catalogue, departments: Sequence[str] = (),
+                   warnings: list[str] | None = None) -> list:
+    """The social filters of ``spec``: territory, social criteria, « Intervient à », text,
+    « Autour de » (last). With a ``warnings`` list a criterion that cannot be applied is left
+    out and its French message appended (the app); without, :class:`QueryError` is raised."""
+    from dac_map.inclusion import filters as sf
+    from dac_map.query.serving import ServesCommuneFilter  # « Intervient à »: one filter for both kinds
+
+    steps = (
+        lambda: _territory(spec, catalogue),
+        lambda: [sf.SocialFamilyFilter(tuple(spec.social_families))] if spec.social_families else [],
+        lambda: [sf.PublicFilter(tuple(spec.social_publics))] if spec.social_publics else [],
+        lambda: [sf.FeeFilter(spec.social_fee)] if spec.social_fee else [],
+        lambda: [sf.QualityFilter(spec.social_min_quality)] if spec.social_min_quality else [],
+        lambda: [ServesCommuneFilter(spec.serves)] if spec.serves.strip() else [],
+        lambda: [sf.SocialTextFilter(spec.text)] if spec.text.strip() else [],
+        lambda: [f for f in [_near(spec, catalogue, departments, warnings)] if f is not None],
+    )
+    out: list = []
+    for step in steps:
+        try:
+            out.extend(step())
+        except QueryError as exc:
+            if warnings is None:
+                raise
+            warnings.append(f"Ressources sociales : {exc}")
+    return out
+
+
+# --------------------------------------------------------------------------- search
+
+@dataclass(frozen=True)
+class SocialResult:
+    """The social resources a search found: ``records`` (rows of the social table, plus
+    ``kind`` = :data:`KIND_SOCIAL`, ``distance_km`` (NaN without a centre) and ``merged``
+    (False; the app sets it for resources linked to a FINESS establishment of the result),
+    nearest first around a place, else best quality first then by name), the French
+    ``labels`` of the filters applied and ``emptied_by`` (label of the first filter that
+    brought the count to zero, or None)."""
+
+    records: pd.DataFrame
+    labels: list[str] = field(default_factory=list)
+    emptied_by: str | None = None
+
+    @property
+    def total(self) -> int:
+        return len(self.records)
+
+    def counts_by_family(self) -> dict[str, int]:
+        """Resources per social family key (a resource counts in each of its families), in
+        :data:`~dac_map.inclusion.vocab.FAMILIES` order."""
+        from dac_map.inclusion import vocab
+
+        counts: dict[str, int] = {}
+        for fams in self.records.get("families", pd.Series(dtype=object)):
+            for f in fams or ():
+                k = str(f).removeprefix(vocab.FAMILY_PREFIX)
+                counts[k] = counts.get(k, 0) + 1
+        return {k: counts[k] for k in vocab.FAMILIES if k in counts}
+
+
+def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
+    """The resources matching every filter (see :class:`SocialResult` for the order)."""
+    mask = np.ones(len(social), dtype=bool)
+    emptied = None
+    near = None
+    labels = []
+    for f in filters:
+        labels.append(f.describe(social))
+        if isinstance(f, SocialNearFilter):
+            near = f
+        mask &= f.mask(social)
+        if emptied is None and not mask.any():
+            emptied = f.label
+    dist = near.distances_km(social) if near is not None else np.full(len(social), np.nan)
+    rows = np.flatnonzero(mask)
+    out = social.table.iloc[rows].copy()
+    out["kind"] = KIND_SOCIAL
+    out["distance_km"] = dist[rows]
+    out["merged"] = False
+    if near is not None:
+        out = out.sort_values(["distance_km", "name"], kind="stable", na_position="last")
+        if near.radius_km is None and near.n is not None:
+            out = out.head(near.n)
+    else:
+        out["_q"] = pd.to_numeric(out["quality"], errors="coerce").fillna(-1)
+        out = out.sort_values(["_q", "name"], ascending=[False, True], kind="stable").drop(columns="_q")
+    return SocialResult(out.reset_index(drop=True), labels, emptied)
+
+
+def search_social_spec(spec: SearchSpec, catalogue: Catalogue, departments: Sequence[str] = (),
+                       warnings: list[str] | None = None) -> SocialResult | None:
+    """The social search of ``spec`` (None when its scope has no social resources or the store
+    has none). ``warnings`` as in :func:`social_filters`."""
+    if not scope(spec).social:
+        return None
+    social = social_catalogue(catalogue)
+    if social is None or not len(social):
+        if warnings is not None:
+            warnings.append("Aucune ressource sociale dans ce catalogue : importez les services "
+                            "data·inclusion ou la table locale du DAC (dac-map inclusion import).")
+            return None
+        raise QueryError("aucune ressource sociale dans ce catalogue / no social resources in this "
+                         "catalogue (dac-map inclusion import)")
+    return run_social(social, social_filters(spec, catalogue, departments, warnings))
+
+
+def describe_social(spec: SearchSpec) -> list[str]:
+    """French description of the social criteria of ``spec`` (for the summary, the unmet-need
+    log and the report), without needing the social catalogue."""
+    from dac_map.inclusion import vocab
+
+    out = []
+    if spec.social_families:
+        names = [vocab.family_label(f) for f in spec.social_families]
+        out.append(("Ressource sociale : " if len(names) == 1 else "Ressources sociales : ")
+                   + ", ".join(names))
+    if spec.social_publics:
+        out.append("Public : " + ", ".join(vocab.PUBLICS.get(p, p) for p in spec.social_publics))
+    if spec.social_fee:
+        out.append(f"Frais : {vocab.FEES.get(spec.social_fee, spec.social_fee).lower()}")
+    if spec.social_min_quality:
+        out.append(f"Score de qualité data·inclusion ≥ {spec.social_min_quality:.2f}".replace(".", ","))
+    kinds = scope(spec)
+    if kinds.social:
+        out.append("Établissements FINESS et ressources sociales" if kinds.finess
+                   else "Ressources sociales uniquement")
+    return out
+
+
+# --------------------------------------------------------------------------- exports (CLI)
+
+#: Social result column -> French header, in export order.
+SOCIAL_HEADERS: dict[str, str] = {
+    "kind": "Type de ressource", "resource_id": "Identifiant", "name": "Nom",
+    "structure_name": "Structure", "families": "Besoin social", "publics": "Publics", "fee": "Frais",
+    "address": "Adresse", "postcode": "Code postal", "city": "Localité", "commune": "Code commune INSEE",
+    "phone": "Téléphone", "hours_fr": "Horaires", "zone_label": "Intervient sur",
+    "quality": "Score de qualité data·inclusion", "distance_km": "Distance (km)",
+    "sources_label": "Source", "updated": "Mis à jour le", "finess": "N° FINESS",
+    "fictitious": "Exemple fictif", "lon": "Longitude (WGS84)", "lat": "Latitude (WGS84)",
+}
+
+
+def social_french_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Social result rows with French headers (:data:`SOCIAL_HEADERS`): families and publics
+    in plain French, hours on one line, « oui » for a fictitious row, distances to 0.01 km."""
+    from dac_map.inclusion import vocab
+
+    def listed(values: object, labels) -> str:
+        return ", ".join(labels(str(v)) for v in values) if isinstance(values, (list, tuple, np.ndarray)) else ""
+
+    frame = pd.DataFrame({c: records[c] if c in records else None for c in SOCIAL_HEADERS}, index=records.index)
+    frame["kind"] = KIND_SOCIAL
+    frame["families"] = records["families"].map(lambda v: listed(v, vocab.family_label))
+    frame["publics"] = records["publics"].map(lambda v: listed(v, lambda p: vocab.PUBLICS.get(p, p)))
+    frame["fee"] = records["fee"].map(lambda v: vocab.FEES.get(v, "") if isinstance(v, str) else "")
+    frame["hours_fr"] = records["hours_fr"].fillna("").astype(str).str.replace("\n", " ; ", regex=False)
+    frame["fictitious"] = records["fictitious"].fillna(False).astype(bool).map({True: "oui", False: ""})
+    frame["distance_km"] = pd.to_numeric(records["distance_km"], errors="coerce").round(2)
+    return frame.rename(columns=SOCIAL_HEADERS).reset_index(drop=True)
+
+
+def social_geojson(records: pd.DataFrame) -> list[dict[str, object]]:
+    """GeoJSON Features (WGS84 lon/lat) of social result rows, French-header properties
+    (``null`` geometry without coordinates)."""
+    table = social_french_table(records)
+    out = []
+    for (_, rec), props in zip(records.iterrows(), table.to_dict(orient="records")):
+        lon, lat = pd.to_numeric(rec.get("lon"), errors="coerce"), pd.to_numeric(rec.get("lat"), errors="coerce")
+        geom = (None if pd.isna(lon) or pd.isna(lat)
+                else {"type": "Point", "coordinates": [round(float(lon), 6), round(float(lat), 6)]})
+        clean = {k: (None if (isinstance(v, float) and not np.isfinite(v)) else v) for k, v in props.items()}
+        out.append({"type": "Feature", "geometry": geom, "properties": clean})
+    return out
+
+
+def to_rich_social_table(records: pd.DataFrame):
+    """A :class:`rich.table.Table` of social result rows for the terminal; every value escaped
+    (names such as ``[bold]`` or ``<script>`` print verbatim)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from dac_map.inclusion import vocab
+
+    table = Table(show_lines=True, expand=False)
+    for header, kw in (("Nom · besoin social", {"overflow": "fold", "min_width": 14, "ratio": 1}),
+                       ("Localité", {"overflow": "fold", "max_width": 16}), ("Tél.", {"no_wrap": True}),
+                       ("Qualité", {"justify": "right"}), ("km", {"justify": "right"}),
+                       ("Source", {"overflow": "fold", "max_width": 28})):
+        table.add_column(header, **kw)
+    for _, r in records.iterrows():
+        fams = ", ".join(vocab.family_label(str(f)) for f in (r["families"] or []))
+        fict = "\n[bold]EXEMPLE FICTIF[/bold]" if bool(r.get("fictitious")) else ""
+        q, d = pd.to_numeric(r.get("quality"), errors="coerce"), pd.to_numeric(r.get("distance_km"), errors="coerce")
+        table.add_row(escape(str(r["name"])) + (f"\n[dim]{escape(fams)}[/dim]" if fams else "") + fict,
+                      escape(str(r.get("city") or "")), escape(str(r.get("phone") or "")),
+                      "" if pd.isna(q) else f"{q:.2f}".replace(".", ","),
+                      "" if pd.isna(d) else f"{d:.1f}".replace(".", ","),
+                      escape(str(r.get("sources_label") or "")))
+    return table
+
+
+def social_family_key(value: str) -> str:
+    """A social family key from what a person types: the key (``aide_alimentaire``, with or
+    without the ``social_`` prefix) or the start of its French label (« Aide alimentaire »,
+    accents and case ignored). Raises :class:`QueryError` listing the families otherwise."""
+    from dac_map.inclusion import vocab
+    from dac_map.query.text import fold_text
+
+    v = str(value).strip().removeprefix(vocab.FAMILY_PREFIX)
+    if v in vocab.FAMILIES:
+        return v
+    folded = fold_text(v)
+    hits = [k for k, lab in vocab.FAMILIES.items() if folded and fold_text(lab).startswith(folded)]
+    if len(hits) == 1:
+        return hits[0]
+    raise QueryError(f"besoin social inconnu / unknown social family: {value!r} (familles : "
+                     + ", ".join(f"{k} = {lab}" for k, lab in vocab.FAMILIES.items()) + ")")
+
+
+__all__ = ["SOCIAL_HEADERS", "check_spec", "social_family_key", "to_rich_social_table", "social_french_table", "social_geojson",
+           "FINESS_TYPE_FIELDS", "KIND_FINESS", "KIND_SOCIAL", "SCOPES", "SOCIAL_FIELDS", "Scope",
+           "SocialNearFilter", "SocialResult", "SocialTerritoryFilter", "describe_social",
+           "has_finess_type_criteria", "has_social_criteria", "run_social", "scope",
+           "search_social_spec", "social_catalogue", "territory_filter", "social_distances_km", "social_filters"]
