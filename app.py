@@ -115,4 +115,6 @@ if principal.may("local_resources.write"):
     pages.append(st.Page(steward_page, title="Ressources locales (référents)",
                          url_path="ressources-locales"))
 pages.append(st.Page(guide_page, title="Guide du coordinateur", url_path="guide"))
-st.navigation(pages).run()
+page = st.navigation(pages)
+with logs.timed_run(page.url_path or "carte"):  # debug level: one line per run, its duration
+    page.run()

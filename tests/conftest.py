@@ -243,6 +243,39 @@ def pg_module_url() -> str:
     yield from fresh_database()
 
 
+#: A data steward account (server mode) for the territory-store contract tests.
+STEWARD_SUBJECT = "referente-test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def territory_location(request, tmp_path):
+    """An empty steward territory table on each back-end: a SQLite file (embedded mode) and a
+    fresh migrated PostgreSQL database (server mode). The same contract tests run on both."""
+    if request.param == "sqlite":
+        yield tmp_path / "territories.sqlite"
+    else:
+        yield from fresh_database()
+
+
+@pytest.fixture
+def territory_store(territory_location):
+    """A factory of store objects on the table of :func:`territory_location`, each like another
+    process opening it; they write as a data steward (``principal`` to change it)."""
+    from dac_map.server import auth
+    from dac_map.territories import PostgresTerritoryStore, SqliteTerritoryStore
+
+    steward = auth.Principal(STEWARD_SUBJECT, frozenset({auth.DATA_STEWARD}), signed_in=True)
+
+    def make(principal: auth.Principal = steward):
+        if str(territory_location).startswith("postgresql://"):
+            return PostgresTerritoryStore(str(territory_location), principal)
+        return SqliteTerritoryStore(territory_location, timeout_s=30, principal=principal)
+
+    make.location = territory_location
+    make.steward = steward
+    return make
+
+
 # --------------------------------------------------------------------------- data·inclusion (issue 16)
 
 def _v1_models():

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from dac_map import store
 from dac_map.errors import ForbiddenError
-from dac_map.notes import (FIELDS, NoteError, NoteInput, NotePersonalDataError,
+from dac_map.notes import (FIELDS, NoteConflictError, NoteError, NoteInput, NotePersonalDataError,
                            PostgresNoteStore, SqliteNoteStore, open_notes)
 from dac_map.server import auth, versions
 from dac_map.ui import exports
@@ -75,6 +75,39 @@ def test_writes_are_authorised_by_the_store_itself(notes):
     assert (changed.other, changed.verified_on, changed.id) == ("accueil le jeudi",
                                                                 date(2024, 5, 2), note.id)
     assert notes.delete(note.id, C80) and not notes.delete(note.id, C80)
+
+
+def test_editing_a_note_updates_date_and_author_and_detects_conflicts(notes):
+    """Editing: another coordinator of the same DAC edits; "vérifié le" and the author become
+    theirs, ``updated_at`` moves, ``created_at`` stays; personal data is refused on edit as on
+    creation (nothing written); an edit over someone else's newer edit, or over a deleted
+    note, is a conflict and writes nothing."""
+    other80 = auth.Principal("coord80-bis", frozenset({auth.COORDINATOR}), frozenset({"DAC-80"}), True)
+    note = notes.add(NoteInput(F1, "DAC-80", opening_hours="lun-ven 9h-17h",
+                               verified_on=date(2024, 1, 10)), C80)
+    read_by_a = notes.for_resource(F1, C80)[0]
+    read_by_b = notes.for_resource(F1, other80)[0]
+    assert read_by_a == read_by_b == note
+    with pytest.raises(NotePersonalDataError) as err:
+        notes.update(note.id, NoteInput(F1, "DAC-80", contact_role="Mme Dupont"), other80,
+                     expected=read_by_b)
+    assert err.value.field == "contact_role"
+    assert notes.for_resource(F1, C80) == [note]
+    edited = notes.update(note.id, NoteInput(F1, "DAC-80", opening_hours="lun-sam 8h-18h",
+                                             verified_on=date.today()), other80,
+                          expected=read_by_b)
+    assert (edited.opening_hours, edited.verified_on, edited.author) == (
+        "lun-sam 8h-18h", date.today(), "coord80-bis")
+    assert edited.created_at == note.created_at and edited.id == note.id
+    with pytest.raises(NoteConflictError) as err:  # A's form was opened before B's edit
+        notes.update(note.id, NoteInput(F1, "DAC-80", waiting_time="2 mois"), C80,
+                     expected=read_by_a)
+    assert err.value.current == notes.for_resource(F1, C80)[0]
+    assert notes.for_resource(F1, C80)[0].waiting_time == ""  # nothing of A's edit was written
+    assert notes.delete(note.id, C80)
+    with pytest.raises(NoteConflictError):
+        notes.update(note.id, NoteInput(F1, "DAC-80", other="x"), other80, expected=edited)
+    assert notes.visible(C80) == []
 
 
 @pytest.mark.parametrize("field,text,kind", [
@@ -180,3 +213,62 @@ def test_notes_are_printed_escaped_on_the_a4_sheet(tmp_path):
     assert "&lt;b&gt;GIR&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;" in html
     assert "<script>" not in html and "vérifié le 09/03/2024" in html
     assert "ne doit pas apparaître" not in html and "coord80" in html
+
+
+def _notes_panel(subject: str, dacs: str) -> None:
+    from dac_map.server import auth as auth_
+    from dac_map.ui import notes_view
+
+    who = auth_.Principal(subject, frozenset({auth_.COORDINATOR}), frozenset(dacs.split(",")), True)
+    notes_view.render_resource_notes("800000018", "EHPAD Les Tilleuls", "DAC-80", who)
+
+
+def test_a_coordinator_edits_their_dacs_note_in_the_app(tmp_path, monkeypatch):
+    """AppTest of the detail panel's notes: the edit form holds the note's values; saving
+    updates it ("vérifié le" today, the editor as author); a patient's name is refused and
+    writes nothing; an edit over a newer one is refused (the form keeps the typing); another
+    DAC's shared note has no edit form."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.delenv("DAC_MAP_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DAC_MAP_NOTES_DB", str(tmp_path / "notes.sqlite"))
+    store = SqliteNoteStore(tmp_path / "notes.sqlite")
+    mine = store.add(NoteInput(F1, "DAC-80", opening_hours="lun-ven 9h-17h",
+                               verified_on=date(2024, 1, 10)), C80)
+    theirs = store.add(NoteInput(F1, "DAC-46", waiting_time="3 semaines", shared=True), C46)
+    at = AppTest.from_function(_notes_panel, args=("coord80-bis", "DAC-80"), default_timeout=60)
+    at.run()
+    assert not at.exception
+    key = f"note_edit_{mine.id}"
+    assert at.text_input(key=f"{key}_opening_hours").value == "lun-ven 9h-17h"
+    assert not [w for w in at.text_input if w.key and w.key.startswith(f"note_edit_{theirs.id}_")]
+
+    def save() -> None:
+        next(b for b in at.button if b.label == "Enregistrer les modifications").click()
+        at.run()
+
+    at.text_input(key=f"{key}_contact_role").input("demander Mme Dupont")
+    save()
+    assert any("Note refusée" in e.value for e in at.error)
+    assert store.for_resource(F1, C80)[0] == mine
+    at.text_input(key=f"{key}_contact_role").input("cadre de santé")
+    at.text_input(key=f"{key}_opening_hours").input("lun-sam 8h-18h")
+    save()
+    assert not at.error and any("Note modifiée" in s.value for s in at.success)
+    edited = store.for_resource(F1, C80)[0]
+    assert (edited.opening_hours, edited.contact_role, edited.author, edited.verified_on) == (
+        "lun-sam 8h-18h", "cadre de santé", "coord80-bis", date.today())
+    assert at.text_input(key=f"{key}_opening_hours").value == "lun-sam 8h-18h"
+    # Someone else edits now; this form still holds the version it showed.
+    store.update(mine.id, NoteInput(F1, "DAC-80", opening_hours="fermé en août"), C80)
+    at.text_input(key=f"{key}_waiting_time").input("2 mois")
+    save()
+    assert any("modifiée par coord80 " in e.value for e in at.error)
+    assert store.for_resource(F1, C80)[0].opening_hours == "fermé en août"
+    assert store.for_resource(F1, C80)[0].waiting_time == ""
+    assert at.text_input(key=f"{key}_waiting_time").value == "2 mois"  # the typing is kept
+    save()  # saving again, having seen the other version, replaces it
+    assert not at.error
+    final = store.for_resource(F1, C80)[0]
+    assert (final.opening_hours, final.waiting_time, final.author) == (
+        "lun-sam 8h-18h", "2 mois", "coord80-bis")

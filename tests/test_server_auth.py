@@ -51,6 +51,10 @@ EXPECTED = {
     (STEWARD, "unmet.read_dac", None): False,
     (STEWARD, "notes.read_dac", None): False,
     (STEWARD, "unmet.write_dac", "DAC-80"): False,
+    (STEWARD, "users.read", None): True,  # the role assignments, read only
+    (C80, "users.read", None): False,
+    (ARS, "users.read", None): False,
+    (auth.ANONYMOUS, "users.read", None): False,
     # ARS: reports, aggregates only, never comments (the log lists comments) nor notes
     (ARS, "report.aggregates", None): True,
     (ARS, "unmet.read_dac", None): False,
@@ -150,3 +154,36 @@ def test_the_local_user_still_records_in_embedded_mode(tmp_path, monkeypatch):
     assert at.success and not at.error
     from dac_map.coverage.unmet import list_unmet_needs
     assert list(list_unmet_needs(db)["dac_id"]) == ["DAC-80"]
+
+
+def _role_page(url: str, roles: str) -> None:
+    import os
+
+    from dac_map.server import auth as auth_
+    from dac_map.ui import server_pages
+
+    os.environ["DAC_MAP_DATABASE_URL"] = url
+    who = auth_.Principal("someone", frozenset(roles.split(",")), frozenset({"DAC-80"}), True)
+    server_pages.render_role_assignments(who)
+
+
+@pytest.mark.parametrize("roles,sees", [("referent_donnees", True), ("coordinateur", False),
+                                        ("ars", False), ("visiteur", False)])
+def test_role_assignments_page_is_for_data_stewards_only(pg_url, monkeypatch, roles, sees):
+    """The read-only list of role assignments mirrors the users table (rows written here with
+    `set_user`); the read itself refuses anyone but a data steward."""
+    monkeypatch.setenv("DAC_MAP_DATABASE_URL", pg_url)
+    auth.set_user("coord@dac80.fr", ["coordinateur"], ["DAC-80", "DAC-46"], actor="t", url=pg_url,
+                  label="infirmière coordinatrice")
+    auth.set_user("ref@ars.fr", ["referent_donnees", "ars"], actor="t", url=pg_url)
+    at = AppTest.from_function(_role_page, args=(pg_url, roles), default_timeout=60)
+    at.run()
+    assert not at.exception
+    if not sees:
+        assert not at.dataframe and any("refusée" in e.value for e in at.error)
+        return
+    table = at.dataframe[0].value
+    assert table.to_dict("records") == [
+        {"Compte": "coord@dac80.fr", "Rôles": "coordinateur·rice", "DAC": "DAC-46, DAC-80",
+         "Fonction": "infirmière coordinatrice"},
+        {"Compte": "ref@ars.fr", "Rôles": "référent·e données, ARS", "DAC": "", "Fonction": ""}]

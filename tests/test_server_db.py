@@ -89,6 +89,37 @@ def test_publish_geopackage_round_trip_equals_the_geopackage(pg_url, demo_store)
                                   pd.DataFrame(b.establishments.drop(columns="geometry")))
 
 
+def test_served_catalogue_overlays_the_stewards_postgres_territories(pg_url, demo_store,
+                                                                     monkeypatch):
+    """Server mode: the catalogue every app process loads from PostGIS carries the territory
+    table of PostgreSQL (a steward's rename and a commune moved between DACs show at the next
+    load, the establishments' DAC reassigned), and the cache stamp of the app processes
+    changes with every territory edit. Expectations from the GeoPackage and the edit itself."""
+    from dac_map.territories import PostgresTerritoryStore, open_store as territory_table
+
+    monkeypatch.setenv("DAC_MAP_DATABASE_URL", pg_url)
+    versions.publish_geopackage(demo_store, actor="test", url=pg_url)
+    before = load_served_catalogue(pg_url)
+    est = open_store(demo_store).read_layer(store.ESTABLISHMENTS, read_geometry=False)
+    lot_commune = str(est.loc[est["dac_id"] == "DAC-46", "commune"].dropna().iloc[0])
+    moved = set(est.loc[est["commune"] == lot_commune, "finess"])
+    stamp = versions.catalogue_stamp_cached(pg_url)
+    steward = auth.Principal("ref", frozenset({auth.DATA_STEWARD}), signed_in=True)
+    table = territory_table(principal=steward)
+    assert isinstance(table, PostgresTerritoryStore)
+    v = table.get("DAC-80")
+    table.save(v.territory.__class__(**{**v.territory.__dict__, "name": "DAC Somme renommé",
+                                        "communes": (lot_commune,)}), v.version, "ref")
+    assert versions.catalogue_stamp_cached(pg_url)[1] > stamp[1]
+    after = load_served_catalogue(pg_url)
+    names = dict(zip(after.territories["dac_id"], after.territories["name"]))
+    assert names["DAC-80"] == "DAC Somme renommé"
+    assert dict(zip(before.territories["dac_id"], before.territories["name"]))["DAC-80"] != names["DAC-80"]
+    got = after.establishments.set_index("finess")["dac_id"]
+    assert moved and set(got[list(moved)]) == {"DAC-80"}  # a listed commune wins over a department
+    assert set(before.establishments.set_index("finess")["dac_id"][list(moved)]) == {"DAC-46"}
+
+
 def test_switch_rollback_and_prune_keep_n_versions(pg_url):
     v1 = versions.publish(_layers("v1", 5), {"n": 5}, actor="t", url=pg_url, version="v1")
     v2 = versions.publish(_layers("v2", 6), {"n": 6}, actor="t", url=pg_url, version="v2")

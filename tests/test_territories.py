@@ -31,6 +31,7 @@ from dac_map.territories import (
     open_store,
     read_table,
     table_text,
+    territories_stamp,
     validate,
 )
 from dac_map.territories.table import parse_table
@@ -152,8 +153,8 @@ def _t(tid="DAC-A", communes=("80021",), **kw) -> Territory:
     return Territory(tid, kw.pop("name", tid), communes=tuple(communes), **kw)
 
 
-def test_versions_and_history(tmp_path):
-    s = SqliteTerritoryStore(tmp_path / "t.sqlite")
+def test_versions_and_history(territory_store):
+    s = territory_store()
     v1 = s.save(_t(), None, "alice")
     assert v1.version == 1 and v1.updated_by == "alice"
     v2 = s.save(v1.territory.with_communes(add=["80022"], remove=["80021"]), 1, "bob", comment="ajout")
@@ -170,11 +171,10 @@ def test_versions_and_history(tmp_path):
     assert s.save(_t(), None, "dan").version == 4
 
 
-def test_concurrent_edit_is_a_conflict(tmp_path):
+def test_concurrent_edit_is_a_conflict(territory_store):
     """Two stewards read version 1; the second to save gets a conflict, the first's change stays."""
-    path = tmp_path / "t.sqlite"
-    SqliteTerritoryStore(path).save(_t(), None, "setup")
-    a, b = SqliteTerritoryStore(path), SqliteTerritoryStore(path)
+    territory_store().save(_t(), None, "setup")
+    a, b = territory_store(), territory_store()
     ra, rb = a.get("DAC-A"), b.get("DAC-A")
     a.save(ra.territory.with_communes(add=["80022"]), ra.version, "alice")
     with pytest.raises(ConflictError) as exc:
@@ -185,16 +185,15 @@ def test_concurrent_edit_is_a_conflict(tmp_path):
         b.save(_t(), None, "bob")  # creating an id that exists is a conflict too
 
 
-def test_concurrent_threads_lose_nothing(tmp_path):
+def test_concurrent_threads_lose_nothing(territory_store):
     """Many writers each adding one commune with read-modify-write and retry on conflict: every
     commune ends up in the territory (no lost update)."""
-    path = tmp_path / "t.sqlite"
-    SqliteTerritoryStore(path).save(_t(communes=("80001",)), None, "setup")
+    territory_store().save(_t(communes=("80001",)), None, "setup")
     codes = [f"80{n:03d}" for n in range(100, 116)]
     conflicts = []
 
     def worker(code: str) -> None:
-        s = SqliteTerritoryStore(path, timeout_s=30)
+        s = territory_store()
         while True:
             cur = s.get("DAC-A")
             try:
@@ -208,13 +207,130 @@ def test_concurrent_threads_lose_nothing(tmp_path):
         th.start()
     for th in threads:
         th.join()
-    final = SqliteTerritoryStore(path).get("DAC-A")
+    final = territory_store().get("DAC-A")
     assert set(final.territory.communes) == {"80001", *codes}
     assert final.version == 1 + len(codes)
+    history = territory_store().history(territory_id="DAC-A", limit=100)
+    assert sorted(e.version for e in history) == list(range(1, 2 + len(codes)))
 
 
-def test_import_with_versions_reports_conflicts(tmp_path):
-    s = SqliteTerritoryStore(tmp_path / "t.sqlite")
+def test_two_processes_editing_the_same_territory_one_wins(territory_store):
+    """Two steward PROCESSES read the same version, then save at the same moment: in every
+    round exactly one is saved, the other gets the conflict with the winner's version, and the
+    table holds the winner's change only (nothing lost silently, nothing half-written)."""
+    import multiprocessing as mp
+
+    from dac_map.testing.server_load import territory_race
+
+    territory_store().save(_t(communes=("80001",)), None, "setup")
+    ctx = mp.get_context("spawn")
+    expected = {"80001"}
+    for round_ in range(3):
+        rivals = [f"80{100 + 2 * round_}", f"80{101 + 2 * round_}"]
+        barrier, out = ctx.Barrier(2), ctx.Queue()
+        procs = [ctx.Process(target=territory_race, args=(
+            str(territory_store.location), f"steward-{c}", "DAC-A", c, MAIN_SET, barrier, out))
+            for c in rivals]
+        for proc in procs:
+            proc.start()
+        outcomes = {}
+        for _ in procs:
+            commune, kind, detail = out.get(timeout=120)
+            outcomes[commune] = (kind, detail)
+        for proc in procs:
+            proc.join(60)
+        kinds = sorted(kind for kind, _ in outcomes.values())
+        assert kinds == ["conflict", "saved"], outcomes
+        winner = next(c for c, (k, _) in outcomes.items() if k == "saved")
+        loser = next(c for c in rivals if c != winner)
+        expected.add(winner)
+        assert outcomes[winner][1] == round_ + 2  # one new version per round
+        assert set(outcomes[loser][1]) == expected  # the loser is shown the winner's version
+        stored = territory_store().get("DAC-A")
+        assert set(stored.territory.communes) == expected and stored.version == round_ + 2
+    assert [e.author for e in territory_store().history(limit=3)][0].startswith("steward-")
+
+
+@pytest.mark.parametrize("roles,dacs", [
+    ({"visiteur"}, set()), ({"coordinateur"}, {"DAC-A"}), ({"ars"}, set())])
+def test_only_data_stewards_write_territories(territory_store, roles, dacs):
+    """The role check is inside the store's write functions, on both back-ends: a visitor, a
+    coordinator or the ARS may read but every write is refused and nothing is stored."""
+    from dac_map.errors import ForbiddenError
+    from dac_map.server import auth
+
+    territory_store().save(_t(), None, "setup")
+    other = territory_store(auth.Principal("someone", frozenset(roles), frozenset(dacs), True))
+    assert other.get("DAC-A").version == 1  # reading is allowed
+    before = territory_store().history()
+    with pytest.raises(ForbiddenError):
+        other.save(_t(communes=("80021", "80022")), 1, "someone")
+    with pytest.raises(ForbiddenError):
+        other.save(_t("DAC-B"), None, "someone")
+    with pytest.raises(ForbiddenError):
+        other.delete("DAC-A", 1, "someone")
+    with pytest.raises(ForbiddenError):
+        other.import_many([_t("DAC-C")], "someone", replace=True)
+    assert territory_store().history() == before
+    assert [v.territory.id for v in territory_store().list()] == ["DAC-A"]
+
+
+def test_postgres_territory_writes_are_audited(pg_url):
+    """Server mode: each territory write adds an audit entry (account, action, set/id,
+    version) in its own transaction; the seeding of the shipped table is audited under the
+    system author; a refused write leaves no entry."""
+    import psycopg
+
+    from dac_map.errors import ForbiddenError
+    from dac_map.server import auth
+    from dac_map.territories import PostgresTerritoryStore, SEED_AUTHOR
+
+    steward = auth.Principal("ref-audit", frozenset({auth.DATA_STEWARD}), signed_in=True)
+    s = open_store(pg_url, principal=steward)  # seeds the shipped sets
+    assert isinstance(s, PostgresTerritoryStore)
+    shipped = {t.id for t in read_table(shipped_table()).territories}
+    v = s.get("DAC-80")
+    s.save(v.territory.with_communes(add=["80021"]), v.version, "Référente")
+    s.import_many([_t("DAC-NEW")], "Référente", comment="import")
+    s.delete("DAC-NEW", 1, "Référente")
+    with pytest.raises(ForbiddenError):
+        PostgresTerritoryStore(pg_url).delete("DAC-80", v.version + 1, "anonyme")
+    with psycopg.connect(pg_url) as con:
+        rows = con.execute("SELECT actor, action, target, details->>'version' FROM "
+                           "dac_map.audit_log ORDER BY id").fetchall()
+    seeded = [r for r in rows if r[0] == SEED_AUTHOR]
+    assert {r[2] for r in seeded if r[2].startswith("principal/")} == {f"principal/{i}" for i in shipped}
+    assert all(r[1] == "territories.creation" for r in seeded)
+    assert [r for r in rows if r[0] != SEED_AUTHOR] == [
+        ("ref-audit", "territories.modification", "principal/DAC-80", str(v.version + 1)),
+        ("ref-audit", "territories.creation", "principal/DAC-NEW", "1"),
+        ("ref-audit", "territories.suppression", "principal/DAC-NEW", "2")]
+
+
+def test_server_mode_factory_and_cli_use_postgres(pg_url, monkeypatch, tmp_path):
+    """With DAC_MAP_DATABASE_URL set, the factory, the current territories (ETL, catalogue
+    load) and ``dac-map territories`` all use the PostgreSQL table, never the SQLite file."""
+    from dac_map import settings
+    from dac_map.territories import PostgresTerritoryStore
+
+    monkeypatch.setenv("DAC_MAP_DATABASE_URL", pg_url)
+    monkeypatch.setattr(settings, "TERRITORIES_DB", tmp_path / "never.sqlite")
+    assert isinstance(open_store(), PostgresTerritoryStore)
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("id;nom;telephone;site_web;departements;communes\n"
+                        "DAC-X;DAC X;;;;80021 80022\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["territories", "import", str(csv_path), "--set", "essai",
+                                      "--author", "cli-test"])
+    assert result.exit_code == 0, result.output
+    assert current_territories("essai") == [Territory("DAC-X", "DAC X", communes=("80021", "80022"))]
+    listed = CliRunner().invoke(app, ["territories", "list", "--set", "essai"])
+    assert "DAC X" in listed.output
+    assert PostgresTerritoryStore(pg_url).history("essai")[0].author == "cli-test"
+    assert not (tmp_path / "never.sqlite").exists()
+
+
+def test_import_with_versions_reports_conflicts(territory_store):
+    s = territory_store()
     s.save(_t("A"), None, "x")
     s.save(_t("B"), None, "x")
     exported = read_table_text(table_text(s.list()))
@@ -232,11 +348,14 @@ def read_table_text(text: str):
     return parse_table(text)
 
 
-def test_open_store_seeds_once_and_reading_creates_nothing(tmp_path):
-    path = tmp_path / "t.sqlite"
+def test_open_store_seeds_once_and_reading_creates_nothing(territory_store):
+    path = territory_store.location
     assert {t.id for t in current_territories(path=path)} == {t.id for t in read_table(shipped_table()).territories}
-    assert not path.exists()
-    s = open_store(path)
+    assert territory_store().sets() == [] and territories_stamp(path) == 0
+    if isinstance(path, Path):
+        assert not path.exists()
+    s = open_store(path, principal=territory_store.steward)
+    assert type(s) is type(territory_store())
     assert set(s.sets()) == {MAIN_SET, DEMO_SET}
     v = s.get("DAC-80")
     s.delete("DAC-80", v.version, "steward")

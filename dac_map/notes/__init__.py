@@ -16,9 +16,10 @@ Every text field is checked for personal data (same detector as the unmet-need l
 refused with :class:`NotePersonalDataError`.
 """
 
-from dac_map.notes.model import (FIELDS, Note, NoteError, NoteInput, NotePersonalDataError,
+from dac_map.notes.model import (FIELDS, Note, NoteConflictError, NoteError, NoteInput,
+                                 NotePersonalDataError,
                                  validate_note)
 from dac_map.notes.store import NoteStore, PostgresNoteStore, SqliteNoteStore, open_notes
 
-__all__ = ["FIELDS", "Note", "NoteError", "NoteInput", "NotePersonalDataError", "NoteStore",
+__all__ = ["FIELDS", "Note", "NoteConflictError", "NoteError", "NoteInput", "NotePersonalDataError", "NoteStore",
            "PostgresNoteStore", "SqliteNoteStore", "open_notes", "validate_note"]

@@ -35,6 +35,15 @@ class NotePersonalDataError(NoteError):
         super().__init__(message, field=field)
 
 
+class NoteConflictError(NoteError):
+    """The note changed (or was deleted) since the editor read it: nothing was written.
+    ``current`` is the stored note (None when deleted)."""
+
+    def __init__(self, message: str, *, current: "Note | None" = None) -> None:
+        self.current = current
+        super().__init__(message, field="id")
+
+
 @dataclass(frozen=True)
 class NoteInput:
     """What a coordinator types (``verified_on``: the "vérifié le" date)."""

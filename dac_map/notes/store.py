@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from dac_map.errors import StoreError
-from dac_map.notes.model import FIELDS, Note, NoteError, NoteInput, matches, now_utc, validate_note
+from dac_map.notes.model import (FIELDS, Note, NoteConflictError, NoteError, NoteInput, matches,
+                                 now_utc, validate_note)
 from dac_map.server import auth, config
 
 _COLUMNS = ("id", "finess", "dac_id", "shared", *FIELDS, "verified_on", "author", "created_at",
@@ -61,6 +62,10 @@ class NoteStore:
     def _audit(self, con: Any, principal: auth.Principal, action: str, target: str,
                details: dict) -> None:
         """Audit entry (server mode only; the embedded mode has one local user)."""
+
+    def _locked(self, con: Any, note_id: int) -> Note | None:  # pragma: no cover - abstract
+        """The stored note, no other writer able to change it until the transaction ends."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ helpers
     def _row(self, row: Any) -> Note:
@@ -122,18 +127,32 @@ class NoteStore:
             return self._get(con, row[0])
 
     def update(self, note_id: int, note: NoteInput, principal: auth.Principal, *,
+               expected: Note | None = None,
                allowed_names: frozenset[str] = frozenset()) -> Note:
-        """Replace the fields of note ``note_id`` (same FINESS number); the principal must be
-        allowed to write for both the note's DAC and ``note.dac_id``."""
+        """Replace the fields of note ``note_id`` (same FINESS number): the "vérifié le" date
+        is the one given, the author becomes the principal, ``updated_at`` now. The principal
+        must be allowed to write for both the note's DAC and ``note.dac_id``; the fields pass
+        the same checks (personal data included) as a new note.
+
+        ``expected``: the note as the editor read it; if the stored one differs (someone
+        edited or deleted it meanwhile), :class:`NoteConflictError` and nothing is written."""
         with self._connect() as con:
-            old = self._get(con, note_id)
+            old = self._locked(con, note_id)
             if old is None:
+                if expected is not None:
+                    raise NoteConflictError(f"la note {note_id} a été supprimée entre-temps : "
+                                            "rien n'a été enregistré", current=None)
                 raise NoteError(f"note {note_id} introuvable", field="id")
             auth.authorize(principal, "notes.write_dac", old.dac_id)
             auth.authorize(principal, "notes.write_dac", note.dac_id)
             if note.finess != old.finess:
                 raise NoteError("le numéro FINESS d'une note ne change pas", field="finess")
             clean = validate_note(note, allowed_names)
+            if expected is not None and old != expected:
+                raise NoteConflictError(
+                    f"la note a été modifiée par {old.author} le {old.updated_at} depuis que vous "
+                    "l'avez ouverte : rien n'a été enregistré ; relisez-la puis refaites vos "
+                    "changements", current=old)
             con.execute(self._sql(
                 f"UPDATE {self.table} SET dac_id = ?, shared = ?, "
                 + ", ".join(f"{f} = ?" for f in FIELDS)
@@ -201,6 +220,10 @@ class SqliteNoteStore(NoteStore):
         self.path = Path(path)
         self.location = str(self.path)
 
+    def _locked(self, con: Any, note_id: int) -> Note | None:
+        con.execute("BEGIN IMMEDIATE")  # one writer of the file until the commit
+        return self._get(con, note_id)
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
@@ -243,6 +266,11 @@ class PostgresNoteStore(NoteStore):
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s")
+
+    def _locked(self, con: Any, note_id: int) -> Note | None:
+        rows = con.execute(f"SELECT {', '.join(_COLUMNS)} FROM {self.table} WHERE id = %s "
+                           "FOR UPDATE", [int(note_id)]).fetchall()
+        return self._row(rows[0]) if rows else None
 
     def _audit(self, con: Any, principal: auth.Principal, action: str, target: str,
                details: dict) -> None:

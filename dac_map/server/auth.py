@@ -53,6 +53,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "territories.write": frozenset({DATA_STEWARD}),
     "refresh.status": frozenset({DATA_STEWARD}),
     "catalogue.publish": frozenset({DATA_STEWARD}),
+    "users.read": frozenset({DATA_STEWARD}),  # the role assignments, read only (app page)
     "local_resources.write": frozenset({DATA_STEWARD}),  # issue 16: the DAC's local resources
     "matches.write": frozenset({DATA_STEWARD}),  # issue 16: FINESS <-> data·inclusion decisions
 }
@@ -96,6 +97,19 @@ LOCAL = Principal("local", frozenset(ROLES), frozenset({ALL_DACS}), signed_in=Tr
 
 #: An anonymous visitor (server mode, not signed in).
 ANONYMOUS = Principal("anonyme", frozenset({VISITOR}), frozenset(), signed_in=False)
+
+
+def operator() -> Principal:
+    """The person at the command line (``dac-map territories``, ``dac-map users``...): whoever
+    holds the database URL (its credentials) administers the deployment, so every role; the
+    audit log names them ``cli:<system user>``."""
+    import getpass
+
+    try:
+        name = getpass.getuser()
+    except Exception:  # no user name in some containers
+        name = "inconnu"
+    return Principal(f"cli:{name}", frozenset(ROLES), frozenset({ALL_DACS}), signed_in=True)
 
 
 def authorize(principal: Principal, action: str, dac: str | None = None) -> None:
@@ -227,9 +241,13 @@ def get_user(subject: str, url: str | None = None) -> User | None:
     return User(row[0], frozenset(row[1]), frozenset(row[2]), row[3]) if row else None
 
 
-def list_users(url: str | None = None) -> list[User]:
-    """Every row of the users table, by subject."""
+def list_users(url: str | None = None, principal: Principal | None = None) -> list[User]:
+    """Every row of the users table, by subject. ``principal``: who asks from the app (checked:
+    ``users.read``, data stewards); None for the command line (the database's holder)."""
     from dac_map.server import db
+
+    if principal is not None:
+        authorize(principal, "users.read")
 
     with db.connect(url) as con:
         rows = con.execute("SELECT subject, roles, dacs, label FROM dac_map.users "

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated, Optional
@@ -29,7 +28,9 @@ def _fail(exc: DacMapError) -> None:
 
 
 def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+    from dac_map.server.auth import operator
+
+    return operator().subject
 
 
 def register(app: typer.Typer) -> None:

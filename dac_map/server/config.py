@@ -14,6 +14,9 @@ process can change it), with its type, unit and default documented here.
 ``DAC_MAP_LOG_FORMAT``          str      ``json`` (default in server mode: one JSON object per
                                          line on stderr) or ``text``.
 ``DAC_MAP_DB_TIMEOUT_S``        float    seconds to wait for a connection; default 10.
+``DAC_MAP_LOG_LEVEL``           str      ``info`` (default) or ``debug``: debug adds one line per
+                                         page run (its duration) and per PostgreSQL connection
+                                         opened (diagnosis, load tests).
 ==============================  =======  ===========================================================
 """
 
@@ -59,3 +62,11 @@ def log_format() -> str:
 def db_timeout() -> float:
     """Connection timeout, seconds."""
     return float(os.environ.get("DAC_MAP_DB_TIMEOUT_S", "10"))
+
+
+def log_level() -> int:
+    """The level of the ``dac_map`` logger (:mod:`logging` constant)."""
+    import logging
+
+    return logging.DEBUG if os.environ.get("DAC_MAP_LOG_LEVEL", "info").lower() == "debug" \
+        else logging.INFO

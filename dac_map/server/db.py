@@ -6,7 +6,9 @@ naming the database (password never shown) and every session uses UTC.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +19,7 @@ from dac_map.server import config
 
 #: The schema of the application tables (users, notes, unmet needs, audit, versions).
 APP_SCHEMA = "dac_map"
+log = logging.getLogger("dac_map.db")
 
 
 def redact(url: str) -> str:
@@ -41,11 +44,15 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> Iterator[psy
     (psycopg errors are wrapped; our own errors pass through).
     """
     url = require_url(url)
+    t0 = time.perf_counter()
     try:
         con = psycopg.connect(url, connect_timeout=max(1, int(config.db_timeout())),
                               autocommit=autocommit, options="-c timezone=UTC")
     except psycopg.Error as exc:
         raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip(), path=redact(url)) from exc
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("connected", extra={"event": "db_connect",
+                                      "ms": round((time.perf_counter() - t0) * 1000, 1)})
     try:
         with con:
             yield con

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from dac_map.server import config
@@ -31,9 +34,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
-def configure(level: int = logging.INFO) -> logging.Logger:
+def configure(level: int | None = None) -> logging.Logger:
     """Install the handler of the ``dac_map`` logger once (JSON or text, see
-    :func:`dac_map.server.config.log_format`); returns the logger."""
+    :func:`dac_map.server.config.log_format`; level :func:`dac_map.server.config.log_level`
+    unless given); returns the logger."""
+    level = config.log_level() if level is None else level
     logger = logging.getLogger("dac_map")
     if not any(getattr(h, "_dac_map", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
@@ -44,3 +49,22 @@ def configure(level: int = logging.INFO) -> logging.Logger:
         logger.setLevel(level)
         logger.propagate = False
     return logger
+
+
+@contextmanager
+def timed_run(name: str) -> Iterator[None]:
+    """Around one run of the app script: at debug level, one ``page_run`` line with the page,
+    its duration (ms) and whether it completed (a rerun requested by the browser interrupts the
+    current run: ``completed`` false)."""
+    logger = logging.getLogger("dac_map.run")
+    if not logger.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    t0 = time.perf_counter()
+    completed = False
+    try:
+        yield
+        completed = True
+    finally:
+        logger.debug("page run", extra={"event": "page_run", "page": name, "completed": completed,
+                                        "ms": round((time.perf_counter() - t0) * 1000, 1)})

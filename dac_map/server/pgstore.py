@@ -116,27 +116,69 @@ class PostGISStore(Store):
         self.write(layers, source.read_metadata())
 
 
+class _Snapshot(Store):
+    """A read-only :class:`Store` over one :class:`~dac_map.server.versions.ServedCatalogue`
+    (every layer read in ONE snapshot), so that the served catalogue loads through
+    :func:`dac_map.query.load_catalogue` exactly like a GeoPackage (the stewards' territory
+    overlay and the FINESS+ layers included). Frames are handed out as they are: a snapshot is
+    used for one load."""
+
+    def __init__(self, served: versions.ServedCatalogue, location: str) -> None:
+        self.served = served
+        self.location = f"{location}#{served.version}"
+
+    def exists(self) -> bool:
+        return True
+
+    def token(self) -> tuple:
+        return (self.location, self.served.version, self.served.serial)
+
+    def layers(self) -> list[str]:
+        return [*self.served.layers, METADATA]
+
+    def fields(self, layer: str) -> dict[str, str]:
+        frame = self.served.layers[layer]
+        return {c: str(t) for c, t in frame.dtypes.items() if c != "geometry"}
+
+    def read_layer(self, layer: str, *, columns: Sequence[str] | None = None,
+                   read_geometry: bool = True) -> pd.DataFrame:
+        if layer not in self.served.layers:
+            raise StoreError(f"cannot read layer '{layer}': absent", path=self.location)
+        frame = self.served.layers[layer]
+        if columns is not None:
+            frame = frame[[c for c in frame.columns
+                           if c in columns or (read_geometry and c == "geometry")]]
+        if not read_geometry and "geometry" in frame:
+            frame = pd.DataFrame(frame.drop(columns="geometry"))
+        return frame
+
+    def read_metadata(self) -> dict[str, object]:
+        return dict(self.served.metadata)
+
+    def _read_only(self, *args, **kwargs) -> None:
+        raise StoreError("a served-version snapshot is read-only", path=self.location)
+
+    write = update_metadata = write_table = replace_with = _read_only
+
+
 def load_served_catalogue(url: str | None = None):
     """The :class:`~dac_map.query.Catalogue` of the served version, every layer read in one
-    consistent snapshot (a switch during the load cannot mix two versions)."""
-    import gc
+    consistent snapshot (a switch during the load cannot mix two versions), then loaded like
+    a GeoPackage (:func:`dac_map.query.load_catalogue`: the stewards' current territories
+    overlaid, FINESS+ layers)."""
+    import logging
+    import time
 
     from dac_map import store
-    from dac_map.query.catalogue import CARE_ACTIVITY_LAYER, Catalogue
+    from dac_map.query import load_catalogue
 
+    t0 = time.perf_counter()
+    url = db.require_url(url)
     served = versions.read_served(url)
-    lay = served.layers
-    if store.ESTABLISHMENTS not in lay:
-        raise StoreError("served version has no establishments layer")
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        return Catalogue.from_frames(
-            establishments=lay[store.ESTABLISHMENTS], equipment=lay.get(store.EQUIPMENT),
-            territories=lay.get(store.TERRITORIES), communes=lay.get(store.COMMUNES),
-            departments=lay.get(store.DEPARTMENTS), families=lay.get(store.FAMILIES),
-            categories=lay.get(store.CATEGORIES), disciplines=lay.get(store.DISCIPLINES),
-            care_activities=lay.get(CARE_ACTIVITY_LAYER), metadata=served.metadata, path=None)
-    finally:
-        if was:
-            gc.enable()
+    if store.ESTABLISHMENTS not in served.layers:
+        raise StoreError("served version has no establishments layer", path=db.redact(url))
+    catalogue = load_catalogue(_Snapshot(served, db.redact(url)))
+    logging.getLogger("dac_map.catalogue").info(
+        "served catalogue loaded", extra={"event": "catalogue_loaded", "version": served.version,
+                                          "ms": round((time.perf_counter() - t0) * 1000)})
+    return catalogue

@@ -276,7 +276,23 @@ _STAMP_CONNECTIONS: dict[str, psycopg.Connection] = {}
 
 def served_stamp_cached(url: str) -> tuple[str | None, int]:
     """:func:`served_stamp` over one connection kept per process (the check every rerun of
-    every session makes: no connection set-up each time); reconnects once on failure."""
+    every session makes: no connection set-up each time)."""
+    row = _kept_query(url, "SELECT version, serial FROM dac_map.served_version")
+    return (row[0], int(row[1])) if row else (None, 0)
+
+
+def catalogue_stamp_cached(url: str) -> tuple[int, int]:
+    """(switch serial, newest territory-table change): what an app process's cached catalogue
+    is keyed on, so that it reloads when any process switches the version OR a steward edits
+    the territories (which the catalogue load overlays); one query on the kept connection."""
+    row = _kept_query(url, "SELECT serial, (SELECT coalesce(max(seq), 0) FROM "
+                           "dac_map.territory_history) FROM dac_map.served_version")
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _kept_query(url: str, query: str) -> tuple | None:
+    """One row of ``query`` over the connection kept for ``url`` in this process; reconnects
+    once on failure."""
     with _STAMP_LOCK:
         for attempt in (1, 2):
             con = _STAMP_CONNECTIONS.get(url)
@@ -284,8 +300,7 @@ def served_stamp_cached(url: str) -> tuple[str | None, int]:
                 if con is None or con.closed:
                     con = _STAMP_CONNECTIONS[url] = psycopg.connect(
                         url, autocommit=True, connect_timeout=max(1, int(config.db_timeout())))
-                row = con.execute("SELECT version, serial FROM dac_map.served_version").fetchone()
-                return (row[0], int(row[1])) if row else (None, 0)
+                return con.execute(query).fetchone()
             except psycopg.Error as exc:
                 _STAMP_CONNECTIONS.pop(url, None)
                 if con is not None:

@@ -20,7 +20,8 @@ err = Console(stderr=True)
 out = Console()
 
 _SET = typer.Option("--set", help="Jeu de territoires (principal, demo-fictif-somme-2-dac...)")
-_DB = typer.Option("--db", help="Table des territoires (SQLite ; défaut : réglage TERRITORIES_DB)")
+_DB = typer.Option("--db", help="Table des territoires (SQLite ; défaut : la base PostgreSQL du mode "
+                   "serveur si DAC_MAP_DATABASE_URL est défini, sinon le réglage TERRITORIES_DB)")
 
 
 def _fail(exc: DacMapError) -> None:
@@ -95,7 +96,9 @@ def register(app: typer.Typer) -> None:
 
         try:
             read = read_table(file)
-            result = open_store(db).import_many(
+            from dac_map.server.auth import operator
+
+            result = open_store(db, principal=operator()).import_many(
                 read.territories, author or _default_author(), set_name=set_name,
                 expected=None if force else read.versions, replace=replace,
                 comment=comment or f"import de {file.name}")

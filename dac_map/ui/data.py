@@ -46,7 +46,7 @@ def cached_catalogue(path: str, mtime: float) -> Catalogue:
 
 
 @st.cache_resource(max_entries=2, show_spinner="Chargement des données FINESS…")
-def _load_served_catalogue(url: str, serial: int) -> Catalogue:
+def _load_served_catalogue(url: str, stamp: tuple[int, int]) -> Catalogue:
     from dac_map.server.pgstore import load_served_catalogue
 
     return load_served_catalogue(url)
@@ -55,12 +55,13 @@ def _load_served_catalogue(url: str, serial: int) -> Catalogue:
 def catalogue_at(path: str | Path) -> Catalogue:
     """The catalogue of the GeoPackage at ``path``, loaded once per process and file version
     (shared by the search, coverage and unmet-need pages). Server mode: the served PostGIS
-    version instead, reloaded when its switch serial changes (one cheap query per rerun)."""
+    version instead, reloaded when its switch serial or the territory table changes (one cheap
+    query per rerun)."""
     url = server_config.database_url()
     if url:
-        from dac_map.server.versions import served_stamp_cached
+        from dac_map.server.versions import catalogue_stamp_cached
 
-        return _load_served_catalogue(url, served_stamp_cached(url)[1])
+        return _load_served_catalogue(url, catalogue_stamp_cached(url))
     path = Path(path)
     mtime = path.stat().st_mtime if path.exists() else 0.0
     return cached_catalogue(str(path), mtime)

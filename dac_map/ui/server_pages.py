@@ -1,5 +1,6 @@
 """Pages added by server mode and notes: the coordinators' notes page and the data steward's
-catalogue versions page (each checks its role first)."""
+catalogue versions page, with the role assignments read only (each checks its role first; the
+reads check it again)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def notes_page() -> None:
 
 def versions_page() -> None:
     """Served catalogue version, published versions, recent audit entries (data steward)."""
-    access.require("refresh.status")
+    principal = access.require("refresh.status")
     from dac_map.server import audit, versions
 
     try:
@@ -49,3 +50,28 @@ def versions_page() -> None:
                "version précédente : `dac-map db rollback`.")
     st.subheader("Journal d'audit (100 dernières actions)")
     st.dataframe(entries.drop(columns=["details"]), hide_index=True, width="stretch")
+    if principal.may("users.read"):
+        render_role_assignments(principal)
+
+
+def render_role_assignments(principal) -> None:
+    """The ``users`` table read only, as ``dac-map users list`` prints it (changes: that
+    command). Accounts absent from it get their roles from their sign-in token."""
+    from dac_map.server import auth
+
+    st.subheader("Comptes et rôles (lecture seule)")
+    try:
+        users = auth.list_users(principal=principal)
+    except DacMapError as exc:
+        st.error(f"Comptes indisponibles : {exc}")
+        return
+    st.dataframe(pd.DataFrame({
+        "Compte": [u.subject for u in users],
+        "Rôles": [", ".join(auth.ROLE_LABELS[r] for r in auth.ROLES if r in u.roles) for u in users],
+        "DAC": [", ".join(sorted(u.dacs)) for u in users],
+        "Fonction": [u.label or "" for u in users]}), hide_index=True, width="stretch")
+    from dac_map.server import config
+
+    st.caption(f"{len(users)} compte(s) dans la table. Les comptes absents tiennent leurs rôles "
+               f"du jeton de connexion (revendication « {md(config.roles_claim())} »). Modifier : "
+               "`dac-map users set COMPTE -r coordinateur -d DAC-80`, `dac-map users remove COMPTE`.")

@@ -22,6 +22,7 @@ import streamlit as st
 from dac_map import settings
 from dac_map.codes import department_of
 from dac_map.errors import DacMapError
+from dac_map.server.auth import LOCAL
 from dac_map.territories import (
     DEMO_SET,
     MAIN_SET,
@@ -343,14 +344,21 @@ def render_steward_page(catalogue) -> None:
     flash = st.session_state.pop("_terr_flash", None)
     if flash:
         st.success(flash, icon=":material/check_circle:")
-    store = open_store()
+    from dac_map.ui.access import current_principal
+
+    principal = current_principal()
+    store = open_store(principal=principal)  # every write is authorised inside the store
     sets = store.sets() or [MAIN_SET]
     set_name = st.selectbox("Jeu de territoires", sets, format_func=_set_label, key="terr_set")
     if set_name == DEMO_SET:
         st.warning("Jeu de démonstration FICTIF : aucun ARS n'a dessiné ce découpage de la Somme. "
                    "Il sert à essayer l'éditeur (chevauchements et trous volontaires).",
                    icon=":material/science:")
-    author = st.text_input("Votre nom (noté dans l'historique)", key="terr_author", max_chars=120)
+    if principal != LOCAL:  # server mode: the history names the signed-in account
+        author = principal.subject
+        st.caption(f"Vos changements sont notés dans l'historique au nom du compte {md(author)}.")
+    else:
+        author = st.text_input("Votre nom (noté dans l'historique)", key="terr_author", max_chars=120)
     items = store.list(set_name)
     by_id = {v.territory.id: v for v in items}
     ids = [NEW, *by_id]
@@ -509,7 +517,7 @@ def render_steward_page(catalogue) -> None:
                 else:
                     try:
                         store.delete(tid, work["version"], author, set_name=set_name)
-                    except ConflictError as exc:
+                    except DacMapError as exc:  # a conflict, a refusal, the database
                         st.error(md(exc.message))
                     else:
                         _forget(set_name, tid)
@@ -536,7 +544,8 @@ def render_steward_page(catalogue) -> None:
 
 
 def _catalogue_changed() -> None:
-    """The map reads the territories at catalogue load: drop the cached catalogue."""
+    """The map reads the territories at catalogue load: drop the cached catalogue (embedded
+    mode; in server mode every process keys it on the territory table, see ``ui.data``)."""
     from dac_map.ui.data import cached_catalogue
 
     cached_catalogue.clear()

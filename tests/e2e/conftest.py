@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from server import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_streamlit, stop
+from server import (CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_oidc_provider, start_streamlit,
+                    stop, write_secrets)
 from ui_store import build_ui_store
 
 OUTPUT = ROOT / "tests" / "output"
@@ -122,3 +123,56 @@ def map_frame(page, ready: str = "window.dacMap", timeout: int = 30_000):
                     pass
         page.wait_for_timeout(100)
     raise AssertionError("the map was not drawn")
+
+
+# --------------------------------------------------------------------------- server mode (issue 14)
+
+#: The accounts of the local OpenID Connect provider: roles from the token claim, or (ref1, ref2,
+#: data stewards) from the users table, or none at all (a signed-in visitor).
+SERVER_USERS = [
+    {"sub": "coord80", "dac_map_roles": ["coordinateur:DAC-80"]},
+    {"sub": "coord46", "dac_map_roles": ["coordinateur:DAC-46"]},
+    {"sub": "ars1", "dac_map_roles": ["ars"]},
+    {"sub": "ref1"},
+    {"sub": "ref2"},
+    {"sub": "nobody"},
+]
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, pg_module_url, demo_store):
+    """One server-mode deployment per test module: a fresh database with the demo catalogue
+    published and the data stewards ref1, ref2 in the users table, the local OIDC provider,
+    and ``start_app()`` starting app processes on it (one cookie secret, as behind a load
+    balancer; each returns its URL, its log is in ``logs``). All stopped at the end."""
+    import secrets
+    from types import SimpleNamespace
+
+    from dac_map.server import auth, versions
+
+    _require_browser()
+    tmp = tmp_path_factory.mktemp("server_mode")
+    versions.publish_geopackage(demo_store, actor="test", url=pg_module_url)
+    for sub in ("ref1", "ref2"):
+        auth.set_user(sub, ["referent_donnees"], actor="test", url=pg_module_url)
+    oidc_port = free_port()
+    oidc = start_oidc_provider(oidc_port, SERVER_USERS, tmp / "oidc.log")
+    cookie, apps, logs = secrets.token_hex(24), [], []
+
+    def start_app(extra_env: dict[str, str] | None = None) -> str:
+        port, n = free_port(), len(apps)
+        secrets_file = write_secrets(tmp / f"secrets{n}.toml", port, oidc_port, cookie)
+        logs.append(tmp / f"streamlit{n}.log")
+        apps.append(start_streamlit(demo_store, port, logs[-1],
+                                    extra_env={"DAC_MAP_DATABASE_URL": pg_module_url,
+                                               "DAC_MAP_STORE": str(tmp / "absent.gpkg"),
+                                               **(extra_env or {})},
+                                    extra_args=["--secrets.files", str(secrets_file)]))
+        return f"http://127.0.0.1:{port}"
+
+    try:
+        yield SimpleNamespace(db=pg_module_url, start_app=start_app, apps=apps, logs=logs)
+    finally:
+        for proc in apps:
+            stop(proc)
+        stop(oidc)

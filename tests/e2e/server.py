@@ -105,15 +105,17 @@ def start_oidc_provider(port: int, users: list[dict], log: Path) -> subprocess.P
     raise RuntimeError("OIDC provider did not start")
 
 
-def write_secrets(path: Path, app_port: int, oidc_port: int) -> Path:
+def write_secrets(path: Path, app_port: int, oidc_port: int,
+                  cookie_secret: str | None = None) -> Path:
     """A ``secrets.toml`` whose ``[auth]`` points ``st.login`` at the local test provider
-    (test values only: the cookie secret is random, the client secret is a dummy)."""
+    (test values only: the cookie secret is random unless given — app processes of one
+    deployment share it —, the client secret is a dummy)."""
     import secrets
 
     path.write_text(
         "[auth]\n"
         f'redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"\n'
-        f'cookie_secret = "{secrets.token_hex(24)}"\n'
+        f'cookie_secret = "{cookie_secret or secrets.token_hex(24)}"\n'
         'client_id = "dac-map-test"\n'
         'client_secret = "test-only-not-a-secret"\n'
         f'server_metadata_url = "http://127.0.0.1:{oidc_port}/.well-known/openid-configuration"\n',

@@ -5,48 +5,30 @@ the whole session). Each role sees and may do exactly what it should."""
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from conftest import _require_browser
-from server import free_port, sign_in, start_oidc_provider, start_streamlit, stop, write_secrets
+from server import sign_in
 
 from dac_map import store
 from dac_map.store import open_store
-from dac_map.server import auth, versions
+from dac_map.server import versions
 
 TIMEOUT = 60000
-USERS = [
-    {"sub": "coord80", "dac_map_roles": ["coordinateur:DAC-80"]},
-    {"sub": "coord46", "dac_map_roles": ["coordinateur:DAC-46"]},
-    {"sub": "ars1", "dac_map_roles": ["ars"]},
-    {"sub": "ref1"},  # no role claim: mapped by the users table below
-    {"sub": "nobody"},  # signed in, no role at all: a visitor
-]
 
 
 @pytest.fixture(scope="module")
-def server_app(tmp_path_factory, pg_module_url, demo_store):
-    _require_browser()
-    tmp = tmp_path_factory.mktemp("server_mode")
-    versions.publish_geopackage(demo_store, actor="test", url=pg_module_url)
-    auth.set_user("ref1", ["referent_donnees"], actor="test", url=pg_module_url)
-    oidc_port, app_port = free_port(), free_port()
-    oidc = start_oidc_provider(oidc_port, USERS, tmp / "oidc.log")
-    secrets = write_secrets(tmp / "secrets.toml", app_port, oidc_port)
-    try:
-        app = start_streamlit(demo_store, app_port, tmp / "streamlit.log",
-                              extra_env={"DAC_MAP_DATABASE_URL": pg_module_url,
-                                         "DAC_MAP_STORE": str(tmp / "absent.gpkg")},
-                              extra_args=["--secrets.files", str(secrets)])
-    except Exception:
-        stop(oidc)
-        raise
-    try:
-        yield f"http://127.0.0.1:{app_port}", pg_module_url
-    finally:
-        stop(app)
-        stop(oidc)
+def server_app(deployment):
+    """(URL of app process A, database URL)."""
+    return deployment.start_app(), deployment.db
+
+
+@pytest.fixture(scope="module")
+def second_app(deployment, server_app):
+    """URL of app process B, on the same database."""
+    return deployment.start_app()
 
 
 def _finess(demo_store) -> str:
@@ -71,6 +53,12 @@ def _nav(page, expected: set[str] | None = None) -> list[str]:
 
 def _wait_text(page, text: str) -> None:
     page.wait_for_function(f"() => document.body.innerText.includes({text!r})", timeout=TIMEOUT)
+
+
+def _form(page, submit: str):
+    """The form whose submit button is ``submit`` (the add and edit forms share labels)."""
+    return page.locator("[data-testid='stForm']").filter(
+        has=page.get_by_role("button", name=submit))
 
 
 def _detail(page, url: str, finess: str) -> None:
@@ -105,16 +93,33 @@ def test_coordinator_writes_notes_and_unmet_needs_of_their_dac(page, server_app,
     assert set(_nav(page, expected)) == expected
     _detail(page, url, finess)
     _wait_text(page, "Notes des coordinateurs (0)")
+    add_form, edit_form = _form(page, "Enregistrer la note"), _form(page, "Enregistrer les modifications")
     page.get_by_text("Ajouter une note").click()
-    page.get_by_label("Horaires d'ouverture").fill("lun-ven 9h-17h")
-    page.get_by_label("Fonction de la personne à contacter").fill("cadre de santé")
+    add_form.get_by_label("Horaires d'ouverture").fill("lun-ven 9h-17h")
+    add_form.get_by_label("Fonction de la personne à contacter").fill("cadre de santé")
     page.get_by_role("button", name="Enregistrer la note").click()
     _wait_text(page, "Notes des coordinateurs (1)")
-    # a patient's name is refused, in the browser too
-    page.get_by_text("Ajouter une note").click()
-    page.get_by_label("Autres informations").fill("demander Mme Dupont")
-    page.get_by_role("button", name="Enregistrer la note").click()
+    # editing it: the form holds the note; the new hours are stored, by this account, today
+    page.get_by_text("Modifier cette note").click()
+    field = edit_form.get_by_label("Horaires d'ouverture")
+    assert field.input_value() == "lun-ven 9h-17h"
+    field.fill("lun-sam 8h-18h")
+    page.get_by_role("button", name="Enregistrer les modifications").click()
+    _wait_text(page, "Note modifiée.")
+    with psycopg.connect(db) as con:
+        edited = con.execute("SELECT opening_hours, contact_role, author, verified_on = "
+                             "current_date FROM dac_map.notes").fetchall()
+    assert edited == [("lun-sam 8h-18h", "cadre de santé", "coord80", True)]
+    # a patient's name is refused, in the browser too (new note and edit alike)
+    page.get_by_text("Modifier cette note").click()
+    edit_form.get_by_label("Fonction de la personne à contacter").fill("Mme Dupont")
+    page.get_by_role("button", name="Enregistrer les modifications").click()
     _wait_text(page, "Note refusée")
+    page.get_by_text("Ajouter une note").click()
+    add_form.get_by_label("Autres informations").fill("demander Mme Dupont")
+    page.get_by_role("button", name="Enregistrer la note").click()
+    page.wait_for_timeout(1000)
+    _wait_text(page, "Note refusée")  # the database check below proves nothing was stored
     header = page.get_by_text("Aucune ressource adaptée ? Signaler")
     submit = page.get_by_role("button", name="Enregistrer : aucune ressource adaptée trouvée")
     for _ in range(5):  # a rerun on a loaded machine may redraw the expander closed
@@ -128,13 +133,13 @@ def test_coordinator_writes_notes_and_unmet_needs_of_their_dac(page, server_app,
     submit.click()
     _wait_text(page, "Besoin non couvert enregistré")
     with psycopg.connect(db) as con:
-        notes = con.execute("SELECT finess, dac_id, author, opening_hours FROM dac_map.notes"
-                            ).fetchall()
+        notes = con.execute("SELECT finess, dac_id, author, opening_hours, contact_role || other "
+                            "FROM dac_map.notes").fetchall()
         needs = con.execute("SELECT dac_id FROM dac_map.unmet_needs").fetchall()
         actions = {r[0] for r in con.execute("SELECT action FROM dac_map.audit_log "
                                              "WHERE actor = 'coord80'")}
-    assert notes == [(finess, "DAC-80", "coord80", "lun-ven 9h-17h")]
-    assert needs == [("DAC-80",)] and {"notes.add", "unmet.add"} <= actions
+    assert notes == [(finess, "DAC-80", "coord80", "lun-sam 8h-18h", "cadre de santé")]  # no Dupont
+    assert needs == [("DAC-80",)] and {"notes.add", "notes.update", "unmet.add"} <= actions
     page.goto(f"{url}/besoins")
     _wait_text(page, "Besoins non couverts signalés")
 
@@ -168,3 +173,54 @@ def test_other_dac_ars_and_steward_see_no_note_and_cannot_record(page, server_ap
         if sub == "ref1":  # the data steward's versions page shows the served version
             page.goto(f"{url}/versions")
             _wait_text(page, f"Version servie : {versions.served_stamp(db)[0]}")
+            _wait_text(page, "Comptes et rôles (lecture seule)")  # ref1, ref2 of the users table
+            _wait_text(page, "2 compte(s) dans la table")
+
+
+def _pick_territory(page, name: str) -> None:
+    page.get_by_text("Territoires DAC — page des référents").wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(500)
+    page.get_by_role("combobox", name="Territoire à modifier", exact=True).last.click()
+    page.keyboard.type(name)  # the list is long (one DAC per department): filter it
+    page.get_by_role("option", name=re.compile(re.escape(name))).first.click()
+
+
+def test_a_stewards_territory_edit_in_app_a_is_seen_by_app_b(page, browser, server_app,
+                                                             second_app):
+    """Two app processes on one database: B has loaded its catalogue; a data steward renames
+    the DAC-80 territory through A (saved in PostgreSQL, version 2, audited); B's editor shows
+    version 2 by its author and B's map names the DAC with its new name (its cached catalogue
+    was reloaded although B never saw the edit)."""
+    url_a, db = server_app
+    new_name = "DAC Somme renomme par A"
+    other = browser.new_context(viewport={"width": 1440, "height": 1000}, locale="fr-FR")
+    try:
+        page_b = other.new_page()
+        sign_in(page_b, second_app, "ref2")
+        page_b.goto(f"{second_app}/?dac=DAC-80")
+        _wait_text(page_b, "Numéro unique du DAC : DAC Somme")
+        assert new_name not in page_b.inner_text("body")
+
+        sign_in(page, url_a, "ref1")
+        page.goto(f"{url_a}/territoires")
+        _pick_territory(page, "DAC-80")
+        _wait_text(page, "Version 1 enregistrée")
+        page.get_by_label("Nom du DAC").fill(new_name)
+        page.get_by_label("Nom du DAC").press("Enter")
+        page.wait_for_timeout(1500)
+        page.get_by_role("button", name="Enregistrer", exact=True).click()
+        _wait_text(page, f"Enregistré : {new_name}, version 2")
+        with psycopg.connect(db) as con:
+            row = con.execute("SELECT version, data->>'name', updated_by FROM dac_map.territories "
+                              "WHERE set_name = 'principal' AND id = 'DAC-80'").fetchone()
+            audited = con.execute("SELECT actor, target FROM dac_map.audit_log WHERE action = "
+                                  "'territories.modification'").fetchall()
+        assert row == (2, new_name, "ref1") and audited == [("ref1", "principal/DAC-80")]
+
+        page_b.goto(f"{second_app}/territoires")
+        _pick_territory(page_b, new_name)
+        _wait_text(page_b, "Version 2 enregistrée par ref1")
+        page_b.goto(f"{second_app}/?dac=DAC-80")
+        _wait_text(page_b, f"Numéro unique du DAC : {new_name}")
+    finally:
+        other.close()
