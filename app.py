@@ -18,7 +18,7 @@ st.set_page_config(page_title="dac-map — ressources du territoire", layout="wi
 from dac_map import settings  # noqa: E402
 from dac_map.errors import DacMapError  # noqa: E402
 from dac_map.server import config, logs  # noqa: E402
-from dac_map.ui import access, coverage_view, guide, server_pages, social_view  # noqa: E402
+from dac_map.ui import access, coverage_view, guide, server_pages, social_view, unmet_view  # noqa: E402
 from dac_map.ui.data import store_path
 from dac_map.ui.views import main
 
@@ -50,14 +50,14 @@ def coverage_page() -> None:
 def unmet_needs_page() -> None:
     """The unmet-need log: list, filter, export (the coordinator's DACs only)."""
     access.require("unmet.read_dac")
-    coverage_view.render_unmet_needs_page(unmet_log(), store_path())
+    unmet_view.render_unmet_needs_page(unmet_log(), store_path())
 
 
 def territories_page() -> None:
     """The stewards' DAC territory editor."""
     access.require("territories.write")
     from dac_map.ui.data import get_catalogue
-    from dac_map.ui.territories_view import render_steward_page
+    from dac_map.ui.territories_editor import render_steward_page
 
     try:
         catalogue = get_catalogue()

@@ -20,7 +20,7 @@ Inputs (cached in ``benchmarks/output/``):
 
 Methods timed (wall time of the computation only, data already in memory):
 
-* ``ours``: :func:`dac_map.coverage.indicators.nearest_resources` (one shapely 2 STRtree per
+* ``ours``: :func:`dac_map.coverage.distances.nearest_resources` (one shapely 2 STRtree per
   metric CRS, vectorised ``query_nearest``);
 * ``sjoin_nearest``: geopandas ``sjoin_nearest`` per CRS group (one GeoDataFrame of points per
   side, ``distance_col``), the obvious geopandas way;
@@ -107,7 +107,7 @@ def communes(n: int, seed: int = 1) -> pd.DataFrame:
 # --------------------------------------------------------------------------- methods
 
 def run_ours(com: pd.DataFrame, est: pd.DataFrame) -> np.ndarray:
-    from dac_map.coverage.indicators import nearest_resources
+    from dac_map.coverage.distances import nearest_resources
 
     return nearest_resources(com, est).table["distance_km"].to_numpy()
 

@@ -62,7 +62,8 @@ def generate(n_est: int, without_position: int, n_eq: int) -> tuple[Path, Path |
     import numpy as np
     import pandas as pd
 
-    from dac_map.testing.synthetic import write_equipment_extract, write_establishments_extract
+    from dac_map.testing.synthetic import write_establishments_extract
+    from dac_map.testing.synthetic_equipment import write_equipment_extract
 
     OUT.mkdir(parents=True, exist_ok=True)
     est = OUT / f"synthetic-cs1100507-{n_est}-{without_position}.csv"

@@ -5,7 +5,7 @@ Usage::
 
     python benchmarks/bench_finess_plus.py [--scale 1.0] [--runs 3] [--no-naive]
 
-Generates once (cached in ``benchmarks/output/``) with :mod:`dac_map.finess_plus.synthetic`
+Generates once (cached in ``benchmarks/output/``) with :mod:`dac_map.testing.finess_plus`
 (**fictitious** data) a Structures flow (60,000 legal entities, 100,000 establishments) and an
 Activités flow (600,000 activities, 800,000 capacities, 40,000 zones averaging 25 communes),
 pretty-printed with CRLF like the ANS files, then measures, each in a fresh process:
@@ -47,7 +47,7 @@ def paths(scale: float) -> tuple[Path, Path]:
 
 
 def generate(scale: float) -> tuple[Path, Path]:
-    from dac_map.finess_plus.synthetic import Sizes, write_activites, write_structures
+    from dac_map.testing.finess_plus import Sizes, write_activites, write_structures
 
     s, a = paths(scale)
     sizes = Sizes().scaled(scale)

@@ -14,19 +14,9 @@ Usage: ``.venv/bin/python benchmarks/bench_language.py [--runs 5]`` (builds the 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 from dac_map import settings
-
-
-def _median(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+from dac_map.testing.timing import median_seconds
 
 
 def main() -> None:
@@ -57,12 +47,12 @@ def main() -> None:
     rep = build_report(cat, "DAC-80", ResourceType.family("pa_hebergement"), 20.0,
                        read_population(settings.POPULATION_PATH), None, "/nonexistent/u.sqlite")
     rows = [
-        ("je cherche: best_match, all words", _median(synonyms, args.runs), len(said)),
-        ("baseline: fuzzy name search, same words", _median(fuzzy, args.runs), len(said)),
-        ("A4 sheet PDF (10 resources)", _median(lambda: exports.a4_sheet_pdf(records, ctx, eq), args.runs), 1),
-        ("baseline: A4 sheet HTML", _median(lambda: exports.a4_sheet_html(records, ctx, eq), args.runs), 1),
-        ("ARS report PDF", _median(lambda: render_pdf(rep), args.runs), 1),
-        ("baseline: ARS report HTML", _median(lambda: render_html(rep), args.runs), 1),
+        ("je cherche: best_match, all words", median_seconds(synonyms, args.runs), len(said)),
+        ("baseline: fuzzy name search, same words", median_seconds(fuzzy, args.runs), len(said)),
+        ("A4 sheet PDF (10 resources)", median_seconds(lambda: exports.a4_sheet_pdf(records, ctx, eq), args.runs), 1),
+        ("baseline: A4 sheet HTML", median_seconds(lambda: exports.a4_sheet_html(records, ctx, eq), args.runs), 1),
+        ("ARS report PDF", median_seconds(lambda: render_pdf(rep), args.runs), 1),
+        ("baseline: ARS report HTML", median_seconds(lambda: render_html(rep), args.runs), 1),
     ]
     for name, t, n in rows:
         print(f"{name:45s} median {t * 1000:9.1f} ms  ({t / n * 1000:.2f} ms per item)")

@@ -63,8 +63,11 @@ FUZZY_QUERIES = ["residense les tileuls", "ehpad ste anne", "pharmacie des tille
 
 def generate(n_est: int) -> tuple[Path, Path]:
     """The synthetic extracts (cached; the file names are shared with bench_etl.py)."""
-    from dac_map.testing.synthetic import read_establishment_categories, write_equipment_extract, \
-        write_establishments_extract
+    from dac_map.testing.synthetic import (
+        read_establishment_categories,
+        write_establishments_extract,
+    )
+    from dac_map.testing.synthetic_equipment import write_equipment_extract
 
     OUT.mkdir(parents=True, exist_ok=True)
     est = OUT / f"synthetic-cs1100507-{n_est}.csv"

@@ -29,14 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _median(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from dac_map.testing.timing import median_seconds  # noqa: E402
 
 
 def main() -> None:
@@ -67,7 +60,7 @@ def main() -> None:
     load_catalogue(steward), load_catalogue(explicit)  # warm the OS cache
     # paired runs (file, steward, file, steward...): the ratio is taken pair by pair, so that a
     # busy machine slowing one stretch of the run does not bias it
-    pairs = [(_median(lambda: load_catalogue(explicit), 1), _median(lambda: load_catalogue(steward), 1))
+    pairs = [(median_seconds(lambda: load_catalogue(explicit), 1), median_seconds(lambda: load_catalogue(steward), 1))
              for _ in range(args.runs)]
     t_file = statistics.median(a for a, _ in pairs)
     t_steward = statistics.median(b for _, b in pairs)
@@ -79,7 +72,7 @@ def main() -> None:
     cat = load_catalogue(steward)
     codes = list(cat.communes["code"].astype(str))
     look = dac_lookup(cat)
-    t_look = _median(lambda: [look.for_commune(c) for c in codes], args.runs)
+    t_look = median_seconds(lambda: [look.for_commune(c) for c in codes], args.runs)
     print(f"which DAC for a commune: {t_look / len(codes) * 1e6:8.1f} µs per commune ({len(codes)} communes)")
 
     v = store.get("DEMO-80-OUEST")

@@ -58,7 +58,7 @@ def _insee_department(finess: str) -> str:
 def prepare_data(n: int, target: int, rebuild: bool = False) -> tuple[Path, int, int]:
     """Synthetic extract + ETL; returns (store, resources in DAC-BENCH, with the family filter)."""
     from dac_map import cli
-    from dac_map.testing import synthetic
+    from dac_map.testing import synthetic, synthetic_equipment
     from dac_map.etl import EtlInputs, run_etl
     from dac_map.etl.reference import default_reference, read_boundaries
 
@@ -73,7 +73,7 @@ def prepare_data(n: int, target: int, rebuild: bool = False) -> tuple[Path, int,
     synthetic.write_establishments_extract(est, n, seed=0)
     cats = synthetic.read_establishment_categories(est)
     eq = OUT / f"equipements_{n}.csv"
-    synthetic.write_equipment_extract(eq, cats, seed=0)
+    synthetic_equipment.write_equipment_extract(eq, cats, seed=0)
     counts = cats["nofinesset"].map(_insee_department).value_counts().to_dict()
 
     # A contiguous territory of about `target` resources: from each department, add the

@@ -17,11 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dac_map.testing.synthetic import (  # noqa: E402
-    read_establishment_categories,
-    write_equipment_extract,
-    write_establishments_extract,
-)
+from dac_map.testing.synthetic import read_establishment_categories, write_establishments_extract
+from dac_map.testing.synthetic_equipment import write_equipment_extract
 
 
 def main(argv: list[str] | None = None) -> int:

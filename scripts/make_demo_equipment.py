@@ -4,7 +4,7 @@ THE CAPACITIES IN THE OUTPUT ARE FICTITIOUS. No public cs1100505 file ships with
 this script invents plausible ``equipementsocial`` lines (discipline, activity type, clientèle,
 installed and authorised places) for the real social and medico-social establishments of
 ``data/finess/RECONSTRUCTED_etalab-cs1100507-stock-20210108_dep80_dep46.csv``, with
-:func:`dac_map.testing.synthetic.write_equipment_extract` (seed 80046). Every line says so itself:
+:func:`dac_map.testing.synthetic_equipment.write_equipment_extract` (seed 80046). Every line says so itself:
 ``sourceinfo`` = ``X``, ``libsourceinfo`` = "Capacité fictive (démonstration dac-map)".
 Use it for the demo only, never as a source of real capacities.
 
@@ -19,7 +19,8 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from dac_map.testing.synthetic import read_establishment_categories, write_equipment_extract  # noqa: E402
+from dac_map.testing.synthetic import read_establishment_categories
+from dac_map.testing.synthetic_equipment import write_equipment_extract
 
 SOURCE = PROJECT_DIR / "data" / "finess" / "RECONSTRUCTED_etalab-cs1100507-stock-20210108_dep80_dep46.csv"
 TARGET = PROJECT_DIR / "data" / "finess" / "DEMO-FICTIF_etalab-cs1100505-equipements_80_46.csv"

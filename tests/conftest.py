@@ -1,6 +1,6 @@
-"""Shared fixtures: the shipped Somme + Lot demo store and the small query store (hand-written
-raw extracts in the real layouts), each built once per test session; an independent text
-scorer."""
+"""Shared fixtures: the shipped Somme + Lot demo store, the app tests' store and the small query
+store (hand-written raw extracts in the real layouts), each built once per test session; the
+app's settings for AppTest; an independent text scorer."""
 
 from __future__ import annotations
 
@@ -37,6 +37,65 @@ def _private_territory_table(tmp_path_factory):
     settings.TERRITORIES_DB = tmp_path_factory.mktemp("territories") / "territories.sqlite"
     yield settings.TERRITORIES_DB
     settings.TERRITORIES_DB = old
+
+
+@pytest.fixture(scope="session")
+def ui_store(tmp_path_factory) -> Path:
+    """The app tests' GeoPackage (``tests/e2e/ui_store.py``: the demo data plus FICTITIOUS
+    establishments with known and hostile names), built once per session."""
+    from e2e.ui_store import build_ui_store
+
+    return build_ui_store(tmp_path_factory.getbasetemp() / "ui_store" / "store.gpkg")
+
+
+@pytest.fixture(scope="module")
+def tiny_cat():
+    """The tiny in-memory catalogue of ``tests/e2e/ui_store.py`` (a few FICTITIOUS Somme rows)."""
+    from e2e.ui_store import tiny_catalogue
+
+    return tiny_catalogue()
+
+
+@pytest.fixture(scope="module")
+def tiny_records(tiny_cat):
+    """The search records of the tiny catalogue's DAC-80 (every page)."""
+    from dac_map.query import TerritoryFilter, search
+
+    return search(tiny_cat, [TerritoryFilter(dac_id="DAC-80")], page_size=None).records
+
+
+@pytest.fixture
+def app_store(monkeypatch):
+    """``app_store(store, dac, **settings)``: the app (``dac_map.testing.apptest.run_app``) reads
+    ``store`` with ``dac`` as its default territory and no map tiles; other settings by name."""
+    from dac_map import settings
+
+    def use(store: Path, dac: str, **more: object) -> None:
+        monkeypatch.setattr(settings, "STORE_PATH", store)
+        monkeypatch.setattr(settings, "TILES", "none")
+        monkeypatch.setattr(settings, "DEFAULT_DAC", dac)
+        for name, value in more.items():
+            monkeypatch.setattr(settings, name, value)
+
+    return use
+
+
+@pytest.fixture
+def refused_file(tmp_path):
+    """``refused_file(reader, name, content)``: write the bytes ``content`` to a file ``name``,
+    check that ``reader(path)`` refuses it with an :class:`~dac_map.errors.InputFormatError`
+    naming the file, and return that error."""
+    from dac_map.errors import InputFormatError
+
+    def check(reader, name: str, content: bytes) -> InputFormatError:
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(InputFormatError) as exc:
+            reader(path)
+        assert str(path) in str(exc.value)
+        return exc.value
+
+    return check
 
 
 @pytest.fixture(scope="session")

@@ -3,45 +3,16 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 
 import pytest
-from e2e.ui_store import build_ui_store
 from streamlit.testing.v1 import AppTest
 
-from dac_map import settings
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Path:
-    return build_ui_store(tmp_path_factory.getbasetemp() / "ui_store" / "store.gpkg")
+from dac_map.testing.apptest import pdf_text, result_count, run_app
 
 
 @pytest.fixture(autouse=True)
-def app_settings(store, monkeypatch):
-    monkeypatch.setattr(settings, "STORE_PATH", store)
-    monkeypatch.setattr(settings, "TILES", "none")
-    monkeypatch.setattr(settings, "DEFAULT_DAC", "DAC-80")
-
-
-def run(params: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def count(at: AppTest) -> int:
-    for m in at.markdown:
-        hit = re.match(r"\*\*(\d+) ressources?\*\*", m.value)
-        if hit:
-            return int(hit.group(1))
-    raise AssertionError("no result count on the page")
+def app_settings(ui_store, app_store):
+    app_store(ui_store, "DAC-80")
 
 
 def captions(at: AppTest) -> str:
@@ -55,31 +26,31 @@ def categories_of(at: AppTest, store_catalogue, dac: str = "DAC-80") -> set[str]
 
 
 @pytest.fixture(scope="module")
-def store_catalogue(store):
+def store_catalogue(ui_store):
     from dac_map.query import load_catalogue
 
-    return load_catalogue(store)
+    return load_catalogue(ui_store)
 
 
 @pytest.mark.parametrize("said, category", [("ehpad", "500"), ("ssiad", "354"), ("csapa", "197"),
                                              ("S.S.I.A.D.", "354"), ("EHPAD", "500")])
 def test_je_cherche_selects_the_category(said, category, store_catalogue):
-    at = run({"dac": "DAC-80"})
+    at = run_app({"dac": "DAC-80"})
     at.text_input(key="f_jecherche").input(said).run()
     assert at.multiselect(key="f_categories").value == [category]
     assert at.query_params["categorie"] == category
     est = store_catalogue.establishments
     expected = int(((est["category"].astype(str) == category)
                     & (est["dac_id"].astype(str) == "DAC-80")).sum())
-    assert count(at) == expected
+    assert result_count(at) == expected
     assert expected > 0 and categories_of(at, store_catalogue) == {category}
 
 
 def test_je_cherche_several_meanings_offers_buttons():
-    at = run({"dac": "DAC-80"})
-    before = count(at)
+    at = run_app({"dac": "DAC-80"})
+    before = result_count(at)
     at.text_input(key="f_jecherche").input("soins").run()
-    assert count(at) == before  # nothing applied yet
+    assert result_count(at) == before  # nothing applied yet
     labels = [b.label for b in at.button if b.key and b.key.startswith("need_sugg_")]
     assert "Soins infirmiers à domicile (SSIAD)" in labels
     next(b for b in at.button if b.label == "Soins infirmiers à domicile (SSIAD)").click().run()
@@ -88,17 +59,17 @@ def test_je_cherche_several_meanings_offers_buttons():
 
 
 def test_je_cherche_unknown_word_and_absent_type_are_explained():
-    at = run({"dac": "DAC-80"})
-    before = count(at)
+    at = run_app({"dac": "DAC-80"})
+    before = result_count(at)
     at.text_input(key="f_jecherche").input("zzzz").run()
     assert "Aucun type de ressource ne correspond à « zzzz »" in captions(at)
     at.text_input(key="f_jecherche").input("LAM").run()  # no category 213 in the test store
     assert "Aucune ressource « Lits d'accueil médicalisés (LAM) »" in captions(at)
-    assert count(at) == before
+    assert result_count(at) == before
 
 
 def test_je_cherche_activity_type_and_clientele():
-    at = run({"dac": "DAC-80"})
+    at = run_app({"dac": "DAC-80"})
     at.text_input(key="f_jecherche").input("accueil de jour").run()
     assert at.multiselect(key="f_activites").value == ["21"]
     assert at.query_params["activite"] == "21"
@@ -110,7 +81,7 @@ def test_je_cherche_activity_type_and_clientele():
 
 
 def test_category_box_puts_the_acronym_first():
-    at = run({"dac": "DAC-80"})
+    at = run_app({"dac": "DAC-80"})
     box = at.multiselect(key="f_categories")
     labels = [box.format_func(o) if hasattr(box, "format_func") else o for o in box.options]
     assert any(lab.startswith("EHPAD — ") and lab.endswith("(500)") for lab in labels)
@@ -118,7 +89,7 @@ def test_category_box_puts_the_acronym_first():
 
 
 def test_no_none_in_the_list_and_placeholder():
-    at = run({"dac": "DAC-80"})
+    at = run_app({"dac": "DAC-80"})
     table = at.dataframe[0].value
     assert table["Capacité (places)"].isna().any()  # rows without capacity exist...
     proto = at.dataframe[0].proto
@@ -128,36 +99,28 @@ def test_no_none_in_the_list_and_placeholder():
 def test_link_criteria_without_widgets_are_kept_across_reruns():
     params = {"dac": "DAC-80", "commune": "80021", "agregat": "4401", "capacite": "10",
               "autorisee": "1"}
-    at = run(params)
-    n = count(at)
+    at = run_app(params)
+    n = result_count(at)
     at.text_input(key="f_q").input("a").run()
     at.text_input(key="f_q").input("").run()
     for k, v in params.items():
         assert at.query_params[k] == v, k
-    assert count(at) == n
+    assert result_count(at) == n
     assert "Critères du lien conservés" in captions(at)
     next(b for b in at.button if b.label == "Réinitialiser les filtres").click().run()
     assert at.query_params == {"dac": "DAC-80"}
 
 
 def test_detail_sheet_closes_when_its_establishment_leaves_the_results():
-    at = run({"dac": "DAC-80", "etab": "800000143"})
+    at = run_app({"dac": "DAC-80", "etab": "800000143"})
     assert at.session_state["focus"] == "800000143"
     at.text_input(key="f_jecherche").input("csapa").run()
     assert at.session_state["focus"] is None
     assert "etab" not in at.query_params
 
 
-def pdf_text(data: bytes) -> str:
-    import io
-
-    from pypdf import PdfReader
-
-    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
-
-
 def test_a4_sheet_is_a_real_pdf(downloads):
-    at = run({"dac": "DAC-80", "etab": "800000143"})
+    at = run_app({"dac": "DAC-80", "etab": "800000143"})
     at.button(key="btn_basket").click().run()
     name = next(n for n in downloads if str(n).endswith(".pdf"))
     data = downloads[name]()
@@ -185,7 +148,7 @@ def test_empty_result_replaces_the_legend():
 
 
 def test_a4_sheet_criteria_in_plain_words(downloads):
-    at = run({"dac": "DAC-80"})
+    at = run_app({"dac": "DAC-80"})
     at.text_input(key="f_jecherche").input("csapa").run()
     first = at.dataframe[0].value["N° FINESS"].iat[0]
     at.session_state["focus"] = first

@@ -5,19 +5,13 @@ labels and Paris time in the unmet-need list, the ARS report as a PDF."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from dac_map.coverage import commune_coverage, record_unmet_need
 from dac_map.coverage.resources import ResourceType
 from dac_map.query.spec import SearchSpec
-
-
-@pytest.fixture(scope="module")
-def store(demo_store) -> Path:
-    return demo_store
+from dac_map.testing.apptest import unmet_pages_script
 
 
 def _coverage_app(store: str) -> None:
@@ -26,8 +20,8 @@ def _coverage_app(store: str) -> None:
     render_coverage_mode(store, "DAC-80")
 
 
-def test_coverage_by_a_precise_type(store, demo_catalogue):
-    at = AppTest.from_function(_coverage_app, kwargs={"store": str(store)}, default_timeout=60).run()
+def test_coverage_by_a_precise_type(demo_store, demo_catalogue):
+    at = AppTest.from_function(_coverage_app, kwargs={"store": str(demo_store)}, default_timeout=60).run()
     assert not at.exception
     assert len(at.radio[0].options) == 2  # default family: elderly housing -> ratio offered
     box = at.selectbox(key="cov_precise")
@@ -40,20 +34,12 @@ def test_coverage_by_a_precise_type(store, demo_catalogue):
     assert [m.value for m in at.metric if m.label == "Zones blanches"] == [str(expected)]
 
 
-def _pages_app(store: str, db: str, reports: str) -> None:
-    from dac_map.ui.coverage_view import render_ars_report_download, render_unmet_needs_page
-
-    render_unmet_needs_page(db, store, "DAC-80")
-    render_ars_report_download(store, "DAC-80", db_path=db, reports_dir=reports,
-                               population_path="none")
-
-
-def test_needs_list_labels_and_report_pdf(store, tmp_path):
+def test_needs_list_labels_and_report_pdf(demo_store, tmp_path):
     db = str(tmp_path / "u.sqlite")
     now = datetime.now(timezone.utc).replace(hour=22, minute=30, second=0, microsecond=0)
     record_unmet_need("DAC-80", "80021", SearchSpec(categories=("197",)), "CSAPA", "", db_path=db,
                       recorded_at=now.replace(day=1) if now.day > 1 else now)
-    at = AppTest.from_function(_pages_app, kwargs={"store": str(store), "db": db,
+    at = AppTest.from_function(unmet_pages_script, kwargs={"store": str(demo_store), "db": db,
                                                    "reports": str(tmp_path / "r")},
                                default_timeout=60).run()
     assert not at.exception

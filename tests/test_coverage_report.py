@@ -7,7 +7,6 @@ import csv
 import io
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 import typer
@@ -42,16 +41,6 @@ def _keep_old_records(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def store(demo_store) -> Path:
-    return demo_store
-
-
-@pytest.fixture(scope="module")
-def data(demo_catalogue):
-    return demo_catalogue
-
-
-@pytest.fixture(scope="module")
 def population():
     return read_population(DEMO_POPULATION)
 
@@ -61,7 +50,7 @@ def _csv_rows(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
 
 
-def test_report_content_and_escaping(data, population, tmp_path):
+def test_report_content_and_escaping(demo_catalogue, population, tmp_path):
     db = tmp_path / "u.sqlite"
     record_unmet_need("DAC-46", "46042", {}, "HAD autour de Cahors", "", resource_type=XSS,
                       db_path=db, recorded_at=datetime(2024, 1, 15, tzinfo=timezone.utc))
@@ -69,9 +58,9 @@ def test_report_content_and_escaping(data, population, tmp_path):
                       recorded_at=datetime(2024, 1, 20, tzinfo=timezone.utc))
     record_unmet_need("DAC-80", "80021", {}, "Autre territoire", "", db_path=db,
                       recorded_at=datetime(2024, 1, 20, tzinfo=timezone.utc))
-    territories = data.territories.copy()
+    territories = demo_catalogue.territories.copy()
     territories.loc[territories["dac_id"] == "DAC-46", "name"] = f"Lot {XSS}"
-    evil = dataclasses.replace(data, territories=territories, cache={})
+    evil = dataclasses.replace(demo_catalogue, territories=territories, cache={})
     res = ResourceType(families=("had_palliatif",), label=f"HAD <img src=x onerror=alert(1)>")
     rep = build_report(evil, "DAC-46", res, 25.0, population, 15.0, db, tmp_path / "reports",
                        generated_at=T1)
@@ -97,20 +86,20 @@ def test_report_content_and_escaping(data, population, tmp_path):
     zb = [r for r in rows if r[0] == "commune" and r[3] == "zone_blanche" and r[4] == "1"]
     assert len(zb) == n_wz
     fam = {r[1]: float(r[4].replace(",", ".")) for r in rows if r[0] == "famille" and r[3] == "etablissements"}
-    expected = data.establishments.loc[data.establishments["dac_id"] == "DAC-46", "family"].value_counts()
+    expected = demo_catalogue.establishments.loc[demo_catalogue.establishments["dac_id"] == "DAC-46", "family"].value_counts()
     assert fam == {k: float(v) for k, v in expected.items()}
     by_type = {r[2]: r[4] for r in rows if r[0] == "besoins_type"}
     # CSV keeps the raw text (not HTML); family ids read from the filters show as labels
     assert by_type == {XSS: "1", "Hospitalisation à domicile / soins palliatifs": "1"}
 
 
-def test_second_report_lists_changes_since_the_first(data, population, tmp_path):
+def test_second_report_lists_changes_since_the_first(demo_catalogue, population, tmp_path):
     db = tmp_path / "u.sqlite"
     reports = tmp_path / "reports"
     res = ResourceType.family("had_palliatif")
     record_unmet_need("DAC-46", "46042", {}, "HAD", "", db_path=db,
                       recorded_at=datetime(2024, 1, 10, tzinfo=timezone.utc))
-    first = build_report(data, "DAC-46", res, 25.0, population, 15.0, db, reports, generated_at=T1)
+    first = build_report(demo_catalogue, "DAC-46", res, 25.0, population, 15.0, db, reports, generated_at=T1)
     files = write_report(first, reports)
     assert files.html.exists() and files.csv.exists()
     snap = json.loads(files.snapshot.read_text(encoding="utf-8"))
@@ -120,12 +109,12 @@ def test_second_report_lists_changes_since_the_first(data, population, tmp_path)
     for day in (2, 3):
         record_unmet_need("DAC-46", "46102", {}, "HAD", "", db_path=db,
                           recorded_at=datetime(2024, 2, day, tzinfo=timezone.utc))
-    est = data.establishments
+    est = demo_catalogue.establishments
     had = est.index[(est["family"] == "had_palliatif") & (est["dac_id"] == "DAC-46")]
     later = Catalogue.from_frames(
-        est.drop(index=had[:1]), equipment=data.equipment, territories=data.territories,
-        communes=data.communes, departments=data.departments, families=data.families,
-        categories=data.categories, disciplines=data.disciplines, metadata=data.metadata)
+        est.drop(index=had[:1]), equipment=demo_catalogue.equipment, territories=demo_catalogue.territories,
+        communes=demo_catalogue.communes, departments=demo_catalogue.departments, families=demo_catalogue.families,
+        categories=demo_catalogue.categories, disciplines=demo_catalogue.disciplines, metadata=demo_catalogue.metadata)
     second = build_report(later, "DAC-46", res, 25.0, population, 15.0, db, reports, generated_at=T2)
     assert second.previous is not None and second.previous["generated_at"] == first.generated_at
     assert second.period_start == first.period_end  # default period: since the last report
@@ -167,10 +156,10 @@ def cli():
     return app
 
 
-def test_cli_coverage_prints_and_writes_csv(cli, store, tmp_path):
+def test_cli_coverage_prints_and_writes_csv(cli, demo_store, tmp_path):
     out = tmp_path / "communes.csv"
     fam_out = tmp_path / "familles.csv"
-    result = CliRunner().invoke(cli, ["coverage", "--store", str(store), "--dac", "DAC-46",
+    result = CliRunner().invoke(cli, ["coverage", "--store", str(demo_store), "--dac", "DAC-46",
                                       "-f", "had_palliatif", "-t", "25", "--csv", str(out),
                                       "--families-csv", str(fam_out), "--population", "none"])
     assert result.exit_code == 0, result.output
@@ -180,8 +169,8 @@ def test_cli_coverage_prints_and_writes_csv(cli, store, tmp_path):
     assert fam_out.exists()
 
 
-def test_cli_report_writes_three_files(cli, store, tmp_path):
-    result = CliRunner().invoke(cli, ["report", "--store", str(store), "--dac", "DAC-80",
+def test_cli_report_writes_three_files(cli, demo_store, tmp_path):
+    result = CliRunner().invoke(cli, ["report", "--store", str(demo_store), "--dac", "DAC-80",
                                       "--db", str(tmp_path / "u.sqlite"), "-o", str(tmp_path / "r"),
                                       "--population", str(DEMO_POPULATION)])
     assert result.exit_code == 0, result.output

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,20 +12,11 @@ from streamlit.testing.v1 import AppTest
 
 from dac_map.coverage import ResourceType, commune_coverage, list_unmet_needs, read_population
 from dac_map.settings import DATA_DIR
+from dac_map.testing.apptest import unmet_pages_script
 from dac_map.ui.choropleth import MODE_DISTANCE, MODE_RATIO, classify, coverage_map, legend_classes
 
 DEMO_POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"
 XSS = "</script><script>alert(1)</script>"
-
-
-@pytest.fixture(scope="module")
-def store(demo_store) -> Path:
-    return demo_store
-
-
-@pytest.fixture(scope="module")
-def data(demo_catalogue):
-    return demo_catalogue
 
 
 def test_classes_and_legend():
@@ -43,10 +33,10 @@ def _payload(html_text: str) -> dict:
     return json.loads(m.group(1))
 
 
-def test_coverage_map_is_offline_escaped_and_classed(data):
-    communes = data.communes.copy()
+def test_coverage_map_is_offline_escaped_and_classed(demo_catalogue):
+    communes = demo_catalogue.communes.copy()
     communes.loc[communes["code"] == "46042", "name"] = XSS
-    evil = dataclasses.replace(data, communes=communes, cache={})
+    evil = dataclasses.replace(demo_catalogue, communes=communes, cache={})
     pop = read_population(DEMO_POPULATION).pop_75plus
     cov = commune_coverage(evil, "DAC-46", ResourceType.family("pa_hebergement"), 10.0, pop, 15.0)
     page = coverage_map(cov, MODE_DISTANCE, tiles="none").get_root().render()
@@ -66,7 +56,7 @@ def test_coverage_map_is_offline_escaped_and_classed(data):
     assert "Zone blanche (&gt; 10,0 km)" in page or "Zone blanche (\\u0026gt; 10,0 km)" in page
     ratio_page = coverage_map(cov, MODE_RATIO, tiles="none").get_root().render()
     assert len(_payload(ratio_page)["data"]["features"]) == 320
-    without_pop = commune_coverage(data, "DAC-46", ResourceType.family("pa_hebergement"), 10.0)
+    without_pop = commune_coverage(demo_catalogue, "DAC-46", ResourceType.family("pa_hebergement"), 10.0)
     with pytest.raises(ValueError):
         coverage_map(without_pop, MODE_RATIO)
 
@@ -75,7 +65,7 @@ def test_coverage_map_is_offline_escaped_and_classed(data):
 
 
 def _button_app(db: str, store: str) -> None:
-    from dac_map.ui.coverage_view import render_unmet_need_button
+    from dac_map.ui.unmet_view import render_unmet_need_button
 
     # the label quotes a real establishment name that looks like a person's (public: allowed)
     render_unmet_need_button("Famille : Personnes âgées — hébergement ; à moins de 10 km de "
@@ -86,9 +76,9 @@ def _button_app(db: str, store: str) -> None:
                              store_path=store)
 
 
-def test_unmet_need_button_records_and_refuses(tmp_path, store):
+def test_unmet_need_button_records_and_refuses(tmp_path, demo_store):
     db = str(tmp_path / "u.sqlite")
-    at = AppTest.from_function(_button_app, kwargs={"db": db, "store": str(store)},
+    at = AppTest.from_function(_button_app, kwargs={"db": db, "store": str(demo_store)},
                                default_timeout=20).run()
     assert not at.exception
     at.text_area[0].input("Mme Dupont, née le 12/03/1938")
@@ -103,20 +93,12 @@ def test_unmet_need_button_records_and_refuses(tmp_path, store):
     assert rows["dac_id"].iat[0] == "DAC-80" and rows["commune"].iat[0] == "80410"
 
 
-def _pages_app(store: str, db: str, reports: str) -> None:
-    from dac_map.ui.coverage_view import render_ars_report_download, render_unmet_needs_page
-
-    render_unmet_needs_page(db, store, "DAC-80")
-    render_ars_report_download(store, "DAC-80", db_path=db, reports_dir=reports,
-                               population_path="none")
-
-
-def test_needs_page_and_report_download(store, tmp_path):
+def test_needs_page_and_report_download(demo_store, tmp_path):
     from dac_map.coverage import record_unmet_need
 
     db = str(tmp_path / "u.sqlite")
     record_unmet_need("DAC-80", "80410", {}, "EHPAD", "Pas de place", db_path=db)
-    at = AppTest.from_function(_pages_app, kwargs={"store": str(store), "db": db,
+    at = AppTest.from_function(unmet_pages_script, kwargs={"store": str(demo_store), "db": db,
                                                    "reports": str(tmp_path / "r")},
                                default_timeout=30).run()
     assert not at.exception
@@ -133,8 +115,8 @@ def _coverage_app(store: str) -> None:
     render_coverage_mode(store, "DAC-46")
 
 
-def test_coverage_mode_renders(store):
-    at = AppTest.from_function(_coverage_app, kwargs={"store": str(store)}, default_timeout=30).run()
+def test_coverage_mode_renders(demo_store):
+    at = AppTest.from_function(_coverage_app, kwargs={"store": str(demo_store)}, default_timeout=30).run()
     assert not at.exception
     labels = [m.label for m in at.metric]
     assert "Zones blanches" in labels and "Communes" in labels
@@ -148,7 +130,7 @@ def _raw_rows(path, section: str) -> list[list[str]]:
         return [r for r in csv.reader(f, delimiter=";") if r and r[0] == section]
 
 
-def test_coverage_page_counts_a_discipline_with_the_one_rule(store):
+def test_coverage_page_counts_a_discipline_with_the_one_rule(demo_store):
     """The page's discipline choice selects what the raw file says is offered (installation
     in force): Somme EHPAD-type establishments with an accueil pour personnes âgées (924) line;
     three such lines have their installation removed but their authorisation kept."""
@@ -164,7 +146,7 @@ def test_coverage_page_counts_a_discipline_with_the_one_rule(store):
     offered = {r[1] for r in lines if r[16] != "O" and r[10] != "0"}
     assert {r[1] for r in lines} - offered  # the file exercises the rule
 
-    at = AppTest.from_function(_discipline_app, kwargs={"store": str(store)}, default_timeout=30).run()
+    at = AppTest.from_function(_discipline_app, kwargs={"store": str(demo_store)}, default_timeout=30).run()
     assert not at.exception
     at.selectbox(key="cov_family").set_value("pa_hebergement").run()
     at.selectbox(key="cov_discipline").set_value("924").run()

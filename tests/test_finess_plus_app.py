@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dac_map import settings
+from dac_map.testing.apptest import run_app
 from dac_map.ui import state as ustate
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(autouse=True)
-def app_settings(fp_build, monkeypatch):
-    monkeypatch.setattr(settings, "STORE_PATH", fp_build[1])
-    monkeypatch.setattr(settings, "TILES", "none")
-    monkeypatch.setattr(settings, "DEFAULT_DAC", "DAC-01")
+def app_settings(fp_build, app_store):
+    app_store(fp_build[1], "DAC-01")
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +37,12 @@ def serving(fp_paths) -> dict[str, set[str]]:
     return out
 
 
-def run(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _headers(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown if m.value.startswith("####")]
 
 
 def test_interviennent_a_lists_the_services_whose_zone_covers_the_commune(serving):
-    at = run({"dac": "DAC-01", "autour": "01451"})  # Viriat
+    at = run_app({"dac": "DAC-01", "autour": "01451"})  # Viriat
     heads = _headers(at)
     i = next(k for k, h in enumerate(heads) if h.startswith("#### Interviennent à Viriat"))
     assert heads[i + 1] == "#### À proximité"  # the section comes first
@@ -66,7 +52,7 @@ def test_interviennent_a_lists_the_services_whose_zone_covers_the_commune(servin
 
 
 def test_a_commune_no_zone_covers_says_so():
-    at = run({"dac": "DAC-01", "autour": "01283"})  # Oyonnax: in no zone of the example
+    at = run_app({"dac": "DAC-01", "autour": "01283"})  # Oyonnax: in no zone of the example
     assert any(h.startswith("#### Interviennent à Oyonnax") for h in _headers(at))
     assert any("Aucun service n'a Oyonnax dans sa zone" in i.value for i in at.info)
 
@@ -76,7 +62,7 @@ def _plain(text: str) -> str:
 
 
 def test_focused_service_shows_its_zone_and_activities(serving):
-    at = run({"dac": "DAC-01", "autour": "01004", "etab": "010006401"})  # SSIAD of Ambérieu
+    at = run_app({"dac": "DAC-01", "autour": "01004", "etab": "010006401"})  # SSIAD of Ambérieu
     captions = _plain(" ".join(c.value for c in at.caption))
     n = sum(1 for fins in serving.values() if "010006401" in fins)
     assert n == 9 and f"Zone d'intervention de SSIAD EHPAD FONTELUNE : {n} communes" in captions
@@ -101,7 +87,7 @@ def test_fp_filters_round_trip_through_the_url(fp_catalogue):
     filters, warnings = ustate.build_filters(state, fp_catalogue)
     labels = [f.describe(fp_catalogue) for f in filters]
     assert warnings == [] and labels[-1].startswith("Capacité FINESS+ autorisée ≥ 40 places (Activités : ")
-    at = run({"dac": "DAC-01", "activite_fp": "1514"})
+    at = run_app({"dac": "DAC-01", "activite_fp": "1514"})
     text = " ".join(m.value for m in at.markdown)
     assert "Activité \\: Soins infirmiers à Domicile" in text
     assert at.query_params["activite_fp"] == "1514"
@@ -114,7 +100,7 @@ def _coverage_app(store: str) -> None:
     render_zone_coverage(load_catalogue(store))
 
 
-def test_coverage_by_zones(fp_build, serving):
+def test_coverage_by_zones(fp_build, fp_paths, serving):
     at = AppTest.from_function(_coverage_app, kwargs={"store": str(fp_build[1])}, default_timeout=60).run()
     assert not at.exception
     assert [s.value for s in at.subheader] == ["Couverture par zones d'intervention (FINESS+)"]
@@ -122,8 +108,7 @@ def test_coverage_by_zones(fp_build, serving):
     assert metrics["Communes"] == "407"
     assert at.selectbox[1].value == "1514"  # the type with the most services first
     # brute force for 1514 only
-    doc = json.loads((ROOT / "data" / "finess_plus" / "exemple-finess-activites-journalier-20260401.json")
-                     .read_text(encoding="utf-8"))
+    doc = json.loads(fp_paths[1].read_text(encoding="utf-8"))
     covered = set()
     for p in doc["pmej"]:
         for a in p["activitesAutorisees"]:

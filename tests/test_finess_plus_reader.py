@@ -150,13 +150,9 @@ def test_any_chunk_boundary_reads_identically(fp_paths, monkeypatch, chunk):
     (b"[1, 2, 3]", "tableau"),
     (b'{"schemaVersion": "v1", "other": []}', "pmej"),
 ])
-def test_file_level_problems_abort_with_a_clear_message(tmp_path, content, words):
-    p = tmp_path / "flux.json"
-    p.write_bytes(content)
-    with pytest.raises(InputFormatError) as exc:
-        read_activites(p)
-    assert words in str(exc.value) and str(p) in str(exc.value)
-    assert exc.value.exit_code == 4
+def test_file_level_problems_abort_with_a_clear_message(refused_file, content, words):
+    error = refused_file(read_activites, "flux.json", content)
+    assert words in str(error) and error.exit_code == 4
 
 
 def test_missing_file(tmp_path):

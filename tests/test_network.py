@@ -139,18 +139,29 @@ def test_snap_is_nearest_main_node_by_brute_force(built):
         assert not snap.off_network[j]
 
 
+def _resources(built, direction: str, seed: int, n: int):
+    """``(net, rng, resource lon, lat, their snapped nodes, expected(place_snap))``:
+    ``expected`` gives networkx's Dijkstra times (s) from a snapped place on the reference
+    graph, edges reversed for ``FROM_RESOURCE``."""
+    net, ref, _ = built
+    rng = np.random.default_rng(seed)
+    res_lon, res_lat = _places(net, rng, n)
+    graph = ref if direction == TO_RESOURCE else ref.reverse(copy=False)
+
+    def expected(place_snap) -> dict[int, float]:
+        return nx.single_source_dijkstra_path_length(graph, int(net.osm_id[place_snap.node[0]]),
+                                                     weight="weight")
+
+    return net, rng, res_lon, res_lat, net.snap(res_lon, res_lat).node, expected
+
+
 @pytest.mark.parametrize("direction", [TO_RESOURCE, FROM_RESOURCE])
 def test_every_travel_time_matches_networkx(built, direction):
-    net, ref, _ = built
-    rng = np.random.default_rng(11)
-    res_lon, res_lat = _places(net, rng, 25)
-    res_nodes = net.snap(res_lon, res_lat).node
-    graph = ref if direction == TO_RESOURCE else ref.reverse(copy=False)
+    net, rng, res_lon, res_lat, res_nodes, reference = _resources(built, direction, 11, 25)
     compared = 0
     for lon, lat in zip(*_places(net, rng, 12)):
         seconds, place_snap, _ = net.travel_times((lon, lat), res_lon, res_lat, direction=direction)
-        expected = nx.single_source_dijkstra_path_length(
-            graph, int(net.osm_id[place_snap.node[0]]), weight="weight")
+        expected = reference(place_snap)
         for j, node in enumerate(res_nodes):
             want = expected.get(int(net.osm_id[node]))
             # both reach the same resources, with the same time to the second
@@ -175,16 +186,11 @@ def test_one_way_streets_make_directions_differ(built):
 
 @pytest.mark.parametrize("direction", [TO_RESOURCE, FROM_RESOURCE])
 def test_nearest_n_is_networkx_order(built, direction):
-    net, ref, _ = built
-    rng = np.random.default_rng(5)
-    res_lon, res_lat = _places(net, rng, 40)
-    res_nodes = net.snap(res_lon, res_lat).node
-    graph = ref if direction == TO_RESOURCE else ref.reverse(copy=False)
+    net, rng, res_lon, res_lat, res_nodes, reference = _resources(built, direction, 5, 40)
     for lon, lat in zip(*_places(net, rng, 5)):
         order, seconds, place_snap = net.nearest((lon, lat), res_lon, res_lat, 7,
                                                  direction=direction)
-        expected = nx.single_source_dijkstra_path_length(
-            graph, int(net.osm_id[place_snap.node[0]]), weight="weight")
+        expected = reference(place_snap)
         want = sorted((expected[int(net.osm_id[n])], j) for j, n in enumerate(res_nodes)
                       if int(net.osm_id[n]) in expected)[:7]
         assert [seconds[j] for j in order] == pytest.approx([t for t, _ in want], abs=1.0)

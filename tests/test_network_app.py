@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -16,28 +14,16 @@ from dac_map import settings
 from dac_map.coverage import ResourceType, commune_coverage
 from dac_map.ui.choropleth import MODE_TIME, classify, coverage_map, legend_classes
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from dac_map.testing.apptest import run_app
 
 
 @pytest.fixture(autouse=True)
-def app_settings(demo_store, lot_network, monkeypatch):
-    monkeypatch.setattr(settings, "STORE_PATH", demo_store)
-    monkeypatch.setattr(settings, "TILES", "none")
-    monkeypatch.setattr(settings, "DEFAULT_DAC", "DAC-46")
-    monkeypatch.setattr(settings, "NETWORK_DIR", lot_network[0])
-
-
-def run(params: dict[str, str]) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def app_settings(demo_store, lot_network, app_store):
+    app_store(demo_store, "DAC-46", NETWORK_DIR=lot_network[0])
 
 
 def test_list_has_travel_time_next_to_the_name_sorted(lot_network):
-    at = run({"dac": "DAC-46", "autour": "46128", "famille": "pa_hebergement", "n": "12"})
+    at = run_app({"dac": "DAC-46", "autour": "46128", "famille": "pa_hebergement", "n": "12"})
     table = at.dataframe[0].value
     assert list(table.columns[:3]) == ["Nom", "Durée (min)", "Distance (km)"]
     assert len(table) == 12 and list(table["Durée (min)"]) == sorted(table["Durée (min)"])
@@ -47,14 +33,14 @@ def test_list_has_travel_time_next_to_the_name_sorted(lot_network):
 
 
 def test_specialty_capacity_column_next_to_the_name():
-    at = run({"dac": "DAC-46", "autour": "46128", "discipline": "924"})
+    at = run_app({"dac": "DAC-46", "autour": "46128", "discipline": "924"})
     table = at.dataframe[0].value
     assert list(table.columns[:4]) == ["Nom", "Durée (min)", "Distance (km)", "Places (spécialité)"]
     assert table["Places (spécialité)"].notna().all()
 
 
 def test_max_minutes_in_the_link(lot_network):
-    at = run({"dac": "DAC-46", "autour": "46042", "famille": "pa_hebergement", "n": "200",
+    at = run_app({"dac": "DAC-46", "autour": "46042", "famille": "pa_hebergement", "n": "200",
               "minutes": "25"})
     table = at.dataframe[0].value
     assert len(table) > 0 and (table["Durée (min)"] <= 25).all()
@@ -62,7 +48,7 @@ def test_max_minutes_in_the_link(lot_network):
 
 
 def test_territory_without_network_says_straight_line():
-    at = run({"dac": "DAC-80", "autour": "80021"})
+    at = run_app({"dac": "DAC-80", "autour": "80021"})
     table = at.dataframe[0].value
     assert "Durée (min)" not in table.columns and "Distance (km)" in table.columns
     assert any("distances à vol d'oiseau" in m.value for m in at.markdown)

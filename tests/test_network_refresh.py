@@ -10,40 +10,21 @@ from dac_map.network import cache as network_cache
 from dac_map.testing.roads import write_grid_pbf
 from dac_map.refresh.config import ConfigError, load_config
 from dac_map.refresh.pipeline import refresh
-from dac_map.testing.refresh import (equipment_bytes, extract_bytes, sample_rows, write_bytes,
-                                     write_departments, write_territories)
+from dac_map.testing.refresh import refresh_config, sample_rows, write_sources
 
 ROWS = sample_rows(20)
-CONFIG = """\
-[sources]
-establishments = "src/establishments.csv"
-equipment = "src/equipment.csv"
-departments = "src/departments.geojson"
-territories = "src/territories.csv"
 
-[download]
-retries = 1
-backoff_s = 0.001
 
-[store]
-current = "build/dac_map.gpkg"
-
-[network]
-{network}
-"""
+def _config(network: str) -> str:
+    return refresh_config(f'[store]\ncurrent = "build/dac_map.gpkg"\n\n[network]\n{network}\n')
 
 
 @pytest.fixture()
 def ws(tmp_path, monkeypatch):
     monkeypatch.setattr(settings, "NETWORK_DIR", tmp_path / "network")
-    write_bytes(tmp_path / "src" / "establishments.csv", extract_bytes(ROWS))
-    write_bytes(tmp_path / "src" / "equipment.csv",
-                equipment_bytes([(r.finess, "924", 40, 45) for r in ROWS if r.departement == "80"]))
-    write_departments(tmp_path / "src" / "departments.geojson")
-    write_territories(tmp_path / "src" / "territories.csv")
+    write_sources(tmp_path, ROWS)
     write_grid_pbf(tmp_path / "src" / "lot.osm.pbf", (0.95, 44.18, 2.25, 45.08), 40, 40, seed=1)
-    (tmp_path / "refresh.toml").write_text(
-        CONFIG.format(network='DAC-46 = "src/lot.osm.pbf"'), encoding="utf-8")
+    (tmp_path / "refresh.toml").write_text(_config('DAC-46 = "src/lot.osm.pbf"'), encoding="utf-8")
     return tmp_path
 
 
@@ -80,6 +61,6 @@ def test_broken_extract_keeps_the_previous_network(ws):
 ])
 def test_bad_network_section(tmp_path, line, key):
     path = tmp_path / "refresh.toml"
-    path.write_text(CONFIG.format(network=line), encoding="utf-8")
+    path.write_text(_config(line), encoding="utf-8")
     with pytest.raises(ConfigError, match=f"network] {key}".replace(".", r"\.")):
         load_config(path)

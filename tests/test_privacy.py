@@ -16,9 +16,9 @@ from dac_map.privacy import (
     PersonalDataError,
     check_free_text,
     find_personal_data,
-    normalise,
     personal_data_kinds,
 )
+from dac_map.privacy.text import normalise
 
 # Targets of issue 10 (recall per kind, false-positive rate on clean comments).
 TARGETS = {"nir": 1.0, "date": 1.0, "phone": 1.0, "email": 1.0, "name": 0.95}

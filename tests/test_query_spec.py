@@ -4,7 +4,6 @@ French description. Tables of whole inputs and whole outputs, compared with ``==
 from __future__ import annotations
 
 import pytest
-from e2e.ui_store import tiny_catalogue
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -13,11 +12,6 @@ from dac_map import query as q
 from dac_map.query.criteria import CRITERIA
 from dac_map.query.near import parse_point
 from dac_map.query.spec import PARAMS, SearchSpec
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return tiny_catalogue()
 
 
 # --------------------------------------------------------------------------- URL and JSON
@@ -196,11 +190,11 @@ SPECIALTY = q.SpecialtyFilter(disciplines=("924",), activity_types=(), clientele
     (SearchSpec(near="800000011", nearest_n=5), [q.NearestFilter(finess="800000011", n=5)],
      ["Les 5 plus proches de l'établissement EHPAD LES TILLEULS (800000011)"]),
 ])
-def test_to_filters_and_describe(cat, spec, filters, labels):
-    assert spec.to_filters(cat) == filters
+def test_to_filters_and_describe(tiny_cat, spec, filters, labels):
+    assert spec.to_filters(tiny_cat) == filters
     warnings: list[str] = []
-    assert spec.to_filters(cat, warnings=warnings) == filters and warnings == []
-    assert spec.describe(cat) == labels
+    assert spec.to_filters(tiny_cat, warnings=warnings) == filters and warnings == []
+    assert spec.describe(tiny_cat) == labels
 
 
 @pytest.mark.parametrize("spec, warnings", [
@@ -216,14 +210,14 @@ def test_to_filters_and_describe(cat, spec, filters, labels):
     (SearchSpec(authorised=True), ["la capacité autorisée s'utilise avec une capacité minimale / "
                                    "authorised needs a minimum capacity"]),
 ])
-def test_lenient_mode_reports_in_french_and_strict_mode_raises(cat, spec, warnings):
+def test_lenient_mode_reports_in_french_and_strict_mode_raises(tiny_cat, spec, warnings):
     got: list[str] = []
-    spec.to_filters(cat, warnings=got)
+    spec.to_filters(tiny_cat, warnings=got)
     assert got == warnings
     if warnings:
         with pytest.raises(q.QueryError) as exc:
-            spec.to_filters(cat)
+            spec.to_filters(tiny_cat)
         assert str(exc.value) == warnings[0]
     else:
         with pytest.raises(q.QueryError, match="outline mode needs a commune"):
-            spec.to_filters(cat)
+            spec.to_filters(tiny_cat)

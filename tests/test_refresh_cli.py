@@ -16,26 +16,15 @@ from dac_map.refresh.cli import register
 from dac_map.refresh.config import load_config
 from dac_map.refresh.lock import RefreshLock
 from dac_map.testing.refresh import (
-    equipment_bytes,
     extract_bytes,
+    refresh_config,
     sample_rows,
     write_bytes,
-    write_departments,
-    write_territories,
+    write_sources,
 )
 
 ROWS = sample_rows(15)
-CONFIG = """\
-[sources]
-establishments = "src/establishments.csv"
-equipment = "src/equipment.csv"
-departments = "src/departments.geojson"
-territories = "src/territories.csv"
-[download]
-retries = 0
-[store]
-current = "build/dac_map.gpkg"
-"""
+CONFIG = refresh_config('[store]\ncurrent = "build/dac_map.gpkg"\n', retries=0)
 
 
 @pytest.fixture()
@@ -52,11 +41,7 @@ def app():
 
 @pytest.fixture()
 def ws(tmp_path):
-    write_bytes(tmp_path / "src" / "establishments.csv", extract_bytes(ROWS))
-    write_bytes(tmp_path / "src" / "equipment.csv",
-                equipment_bytes([(r.finess, "924", 40, 45) for r in ROWS[:10]]))
-    write_departments(tmp_path / "src" / "departments.geojson")
-    write_territories(tmp_path / "src" / "territories.csv")
+    write_sources(tmp_path, ROWS, [(r.finess, "924", 40, 45) for r in ROWS[:10]])
     (tmp_path / "refresh.toml").write_text(CONFIG, encoding="utf-8")
     return tmp_path
 

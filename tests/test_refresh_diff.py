@@ -18,13 +18,9 @@ from dac_map.refresh.diff import (
     compare_stores,
     load_change_summary,
     load_latest_changes,
-    md,
-    render_html,
-    render_markdown,
     write_changes_layer,
-    write_csv,
-    write_reports,
 )
+from dac_map.refresh.reports import md, render_html, render_markdown, write_csv, write_reports
 from dac_map.testing.refresh import (
     Est,
     equipment_bytes,

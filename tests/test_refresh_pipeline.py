@@ -18,7 +18,7 @@ import pytest
 from dac_map import store
 from dac_map.errors import LockedError
 from dac_map.etl import EtlInputs, run_etl
-from dac_map.refresh import pipeline
+from dac_map.refresh import stages
 from dac_map.refresh.config import load_config
 from dac_map.refresh.diff import CHANGES_LAYER, load_change_summary, load_latest_changes
 from dac_map.refresh.lock import RefreshLock
@@ -29,34 +29,19 @@ from dac_map.testing.refresh import (
     LocalServer,
     equipment_bytes,
     extract_bytes,
+    refresh_config,
     sample_rows,
+    somme_equipment,
     write_bytes,
     write_departments,
+    write_sources,
     write_territories,
 )
 
 ROWS = sample_rows(20)  # 20 EHPAD in the Somme (DAC-80), 20 SSIAD in the Lot (DAC-46)
 SOMME = [r for r in ROWS if r.departement == "80"]
 LOT = [r for r in ROWS if r.departement == "46"]
-EQ = [(r.finess, "924", 40, 45) for r in SOMME]
-CONFIG = """\
-[sources]
-establishments = "src/establishments.csv"
-equipment = "src/equipment.csv"
-departments = "src/departments.geojson"
-territories = "src/territories.csv"
-
-[download]
-retries = 1
-backoff_s = 0.001
-
-[validation]
-{validation}
-
-[store]
-current = "build/dac_map.gpkg"
-keep = {keep}
-"""
+EQ = somme_equipment(ROWS)
 
 
 def _sha(path: Path) -> str:
@@ -65,7 +50,8 @@ def _sha(path: Path) -> str:
 
 def _write_config(ws: Path, validation: str = "", keep: int = 3) -> Path:
     path = ws / "refresh.toml"
-    path.write_text(CONFIG.format(validation=validation, keep=keep), encoding="utf-8")
+    path.write_text(refresh_config(f'[validation]\n{validation}\n\n[store]\ncurrent = "build/dac_map.gpkg"\n'
+                                   f"keep = {keep}\n"), encoding="utf-8")
     return path
 
 
@@ -99,10 +85,7 @@ def _no_temp_files(ws: Path) -> None:
 def baseline(tmp_path_factory):
     """A workspace where a first refresh put version 1 (ROWS, EQ) in service."""
     ws = tmp_path_factory.mktemp("baseline")
-    write_bytes(ws / "src" / "establishments.csv", extract_bytes(ROWS))
-    write_bytes(ws / "src" / "equipment.csv", equipment_bytes(EQ))
-    write_departments(ws / "src" / "departments.geojson")
-    write_territories(ws / "src" / "territories.csv")
+    write_sources(ws, ROWS, EQ)
     result = refresh(load_config(_write_config(ws)))
     result.raise_for_status()
     assert result.status == "ok"
@@ -278,7 +261,7 @@ def test_crash_between_write_and_swap_keeps_the_previous_data(ws, monkeypatch):
     def crash(version, target):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(pipeline, "swap_in", crash)
+    monkeypatch.setattr(stages, "swap_in", crash)
     result = refresh(cfg)
     assert (result.status, result.exit_code) == ("failed", 1)
     assert "traceback" in result.error
@@ -291,11 +274,11 @@ def test_hard_crash_leaves_data_intact_and_the_next_run_cleans_up(ws):
     _set_rows(ws, ROWS[1:])
     script = textwrap.dedent(f"""
         import os
-        from dac_map.refresh import pipeline
+        from dac_map.refresh import pipeline, stages
         from dac_map.refresh.config import load_config
         def crash(*args, **kwargs):
             os._exit(9)   # killed after the new GeoPackage is written, before the swap
-        pipeline.write_changes_layer = crash
+        stages.write_changes_layer = crash
         pipeline.refresh(load_config({str(ws / 'refresh.toml')!r}))
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

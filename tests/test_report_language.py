@@ -9,13 +9,13 @@ import io
 from datetime import datetime, timezone
 
 import pytest
-from pypdf import PdfReader
 
 from dac_map.coverage import ResourceType, build_report, read_population, record_unmet_need, render_csv, write_report
 from dac_map.coverage.labels import need_type_label
 from dac_map.coverage.report_render import render_html, render_pdf
 from dac_map.query.spec import SearchSpec
 from dac_map.settings import DATA_DIR
+from dac_map.testing.apptest import pdf_text
 
 POPULATION = DATA_DIR / "reference" / "DEMO-FICTIF_population_75plus_80_46.csv"
 Y = datetime.now(timezone.utc).year - 1  # within the log's retention (24 months by default)
@@ -26,11 +26,6 @@ T2 = datetime(Y, 7, 31, 22, 15, tzinfo=timezone.utc)  # 1 August, 00:15 in Paris
 @pytest.fixture(scope="module")
 def population():
     return read_population(POPULATION)
-
-
-def pdf_text(data: bytes) -> str:
-    assert data[:5] == b"%PDF-"
-    return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages)
 
 
 def _log(db):

@@ -123,12 +123,12 @@ def test_server_mode_refuses_to_start_without_sign_in(pg_url, demo_store, monkey
 
 
 def _forged_unmet_form(db_path: str) -> None:
-    from dac_map.ui import coverage_view
+    from dac_map.ui import unmet_view
 
     # The map never shows this form to a visitor; here it is drawn anyway, as a forged
     # submission would be: the write path itself must refuse it.
-    coverage_view.render_unmet_need_button("EHPAD", {"family": "pa_hebergement"}, "DAC-80",
-                                           "80021", db_path=db_path, store_path=None)
+    unmet_view.render_unmet_need_button("EHPAD", {"family": "pa_hebergement"}, "DAC-80",
+                                        "80021", db_path=db_path, store_path=None)
 
 
 def test_a_visitors_forged_unmet_need_is_refused_server_side(pg_url, monkeypatch):

@@ -303,37 +303,17 @@ def test_health_reports_database_version_and_sign_in(pg_url, demo_store, tmp_pat
     assert report["status"] == "fail" and "connect" in report["checks"]["database"]
 
 
-REFRESH_CONFIG = """\
-[sources]
-establishments = "src/establishments.csv"
-equipment = "src/equipment.csv"
-departments = "src/departments.geojson"
-territories = "src/territories.csv"
-
-[download]
-retries = 1
-backoff_s = 0.001
-
-[store]
-current = "build/dac_map.gpkg"
-keep = 3
-"""
-
-
 def test_refresh_publishes_each_validated_version_into_postgis(pg_url, tmp_path, monkeypatch):
     from dac_map.refresh.config import load_config
     from dac_map.refresh.pipeline import refresh
-    from dac_map.testing.refresh import (equipment_bytes, extract_bytes, sample_rows, write_bytes,
-                                         write_departments, write_territories)
+    from dac_map.testing.refresh import (extract_bytes, refresh_config, sample_rows, write_bytes,
+                                         write_sources)
 
     monkeypatch.setenv("DAC_MAP_DATABASE_URL", pg_url)
     rows = sample_rows(20)
-    write_bytes(tmp_path / "src" / "establishments.csv", extract_bytes(rows))
-    write_bytes(tmp_path / "src" / "equipment.csv", equipment_bytes(
-        [(r.finess, "924", 40, 45) for r in rows if r.departement == "80"]))
-    write_departments(tmp_path / "src" / "departments.geojson")
-    write_territories(tmp_path / "src" / "territories.csv")
-    (tmp_path / "refresh.toml").write_text(REFRESH_CONFIG, encoding="utf-8")
+    write_sources(tmp_path, rows)
+    (tmp_path / "refresh.toml").write_text(
+        refresh_config('[store]\ncurrent = "build/dac_map.gpkg"\nkeep = 3\n'), encoding="utf-8")
     first = refresh(load_config(tmp_path / "refresh.toml"))
     first.raise_for_status()
     served = versions.read_served(pg_url)

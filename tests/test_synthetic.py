@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from dac_map.testing import synthetic
+from dac_map.testing import synthetic, synthetic_equipment, synthetic_tables
 from dac_map.codes import FINESS_PATTERN
 from dac_map.etl.layouts import EQUIPEMENTSOCIAL, GEOLOCALISATION, STRUCTUREET
 from dac_map.etl.parser import parse_equipment, parse_establishments, parse_projection
@@ -29,7 +29,7 @@ def extracts(tmp_path_factory):
     est_path, eq_path = d / "cs1100507.csv", d / "cs1100505.csv"
     numbers = synthetic.write_establishments_extract(est_path, N, seed=3)
     establishments = synthetic.read_establishment_categories(est_path)
-    written = synthetic.write_equipment_extract(eq_path, establishments, n_lines=N_LINES, seed=3)
+    written = synthetic_equipment.write_equipment_extract(eq_path, establishments, n_lines=N_LINES, seed=3)
     return {"est": est_path, "eq": eq_path, "numbers": numbers, "table": establishments,
             "written": written, "est_rows": _records(est_path), "eq_rows": _records(eq_path)}
 
@@ -85,7 +85,7 @@ def test_all_departments_present(extracts):
 
 def test_nasty_names_round_trip(extracts):
     names = {s["rs"] for s in _structures(extracts)}
-    nasty = names & set(synthetic.NASTY_NAMES)
+    nasty = names & set(synthetic_tables.NASTY_NAMES)
     assert any(";" in v for v in nasty) and any('"' in v for v in nasty)
     raw = extracts["est"].read_text(encoding="latin-1")
     for v in nasty:
@@ -142,13 +142,13 @@ def test_equipment_exact_line_count_and_flags(extracts):
     assert set(flags) == {"O", "N"} and 0.02 < flags["O"] / len(lines) < 0.09
     assert {r[f["indsupaut"]] for r in lines} == {"O", "N"}
     assert {r[f["sourceinfo"]] for r in lines} == {"X"}
-    assert {r[f["libsourceinfo"]] for r in lines} == {synthetic.ILLUSTRATIVE_SOURCE[1]}
+    assert {r[f["libsourceinfo"]] for r in lines} == {synthetic_equipment.ILLUSTRATIVE_SOURCE[1]}
     for r in lines:
         assert r[f["capinstot"]] == "" or r[f["capinstot"]].isdigit()
         assert r[f["capautot"]].isdigit()
-        assert r[f["libde"]] == synthetic.DISCIPLINE_LABELS[r[f["de"]]]
+        assert r[f["libde"]] == synthetic_equipment.DISCIPLINE_LABELS[r[f["de"]]]
     cat = dict(zip(extracts["table"]["nofinesset"], extracts["table"]["categetab"]))
-    assert {cat[r[1]] for r in lines} <= set(synthetic.PROFILE)
+    assert {cat[r[1]] for r in lines} <= set(synthetic_equipment.PROFILE)
     # Lines of one establishment are contiguous.
     seen, previous = set(), None
     for r in lines:
@@ -160,12 +160,12 @@ def test_equipment_exact_line_count_and_flags(extracts):
 
 def test_equipment_default_one_to_four_lines(tmp_path, extracts):
     path = tmp_path / "eq.csv"
-    n = synthetic.write_equipment_extract(path, extracts["table"], seed=5, illustrative=False)
+    n = synthetic_equipment.write_equipment_extract(path, extracts["table"], seed=5, illustrative=False)
     lines = _section(_records(path), "equipementsocial")
     assert n == len(lines)
     per_est = Counter(r[1] for r in lines)
     table = extracts["table"]
-    eligible = set(table.loc[table["categetab"].isin(list(synthetic.PROFILE)), "nofinesset"])
+    eligible = set(table.loc[table["categetab"].isin(list(synthetic_equipment.PROFILE)), "nofinesset"])
     assert set(per_est) == eligible
     assert set(per_est.values()) <= {1, 2, 3, 4} and max(per_est.values()) > 1
     assert {r[8] for r in lines} <= {"E", "C", "A"}
@@ -175,10 +175,10 @@ def test_equipment_n_lines_edge_cases(tmp_path, extracts):
     table = extracts["table"]
     for k in (0, 1, 17):
         path = tmp_path / f"eq{k}.csv"
-        assert synthetic.write_equipment_extract(path, table, n_lines=k) == k
+        assert synthetic_equipment.write_equipment_extract(path, table, n_lines=k) == k
         assert len(_records(path)) == 1 + k
     with pytest.raises(ValueError):
-        synthetic.write_equipment_extract(tmp_path / "none.csv",
+        synthetic_equipment.write_equipment_extract(tmp_path / "none.csv",
                                           table[table["categetab"] == "620"], n_lines=5)
 
 
@@ -186,13 +186,13 @@ def test_embedded_labels_match_reference_files():
     ref = {r[0]: r[1] for r in _records(synthetic._data_file(
         synthetic.Path("nomenclatures") / "TRE_R280_DisciplineEquipementSocial_v20231215.csv"),
         encoding="utf-8")[1:]}
-    for code, label in synthetic.DISCIPLINE_LABELS.items():
+    for code, label in synthetic_equipment.DISCIPLINE_LABELS.items():
         assert ref[code] == label
-    used = {o.de for opts in synthetic.PROFILE.values() for o in opts}
-    assert used <= set(synthetic.DISCIPLINE_LABELS)
-    for opts in synthetic.PROFILE.values():
+    used = {o.de for opts in synthetic_equipment.PROFILE.values() for o in opts}
+    assert used <= set(synthetic_equipment.DISCIPLINE_LABELS)
+    for opts in synthetic_equipment.PROFILE.values():
         for o in opts:
-            assert o.ta in synthetic.ACTIVITY_LABELS and o.client in synthetic.CLIENT_LABELS
+            assert o.ta in synthetic_equipment.ACTIVITY_LABELS and o.client in synthetic_equipment.CLIENT_LABELS
             assert 0 < o.cap_min <= o.cap_max
 
 

@@ -90,7 +90,7 @@ WRITER_CALLS = re.compile(r"\.to_csv\(|csv\.writer\(|csv\.DictWriter\(|\.to_exce
 
 #: Every module that produces a CSV or XLSX file (issue 10's list).
 PRODUCERS = ("cli.py", "coverage/cli.py", "coverage/unmet.py", "coverage/report_render.py",
-             "etl/build.py", "refresh/diff.py", "ui/exports.py", "ui/coverage_view.py",
+             "etl/build.py", "refresh/reports.py", "ui/exports.py", "ui/coverage_view.py",
              "inclusion/steward.py", "inclusion/importer.py",  # issue 16: local table, import reports
              "inclusion/tables.py", "inclusion/epci.py",  # steward tables (CSV back-end), EPCI table
              "ui/social_search.py")  # issue 16: the social resources of a search
@@ -219,7 +219,8 @@ def test_etl_rejects_csv(tmp_path):
 
 
 def test_refresh_change_report_csv(hostile_stores, tmp_path):
-    from dac_map.refresh.diff import compare_stores, write_csv
+    from dac_map.refresh.diff import compare_stores
+    from dac_map.refresh.reports import write_csv
 
     report = compare_stores(hostile_stores[0][0], hostile_stores[1][0])
     assert any(c.change == "renamed" for c in report.changes)

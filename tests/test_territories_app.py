@@ -5,67 +5,50 @@ national list of DACs; the steward page (paste, save, conflict, re-apply)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from e2e.ui_store import KNOWN_FINESS, build_ui_store
+from e2e.ui_store import KNOWN_FINESS
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
-from dac_map import settings
 from dac_map.cli import app as cli_app
 from dac_map.territories import DEMO_SET, DacContact, SqliteTerritoryStore, open_store
 from dac_map.ui import exports
-from dac_map.ui.territories_view import _codes_from_upload
+from dac_map.testing.apptest import markdown_text, run_app
+from dac_map.ui.territories_editor import _codes_from_upload
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 #: DAC-80 of the shipped table (the ui store is built from it): name and FICTITIOUS number
 SOMME = "DAC Somme \\(démonstration\\) — [03 53 01 00 80](tel:0353010080)"
 
 
-@pytest.fixture(scope="module")
-def ui_store(tmp_path_factory) -> Path:
-    base = tmp_path_factory.getbasetemp() / "ui_store"
-    return build_ui_store(base / "store.gpkg")
+@pytest.fixture
+def app(ui_store, app_store):
+    """``run_app`` on the app tests' store, DAC-80 by default."""
+    app_store(ui_store, "DAC-80")
+    return run_app
 
 
-def run_app(monkeypatch, store: Path, params: dict[str, str]) -> AppTest:
-    monkeypatch.setattr(settings, "STORE_PATH", store)
-    monkeypatch.setattr(settings, "TILES", "none")
-    monkeypatch.setattr(settings, "DEFAULT_DAC", "DAC-80")
-    at = AppTest.from_file(APP, default_timeout=90)
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def markdown(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
-
-
-def test_detail_panel_names_the_dac_of_the_commune(monkeypatch, ui_store):
-    at = run_app(monkeypatch, ui_store, {"dac": "DAC-80", "etab": KNOWN_FINESS})
+def test_detail_panel_names_the_dac_of_the_commune(app):
+    at = app({"dac": "DAC-80", "etab": KNOWN_FINESS})
     assert (f":material/support_agent: DAC de la commune : {SOMME} "
-            ":orange[(numéro fictif, démonstration)]") in markdown(at)  # the demo number is labelled
+            ":orange[(numéro fictif, démonstration)]") in markdown_text(at)  # the demo number is labelled
 
 
-def test_search_centre_and_unmet_need_name_the_dac(monkeypatch, ui_store):
-    at = run_app(monkeypatch, ui_store, {"dac": "DAC-80", "autour": "Abbeville", "rayon": "5"})
-    body = markdown(at)
+def test_search_centre_and_unmet_need_name_the_dac(app):
+    at = app({"dac": "DAC-80", "autour": "Abbeville", "rayon": "5"})
+    body = markdown_text(at)
     assert f"DAC de la commune du centre de recherche : {SOMME}" in body
     assert f"DAC à prévenir pour cette commune : {SOMME}" in body
 
 
-def test_territory_without_centre_shows_its_single_number(monkeypatch, ui_store):
-    at = run_app(monkeypatch, ui_store, {"dac": "DAC-80"})
-    assert f"Numéro unique du DAC : {SOMME}" in markdown(at)
+def test_territory_without_centre_shows_its_single_number(app):
+    at = app({"dac": "DAC-80"})
+    assert f"Numéro unique du DAC : {SOMME}" in markdown_text(at)
 
 
-def test_national_view_lists_the_dacs_with_their_numbers(monkeypatch, ui_store):
-    at = run_app(monkeypatch, ui_store, {"dac": "france"})
+def test_national_view_lists_the_dacs_with_their_numbers(app):
+    at = app({"dac": "france"})
     table = [m.value for m in at.markdown if m.value.startswith("| DAC | Téléphone")]
     assert len(table) == 1 and "| DAC Somme \\(démonstration\\) | [03 53 01 00 80](tel:0353010080) | 80 |" in table[0]
     (component,) = [e for e in at.get("component_instance")
@@ -109,8 +92,8 @@ from dac_map import settings
 settings.TERRITORIES_DB = Path({db!r})
 settings.STORE_PATH = Path({store!r})
 settings.TILES = "none"
-from dac_map.ui.views import get_catalogue
-from dac_map.ui.territories_view import render_steward_page
+from dac_map.ui.data import get_catalogue
+from dac_map.ui.territories_editor import render_steward_page
 render_steward_page(get_catalogue())
 """
 

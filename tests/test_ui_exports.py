@@ -7,23 +7,10 @@ import json
 import re
 from datetime import datetime
 
-import pytest
-from e2e.ui_store import tiny_catalogue
 from openpyxl import load_workbook
 
-from dac_map.query import TerritoryFilter, search
 from dac_map.ui import exports
 from dac_map.ui import text as utext
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return tiny_catalogue()
-
-
-@pytest.fixture(scope="module")
-def records(cat):
-    return search(cat, [TerritoryFilter(dac_id="DAC-80")], page_size=None).records
 
 
 HEADER = ("N° FINESS;Nom;Raison sociale longue;Code catégorie;Catégorie;Famille;Adresse;"
@@ -33,8 +20,8 @@ HEADER = ("N° FINESS;Nom;Raison sociale longue;Code catégorie;Catégorie;Famil
           "N° FINESS juridique;Date des données")
 
 
-def test_csv_bytes_exact(records):
-    data = exports.csv_bytes(records.iloc[[2, 0]])
+def test_csv_bytes_exact(tiny_records):
+    data = exports.csv_bytes(tiny_records.iloc[[2, 0]])
     assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM for Excel
     lines = data.decode("utf-8-sig").split("\r\n")
     assert lines == [
@@ -50,14 +37,14 @@ def test_csv_bytes_exact(records):
     ]
 
 
-def test_excel_bytes_round_trip(records):
-    data = exports.excel_bytes(records, {"Territoire": "DAC Somme", "Critères": "=cmd|' /C calc'!A0"})
+def test_excel_bytes_round_trip(tiny_records):
+    data = exports.excel_bytes(tiny_records, {"Territoire": "DAC Somme", "Critères": "=cmd|' /C calc'!A0"})
     wb = load_workbook(io.BytesIO(data))
     assert wb.sheetnames == ["Ressources", "À propos"]
     ws = wb["Ressources"]
     rows = list(ws.iter_rows(values_only=True))
     assert ";".join(rows[0]) == HEADER
-    assert len(rows) == 1 + len(records)
+    assert len(rows) == 1 + len(tiny_records)
     by_finess = {r[0]: r for r in rows[1:]}
     pharma = by_finess["800000052"]
     assert pharma[1] == "=1+2 PHARMACIE"
@@ -72,8 +59,8 @@ def test_excel_bytes_round_trip(records):
     assert ws.freeze_panes == "A2"
 
 
-def test_geojson_whole_feature(records):
-    gj = exports.geojson_dict(records.iloc[[2]])
+def test_geojson_whole_feature(tiny_records):
+    gj = exports.geojson_dict(tiny_records.iloc[[2]])
     assert gj == {"type": "FeatureCollection", "features": [{
         "type": "Feature",
         "geometry": {"type": "Point", "coordinates": [2.2955, 49.894]},
@@ -88,11 +75,11 @@ def test_geojson_whole_feature(records):
             "capacity_summary": "80 places installées · 84 autorisées", "status": "ouvert",
             "updated": "2020-06-30", "geo_precision": "adresse", "finess_ej": "800000003",
             "data_date": "2021-01-08"}}]}
-    assert json.loads(exports.geojson_bytes(records))["features"][0]["properties"]["finess"] == "800000052"
+    assert json.loads(exports.geojson_bytes(tiny_records))["features"][0]["properties"]["finess"] == "800000052"
 
 
-def test_equipment_by_finess(cat):
-    assert exports.equipment_by_finess(cat.equipment, ["800000011", "800000045"]) == {
+def test_equipment_by_finess(tiny_cat):
+    assert exports.equipment_by_finess(tiny_cat.equipment, ["800000011", "800000045"]) == {
         "800000011": [
             {"discipline": "Accueil pour Personnes Âgées", "activity": "Hébergement Complet Internat",
              "clientele": "Personnes âgées dépendantes", "installed": "70", "authorised": "74"},
@@ -102,14 +89,14 @@ def test_equipment_by_finess(cat):
         "800000045": []}
 
 
-def test_a4_sheet_escapes_everything_and_loads_nothing(cat, records):
-    rows = records[records["finess"].isin(["800000029", "800000011"])]
+def test_a4_sheet_escapes_everything_and_loads_nothing(tiny_cat, tiny_records):
+    rows = tiny_records[tiny_records["finess"].isin(["800000029", "800000011"])]
     ctx = exports.SheetContext(title="Ressources — DAC <Somme>", territory="DAC Somme",
                                contact="Tél. 03 22 00 00 00", criteria=["Recherche : « <img src=x> »"],
                                data_date="2021-01-08", sources="FINESS & IGN",
                                warnings=["Capacités FICTIVES"],
                                generated=datetime(2026, 1, 2, 9, 30))
-    page = exports.a4_sheet_html(rows, ctx, exports.equipment_by_finess(cat.equipment,
+    page = exports.a4_sheet_html(rows, ctx, exports.equipment_by_finess(tiny_cat.equipment,
                                                                         list(rows["finess"])),
                                  illustrative=True)
     assert "<script" not in page.lower()

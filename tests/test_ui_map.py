@@ -8,23 +8,10 @@ import re
 
 import folium
 import pandas as pd
-import pytest
-from e2e.ui_store import tiny_catalogue
 
 from dac_map import settings
-from dac_map.query import TerritoryFilter, search
 from dac_map.ui import leaflet
 from dac_map.ui import map as umap
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return tiny_catalogue()
-
-
-@pytest.fixture(scope="module")
-def records(cat):
-    return search(cat, [TerritoryFilter(dac_id="DAC-80")], page_size=None).records
 
 
 def _links(m: folium.Map) -> tuple[list[str], list[str]]:
@@ -43,15 +30,15 @@ def _links(m: folium.Map) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(js)), list(dict.fromkeys(css))
 
 
-def test_family_colors_validated(cat):
-    assert umap.family_colors(cat.families) == {
+def test_family_colors_validated(tiny_cat):
+    assert umap.family_colors(tiny_cat.families) == {
         "hopitaux": "#1f77b4", "pa_hebergement": "#d62728", "domicile": "#ffbb78",
         "pharmacie_biologie": settings.MAP_FALLBACK_COLOR, "autres": "#c7c7c7"}
 
 
-def test_points_payload_whole_structure(cat, records):
-    colors = umap.family_colors(cat.families)
-    payload = umap.points_payload(records, colors, cat.family_order())
+def test_points_payload_whole_structure(tiny_cat, tiny_records):
+    colors = umap.family_colors(tiny_cat.families)
+    payload = umap.points_payload(tiny_records, colors, tiny_cat.family_order())
     assert payload == {
         "data": {"type": "FeatureCollection", "features": [
             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [2.35, 49.87]},
@@ -73,8 +60,8 @@ def test_points_payload_whole_structure(cat, records):
     }
 
 
-def test_points_payload_skips_records_without_position(cat, records):
-    rec = records.copy()
+def test_points_payload_skips_records_without_position(tiny_cat, tiny_records):
+    rec = tiny_records.copy()
     rec.loc[rec["finess"] == "800000011", ["lon", "lat"]] = float("nan")
     payload = umap.points_payload(rec, {}, ())
     assert [f["properties"]["f"] for f in payload["data"]["features"]] == [
@@ -82,10 +69,10 @@ def test_points_payload_skips_records_without_position(cat, records):
     assert payload["palette"] == [settings.MAP_FALLBACK_COLOR] * 4
 
 
-def test_aggregate_payload_whole_structure(cat, records):
-    colors = umap.family_colors(cat.families)
+def test_aggregate_payload_whole_structure(tiny_cat, tiny_records):
+    colors = umap.family_colors(tiny_cat.families)
     labels = {"pa_hebergement": "PA héb.", "hopitaux": "Hôpitaux"}
-    payload = umap.aggregate_payload(records, colors, labels, cell_deg=1.0)
+    payload = umap.aggregate_payload(tiny_records, colors, labels, cell_deg=1.0)
     # cells: (1, 50) holds the SSIAD of Abbeville, (2, 49) the four resources of Amiens
     assert payload == {
         "data": {"type": "FeatureCollection", "features": [
@@ -101,11 +88,11 @@ def test_aggregate_payload_whole_structure(cat, records):
     }
 
 
-def test_results_layer_switches_to_aggregation_above_threshold(cat, records):
-    colors = umap.family_colors(cat.families)
-    points = umap.build_results_layer(records, colors, cat.family_order(), max_points=5)
+def test_results_layer_switches_to_aggregation_above_threshold(tiny_cat, tiny_records):
+    colors = umap.family_colors(tiny_cat.families)
+    points = umap.build_results_layer(tiny_records, colors, tiny_cat.family_order(), max_points=5)
     assert (points.mode, points.drawn, points.located) == ("points", 5, 5)
-    agg = umap.build_results_layer(records, colors, cat.family_order(), max_points=4)
+    agg = umap.build_results_layer(tiny_records, colors, tiny_cat.family_order(), max_points=4)
     assert (agg.mode, agg.located) == ("aggregate", 5)
     assert agg.drawn >= 1
     kinds = [type(c).__name__ for c in points.group._children.values()]
@@ -113,18 +100,18 @@ def test_results_layer_switches_to_aggregation_above_threshold(cat, records):
     assert [type(c).__name__ for c in agg.group._children.values()] == ["AggregateLayer"]
 
 
-def test_search_area_layer_draws_centre_shape_and_fits_the_results(cat, records):
-    colors = umap.family_colors(cat.families)
+def test_search_area_layer_draws_centre_shape_and_fits_the_results(tiny_cat, tiny_records):
+    colors = umap.family_colors(tiny_cat.families)
     area = umap.SearchArea(lat=49.9, lon=2.3, label="Centre : <b>Amiens</b>",
                            caption="Rayon de 5 km (à vol d'oiseau)", radius_m=5000.0)
-    bounds = umap.results_bounds(records, area)
+    bounds = umap.results_bounds(tiny_records, area)
     # every located result, the centre and the whole circle are inside the fitted view
-    lat = records["lat"].dropna()
-    lon = records["lon"].dropna()
+    lat = tiny_records["lat"].dropna()
+    lon = tiny_records["lon"].dropna()
     (s_, w), (n, e) = bounds
     assert s_ <= min(lat.min(), 49.9 - 5000 / 111_320) and n >= max(lat.max(), 49.9 + 0.0449)
     assert w <= lon.min() and e >= lon.max()
-    layer = umap.build_results_layer(records, colors, cat.family_order(), version=7,
+    layer = umap.build_results_layer(tiny_records, colors, tiny_cat.family_order(), version=7,
                                      search_area=umap.SearchArea(**{**area.__dict__, "bounds": bounds}))
     kinds = [type(c).__name__ for c in layer.group._children.values()]
     assert kinds == ["PointsLayer", "SearchAreaLayer"]
@@ -135,10 +122,10 @@ def test_search_area_layer_draws_centre_shape_and_fits_the_results(cat, records)
     assert (data["label"], data["radius"], data["version"]) == ("Centre : <b>Amiens</b>", 5000.0, 7)
 
 
-def test_selection_rings(records):
-    rings = umap.selection_rings(records, ["800000037", "999999999", "800000011"], "800000045")
+def test_selection_rings(tiny_records):
+    rings = umap.selection_rings(tiny_records, ["800000037", "999999999", "800000011"], "800000045")
     assert rings == [(50.105, 1.833, False), (49.894, 2.2955, False), (49.88, 2.27, True)]
-    assert umap.selection_rings(records, [], None) == []
+    assert umap.selection_rings(tiny_records, [], None) == []
 
 
 def test_js_json_cannot_close_a_script():
@@ -158,11 +145,11 @@ def test_legend_html_escapes_labels():
         '</ul></details>')
 
 
-def test_legend_entries_follow_the_family_order(cat):
-    colors = umap.family_colors(cat.families)
-    labels = dict(zip(cat.families["family"], cat.families["family_label"]))
+def test_legend_entries_follow_the_family_order(tiny_cat):
+    colors = umap.family_colors(tiny_cat.families)
+    labels = dict(zip(tiny_cat.families["family"], tiny_cat.families["family_label"]))
     assert umap.legend_entries({"domicile": 1, "inconnue": 2, "hopitaux": 4}, labels, colors,
-                               cat.family_order()) == [
+                               tiny_cat.family_order()) == [
         umap.LegendEntry("hopitaux", "Hôpitaux et cliniques", "#1f77b4", 4),
         umap.LegendEntry("domicile", "Aide et soins à domicile", "#ffbb78", 1),
         umap.LegendEntry("inconnue", "inconnue", settings.MAP_FALLBACK_COLOR, 2)]
@@ -175,15 +162,15 @@ def test_finess_from_tooltip():
     assert umap.finess_from_tooltip(None) is None
 
 
-def test_base_layers_of_a_territory(cat):
-    base = umap.base_layers(cat, "DAC-80")
+def test_base_layers_of_a_territory(tiny_cat):
+    base = umap.base_layers(tiny_cat, "DAC-80")
     assert (base.key, base.title, base.bounds) == ("DAC-80", "DAC Somme", (1.7, 49.8, 2.4, 50.2))
     assert [e.family for e in base.legend] == ["hopitaux", "pa_hebergement", "domicile",
                                                "pharmacie_biologie"]
     assert len(base.territory["features"]) == 1
     assert len(base.departments["features"]) == 2  # the Somme and its neighbour
     assert len(base.communes["features"]) == 2
-    national = umap.base_layers(cat, None)
+    national = umap.base_layers(tiny_cat, None)
     assert (national.key, national.bounds) == ("national", umap.FRANCE_BOUNDS)
     assert national.communes["features"] == [] and national.territory["features"] == []
 
@@ -192,9 +179,9 @@ def _render(m: folium.Map) -> str:
     return m.get_root().render()
 
 
-def test_base_map_is_offline_without_tiles(cat, records):
-    m = umap.build_base_map(umap.base_layers(cat, "DAC-80"), tiles="none")
-    m.add_child(umap.build_results_layer(records, umap.family_colors(cat.families)).group)
+def test_base_map_is_offline_without_tiles(tiny_cat, tiny_records):
+    m = umap.build_base_map(umap.base_layers(tiny_cat, "DAC-80"), tiles="none")
+    m.add_child(umap.build_results_layer(tiny_records, umap.family_colors(tiny_cat.families)).group)
     js, css = _links(m)
     assert js == [leaflet.asset_url("leaflet.js")]
     assert css == [leaflet.asset_url("leaflet.css")]
@@ -208,35 +195,35 @@ def test_base_map_is_offline_without_tiles(cat, records):
     assert "\\u003cscript\\u003ealert(1)" in html
 
 
-def test_base_map_with_tiles_uses_the_setting(cat):
+def test_base_map_with_tiles_uses_the_setting(tiny_cat):
     url = "http://tiles.example.lan/{z}/{x}/{y}.png"
-    m = umap.build_base_map(umap.base_layers(cat, "DAC-80"), tiles=url)
+    m = umap.build_base_map(umap.base_layers(tiny_cat, "DAC-80"), tiles=url)
     html = _render(m)
     assert "L.tileLayer" in html and "tiles.example.lan" in html
     assert set(re.findall(r"https?://([^/\"']+)", html)) == {"tiles.example.lan"}
 
 
-def test_base_map_script_is_stable(cat):
+def test_base_map_script_is_stable(tiny_cat):
     """Same territory, same Leaflet script: streamlit-folium keeps its iframe."""
     from streamlit_folium import _get_map_string, generate_js_hash
 
     def key() -> str:
-        m = umap.build_base_map(umap.base_layers(cat, "DAC-80"), tiles="none")
+        m = umap.build_base_map(umap.base_layers(tiny_cat, "DAC-80"), tiles="none")
         m.get_root().render()
         return generate_js_hash(_get_map_string(m), "k")
 
     assert key() == key()
 
 
-def test_results_feature_group_script(cat, records):
+def test_results_feature_group_script(tiny_cat, tiny_records):
     from streamlit_folium import _get_feature_group_string, _get_map_string
 
-    m = umap.build_base_map(umap.base_layers(cat, "DAC-80"), tiles="none")
+    m = umap.build_base_map(umap.base_layers(tiny_cat, "DAC-80"), tiles="none")
     m.get_root().render()
     _get_map_string(m)
     legend = [umap.LegendEntry("hopitaux", "Hôpitaux <i>", "#1f77b4", 1)]
-    layer = umap.build_results_layer(records, umap.family_colors(cat.families),
-                                     cat.family_order(), selected=["800000011"], version=7,
+    layer = umap.build_results_layer(tiny_records, umap.family_colors(tiny_cat.families),
+                                     tiny_cat.family_order(), selected=["800000011"], version=7,
                                      legend=legend)
     script = _get_feature_group_string(layer.group, m)
     assert "ctl.addTo(map_div);" in script and "Hôpitaux \\u0026lt;i\\u0026gt;" in script
@@ -253,6 +240,6 @@ def test_results_feature_group_script(cat, records):
     assert "[[49.894,2.2955,false]]" in script
 
 
-def test_page_table_and_records_columns(records):
-    assert set(umap.MAP_COLUMNS) <= set(records.columns)
-    assert isinstance(records, pd.DataFrame)
+def test_page_table_and_records_columns(tiny_records):
+    assert set(umap.MAP_COLUMNS) <= set(tiny_records.columns)
+    assert isinstance(tiny_records, pd.DataFrame)

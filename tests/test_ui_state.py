@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from e2e.ui_store import tiny_catalogue
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -23,11 +22,6 @@ from dac_map.query import (
 )
 from dac_map.ui import state as ustate
 from dac_map.ui.state import NATIONAL, Near, ViewState
-
-
-@pytest.fixture(scope="module")
-def cat():
-    return tiny_catalogue()
 
 
 def test_default_state_url_names_only_the_territory():
@@ -92,13 +86,13 @@ def test_nearest_mode_in_the_url(params, expected, warnings):
     assert ustate.from_query_params(ustate.to_query_params(expected))[0] == expected
 
 
-def test_nearest_filters_and_time_without_network(cat):
+def test_nearest_filters_and_time_without_network(tiny_cat):
     state = ViewState(dac="DAC-80", near="80021", nearest_n=3, max_minutes=20.0)
-    filters, warnings = ustate.build_filters(state, cat, ["80"])
+    filters, warnings = ustate.build_filters(state, tiny_cat, ["80"])
     assert filters == [TerritoryFilter(dac_id="DAC-80"), NearestFilter(commune="80021", n=3)]
     assert warnings == ["Durée maximale ignorée : pas de réseau routier pour ce territoire "
                         "(distances à vol d'oiseau)."]
-    filters, warnings = ustate.build_filters(state, cat, ["80"], has_network=True)
+    filters, warnings = ustate.build_filters(state, tiny_cat, ["80"], has_network=True)
     assert filters[-1] == NearestFilter(commune="80021", n=3, max_minutes=20.0) and warnings == []
     assert ustate.effective_sort(ViewState(sort="time"), filters, has_network=False) is None
     assert ustate.effective_sort(ViewState(sort="time"), filters, has_network=True) == "time"
@@ -133,10 +127,10 @@ def test_url_round_trip(state: ViewState):
     assert back == state
 
 
-def test_sanitize_against_the_catalogue(cat):
+def test_sanitize_against_the_catalogue(tiny_cat):
     state = ViewState(dac="DAC-99", families=("hopitaux", "nope"), categories=("500", "999"),
                       focus="800999999")
-    clean, warnings = ustate.sanitize(state, cat, default_dac="DAC-80")
+    clean, warnings = ustate.sanitize(state, tiny_cat, default_dac="DAC-80")
     assert clean == ViewState(dac="DAC-80", families=("hopitaux",), categories=("500",))
     assert warnings == [
         "Territoire inconnu « DAC-99 » : territoire par défaut.",
@@ -144,16 +138,16 @@ def test_sanitize_against_the_catalogue(cat):
         "Catégorie(s) inconnue(s) ignorée(s) : 999",
         "Établissement 800999999 introuvable : fiche non affichée.",
     ]
-    assert ustate.sanitize(ViewState(), cat, default_dac="missing")[0].dac == "DAC-80"
-    assert ustate.sanitize(ViewState(dac=NATIONAL), cat)[0].dac == (
+    assert ustate.sanitize(ViewState(), tiny_cat, default_dac="missing")[0].dac == "DAC-80"
+    assert ustate.sanitize(ViewState(dac=NATIONAL), tiny_cat)[0].dac == (
         NATIONAL if settings.UI_NATIONAL_VIEW else "DAC-80")
 
 
-def test_build_filters_whole_list(cat):
+def test_build_filters_whole_list(tiny_cat):
     state = ViewState(dac="DAC-80", families=("pa_hebergement",), categories=("500",),
                       clienteles=("436",), min_capacity=5, text="tilleul", near="Amiens",
                       radius_km=15, outline=True, include_closed=True)
-    filters, warnings = ustate.build_filters(state, cat, ["80"])
+    filters, warnings = ustate.build_filters(state, tiny_cat, ["80"])
     spec = SpecialtyFilter(clienteles=("436",))
     assert filters == [
         StatusFilter(open_only=False),
@@ -168,12 +162,12 @@ def test_build_filters_whole_list(cat):
     assert warnings == []
 
 
-def test_build_filters_national_and_bad_centre(cat):
-    filters, warnings = ustate.build_filters(ViewState(dac=NATIONAL, near="Nulle-Part"), cat)
+def test_build_filters_national_and_bad_centre(tiny_cat):
+    filters, warnings = ustate.build_filters(ViewState(dac=NATIONAL, near="Nulle-Part"), tiny_cat)
     assert filters == []
     assert warnings == [("« Nulle-Part » : ni commune connue, ni code INSEE, ni n° FINESS, ni "
                         "coordonnées « lat, lon » (degrés WGS84, latitude d'abord, ex. 49.894, 2.296).")]
-    filters, warnings = ustate.build_filters(ViewState(dac="DAC-80", near="80999"), cat)
+    filters, warnings = ustate.build_filters(ViewState(dac="DAC-80", near="80999"), tiny_cat)
     assert filters == [TerritoryFilter(dac_id="DAC-80")]
     assert len(warnings) == 1 and "80999" in warnings[0]
 
@@ -189,22 +183,22 @@ def test_build_filters_national_and_bad_centre(cat):
     ("49.89 2.3", Near("point", point=(49.89, 2.3))),
     ("", None),
 ])
-def test_resolve_near(cat, text, expected):
-    assert ustate.resolve_near(text, cat, ["80"]) == expected
+def test_resolve_near(tiny_cat, text, expected):
+    assert ustate.resolve_near(text, tiny_cat, ["80"]) == expected
 
 
-def test_resolve_near_unknown(cat):
+def test_resolve_near_unknown(tiny_cat):
     with pytest.raises(QueryError):
-        ustate.resolve_near("<script>", cat)
+        ustate.resolve_near("<script>", tiny_cat)
     with pytest.raises(QueryError, match="lat, lon"):
-        ustate.resolve_near("100.5, 2.3", cat)  # not a latitude first
+        ustate.resolve_near("100.5, 2.3", tiny_cat)  # not a latitude first
 
 
 @pytest.mark.parametrize("near", ["2.30, 49.89", "10, 10"])
-def test_point_outside_france_is_a_warning_naming_the_order(cat, near):
+def test_point_outside_france_is_a_warning_naming_the_order(tiny_cat, near):
     """One coordinate order, "lat, lon": longitude first lands outside France, and the
     message says which order is expected."""
-    filters, warnings = ustate.build_filters(ViewState(dac=NATIONAL, near=near), cat)
+    filters, warnings = ustate.build_filters(ViewState(dac=NATIONAL, near=near), tiny_cat)
     assert filters == []
     lat, lon = (float(v) for v in near.split(","))
     assert warnings == [f"point hors de France / point outside France: lat {lat}, lon {lon} "

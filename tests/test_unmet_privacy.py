@@ -140,7 +140,7 @@ def test_purge_of_a_missing_log_creates_nothing(tmp_path):
 
 
 def _form_app(db: str) -> None:
-    from dac_map.ui.coverage_view import render_unmet_need_button
+    from dac_map.ui.unmet_view import render_unmet_need_button
 
     render_unmet_need_button("Famille : Personnes âgées — hébergement",
                              {"families": ["pa_hebergement"]}, "DAC-80", "80021", db_path=db,

@@ -6,9 +6,10 @@ Pure Python (no Streamlit):
   the query filters) and the communes of a territory, all from the one
   :class:`~dac_map.query.Catalogue` (no store reading of its own);
 * :mod:`~dac_map.coverage.indicators` — counts and installed places per family/discipline,
-  per territory and commune; straight-line distance (km) from each commune centroid to the
-  nearest resource of a kind (:func:`nearest_distances`, shapely STRtree, metres in EPSG:2154
-  or the local overseas CRS); white zones; places per 1,000 people aged 75+;
+  per territory and commune; places per 1,000 people aged 75+; the per-commune coverage;
+* :mod:`~dac_map.coverage.distances` — straight-line distance (km) from each commune centroid
+  to the nearest resource of a kind (:func:`nearest_distances`, shapely STRtree, metres in
+  EPSG:2154 or the local overseas CRS); white zones;
 * :mod:`~dac_map.coverage.population` — reader of INSEE-style population tables;
 * :mod:`~dac_map.coverage.criteria` — search criteria as the log stores them (versioned
   JSON of :class:`~dac_map.query.spec.SearchSpec`, conversion of older rows);
@@ -27,10 +28,9 @@ from dac_map._lazy import lazy_exports
 #: Submodule -> its public names, imported on first use (``import dac_map.coverage`` stays cheap).
 _EXPORTS = {
     "resources": ("ResourceType", "commune_centroids_m", "commune_table", "territory_communes"),
-    "indicators": ("CommuneCoverage", "NearestResult", "commune_coverage",
-        "commune_indicators", "discipline_indicators", "family_indicators",
-        "nearest_distances", "nearest_resources", "places_per_1000", "territory_indicators",
-        "white_zones"),
+    "indicators": ("CommuneCoverage", "commune_coverage", "commune_indicators",
+        "discipline_indicators", "family_indicators", "places_per_1000", "territory_indicators"),
+    "distances": ("NearestResult", "nearest_distances", "nearest_resources", "white_zones"),
     "population": ("PopulationTable", "read_population"),
     "report": ("ArsReport", "build_report"),
     "report_render": ("render_csv", "render_html", "write_report"),

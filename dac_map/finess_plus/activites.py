@@ -238,32 +238,40 @@ class _ActivitesReader(ItemReader):
     # ------------------------------------------------------------------ items
     def item(self, i: int, item: object) -> None:
         base = f"$.pmej[{i}]"
-        item = self.begin(i, item)
-        if item is None:
+        found = self._identified(self.begin(i, item), base, "numFiness", "pmSmsseId",
+                                 "entité juridique et ses activités")
+        if found is None:
             return
-        fin_ej = self.finess(item.get("numFiness"), f"{base}.numFiness", "entité juridique et ses activités")
-        if fin_ej is None:
-            return
-        pm_id = _str(item.get("pmSmsseId"))
+        item, fin_ej, pm_id = found
         extra = item.keys() - self.keys["pmej_activites"]
         for k in sorted(extra):
             self.dev("extra_field", f"{base}.{k}", f"champ « {k} » absent du schéma")
         self.pm_rows.append((fin_ej, pm_id))
-        for j, a in enumerate(self.array(item, "activitesAutorisees", base)):
-            self.activity(a, f"{base}.activitesAutorisees[{j}]", LEVEL_ENTITY, None, fin_ej, pm_id, None)
+        self._activities(item, base, "activitesAutorisees", LEVEL_ENTITY, None, fin_ej, pm_id, None)
         for k, e in enumerate(self.array(item, "ege", base)):
             epath = f"{base}.ege[{k}]"
-            e = self.establishment_object(e, epath)
-            if e is None:
+            found = self._identified(self.establishment_object(e, epath), epath, "numFinessEge", "egeId",
+                                     "établissement et ses activités")
+            if found is None:
                 continue
-            fin = self.finess(e.get("numFinessEge"), f"{epath}.numFinessEge", "établissement et ses activités")
-            if fin is None:
-                continue
-            ege_id = _str(e.get("egeId"))
+            e, fin, ege_id = found
             self.ege_rows.append((fin, ege_id, fin_ej, pm_id))
-            for j, a in enumerate(self.array(e, "activitesExercees", epath)):
-                self.activity(a, f"{epath}.activitesExercees[{j}]", LEVEL_ESTABLISHMENT, fin, fin_ej,
-                              pm_id, ege_id)
+            self._activities(e, epath, "activitesExercees", LEVEL_ESTABLISHMENT, fin, fin_ej, pm_id, ege_id)
+
+    def _identified(self, obj: dict | None, path: str, finess_key: str, id_key: str, what: str
+                    ) -> tuple[dict, str, str | None] | None:
+        """``(obj, FINESS number, internal id)`` of an entity object already checked (None: it
+        was skipped), or None when its FINESS number ``finess_key`` is invalid (reported)."""
+        if obj is None:
+            return None
+        fin = self.finess(obj.get(finess_key), f"{path}.{finess_key}", what)
+        return None if fin is None else (obj, fin, _str(obj.get(id_key)))
+
+    def _activities(self, obj: dict, path: str, key: str, level: str, fin: str | None, fin_ej: str,
+                    pm_id: str | None, ege_id: str | None) -> None:
+        """Read the activities array ``key`` of an entity object at ``path``."""
+        for j, a in enumerate(self.array(obj, key, path)):
+            self.activity(a, f"{path}.{key}[{j}]", level, fin, fin_ej, pm_id, ege_id)
 
     def _bad_dates(self, column: str, rows: np.ndarray, values: pa.Array) -> None:
         paths = self.act.column("json_path")

@@ -31,6 +31,50 @@ LEGAL_ENTITY_COLUMNS = (
     "state", "updated", "commune", "json_path",
 )
 
+#: Columns read straight from the flow: ``(column, object, key, kind)``. ``object`` says where the
+#: key is: ``info`` (the general-information object), ``item`` (the entity itself), ``adr`` (its
+#: address, :func:`_address`), ``geo`` (that address's ``coordonneesGeographique``); ``kind``:
+#: ``str``, ``date`` (ISO date, an invalid one reported) or ``number`` (float, NaN when absent).
+_ENTITY_STATE_FIELDS = (  # legal entities and establishments alike
+    ("closed_on", "info", "dateFermeture", "date"),
+    ("state", "item", "etatObjet", "str"),
+    ("updated", "item", "dateDerniereMaj", "str"),
+)
+_LEGAL_ENTITY_FIELDS = (
+    ("name", "info", "denominationPm", "str"),
+    ("long_name", "info", "denominationLonguePmSmsse", "str"),
+    ("siren", "info", "siren", "str"),
+    ("legal_status", "info", "statutJuridique", "str"),
+    ("ape", "info", "codeApe", "str"),
+    ("created", "info", "dateCreation", "date"),
+    *_ENTITY_STATE_FIELDS,
+    ("commune", "adr", "cogCommune", "str"),
+)
+_ESTABLISHMENT_FIELDS = (
+    ("ege_id", "info", "egeId", "str"),
+    ("long_name", "info", "nomEgeLong", "str"),
+    ("name_complement", "info", "complementDenominationEg", "str"),
+    ("category", "item", "categorieentiteGeographiqueExercice", "str"),
+    ("mft", "item", "modefixationtarifaire", "str"),
+    ("siret", "info", "siret", "str"),
+    ("opened", "info", "dateOuverture", "date"),
+    ("first_authorised", "info", "datePremiereAutorisation", "date"),
+    *_ENTITY_STATE_FIELDS,
+    ("number", "adr", "numeroVoie", "str"),
+    ("street_type", "adr", "typeVoie", "str"),
+    ("street", "adr", "libelleVoie", "str"),
+    ("locality", "adr", "lieuDit", "str"),
+    ("postcode", "adr", "codePostal", "str"),
+    ("city", "adr", "ligneAcheminement", "str"),
+    ("commune", "adr", "cogCommune", "str"),
+    ("ban_key", "geo", "cleInInteropBAN", "str"),
+    ("ban_score", "geo", "scoreBAN", "number"),
+    ("coord_x", "geo", "coordonneeX", "number"),
+    ("coord_y", "geo", "coordonneeY", "number"),
+    ("lat", "geo", "directionLatitude", "number"),
+    ("lon", "geo", "directionLongitude", "number"),
+)
+
 
 @dataclass
 class StructuresTables:
@@ -87,6 +131,17 @@ class _StructuresReader(ItemReader):
         self.dev("invalid_date", path, f"date invalide : {s[:40]!r}")
         return None
 
+    def _fill(self, table: dict[str, list], fields: tuple[tuple[str, str, str, str], ...],
+              sources: dict[str, dict], info_path: str) -> None:
+        """Append one value per field of ``fields`` to ``table`` (dates are read from ``info``,
+        at JSON path ``info_path``)."""
+        for column, where, key, kind in fields:
+            value = sources[where].get(key)
+            if kind == "date":
+                table[column].append(self._date(value, f"{info_path}.{key}"))
+            else:
+                table[column].append(_number(value) if kind == "number" else _str(value))
+
     def _general_info(self, obj: dict, key: str, known: str, path: str, missing: str) -> dict | None:
         """``obj[key]``, the general-information object (unknown and null fields reported against
         the schema keys ``known``), or None after reporting ``missing`` as skipped."""
@@ -97,35 +152,36 @@ class _StructuresReader(ItemReader):
         self._nulls_and_extras(info, self.keys[known], f"{path}.{key}")
         return info
 
+    def _identified(self, obj: dict, path: str, schema: str, info_key: str, known: str, missing: str,
+                    finess_key: str, what: str) -> tuple[dict, str] | None:
+        """Check one entity: unknown and null fields against the schema keys ``schema``, its
+        general-information object ``info_key`` (see :meth:`_general_info`) and the FINESS number
+        ``finess_key`` in it. ``(info, finess)``, or None when the entity is skipped (reported)."""
+        self._nulls_and_extras(obj, self.keys[schema], path)
+        info = self._general_info(obj, info_key, known, path, missing)
+        if info is None:
+            return None
+        fin = self.finess(info.get(finess_key), f"{path}.{info_key}.{finess_key}", what)
+        return None if fin is None else (info, fin)
+
     def item(self, i: int, item: object) -> None:
         base = f"$.pmej[{i}]"
         item = self.begin(i, item)
         if item is None:
             return
-        self._nulls_and_extras(item, self.keys["pmej_structures"], base)
-        info = self._general_info(item, "informationsGeneralesPMEJ", "infos_pmej", base,
-                                  "entité juridique sans informationsGeneralesPMEJ (ignorée avec ses établissements)")
-        if info is None:
+        found = self._identified(item, base, "pmej_structures", "informationsGeneralesPMEJ", "infos_pmej",
+                                 "entité juridique sans informationsGeneralesPMEJ (ignorée avec ses "
+                                 "établissements)", "numFinessPm", "entité juridique et ses établissements")
+        if found is None:
             return
-        fin_ej = self.finess(info.get("numFinessPm"), f"{base}.informationsGeneralesPMEJ.numFinessPm",
-                             "entité juridique et ses établissements")
-        if fin_ej is None:
-            return
+        info, fin_ej = found
         pm_id = _str(info.get("pmSmsseId"))
-        ip = f"{base}.informationsGeneralesPMEJ"
         pm = self.pm
         pm["finess_ej"].append(fin_ej)
         pm["pm_id"].append(pm_id)
-        pm["name"].append(_str(info.get("denominationPm")))
-        pm["long_name"].append(_str(info.get("denominationLonguePmSmsse")))
-        pm["siren"].append(_str(info.get("siren")))
-        pm["legal_status"].append(_str(info.get("statutJuridique")))
-        pm["ape"].append(_str(info.get("codeApe")))
-        pm["created"].append(self._date(info.get("dateCreation"), f"{ip}.dateCreation"))
-        pm["closed_on"].append(self._date(info.get("dateFermeture"), f"{ip}.dateFermeture"))
-        pm["state"].append(_str(item.get("etatObjet")))
-        pm["updated"].append(_str(item.get("dateDerniereMaj")))
-        pm["commune"].append(_str(_address(item.get("adresse")).get("cogCommune")))
+        self._fill(pm, _LEGAL_ENTITY_FIELDS,
+                   {"info": info, "item": item, "adr": _address(item.get("adresse"))},
+                   f"{base}.informationsGeneralesPMEJ")
         pm["json_path"].append(base)
         for k, e in enumerate(self.array(item, "ege", base)):
             self.establishment(e, f"{base}.ege[{k}]", fin_ej, pm_id)
@@ -134,15 +190,13 @@ class _StructuresReader(ItemReader):
         e = self.establishment_object(e, path)
         if e is None:
             return
-        self._nulls_and_extras(e, self.keys["ege_structures"], path)
-        info = self._general_info(e, "informationsGeneralesEGE", "infos_ege", path,
-                                  "établissement sans informationsGeneralesEGE (ignoré)")
-        if info is None:
+        found = self._identified(e, path, "ege_structures", "informationsGeneralesEGE", "infos_ege",
+                                 "établissement sans informationsGeneralesEGE (ignoré)", "numFinessEge",
+                                 "établissement")
+        if found is None:
             return
+        info, fin = found
         ip = f"{path}.informationsGeneralesEGE"
-        fin = self.finess(info.get("numFinessEge"), f"{ip}.numFinessEge", "établissement")
-        if fin is None:
-            return
         adr = _address(e.get("adresse"))
         geo = adr.get("coordonneesGeographique")
         geo = geo if isinstance(geo, dict) else {}
@@ -150,35 +204,11 @@ class _StructuresReader(ItemReader):
         row = self.est
         row["finess"].append(fin)
         row["finess_ej"].append(fin_ej)
-        row["ege_id"].append(_str(info.get("egeId")))
         row["pm_id"].append(pm_id)
         row["name"].append(_str(info.get("nomEgeCourt")) or _str(info.get("nomEgeLong")) or f"Établissement {fin}")
-        row["long_name"].append(_str(info.get("nomEgeLong")))
-        row["name_complement"].append(_str(info.get("complementDenominationEg")))
-        row["category"].append(_str(e.get("categorieentiteGeographiqueExercice")))
-        row["mft"].append(_str(e.get("modefixationtarifaire")))
-        row["siret"].append(_str(info.get("siret")))
-        row["opened"].append(self._date(info.get("dateOuverture"), f"{ip}.dateOuverture"))
-        row["first_authorised"].append(self._date(info.get("datePremiereAutorisation"),
-                                                  f"{ip}.datePremiereAutorisation"))
-        row["closed_on"].append(self._date(info.get("dateFermeture"), f"{ip}.dateFermeture"))
-        row["state"].append(_str(e.get("etatObjet")))
-        row["updated"].append(_str(e.get("dateDerniereMaj")))
-        row["number"].append(_str(adr.get("numeroVoie")))
-        row["street_type"].append(_str(adr.get("typeVoie")))
-        row["street"].append(_str(adr.get("libelleVoie")))
-        row["locality"].append(_str(adr.get("lieuDit")))
-        row["postcode"].append(_str(adr.get("codePostal")))
-        row["city"].append(_str(adr.get("ligneAcheminement")))
-        row["commune"].append(_str(adr.get("cogCommune")))
+        self._fill(row, _ESTABLISHMENT_FIELDS, {"info": info, "item": e, "adr": adr, "geo": geo}, ip)
         row["phone"].append(phone)
         row["fax"].append(fax)
-        row["ban_key"].append(_str(geo.get("cleInInteropBAN")))
-        row["ban_score"].append(_number(geo.get("scoreBAN")))
-        row["coord_x"].append(_number(geo.get("coordonneeX")))
-        row["coord_y"].append(_number(geo.get("coordonneeY")))
-        row["lat"].append(_number(geo.get("directionLatitude")))
-        row["lon"].append(_number(geo.get("directionLongitude")))
         row["json_path"].append(path)
         bad = [k for k in ("coordonneeX", "coordonneeY", "directionLatitude", "directionLongitude")
                if geo.get(k) is not None and _number(geo.get(k)) != _number(geo.get(k))]

@@ -6,7 +6,7 @@ Public API:
 * :func:`refresh` (:mod:`.pipeline`) -> :class:`RefreshResult`; :func:`rollback`;
 * :func:`list_versions` (:mod:`.versions`): the kept versions;
 * :func:`fetch` (:mod:`.download`): one source to disk, complete and checked;
-* :func:`compare_stores` (:mod:`.diff`) -> :class:`ChangeReport`, with its writers, and
+* :func:`compare_stores` (:mod:`.diff`) -> :class:`ChangeReport`, with its writers (:mod:`.reports`), and
   :func:`load_latest_changes` / :func:`load_change_summary` for the app's news panel;
 * :func:`register` (:mod:`.cli`): adds the ``refresh`` command to a Typer app.
 """
@@ -17,11 +17,12 @@ from dac_map._lazy import lazy_exports
 _EXPORTS = {
     "config": ("ConfigError", "RefreshConfig", "Source", "load_config"),
     "diff": ("CHANGE_LABELS", "CHANGE_TYPES", "CHANGES_LAYER", "Change", "ChangeReport",
-        "VersionInfo", "compare_stores", "load_change_summary", "load_latest_changes",
-        "render_html", "render_markdown", "write_csv", "write_reports"),
+        "VersionInfo", "compare_stores", "load_change_summary", "load_latest_changes"),
+    "reports": ("render_html", "render_markdown", "write_csv", "write_reports"),
     "download": ("Fetched", "fetch"),
     "lock": ("RefreshLock",),
-    "pipeline": ("RefreshResult", "refresh", "rollback"),
+    "pipeline": ("refresh", "rollback"),
+    "result": ("RefreshResult",),
     "versions": ("list_versions",),
     "validate": ("Check",),
     "cli": ("register",),

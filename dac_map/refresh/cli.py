@@ -24,7 +24,7 @@ from dac_map.refresh.config import DEFAULT_CONFIG, load_config
 
 if TYPE_CHECKING:  # the pipeline (pandas, GDAL) is imported when the command runs
     from dac_map.refresh.diff import ChangeReport
-    from dac_map.refresh.pipeline import RefreshResult
+    from dac_map.refresh.result import RefreshResult
     from dac_map.refresh.validate import Check
 
 _STATUS_TEXT = {

@@ -249,3 +249,32 @@ def write_territories(path: str | Path, codes: tuple[str, ...] = ("80", "46")) -
     lines = ["id;nom;telephone;site_web;departements;communes"]
     lines += [f"DAC-{c};DAC test {c};;;{c};" for c in codes]
     return write_bytes(path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def somme_equipment(rows: list[Est]) -> list[tuple[str, str, int, int]]:
+    """Equipment lines of the Somme rows of ``rows``: discipline 924, 40 places installed, 45
+    authorised (the ``lines`` of :func:`equipment_bytes`)."""
+    return [(r.finess, "924", 40, 45) for r in rows if r.departement == "80"]
+
+
+def write_sources(folder: str | Path, rows: list[Est],
+                  equipment: list[tuple[str, str, int, int]] | None = None) -> Path:
+    """The four sources of a refresh workspace under ``folder/src``: the extract of ``rows``,
+    the equipment ``lines`` (default :func:`somme_equipment`), the Somme and Lot outlines and
+    their DAC territories (the paths of :func:`refresh_config`). Returns ``folder``."""
+    folder = Path(folder)
+    write_bytes(folder / "src" / "establishments.csv", extract_bytes(rows))
+    write_bytes(folder / "src" / "equipment.csv",
+                equipment_bytes(somme_equipment(rows) if equipment is None else equipment))
+    write_departments(folder / "src" / "departments.geojson")
+    write_territories(folder / "src" / "territories.csv")
+    return folder
+
+
+def refresh_config(tail: str = "", retries: int = 1) -> str:
+    """A refresh configuration (TOML) for a :func:`write_sources` workspace: its four sources,
+    ``retries`` retries a millisecond apart, then ``tail`` (``[store]``, ``[validation]``,
+    ``[network]`` tables...)."""
+    return ('[sources]\nestablishments = "src/establishments.csv"\nequipment = "src/equipment.csv"\n'
+            'departments = "src/departments.geojson"\nterritories = "src/territories.csv"\n\n'
+            f"[download]\nretries = {retries}\nbackoff_s = 0.001\n\n{tail}")

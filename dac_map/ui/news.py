@@ -21,8 +21,8 @@ from dac_map.refresh.diff import (
     CHANGE_TYPES,
     load_change_summary,
     load_latest_changes,
-    md,
 )
+from dac_map.refresh.reports import md
 
 TITLE = "Nouveautés depuis la dernière mise à jour"
 

@@ -105,6 +105,23 @@ def _write_note(write: Callable[[], Note], failure: str) -> bool:
     return True
 
 
+def _read_notes(read: Callable[[], tuple[list[Note], list[Note]]]) -> tuple[list[Note], list[Note]] | None:
+    """Run a note read (the store checks the role); on a refusal or a database error show it
+    in French and return None."""
+    try:
+        return read()
+    except DacMapError as exc:
+        st.error(f"Notes indisponibles : {exc}")
+        return None
+
+
+def _show_flash() -> None:
+    """Show (once) the message a write left for the next run (« Note modifiée. »...)."""
+    flash = st.session_state.pop("_note_flash", None)
+    if flash:
+        st.success(flash)
+
+
 def _forget_form(key: str) -> None:
     for k in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"{key}_")]:
         del st.session_state[k]
@@ -117,15 +134,12 @@ def render_resource_notes(finess: str, name: str, resource_dac: str | None,
     if not principal.may("notes.read_dac"):
         return
     store = open_notes()
-    try:
-        notes = store.for_resource(finess, principal)
-    except DacMapError as exc:
-        st.error(f"Notes indisponibles : {exc}")
+    found = _read_notes(lambda: (store.for_resource(finess, principal), []))
+    if found is None:
         return
+    notes, _ = found
     st.markdown(f"**Notes des coordinateurs** ({len(notes)})")
-    flash = st.session_state.pop("_note_flash", None)
-    if flash:
-        st.success(flash)
+    _show_flash()
     for note in notes:
         own = auth.ALL_DACS in principal.dacs or note.dac_id in principal.dacs
         with st.container(border=True):
@@ -170,16 +184,14 @@ def render_notes_page(known_finess: set[str], names: dict[str, str],
     st.subheader("Notes des coordinateurs")
     query = st.text_input("Rechercher dans les notes", key="notes_query",
                           placeholder="Ex. : sans rendez-vous, délai, samedi")
-    try:
-        notes = store.search(query, principal) if query.strip() else store.visible(principal)
-        orphans = store.orphans(known_finess, principal)
-    except DacMapError as exc:
-        st.error(f"Notes indisponibles : {exc}")
+    found = _read_notes(lambda: (
+        store.search(query, principal) if query.strip() else store.visible(principal),
+        store.orphans(known_finess, principal)))
+    if found is None:
         return
+    notes, orphans = found
     st.caption(f"{len(notes)} note(s)")
-    flash = st.session_state.pop("_note_flash", None)
-    if flash:
-        st.success(flash)
+    _show_flash()
     for note in notes[:200]:
         title = names.get(note.finess) or "établissement absent du catalogue"
         own = note.dac_id in principal.dacs or auth.ALL_DACS in principal.dacs

@@ -29,7 +29,7 @@ from dac_map.coverage.labels import readable_criteria
 from dac_map.errors import DacMapError
 from dac_map.query import Catalogue, DistanceFilter
 from dac_map.server import config as server_config
-from dac_map.ui import access, coverage_view, sidebar
+from dac_map.ui import access, sidebar, unmet_view
 from dac_map.ui import social_search as soc
 from dac_map.ui import finess_plus_view as fpv
 from dac_map.ui import state as ustate
@@ -217,7 +217,7 @@ def _unmet_need(catalogue: Catalogue, current: Current, departments: Sequence[st
                                   "DAC à prévenir pour cette commune")
             if line:
                 st.markdown(line)
-            coverage_view.render_unmet_need_button(
+            unmet_view.render_unmet_need_button(
                 " ; ".join(readable_criteria(state.spec(), catalogue, departments,
                                              current.result.labels)), state.spec(), dac, commune,
                 store_path=store_path(),

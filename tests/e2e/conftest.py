@@ -107,24 +107,6 @@ def page(browser):
         context.close()
 
 
-def map_frame(page, ready: str = "window.dacMap", timeout: int = 30_000):
-    """The streamlit-folium iframe, once the JavaScript expression ``ready`` is true in it (by
-    default: the results layer is drawn)."""
-    from playwright.sync_api import Error as PlaywrightError
-
-    page.wait_for_selector("iframe[title='streamlit_folium.st_folium']", timeout=timeout)
-    for _ in range(300):
-        for f in page.frames:
-            if "streamlit_folium" in f.url:
-                try:
-                    if f.evaluate(f"() => !!({ready})"):
-                        return f
-                except PlaywrightError:  # frame still navigating
-                    pass
-        page.wait_for_timeout(100)
-    raise AssertionError("the map was not drawn")
-
-
 # --------------------------------------------------------------------------- server mode (issue 14)
 
 #: The accounts of the local OpenID Connect provider: roles from the token claim, or (ref1, ref2,

@@ -7,49 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import OUTPUT, map_frame
-from playwright.sync_api import Error as PlaywrightError
+from conftest import OUTPUT
+from pages import TIMEOUT, list_cells, map_frame, map_state, result_count, wait_count_change, wait_map_change
 from ui_store import KNOWN_FINESS, KNOWN_NAME, NASTY
 
 pytestmark = pytest.mark.e2e
-
-TIMEOUT = 30_000
-
-
-def map_state(page) -> dict:
-    return map_frame(page).evaluate("() => Object.assign({}, window.dacMap)")
-
-
-def wait_map_change(page, version: int) -> dict:
-    frame = map_frame(page)
-    frame.wait_for_function(f"() => window.dacMap && window.dacMap.version !== {version}",
-                            timeout=TIMEOUT)
-    return map_state(page)
-
-
-def result_count(page) -> int:
-    loc = page.get_by_text(re.compile(r"^\d+ ressources? correspond"))
-    loc.first.wait_for(timeout=TIMEOUT)
-    return int(re.match(r"(\d+)", loc.first.inner_text()).group(1))
-
-
-def wait_count_change(page, before: int) -> int:
-    for _ in range(300):
-        try:
-            n = result_count(page)
-        except (PlaywrightError, AttributeError):  # page re-rendering
-            n = before
-        if n != before:
-            return n
-        page.wait_for_timeout(100)
-    raise AssertionError(f"the result count stayed {before}")
-
-
-def list_cells(page) -> list[str]:
-    """Texts of the cells of the result list (the grid's accessible table)."""
-    page.wait_for_selector("[data-testid='stDataFrame'] [role='gridcell']", timeout=TIMEOUT,
-                           state="attached")
-    return page.locator("[data-testid='stDataFrame'] [role='gridcell']").all_inner_texts()
 
 
 def open_app(page, url: str) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from server import ROOT
-from test_browser import list_cells, map_frame, map_state, result_count, wait_count_change, wait_map_change
+from pages import list_cells, map_frame, map_state, result_count, wait_count_change, wait_map_change
 from ui_store import build_ui_store
 
 from dac_map.query import load_catalogue

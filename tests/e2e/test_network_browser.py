@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import OUTPUT, _require_browser, map_frame
+from conftest import OUTPUT, _require_browser
+from pages import map_frame, open_page
 from server import free_port, start_streamlit, stop
 from ui_store import build_ui_store
 
@@ -41,15 +42,8 @@ def net_app(tmp_path_factory):
 def laptop(net_app, browser):
     """A 1366×768 page (a common laptop screen) in the shared headless chromium."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="fr-FR")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors  # type: ignore[attr-defined]
-    try:
+    with open_page(browser, viewport={"width": 1366, "height": 768}) as page:
         yield page
-    finally:
-        context.close()
 
 
 def area_frame(page):

@@ -9,7 +9,8 @@ import csv
 import re
 
 import pytest
-from conftest import OUTPUT, _require_browser, map_frame
+from conftest import OUTPUT, _require_browser
+from pages import map_frame
 from server import serve_app
 from ui_store import SOCIAL_TABLE, build_social_ui_store
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import pytest
 from conftest import OUTPUT
+from pages import count_shown, open_page, wait_change
 from server import free_port, start_streamlit, stop
 
 from dac_map.cli import DEMO_COMMUNES
@@ -36,16 +37,8 @@ def editor(demo_store, browser, tmp_path_factory):
 
 @pytest.fixture
 def tab(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1100}, accept_downloads=True,
-                                  locale="fr-FR")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors  # type: ignore[attr-defined]
-    try:
+    with open_page(browser, viewport={"width": 1400, "height": 1100}, accept_downloads=True) as page:
         yield page
-    finally:
-        context.close()
 
 
 def _gap_communes() -> list[str]:
@@ -63,21 +56,11 @@ def _select(page, label: str, option: str) -> None:
 
 
 def _listed(page) -> int:
-    loc = page.get_by_text(re.compile(r"^\d+ commune\(s\) listée\(s\)"))
-    loc.first.wait_for(timeout=TIMEOUT)
-    return int(re.match(r"(\d+)", loc.first.inner_text()).group(1))
+    return count_shown(page, r"^\d+ commune\(s\) listée\(s\)", timeout=TIMEOUT)
 
 
 def _wait_listed(page, before: int) -> int:
-    for _ in range(400):
-        try:
-            n = _listed(page)
-        except Exception:  # re-rendering
-            n = before
-        if n != before:
-            return n
-        page.wait_for_timeout(100)
-    raise AssertionError(f"the commune count stayed {before}")
+    return wait_change(page, _listed, before, "the commune count", tries=400)
 
 
 def _open_ouest(page, url: str) -> None:

@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 
 from dac_map import cli
-from dac_map.testing import synthetic
+from dac_map.testing import synthetic, synthetic_equipment
 from dac_map.etl import EtlInputs, run_etl
 
 #: FINESS number -> name of the hostile test establishments (all in Amiens, 80021).
@@ -62,7 +62,7 @@ def build_ui_store(target: Path) -> Path:
     text = "\n".join([header, *structures, *buf.getvalue().splitlines(), *geos, *extra_geo]) + "\n"
     extract.write_bytes(text.encode("utf-8"))
     equipment = work / "equipements_ui_test.csv"
-    synthetic.write_equipment_extract(equipment, synthetic.read_establishment_categories(
+    synthetic_equipment.write_equipment_extract(equipment, synthetic.read_establishment_categories(
         extract, encoding="utf-8"), seed=7)
     tmp = work / (target.name + ".building.gpkg")
     run_etl(EtlInputs(establishments=extract, departments=cli.DEMO_DEPARTMENTS,
