@@ -165,7 +165,7 @@ def child_serves(structures: Path, activites: Path, out: Path) -> dict:
     cat = load_catalogue(out)
     load = time.perf_counter() - t0
     rng = np.random.default_rng(1)
-    communes = rng.choice(np.array(sorted(cat.finess_plus.serving)), size=500)
+    communes = rng.choice(np.array(sorted(cat.finess_plus.areas.by_code)), size=500)
     ours = []
     for c in communes:
         t = time.perf_counter()

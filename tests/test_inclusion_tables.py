@@ -50,6 +50,11 @@ def test_save_read_and_journal(steward_backend):
     assert _content(snap.rows) == _content(raw) and [r["id"] for r in snap.rows] == [r["id"] for r in raw]
     who = author or principal.subject
     assert {v[0] for v in snap.updated.values()} == {who}
+    # an import reads the same validated resources from either back-end as from the raw file
+    seeded = steward.current_table(getattr(table, "path", None) or table.url)
+    from_file = steward.read_table(DEMO_LOCAL)
+    assert seeded.services == from_file.services and seeded.structures == from_file.structures
+    assert seeded.report.counts == from_file.report.counts
     rows = [dict(r) for r in snap.rows]
     rows[0]["nom"] = "Groupe de parole (nouvel horaire, EXEMPLE FICTIF)"
     rows[1]["telephone"] = "0322000001"
@@ -282,3 +287,35 @@ def test_decision_table_lists_both_sides(duplicate_store):
     assert row["method_label"] == "nom et adresse proches" and row["decision"] == "lié"
     assert row["steward_decision"] == "separer" and row["decided_by"] == "Référente A"
     assert row["resource_name"] and pd.notna(row["name_score"])
+
+
+def test_plan_then_commit_reaches_the_edited_rows(tmp_path_factory):
+    """Property: whatever the edit (rows added, removed, changed, reordered, texts with ; " | =
+    and new lines), committing :func:`plan`'s changes makes the stored table hold exactly the
+    edited rows — nothing lost, nothing extra — and a second plan finds nothing to do."""
+    from hypothesis import given, settings as hsettings, strategies as st
+
+    from dac_map.inclusion.tables import CsvTable, TableSpec, plan
+
+    def read(path):
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            return list(csv.DictReader(f, delimiter=";")), []
+
+    spec = TableSpec("t", ("id", "a", "b"), ("id",), "matches.write", read, lambda: tmp_path_factory.mktemp("x") / "t.csv")
+    text = st.text(alphabet="ab;\"|= é\n", max_size=6).map(lambda s: s.strip())
+    row = st.fixed_dictionaries({"a": text, "b": text})
+    tables = st.dictionaries(st.sampled_from([f"k{i}" for i in range(8)]), row, max_size=6)
+
+    @hsettings(max_examples=40, deadline=None)
+    @given(tables, tables)
+    def check(before: dict, after: dict) -> None:
+        table = CsvTable(spec, tmp_path_factory.mktemp("plan") / "t.csv")
+        table.commit(plan(spec, table.snapshot(), [{"id": k, **v} for k, v in before.items()]), auth.LOCAL,
+                     author="A")
+        table.commit(plan(spec, table.snapshot(), [{"id": k, **v} for k, v in after.items()]), auth.LOCAL,
+                     author="B")
+        got = {r["id"]: (norm(r.get("a")), norm(r.get("b"))) for r in table.snapshot().rows}
+        assert got == {k: (norm(v["a"]), norm(v["b"])) for k, v in after.items()}
+        assert plan(spec, table.snapshot(), [{"id": k, **v} for k, v in after.items()]) == []
+
+    check()

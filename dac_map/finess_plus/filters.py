@@ -88,14 +88,7 @@ class ActivityCapacityFilter(MinPlacesFilter):
     activity: ActivityTypeFilter | None = None
 
     title: ClassVar[str] = "Capacité FINESS+"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.activity is not None and not isinstance(self.activity, ActivityTypeFilter):
-            raise QueryError("activity doit être un ActivityTypeFilter / activity must be an ActivityTypeFilter")
-
-    def narrowing(self) -> ActivityTypeFilter | None:
-        return self.activity
+    narrowed_by: ClassVar[tuple[str, type]] = ("activity", ActivityTypeFilter)
 
     def values(self, catalogue: Catalogue) -> np.ndarray:
         """Places per row (NaN without a capacity line of that status)."""

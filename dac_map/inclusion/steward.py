@@ -28,7 +28,7 @@ from pathlib import Path
 
 from dac_map import settings
 from dac_map.errors import InputFormatError
-from dac_map.inclusion.reader import LIST_FIELDS, Located, ReadIssue, iter_csv
+from dac_map.inclusion.reader import LIST_FIELDS, Located, ReadIssue, iter_csv, split_list
 from dac_map.inclusion.tables import Snapshot, StewardTable, TableSpec, open_table
 from dac_map.inclusion.validate import DeviationReport, Validator
 from dac_map.server import auth
@@ -121,9 +121,9 @@ def _validated(path: Path | str, records, issues: list[ReadIssue], *, strict: bo
 
 
 def _csv_rows(path: Path) -> tuple[list[dict], list[str]]:
-    """The CSV back-end's reader: rows as the steward typed them, unreadable lines."""
+    """The CSV back-end's reader: rows (list columns split), unreadable lines."""
     issues: list[ReadIssue] = []
-    rows = [{k: _unneutralised(v) for k, v in loc.record.items()} for loc in iter_csv(path, issues)]
+    rows = [loc.record for loc in iter_csv(path, issues)]
     return rows, [f"{i.where} : {i.message}" for i in issues]
 
 
@@ -146,11 +146,13 @@ def current_table(location: str | Path | None = None, *, strict: bool = False) -
     snap = table.snapshot()
     if not snap.rows:
         return None
-    records = [Located(i, f"ligne {i + 2}", i + 2, dict(r)) for i, r in enumerate(snap.rows)]
+    records = [Located(i, f"ligne {i + 2}", i + 2, _clean_row(r)) for i, r in enumerate(snap.rows)]
     return _validated(f"{table.label} (ressources locales)", records, [], strict=strict)
 
 
 def _clean_row(row: dict) -> dict:
+    """A row as both back-ends store it and the CSV reader returns it: blanks as None, the
+    writer's ``'`` undone, list columns as lists (``a|b`` cells split like a CSV's)."""
     out = {}
     for c in TABLE_COLUMNS:
         v = row.get(c)
@@ -158,7 +160,9 @@ def _clean_row(row: dict) -> dict:
             v = None
         if isinstance(v, str):
             v = _unneutralised(v.strip())
-        out[c] = v if v not in ("", None) else None
+            if c in LIST_FIELDS:
+                v = split_list(v)
+        out[c] = v if v not in ("", None, []) else None
     return out
 
 
@@ -178,9 +182,6 @@ def validate_rows(rows: Sequence[dict], where: str = "ressources locales") -> li
             raise InputFormatError(f"duplicate id {rid!r}", path=where, line=n, field="id")
         seen.add(rid)
         svc, _ = _record(row)
-        for k in LIST_FIELDS.intersection(svc):
-            if isinstance(svc[k], str):
-                svc[k] = [p.strip() for p in svc[k].replace(",", "|").split("|") if p.strip()]
         if validator.validate(svc, path=where, index=n - 2, where=f"ligne {n}") is None:
             bad = [d for ds in report.examples.values() for d in ds if d.action == "rejeté"]
             field = bad[-1].field if bad else "*"

@@ -246,7 +246,7 @@ class CsvTable(StewardTable):
         if not self.path.exists():
             return Snapshot()
         rows, problems = self.spec.read_csv(self.path)
-        rows = [self.spec.clean(r) for r in rows]
+        rows = [self.spec.clean({k: _as_typed(v) for k, v in r.items()}) for r in rows]
         updated = {j["id"]: (j["auteur"], j["horodatage_utc"]) for j in self.history(limit=100_000)}
         return Snapshot(tuple(rows), {self.spec.key(r): self.spec.token(r) for r in rows},
                         {k: updated[k] for k in map(self.spec.key, rows) if k in updated}, tuple(problems))
@@ -301,12 +301,13 @@ class CsvTable(StewardTable):
         if not self.journal_path.exists():
             return []
         with open(self.journal_path, encoding="utf-8", newline="") as f:
-            rows = [{k: _journal_cell(v) for k, v in r.items()} for r in csv.DictReader(f, delimiter=";")]
+            rows = [{k: _as_typed(v) for k, v in r.items()} for r in csv.DictReader(f, delimiter=";")]
         return rows[-limit:]
 
 
-def _journal_cell(v: object) -> object:
-    """A journal cell as written (the writer's ``'`` before a formula-like text removed)."""
+def _as_typed(v: object) -> object:
+    """A cell of a file this module wrote, as typed (:func:`dac_map.tabular.neutralise`'s ``'``
+    before a formula-like text removed)."""
     from dac_map.tabular import neutralise
 
     if isinstance(v, str) and v[:1] == "'" and neutralise(v[1:]) == v:

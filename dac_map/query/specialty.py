@@ -187,6 +187,8 @@ class MinPlacesFilter(QueryFilter):
 
     #: First words of the label.
     title: ClassVar[str] = "Capacité"
+    #: Name of the optional sub-filter field the places are counted on, and the class it must be.
+    narrowed_by: ClassVar[tuple[str, type] | None] = None
 
     def __post_init__(self) -> None:
         v = self.min_places
@@ -194,10 +196,14 @@ class MinPlacesFilter(QueryFilter):
                 or not math.isfinite(float(v)) or float(v) < 0:
             raise QueryError(f"capacité minimale invalide (nombre ≥ 0) / invalid minimum capacity: {v!r}")
         object.__setattr__(self, "min_places", int(v) if float(v).is_integer() else float(v))
+        sub = self.narrowing()
+        if sub is not None and not isinstance(sub, self.narrowed_by[1]):
+            name, kind = self.narrowed_by[0], self.narrowed_by[1].__name__
+            raise QueryError(f"{name} doit être un {kind} / {name} must be a {kind}")
 
     def narrowing(self) -> QueryFilter | None:
         """The sub-filter the places are counted on, if any."""
-        return None
+        return None if self.narrowed_by is None else getattr(self, self.narrowed_by[0])
 
     def _text(self, what: str | None) -> str:
         kind = "autorisée" if self.authorised else "installée"
@@ -231,13 +237,7 @@ class CapacityFilter(MinPlacesFilter):
 
     specialty: SpecialtyFilter | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.specialty is not None and not isinstance(self.specialty, SpecialtyFilter):
-            raise QueryError("specialty doit être un SpecialtyFilter / specialty must be a SpecialtyFilter")
-
-    def narrowing(self) -> SpecialtyFilter | None:
-        return self.specialty
+    narrowed_by: ClassVar[tuple[str, type]] = ("specialty", SpecialtyFilter)
 
     def values(self, catalogue: Catalogue) -> np.ndarray:
         """Capacity compared with ``min_places`` per row (NaN when unknown), in places."""
