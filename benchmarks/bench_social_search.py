@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+import timeit
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -95,12 +96,8 @@ def _naive(table, families=(), department=None, serves=None, centre=None, n=None
 
 
 def _median(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median wall time (s) of ``runs`` calls of ``fn``."""
+    return statistics.median(timeit.repeat(fn, number=1, repeat=runs))
 
 
 def _whole(args: list[str], runs: int) -> float:
@@ -117,6 +114,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--services", type=int, default=200_000)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--naive-runs", type=int, default=1, help="runs of the (slow) naive baseline")
     a = ap.parse_args()
 
     from dac_map.inclusion.filters import load_social
@@ -150,7 +148,7 @@ def main() -> None:
             return res
         found = ours().total
         t_ours = _median(ours, a.runs)
-        t_naive = _median(lambda: _naive(social.table, **naive), max(1, min(a.runs, 3)))
+        t_naive = _median(lambda: _naive(social.table, **naive), a.naive_runs)
         print(f"{name:18} {found:8d} {t_ours:9.3f} {t_naive:10.3f} {t_naive / t_ours:6.1f}x")
     w_social = _whole(["--store", str(store), "--dac", "DAC-80", "--social-family", "Aide alimentaire"], a.runs)
     w_finess = _whole(["--store", str(store), "--dac", "DAC-80"], a.runs)

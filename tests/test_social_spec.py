@@ -135,3 +135,38 @@ def test_need_labels_name_the_social_family():
     assert resource_type_of({"v": 4, "categorie": ["500"], "famille_sociale": ["logement"]}) == \
         "500, social_logement"
     assert commune_of({"v": 4, "intervient": "2a004"}) == "2A004"
+
+
+# --------------------------------------------------------------------------- list columns of the store
+
+_cells = st.one_of(
+    st.none(), st.just(float("nan")),
+    st.lists(st.text(max_size=12), max_size=4).map(lambda v: json.dumps(v, ensure_ascii=False)),
+    st.lists(st.text(max_size=12), max_size=4),
+    st.text(max_size=10),  # not JSON at all, or a broken array
+    st.just('["a", "b"'), st.just("[1, 2.5, null]"),
+)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.lists(_cells, max_size=30))
+def test_list_column_parses_like_cell_by_cell(cells):
+    import pandas as pd
+
+    from dac_map.inclusion.filters import _list, _list_column
+
+    got = _list_column(pd.Series(cells, dtype=object))
+    assert list(got) == [_list(c) for c in cells]  # one json.loads for the column, same result
+
+
+@pytest.mark.parametrize("cells", [
+    ['["a"], ["b"', '["c"]'],  # a broken cell cannot borrow its neighbour's brackets
+    ['["a"], ["b"]'],           # two arrays in one cell: not a list
+    ['["x],["y"]', '["z"]'],
+])
+def test_list_column_keeps_a_broken_cell_local(cells):
+    import pandas as pd
+
+    from dac_map.inclusion.filters import _list, _list_column
+
+    assert list(_list_column(pd.Series(cells, dtype=object))) == [_list(c) for c in cells]

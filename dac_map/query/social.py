@@ -199,7 +199,10 @@ class SocialNearFilter:
         return social_distances_km(social, self.centre)
 
     def mask(self, social: SocialCatalogue) -> np.ndarray:
-        d = self.distances_km(social)
+        return self.mask_from(self.distances_km(social))
+
+    def mask_from(self, d: np.ndarray) -> np.ndarray:
+        """The mask of the distances ``d`` (km) :meth:`distances_km` returned."""
         with np.errstate(invalid="ignore"):
             if self.radius_km is not None:
                 return d <= self.radius_km
@@ -335,32 +338,47 @@ class SocialResult:
         return {k: counts[k] for k in vocab.FAMILIES if k in counts}
 
 
+def _order(social: SocialCatalogue, rows: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Positions of ``rows`` ordered by ``key`` (ascending) then by name, sorted by pandas on
+    the table's own string column (no Python comparison of every name)."""
+    names = social.table["name"].iloc[rows].reset_index(drop=True)
+    keys = pd.DataFrame({"k": key, "n": names})
+    return keys.sort_values(["k", "n"], kind="stable", na_position="last").index.to_numpy()
+
+
 def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
-    """The resources matching every filter (see :class:`SocialResult` for the order)."""
+    """The resources matching every filter (see :class:`SocialResult` for the order). Rows are
+    ordered (and, for the N nearest, cut) on arrays before the table is copied: only the rows
+    returned are copied."""
     mask = np.ones(len(social), dtype=bool)
     emptied = None
     near = None
+    dist = None
     labels = []
     for f in filters:
         labels.append(f.describe(social))
         if isinstance(f, SocialNearFilter):
-            near = f
-        mask &= f.mask(social)
+            near, dist = f, f.distances_km(social)  # computed once, for the mask and the order
+            mask &= f.mask_from(dist)
+        else:
+            mask &= f.mask(social)
         if emptied is None and not mask.any():
             emptied = f.label
-    dist = near.distances_km(social) if near is not None else np.full(len(social), np.nan)
     rows = np.flatnonzero(mask)
+    if near is not None:
+        d = np.where(np.isnan(dist[rows]), np.inf, dist[rows])
+        if near.radius_km is None and near.n is not None and len(rows) > near.n:
+            keep = np.argpartition(d, near.n - 1)[:near.n]  # the n nearest, unordered
+            rows, d = rows[keep], d[keep]
+        order = _order(social, rows, d)  # nearest first, then by name
+    else:
+        q = social.quality[rows]
+        order = _order(social, rows, -np.where(np.isnan(q), -1.0, q))  # best quality first, then by name
+    rows = rows[order]
     out = social.table.iloc[rows].copy()
     out["kind"] = KIND_SOCIAL
-    out["distance_km"] = dist[rows]
+    out["distance_km"] = dist[rows] if dist is not None else np.nan
     out["merged"] = False
-    if near is not None:
-        out = out.sort_values(["distance_km", "name"], kind="stable", na_position="last")
-        if near.radius_km is None and near.n is not None:
-            out = out.head(near.n)
-    else:
-        out["_q"] = pd.to_numeric(out["quality"], errors="coerce").fillna(-1)
-        out = out.sort_values(["_q", "name"], ascending=[False, True], kind="stable").drop(columns="_q")
     return SocialResult(out.reset_index(drop=True), labels, emptied)
 
 

@@ -11,6 +11,7 @@ import re
 import pytest
 from conftest import OUTPUT, _require_browser
 from pages import map_frame
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from server import serve_app
 from ui_store import SOCIAL_TABLE, build_social_ui_store
 
@@ -46,9 +47,12 @@ def test_food_aid_markers_and_sheet(browser, social_map_url):
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.get_by_text("Filtres des ressources sociales", exact=True).click()
     box = sidebar.locator("[data-testid='stMultiSelect']").filter(has_text="Besoin social")
+    box.wait_for(timeout=TIMEOUT)
     box.locator("input").click()
     box.locator("input").fill("Aide alimentaire")
-    page.keyboard.press("Enter")
+    option = page.get_by_role("option", name=re.compile("Aide alimentaire et matérielle"))
+    option.first.wait_for(timeout=TIMEOUT)  # the list is filtered: pick the family, as a person does
+    option.first.click()
     page.keyboard.press("Escape")
 
     page.get_by_text(re.compile(rf"^{len(food)} ressources sociales")).first.wait_for(timeout=TIMEOUT)
@@ -60,19 +64,28 @@ def test_food_aid_markers_and_sheet(browser, social_map_url):
     page.wait_for_function("() => location.search.includes('famille_sociale=aide_alimentaire')", timeout=TIMEOUT)
 
     amiens = next(r for r in food if r["id"] == "t-alim-amiens")
-    point = frame.evaluate("""(rid) => {
-        var found = null;
-        window.map.eachLayer(function (l) {
-            if (l.feature && l.feature.properties && l.feature.properties.r === rid) { found = l; }
-        });
-        found.bringToFront();
-        window.map.setView(found.getLatLng(), 14, {animate: false});
-        var p = window.map.latLngToContainerPoint(found.getLatLng());
-        return {x: p.x, y: p.y};
-    }""", "local:" + amiens["id"])
-    page.wait_for_timeout(300)
-    frame.locator("#map_div").click(position={"x": point["x"], "y": point["y"]})
     sheet = page.locator(".st-key-social_detail")
+    for _ in range(5):  # the view may still be re-fitted after a rerun: aim again if the click missed
+        point = frame.evaluate("""(rid) => {
+            var found = null;
+            window.map.eachLayer(function (l) {
+                if (l.feature && l.feature.properties && l.feature.properties.r === rid) { found = l; }
+            });
+            found.bringToFront();
+            window.map.setView(found.getLatLng(), 14, {animate: false});
+            var p = window.map.latLngToContainerPoint(found.getLatLng());
+            return {x: p.x, y: p.y};
+        }""", "local:" + amiens["id"])
+        page.wait_for_timeout(500)
+        frame.locator("#map_div").click(position={"x": point["x"], "y": point["y"]})
+        try:
+            sheet.wait_for(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            try:  # the map may have been redrawn: take its frame again
+                frame = map_frame(page, "window.dacMapSocial")
+            except AssertionError:
+                continue
     sheet.wait_for(timeout=TIMEOUT)
     text = sheet.inner_text()
     assert amiens["nom"] in text and "EXEMPLE FICTIF" in text
