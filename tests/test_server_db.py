@@ -89,6 +89,28 @@ def test_publish_geopackage_round_trip_equals_the_geopackage(pg_url, demo_store)
                                   pd.DataFrame(b.establishments.drop(columns="geometry")))
 
 
+def test_served_catalogue_reads_its_social_resources_from_the_same_version(pg_url, social_ui_store,
+                                                                            social_raw):
+    """Server mode (issue 16 in issue 14's deployment): the social resources of the served
+    version are searchable like a GeoPackage's; expected rows read from the GeoPackage's table
+    with sqlite3, and every one comes from the raw test table."""
+    import sqlite3
+
+    from dac_map.query.social import social_catalogue
+
+    with sqlite3.connect(social_ui_store) as con:
+        expected = sorted(r[0] for r in con.execute("SELECT resource_id FROM ressources_sociales"))
+    assert expected and {r.split(":")[-1] for r in expected} <= {row["id"] for row in social_raw}
+    versions.publish_geopackage(social_ui_store, actor="test", url=pg_url)
+    served = load_served_catalogue(pg_url)
+    social = social_catalogue(served)
+    assert social is not None
+    assert sorted(social.table["resource_id"]) == expected
+    # the prepared layers are not held twice: only the on-demand ones stay in the snapshot
+    assert set(served.source.layers()) <= {"ressources_sociales", "zones_ressources_sociales",
+                                            "communes", "metadata"}
+
+
 def test_served_catalogue_overlays_the_stewards_postgres_territories(pg_url, demo_store,
                                                                      monkeypatch):
     """Server mode: the catalogue every app process loads from PostGIS carries the territory

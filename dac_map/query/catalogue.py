@@ -131,6 +131,10 @@ class Catalogue:
     cache: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
     #: FINESS+ activities, capacities and intervention zones (issue 11), None without them
     finess_plus: object | None = field(default=None, repr=False, compare=False)
+    #: the :class:`~dac_map.store.Store` the catalogue was loaded from (a GeoPackage, or the
+    #: served PostGIS version's snapshot), for the layers read on demand (social resources);
+    #: None for a catalogue prepared from frames
+    source: object | None = field(default=None, repr=False, compare=False)
 
     # ----------------------------------------------------------------- conveniences
 
@@ -212,7 +216,8 @@ class Catalogue:
                     care_activities: pd.DataFrame | None = None,
                     metadata: Mapping[str, object] | None = None,
                     path: Path | None = None,
-                    finess_plus: Mapping[str, pd.DataFrame] | None = None) -> Catalogue:
+                    finess_plus: Mapping[str, pd.DataFrame] | None = None,
+                    source: object | None = None) -> Catalogue:
         """Prepare a catalogue from tables shaped like the store layers (see
         :mod:`dac_map.store`); :func:`load_catalogue` reads them from a GeoPackage."""
         est = establishments.reset_index(drop=True)
@@ -353,7 +358,7 @@ class Catalogue:
             return read_only(b)
 
         return cls(
-            path=path, establishments=est, equipment=eq_arrays.table, territories=territories,
+            source=source, path=path, establishments=est, equipment=eq_arrays.table, territories=territories,
             communes=communes, departments=departments, families=families.reset_index(drop=True),
             categories=categories, disciplines=disciplines, care_activities=care_activities,
             metadata=meta, lon=read_only(lon), lat=read_only(lat), x_m=read_only(x_m), y_m=read_only(y_m),
@@ -425,7 +430,7 @@ def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
             communes=communes, departments=departments,
             families=opt(store.FAMILIES), categories=opt(store.CATEGORIES),
             disciplines=opt(store.DISCIPLINES), care_activities=opt(CARE_ACTIVITY_LAYER),
-            metadata=meta, path=Path(st.location),
+            metadata=meta, path=Path(st.location), source=st,
             finess_plus={name: opt(name) for name in ("activites", "capacites", "zones_intervention")
                          if name in layers})
     finally:

@@ -127,10 +127,11 @@ def social_catalogue(catalogue: Catalogue) -> SocialCatalogue | None:
     def load() -> SocialCatalogue | None:
         from dac_map.inclusion.filters import load_social
 
-        if catalogue.path is None:
+        source = catalogue.source if catalogue.source is not None else catalogue.path
+        if source is None:
             return None
         try:
-            return load_social(catalogue.path)
+            return load_social(source)
         except (DacMapError, OSError, ValueError):
             return None
 

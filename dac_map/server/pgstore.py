@@ -9,6 +9,8 @@ process switches the version. :func:`load_served_catalogue` reads every layer in
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from collections.abc import Mapping, Sequence
 
@@ -130,6 +132,12 @@ class _Snapshot(Store):
     def exists(self) -> bool:
         return True
 
+    def keep_only(self, names: Sequence[str]) -> None:
+        """Forget every layer but ``names`` (and the metadata): what the catalogue has prepared
+        need not be held twice; the layers it reads on demand stay, from the same version."""
+        self.served = dataclasses.replace(
+            self.served, layers={k: v for k, v in self.served.layers.items() if k in names})
+
     def token(self) -> tuple:
         return (self.location, self.served.version, self.served.serial)
 
@@ -161,6 +169,11 @@ class _Snapshot(Store):
     write = update_metadata = write_table = replace_with = _read_only
 
 
+#: Layers a served catalogue reads on demand from its own version (social resources, issue 16;
+#: the communes give their names).
+ON_DEMAND_LAYERS = ("ressources_sociales", "zones_ressources_sociales", "communes")
+
+
 def load_served_catalogue(url: str | None = None):
     """The :class:`~dac_map.query.Catalogue` of the served version, every layer read in one
     consistent snapshot (a switch during the load cannot mix two versions), then loaded like
@@ -177,7 +190,9 @@ def load_served_catalogue(url: str | None = None):
     served = versions.read_served(url)
     if store.ESTABLISHMENTS not in served.layers:
         raise StoreError("served version has no establishments layer", path=db.redact(url))
-    catalogue = load_catalogue(_Snapshot(served, db.redact(url)))
+    snapshot = _Snapshot(served, db.redact(url))
+    catalogue = load_catalogue(snapshot)
+    snapshot.keep_only(ON_DEMAND_LAYERS)  # the rest is in the catalogue now: free it
     logging.getLogger("dac_map.catalogue").info(
         "served catalogue loaded", extra={"event": "catalogue_loaded", "version": served.version,
                                           "ms": round((time.perf_counter() - t0) * 1000)})
