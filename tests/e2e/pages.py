@@ -80,6 +80,21 @@ def wait_change(page, read: Callable[[object], int], before: int, what: str, tri
     raise AssertionError(f"{what} stayed {before}")
 
 
+def reveal(page, header, target, timeout: int = 10_000, pause: int = 500, tries: int = 5) -> None:
+    """Open the expander titled by ``header`` until ``target`` (inside it) is visible: a rerun
+    on a loaded machine may redraw the expander closed. Waits ``timeout`` ms for ``target``
+    after each click and ``pause`` ms before trying again; the caller's next action fails
+    if it never shows."""
+    for _ in range(tries):
+        if not target.is_visible():
+            header.click()
+        try:
+            target.wait_for(timeout=timeout)
+            return
+        except PlaywrightError:
+            page.wait_for_timeout(pause)
+
+
 def result_count(page) -> int:
     """The « N ressources correspondent » count of the search page."""
     return count_shown(page, r"^\d+ ressources? correspond")

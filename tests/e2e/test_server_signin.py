@@ -9,7 +9,7 @@ import re
 
 import psycopg
 import pytest
-from playwright.sync_api import Error as PlaywrightError
+from pages import reveal
 from server import sign_in
 
 from dac_map import store
@@ -122,14 +122,7 @@ def test_coordinator_writes_notes_and_unmet_needs_of_their_dac(page, server_app,
     _wait_text(page, "Note refusée")  # the database check below proves nothing was stored
     header = page.get_by_text("Aucune ressource adaptée ? Signaler")
     submit = page.get_by_role("button", name="Enregistrer : aucune ressource adaptée trouvée")
-    for _ in range(5):  # a rerun on a loaded machine may redraw the expander closed
-        if not submit.is_visible():
-            header.click()
-        try:
-            submit.wait_for(timeout=10_000)
-            break
-        except PlaywrightError:
-            page.wait_for_timeout(500)
+    reveal(page, header, submit)
     submit.click()
     _wait_text(page, "Besoin non couvert enregistré")
     with psycopg.connect(db) as con:

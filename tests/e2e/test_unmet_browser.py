@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import OUTPUT, _require_browser
-from playwright.sync_api import Error as PlaywrightError
+from pages import reveal
 from server import free_port, start_streamlit, stop
 from ui_store import build_ui_store
 
@@ -62,14 +62,7 @@ def test_record_refuse_and_export_without_comments(unmet_page, unmet_app):
     page.wait_for_selector("[data-testid='stDataFrame']", timeout=TIMEOUT)  # results are in
     reason = page.get_by_role("combobox", name="Motif")
     header = page.get_by_text("Aucune ressource adaptée ? Signaler un besoin non couvert")
-    for _ in range(5):  # a rerun of a loaded machine may redraw the expander closed
-        if not reason.is_visible():
-            header.click()
-        try:
-            reason.wait_for(timeout=5000)
-            break
-        except PlaywrightError:
-            continue
+    reveal(page, header, reason, timeout=5000, pause=0)
     assert reason.input_value() == "Autre motif"  # the default reason
     reason.click()
     reason.fill("trop éloignée")
