@@ -16,7 +16,7 @@ import streamlit as st
 
 from dac_map.query import Catalogue, SearchResult, search
 from dac_map.ui import state as ustate
-from dac_map.ui.sidebar import FOCUS, KEYS, MAP_CENTER
+from dac_map.ui.sidebar import FOCUS, KEYS, MAP_CENTER, selected_rows
 from dac_map.ui.text import format_date, md, plain
 
 ZONE_COLOR = "#d62728"
@@ -111,12 +111,8 @@ def serving_table(catalogue: Catalogue, records: pd.DataFrame, commune: str) -> 
 
 
 def _on_serving_select() -> None:
-    event = st.session_state.get(SERVING_TABLE)
     rows = st.session_state.get("_fp_serving_finess") or []
-    try:
-        picked = [int(r) for r in event["selection"]["rows"]]
-    except (TypeError, KeyError):
-        picked = []
+    picked = selected_rows(SERVING_TABLE)
     if picked and 0 <= picked[-1] < len(rows):
         st.session_state[FOCUS] = rows[picked[-1]]
         st.session_state[MAP_CENTER] = None

@@ -26,7 +26,7 @@ from dac_map.ui import state as ustate
 from dac_map.ui import territories_view as tview
 from dac_map.ui.data import Current, cached_base_layers, catalogue_token, records_for, search_area
 from dac_map.ui.options import Options, territory_departments
-from dac_map.ui.sidebar import BASKET, FOCUS, KEYS, MAP_CENTER
+from dac_map.ui.sidebar import BASKET, FOCUS, KEYS, MAP_CENTER, selected_rows
 from dac_map.ui.text import (
     demo_flags,
     format_date,
@@ -60,11 +60,7 @@ def _on_map_change(map_key: str) -> None:
 def _on_table_select(table_key: str) -> None:
     """List ``on_select``: newly selected rows join the A4 selection and the last one is shown
     and centred; unselected rows leave the A4 selection."""
-    event = st.session_state.get(table_key)
-    try:
-        rows = [int(r) for r in event["selection"]["rows"]]
-    except (TypeError, KeyError):
-        rows = []
+    rows = selected_rows(table_key)
     page = st.session_state.get(_PAGE_FINESS) or []
     before = st.session_state.get(_TABLE_ROWS) or []
     now = [page[r] for r in rows if 0 <= r < len(page)]

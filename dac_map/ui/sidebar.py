@@ -72,6 +72,16 @@ MAP_CENTER = "map_center"
 MODE_KEY = "f_mode"
 
 
+def selected_rows(key: str) -> list[int]:
+    """Positions of the rows selected in the ``st.dataframe`` of session key ``key`` (in the
+    ``on_select`` callback), ``[]`` when there is no selection yet."""
+    event = st.session_state.get(key)
+    try:
+        return [int(r) for r in event["selection"]["rows"]]
+    except (TypeError, KeyError):
+        return []
+
+
 def seed(state: ViewState) -> None:
     """Write ``state`` into the widget keys (before the widgets are drawn)."""
     for attr, key in KEYS.items():
@@ -418,4 +428,4 @@ def _carried_caption(options: Options) -> dict[str, tuple[str, ...]]:
     return out
 
 
-__all__ = ["NEED", "apply_need", "BASKET", "FOCUS", "KEYS", "MAP_CENTER", "MODE_KEY", "render", "reset_filters", "seed"]
+__all__ = ["NEED", "apply_need", "BASKET", "FOCUS", "KEYS", "MAP_CENTER", "MODE_KEY", "render", "reset_filters", "seed", "selected_rows"]

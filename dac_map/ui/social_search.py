@@ -232,12 +232,10 @@ def social_table(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def _on_select(key: str) -> None:
-    event = st.session_state.get(key)
+    from dac_map.ui.sidebar import selected_rows
+
     ids = st.session_state.get(_TABLE) or []
-    try:
-        rows = [int(r) for r in event["selection"]["rows"]]
-    except (TypeError, KeyError):
-        rows = []
+    rows = selected_rows(key)
     if rows and 0 <= rows[-1] < len(ids):
         st.session_state[SOCIAL_FOCUS] = ids[rows[-1]]
         st.session_state["focus"] = None  # one sheet at a time
