@@ -10,7 +10,7 @@ import re
 import pytest
 from conftest import OUTPUT, _require_browser
 from pages import map_frame, open_page
-from server import free_port, start_streamlit, stop
+from server import serve_app
 from ui_store import build_ui_store
 
 from dac_map.network import build_network
@@ -29,13 +29,8 @@ def net_app(tmp_path_factory):
     pbf = base / "DEMO-FICTIF_reseau_lot.osm.pbf"
     write_grid_pbf(pbf, (0.95, 44.18, 2.25, 45.08), 90, 85, seed=46)
     build_network(pbf, "DAC-46", base=base / "network")
-    port = free_port()
-    proc = start_streamlit(store, port, base / "streamlit.log",
-                           {"DAC_MAP_NETWORK_DIR": str(base / "network")})
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(proc)
+    with serve_app(store, base / "streamlit.log", {"DAC_MAP_NETWORK_DIR": str(base / "network")}) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
