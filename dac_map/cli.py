@@ -243,6 +243,7 @@ def search(
 
     from dac_map import codes
     from dac_map import query as q
+    from dac_map.query import export as qexport
     from dac_map.query import social as qs
     from dac_map.query import spec
     from dac_map.query.near import POINT_FORMAT, format_point, parse_point
@@ -329,7 +330,7 @@ def search(
                 table.insert(0, "Type de ressource", qs.KIND_FINESS)
             parts.append(table)
         if social_rows is not None:
-            parts.append(qs.social_french_table(social_rows))
+            parts.append(qexport.social_french_table(social_rows))
         sys.stdout.flush()
         write_csv(sys.stdout.buffer, pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0],
                   bom=False, lineterminator="\n")
@@ -339,7 +340,7 @@ def search(
         if social_rows is not None:
             for f in collection["features"]:
                 f["properties"]["Type de ressource"] = qs.KIND_FINESS
-            collection["features"] += qs.social_geojson(social_rows)
+            collection["features"] += qexport.social_geojson(social_rows)
         sys.stdout.write(json.dumps(collection, ensure_ascii=False) + "\n")
     else:
         if result is not None:
@@ -347,7 +348,7 @@ def search(
         if social is not None:
             out.print(f"Ressources sociales : {social.total}", markup=False, highlight=False)
             if social.total:
-                out.print(qs.to_rich_social_table(social_rows))
+                out.print(qexport.to_rich_social_table(social_rows))
                 if social.total > len(social_rows):
                     out.print(f"({len(social_rows)} affichées ; --page / --page-size pour la suite)",
                               markup=False, highlight=False)

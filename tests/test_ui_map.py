@@ -12,6 +12,7 @@ import pandas as pd
 from dac_map import settings
 from dac_map.ui import leaflet
 from dac_map.ui import map as umap
+from dac_map.ui.search_area import SearchArea, results_bounds
 
 
 def _links(m: folium.Map) -> tuple[list[str], list[str]]:
@@ -102,9 +103,9 @@ def test_results_layer_switches_to_aggregation_above_threshold(tiny_cat, tiny_re
 
 def test_search_area_layer_draws_centre_shape_and_fits_the_results(tiny_cat, tiny_records):
     colors = umap.family_colors(tiny_cat.families)
-    area = umap.SearchArea(lat=49.9, lon=2.3, label="Centre : <b>Amiens</b>",
+    area = SearchArea(lat=49.9, lon=2.3, label="Centre : <b>Amiens</b>",
                            caption="Rayon de 5 km (à vol d'oiseau)", radius_m=5000.0)
-    bounds = umap.results_bounds(tiny_records, area)
+    bounds = results_bounds(tiny_records, area)
     # every located result, the centre and the whole circle are inside the fitted view
     lat = tiny_records["lat"].dropna()
     lon = tiny_records["lon"].dropna()
@@ -112,7 +113,7 @@ def test_search_area_layer_draws_centre_shape_and_fits_the_results(tiny_cat, tin
     assert s_ <= min(lat.min(), 49.9 - 5000 / 111_320) and n >= max(lat.max(), 49.9 + 0.0449)
     assert w <= lon.min() and e >= lon.max()
     layer = umap.build_results_layer(tiny_records, colors, tiny_cat.family_order(), version=7,
-                                     search_area=umap.SearchArea(**{**area.__dict__, "bounds": bounds}))
+                                     search_area=SearchArea(**{**area.__dict__, "bounds": bounds}))
     kinds = [type(c).__name__ for c in layer.group._children.values()]
     assert kinds == ["PointsLayer", "SearchAreaLayer"]
     script = next(c for c in layer.group._children.values()

@@ -1,6 +1,6 @@
 """Exports of search results: a table with French column headers (CSV, spreadsheets) and a
 GeoJSON FeatureCollection in WGS84 (EPSG:4326, lon/lat degrees), and a rich table for the
-terminal."""
+terminal; for the FINESS establishments and for the social resources (:mod:`dac_map.query.social`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import math
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
 from dac_map.query.search import plain_value
+from dac_map.query.social import KIND_SOCIAL
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -141,4 +143,77 @@ def to_rich_table(result: SearchResult) -> Table:
             else:
                 cells.append(escape(str(value)))
         table.add_row(*cells)
+    return table
+
+
+# --------------------------------------------------------------------------- social resources (issue 16)
+
+#: Social result column -> French header, in export order.
+SOCIAL_HEADERS: dict[str, str] = {
+    "kind": "Type de ressource", "resource_id": "Identifiant", "name": "Nom",
+    "structure_name": "Structure", "families": "Besoin social", "publics": "Publics", "fee": "Frais",
+    "address": "Adresse", "postcode": "Code postal", "city": "Localité", "commune": "Code commune INSEE",
+    "phone": "Téléphone", "hours_fr": "Horaires", "zone_label": "Intervient sur",
+    "quality": "Score de qualité data·inclusion", "distance_km": "Distance (km)",
+    "sources_label": "Source", "updated": "Mis à jour le", "finess": "N° FINESS",
+    "fictitious": "Exemple fictif", "lon": "Longitude (WGS84)", "lat": "Latitude (WGS84)",
+}
+
+
+def social_french_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Social result rows with French headers (:data:`SOCIAL_HEADERS`): families and publics
+    in plain French, hours on one line, « oui » for a fictitious row, distances to 0.01 km."""
+    from dac_map.inclusion import vocab
+
+    def listed(values: object, labels) -> str:
+        return ", ".join(labels(str(v)) for v in values) if isinstance(values, (list, tuple, np.ndarray)) else ""
+
+    frame = pd.DataFrame({c: records[c] if c in records else None for c in SOCIAL_HEADERS}, index=records.index)
+    frame["kind"] = KIND_SOCIAL
+    frame["families"] = records["families"].map(lambda v: listed(v, vocab.family_label))
+    frame["publics"] = records["publics"].map(lambda v: listed(v, lambda p: vocab.PUBLICS.get(p, p)))
+    frame["fee"] = records["fee"].map(lambda v: vocab.FEES.get(v, "") if isinstance(v, str) else "")
+    frame["hours_fr"] = records["hours_fr"].fillna("").astype(str).str.replace("\n", " ; ", regex=False)
+    frame["fictitious"] = records["fictitious"].fillna(False).astype(bool).map({True: "oui", False: ""})
+    frame["distance_km"] = pd.to_numeric(records["distance_km"], errors="coerce").round(2)
+    return frame.rename(columns=SOCIAL_HEADERS).reset_index(drop=True)
+
+
+def social_geojson(records: pd.DataFrame) -> list[dict[str, object]]:
+    """GeoJSON Features (WGS84 lon/lat) of social result rows, French-header properties
+    (``null`` geometry without coordinates)."""
+    table = social_french_table(records)
+    out = []
+    for (_, rec), props in zip(records.iterrows(), table.to_dict(orient="records")):
+        lon, lat = pd.to_numeric(rec.get("lon"), errors="coerce"), pd.to_numeric(rec.get("lat"), errors="coerce")
+        geom = (None if pd.isna(lon) or pd.isna(lat)
+                else {"type": "Point", "coordinates": [round(float(lon), 6), round(float(lat), 6)]})
+        clean = {k: (None if (isinstance(v, float) and not np.isfinite(v)) else v) for k, v in props.items()}
+        out.append({"type": "Feature", "geometry": geom, "properties": clean})
+    return out
+
+
+def to_rich_social_table(records: pd.DataFrame):
+    """A :class:`rich.table.Table` of social result rows for the terminal; every value escaped
+    (names such as ``[bold]`` or ``<script>`` print verbatim)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from dac_map.inclusion import vocab
+
+    table = Table(show_lines=True, expand=False)
+    for header, kw in (("Nom · besoin social", {"overflow": "fold", "min_width": 14, "ratio": 1}),
+                       ("Localité", {"overflow": "fold", "max_width": 16}), ("Tél.", {"no_wrap": True}),
+                       ("Qualité", {"justify": "right"}), ("km", {"justify": "right"}),
+                       ("Source", {"overflow": "fold", "max_width": 28})):
+        table.add_column(header, **kw)
+    for _, r in records.iterrows():
+        fams = ", ".join(vocab.family_label(str(f)) for f in (r["families"] or []))
+        fict = "\n[bold]EXEMPLE FICTIF[/bold]" if bool(r.get("fictitious")) else ""
+        q, d = pd.to_numeric(r.get("quality"), errors="coerce"), pd.to_numeric(r.get("distance_km"), errors="coerce")
+        table.add_row(escape(str(r["name"])) + (f"\n[dim]{escape(fams)}[/dim]" if fams else "") + fict,
+                      escape(str(r.get("city") or "")), escape(str(r.get("phone") or "")),
+                      "" if pd.isna(q) else f"{q:.2f}".replace(".", ","),
+                      "" if pd.isna(d) else f"{d:.1f}".replace(".", ","),
+                      escape(str(r.get("sources_label") or "")))
     return table

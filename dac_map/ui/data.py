@@ -30,6 +30,7 @@ from dac_map.server import config as server_config
 from dac_map.ui import map as umap
 from dac_map.ui import state as ustate
 from dac_map.ui.options import Options, build_options
+from dac_map.ui.search_area import SearchArea, results_bounds
 from dac_map.ui.text import format_km, plain
 
 
@@ -178,7 +179,7 @@ def _reachable_area(_network, network_key: str, lon: float, lat: float, minutes:
     return json.loads(shapely.to_geojson(shapely.simplify(area, 0.0005)))
 
 
-def search_area(current: Current) -> umap.SearchArea | None:
+def search_area(current: Current) -> SearchArea | None:
     """The centre and shape the map draws for a search around a place: the radius circle;
     with the N nearest, the area reachable by road in the chosen time (or the time of the
     farthest result), else the circle up to the farthest result (straight line)."""
@@ -198,21 +199,21 @@ def search_area(current: Current) -> umap.SearchArea | None:
         times = pd.to_numeric(records.get("travel_min", pd.Series(dtype=float)), errors="coerce")
         minutes = state.max_minutes or (float(np.ceil(times.max())) if times.notna().any() else 0.0)
         if minutes <= 0:
-            return umap.SearchArea(lat=lat, lon=lon, label=label, caption="",
-                                   bounds=umap.results_bounds(records, None))
+            return SearchArea(lat=lat, lon=lon, label=label, caption="",
+                                   bounds=results_bounds(records, None))
         area = _reachable_area(current.network, _network_key(current.network), lon, lat, minutes)
         caption = (f"Zone atteignable en {minutes:g} min en voiture (approximative : enveloppe du "
                    "réseau routier atteint)")
     else:
         dist = pd.to_numeric(records.get("distance_km", pd.Series(dtype=float)), errors="coerce")
         if not dist.notna().any():
-            return umap.SearchArea(lat=lat, lon=lon, label=label, caption="")
+            return SearchArea(lat=lat, lon=lon, label=label, caption="")
         radius_m = float(dist.max()) * 1000.0
         caption = (f"Les {len(records)} plus proches : jusqu'à {format_km(float(dist.max()))} "
                    "(à vol d'oiseau)")
-    shape = umap.SearchArea(lat=lat, lon=lon, label=label, caption=caption, radius_m=radius_m,
+    shape = SearchArea(lat=lat, lon=lon, label=label, caption=caption, radius_m=radius_m,
                             area=area)
-    return umap.SearchArea(**{**shape.__dict__, "bounds": umap.results_bounds(records, shape)})
+    return SearchArea(**{**shape.__dict__, "bounds": results_bounds(records, shape)})
 
 
 def records_for(catalogue: Catalogue, finess: Sequence[str],

@@ -16,14 +16,14 @@ The Leaflet elements themselves (offline map, layers, legend, tooltips) are in
 :mod:`dac_map.ui.leaflet`: every asset URL points to the vendored files served by Streamlit
 (``settings.UI_ASSETS_URL``), no CDN. Untrusted text (establishment names...) only reaches the
 page through ``textContent`` in the browser, or :func:`html.escape` here; data embedded in
-scripts goes through :func:`~dac_map.ui.leaflet.js_json`.
+scripts goes through :func:`~dac_map.ui.leaflet.js_json`. The search shape around a place
+and the fitted view are data of :mod:`dac_map.ui.search_area`.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +46,7 @@ from dac_map.ui.leaflet import (
     SelectionLayer,
     StaticGeoJson,
 )
+from dac_map.ui.search_area import SearchArea, results_bounds
 from dac_map.ui.text import text_or_empty
 
 
@@ -466,51 +467,8 @@ def build_results_layer(records: pd.DataFrame, colors: Mapping[str, str],
     return ResultsLayer(group, mode, drawn, located)
 
 
-# --------------------------------------------------------------------------- search area (issue 12)
-
-@dataclass(frozen=True)
-class SearchArea:
-    """What the map shows of a search around a place: the centre (WGS84 ``lat``/``lon``
-    degrees, ``label``), a circle of ``radius_m`` metres or a reachable ``area`` (GeoJSON
-    geometry, WGS84), the ``caption`` of that shape, and ``bounds`` ([[south, west],
-    [north, east]], degrees) the view is fitted to."""
-
-    lat: float
-    lon: float
-    label: str
-    caption: str
-    radius_m: float | None = None
-    area: Mapping[str, object] | None = None
-    bounds: tuple[tuple[float, float], tuple[float, float]] | None = None
-
-
-def results_bounds(records: pd.DataFrame, area: SearchArea | None
-                   ) -> tuple[tuple[float, float], tuple[float, float]] | None:
-    """[[south, west], [north, east]] (degrees) around the located results and the search
-    centre and shape; None when there is nothing to fit."""
-    lat = list(pd.to_numeric(records.get("lat", pd.Series(dtype=float)), errors="coerce").dropna())
-    lon = list(pd.to_numeric(records.get("lon", pd.Series(dtype=float)), errors="coerce").dropna())
-    if area is not None:
-        lat.append(area.lat)
-        lon.append(area.lon)
-        if area.radius_m:
-            dlat = area.radius_m / 111_320.0
-            dlon = dlat / max(math.cos(math.radians(area.lat)), 0.01)
-            lat += [area.lat - dlat, area.lat + dlat]
-            lon += [area.lon - dlon, area.lon + dlon]
-        if area.area is not None:
-            w, s_, e, n = shapely.bounds(shapely.from_geojson(json.dumps(area.area)))
-            lat += [s_, n]
-            lon += [w, e]
-    if not lat:
-        return None
-    return ((round(min(lat), 6), round(min(lon), 6)), (round(max(lat), 6), round(max(lon), 6)))
-
-
 __all__ = [
-    "SearchArea",
     "SocialLayerInput",
-    "results_bounds",
     "MAP_COLUMNS",
     "BaseLayers",
     "LegendEntry",

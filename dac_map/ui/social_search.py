@@ -290,7 +290,7 @@ def render_list(result: SocialResult, version: int, page_size: int = 50) -> None
 def export_csv(result: SocialResult) -> bytes:
     """Every social resource of the result as CSV (French headers, the one writer
     :mod:`dac_map.tabular`: ``;``, decimal comma, formulas neutralised)."""
-    from dac_map.query.social import social_french_table
+    from dac_map.query.export import social_french_table
     from dac_map.tabular import csv_bytes
 
     return csv_bytes(social_french_table(result.records))
