@@ -30,8 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dac_map.codes import COMMUNE_RE, FINESS_RE
+from dac_map.errors import KEPT, SKIPPED
 from dac_map.finess_plus import schema as fschema
-from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
+from dac_map.finess_plus.deviations import DeviationReport
 from dac_map.finess_plus.labels import NATURE_ALIASES, NATURE_COMPONENTS
 
 #: Keys of the coded components of each nature, in order.

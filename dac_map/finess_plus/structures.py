@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dac_map.errors import SKIPPED
 from dac_map.finess_plus.activites import DATE_RE, ItemReader, _str
-from dac_map.finess_plus.deviations import SKIPPED, DeviationReport
+from dac_map.finess_plus.deviations import DeviationReport
 from dac_map.finess_plus.source import STRUCTURES, stream_flow
 
 ESTABLISHMENT_COLUMNS = (
