@@ -32,6 +32,7 @@ from dac_map.codes import assign_territory
 from dac_map.errors import InputFormatError, InputMissingError, RowIssue, ValidationError
 from dac_map.etl.columns import lookup
 from dac_map.files import sha256_file
+from dac_map.memory import use_arrow_pool
 from dac_map.etl.domain import (
     PRECISION_ADDRESS,
     PRECISION_COMMUNE,
@@ -229,6 +230,7 @@ def run_etl(inputs: EtlInputs, target: str | Path | None = None,
     :data:`~dac_map.settings.MAX_REJECT_SHARE` of the establishment lines are rejected; the
     previous store is then untouched.
     """
+    use_arrow_pool()
     with _gc_frozen():
         return _run_etl(inputs, target, progress, rejects_path)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from dac_map import codes, settings, store as store_mod
 from dac_map.errors import ValidationError
+from dac_map.memory import use_arrow_pool
 from dac_map.inclusion import resources as res_mod
 from dac_map.inclusion.dedup import (Match, Overrides, apply_matches, match_finess, matches_frame,
                                      read_overrides)
@@ -405,6 +406,7 @@ def run_import(services: Sequence[str | Path], structures: Sequence[str | Path] 
             data·inclusion source configured carries the served ones over).
         compare_with: the store the change report compares with (default: ``store``).
     """
+    use_arrow_pool()
     st = store_mod.open_store(store) if store is not None or not dry_run else None
     live = st if st is not None and st.exists() else None
     expander, centroids = expander_from_store(live)

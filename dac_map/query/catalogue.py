@@ -29,6 +29,7 @@ import shapely
 
 from dac_map import settings, store
 from dac_map.errors import StoreError
+from dac_map.memory import use_arrow_pool
 from dac_map.query.columns import CodeColumn, capacity_summary, object_array, read_only
 from dac_map.query.equipment import Equipment, build_equipment
 from dac_map.query.text import TextIndex, category_keywords, fold_column
@@ -397,6 +398,7 @@ def load_catalogue(source: str | Path | store.Store | None = None) -> Catalogue:
     Raises :class:`~dac_map.errors.StoreError` (exit code 6) when the store or a required layer
     is missing or unreadable.
     """
+    use_arrow_pool()
     st = store.open_store(source)
     if not st.exists():
         raise StoreError("the GeoPackage does not exist: run `dac-map etl` first / "
