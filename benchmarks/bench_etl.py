@@ -22,6 +22,11 @@ territories, atomic GeoPackage). ``naive`` does less: ``csv`` reader + pandas, o
 projection, ``points_from_xy`` + ``sjoin`` with the departments, ``GeoDataFrame.to_file``.
 With ``--equipment N`` the in-process runs are repeated with an N-line equipment extract.
 
+The whole-process rounds also run the naive pipeline a third time with pyarrow's memory pool
+set to the one dac-map uses (``ARROW_DEFAULT_MEMORY_POOL=jemalloc``; pyarrow's default mimalloc
+pool is far slower on some virtual machines, see ``DAC_MAP_ARROW_MEMORY_POOL``), so that the
+part of the ratio owed to that setting alone is shown.
+
 Medians, min/max, the naive/ours ratio per pair (median) and the peak memory are printed,
 with the targets of issue 9 (whole process <= 3 s and >= 2.5x naive, peak <= 600 MiB).
 
@@ -163,11 +168,12 @@ def _child(kind: str, est: str, eq: str, out: str) -> None:
     print(json.dumps(result, default=str))
 
 
-def _run_child(cmd: list[str]) -> tuple[float, float, float, str]:
-    """Run ``cmd``; wall seconds, the child's own peak RSS (MiB) and CPU seconds (user +
-    system) from ``os.wait4``, and its stdout."""
+def _run_child(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
+    """Run ``cmd`` (with ``env`` added to the environment); wall seconds, the child's own peak
+    RSS (MiB) and CPU seconds (user + system) from ``os.wait4``, and its stdout."""
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, **(env or {})})
     out = proc.stdout.read()
     errs = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -180,13 +186,20 @@ def _run_child(cmd: list[str]) -> tuple[float, float, float, str]:
             out.decode(errors="replace"))
 
 
+#: Environment of the naive run given the Arrow memory pool dac-map uses (setting
+#: ``DAC_MAP_ARROW_MEMORY_POOL``, default jemalloc): pyarrow's own variable, read at its import.
+SAME_POOL_ENV = {"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"}
+
+
 def _whole(kind: str, est: Path) -> dict:
     out = OUT / f"whole-{kind}.gpkg"
-    if kind == "naive":
+    env = None
+    if kind.startswith("naive"):
         cmd = [sys.executable, str(NAIVE), str(est), str(DEPARTMENTS), str(out)]
+        env = SAME_POOL_ENV if kind == "naive-same-pool" else None
     else:
         cmd = [str(DAC_MAP), "etl", "-e", str(est), "-d", str(DEPARTMENTS), "-o", str(out)]
-    seconds, peak, cpu, _ = _run_child(cmd)
+    seconds, peak, cpu, _ = _run_child(cmd, env)
     return {"seconds": seconds, "peak_mib": peak, "cpu": cpu}
 
 
@@ -199,15 +212,16 @@ def _in_process(kind: str, est: Path, eq: Path | None) -> dict:
     return result
 
 
-def _paired(measure, runs: int) -> tuple[list[dict], list[dict]]:
-    """ours, naive, ours, naive... after one warm-up pair; returns the counted runs of each."""
-    ours, naive = [], []
+def _paired(measure, runs: int, kinds: tuple[str, ...] = ("ours", "naive")) -> list[list[dict]]:
+    """ours, naive, ours, naive... (each of ``kinds`` in turn) after one warm-up round; returns
+    the counted runs of each kind."""
+    results: list[list[dict]] = [[] for _ in kinds]
     for i in range(runs + 1):
-        a, b = measure("ours"), measure("naive")
+        round_ = [measure(kind) for kind in kinds]
         if i:
-            ours.append(a)
-            naive.append(b)
-    return ours, naive
+            for res, r in zip(results, round_):
+                res.append(r)
+    return results
 
 
 def _row(name: str, res: list[dict]) -> str:
@@ -218,9 +232,11 @@ def _row(name: str, res: list[dict]) -> str:
             f"{max(r['peak_mib'] for r in res):>10.0f}{cpu}")
 
 
-def _report(label: str, ours: list[dict], naive: list[dict]) -> tuple[float, float, float]:
-    print(_row(f"ours {label}", ours))
-    print(_row(f"naive {label}", naive))
+def _report(label: str, ours: list[dict], naive: list[dict], naive_name: str = "naive",
+            show_ours: bool = True) -> tuple[float, float, float]:
+    if show_ours:
+        print(_row(f"ours {label}", ours))
+    print(_row(f"{naive_name} {label}", naive))
     ratios = [n["seconds"] / o["seconds"] for o, n in zip(ours, naive)]
     med = statistics.median(ratios)
     print(f"{'':<22}naive/ours per pair: median {med:.2f}x (min {min(ratios):.2f}x, "
@@ -262,7 +278,12 @@ def main() -> None:
           f"{args.establishments - args.without_position} with coordinates "
           f"({est.stat().st_size / 1e6:.1f} MB); {args.runs} paired runs after one warm-up pair")
     print(f"\n{'run':<22}{'median s':>10}{'min s':>9}{'max s':>9}{'peak MiB':>10}{'cpu s':>9}")
-    whole = _report("(whole process)", *_paired(lambda k: _whole(k, est), args.runs))
+    ours_w, naive_w, same_w = _paired(lambda k: _whole(k, est), args.runs,
+                                      ("ours", "naive", "naive-same-pool"))
+    whole = _report("(whole process)", ours_w, naive_w)
+    print(f"{'':<22}the same naive run with pyarrow's pool set as ours "
+          f"({', '.join(f'{k}={v}' for k, v in SAME_POOL_ENV.items())}), in the same rounds:")
+    _report("(whole process)", ours_w, same_w, "naive+pool", show_ours=False)
     if args.reference:
         diffs = compare_stores(args.reference, OUT / "whole-ours.gpkg")
         print("output check against", args.reference, ":",

@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, assume, given, settings as hsettings, strate
 
 from dac_map.etl.layouts import STRUCTUREET
 from dac_map.etl.parser import parse_establishments_text
-from dac_map.etl.rawtext import _high_bytes, decode
+from dac_map.etl.rawtext import _high_bytes, byte_offsets, decode
+from dac_map.etl.sections import _line_offsets, _Lines
 from dac_map.testing.synthetic import write_establishments_extract
 
 MULTILINE_NAME = "FOYER DES ÉTANGS\nSUR DEUX LIGNES"
@@ -247,6 +248,31 @@ def test_high_bytes_chunked_scan_equals_the_whole_file_mask(data, step):
     arr = np.frombuffer(data, dtype=np.uint8)
     expected = [i for i, b in enumerate(data) if b >= 0x80]
     assert _high_bytes(arr, step).tolist() == expected == np.flatnonzero(arr >= 0x80).tolist()
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from([0x0A, 0x22, 0x3B]))
+def test_byte_offsets_are_every_position_of_the_byte(data, value):
+    expected = [i for i, b in enumerate(data) if b == value]
+    assert byte_offsets(data, value).tolist() == expected
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "é", "€", '"', ";", "\n", " ", "\U0001f600"]),
+               max_size=60))
+def test_lines_of_the_bytes_are_the_lines_of_the_text(text):
+    # the sections are split on the UTF-8 bytes: the same lines as str.split("\n") (without the
+    # empty piece after a final newline), each decoded back to the same text
+    expected = text.split("\n")
+    if expected and expected[-1] == "":
+        expected.pop()
+    body = text.encode("utf-8")
+    starts, ends = _line_offsets(body)
+    lines = _Lines(body, starts, ends)
+    assert len(lines) == len(expected)
+    assert [lines[i] for i in range(len(lines))] == expected
+    assert lines[:] == expected
+    assert [lines.raw(i) for i in range(len(lines))] == [e.encode("utf-8") for e in expected]
 
 
 def test_ascii_and_latin1_files_need_no_repair():

@@ -144,7 +144,10 @@ def _issues_for(df: pd.DataFrame, mask: pd.Series, path: str, field_name: str, r
 
 def _drop(df: pd.DataFrame, mask: pd.Series, issues: list[RowIssue], path: str,
           reason: Callable[[str], str]) -> pd.DataFrame:
-    """Report the rows where ``mask`` is true as rejected (field ``nofinesset``), return the others."""
+    """Report the rows where ``mask`` is true as rejected (field ``nofinesset``), return the others
+    (``df`` itself when there are none: no copy of a national table for nothing)."""
+    if not mask.any():
+        return df
     issues += _issues_for(df, mask, path, "nofinesset", reason, "rejected")
     return df[~mask]
 

@@ -116,7 +116,7 @@ def decode(data: bytes, path: str) -> Decoded:
             del _repairs.starts
         return Decoded(text, encoding, _notes(body, starts, "cp1252", encoding))
     # A Windows-1252 file: lines that are valid UTF-8 with multi-byte sequences are UTF-8.
-    breaks = _line_breaks(body)
+    breaks = byte_offsets(body, 0x0A)
     candidates = np.unique(np.searchsorted(breaks, leads)).tolist()
     pieces, pos, starts = [], 0, []
     for k in candidates:
@@ -133,12 +133,22 @@ def decode(data: bytes, path: str) -> Decoded:
     return Decoded("".join(pieces), "cp1252", _notes(body, starts, "utf-8", "cp1252", breaks))
 
 
-def _high_bytes(arr: np.ndarray, step: int = 1 << 20) -> np.ndarray:
-    """Offsets of the bytes >= 0x80, scanned a MiB at a time: the same result as
-    ``np.flatnonzero(arr >= 0x80)`` without a file-sized temporary mask (whose fresh pages
-    cost more than the comparison on a national extract)."""
-    parts = [np.flatnonzero(arr[o:o + step] >= 0x80) + o for o in range(0, len(arr), step)]
+def _chunked_offsets(arr: np.ndarray, test, step: int = 1 << 20) -> np.ndarray:
+    """Offsets where ``test(chunk)`` is true, scanned a MiB at a time: the same result as
+    ``np.flatnonzero(test(arr))`` without a file-sized temporary mask (whose fresh pages cost
+    more than the comparison on a national extract)."""
+    parts = [np.flatnonzero(test(arr[o:o + step])) + o for o in range(0, len(arr), step)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+
+
+def _high_bytes(arr: np.ndarray, step: int = 1 << 20) -> np.ndarray:
+    """Offsets of the bytes >= 0x80 (see :func:`_chunked_offsets`)."""
+    return _chunked_offsets(arr, lambda chunk: chunk >= 0x80, step)
+
+
+def byte_offsets(data: bytes, value: int) -> np.ndarray:
+    """Offsets of every byte ``value`` in ``data`` (e.g. 0x0A for the line breaks), ascending."""
+    return _chunked_offsets(np.frombuffer(data, dtype=np.uint8), lambda chunk: chunk == value)
 
 
 def _utf8_evidence(body: bytes) -> tuple[int, int, np.ndarray, bool]:
@@ -178,16 +188,12 @@ def _decode_8bit(raw: bytes, c1: bool = True) -> str:
         return _cp1252(raw)
 
 
-def _line_breaks(body: bytes) -> np.ndarray:
-    return np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == 0x0A)
-
-
 def _notes(body: bytes, starts: list[int], decoded_as: str, file_encoding: str,
            breaks: np.ndarray | None = None) -> list[DecodeNote]:
     """One note per line holding a repaired byte (the first one of the line)."""
     if not starts:
         return []
-    breaks = _line_breaks(body) if breaks is None else breaks
+    breaks = byte_offsets(body, 0x0A) if breaks is None else breaks
     notes, seen = [], set()
     for s in starts:
         k = int(np.searchsorted(breaks, s))

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,7 @@ import pyarrow.csv as pacsv
 
 from dac_map.errors import InputFormatError, RowIssue
 from dac_map.etl.layouts import HEADER_TAG, Section
-from dac_map.etl.rawtext import DecodeNote, LocalRecord, local_records, safe_line
+from dac_map.etl.rawtext import DecodeNote, LocalRecord, byte_offsets, local_records, safe_line
 
 #: Longest raw excerpt kept in a row issue (characters).
 RAW_EXCERPT = 300
@@ -59,24 +61,61 @@ class Sections:
     seen: dict[str, int]
 
 
-def _contiguous_block(text: str, starts: np.ndarray, name: str) -> tuple[int, int] | None:
+def _contiguous_block(body: bytes, starts: np.ndarray, name: str) -> tuple[int, int] | None:
     """``(first, stop)`` line indices when every line starting with ``name;`` lies in one
     contiguous block (the usual layout of an extract), ``(0, 0)`` when there is none, and
-    None otherwise. Only C-level string searches: the first and the last such line are found
+    None otherwise. Only C-level byte searches: the first and the last such line are found
     from each end, then the markers between them counted (one pass over the block)."""
-    head = name + ";"
-    marker = "\n" + head
-    at_start = text.startswith(head)
-    first_pos = 0 if at_start else text.find(marker) + 1
+    head = name.encode("utf-8") + b";"
+    marker = b"\n" + head
+    at_start = body.startswith(head)
+    first_pos = 0 if at_start else body.find(marker) + 1
     if not first_pos and not at_start:
         return (0, 0)
-    last_pos = max(text.rfind(marker) + 1, first_pos)
+    last_pos = max(body.rfind(marker) + 1, first_pos)
     first = int(np.searchsorted(starts, first_pos, side="right")) - 1
     last = int(np.searchsorted(starts, last_pos, side="right")) - 1
     # A marker can only sit at a line start: last-first of them between the starts of lines
     # first+1..last means each of those lines starts with the section name.
-    inside = text.count(marker, int(starts[first]), int(starts[last]) - 1 + len(marker))
+    inside = body.count(marker, int(starts[first]), int(starts[last]) - 1 + len(marker))
     return (first, last + 1) if inside == last - first else None
+
+
+class _Lines(Sequence[str]):
+    """The physical lines of a UTF-8 ``body`` (byte offsets ``starts``/``ends``), decoded one at a
+    time on access: the fast path reads only the few lines it cannot hand to Arrow, so the file
+    is never split into hundreds of thousands of Python strings."""
+
+    def __init__(self, body: bytes, starts: np.ndarray, ends: np.ndarray) -> None:
+        self.body, self.starts, self.ends = body, starts, ends
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self.body[self.starts[i]:self.ends[i]].decode("utf-8", "surrogatepass")
+
+    def raw(self, i: int) -> bytes:
+        """The bytes of line ``i`` (no newline)."""
+        return self.body[self.starts[i]:self.ends[i]]
+
+
+def _line_offsets(body: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Byte offsets of the start and of the end (exclusive, the newline) of each physical line
+    of ``body``; like ``str.split("\n")`` without the empty piece after a final newline."""
+    breaks = byte_offsets(body, 0x0A)
+    n = len(breaks) + (0 if not body or body.endswith(b"\n") else 1)
+    ends = np.append(breaks, len(body))[:n]
+    starts = np.concatenate((np.zeros(1, dtype=ends.dtype), breaks + 1))[:n]
+    return starts, ends
 
 
 def _field_name(section: Section | None, index: int | None) -> str:
@@ -123,26 +162,18 @@ def split_sections(text: str, path: str, sections: tuple[Section, ...], engine: 
     normalised = text
     if "\r" in text:  # CRLF, or bare CR (old Mac files)
         normalised = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = normalised.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    body = normalised.encode("utf-8", "surrogatepass")
+    del normalised
+    starts, ends = _line_offsets(body)
+    lines = _Lines(body, starts, ends)
     by_name = {sec.name: sec for sec in sections}
-    lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-    ends = np.cumsum(lengths + 1) - 1  # offset of the newline after each line
-    starts = ends - lengths
-    non_blank = lengths > 0
+    non_blank = ends > starts
     first_line = int(np.argmax(non_blank)) if non_blank.any() else -1
     if engine == "csv":
         starts_local = np.flatnonzero(non_blank).tolist()
-    else:  # lines holding a quote: found from the quotes when they are few (the usual case)
-        n_quotes = normalised.count('"')
-        if not n_quotes:
-            quoted = np.zeros(0, dtype=np.int64)
-        elif n_quotes <= len(lines):
-            quoted = np.unique(np.searchsorted(
-                starts, [m.start() for m in re.finditer('"', normalised)], side="right") - 1)
-        else:  # quotes on most lines (a fully quoted export)
-            quoted = np.asarray([i for i, line in enumerate(lines) if '"' in line], dtype=np.int64)
+    else:  # lines holding a quote, from the quotes' offsets
+        quotes = byte_offsets(body, 0x22)
+        quoted = np.unique(np.searchsorted(starts, quotes, side="right") - 1)
         starts_local = [i for i in quoted.tolist() if not safe_line(lines[i])]
         if first_line >= 0 and first_line not in starts_local:
             starts_local = sorted([first_line, *starts_local])
@@ -152,9 +183,10 @@ def split_sections(text: str, path: str, sections: tuple[Section, ...], engine: 
     matched = covered.copy()
     if engine != "csv":
         for name in by_name:
-            block = _contiguous_block(normalised, starts, name)
+            block = _contiguous_block(body, starts, name)
             if block is None:  # interleaved sections: classify line by line
-                idx = np.asarray([i for i, line in enumerate(lines) if line.startswith(name + ";")],
+                head = name.encode("utf-8") + b";"  # no newline in it: a match is in the line
+                idx = np.asarray([i for i, at in enumerate(starts.tolist()) if body.startswith(head, at)],
                                  dtype=np.int64)
             else:
                 idx = np.arange(*block, dtype=np.int64)
@@ -214,7 +246,7 @@ def split_sections(text: str, path: str, sections: tuple[Section, ...], engine: 
         idx = selected.get(name, np.zeros(0, dtype=np.int64))
         seen[name] = len(rows[name]) + len(idx)
         if len(idx):
-            fast, more = _arrow_frame(normalised, lines, starts, ends, idx, sec, path)
+            fast, more = _arrow_frame(lines, idx, sec, path)
             issues += more
             if len(local):
                 fast = pd.concat([fast, local], ignore_index=True).sort_values(
@@ -242,16 +274,14 @@ def split_sections(text: str, path: str, sections: tuple[Section, ...], engine: 
     return Sections(source_date, frames, issues, n_records, seen)
 
 
-def _arrow_frame(text: str, lines: list[str], starts: np.ndarray, ends: np.ndarray,
-                 idx: np.ndarray, section: Section, path: str
+def _arrow_frame(lines: _Lines, idx: np.ndarray, section: Section, path: str
                  ) -> tuple[pd.DataFrame, list[RowIssue]]:
     """Parse the lines ``idx`` (0-based, sorted) of one section with Arrow's CSV reader.
 
-    A contiguous block is handed over as one slice of ``text`` (``starts``/``ends`` are the
-    character offsets of each line). Rows Arrow rejects (wrong width) are found back by their
-    text to name their line; they become issues, or are accepted when the section tolerates
-    one trailing empty field. Valid rows keep their order, so their line numbers are the
-    remaining positions.
+    A contiguous block is handed over as a slice of the body's bytes, without a copy. Rows
+    Arrow rejects (wrong width) are found back by their bytes to name their line; they become
+    issues, or are accepted when the section tolerates one trailing empty field. Valid rows
+    keep their order, so their line numbers are the remaining positions.
     """
     if not len(idx):
         return _frame([], [], section), []
@@ -262,12 +292,12 @@ def _arrow_frame(text: str, lines: list[str], starts: np.ndarray, ends: np.ndarr
         return "skip"
 
     if idx[-1] - idx[0] + 1 == len(idx):
-        body = text[starts[idx[0]]:ends[idx[-1]]].encode("utf-8")
+        block = pa.py_buffer(memoryview(lines.body)[lines.starts[idx[0]]:lines.ends[idx[-1]]])
     else:
-        body = "\n".join([lines[i] for i in idx.tolist()]).encode("utf-8")
+        block = pa.py_buffer(b"\n".join([lines.raw(i) for i in idx.tolist()]))
     names = ["_section", *section.fields]
     table = pacsv.read_csv(
-        pa.BufferReader(body),
+        pa.BufferReader(block),
         read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 22),
         parse_options=pacsv.ParseOptions(delimiter=";", quote_char='"', double_quote=True,
                                          invalid_row_handler=on_invalid),
@@ -279,13 +309,15 @@ def _arrow_frame(text: str, lines: list[str], starts: np.ndarray, ends: np.ndarr
     issues: list[RowIssue] = []
     extra_rows, extra_lines = [], []
     if bad:
-        wanted: dict[str, int] = {}
+        wanted: dict[bytes, int] = {}
         for t in bad:
-            wanted[t] = wanted.get(t, 0) + 1
+            key = t.encode("utf-8", "surrogatepass")
+            wanted[key] = wanted.get(key, 0) + 1
         rejected_pos = []
         for pos, i in enumerate(idx.tolist()):
-            if wanted.get(lines[i], 0):
-                wanted[lines[i]] -= 1
+            raw = lines.raw(i)
+            if wanted.get(raw, 0):
+                wanted[raw] -= 1
                 rejected_pos.append(pos)
         for pos in rejected_pos:
             line = int(numbers[pos])
@@ -300,18 +332,21 @@ def _arrow_frame(text: str, lines: list[str], starts: np.ndarray, ends: np.ndarr
                 f"{width} fields on a '{section.name}' line, expected {section.width}",
                 raw=_excerpt(values)))
         numbers = np.delete(numbers, rejected_pos)
-    table = table.drop(["_section"]).append_column("line", pa.array(numbers, type=pa.int64()))
-    frame = _trim(table, section)
+    columns = {name: table[name] for name in section.fields}
+    del table  # each raw column is freed as soon as its trimmed copy exists
+    frame = _trim(columns, pa.array(numbers, type=pa.int64()))
     if extra_rows:
         frame = pd.concat([frame, _frame(extra_rows, extra_lines, section)], ignore_index=True)
         frame = frame.sort_values("line", kind="stable").reset_index(drop=True)
     return frame, issues
 
 
-def _trim(table: pa.Table, section: Section) -> pd.DataFrame:
-    arrays = {name: pc.utf8_trim_whitespace(table[name]) for name in section.fields}
-    arrays["line"] = table["line"]
-    return pa.table(arrays).to_pandas()
+def _trim(columns: dict[str, pa.ChunkedArray], line: pa.Array) -> pd.DataFrame:
+    """The text columns stripped of surrounding white space, plus ``line``, as a DataFrame."""
+    for name in list(columns):
+        columns[name] = pc.utf8_trim_whitespace(columns[name])
+    columns["line"] = line
+    return pa.table(columns).to_pandas()
 
 
 def _frame(rows: list[list[str]], lines: list[int], section: Section) -> pd.DataFrame:
