@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dac_map import settings
+from dac_map.cli_common import STORE_HELP, DacFilterOpt, StoreOpt, fail
 from dac_map.errors import DacMapError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -32,15 +33,6 @@ DEMO_COMMUNES = [DEMO_DIR / "geo" / "communes-80-somme.geojson",
 DEMO_FINESS_PLUS_STRUCTURES = DEMO_DIR / "finess_plus" / "exemple-finess-structures-journalier-20260309.json"
 DEMO_FINESS_PLUS_ACTIVITES = DEMO_DIR / "finess_plus" / "exemple-finess-activites-journalier-20260401.json"
 DEMO_AIN_COMMUNES = DEMO_DIR / "geo" / "communes-01-ain.geojson"
-
-
-#: Help of the store options: the default is the STORE setting, read when the command runs.
-_STORE_HELP = "GeoPackage (défaut : réglage DAC_MAP_STORE, data/build/dac_map.gpkg)"
-
-
-def _fail(exc: DacMapError) -> None:
-    err.print(f"[bold red]Erreur / error[/]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exc.exit_code)
 
 
 def _print_report(report) -> None:
@@ -77,7 +69,7 @@ def etl(
                               help="Extrait FINESS cs1100507 (ou cs1100502)")] = None,
     departments: Annotated[Path, typer.Option("--departments", "-d",
                            help="Limites des départements (GeoJSON, GPKG, SHP)")] = DEMO_DEPARTMENTS,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help=_STORE_HELP)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help=STORE_HELP)] = None,
     equipment: Annotated[Optional[Path], typer.Option("--equipment", help="Extrait cs1100505")] = None,
     communes: Annotated[Optional[list[Path]], typer.Option("--communes", "-c",
                         help="Limites des communes (répétable)")] = None,
@@ -117,13 +109,13 @@ def etl(
         report = run_etl(inputs, output, progress=lambda m: err.print(f"[cyan]•[/] {m}"),
                          rejects_path=rejects)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     _print_report(report)
 
 
 @app.command()
 def demo(
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help=_STORE_HELP)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help=STORE_HELP)] = None,
     if_missing: Annotated[bool, typer.Option("--if-missing",
                           help="Ne rien faire si le GeoPackage existe déjà")] = False,
 ) -> None:
@@ -142,7 +134,7 @@ def demo(
     try:
         report = run_etl(inputs, output, progress=lambda m: err.print(f"[cyan]•[/] {m}"))
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     _print_report(report)
     # --- issue 16: the demo's FICTITIOUS local resources (patient associations, Somme + Lot)
     if settings.INCLUSION_DEMO_TABLE.exists():
@@ -151,12 +143,12 @@ def demo(
         try:
             social = run_import([], store=output, local_table=settings.INCLUSION_DEMO_TABLE)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         err.print(f"Ressources locales (démonstration, FICTIVES) : {len(social.table)}")
 
 
 @app.command()
-def info(path: Annotated[Optional[Path], typer.Argument(help=_STORE_HELP)] = None) -> None:
+def info(path: Annotated[Optional[Path], typer.Argument(help=STORE_HELP)] = None) -> None:
     """Affiche les métadonnées d'un GeoPackage dac-map."""
     from dac_map.store import open_store
 
@@ -165,7 +157,7 @@ def info(path: Annotated[Optional[Path], typer.Argument(help=_STORE_HELP)] = Non
         meta = st.read_metadata()
         layers = st.layers()
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     out.print(f"Couches : {', '.join(layers)}")
     for key, value in meta.items():
         out.print(f"{key}: {value}", highlight=False, soft_wrap=True)
@@ -178,7 +170,7 @@ def _codes(values: Optional[list[str]]) -> list[str]:
 
 @app.command()
 def search(
-    dac: Annotated[Optional[str], typer.Option("--dac", help="Territoire DAC (id, ex. DAC-80)")] = None,
+    dac: DacFilterOpt = None,
     department: Annotated[Optional[list[str]], typer.Option("--department", help="Département(s) INSEE")] = None,
     commune: Annotated[Optional[list[str]], typer.Option("--commune", help="Commune(s) INSEE")] = None,
     family: Annotated[Optional[list[str]], typer.Option("--family", help="Famille(s) (ex. hopitaux)")] = None,
@@ -234,7 +226,7 @@ def search(
     page_size: Annotated[Optional[int], typer.Option("--page-size",
                          help="Résultats par page (défaut : 20 en tableau, tout en csv/geojson)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table|csv|geojson")] = "table",
-    store_path: Annotated[Optional[Path], typer.Option("--store", help=_STORE_HELP)] = None,
+    store_path: StoreOpt = None,
 ) -> None:
     """Cherche des ressources : territoire, type, spécialité, capacité, distance, nom ; et les
     ressources sociales (data·inclusion, ressources locales du DAC)."""
@@ -312,7 +304,7 @@ def search(
                            sort=sort, page=page, page_size=size, network=road) if kinds.finess else None)
         social = qs.search_social_spec(wanted, catalogue) if kinds.social else None
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     social_rows = None
     if social is not None:
         start = (max(page, 1) - 1) * size if size else 0

@@ -77,19 +77,27 @@ class ForbiddenError(DacMapError, exit_code=8):
     """The principal's roles do not allow the action (server mode, :mod:`dac_map.server.auth`)."""
 
 
+#: What a reader did about a row problem (:attr:`RowIssue.action`): the row dropped, the row
+#: kept (a value blanked, repaired or flagged), or one object inside a record left out and the
+#: rest kept (a FINESS+ capacity or activity, :mod:`dac_map.finess_plus.deviations`).
+REJECTED = "rejected"
+KEPT = "kept"
+SKIPPED = "skipped"
+
+
 @dataclass(frozen=True)
 class RowIssue:
     """One problem found on one line of an input file.
 
-    ``action`` says what the ETL did about it: ``rejected`` (row dropped),
-    ``kept`` (row kept, value blanked or flagged).
+    ``action`` says what the reader did about it: :data:`REJECTED`, :data:`KEPT` or
+    :data:`SKIPPED`.
     """
 
     path: str
     line: int
     field: str
     reason: str
-    action: str = "rejected"
+    action: str = REJECTED
     raw: str = ""
 
     def __str__(self) -> str:

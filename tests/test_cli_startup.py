@@ -36,6 +36,28 @@ def test_help_lists_every_command():
         assert f" {command} " in out
 
 
+def _command_paths(group, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name)
+        if hasattr(command, "commands"):
+            yield from _command_paths(command, (*prefix, name))
+
+
+def test_every_command_has_a_working_help():
+    """``dac-map <command> --help`` for every command and sub-command (options shared through
+    ``dac_map.cli_common`` included)."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    from dac_map.cli import app
+
+    paths = list(_command_paths(typer.main.get_command(app)))
+    assert ("network", "build") in paths and ("unmet", "export") in paths and len(paths) > 20
+    for path in paths:
+        res = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert res.exit_code == 0 and "Usage" in res.output, (path, res.output)
+
+
 def test_lazy_package_export_is_the_module_object():
     import dac_map.coverage as coverage
     import dac_map.refresh as refresh

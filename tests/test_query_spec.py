@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from dac_map import query as q
 from dac_map.query.criteria import CRITERIA
 from dac_map.query.near import parse_point
-from dac_map.query.spec import PARAMS, SearchSpec
+from dac_map.query.params import PARAMS
+from dac_map.query.spec import SearchSpec
 
 
 # --------------------------------------------------------------------------- URL and JSON

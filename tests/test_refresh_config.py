@@ -74,6 +74,25 @@ moved_threshold_m = 250
     assert cfg.validation.require_families is False and cfg.report.moved_threshold_m == 250.0
 
 
+def test_documented_validation_and_report_defaults(tmp_path):
+    """The defaults written in the module's example configuration are the ones applied, with
+    the documented type (integers stay integers)."""
+    import re
+    import tomllib
+
+    from dac_map.refresh import config
+
+    doc = config.__doc__
+    example = {}
+    for section in ("validation", "report"):
+        block = re.search(rf"\[{section}\]\n(.*?)(?:\n\s*\n|\Z)", doc, re.S).group(1)
+        example[section] = tomllib.loads("\n".join(line.split("#")[0] for line in block.splitlines()))
+    cfg = load_config(_write(tmp_path, MINIMAL))
+    got = {"validation": dataclasses.asdict(cfg.validation), "report": dataclasses.asdict(cfg.report)}
+    assert got == example
+    assert [type(v) for v in got["validation"].values()] == [type(v) for v in example["validation"].values()]
+
+
 @pytest.mark.parametrize("text,field,match", [
     ("[sources]\ndepartments = 'd.geojson'\n", "[sources] establishments", "required"),
     (MINIMAL + "[validation]\nrow_tolerence = 0.1\n", "[validation] row_tolerence", "unknown key"),
@@ -87,6 +106,12 @@ moved_threshold_m = 250
      "must not be"),
     (MINIMAL + "[validation]\nrequire_families = 'yes'\n", "[validation] require_families",
      "true or false"),
+    (MINIMAL + "[validation]\nterritory_min_rows = 2.5\n", "[validation] territory_min_rows",
+     "an integer"),
+    (MINIMAL + "[validation]\nidentity_min_count = -1\n", "[validation] identity_min_count", ">= 0"),
+    (MINIMAL + "[validation]\nmax_vanished_share = 1.01\n", "[validation] max_vanished_share",
+     "between 0 and 1"),
+    (MINIMAL + "[report]\nmoved_threshold_m = -5\n", "[report] moved_threshold_m", ">= 0"),
     (MINIMAL + "communes = 3\n", "[sources] communes", "list"),
     ("[sources]\nestablishments = 'ftp://x/y.csv'\ndepartments = 'd'\n",
      "[sources] establishments", "scheme"),

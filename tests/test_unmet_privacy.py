@@ -134,6 +134,18 @@ def test_cli_purge_and_export(tmp_path, monkeypatch):
     assert res.exit_code == 0 and "commentaire libre" in out.read_text("utf-8-sig")
 
 
+def test_cli_without_db_reads_the_setting_when_it_runs(tmp_path, monkeypatch):
+    """``--db`` left out: the UNMET_NEEDS_DB setting as it is when the command runs."""
+    db = tmp_path / "setting.sqlite"
+    record_unmet_need("DAC-80", None, {}, "EHPAD", "un besoin", db_path=db, recorded_at=NOW)
+    monkeypatch.setattr(settings, "UNMET_NEEDS_DB", db)
+    out = tmp_path / "export.csv"
+    res = CliRunner().invoke(app, ["unmet", "export", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig")), delimiter=";"))
+    assert [r[rows[0].index("criteres")] for r in rows[1:]] == ["EHPAD"]
+
+
 def test_purge_of_a_missing_log_creates_nothing(tmp_path):
     assert purge_unmet_needs(tmp_path / "none.sqlite", 12) == 0
     assert not (tmp_path / "none.sqlite").exists()

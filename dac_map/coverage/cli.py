@@ -20,15 +20,11 @@ from rich.console import Console
 from rich.table import Table
 
 from dac_map import settings
+from dac_map.cli_common import STORE_HELP, DacFilterOpt, DacOpt, UnmetDbOpt, UntilOpt, fail
 from dac_map.errors import DacMapError
 
 _err = Console(stderr=True)
 _out = Console()
-
-
-def _fail(exc: DacMapError) -> None:
-    _err.print(f"[bold red]Erreur / error[/]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exc.exit_code)
 
 
 def _resource(families: list[str] | None, categories: list[str] | None,
@@ -69,10 +65,7 @@ def _km(v: object) -> str:
 
 
 # Options left out take their value from dac_map.settings when the command runs.
-StoreOpt = Annotated[Optional[Path], typer.Option(
-    "--store", "-s", help="GeoPackage dac-map (défaut : réglage STORE)")]
-DacOpt = Annotated[Optional[str], typer.Option(
-    "--dac", help="Identifiant du territoire DAC, ex. DAC-80 (défaut : réglage DEFAULT_DAC)")]
+StoreOpt = Annotated[Optional[Path], typer.Option("--store", "-s", help=STORE_HELP)]
 FamilyOpt = Annotated[Optional[list[str]], typer.Option(
     "--family", "-f", help="Famille de ressources (répétable), ex. pa_hebergement")]
 CategoryOpt = Annotated[Optional[list[str]], typer.Option(
@@ -159,7 +152,7 @@ def coverage(
                                network=road, threshold_min=threshold_min)
         fam, _dis = territory_indicators(catalogue, dac)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     except ValueError as exc:
         _err.print(f"[bold red]Erreur / error[/]: {exc}")
         raise typer.Exit(2)
@@ -217,13 +210,12 @@ def coverage(
 @_with_common_options
 def report(
     opts: CommonOptions,
-    db: Annotated[Optional[Path], typer.Option(
-        "--db", help="Journal des besoins non couverts, SQLite (défaut : réglage UNMET_NEEDS_DB)")] = None,
+    db: UnmetDbOpt = None,
     output: Annotated[Optional[Path], typer.Option(
         "--output", "-o", help="Dossier des rapports (défaut : réglage REPORTS_DIR)")] = None,
     since: Annotated[Optional[str], typer.Option(
         "--since", help="Début de période AAAA-MM-JJ (défaut : fin du rapport précédent)")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Fin de période AAAA-MM-JJ")] = None,
+    until: UntilOpt = None,
 ) -> None:
     """Écrit le rapport périodique pour l'ARS (HTML imprimable A4 + CSV + instantané JSON)."""
     from dac_map.coverage.report import build_report
@@ -245,7 +237,7 @@ def report(
                            start, end)
         files = write_report(rep, output)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     _out.print(f"Rapport ARS — {rep.territory_name} : {rep.summary.get('white_zones')} zone(s) "
                f"blanche(s), {rep.unmet_total} besoin(s) non couvert(s) sur la période", highlight=False)
     if rep.previous is not None:
@@ -256,16 +248,15 @@ def report(
 
 unmet_app = typer.Typer(help="Journal des besoins non couverts : export, purge.",
                         no_args_is_help=True)
-DbOpt = Annotated[Path, typer.Option("--db", help="Journal des besoins non couverts (SQLite)")]
 
 
 @unmet_app.command("export")
 def unmet_export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Fichier CSV à écrire")],
-    db: DbOpt = settings.UNMET_NEEDS_DB,
-    dac: Annotated[Optional[str], typer.Option("--dac", help="Territoire DAC")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Début AAAA-MM-JJ")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Fin AAAA-MM-JJ")] = None,
+    db: UnmetDbOpt = None,
+    dac: DacFilterOpt = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Début de période AAAA-MM-JJ")] = None,
+    until: UntilOpt = None,
     with_comments: Annotated[bool, typer.Option(
         "--with-comments", help="Inclure les commentaires libres (exclus par défaut)")] = False,
 ) -> None:
@@ -277,14 +268,14 @@ def unmet_export(
                                       end=until, dac_id=dac)
         count = len(list_unmet_needs(db, start=since, end=until, dac_id=dac))
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     _out.print(f"{count} signalement(s) exporté(s) "
                f"{'avec' if with_comments else 'sans'} commentaires : {path}", highlight=False)
 
 
 @unmet_app.command("purge")
 def unmet_purge(
-    db: DbOpt = settings.UNMET_NEEDS_DB,
+    db: UnmetDbOpt = None,
     months: Annotated[Optional[int], typer.Option(
         "--months", min=0, help="Conserver N mois (défaut : réglage UNMET_RETENTION_MONTHS ; "
         "0 = tout conserver)")] = None,
@@ -295,7 +286,7 @@ def unmet_purge(
     try:
         deleted = purge_unmet_needs(db, months)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     kept = settings.UNMET_RETENTION_MONTHS if months is None else months
     _out.print(f"{deleted} signalement(s) de plus de {kept} mois supprimé(s).", highlight=False)
 

@@ -3,7 +3,7 @@
 
 Stored form (column ``filters_json``): :meth:`SearchSpec.to_json`, e.g.
 ``{"v": 1, "dac": "DAC-80", "famille": ["pa_hebergement"], "autour": "80021", "rayon": 10}``
-— French keys of :data:`dac_map.query.spec.PARAMS`, a format version ``v``, never Python class
+— French keys of :data:`dac_map.query.params.PARAMS`, a format version ``v``, never Python class
 or field names (documented in :mod:`dac_map.query.spec`).
 
 Logs written before that form (schema 1) held the query filters as
@@ -21,12 +21,12 @@ from typing import Any
 from dac_map.codes import COMMUNE_RE
 from dac_map.query.errors import QueryError
 from dac_map.query.near import format_point
+from dac_map.query.params import PARAMS
 from dac_map.query.spec import (
     JSON_VERSION,
     JSON_VERSION_FINESS_PLUS,
     JSON_VERSION_SOCIAL,
     JSON_VERSIONS,
-    PARAMS,
     SearchSpec,
 )
 

@@ -72,24 +72,10 @@ from dac_map.errors import StoreError
 from dac_map.query.spec import SearchSpec
 from dac_map.tabular import csv_bytes, write_bytes
 
+#: Schema version of the SQLite log (``PRAGMA user_version``; older logs are migrated).
 SCHEMA_VERSION = 2
+#: Table of the log (in server mode: ``dac_map.unmet_needs``, :mod:`dac_map.server.unmet`).
 TABLE = "unmet_needs"
-
-#: Columns of the list/export frames, with their French CSV headers.
-EXPORT_HEADERS: dict[str, str] = {
-    "id": "id",
-    "recorded_at": "date_utc",
-    "dac_id": "territoire",
-    "commune": "commune",
-    "commune_name": "nom_commune",
-    "reason": "motif",
-    "resource_type": "type_de_ressource",
-    "filters_label": "criteres",
-    "comment": "commentaire",
-    "recorded_by_role": "role",
-    "filters_json": "criteres_json",
-}
-
 
 # --------------------------------------------------------------------------- storage
 
@@ -270,8 +256,26 @@ def record_unmet_need(dac_id: str, commune: str | None,
     return UnmetNeed(**{**need.__dict__, "id": new_id})
 
 
+# --------------------------------------------------------------------------- list and export
+
+#: Columns read from the table (the SELECT of :func:`list_query`, in the table's order).
 _COLUMNS = ("id", "recorded_at", "dac_id", "commune", "resource_type", "filters_json",
             "filters_label", "comment", "recorded_by_role", "reason")
+#: Columns of the list/export frames (those, and ``commune_name`` from the catalogue), in
+#: their order, with their French CSV headers.
+EXPORT_HEADERS: dict[str, str] = {
+    "id": "id",
+    "recorded_at": "date_utc",
+    "dac_id": "territoire",
+    "commune": "commune",
+    "commune_name": "nom_commune",
+    "reason": "motif",
+    "resource_type": "type_de_ressource",
+    "filters_label": "criteres",
+    "comment": "commentaire",
+    "recorded_by_role": "role",
+    "filters_json": "criteres_json",
+}
 
 
 def _bound(value: date | datetime | str | None, end: bool) -> str | None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from dac_map import privacy, settings
 from dac_map.codes import is_commune
@@ -19,12 +19,6 @@ from dac_map.coverage import criteria
 from dac_map.errors import ValidationError
 from dac_map.query.errors import QueryError
 from dac_map.query.spec import SearchSpec
-
-#: Maximum lengths (characters) of the text fields (the comment: setting
-#: :data:`~dac_map.settings.UNMET_COMMENT_MAX_CHARS`, read at call time).
-MAX_LABEL = 2000
-MAX_ROLE = 80
-MAX_FILTERS_JSON = 20000
 
 #: Resource type recorded when none is given and none can be read from the filters.
 UNSPECIFIED_TYPE = "non précisé"
@@ -53,24 +47,35 @@ class PersonalDataError(UnmetNeedError, privacy.PersonalDataError):
 
 # --------------------------------------------------------------------------- free text
 
-#: French wording of the checked fields.
-FIELD_LABELS: dict[str, str] = {
-    "comment": "commentaire",
-    "filters_label": "critères de recherche",
-    "filters_json": "critères de recherche",
-    "recorded_by_role": "rôle",
-    "resource_type": "type de ressource",
+class TextField(NamedTuple):
+    """A text field of the record, as it is checked."""
+
+    #: French wording, in error messages.
+    label: str
+    #: Maximum length (characters); None: the setting
+    #: :data:`~dac_map.settings.UNMET_COMMENT_MAX_CHARS`, read at call time.
+    max_chars: int | None
+
+
+#: The text fields of a record (each checked for length, characters and personal data).
+TEXT_FIELDS: dict[str, TextField] = {
+    "comment": TextField("commentaire", None),
+    "filters_label": TextField("critères de recherche", 2000),
+    "filters_json": TextField("critères de recherche", 20000),
+    "recorded_by_role": TextField("rôle", 80),
+    "resource_type": TextField("type de ressource", 2000),
 }
 
 
-def check_text(value: str | None, field: str, max_length: int,
-               allowed_names: frozenset[str] = frozenset()) -> str:
-    """Validate one free-text field with :func:`dac_map.privacy.check_free_text`: returns it
-    stripped, or raises :class:`UnmetNeedError` (bad type, too long, control or unpaired
-    surrogate characters) or :class:`PersonalDataError`."""
-    label = FIELD_LABELS.get(field, field)
+def check_text(value: str | None, field: str, allowed_names: frozenset[str] = frozenset()) -> str:
+    """Validate the free-text field ``field`` (one of :data:`TEXT_FIELDS`) with
+    :func:`dac_map.privacy.check_free_text`: returns it stripped, or raises
+    :class:`UnmetNeedError` (bad type, too long, control or unpaired surrogate characters) or
+    :class:`PersonalDataError`."""
+    label, max_chars = TEXT_FIELDS[field]
+    max_chars = settings.UNMET_COMMENT_MAX_CHARS if max_chars is None else max_chars
     try:
-        return privacy.check_free_text(value, field=label, max_length=max_length,
+        return privacy.check_free_text(value, field=label, max_length=max_chars,
                                        allowed_names=allowed_names)
     except privacy.PersonalDataError as exc:
         raise PersonalDataError(privacy.personal_data_message(exc.kinds, label), kinds=exc.kinds,
@@ -101,7 +106,7 @@ def _filters(filters_json: SearchSpec | Mapping[str, Any] | list | str | None,
         raise UnmetNeedError(f"les critères de recherche ne sont pas valides : {exc}",
                              field="filters_json") from exc
     text = criteria.dumps(obj)
-    if len(text) > MAX_FILTERS_JSON:
+    if len(text) > TEXT_FIELDS["filters_json"].max_chars:
         raise UnmetNeedError("les critères de recherche sont trop longs", field="filters_json")
     if privacy.INVALID_CHARS.search(text):
         raise UnmetNeedError("les critères de recherche contiennent des caractères non valides",
@@ -109,7 +114,7 @@ def _filters(filters_json: SearchSpec | Mapping[str, Any] | list | str | None,
     for leaf in _text_leaves(obj):
         kinds = privacy.personal_data_kinds(leaf, allowed_names)
         if kinds:
-            raise PersonalDataError(privacy.personal_data_message(kinds, FIELD_LABELS["filters_json"]),
+            raise PersonalDataError(privacy.personal_data_message(kinds, TEXT_FIELDS["filters_json"].label),
                                     kinds=kinds, field="filters_json")
     return text, obj
 
@@ -157,13 +162,13 @@ def validate_unmet_need(dac_id: str, commune: str | None,
     if not isinstance(allowed_names, frozenset):
         allowed_names = frozenset(allowed_names or ())
     fj, obj = _filters(filters_json, allowed_names)
-    label = check_text(filters_label, "filters_label", MAX_LABEL, allowed_names)
+    label = check_text(filters_label, "filters_label", allowed_names)
     if reason not in REASONS:
         raise UnmetNeedError(f"motif inconnu : {reason!r} (attendu : {', '.join(REASONS)})",
                              field="reason")
-    text = check_text(comment, "comment", settings.UNMET_COMMENT_MAX_CHARS)
-    role = check_text(recorded_by_role, "recorded_by_role", MAX_ROLE) or None
-    rtype = check_text(resource_type, "resource_type", MAX_LABEL, allowed_names) if resource_type else ""
+    text = check_text(comment, "comment")
+    role = check_text(recorded_by_role, "recorded_by_role") or None
+    rtype = check_text(resource_type, "resource_type", allowed_names) if resource_type else ""
     rtype = rtype or criteria.resource_type_of(obj) or UNSPECIFIED_TYPE
     if not label and not text:
         raise UnmetNeedError("indiquez au moins les critères de recherche ou un commentaire",

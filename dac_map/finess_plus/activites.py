@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,8 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dac_map.codes import COMMUNE_RE, FINESS_RE
+from dac_map.errors import KEPT, SKIPPED
 from dac_map.finess_plus import schema as fschema
-from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
+from dac_map.finess_plus.deviations import DeviationReport
 from dac_map.finess_plus.labels import NATURE_ALIASES, NATURE_COMPONENTS
 
 #: Keys of the coded components of each nature, in order.
@@ -222,6 +224,14 @@ class ItemReader:
                     self.dev("extra_field", f"{path}{suffix}.{k}", f"champ « {k} » absent du schéma")
 
 
+class _Entity(NamedTuple):
+    """A legal entity or establishment object of the Activités flow, identified."""
+
+    obj: dict
+    finess: str
+    id: str | None
+
+
 class _ActivitesReader(ItemReader):
     flow = ACTIVITES
 
@@ -238,34 +248,32 @@ class _ActivitesReader(ItemReader):
     # ------------------------------------------------------------------ items
     def item(self, i: int, item: object) -> None:
         base = f"$.pmej[{i}]"
-        found = self._identified(self.begin(i, item), base, "numFiness", "pmSmsseId",
-                                 "entité juridique et ses activités")
-        if found is None:
+        pm = self._identified(self.begin(i, item), base, "numFiness", "pmSmsseId",
+                              "entité juridique et ses activités")
+        if pm is None:
             return
-        item, fin_ej, pm_id = found
-        extra = item.keys() - self.keys["pmej_activites"]
-        for k in sorted(extra):
+        for k in sorted(pm.obj.keys() - self.keys["pmej_activites"]):
             self.dev("extra_field", f"{base}.{k}", f"champ « {k} » absent du schéma")
-        self.pm_rows.append((fin_ej, pm_id))
-        self._activities(item, base, "activitesAutorisees", LEVEL_ENTITY, None, fin_ej, pm_id, None)
-        for k, e in enumerate(self.array(item, "ege", base)):
+        self.pm_rows.append((pm.finess, pm.id))
+        self._activities(pm.obj, base, "activitesAutorisees", LEVEL_ENTITY, None, pm.finess, pm.id, None)
+        for k, e in enumerate(self.array(pm.obj, "ege", base)):
             epath = f"{base}.ege[{k}]"
-            found = self._identified(self.establishment_object(e, epath), epath, "numFinessEge", "egeId",
-                                     "établissement et ses activités")
-            if found is None:
-                continue
-            e, fin, ege_id = found
-            self.ege_rows.append((fin, ege_id, fin_ej, pm_id))
-            self._activities(e, epath, "activitesExercees", LEVEL_ESTABLISHMENT, fin, fin_ej, pm_id, ege_id)
+            ege = self._identified(self.establishment_object(e, epath), epath, "numFinessEge", "egeId",
+                                   "établissement et ses activités")
+            if ege is not None:
+                self.ege_rows.append((ege.finess, ege.id, pm.finess, pm.id))
+                self._activities(ege.obj, epath, "activitesExercees", LEVEL_ESTABLISHMENT, ege.finess,
+                                 pm.finess, pm.id, ege.id)
 
     def _identified(self, obj: dict | None, path: str, finess_key: str, id_key: str, what: str
-                    ) -> tuple[dict, str, str | None] | None:
-        """``(obj, FINESS number, internal id)`` of an entity object already checked (None: it
-        was skipped), or None when its FINESS number ``finess_key`` is invalid (reported)."""
+                    ) -> _Entity | None:
+        """The legal entity or establishment ``obj`` (already checked; None: it was skipped) with
+        its FINESS number ``finess_key`` and internal id ``id_key``, or None when the FINESS number
+        is invalid (reported)."""
         if obj is None:
             return None
         fin = self.finess(obj.get(finess_key), f"{path}.{finess_key}", what)
-        return None if fin is None else (obj, fin, _str(obj.get(id_key)))
+        return None if fin is None else _Entity(obj, fin, _str(obj.get(id_key)))
 
     def _activities(self, obj: dict, path: str, key: str, level: str, fin: str | None, fin_ej: str,
                     pm_id: str | None, ege_id: str | None) -> None:

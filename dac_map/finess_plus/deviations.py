@@ -14,10 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dac_map.errors import RowIssue
-
-KEPT = "kept"
-SKIPPED = "skipped"
+from dac_map.errors import KEPT, SKIPPED, RowIssue
 
 #: French description of each kind of deviation (the report lists unknown kinds as they are).
 KINDS: dict[str, str] = {

@@ -27,8 +27,9 @@ import shapely
 
 from dac_map import settings
 from dac_map.codes import departments_of
+from dac_map.errors import KEPT, SKIPPED
 from dac_map.finess_plus.activites import LEVEL_ENTITY, LEVEL_ESTABLISHMENT, ActivitesTables
-from dac_map.finess_plus.deviations import KEPT, SKIPPED, DeviationReport
+from dac_map.finess_plus.deviations import DeviationReport
 from dac_map.finess_plus.labels import (
     NATURE_COMPONENTS,
     NATURE_LABELS,

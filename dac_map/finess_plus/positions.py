@@ -16,7 +16,8 @@ import pyproj
 import shapely
 
 from dac_map.codes import departments_of, metric_epsgs
-from dac_map.finess_plus.deviations import KEPT, DeviationReport
+from dac_map.errors import KEPT
+from dac_map.finess_plus.deviations import DeviationReport
 
 #: Agreement (metres) required between the Lambert-93 pair and the WGS84 pair of an address.
 COORDINATE_TOLERANCE_M = 10.0

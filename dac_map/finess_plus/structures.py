@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dac_map.errors import SKIPPED
 from dac_map.finess_plus.activites import DATE_RE, ItemReader, _str
-from dac_map.finess_plus.deviations import SKIPPED, DeviationReport
+from dac_map.finess_plus.deviations import DeviationReport
 from dac_map.finess_plus.source import STRUCTURES, stream_flow
 
 ESTABLISHMENT_COLUMNS = (
@@ -31,49 +32,62 @@ LEGAL_ENTITY_COLUMNS = (
     "state", "updated", "commune", "json_path",
 )
 
-#: Columns read straight from the flow: ``(column, object, key, kind)``. ``object`` says where the
-#: key is: ``info`` (the general-information object), ``item`` (the entity itself), ``adr`` (its
-#: address, :func:`_address`), ``geo`` (that address's ``coordonneesGeographique``); ``kind``:
-#: ``str``, ``date`` (ISO date, an invalid one reported) or ``number`` (float, NaN when absent).
-_ENTITY_STATE_FIELDS = (  # legal entities and establishments alike
-    ("closed_on", "info", "dateFermeture", "date"),
-    ("state", "item", "etatObjet", "str"),
-    ("updated", "item", "dateDerniereMaj", "str"),
-)
-_LEGAL_ENTITY_FIELDS = (
-    ("name", "info", "denominationPm", "str"),
-    ("long_name", "info", "denominationLonguePmSmsse", "str"),
-    ("siren", "info", "siren", "str"),
-    ("legal_status", "info", "statutJuridique", "str"),
-    ("ape", "info", "codeApe", "str"),
-    ("created", "info", "dateCreation", "date"),
-    *_ENTITY_STATE_FIELDS,
-    ("commune", "adr", "cogCommune", "str"),
-)
-_ESTABLISHMENT_FIELDS = (
-    ("ege_id", "info", "egeId", "str"),
-    ("long_name", "info", "nomEgeLong", "str"),
-    ("name_complement", "info", "complementDenominationEg", "str"),
-    ("category", "item", "categorieentiteGeographiqueExercice", "str"),
-    ("mft", "item", "modefixationtarifaire", "str"),
-    ("siret", "info", "siret", "str"),
-    ("opened", "info", "dateOuverture", "date"),
-    ("first_authorised", "info", "datePremiereAutorisation", "date"),
-    *_ENTITY_STATE_FIELDS,
-    ("number", "adr", "numeroVoie", "str"),
-    ("street_type", "adr", "typeVoie", "str"),
-    ("street", "adr", "libelleVoie", "str"),
-    ("locality", "adr", "lieuDit", "str"),
-    ("postcode", "adr", "codePostal", "str"),
-    ("city", "adr", "ligneAcheminement", "str"),
-    ("commune", "adr", "cogCommune", "str"),
-    ("ban_key", "geo", "cleInInteropBAN", "str"),
-    ("ban_score", "geo", "scoreBAN", "number"),
-    ("coord_x", "geo", "coordonneeX", "number"),
-    ("coord_y", "geo", "coordonneeY", "number"),
-    ("lat", "geo", "directionLatitude", "number"),
-    ("lon", "geo", "directionLongitude", "number"),
-)
+#: Columns read straight from the flow: ``column: (object, legal-entity key, establishment key)``,
+#: a key None when that entity has no such column here. ``object`` says where the key is:
+#: ``info`` (the entity's general-information object), ``item`` (the entity itself), ``adr`` (its
+#: address, :func:`_address`), ``geo`` (that address's ``coordonneesGeographique``). An
+#: establishment's ``name`` is its short name, else its long one (:meth:`_StructuresReader.establishment`).
+_FLOW_FIELDS: dict[str, tuple[str, str | None, str | None]] = {
+    # legal entities only
+    "name": ("info", "denominationPm", None),
+    "siren": ("info", "siren", None),
+    "legal_status": ("info", "statutJuridique", None),
+    "ape": ("info", "codeApe", None),
+    "created": ("info", "dateCreation", None),
+    # establishments only
+    "ege_id": ("info", None, "egeId"),
+    "name_complement": ("info", None, "complementDenominationEg"),
+    "category": ("item", None, "categorieentiteGeographiqueExercice"),
+    "mft": ("item", None, "modefixationtarifaire"),
+    "siret": ("info", None, "siret"),
+    "opened": ("info", None, "dateOuverture"),
+    "first_authorised": ("info", None, "datePremiereAutorisation"),
+    "number": ("adr", None, "numeroVoie"),
+    "street_type": ("adr", None, "typeVoie"),
+    "street": ("adr", None, "libelleVoie"),
+    "locality": ("adr", None, "lieuDit"),
+    "postcode": ("adr", None, "codePostal"),
+    "city": ("adr", None, "ligneAcheminement"),
+    "ban_key": ("geo", None, "cleInInteropBAN"),
+    "ban_score": ("geo", None, "scoreBAN"),
+    "coord_x": ("geo", None, "coordonneeX"),
+    "coord_y": ("geo", None, "coordonneeY"),
+    "lat": ("geo", None, "directionLatitude"),
+    "lon": ("geo", None, "directionLongitude"),
+    # both
+    "long_name": ("info", "denominationLonguePmSmsse", "nomEgeLong"),
+    "closed_on": ("info", "dateFermeture", "dateFermeture"),
+    "state": ("item", "etatObjet", "etatObjet"),
+    "updated": ("item", "dateDerniereMaj", "dateDerniereMaj"),
+    "commune": ("adr", "cogCommune", "cogCommune"),
+}
+#: Columns that are not text: ISO dates (an invalid one reported, then blank) and numbers (float,
+#: NaN when absent or not numeric).
+_DATE_COLUMNS = frozenset({"created", "opened", "first_authorised", "closed_on"})
+_NUMBER_COLUMNS = frozenset({"ban_score", "coord_x", "coord_y", "lat", "lon"})
+
+
+def _entity_fields(entity: int) -> tuple[tuple[str, str, str, str], ...]:
+    """``(column, object, key, kind)`` of the flow fields of one entity (1: legal entities,
+    2: establishments; the index of its key in :data:`_FLOW_FIELDS`); ``kind``: ``date``,
+    ``number`` or ``str``."""
+    return tuple((column, spec[0], spec[entity],
+                  "date" if column in _DATE_COLUMNS else "number" if column in _NUMBER_COLUMNS else "str")
+                 for column, spec in _FLOW_FIELDS.items() if spec[entity] is not None)
+
+
+_LEGAL_ENTITY_FIELDS = _entity_fields(1)
+_ESTABLISHMENT_FIELDS = _entity_fields(2)
 
 
 @dataclass
@@ -235,8 +249,7 @@ def read_structures(path: str | Path, report: DeviationReport | None = None,
     report = report if report is not None else DeviationReport()
     r = _StructuresReader(path, report, strict)
     head, n = stream_flow(path, STRUCTURES, r.item, report, strict, lambda: r.schema_errors)
-    floats = {"ban_score", "coord_x", "coord_y", "lat", "lon"}
-    est = pd.DataFrame({c: (np.asarray(v, dtype="float64") if c in floats else pd.array(v, dtype="string"))
+    est = pd.DataFrame({c: (np.asarray(v, dtype="float64") if c in _NUMBER_COLUMNS else pd.array(v, dtype="string"))
                         for c, v in r.est.items()})
     dup = est["finess"].duplicated()
     for fin, p in zip(est.loc[dup, "finess"].head(20), est.loc[dup, "json_path"].head(20)):

@@ -30,6 +30,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from dac_map.cli_common import StoreOpt, fail
 from dac_map.errors import DacMapError
 
 inclusion_app = typer.Typer(help="Services sociaux data·inclusion et ressources locales du DAC "
@@ -41,11 +42,6 @@ err = Console(stderr=True, highlight=False)
 
 def _say(console: Console, line: str, style: str = "") -> None:
     console.print(Text(line, style=style), soft_wrap=True)
-
-
-def _fail(exc: DacMapError) -> None:
-    _say(err, f"Erreur / error: {exc}", "bold red")
-    raise typer.Exit(exc.exit_code)
 
 
 @inclusion_app.command("check")
@@ -62,7 +58,7 @@ def check_cmd(
     from dac_map.inclusion.validate import DeviationReport, Validator
 
     if kind not in ("service", "structure"):
-        _fail(DacMapError("--kind must be 'service' or 'structure'"))
+        fail(DacMapError("--kind must be 'service' or 'structure'"))
     report = DeviationReport()
     issues = []
     try:
@@ -81,7 +77,7 @@ def check_cmd(
             for loc in iter_records(path, issues):
                 v.validate(loc.record, path=str(path), index=loc.index, where=loc.where)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     if as_json:
         data = report.as_dict()
         data["unreadable"] = [vars(i) for i in issues]
@@ -99,7 +95,7 @@ def check_cmd(
 def import_cmd(
     services: Annotated[list[Path], typer.Option("--services", help="Fichier(s) de services (ou page d'API)")] = [],  # noqa: B006
     structures: Annotated[list[Path], typer.Option("--structures", help="Fichier(s) de structures")] = [],  # noqa: B006
-    store: Annotated[Optional[Path], typer.Option(help="GeoPackage (défaut : celui de l'application)")] = None,
+    store: StoreOpt = None,
     local_table: Annotated[Optional[Path], typer.Option("--local-table", help="Table locale du DAC (défaut : celle "
                                                         "de l'application : INCLUSION_LOCAL_TABLE, ou PostgreSQL en mode serveur)")] = None,
     no_local: Annotated[bool, typer.Option("--no-local", help="Sans la table locale")] = False,
@@ -121,7 +117,7 @@ def import_cmd(
                             overrides=overrides if overrides is not None else current_overrides(),
                             strict=strict, dry_run=dry_run)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     for line in result.lines():
         _say(out, line)
     if report is not None:
@@ -148,7 +144,7 @@ def export_cmd(
             raise DacMapError("table locale vide ou absente / no local table yet")
         paths = export_schema(table, folder)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     for line in table.report.lines():
         _say(out, line)
     _say(out, f"{len(table.services)} services -> {paths['services']}, "
@@ -163,7 +159,7 @@ def search_cmd(
     frais: Annotated[Optional[str], typer.Option(help="gratuit | payant")] = None,
     qualite: Annotated[Optional[float], typer.Option(help="Score de qualité minimal (0 à 1)")] = None,
     q: Annotated[Optional[str], typer.Option("--q", help="Mots du nom ou de la description")] = None,
-    store: Annotated[Optional[Path], typer.Option(help="GeoPackage (défaut : celui de l'application)")] = None,
+    store: StoreOpt = None,
     limit: Annotated[int, typer.Option(help="Lignes affichées au plus")] = 50,
 ) -> None:
     """Chercher une ressource sociale / search the social resources."""
@@ -178,7 +174,7 @@ def search_cmd(
                                        "public": public or [], "frais": frais or "",
                                        "qualite": "" if qualite is None else str(qualite), "q": q or ""})
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     found = search_social(cat, filters)
     _say(out, f"{len(found)} ressource(s) — {describe(filters, cat)}", "bold")
     for _, r in found.head(limit).iterrows():
@@ -231,7 +227,7 @@ def epci_table_cmd(
                       f"{', '.join(deps) or 'tous'})")
         table = epci.read_epci_table(target)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     if not communes:
         _say(out, f"{len(table)} EPCI ; pas de communes dans le catalogue pour comparer.")
         return

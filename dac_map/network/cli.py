@@ -12,17 +12,12 @@ import typer
 from rich.console import Console
 
 from dac_map import settings
+from dac_map.cli_common import DacOpt, StoreOpt, fail
 from dac_map.errors import DacMapError
 
-_err = Console(stderr=True)
 _out = Console()
 network_app = typer.Typer(add_completion=False, no_args_is_help=True,
                           help="Réseau routier (temps de trajet en voiture, extrait OpenStreetMap).")
-
-
-def _fail(exc: DacMapError) -> None:
-    _err.print(f"[bold red]Erreur / error[/]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exc.exit_code)
 
 
 def territory_points(store: Path, territory: str):
@@ -45,16 +40,15 @@ def territory_points(store: Path, territory: str):
 @network_app.command("build")
 def build(
     pbf: Annotated[Path, typer.Argument(help="Extrait OpenStreetMap .osm.pbf (département, région)")],
-    dac: Annotated[Optional[str], typer.Option("--dac", help="Territoire DAC du réseau (ex. DAC-46 ; "
-                   "défaut : réglage DEFAULT_DAC)")] = None,
-    store: Annotated[Optional[Path], typer.Option("--store", help="GeoPackage (pour vérifier que "
-                     "l'extrait couvre le territoire ; défaut : réglage STORE)")] = None,
+    dac: DacOpt = None,
+    store: StoreOpt = None,
     speeds: Annotated[Optional[Path], typer.Option("--speeds", help="Fichier TOML [speeds] "
                       "(km/h par classe de route)")] = None,
     no_check: Annotated[bool, typer.Option("--no-check", help="Ne pas vérifier que l'extrait "
                         "couvre les ressources du territoire")] = False,
 ) -> None:
-    """Construit le réseau routier d'un territoire (remplacement atomique du précédent)."""
+    """Construit le réseau routier d'un territoire (remplacement atomique du précédent) ; vérifie
+    que l'extrait couvre les ressources du territoire dans le GeoPackage (sauf --no-check)."""
     from dac_map.network.build import build_network
 
     dac = dac or settings.DEFAULT_DAC
@@ -63,7 +57,7 @@ def build(
         lon, lat = (None, None) if no_check else territory_points(store, dac)
         report = build_network(pbf, dac, check_lon=lon, check_lat=lat, speeds_file=speeds)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     _out.print(f"Réseau routier de {dac} écrit : {report.path}", highlight=False, soft_wrap=True)
     _out.print(f"  {report.n_nodes} nœuds, {report.n_edges} tronçons orientés "
                f"({report.n_main} nœuds dans la composante principale), {report.n_ways} voies",
@@ -79,7 +73,7 @@ def build(
 
 
 @network_app.command("info")
-def info(dac: Annotated[Optional[str], typer.Option("--dac", help="Territoire DAC")] = None) -> None:
+def info(dac: DacOpt = None) -> None:
     """Décrit le réseau routier en cache d'un territoire."""
     from dac_map.network import cache
 
@@ -88,7 +82,7 @@ def info(dac: Annotated[Optional[str], typer.Option("--dac", help="Territoire DA
         path = cache.cache_path(dac)
         _, meta = cache.read_arrays(path)
     except DacMapError as exc:
-        _fail(exc)
+        fail(exc)
     source = meta.get("source", {})
     _out.print(f"{path}\n  source : {source.get('name')} ({source.get('size')} octets, sha256 "
                f"{str(source.get('sha256'))[:12]}…)\n  construit le {meta.get('built')} ; "

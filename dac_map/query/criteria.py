@@ -1,6 +1,6 @@
 """The criteria of a :class:`~dac_map.query.spec.SearchSpec` and how each becomes one
 query-layer filter (:data:`CRITERIA`, used by :meth:`~dac_map.query.spec.SearchSpec.to_filters`);
-with :data:`~dac_map.query.spec.PARAMS` it drives URL, JSON, query and description.
+with :data:`~dac_map.query.params.PARAMS` it drives URL, JSON, query and description.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from dac_map.query.errors import QueryError
 from dac_map.query.near import resolve_near
-from dac_map.query.spec import NATIONAL, SOCIAL_KEYS
+from dac_map.query.params import NATIONAL
+from dac_map.query.spec import SOCIAL_KEYS
 
 if TYPE_CHECKING:  # pragma: no cover
     from dac_map.query.catalogue import Catalogue

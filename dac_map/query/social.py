@@ -239,7 +239,7 @@ def social_distances_km(social: SocialCatalogue, centre) -> np.ndarray:
 
 def _territory(spec: SearchSpec, catalogue: Catalogue) -> list:
     from dac_map.inclusion.filters import LocatedInFilter
-    from dac_map.query.spec import NATIONAL
+    from dac_map.query.params import NATIONAL
 
     out: list = []
     if spec.dac and spec.dac != NATIONAL:

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -187,15 +187,33 @@ class DownloadSettings:
     rate_window_s: float = 20.0
 
 
+def _bounded(default: float, lo: float, hi: float | None = None) -> Any:
+    """A number field of a configuration table: its default and the bounds (``lo`` to ``hi``,
+    included; ``hi`` None: no upper bound) a configured value must respect. The table's reader
+    takes both from here (:meth:`_Reader.numbers`); an ``int`` field must be an integer."""
+    return field(default=default, metadata={"bounds": (lo, hi)})
+
+
 @dataclass(frozen=True)
 class ValidationSettings:
-    row_tolerance: float = 0.10
-    territory_row_tolerance: float = 0.25
-    territory_min_rows: int = 20
-    min_geolocated_share: float = 0.90
-    max_vanished_share: float = 0.03
-    max_positions_lost_share: float = 0.02
-    identity_min_count: int = 5
+    """``[validation]``: the checks a new version must pass to replace the served one (shares
+    are fractions from 0 to 1; ``0.10`` = 10 %)."""
+
+    #: Largest ``|new - previous| / previous`` of the establishments and equipment lines.
+    row_tolerance: float = _bounded(0.10, 0, 1)
+    #: The same, per DAC territory...
+    territory_row_tolerance: float = _bounded(0.25, 0, 1)
+    #: ... for the territories that had at least this many establishments.
+    territory_min_rows: int = _bounded(20, 0)
+    #: Smallest share of establishments with an address-level position (not a commune centroid).
+    min_geolocated_share: float = _bounded(0.90, 0, 1)
+    #: Largest share of the served establishments (by FINESS number) absent from the new version.
+    max_vanished_share: float = _bounded(0.03, 0, 1)
+    #: Largest share of the served address-level positions lost in the new version.
+    max_positions_lost_share: float = _bounded(0.02, 0, 1)
+    #: Vanished establishments or lost positions accepted whatever their share (count).
+    identity_min_count: int = _bounded(5, 0)
+    #: Refuse a version with FINESS categories that have no family.
     require_families: bool = True
     #: ``"previous"``, ``"all"``, ``"none"`` or a tuple of territory ids.
     territories_required: str | tuple[str, ...] = TERRITORIES_PREVIOUS
@@ -212,7 +230,10 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class ReportSettings:
-    moved_threshold_m: float = 100.0
+    """``[report]``: what the change report lists."""
+
+    #: A move shorter than this (metres) is not reported.
+    moved_threshold_m: float = _bounded(100.0, 0)
 
 
 @dataclass(frozen=True)
@@ -267,6 +288,18 @@ class _Reader:
             bounds = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
             self.fail(key, f"must be {bounds}, got {value!r}")
         return value
+
+    def numbers(self, cls: type) -> dict[str, float]:
+        """The values of the number fields of dataclass ``cls`` declared with :func:`_bounded`,
+        by field name (default and bounds from the declaration, ``int`` fields as integers)."""
+        values: dict[str, float] = {}
+        for f in fields(cls):
+            if "bounds" in f.metadata:
+                lo, hi = f.metadata["bounds"]
+                integer = f.type in ("int", int)
+                value = self.number(f.name, f.default, lo, hi, integer=integer)
+                values[f.name] = int(value) if integer else float(value)
+        return values
 
     def boolean(self, key: str, default: bool) -> bool:
         value = self.get(key, default)
@@ -408,20 +441,14 @@ def parse_config(data: dict[str, Any], path: Path) -> RefreshConfig:
         va.fail("territories_required",
                 f'must be "previous", "all", "none" or a non-empty list of territory ids, got {required!r}')
     validation = ValidationSettings(
-        row_tolerance=float(va.number("row_tolerance", 0.10, lo=0, hi=1)),
-        territory_row_tolerance=float(va.number("territory_row_tolerance", 0.25, lo=0, hi=1)),
-        territory_min_rows=int(va.number("territory_min_rows", 20, lo=0, integer=True)),
-        min_geolocated_share=float(va.number("min_geolocated_share", 0.90, lo=0, hi=1)),
-        max_vanished_share=float(va.number("max_vanished_share", 0.03, lo=0, hi=1)),
-        max_positions_lost_share=float(va.number("max_positions_lost_share", 0.02, lo=0, hi=1)),
-        identity_min_count=int(va.number("identity_min_count", 5, lo=0, integer=True)),
-        require_families=va.boolean("require_families", True),
+        **va.numbers(ValidationSettings),
+        require_families=va.boolean("require_families", ValidationSettings.require_families),
         territories_required=required,
     )
     va.finish()
 
     rp = _Reader(path, "report", data.get("report", {}))
-    report = ReportSettings(moved_threshold_m=float(rp.number("moved_threshold_m", 100.0, lo=0)))
+    report = ReportSettings(**rp.numbers(ReportSettings))
     rp.finish()
     # [network] (issue 12): DAC-46 = "extraits/midi-pyrenees.osm.pbf" (local files)
     nw = _Reader(path, "network", data.get("network", {}))

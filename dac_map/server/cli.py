@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dac_map.cli_common import fail
 from dac_map.errors import DacMapError
 
 err = Console(stderr=True)
@@ -20,11 +21,6 @@ out = Console()
 UrlOption = Annotated[Optional[str], typer.Option(
     "--database-url", envvar="DAC_MAP_DATABASE_URL",
     help="Base PostgreSQL (postgresql://...) ; défaut : DAC_MAP_DATABASE_URL")]
-
-
-def _fail(exc: DacMapError) -> None:
-    err.print(f"[bold red]Erreur / error[/]: {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(exc.exit_code)
 
 
 def _actor() -> str:
@@ -51,7 +47,7 @@ def register(app: typer.Typer) -> None:
             applied = migrate.upgrade(url)
             rev = migrate.current_revision(url)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         for m in applied:
             out.print(f"migration {m.revision:04d} appliquée : {m.name}")
         out.print(f"schéma à la révision {rev}" + (" (déjà à jour)" if not applied else ""))
@@ -71,7 +67,7 @@ def register(app: typer.Typer) -> None:
             version = versions.publish_geopackage(gpkg, actor=_actor(), switch_to=not no_switch,
                                                   url=url, keep=keep)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         out.print(f"version {version} publiée" + ("" if no_switch else " et servie"))
 
     @db_app.command("rollback")
@@ -84,7 +80,7 @@ def register(app: typer.Typer) -> None:
         try:
             version = versions.rollback(actor=_actor(), to=to, url=url)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         out.print(f"version servie : {version}")
 
     @db_app.command("status")
@@ -97,7 +93,7 @@ def register(app: typer.Typer) -> None:
             rev = migrate.current_revision(url)
             vers = versions.list_versions(url) if rev else []
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         if json_output:
             print(json.dumps({"schema_revision": rev, "versions": [
                 {"version": v.version, "served": v.served, "published_at": v.published_at,
@@ -127,7 +123,7 @@ def register(app: typer.Typer) -> None:
         try:
             user = auth.set_user(subject, role, dac or [], actor=_actor(), label=label, url=url)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         out.print(f"{user.subject} : {', '.join(sorted(user.roles))}"
                   + (f" ({', '.join(sorted(user.dacs))})" if user.dacs else ""))
 
@@ -139,7 +135,7 @@ def register(app: typer.Typer) -> None:
         try:
             users = auth.list_users(url)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         table = Table(title="Comptes")
         for col in ("compte", "rôles", "DAC", "fonction"):
             table.add_column(col)
@@ -156,7 +152,7 @@ def register(app: typer.Typer) -> None:
         try:
             existed = auth.remove_user(subject, actor=_actor(), url=url)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         out.print(f"{subject} retiré" if existed else f"{subject} absent de la table")
 
     @app.command("health")

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dac_map import settings
+from dac_map.cli_common import StoreOpt, fail
 from dac_map.errors import DacMapError, ValidationError
 
 err = Console(stderr=True)
@@ -22,11 +23,6 @@ out = Console()
 _SET = typer.Option("--set", help="Jeu de territoires (principal, demo-fictif-somme-2-dac...)")
 _DB = typer.Option("--db", help="Table des territoires (SQLite ; défaut : la base PostgreSQL du mode "
                    "serveur si DAC_MAP_DATABASE_URL est défini, sinon le réglage TERRITORIES_DB)")
-
-
-def _fail(exc: DacMapError) -> None:
-    err.print(f"[bold red]Erreur / error[/]: {exc}", highlight=False, soft_wrap=True, markup=True)
-    raise typer.Exit(exc.exit_code)
 
 
 def _default_author() -> str:
@@ -70,7 +66,7 @@ def register(app: typer.Typer) -> None:
         try:
             items = open_store(db).list(set_name)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         table = Table(title=f"Territoires DAC — jeu « {set_name} » ({len(items)})")
         for col in ("Id", "Nom", "Téléphone", "FINESS", "Départements", "Communes", "Version",
                     "Modifié par", "Le"):
@@ -103,7 +99,7 @@ def register(app: typer.Typer) -> None:
                 expected=None if force else read.versions, replace=replace,
                 comment=comment or f"import de {file.name}")
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         for issue in read.issues:
             err.print(f"ligne ignorée / skipped: {issue}", markup=False, highlight=False, soft_wrap=True)
         out.print(f"Jeu « {set_name} » : {len(result.created)} créé(s), {len(result.updated)} modifié(s), "
@@ -127,7 +123,7 @@ def register(app: typer.Typer) -> None:
         try:
             items = open_store(db).list(set_name)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         if file is None:
             sys.stdout.write(table_text(items))
         else:
@@ -139,7 +135,7 @@ def register(app: typer.Typer) -> None:
     @group.command("check")
     def check(set_name: Annotated[str, _SET] = "principal",
               db: Annotated[Optional[Path], _DB] = None,
-              store_path: Annotated[Optional[Path], typer.Option("--store", help="GeoPackage (communes, annuaire des DAC ; défaut : réglage STORE_PATH)")] = None,
+              store_path: StoreOpt = None,
               department: Annotated[Optional[list[str]], typer.Option("--department", help="Départements où chercher les trous")] = None,
               strict: Annotated[bool, typer.Option("--strict", help="Code de sortie 5 s'il y a une alerte")] = False) -> None:
         """Contrôle : chevauchements, trous, codes de communes disparus (et successeurs), DAC absents de l'annuaire."""
@@ -157,7 +153,7 @@ def register(app: typer.Typer) -> None:
                 directory_finess=None if directory is None else directory["finess"].astype(str),
                 departments=split_codes(",".join(department)) if department else None)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         out.print(f"Jeu « {set_name} » : {len(items)} territoire(s), {len(report.overlaps)} chevauchement(s), "
                   f"{len(report.gaps)} commune(s) sans DAC, {len(report.unknown)} code(s) inconnu(s).",
                   markup=False, highlight=False)
@@ -178,7 +174,7 @@ def register(app: typer.Typer) -> None:
         try:
             entries = open_store(db).history(set_name, territory, limit)
         except DacMapError as exc:
-            _fail(exc)
+            fail(exc)
         table = Table(title=f"Historique — jeu « {set_name} »")
         for col in ("Quand", "Qui", "Territoire", "Version", "Action", "Changements", "Commentaire"):
             table.add_column(col)

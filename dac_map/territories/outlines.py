@@ -9,7 +9,7 @@ import pandas as pd
 import shapely
 
 from dac_map import settings
-from dac_map.errors import RowIssue
+from dac_map.errors import KEPT, RowIssue
 
 
 def territory_outlines(territories: pd.DataFrame, departments: gpd.GeoDataFrame,
@@ -30,7 +30,7 @@ def territory_outlines(territories: pd.DataFrame, departments: gpd.GeoDataFrame,
                 parts.append(dep_geom[d])
             else:
                 issues.append(RowIssue(path, i, "departements",
-                                       f"no outline for department {d} of {row.dac_id}", "kept"))
+                                       f"no outline for department {d} of {row.dac_id}", KEPT))
         missing = []
         for c in row.communes:
             if com_geom is not None and c in com_geom.index:
@@ -40,7 +40,7 @@ def territory_outlines(territories: pd.DataFrame, departments: gpd.GeoDataFrame,
         if missing:
             issues.append(RowIssue(path, i, "communes",
                                    f"no outline for {len(missing)} commune(s) of {row.dac_id}: "
-                                   f"{', '.join(missing[:5])}", "kept"))
+                                   f"{', '.join(missing[:5])}", KEPT))
         geoms.append(None if not parts else parts[0] if len(parts) == 1 else shapely.union_all(parts))
     out = territories.copy()
     out["departments"] = out["departments"].map(" ".join)

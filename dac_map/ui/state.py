@@ -7,7 +7,7 @@ convert it to and from ``st.query_params`` (the spec's French keys, only non-def
 plus ``page`` and ``etab``); :func:`build_filters` turns it into the query-layer filters,
 reporting unusable values as French warnings instead of failing.
 
-URL keys: those of :data:`dac_map.query.spec.PARAMS` (``dac``, ``famille``, ``categorie``,
+URL keys: those of :data:`dac_map.query.params.PARAMS` (``dac``, ``famille``, ``categorie``,
 ``discipline``, ``clientele``, ``activite``, ``capacite``, ``q``, ``autour`` — commune INSEE
 code, FINESS number, commune name or a point ``lat, lon`` —, ``rayon``, ``contour``,
 ``fermes``, ``tri``, ``n``, ``minutes``, the social criteria ``famille_sociale``,
@@ -26,7 +26,7 @@ from dac_map import settings
 from dac_map.codes import is_finess
 from dac_map.query import SORTS, DistanceFilter, NearestFilter, QueryFilter, TextFilter
 from dac_map.query.near import Near, resolve_near
-from dac_map.query.spec import (
+from dac_map.query.params import (
     MAX_CAPACITY,
     MAX_MINUTES,
     MAX_NEAREST,
@@ -34,8 +34,8 @@ from dac_map.query.spec import (
     MAX_TEXT,
     MIN_RADIUS_KM,
     NATIONAL,
-    SearchSpec,
 )
+from dac_map.query.spec import SearchSpec
 
 
 #: Modes of the "around" widgets (issue 12): the N nearest (default, ``radius_km`` None) or an
