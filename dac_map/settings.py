@@ -215,17 +215,6 @@ UI_NATIONAL_VIEW = _env("UI_NATIONAL_VIEW", "1").lower() not in ("0", "false", "
 #: Most resources printed on one A4 sheet.
 UI_MAX_SHEET_ITEMS = int(_env("UI_MAX_SHEET_ITEMS", "40"))
 
-# --------------------------------------------------------------------------- memory
-
-#: Arrow memory pool used for the ETL, the catalogue load and the imports (str): ``jemalloc``
-#: (default), ``system`` (the C library's malloc), ``mimalloc`` or ``default`` (pyarrow's own
-#: choice: mimalloc in recent wheels). Measured on a 2-core virtual machine, pyarrow's mimalloc
-#: pool made the ETL's CSV read and text trims 5-10 times slower than jemalloc or malloc: it
-#: commits its arenas at once in transparent huge pages, and each first touch of a 2 MiB page
-#: was slow there (see README, ETL benchmark). ``jemalloc`` falls back to ``system`` when the
-#: installed pyarrow lacks it. Applied by :func:`dac_map.memory.use_arrow_pool`, at call time.
-ARROW_MEMORY_POOL = _env("ARROW_MEMORY_POOL", "jemalloc")
-
 # --------------------------------------------------------------------------- data integrity (ETL checks)
 
 #: Most physical lines one record may span (a quoted value with line breaks); an opening quote
@@ -343,3 +332,14 @@ INCLUSION_OVERRIDES = Path(_env("INCLUSION_OVERRIDES", str(
 #: shipped official composition for the demo departments, ``data/geo/epci_communes_01_46_80.csv``;
 #: "" = none (EPCI zones then kept as codes and reported as not expanded).
 INCLUSION_EPCI_TABLE = _env("INCLUSION_EPCI_TABLE", str(DATA_DIR / "geo" / "epci_communes_01_46_80.csv"))
+
+# --------------------------------------------------------------------------- process memory (dac_map.memory)
+
+#: Arrow memory pool used for the ETL, the catalogue load and the imports (str): ``jemalloc``
+#: (default), ``system`` (the C library's malloc), ``mimalloc`` or ``default`` (pyarrow's own
+#: choice: mimalloc in recent wheels). Measured on a 2-core virtual machine, pyarrow's mimalloc
+#: pool made the ETL's CSV read and text trims 5-10 times slower than jemalloc or malloc: it
+#: commits its arenas at once in transparent huge pages, and each first touch of a 2 MiB page
+#: was slow there (see README, ETL benchmark). ``jemalloc`` falls back to ``system`` when the
+#: installed pyarrow lacks it. Applied by :func:`dac_map.memory.use_arrow_pool`, at call time.
+ARROW_MEMORY_POOL = _env("ARROW_MEMORY_POOL", "jemalloc")

@@ -68,3 +68,17 @@ def test_lazy_package_export_is_the_module_object():
     assert refresh.refresh is pipeline.refresh
     with pytest.raises(AttributeError):
         coverage.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["search", "--no-such-option"]])
+def test_the_entry_point_leaves_nothing_for_a_final_collection(argv):
+    # after the command (success or usage error), the live objects are frozen: the interpreter's
+    # last garbage collection then has nothing to walk (atexit handlers run after main returns)
+    probe = ("import atexit, gc, sys\n"
+             "atexit.register(lambda: print('frozen', gc.get_freeze_count()))\n"
+             f"sys.argv = ['dac-map', *{argv!r}]\n"
+             "from dac_map.cli import main\n"
+             "main()\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("frozen ")][-1]
+    assert int(line.split()[1]) > 10_000  # every module's objects, not a handful
