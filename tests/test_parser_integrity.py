@@ -16,6 +16,7 @@ import functools
 import io
 import tempfile
 from pathlib import Path
+from unittest.mock import patch
 
 import pandas as pd
 import pytest
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings as hsettings, strate
 
 from dac_map.etl.layouts import STRUCTUREET
 from dac_map.etl.parser import parse_establishments_text
+from dac_map.etl import rawtext
 from dac_map.etl.rawtext import _high_bytes, byte_offsets, decode
 from dac_map.etl.sections import _line_offsets, _Lines
 from dac_map.testing.synthetic import write_establishments_extract
@@ -53,10 +55,10 @@ def base_extract() -> bytes:
     return b"".join(out)
 
 
-def _parse(data: bytes, engine: str = "arrow"):
+def _parse(data: bytes, engine: str = "arrow", as_bytes: bool = False):
     decoded = decode(data, "damaged.csv")
-    return parse_establishments_text(decoded.text, "damaged.csv", decoded.encoding, decoded.notes,
-                                     engine=engine)
+    return parse_establishments_text(decoded.body if as_bytes else decoded.text, "damaged.csv",
+                                     decoded.encoding, decoded.notes, engine=engine)
 
 
 @functools.lru_cache(maxsize=1)
@@ -160,11 +162,13 @@ def test_one_damaged_line_only_affects_its_own_record(data, kind):
     assert reported, f"damaged line {k} ({kind}) not reported: {result.issues}"
     assert all(i.path == "damaged.csv" and i.field for i in result.issues)
 
-    # The csv fallback reads the damaged file exactly as the Arrow fast path does.
-    slow = _parse(b"\n".join(damaged) + b"\n", engine="csv")
-    pd.testing.assert_frame_equal(slow.structures, result.structures)
-    pd.testing.assert_frame_equal(slow.geolocations, result.geolocations)
-    assert slow.issues == result.issues
+    # The csv fallback reads the damaged file exactly as the Arrow fast path does, and so does
+    # the ETL's route (the decoded UTF-8 bytes, no file-sized string).
+    for other in (_parse(b"\n".join(damaged) + b"\n", engine="csv"),
+                  _parse(b"\n".join(damaged) + b"\n", as_bytes=True)):
+        pd.testing.assert_frame_equal(other.structures, result.structures)
+        pd.testing.assert_frame_equal(other.geolocations, result.geolocations)
+        assert other.issues == result.issues
 
 
 def test_stray_quote_on_last_structure_line_keeps_every_geolocation():
@@ -273,6 +277,52 @@ def test_lines_of_the_bytes_are_the_lines_of_the_text(text):
     assert [lines[i] for i in range(len(lines))] == expected
     assert lines[:] == expected
     assert [lines.raw(i) for i in range(len(lines))] == [e.encode("utf-8") for e in expected]
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40), st.integers(1, 7))
+def test_chunked_utf8_check_is_bytes_decode(data, chunk):
+    # chunks as small as one byte cut every multi-byte sequence somewhere
+    try:
+        data.decode("utf-8")
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    with patch.object(rawtext, "_CHUNK", chunk):
+        assert rawtext._utf8_valid(data) is expected
+
+
+def _one_line_utf8(latin: bytes, utf8: bytes, k: int) -> bytes:
+    lines = latin.split(b"\n")
+    lines[k] = utf8.split(b"\n")[k]
+    return b"\n".join(lines)
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("variant", ["utf-8", "utf-8-sig", "cp1252", "cp1252 + one UTF-8 line",
+                                     "utf-8 + one cp1252 byte"])
+def test_every_encoding_read_as_bytes_gives_the_clean_tables(variant, newline, monkeypatch):
+    # the ETL reads a file as UTF-8 bytes built chunk by chunk (chunks of 7 bytes here, so that
+    # they cut lines and characters): same tables as the clean UTF-8 text, same issues as the
+    # text route
+    monkeypatch.setattr(rawtext, "_CHUNK", 7)
+    text = base_extract().decode("utf-8")
+    k = next(i for i, ln in enumerate(text.split("\n")) if "É" in ln)
+    data = {
+        "utf-8": text.encode("utf-8"),
+        "utf-8-sig": b"\xef\xbb\xbf" + text.encode("utf-8"),
+        "cp1252": text.encode("cp1252"),
+        "cp1252 + one UTF-8 line": _one_line_utf8(text.encode("cp1252"), text.encode("utf-8"), k),
+        "utf-8 + one cp1252 byte": _one_line_utf8(text.encode("utf-8"), text.encode("cp1252"), k),
+    }[variant].replace(b"\n", newline)
+    by_bytes, by_text = _parse(data, as_bytes=True), _parse(data)
+    clean = clean_parse()
+    for got in (by_bytes, by_text):
+        pd.testing.assert_frame_equal(got.structures, clean.structures)
+        pd.testing.assert_frame_equal(got.geolocations, clean.geolocations)
+    assert by_bytes.issues == by_text.issues
+    assert [i.line for i in by_bytes.issues] == ([k + 1] if "one" in variant else [])
+    assert decode(data, "x.csv").encoding == variant.split(" ")[0]
 
 
 def test_ascii_and_latin1_files_need_no_repair():

@@ -189,9 +189,10 @@ def parse_projection(source: str) -> int | None:
 
 
 def _parse_file(path: str | Path, parse_text: Callable[..., _Extract]) -> _Extract:
-    """Read, decode and parse one extract file with ``parse_text`` (text, path, encoding, notes)."""
+    """Read, decode and parse one extract file with ``parse_text`` (its UTF-8 bytes, path,
+    encoding, notes): no file-sized string is built."""
     decoded = decode(read_bytes(path), str(path))
-    return parse_text(decoded.text, str(path), decoded.encoding, decoded.notes)
+    return parse_text(decoded.body, str(path), decoded.encoding, decoded.notes)
 
 
 # --------------------------------------------------------------------------- establishments
@@ -201,10 +202,11 @@ def parse_establishments(path: str | Path) -> EstablishmentExtract:
     return _parse_file(path, parse_establishments_text)
 
 
-def parse_establishments_text(text: str, path: str = "<text>", encoding: str = "utf-8",
-                              notes: list[DecodeNote] | None = None, engine: str = "arrow"
-                              ) -> EstablishmentExtract:
-    """Parse the decoded text of a cs1100507/cs1100502 extract; bad rows become issues.
+def parse_establishments_text(text: str | bytes | bytearray, path: str = "<text>",
+                              encoding: str = "utf-8", notes: list[DecodeNote] | None = None,
+                              engine: str = "arrow") -> EstablishmentExtract:
+    """Parse the decoded text of a cs1100507/cs1100502 extract (a string, or its UTF-8 bytes);
+    bad rows become issues.
 
     ``notes`` are the lines the decoder repaired (reported as issues); ``engine`` is ``arrow``
     (fast path, default) or ``csv`` (every line with Python's csv module: same result).
@@ -279,9 +281,9 @@ def parse_equipment(path: str | Path) -> EquipmentExtract:
     return _parse_file(path, parse_equipment_text)
 
 
-def parse_equipment_text(text: str, path: str = "<text>", encoding: str = "utf-8",
-                         notes: list[DecodeNote] | None = None, engine: str = "arrow"
-                         ) -> EquipmentExtract:
+def parse_equipment_text(text: str | bytes | bytearray, path: str = "<text>",
+                         encoding: str = "utf-8", notes: list[DecodeNote] | None = None,
+                         engine: str = "arrow") -> EquipmentExtract:
     """Parse the decoded text of a cs1100505 extract; bad rows become issues (see
     :func:`parse_establishments_text` for ``notes`` and ``engine``)."""
     parts = split_sections(text, path, (EQUIPEMENTSOCIAL,), engine, notes)

@@ -1,9 +1,11 @@
-"""Raw text of an extract: bytes -> text -> records, with corruption kept local.
+"""Raw text of an extract: bytes -> UTF-8 -> records, with corruption kept local.
 
 Two steps, each guarding against one way a single bad line used to spoil a whole file:
 
 * :func:`decode` decides the encoding of a file from the evidence of the whole file (bytes that
-  form valid UTF-8 multi-byte sequences against bytes that do not), then repairs the minority:
+  form valid UTF-8 multi-byte sequences against bytes that do not), then gives its UTF-8 bytes
+  (a valid UTF-8 file as it is; a Latin-1 one converted a MiB at a time: no file-sized string is
+  built on the way), repairing the minority:
   a UTF-8 file with a stray Latin-1 byte stays UTF-8 and only that byte is read as Windows-1252;
   a Latin-1 file with one UTF-8 line keeps its other lines as they are. Every repaired line is
   returned as a :class:`DecodeNote` (line, value index) for the parser to report.
@@ -50,9 +52,42 @@ class DecodeNote:
 
 @dataclass
 class Decoded:
-    text: str
+    """A decoded extract: its UTF-8 bytes (line breaks as in the file), the encoding decided
+    for the file and the lines read in the other one. The parser works on ``body``; ``text`` is
+    the same content as a string."""
+
+    body: bytes | bytearray
     encoding: str
     notes: list[DecodeNote]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+#: Bytes converted at a time by the chunked decoders (no file-sized string is ever built).
+_CHUNK = 1 << 20
+
+
+def _utf8_valid(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8, checked a MiB at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for o in range(0, len(data), _CHUNK):
+            decoder.decode(view[o:o + _CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _8bit_to_utf8(raw: bytes, out: bytearray, c1: bool = True) -> bytearray:
+    """Append ``raw`` (Windows-1252 / Latin-1, see :func:`_decode_8bit`) to ``out`` as UTF-8,
+    a MiB at a time (a single-byte encoding can be cut anywhere)."""
+    for o in range(0, len(raw), _CHUNK):
+        out += _decode_8bit(raw[o:o + _CHUNK], c1).encode("utf-8")
+    return out
 
 
 def _cp1252(raw: bytes) -> str:
@@ -99,13 +134,11 @@ def decode(data: bytes, path: str) -> Decoded:
     _refuse_non_text(data, path)
     bom = data.startswith(codecs.BOM_UTF8)
     body = data[3:] if bom else data
-    try:
-        return Decoded(body.decode("utf-8"), "utf-8-sig" if bom else "utf-8", [])
-    except UnicodeDecodeError:
-        pass
+    if _utf8_valid(body):
+        return Decoded(body, "utf-8-sig" if bom else "utf-8", [])
     valid_bytes, high, leads, c1 = _utf8_evidence(body)
     if not valid_bytes:  # no UTF-8 evidence at all: a Latin-1 / Windows-1252 file
-        return Decoded(_decode_8bit(body, c1), "cp1252", [])
+        return Decoded(_8bit_to_utf8(body, bytearray(), c1), "cp1252", [])
     if bom or valid_bytes >= high - valid_bytes:
         encoding = "utf-8-sig" if bom else "utf-8"
         _repairs.starts = []
@@ -114,23 +147,25 @@ def decode(data: bytes, path: str) -> Decoded:
             starts = _repairs.starts
         finally:
             del _repairs.starts
-        return Decoded(text, encoding, _notes(body, starts, "cp1252", encoding))
+        return Decoded(text.encode("utf-8"), encoding, _notes(body, starts, "cp1252", encoding))
     # A Windows-1252 file: lines that are valid UTF-8 with multi-byte sequences are UTF-8.
     breaks = byte_offsets(body, 0x0A)
     candidates = np.unique(np.searchsorted(breaks, leads)).tolist()
-    pieces, pos, starts = [], 0, []
+    out, pos, starts = bytearray(), 0, []
     for k in candidates:
         lo = int(breaks[k - 1]) + 1 if k else 0
         hi = int(breaks[k]) if k < len(breaks) else len(body)
+        line = body[lo:hi]
         try:
-            as_utf8 = body[lo:hi].decode("utf-8")
+            line.decode("utf-8")
         except UnicodeDecodeError:
             continue
-        pieces += [_decode_8bit(body[pos:lo]), as_utf8]
+        _8bit_to_utf8(body[pos:lo], out)
+        out += line  # already UTF-8
         pos = hi
         starts.append(int(leads[np.searchsorted(leads, lo)]))
-    pieces.append(_decode_8bit(body[pos:]))
-    return Decoded("".join(pieces), "cp1252", _notes(body, starts, "utf-8", "cp1252", breaks))
+    _8bit_to_utf8(body[pos:], out)
+    return Decoded(out, "cp1252", _notes(body, starts, "utf-8", "cp1252", breaks))
 
 
 def _chunked_offsets(arr: np.ndarray, test, step: int = 1 << 20) -> np.ndarray:

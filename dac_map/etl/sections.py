@@ -61,7 +61,7 @@ class Sections:
     seen: dict[str, int]
 
 
-def _contiguous_block(body: bytes, starts: np.ndarray, name: str) -> tuple[int, int] | None:
+def _contiguous_block(body: bytes | bytearray, starts: np.ndarray, name: str) -> tuple[int, int] | None:
     """``(first, stop)`` line indices when every line starting with ``name;`` lies in one
     contiguous block (the usual layout of an extract), ``(0, 0)`` when there is none, and
     None otherwise. Only C-level byte searches: the first and the last such line are found
@@ -86,7 +86,7 @@ class _Lines(Sequence[str]):
     time on access: the fast path reads only the few lines it cannot hand to Arrow, so the file
     is never split into hundreds of thousands of Python strings."""
 
-    def __init__(self, body: bytes, starts: np.ndarray, ends: np.ndarray) -> None:
+    def __init__(self, body: bytes | bytearray, starts: np.ndarray, ends: np.ndarray) -> None:
         self.body, self.starts, self.ends = body, starts, ends
 
     def __len__(self) -> int:
@@ -105,10 +105,10 @@ class _Lines(Sequence[str]):
 
     def raw(self, i: int) -> bytes:
         """The bytes of line ``i`` (no newline)."""
-        return self.body[self.starts[i]:self.ends[i]]
+        return bytes(self.body[self.starts[i]:self.ends[i]])
 
 
-def _line_offsets(body: bytes) -> tuple[np.ndarray, np.ndarray]:
+def _line_offsets(body: bytes | bytearray) -> tuple[np.ndarray, np.ndarray]:
     """Byte offsets of the start and of the end (exclusive, the newline) of each physical line
     of ``body``; like ``str.split("\n")`` without the empty piece after a final newline."""
     breaks = byte_offsets(body, 0x0A)
@@ -147,9 +147,11 @@ def _header(rec: LocalRecord, path: str) -> tuple[str | None, list[RowIssue]]:
     return date or None, issues
 
 
-def split_sections(text: str, path: str, sections: tuple[Section, ...], engine: str = "arrow",
-                   notes: list[DecodeNote] | None = None) -> Sections:
-    """Group the records of ``text`` by section into text DataFrames, checking field counts.
+def split_sections(text: str | bytes | bytearray, path: str, sections: tuple[Section, ...],
+                   engine: str = "arrow", notes: list[DecodeNote] | None = None) -> Sections:
+    """Group the records of ``text`` (the decoded text, or its UTF-8 bytes as
+    :func:`~dac_map.etl.rawtext.decode` gives them) by section into text DataFrames, checking
+    field counts.
 
     Lines with plain CSV quoting (nearly all) are parsed by Arrow's CSV reader, a block per
     section; the header, the lines with irregular or unbalanced quotes (see
@@ -159,11 +161,9 @@ def split_sections(text: str, path: str, sections: tuple[Section, ...], engine: 
     ``notes`` are the lines the decoder repaired (:func:`~dac_map.etl.rawtext.decode`): each
     becomes a kept-row issue naming its field.
     """
-    normalised = text
-    if "\r" in text:  # CRLF, or bare CR (old Mac files)
-        normalised = text.replace("\r\n", "\n").replace("\r", "\n")
-    body = normalised.encode("utf-8", "surrogatepass")
-    del normalised
+    body = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if b"\r" in body:  # CRLF, or bare CR (old Mac files)
+        body = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     starts, ends = _line_offsets(body)
     lines = _Lines(body, starts, ends)
     by_name = {sec.name: sec for sec in sections}
