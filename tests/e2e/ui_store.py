@@ -171,11 +171,15 @@ def tiny_catalogue():
 #: Abbeville (hostile name) and Cahors, access to rights in Amiens, and a resource linked to
 #: the FINESS establishment :data:`KNOWN_FINESS` (merged sources).
 SOCIAL_TABLE = Path(__file__).resolve().parents[1] / "fixtures" / "social" / "ressources_sociales_test.csv"
+#: Fictitious food-aid resources of Amiens whose names, structures and addresses hold web
+#: addresses and e-mail addresses (``http://``, ``https://``, ``www.``, ``@``; one name in NFD):
+#: they must show as typed, never as links.
+LINKS_TABLE = SOCIAL_TABLE.with_name("ressources_sociales_liens.csv")
 
 
-def build_social_ui_store(target: Path) -> Path:
-    """The app-test GeoPackage (:func:`build_ui_store`) with :data:`SOCIAL_TABLE` imported as
-    the DAC's local resources (once: an existing file is reused)."""
+def build_social_ui_store(target: Path, table: Path = SOCIAL_TABLE) -> Path:
+    """The app-test GeoPackage (:func:`build_ui_store`) with ``table`` (steward-table layout)
+    imported as the DAC's local resources (once: an existing file is reused)."""
     import shutil
 
     from dac_map.inclusion.importer import run_import
@@ -186,6 +190,6 @@ def build_social_ui_store(target: Path) -> Path:
     base = build_ui_store(target.parent / "base" / "store.gpkg")
     tmp = target.parent / (target.name + ".building.gpkg")
     shutil.copyfile(base, tmp)
-    run_import([], store=tmp, local_table=SOCIAL_TABLE)
+    run_import([], store=tmp, local_table=table)
     tmp.replace(target)
     return target
