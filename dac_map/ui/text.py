@@ -16,6 +16,12 @@ import pandas as pd
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=\"'/^%@])")
+#: U+2060 WORD JOINER: invisible, zero width, no line break; :func:`md` puts one where a GFM
+#: autolink literal would start.
+WORD_JOINER = "\u2060"
+#: Where GFM autolink literals (``https?://``, ``www.``, ``local@domain``; any case) would be
+#: recognised: between ``:`` and ``//``, between ``www`` and ``.``, after every ``@``.
+_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?i:(?<=www))(?=\.)|(?<=@)")
 
 #: Labels of ``geo_precision``.
 PRECISION_LABELS = {
@@ -46,8 +52,18 @@ def plain(value: object) -> str:
 def md(value: object) -> str:
     """``value`` as literal Markdown text: every Markdown / HTML / Streamlit-directive
     punctuation is backslash-escaped, so names such as ``<script>``, ``[x](http://…)``,
-    ``![img](…)`` or ``:red[…]`` show as typed and never become markup, links or images."""
-    return _MD_SPECIAL.sub(r"\\\1", plain(value))
+    ``![img](…)`` or ``:red[…]`` show as typed and never become markup, links or images.
+
+    Bare web and e-mail addresses (``Voir http://exemple.fr``, ``www.exemple.fr``,
+    ``accueil@exemple.fr``) do not become links either: Streamlit's Markdown (remark-gfm)
+    finds GFM autolink literals in the text *after* the escapes are resolved, so escaping
+    cannot stop them. :data:`WORD_JOINER` (U+2060, invisible and zero-width, not a line-break
+    opportunity) is put where such a literal would start — between ``:`` and ``//``, between
+    ``www`` and ``.``, after ``@`` — and the patterns (``https?://``, ``www(?=\\.)``,
+    ``…@domain``) no longer match: the reader sees the same letters, as plain text (checked in chromium by
+    ``tests/e2e/test_autolink_browser.py``). Copying the text copies the invisible joiner
+    too; input joiners and other invisible characters are dropped first (:func:`plain`)."""
+    return _MD_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(WORD_JOINER, plain(value)))
 
 
 def phone_digits(value: object) -> str:
@@ -148,6 +164,7 @@ def sources_line(metadata: dict[str, object]) -> str:
 
 __all__ = [
     "PRECISION_LABELS",
+    "WORD_JOINER",
     "demo_flags",
     "format_date",
     "format_km",

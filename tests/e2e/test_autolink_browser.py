@@ -53,7 +53,6 @@ def test_addresses_in_names_are_not_links(browser, links_url, row):
         sheet.wait_for(timeout=90_000)  # first load: slow on a loaded machine
         heading = sheet.locator("[data-testid='stHeading']").first
         heading.wait_for(timeout=TIMEOUT)
-        page.screenshot(path=str(OUTPUT / f"e2e_liens_{row['id']}.png"), full_page=True)
         # the only links of the sheet are the ones the app makes (the phone's tel:)
         assert [h for h in _links(sheet.locator("a")) if not h.startswith("tel:")] == []
         assert _seen(heading.inner_text()) == _seen(row["nom"])
@@ -63,21 +62,25 @@ def test_addresses_in_names_are_not_links(browser, links_url, row):
             assert _seen(row["courriel"]) in text
 
         # the list (a data grid: plain text cells) and the whole page: no link to the addresses
+        page.wait_for_function("""() => [...document.querySelectorAll(
+            "[data-testid='stDataFrame'] [role='gridcell']")].some(c => c.innerText.trim())""",
+                               timeout=TIMEOUT)  # the grid's accessible table is filled
         grid = page.locator("[data-testid='stDataFrame']").first
-        grid.wait_for(timeout=TIMEOUT)
         cells = [_seen(c) for c in grid.locator("[role='gridcell']").all_inner_texts()]
         assert _seen(row["nom"]) in cells
         assert _links(grid.locator("a")) == []
         assert [h for h in _links(page.locator("a")) if "exemple" in h or "structure" in h] == []
 
-        # map tooltips: built with textContent, opened as a hover does
+        # map tooltips (bound to the social layer, built with textContent): each marker's, opened
+        # as a hover does
         frame = map_frame(page, "window.dacMapSocial")
         tips = frame.evaluate("""() => {
             var out = [];
             window.map.eachLayer(function (l) {
-                if (l.feature && l.feature.properties && l.feature.properties.r && l.getTooltip()) {
-                    l.openTooltip();
-                    var el = l.getTooltip().getElement();
+                if (l.feature && l.feature.properties && l.feature.properties.r) {
+                    var group = Object.values(l._eventParents || {})[0];
+                    l.fire("mouseover", {latlng: l.getLatLng()}, true);
+                    var el = group.getTooltip().getElement();
                     out.push({text: el.innerText, links: el.querySelectorAll('a').length});
                 }
             });
@@ -85,4 +88,5 @@ def test_addresses_in_names_are_not_links(browser, links_url, row):
         }""")
         assert tips and all(t["links"] == 0 for t in tips)
         assert any(_seen(row["nom"]) in _seen(t["text"]) for t in tips)
+        page.screenshot(path=str(OUTPUT / f"e2e_liens_{row['id']}.png"), full_page=True)
         assert page.errors == []  # type: ignore[attr-defined]
