@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 
 import pytest
 from e2e.ui_store import KNOWN_FINESS, KNOWN_NAME, NASTY
@@ -14,17 +13,12 @@ from openpyxl import load_workbook
 from streamlit.testing.v1 import AppTest
 
 from dac_map import settings
-from dac_map.testing.apptest import APP, markdown_text, result_count, run_app
+from dac_map.testing.apptest import APP, markdown_text, result_count, run_app, unescape
 
 
 @pytest.fixture(autouse=True)
 def app_settings(ui_store, app_store):
     app_store(ui_store, "DAC-80")
-
-
-def unescape(markdown: str) -> str:
-    """Markdown text without its backslash escapes."""
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def file_of(downloads: dict[str, object], extension: str) -> bytes:

@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dac_map import settings
+from dac_map.testing.apptest import unescape
 from dac_map.ui import map as umap
 from dac_map.ui.social_layer import resource_from_tooltip, social_payload
 
@@ -56,10 +57,6 @@ def social_count(at: AppTest) -> int | None:
 
 def finess_count(at: AppTest) -> int | None:
     return _count(at, r"\*\*(\d+) ressources?\*\* correspond")
-
-
-def unescape(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text)
 
 
 def test_social_family_from_the_url_shows_only_social_resources(social_raw):

@@ -125,7 +125,7 @@ def test_sheet_filename():
 def test_md_escapes_markup():
     assert utext.md("<script>alert(1)</script>") == r"\<script\>alert\(1\)\</script\>".replace("/", r"\/")
     assert utext.md("[lien](http://x.example/a.png) ![i](y) :red[rouge] **gras** $x$") == (
-        r"\[lien\]\(http\:\/\/x\.example\/a\.png\) \!\[i\]\(y\) \:red\[rouge\] \*\*gras\*\* \$x\$")
+        r"\[lien\]\(http\:" "\u2060" r"\/\/x\.example\/a\.png\) \!\[i\]\(y\) \:red\[rouge\] \*\*gras\*\* \$x\$")
     assert utext.md("a\nb\x00c\u200bd") == "a b c d"
     assert utext.md(None) == "" and utext.md(float("nan")) == ""
 

@@ -42,6 +42,14 @@ def markdown_text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+def unescape(markdown: str) -> str:
+    """What a reader sees of escaped Markdown (:func:`dac_map.ui.text.md`): the backslash
+    escapes dropped, and the invisible word joiners md() puts in web and e-mail addresses."""
+    from dac_map.ui.text import WORD_JOINER
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
+
+
 def unmet_pages_script(store: str, db: str, reports: str) -> None:
     """An ``AppTest.from_function`` script: the unmet-need list of DAC-80 (log ``db``, store
     ``store``) and the ARS report button (reports written to ``reports``, no population table)."""
