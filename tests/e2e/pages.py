@@ -5,6 +5,7 @@ browser context. Fixtures are in ``conftest.py``; this module holds plain functi
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -31,9 +32,11 @@ def open_page(browser, **context: object) -> Iterator[object]:
 
 def map_frame(page, ready: str = "window.dacMap", timeout: int = TIMEOUT):
     """The streamlit-folium iframe, once the JavaScript expression ``ready`` is true in it (by
-    default: the results layer is drawn)."""
+    default: the results layer is drawn). ``timeout`` (milliseconds) bounds the wait for the
+    iframe, then the wait for ``ready`` (polled every 100 ms)."""
     page.wait_for_selector("iframe[title='streamlit_folium.st_folium']", timeout=timeout)
-    for _ in range(300):
+    deadline = time.monotonic() + timeout / 1000
+    while time.monotonic() < deadline:
         for f in page.frames:
             if "streamlit_folium" in f.url:
                 try:
