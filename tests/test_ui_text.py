@@ -1,6 +1,7 @@
 """md() on web and e-mail addresses: escaped Markdown that no GFM autolink literal can match
 (Streamlit's Markdown links bare ``http://``, ``https://``, ``www.`` and e-mail addresses found
-in the text once the escapes are resolved), while a reader sees the same letters. The oracle is
+in the text once the escapes are resolved), while a reader sees the same letters; and the
+establishment sheet of the app (AppTest) for a name holding web addresses. The oracle is
 the pair of regular expressions of mdast-util-gfm-autolink-literal as shipped in Streamlit's
 frontend bundle (without their extra checks, so stricter), applied to the resolved text."""
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dac_map.testing.apptest import unescape
+from dac_map.testing.apptest import markdown_text, run_app, unescape
 from dac_map.ui.text import WORD_JOINER, md, plain
 
 #: ``/(https?:\/\/|www(?=\.))([-.\w]+)([^ \t\r\n]*)/gi`` and
@@ -86,3 +87,18 @@ def test_md_never_autolinks_and_reads_the_same(text):
     assert unescape(out) == plain(text)  # a reader sees the same letters
     assert fully_escaped(out.replace(WORD_JOINER, ""))  # the escaping guarantee is kept
     assert "\n" not in out
+
+
+def test_establishment_sheet_with_an_address_in_its_name(ui_store, app_store):
+    """The app: the FICTITIOUS establishment whose name holds ``http://evil.example`` (twice),
+    its sheet's title and Markdown carry no autolink literal and read as the name."""
+    from e2e.ui_store import NASTY
+
+    app_store(ui_store, "DAC-80")
+    name = NASTY["800999993"]
+    assert len(GFM_URL.findall(name)) == 2
+    at = run_app({"dac": "DAC-80", "etab": "800999993"})
+    titles = [h.value for h in at.subheader]
+    assert name in [unescape(t) for t in titles]
+    assert [t for t in titles if autolinks(t)] == []
+    assert autolinks(markdown_text(at)) == []
