@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dac_map.testing.apptest import markdown_text, run_app, unescape
-from dac_map.ui.text import WORD_JOINER, md, plain
+from dac_map.ui.text import WORD_JOINER, mailto_href, md, plain
 
 #: ``/(https?:\/\/|www(?=\.))([-.\w]+)([^ \t\r\n]*)/gi`` and
 #: ``/(?<=^|\s|\p{P}|\p{S})([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)/gu`` (the look-behind left out:
@@ -102,3 +102,18 @@ def test_establishment_sheet_with_an_address_in_its_name(ui_store, app_store):
     assert name in [unescape(t) for t in titles]
     assert [t for t in titles if autolinks(t)] == []
     assert autolinks(markdown_text(at)) == []
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("accueil@exemple.fr", "mailto:accueil@exemple.fr"),
+    ("  Accueil.Social+80@mairie-amiens.fr ", "mailto:Accueil.Social+80@mairie-amiens.fr"),
+    ("accueil@exemple", None),                       # no top-level domain
+    ("écrire à accueil@exemple.fr", None),           # more than one address
+    ("a@b.fr, c@d.fr", None),
+    ("x@y.fr)](javascript:alert(1)", None),          # would break out of the link target
+    ("<x@y.fr>", None),
+    ("", None),
+    (None, None),
+])
+def test_mailto_only_for_one_plain_address(value, expected):
+    assert mailto_href(value) == expected

@@ -21,7 +21,7 @@ from dac_map.inclusion.filters import (SocialCatalogue, SocialFilter, describe, 
                                        load_social, search_social)
 from dac_map.inclusion.tables import ConflictError
 from dac_map.query.serving import ServesCommuneFilter
-from dac_map.ui.text import format_date, format_phone, md, plain, tel_href
+from dac_map.ui.text import format_date, format_phone, mailto_href, md, plain, tel_href
 
 FICTITIOUS_BANNER = ("Les ressources locales de cette démonstration (associations de patients, "
                      "groupes d'aidants de la Somme et du Lot) sont des **EXEMPLES FICTIFS**.")
@@ -86,7 +86,9 @@ def sheet_markdown(row: pd.Series) -> str:
     if href:
         lines.append(f":material/call: [{md(format_phone(row.get('phone')))}]({href})")
     if plain(row.get("email")):
-        lines.append(f":material/mail: {md(row['email'])}")
+        mail = mailto_href(row.get("email"))  # a checked address is a link, like the phone
+        lines.append(f":material/mail: [{md(row['email'])}]({mail})" if mail
+                     else f":material/mail: {md(row['email'])}")
     if plain(row.get("contact_name")):
         lines.append(f"**Contact :** {md(row['contact_name'])}")
     if row.get("mobilisation"):

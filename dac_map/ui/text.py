@@ -86,6 +86,18 @@ def tel_href(value: object) -> str | None:
     return f"tel:{d}" if len(d) >= 3 else None
 
 
+#: One plain e-mail address, nothing else (letters, digits and ``._%+-`` only: safe in a
+#: Markdown link target as it is).
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+def mailto_href(value: object) -> str | None:
+    """``mailto:`` URL of a field holding exactly one e-mail address (a resource's public contact),
+    or None (anything else stays plain text, see :func:`md`)."""
+    text = plain(value)
+    return f"mailto:{text}" if _EMAIL.fullmatch(text) else None
+
+
 def format_date(value: object) -> str:
     """``2021-01-08`` (or a date/Timestamp) -> ``08/01/2021``; ``""`` when unknown."""
     if value is None:
