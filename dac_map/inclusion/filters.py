@@ -58,7 +58,17 @@ def _list_column(values: pd.Series) -> pd.Series:
     list columns: JSON arrays) is parsed once per DISTINCT text (a 200,000-row column has a few
     thousand); a column holding Python lists (the importer's) goes cell by cell."""
     codes, parsed = _ListColumn.factorize(values)
-    return pd.Series([list(parsed[c]) if c >= 0 else [] for c in codes], index=values.index, dtype=object)
+    fresh = [True] * len(parsed)  # a distinct text's list goes to its first row, copies to the others
+    out = []
+    for c in codes.tolist():
+        if c < 0:
+            out.append([])
+        elif fresh[c]:
+            fresh[c] = False
+            out.append(parsed[c])
+        else:
+            out.append(list(parsed[c]))
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -276,14 +286,23 @@ class SocialCatalogue:
         return self._memo("lonlat", lambda: tuple(pd.to_numeric(self.column(c), errors="coerce")
                                                   .to_numpy(dtype=float) for c in ("lon", "lat")))
 
-    def folded_text(self) -> np.ndarray:
+    def folded_text(self, rows: np.ndarray | None = None) -> np.ndarray:
         """Folded name, structure and start of the description of each resource (accents and
-        case removed), computed on the first text search only: most searches never need it."""
-        def compute():
-            name, structure, description = (self.column(c).fillna("").astype(str) for c in _TEXT_COLUMNS)
-            text = name + " " + structure + " " + description.str[:400]
+        case removed), or of the resources at positions ``rows``. Computed for every resource
+        (and kept) on the first text search of a catalogue holding its whole table (the app);
+        a lazy catalogue (a one-off command) folds the rows asked for only."""
+        def fold(at: np.ndarray | None) -> np.ndarray:
+            name, structure, description = (self.column(c) for c in _TEXT_COLUMNS)
+            if at is not None:
+                name, structure, description = (c.iloc[at] for c in (name, structure, description))
+            text = (name.fillna("").astype(str) + " " + structure.fillna("").astype(str) + " "
+                    + description.fillna("").astype(str).str[:400])
             return fold_column(text.to_numpy(dtype=object))
-        return self._memo("folded", compute)
+
+        if rows is not None and self._table is None and "folded" not in self._cache:
+            return fold(np.asarray(rows, dtype=np.int64))
+        folded = self._memo("folded", lambda: fold(None))
+        return folded if rows is None else folded[rows]
 
     @property
     def fictitious(self) -> np.ndarray:
@@ -481,9 +500,18 @@ class SocialTextFilter(SocialFilter):
         return f"Texte : « {self.text.strip()[:60]} »"
 
     def mask(self, catalogue: SocialCatalogue) -> np.ndarray:
-        out = np.ones(len(catalogue), dtype=bool)
+        return self.mask_within(catalogue, np.ones(len(catalogue), dtype=bool))
+
+    def mask_within(self, catalogue: SocialCatalogue, within: np.ndarray) -> np.ndarray:
+        """:meth:`mask` on the rows of ``within`` only (False elsewhere): a catalogue that has
+        not folded its whole text (a one-off command) folds those rows only."""
+        rows = np.flatnonzero(within)
+        folded = catalogue.folded_text(rows)
+        hit = np.ones(len(rows), dtype=bool)
         for word in fold_text(self.text).split():
-            out &= np.array([word in t for t in catalogue.folded_text()], dtype=bool)
+            hit &= np.array([word in t for t in folded], dtype=bool)
+        out = np.zeros(len(catalogue), dtype=bool)
+        out[rows[hit]] = True
         return out
 
 

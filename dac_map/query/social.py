@@ -366,6 +366,8 @@ def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
         if isinstance(f, SocialNearFilter):
             near, dist = f, f.distances_km(social)  # computed once, for the mask and the order
             mask &= f.mask_from(dist)
+        elif hasattr(f, "mask_within"):  # the text: folded on the rows still in the result only
+            mask &= f.mask_within(social, mask)
         else:
             mask &= f.mask(social)
         if emptied is None and not mask.any():
