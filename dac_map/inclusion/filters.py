@@ -137,8 +137,9 @@ class SocialCatalogue:
 
     def __init__(self, *, store=None, columns: pd.DataFrame, table: pd.DataFrame | None = None,
                  zones: pd.DataFrame | None = None, commune_names: Mapping[str, str] | None = None,
-                 epci_communes: Mapping[str, Iterable[str]] | None = None) -> None:
+                 epci_communes: Mapping[str, Iterable[str]] | None = None, token: object = None) -> None:
         self._store = store
+        self._token = token  # the store's token before the first read (None: not checked)
         self._columns = columns.reset_index(drop=True)
         self._table = table
         self._zones = zones
@@ -181,8 +182,14 @@ class SocialCatalogue:
                           "relancer / the social resources changed while being read, retry",
                           path=getattr(self._store, "location", None))
 
+    def _check(self) -> None:
+        """Refuse to read more from a store whose content changed since the first read."""
+        if self._token is not None and self._store.token() != self._token:
+            raise self._changed()
+
     def _read(self, columns: Iterable[str] | None) -> pd.DataFrame:
         """Columns of :data:`RESOURCES_LAYER` (all when None), checked against the rows loaded."""
+        self._check()
         wanted = None if columns is None else ["resource_id", *[c for c in columns if c != "resource_id"]]
         frame = self._store.read_layer(RESOURCES_LAYER, columns=wanted, read_geometry=False)
         if len(frame) != len(self) or not np.array_equal(
@@ -229,6 +236,7 @@ class SocialCatalogue:
         if self._table is None and self._store is not None and len(rows) <= settings.SOCIAL_ROWS_READ_MAX \
                 and self._unique_ids():
             wanted = self.ids[rows]
+            self._check()
             frame = self._store.read_rows(RESOURCES_LAYER, "resource_id", list(wanted))
             at = pd.Index(frame["resource_id"].astype(object))
             if len(frame) != len(rows) or not at.is_unique:
@@ -252,12 +260,16 @@ class SocialCatalogue:
     def publics(self) -> _ListColumn:
         return self._memo("publics", lambda: _ListColumn.build(self.column("publics")))
 
+    def _codes(self, name: str) -> np.ndarray:
+        """A text column as an object array, None for a missing value (kept)."""
+        def compute():
+            values = self.column(name).astype(object)
+            return values.where(values.notna(), None).to_numpy(dtype=object)
+        return self._memo(name, compute)
+
     @property
     def fee(self) -> np.ndarray:
-        def compute():
-            fee = self.column("fee").astype(object)
-            return fee.where(fee.notna(), None).to_numpy(dtype=object)
-        return self._memo("fee", compute)
+        return self._codes("fee")
 
     @property
     def quality(self) -> np.ndarray:
@@ -266,10 +278,7 @@ class SocialCatalogue:
 
     @property
     def commune(self) -> np.ndarray:
-        def compute():
-            commune = self.column("commune").astype(object)
-            return commune.where(commune.notna(), None).to_numpy(dtype=object)
-        return self._memo("commune", compute)
+        return self._codes("commune")
 
     @property
     def department(self) -> np.ndarray:
@@ -314,6 +323,7 @@ class SocialCatalogue:
         def compute():
             zones = self._zones
             if zones is None and self._store is not None and self._store.has_layer(ZONES_LAYER):
+                self._check()
                 zones = self._store.read_layer(ZONES_LAYER, columns=["resource_id", "code"], read_geometry=False)
             area_codes, area_rows = np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64)
             if zones is not None and len(zones):
@@ -357,13 +367,16 @@ def load_social(source=None, *, whole: bool = True) -> SocialCatalogue | None:
     st = store.open_store(source)
     if not st.exists() or not st.has_layer(RESOURCES_LAYER):
         return None
-    if whole:
+    token = st.token()
+    if whole:  # the areas too, from the same version (the app keeps the catalogue while the store may change)
         table = _prepare(st.read_layer(RESOURCES_LAYER, read_geometry=False))
-        return SocialCatalogue(store=st, columns=table, table=table)
+        zones = (st.read_layer(ZONES_LAYER, columns=["resource_id", "code"], read_geometry=False)
+                 if st.has_layer(ZONES_LAYER) else None)
+        return SocialCatalogue(store=st, columns=table, table=table, zones=zones)
     fields = st.fields(RESOURCES_LAYER)
     columns = st.read_layer(RESOURCES_LAYER, columns=[c for c in FILTER_COLUMNS if c in fields],
                             read_geometry=False)
-    return SocialCatalogue(store=st, columns=columns)
+    return SocialCatalogue(store=st, columns=columns, token=token)
 
 
 class SocialFilter(QueryFilter):
