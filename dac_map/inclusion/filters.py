@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -230,22 +230,32 @@ class SocialCatalogue:
         """The resources at positions ``rows`` (in that order), shaped like ``table.iloc[rows]``
         with a fresh 0.. index: taken from the whole table when it is loaded, else read from the
         store (the rows only, up to :data:`~dac_map.settings.SOCIAL_ROWS_READ_MAX`)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        frame = self._rows_from_store(rows)
+        if frame is not None:
+            return _prepare(frame)
+        return self.table.iloc[rows].reset_index(drop=True).copy()
+
+    def _rows_from_store(self, rows: np.ndarray, columns: Sequence[str] | None = None) -> pd.DataFrame | None:
+        """The rows at positions ``rows`` (in that order; ``columns``, default all) read from
+        the store by identifier, or None when they are not to be read so: the whole table is
+        loaded, more than :data:`~dac_map.settings.SOCIAL_ROWS_READ_MAX` rows, identifiers not
+        unique."""
         from dac_map import settings
 
-        rows = np.asarray(rows, dtype=np.int64)
-        if self._table is None and self._store is not None and len(rows) <= settings.SOCIAL_ROWS_READ_MAX \
-                and self._unique_ids():
-            wanted = self.ids[rows]
-            self._check()
-            frame = self._store.read_rows(RESOURCES_LAYER, "resource_id", list(wanted))
-            at = pd.Index(frame["resource_id"].astype(object))
-            if len(frame) != len(rows) or not at.is_unique:
-                raise self._changed()
-            pos = at.get_indexer(pd.Index(wanted, dtype=object))
-            if (pos < 0).any():
-                raise self._changed()
-            return _prepare(frame.iloc[pos])
-        return self.table.iloc[rows].reset_index(drop=True).copy()
+        if self._table is not None or self._store is None or len(rows) > settings.SOCIAL_ROWS_READ_MAX \
+                or not self._unique_ids():
+            return None
+        wanted = self.ids[rows]
+        self._check()
+        frame = self._store.read_rows(RESOURCES_LAYER, "resource_id", list(wanted), columns=columns)
+        at = pd.Index(frame["resource_id"].astype(object))
+        if len(frame) != len(rows) or not at.is_unique:
+            raise self._changed()
+        pos = at.get_indexer(pd.Index(wanted, dtype=object))
+        if (pos < 0).any():
+            raise self._changed()
+        return frame.iloc[pos].reset_index(drop=True)
 
     def _unique_ids(self) -> bool:
         return bool(self._memo("unique", lambda: pd.Index(self.ids).is_unique and not pd.isna(self.ids).any()))
@@ -301,9 +311,15 @@ class SocialCatalogue:
         (and kept) on the first text search of a catalogue holding its whole table (the app);
         a lazy catalogue (a one-off command) folds the rows asked for only."""
         def fold(at: np.ndarray | None) -> np.ndarray:
-            name, structure, description = (self.column(c) for c in _TEXT_COLUMNS)
-            if at is not None:
-                name, structure, description = (c.iloc[at] for c in (name, structure, description))
+            loaded = all(c in self._columns or self._table is not None for c in _TEXT_COLUMNS)
+            frame = None if at is None or loaded else self._rows_from_store(at, _TEXT_COLUMNS)
+            if frame is not None:  # a few rows left: their text only, read by identifier
+                name, structure, description = (frame[c] if c in frame else pd.Series([None] * len(frame))
+                                                for c in _TEXT_COLUMNS)
+            else:
+                name, structure, description = (self.column(c) for c in _TEXT_COLUMNS)
+                if at is not None:
+                    name, structure, description = (c.iloc[at] for c in (name, structure, description))
             text = (name.fillna("").astype(str) + " " + structure.fillna("").astype(str) + " "
                     + description.fillna("").astype(str).str[:400])
             return fold_column(text.to_numpy(dtype=object))
