@@ -86,8 +86,23 @@ class _ListColumn:
                          dtype=object)
         try:
             codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-        except TypeError:  # unhashable cells (Python lists): one distinct value per row
-            return np.arange(len(arr), dtype=np.int64), [_list(v) for v in arr]
+        except TypeError:  # unhashable cells (Python lists, the importer's or a loaded table's)
+            seen: dict[object, int] = {}
+            firsts: list[object] = []
+            out = np.empty(len(arr), dtype=np.int64)
+            try:
+                for i, v in enumerate(arr):
+                    key = (list, *v) if isinstance(v, (list, tuple, np.ndarray)) else v
+                    if isinstance(key, float) and key != key:
+                        key = None
+                    code = seen.get(key)
+                    if code is None:
+                        code = seen[key] = len(firsts)
+                        firsts.append(v)
+                    out[i] = code
+            except TypeError:  # a list of unhashable items: each row its own
+                return np.arange(len(arr), dtype=np.int64), [_list(v) for v in arr]
+            return out, [_list(u) for u in firsts]
         return codes.astype(np.int64, copy=False), [_list(u) for u in uniques]
 
     @classmethod
