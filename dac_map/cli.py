@@ -303,7 +303,7 @@ def search(
         kinds = qs.scope(wanted)
         result = (q.search(catalogue, wanted.to_filters(catalogue, has_network=road is not None),
                            sort=sort, page=page, page_size=size, network=road) if kinds.finess else None)
-        social = qs.search_social_spec(wanted, catalogue) if kinds.social else None
+        social = qs.search_social_spec(wanted, catalogue, whole_table=False) if kinds.social else None
     except DacMapError as exc:
         fail(exc)
     social_rows = None

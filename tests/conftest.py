@@ -530,3 +530,45 @@ def downloads(monkeypatch) -> dict[str, object]:
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", add_deferred)
     return captured
+
+
+@pytest.fixture(scope="session")
+def social_national_store(social_ui_store, tmp_path_factory) -> Path:
+    """:func:`social_ui_store` (the fictitious local resources) plus 1,500 synthetic
+    data·inclusion services (FICTITIOUS, :func:`dac_map.testing.inclusion.synthetic_records`,
+    national), with nasty rows: identifiers holding quotes and accents, names tied on name and
+    quality, services without a quality score or without coordinates, a tenth of the
+    structures in Amiens (80021)."""
+    import shutil
+
+    from e2e.ui_store import SOCIAL_TABLE
+
+    from dac_map.inclusion.importer import run_import
+    from dac_map.testing.inclusion import synthetic_records, write_json
+
+    folder = tmp_path_factory.mktemp("social_national")
+    services, structures = synthetic_records(1500, seed=5)
+    for j, s in enumerate(structures):
+        if j % 10 == 0:
+            s.update(code_insee="80021", commune="Amiens", code_postal="80000",
+                     longitude=round(2.25 + 0.002 * (j % 50), 6), latitude=round(49.87 + 0.001 * (j % 40), 6))
+    by_id = {s["id"]: s for s in structures}
+    for i, svc in enumerate(services):
+        st = by_id[svc["structure_id"]]
+        svc.update(code_insee=st["code_insee"], commune=st["commune"], code_postal=st["code_postal"],
+                   longitude=st["longitude"], latitude=st["latitude"])
+        if i % 50 == 0:
+            svc["id"] = f"l'épicerie « {i} » \"x\""
+        if i % 30 == 0:
+            svc["nom"] = "Épicerie sociale"
+            svc["score_qualite"] = 0.75
+        if i % 40 == 0:
+            svc.pop("score_qualite", None)
+        if i % 70 == 0:
+            svc.pop("longitude", None)
+            svc.pop("latitude", None)
+    target = folder / "store.gpkg"
+    shutil.copyfile(social_ui_store, target)
+    run_import([write_json(folder / "services.json", services)], [write_json(folder / "structures.json", structures)],
+               store=target, local_table=SOCIAL_TABLE)
+    return target

@@ -170,3 +170,16 @@ def test_list_column_keeps_a_broken_cell_local(cells):
     from dac_map.inclusion.filters import _list, _list_column
 
     assert list(_list_column(pd.Series(cells, dtype=object))) == [_list(c) for c in cells]
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(_cells, max_size=30), st.sets(st.text(max_size=12), max_size=3))
+def test_list_column_mask_is_a_row_by_row_membership(cells, wanted):
+    """The family / public masks (one test per DISTINCT cell) equal a row-by-row test of the
+    cell's values, for JSON texts, Python lists (a loaded table) and broken cells alike."""
+    import pandas as pd
+
+    from dac_map.inclusion.filters import _list, _ListColumn
+
+    got = _ListColumn.build(pd.Series(cells, dtype=object)).mask(len(cells), wanted)
+    assert list(got) == [bool(set(_list(c)) & wanted) for c in cells]

@@ -200,3 +200,75 @@ def test_open_store_reads_the_setting_at_call_time(tmp_path, monkeypatch):
     assert open_store().location == str(tmp_path / "x.gpkg")
     mem = MemoryStore({}, {})
     assert open_store(mem) is mem
+
+
+# --------------------------------------------------------------------------- read_rows (both back-ends)
+
+#: Keys a selection by value must take literally (quotes, SQL wildcards and comments, accents).
+NASTY_KEYS = ["a", "l'épicerie", "x''y", "50%_off", "--; DROP TABLE t", 'quo"te', "back\\slash", "ÉÈ ß 中",
+              " lead", "", "dup"]
+
+
+def _rows_table() -> pd.DataFrame:
+    return pd.DataFrame({"key": [*NASTY_KEYS, "dup"], "n": list(range(len(NASTY_KEYS) + 1)),
+                         "label": [f"ligne {i}" for i in range(len(NASTY_KEYS) + 1)],
+                         "score": [0.5 * i if i % 3 else None for i in range(len(NASTY_KEYS) + 1)]})
+
+
+@pytest.fixture(params=["geopackage", "postgresql"])
+def rows_store(request, tmp_path) -> Store:
+    """A store of each back-end holding :func:`_rows_table` as ``t`` (written through the
+    store, as a refresh or ``dac-map db publish`` does)."""
+    if request.param == "geopackage":
+        st = open_store(tmp_path / "rows.gpkg")
+    else:
+        url = request.getfixturevalue("pg_url")
+        st = open_store(url)
+    st.write({"t": _rows_table()}, {"source_date": "2024-01-02"})
+    return st
+
+
+@pytest.mark.parametrize("wanted", [
+    ["l'épicerie", "x''y", "absent", "50%_off"],
+    ["--; DROP TABLE t", 'quo"te', "back\\slash", "ÉÈ ß 中", " lead", ""],
+    ["dup", "a", "a"],
+    [],
+    NASTY_KEYS,
+])
+def test_read_rows_selects_the_rows_by_value_in_layer_order(rows_store, wanted):
+    expected = _rows_table()
+    expected = expected[expected["key"].isin(set(wanted))]  # the raw table, selected by pandas
+    got = rows_store.read_rows("t", "key", wanted)
+    assert list(got["key"]) == list(expected["key"])
+    assert list(got["n"]) == list(expected["n"]) and list(got["label"]) == list(expected["label"])
+    assert [None if pd.isna(v) else v for v in got["score"]] == \
+        [None if pd.isna(v) else v for v in expected["score"]]
+    if wanted:
+        assert rows_store.read_layer("t", read_geometry=False)["key"].tolist() == _rows_table()["key"].tolist()
+
+
+def test_read_rows_columns_and_equality_with_read_layer(rows_store):
+    got = rows_store.read_rows("t", "key", ["a", "dup"], columns=["label"])
+    assert set(got.columns) == {"key", "label"}
+    whole = rows_store.read_layer("t", read_geometry=False)
+    assert whole[whole["key"].isin(["a", "dup"])].reset_index(drop=True)[["key", "label"]].equals(got[["key", "label"]])
+
+
+def test_read_rows_in_several_queries(tmp_path, monkeypatch):
+    from dac_map.store import geopackage
+
+    st = open_store(tmp_path / "many.gpkg")
+    keys = [f"k'{i}" for i in range(250)]
+    st.write({"t": pd.DataFrame({"key": keys, "n": range(250)})}, {})
+    monkeypatch.setattr(geopackage, "ROWS_PER_QUERY", 7)
+    wanted = keys[::3] + ["absent"]
+    with sqlite3.connect(tmp_path / "many.gpkg") as con:  # expectation read without the store
+        expected = [k for (k,) in con.execute("SELECT key FROM t ORDER BY fid")][::3]
+    assert st.read_rows("t", "key", wanted)["key"].tolist() == expected
+
+
+def test_read_rows_unknown_key_column_is_a_store_error(tmp_path):
+    st = open_store(tmp_path / "k.gpkg")
+    st.write({"t": _rows_table()}, {})
+    with pytest.raises(StoreError, match="no column"):
+        st.read_rows("t", "nope", ["a"])

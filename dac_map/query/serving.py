@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+import pandas as pd
 
 from dac_map import codes
 from dac_map.query.errors import QueryError
@@ -85,12 +86,15 @@ class AreaIndex:
             raise ValueError(f"{len(c)} area codes for {len(r)} rows")
         by_code: dict[str, np.ndarray] = {}
         if len(c):
-            uniques, inverse = np.unique(c.astype(str), return_inverse=True)
+            inverse, uniques = pd.factorize(c.astype(str))
             order = np.lexsort((r, inverse))
             inv_sorted, r_sorted = inverse[order], r[order]
+            keep = np.r_[True, (np.diff(inv_sorted) != 0) | (np.diff(r_sorted) != 0)]  # duplicate pairs out
+            inv_sorted, r_sorted = inv_sorted[keep], read_only(r_sorted[keep])
             cuts = np.flatnonzero(np.diff(inv_sorted)) + 1
-            for code, chunk in zip(uniques[inv_sorted[np.r_[0, cuts]]], np.split(r_sorted, cuts)):
-                by_code[str(code)] = read_only(np.unique(chunk))
+            starts, ends = np.r_[0, cuts], np.r_[cuts, len(r_sorted)]
+            for code, a, b in zip(uniques[inv_sorted[starts]].tolist(), starts.tolist(), ends.tolist()):
+                by_code[str(code)] = r_sorted[a:b]  # sorted, unique rows; views of one read-only array
         epci_of: dict[str, list[str]] = {}
         for epci, members in (epci_communes or {}).items():
             for commune in members:

@@ -121,9 +121,12 @@ def check_spec(spec: SearchSpec) -> None:
 
 # --------------------------------------------------------------------------- the catalogue
 
-def social_catalogue(catalogue: Catalogue) -> SocialCatalogue | None:
+def social_catalogue(catalogue: Catalogue, whole_table: bool = True) -> SocialCatalogue | None:
     """The social resources of the catalogue's store, loaded once per catalogue (kept in its
-    cache, read-only); None when the store has none or cannot be read."""
+    cache, read-only); None when the store has none or cannot be read. ``whole_table``: the
+    whole table read at once (a process that keeps the catalogue: the app); False for a one-off
+    command, which reads only the columns and rows its search needs
+    (:class:`~dac_map.inclusion.filters.SocialCatalogue`, same results)."""
     def load() -> SocialCatalogue | None:
         from dac_map.inclusion.filters import load_social
 
@@ -131,11 +134,14 @@ def social_catalogue(catalogue: Catalogue) -> SocialCatalogue | None:
         if source is None:
             return None
         try:
-            return load_social(source)
+            return load_social(source, whole=whole_table)
         except (DacMapError, OSError, ValueError):
             return None
 
-    return catalogue.cached("_social_catalogue", load)
+    social = catalogue.cached("_social_catalogue", load)
+    if whole_table and social is not None:
+        social.load_table()
+    return social
 
 
 # --------------------------------------------------------------------------- shared criteria as social filters
@@ -219,8 +225,7 @@ def social_distances_km(social: SocialCatalogue, centre) -> np.ndarray:
 
     from dac_map.query.geometry import to_metric
 
-    lon = pd.to_numeric(social.table["lon"], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(social.table["lat"], errors="coerce").to_numpy(dtype=float)
+    lon, lat = social.lonlat
     ok = np.isfinite(lon) & np.isfinite(lat)
     out = np.full(len(lon), np.nan)
     if not ok.any():
@@ -342,7 +347,7 @@ class SocialResult:
 def _order(social: SocialCatalogue, rows: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Positions of ``rows`` ordered by ``key`` (ascending) then by name, sorted by pandas on
     the table's own string column (no Python comparison of every name)."""
-    names = social.table["name"].iloc[rows].reset_index(drop=True)
+    names = social.column("name").iloc[rows].reset_index(drop=True)
     keys = pd.DataFrame({"k": key, "n": names})
     return keys.sort_values(["k", "n"], kind="stable", na_position="last").index.to_numpy()
 
@@ -361,6 +366,8 @@ def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
         if isinstance(f, SocialNearFilter):
             near, dist = f, f.distances_km(social)  # computed once, for the mask and the order
             mask &= f.mask_from(dist)
+        elif hasattr(f, "mask_within"):  # the text: folded on the rows still in the result only
+            mask &= f.mask_within(social, mask)
         else:
             mask &= f.mask(social)
         if emptied is None and not mask.any():
@@ -376,7 +383,7 @@ def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
         q = social.quality[rows]
         order = _order(social, rows, -np.where(np.isnan(q), -1.0, q))  # best quality first, then by name
     rows = rows[order]
-    out = social.table.iloc[rows].copy()
+    out = social.records(rows)  # the rows returned only (read from the store by a one-off command)
     out["kind"] = KIND_SOCIAL
     out["distance_km"] = dist[rows] if dist is not None else np.nan
     out["merged"] = False
@@ -384,12 +391,13 @@ def run_social(social: SocialCatalogue, filters: Sequence) -> SocialResult:
 
 
 def search_social_spec(spec: SearchSpec, catalogue: Catalogue, departments: Sequence[str] = (),
-                       warnings: list[str] | None = None) -> SocialResult | None:
+                       warnings: list[str] | None = None, whole_table: bool = True) -> SocialResult | None:
     """The social search of ``spec`` (None when its scope has no social resources or the store
-    has none). ``warnings`` as in :func:`social_filters`."""
+    has none). ``warnings`` as in :func:`social_filters`; ``whole_table`` as in
+    :func:`social_catalogue` (False: a one-off command)."""
     if not scope(spec).social:
         return None
-    social = social_catalogue(catalogue)
+    social = social_catalogue(catalogue, whole_table)
     if social is None or not len(social):
         if warnings is not None:
             warnings.append("Aucune ressource sociale dans ce catalogue : importez les services "

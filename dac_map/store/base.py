@@ -91,6 +91,16 @@ class Store(abc.ABC):
         except StoreError:
             return False
 
+    def read_rows(self, layer: str, key: str, values: Sequence[str], *,
+                  columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The rows of attribute table ``layer`` whose column ``key`` is one of ``values``
+        (texts), in the layer's order, without geometry; ``columns`` as in :meth:`read_layer`
+        (``key`` always included). This default reads the table and keeps the rows; a store
+        that can select rows where they are stored overrides it."""
+        wanted = None if columns is None else [key, *[c for c in columns if c != key]]
+        frame = self.read_layer(layer, columns=wanted, read_geometry=False)
+        return frame[frame[key].astype(object).isin(set(map(str, values)))].reset_index(drop=True)
+
     def read_metadata(self) -> dict[str, object]:
         """The metadata table as a dict, JSON values decoded."""
         import json

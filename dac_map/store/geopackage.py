@@ -52,6 +52,9 @@ from dac_map.store.base import METADATA, Store, metadata_frame
 #: What GDAL/pyogrio raise for a bad file, layer, field or geometry, and the OS for I/O (also
 #: caught by the readers of input files: boundaries in the ETL, downloaded sources).
 GDAL_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError, OSError)
+#: Values of one ``key IN (...)`` query of :meth:`GeoPackageStore.read_rows` (its SQL text stays
+#: well under SQLite's statement length limit).
+ROWS_PER_QUERY = 10000
 
 _SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
 
@@ -261,6 +264,26 @@ class GeoPackageStore(Store):
 
     def read_layer(self, layer: str, *, columns: Sequence[str] | None = None,
                    read_geometry: bool = True) -> pd.DataFrame:
+        return self._read(layer, columns, read_geometry)
+
+    def read_rows(self, layer: str, key: str, values: Sequence[str], *,
+                  columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """SQLite selects the rows (``key IN (...)``, :data:`ROWS_PER_QUERY` values a query):
+        the other rows are never decoded."""
+        if key not in self.fields(layer):
+            raise StoreError(f"cannot read layer '{layer}': no column '{key}'", path=self.location)
+        wanted = None if columns is None else [key, *[c for c in columns if c != key]]
+        values = list(dict.fromkeys(str(v) for v in values))
+        column = '"' + key.replace('"', '""') + '"'
+        parts = []
+        for start in range(0, max(len(values), 1), ROWS_PER_QUERY):
+            chunk = values[start:start + ROWS_PER_QUERY]
+            literals = ",".join("'" + v.replace("'", "''") + "'" for v in chunk)
+            parts.append(self._read(layer, wanted, False, where=f"{column} IN ({literals})" if chunk else "0"))
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+    def _read(self, layer: str, columns: Sequence[str] | None, read_geometry: bool,
+              where: str | None = None) -> pd.DataFrame:
         fields = self.fields(layer)
         wanted = fields if columns is None else [c for c in columns if c in fields]
         dt_cols = [c for c in wanted if fields[c].startswith("datetime")]
@@ -269,6 +292,8 @@ class GeoPackageStore(Store):
             kwargs["columns"] = list(columns)
         if dt_cols:  # parsed below by Arrow: faster than GDAL's, same datetime64[ms] result
             kwargs["datetime_as_string"] = True
+        if where is not None:
+            kwargs["where"] = where
         try:
             frame = pyogrio.read_dataframe(self.path, layer=layer, use_arrow=True, **kwargs)
         except GDAL_ERRORS as exc:
