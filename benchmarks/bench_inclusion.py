@@ -171,7 +171,7 @@ def run_dedup_naive(p: dict[str, Path]) -> dict:
 def _social():
     import pandas as pd
 
-    from dac_map.inclusion.filters import SocialCatalogue
+    from dac_map.inclusion.catalogue import SocialCatalogue
     from dac_map.inclusion.zones import epci_table
 
     table, zones = pd.read_pickle(OUT / "di-resources.pkl"), pd.read_pickle(OUT / "di-zones.pkl")

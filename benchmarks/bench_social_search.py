@@ -195,7 +195,7 @@ def main() -> None:
     ap.add_argument("--whole-process-only", action="store_true", help="skip the in-process figures")
     a = ap.parse_args()
 
-    from dac_map.inclusion.filters import load_social
+    from dac_map.inclusion.catalogue import load_social
     from dac_map.query import load_catalogue
     from dac_map.query.social import search_social_spec, social_catalogue
     from dac_map.query.spec import SearchSpec

@@ -334,7 +334,7 @@ INCLUSION_OVERRIDES = Path(_env("INCLUSION_OVERRIDES", str(
 INCLUSION_EPCI_TABLE = _env("INCLUSION_EPCI_TABLE", str(DATA_DIR / "geo" / "epci_communes_01_46_80.csv"))
 #: Largest result (rows) that a one-off ``dac-map search`` reads row by row from the social table
 #: (the resources shown only); a larger result reads the whole table at once
-#: (:meth:`dac_map.inclusion.filters.SocialCatalogue.records`). Same output either way.
+#: (:meth:`dac_map.inclusion.catalogue.SocialCatalogue.records`). Same output either way.
 SOCIAL_ROWS_READ_MAX = int(_env("SOCIAL_ROWS_READ_MAX", "50000"))
 
 # --------------------------------------------------------------------------- process memory (dac_map.memory)

@@ -20,7 +20,8 @@ from dac_map.errors import InputFormatError, ValidationError
 from dac_map.files import sha256_file
 from dac_map.inclusion import steward
 from dac_map.privacy import PersonalDataError
-from dac_map.inclusion.filters import ServesCommuneFilter, load_social, search_social
+from dac_map.inclusion.catalogue import load_social
+from dac_map.inclusion.filters import ServesCommuneFilter, search_social
 from dac_map.inclusion.importer import run_import
 from dac_map.inclusion.resources import MATCHES_LAYER, RESOURCES_LAYER, ZONES_LAYER
 

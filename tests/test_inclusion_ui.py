@@ -174,7 +174,8 @@ def test_coverage_by_area_matches_brute_force(social_store, epci_members_raw, se
     (access to care: one Somme resource serving two communes) intervenes, against the raw demo
     table's zones."""
     from dac_map import store
-    from dac_map.inclusion.filters import SocialFamilyFilter, coverage_by_area, load_social
+    from dac_map.inclusion.catalogue import load_social
+    from dac_map.inclusion.filters import SocialFamilyFilter, coverage_by_area
 
     with open(DEMO_LOCAL, encoding="utf-8-sig", newline="") as f:
         raw = list(csv.DictReader(f, delimiter=";"))

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from dac_map import codes
+from dac_map.inclusion.catalogue import SocialCatalogue
 from dac_map.inclusion.filters import (FeeFilter, PublicFilter, QualityFilter, ServesCommuneFilter,
-                                       SocialCatalogue, SocialFamilyFilter, search_social)
+                                       SocialFamilyFilter, search_social)
 from dac_map.inclusion.hours import french_hours
 from dac_map.inclusion.zones import REGION_DEPARTMENTS, ZoneExpander, code_kind
 from dac_map.query.errors import QueryError

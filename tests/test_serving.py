@@ -19,7 +19,7 @@ from dac_map import codes, settings
 from dac_map.cli import app
 from dac_map.errors import InputFormatError, InputMissingError
 from dac_map.inclusion import epci
-from dac_map.inclusion.filters import SocialCatalogue
+from dac_map.inclusion.catalogue import SocialCatalogue
 from dac_map.query.errors import QueryError
 from dac_map.query.serving import AreaIndex, ServesCommuneFilter, ServingIndex, served_counts
 

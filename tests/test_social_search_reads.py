@@ -213,7 +213,7 @@ def test_a_store_changed_between_reads_is_refused(social_national_store, tmp_pat
     import shutil
 
     from dac_map.errors import StoreError
-    from dac_map.inclusion.filters import load_social
+    from dac_map.inclusion.catalogue import load_social
 
     copy = tmp_path / "store.gpkg"
     shutil.copyfile(social_national_store, copy)

@@ -153,7 +153,7 @@ _cells = st.one_of(
 def test_list_column_parses_like_cell_by_cell(cells):
     import pandas as pd
 
-    from dac_map.inclusion.filters import _list, _list_column
+    from dac_map.inclusion.catalogue import _list, _list_column
 
     got = _list_column(pd.Series(cells, dtype=object))
     assert list(got) == [_list(c) for c in cells]  # one json.loads for the column, same result
@@ -167,7 +167,7 @@ def test_list_column_parses_like_cell_by_cell(cells):
 def test_list_column_keeps_a_broken_cell_local(cells):
     import pandas as pd
 
-    from dac_map.inclusion.filters import _list, _list_column
+    from dac_map.inclusion.catalogue import _list, _list_column
 
     assert list(_list_column(pd.Series(cells, dtype=object))) == [_list(c) for c in cells]
 
@@ -179,7 +179,7 @@ def test_list_column_mask_is_a_row_by_row_membership(cells, wanted):
     cell's values, for JSON texts, Python lists (a loaded table) and broken cells alike."""
     import pandas as pd
 
-    from dac_map.inclusion.filters import _list, _ListColumn
+    from dac_map.inclusion.catalogue import _list, _ListColumn
 
     got = _ListColumn.build(pd.Series(cells, dtype=object)).mask(len(cells), wanted)
     assert list(got) == [bool(set(_list(c)) & wanted) for c in cells]

@@ -163,7 +163,8 @@ def search_cmd(
     limit: Annotated[int, typer.Option(help="Lignes affichées au plus")] = 50,
 ) -> None:
     """Chercher une ressource sociale / search the social resources."""
-    from dac_map.inclusion.filters import describe, filters_from_params, load_social, search_social
+    from dac_map.inclusion.catalogue import load_social
+    from dac_map.inclusion.filters import describe, filters_from_params, search_social
     from dac_map.inclusion.vocab import family_label
 
     try:

@@ -7,7 +7,7 @@ areas:
 
 * the FINESS establishments (:class:`dac_map.query.Catalogue`): the intervention zones of
   their FINESS+ activities, lists of communes (:class:`dac_map.finess_plus.index.FinessPlusIndex`);
-* the social resources (:class:`dac_map.inclusion.filters.SocialCatalogue`): data·inclusion's
+* the social resources (:class:`dac_map.inclusion.catalogue.SocialCatalogue`): data·inclusion's
   ``zone_eligibilite`` / ``zone_diffusion``, codes of communes, departments, EPCIs or
   ``france``.
 

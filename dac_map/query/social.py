@@ -2,7 +2,7 @@
 of the social resources (data·inclusion services and the DAC's local resources), and that
 search.
 
-Social resources are a kind of their own (:class:`~dac_map.inclusion.filters.SocialCatalogue`,
+Social resources are a kind of their own (:class:`~dac_map.inclusion.catalogue.SocialCatalogue`,
 tables ``ressources_sociales`` / ``zones_ressources_sociales`` of the store), searched with the
 filters of :mod:`dac_map.inclusion.filters`. One spec drives both kinds:
 
@@ -38,7 +38,7 @@ from dac_map.errors import DacMapError
 from dac_map.query.errors import QueryError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dac_map.inclusion.filters import SocialCatalogue
+    from dac_map.inclusion.catalogue import SocialCatalogue
     from dac_map.query.catalogue import Catalogue
     from dac_map.query.spec import SearchSpec
 
@@ -126,9 +126,9 @@ def social_catalogue(catalogue: Catalogue, whole_table: bool = True) -> SocialCa
     cache, read-only); None when the store has none or cannot be read. ``whole_table``: the
     whole table read at once (a process that keeps the catalogue: the app); False for a one-off
     command, which reads only the columns and rows its search needs
-    (:class:`~dac_map.inclusion.filters.SocialCatalogue`, same results)."""
+    (:class:`~dac_map.inclusion.catalogue.SocialCatalogue`, same results)."""
     def load() -> SocialCatalogue | None:
-        from dac_map.inclusion.filters import load_social
+        from dac_map.inclusion.catalogue import load_social
 
         source = catalogue.source if catalogue.source is not None else catalogue.path
         if source is None:

@@ -17,8 +17,8 @@ import streamlit as st
 
 from dac_map import settings
 from dac_map.inclusion import vocab
-from dac_map.inclusion.filters import (SocialCatalogue, SocialFilter, describe, filters_from_params,
-                                       load_social, search_social)
+from dac_map.inclusion.catalogue import SocialCatalogue, load_social
+from dac_map.inclusion.filters import SocialFilter, describe, filters_from_params, search_social
 from dac_map.inclusion.tables import ConflictError
 from dac_map.query.serving import ServesCommuneFilter
 from dac_map.ui.text import format_date, format_phone, mailto_href, md, plain, tel_href
