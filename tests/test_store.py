@@ -265,6 +265,8 @@ def test_read_rows_in_several_queries(tmp_path, monkeypatch):
     with sqlite3.connect(tmp_path / "many.gpkg") as con:  # expectation read without the store
         expected = [k for (k,) in con.execute("SELECT key FROM t ORDER BY fid")][::3]
     assert st.read_rows("t", "key", wanted)["key"].tolist() == expected
+    # values in another order than the layer's, spread over several queries: still the layer's
+    assert st.read_rows("t", "key", wanted[::-1])["key"].tolist() == expected
 
 
 def test_read_rows_unknown_key_column_is_a_store_error(tmp_path):

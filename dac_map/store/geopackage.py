@@ -279,11 +279,15 @@ class GeoPackageStore(Store):
         for start in range(0, max(len(values), 1), ROWS_PER_QUERY):
             chunk = values[start:start + ROWS_PER_QUERY]
             literals = ",".join("'" + v.replace("'", "''") + "'" for v in chunk)
-            parts.append(self._read(layer, wanted, False, where=f"{column} IN ({literals})" if chunk else "0"))
-        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+            parts.append(self._read(layer, wanted, False, where=f"{column} IN ({literals})" if chunk else "0",
+                                    fid_as_index=True))
+        # each query returns its rows in the layer's order; several queries are merged back
+        # into that order by feature id
+        frame = parts[0] if len(parts) == 1 else pd.concat(parts).sort_index(kind="stable")
+        return frame.reset_index(drop=True)
 
     def _read(self, layer: str, columns: Sequence[str] | None, read_geometry: bool,
-              where: str | None = None) -> pd.DataFrame:
+              where: str | None = None, fid_as_index: bool = False) -> pd.DataFrame:
         fields = self.fields(layer)
         wanted = fields if columns is None else [c for c in columns if c in fields]
         dt_cols = [c for c in wanted if fields[c].startswith("datetime")]
@@ -294,6 +298,8 @@ class GeoPackageStore(Store):
             kwargs["datetime_as_string"] = True
         if where is not None:
             kwargs["where"] = where
+        if fid_as_index:
+            kwargs["fid_as_index"] = True
         try:
             frame = pyogrio.read_dataframe(self.path, layer=layer, use_arrow=True, **kwargs)
         except GDAL_ERRORS as exc:
