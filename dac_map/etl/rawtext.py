@@ -156,9 +156,7 @@ def decode(data: bytes, path: str) -> Decoded:
         lo = int(breaks[k - 1]) + 1 if k else 0
         hi = int(breaks[k]) if k < len(breaks) else len(body)
         line = body[lo:hi]
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
+        if not _utf8_valid(line):
             continue
         _8bit_to_utf8(body[pos:lo], out)
         out += line  # already UTF-8

@@ -33,6 +33,11 @@ METADATA = "metadata"
 CHANGES = "changements"
 
 
+def with_key(key: str, columns: Sequence[str] | None) -> list[str] | None:
+    """The columns :meth:`Store.read_rows` reads: ``key`` first, then ``columns`` (all when None)."""
+    return None if columns is None else [key, *[c for c in columns if c != key]]
+
+
 class Store(abc.ABC):
     """One version of the catalogue (see the module doc)."""
 
@@ -97,8 +102,7 @@ class Store(abc.ABC):
         (texts), in the layer's order, without geometry; ``columns`` as in :meth:`read_layer`
         (``key`` always included). This default reads the table and keeps the rows; a store
         that can select rows where they are stored overrides it."""
-        wanted = None if columns is None else [key, *[c for c in columns if c != key]]
-        frame = self.read_layer(layer, columns=wanted, read_geometry=False)
+        frame = self.read_layer(layer, columns=with_key(key, columns), read_geometry=False)
         return frame[frame[key].astype(object).isin(set(map(str, values)))].reset_index(drop=True)
 
     def read_metadata(self) -> dict[str, object]:

@@ -47,7 +47,7 @@ from pyogrio.errors import DataLayerError, DataSourceError, FieldError, Geometry
 
 from dac_map.errors import StoreError
 from dac_map.files import unlink_quietly
-from dac_map.store.base import METADATA, Store, metadata_frame
+from dac_map.store.base import METADATA, Store, metadata_frame, with_key
 
 #: What GDAL/pyogrio raise for a bad file, layer, field or geometry, and the OS for I/O (also
 #: caught by the readers of input files: boundaries in the ETL, downloaded sources).
@@ -272,7 +272,7 @@ class GeoPackageStore(Store):
         the other rows are never decoded."""
         if key not in self.fields(layer):
             raise StoreError(f"cannot read layer '{layer}': no column '{key}'", path=self.location)
-        wanted = None if columns is None else [key, *[c for c in columns if c != key]]
+        wanted = with_key(key, columns)
         values = list(dict.fromkeys(str(v) for v in values))
         column = '"' + key.replace('"', '""') + '"'
         parts = []
