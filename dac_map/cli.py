@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dac_map import settings
-from dac_map.cli_common import STORE_HELP, DacFilterOpt, StoreOpt, fail
+from dac_map.cli_common import STORE_HELP, DacFilterOpt, StoreOpt, fail, report_error
 from dac_map.errors import DacMapError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -430,7 +430,7 @@ def main() -> None:
     try:
         app()
     except DacMapError as exc:  # pragma: no cover - commands catch their own
-        err.print(f"Erreur / error: {exc}")
+        report_error(exc)
         sys.exit(exc.exit_code)
     finally:
         # The process ends here: the objects still alive (every module of pandas, GDAL... and

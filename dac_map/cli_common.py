@@ -48,9 +48,14 @@ UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Fin de périod
 _err = Console(stderr=True)
 
 
-def fail(exc: DacMapError) -> NoReturn:
-    """Print ``exc`` as one line on stderr (its text is never read as Rich markup) and leave
-    with its exit code (:mod:`dac_map.errors`)."""
-    _err.print(Text("Erreur / error", style="bold red") + Text(f": {exc}"), highlight=False,
+def report_error(message: object) -> None:
+    """Print « Erreur / error: ``message`` » as one line on stderr; the message (an exception,
+    often quoting a file name or a value from the input) is never read as Rich markup."""
+    _err.print(Text("Erreur / error", style="bold red") + Text(f": {message}"), highlight=False,
                soft_wrap=True)
+
+
+def fail(exc: DacMapError) -> NoReturn:
+    """Print ``exc`` (:func:`report_error`) and leave with its exit code (:mod:`dac_map.errors`)."""
+    report_error(exc)
     raise typer.Exit(exc.exit_code)

@@ -184,3 +184,11 @@ def test_cli_errors_have_exit_codes(cli, tmp_path):
     result = CliRunner().invoke(cli, ["report", "--store", str(tmp_path / "none.gpkg"),
                                       "--since", "yesterday"])
     assert result.exit_code == 2
+
+
+def test_cli_error_text_is_printed_as_typed(cli, tmp_path):
+    # the value quoted by the error is the user's: Rich markup in it is shown, not applied
+    result = CliRunner().invoke(cli, ["report", "--store", str(tmp_path / "none.gpkg"),
+                                      "--since", "[red]hier[/red]"])
+    assert result.exit_code == 2
+    assert "[red]hier[/red]" in result.output

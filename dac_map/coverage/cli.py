@@ -20,10 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from dac_map import settings
-from dac_map.cli_common import STORE_HELP, DacFilterOpt, DacOpt, UnmetDbOpt, UntilOpt, fail
+from dac_map.cli_common import STORE_HELP, DacFilterOpt, DacOpt, UnmetDbOpt, UntilOpt, fail, report_error
 from dac_map.errors import DacMapError
 
-_err = Console(stderr=True)
 _out = Console()
 
 
@@ -154,7 +153,7 @@ def coverage(
     except DacMapError as exc:
         fail(exc)
     except ValueError as exc:
-        _err.print(f"[bold red]Erreur / error[/]: {exc}")
+        report_error(exc)
         raise typer.Exit(2)
 
     t = Table(title=f"Offre par famille — {cov.territory_name}")
@@ -226,7 +225,7 @@ def report(
         start = date.fromisoformat(since) if since else None
         end = date.fromisoformat(until) if until else None
     except ValueError as exc:
-        _err.print(f"[bold red]Erreur / error[/]: date invalide ({exc}) : format AAAA-MM-JJ")
+        report_error(f"date invalide ({exc}) : format AAAA-MM-JJ")
         raise typer.Exit(2)
     dac, threshold, radius = _defaults(opts.dac, opts.threshold, opts.radius)
     output = settings.REPORTS_DIR if output is None else output
